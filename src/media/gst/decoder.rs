@@ -1,0 +1,565 @@
+//! [`GstSource`]: one GStreamer pipeline per input, ending in an appsink that hands interleaved
+//! F32LE samples to the caller's thread.
+//!
+//! ```text
+//! uridecodebin (file, http, ...) ─┐
+//!   or a launch description ──────┴─► audioconvert ─► audioresample ─► appsink (F32LE)
+//! ```
+//! The appsink holds at most a few buffers and never drops: a slow consumer pauses decoding
+//! (batch backpressure) and memory stays flat. Nothing here runs on an async runtime; the
+//! caller pulls blocks from its own thread.
+
+use super::tags;
+use crate::media::array::segment_frames;
+use crate::media::hash::ContentHasher;
+use crate::media::{
+    AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary, clip_to_segment,
+    input::uri_scheme,
+};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a pipeline may go without producing data or a message before it is declared stalled.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Buffers the appsink may hold before upstream waits.
+const APPSINK_MAX_BUFFERS: u32 = 8;
+/// How far a buffer's timestamp may drift from the running frame count before we trust the
+/// timestamp (a real gap in the source) rather than the count (rounding jitter).
+const RESYNC_TOLERANCE_S: f64 = 0.010;
+/// Decoding that stops before this fraction of the announced duration is reported as truncated.
+const TRUNCATION_FRACTION: f64 = 0.98;
+/// ... unless less than this is missing (container durations are estimates for some formats).
+const TRUNCATION_MIN_MISSING_S: f64 = 0.5;
+const NO_AUDIO_MESSAGE: &str = "timeside-no-audio";
+
+/// State shared with GStreamer's streaming threads (pad-added, source-setup, probes).
+#[derive(Default)]
+struct Shared {
+    audio_linked: AtomicBool,
+    source_format: Mutex<Option<(u32, u16)>>,
+    hasher: Mutex<Option<ContentHasher>>,
+}
+
+pub struct GstSource {
+    input: Input,
+    name: String,
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    bus: gst::Bus,
+    shared: Arc<Shared>,
+    live: bool,
+    format: AudioFormat,
+    segment: (u64, Option<u64>),
+    expected_end: Option<u64>,
+    pending: Option<gst::Sample>,
+    reblocker: Reblocker,
+    out: VecDeque<Block>,
+    next_frame: Option<u64>,
+    live_origin_ns: Option<u64>,
+    delivered: u64,
+    first_frame: Option<u64>,
+    done: bool,
+    read_to_end: bool,
+    tags: BTreeMap<String, String>,
+}
+
+impl GstSource {
+    /// Builds the pipeline, prerolls it, seeks to the segment and waits for the first samples,
+    /// so that the output format is known when this returns.
+    pub fn open(input: &Input, options: &DecodeOptions) -> Result<GstSource, MediaError> {
+        super::init()?;
+        let name = input.to_string();
+        if let Some(p) = options.problems().into_iter().next() {
+            return Err(MediaError::Options { input: name, message: p });
+        }
+        let shared = Arc::new(Shared::default());
+        let caps = output_caps(options);
+        let appsink = gst_app::AppSink::builder()
+            .caps(&caps)
+            .max_buffers(APPSINK_MAX_BUFFERS)
+            .drop(false)
+            .sync(false)
+            .build();
+        let pipeline = match input {
+            Input::Launch(desc) => build_launch(desc, &name, &appsink)?,
+            Input::File(path) => {
+                check_file(path, &name)?;
+                *lock(&shared.hasher) = Some(ContentHasher::default());
+                let abs = std::fs::canonicalize(path)
+                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
+                let uri = gst::glib::filename_to_uri(&abs, None)
+                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
+                build_uri(&uri, &appsink, &shared)?
+            }
+            Input::Uri(uri) => {
+                let scheme = uri_scheme(uri).unwrap_or_default();
+                if !super::scheme_supported(scheme) {
+                    return Err(MediaError::UnsupportedScheme {
+                        input: name,
+                        scheme: scheme.to_string(),
+                        supported: super::supported_schemes().join(", "),
+                    });
+                }
+                *lock(&shared.hasher) = Some(ContentHasher::default());
+                build_uri(uri, &appsink, &shared)?
+            }
+        };
+        let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
+        let mut source = GstSource {
+            input: input.clone(),
+            name,
+            pipeline,
+            appsink,
+            bus,
+            shared,
+            live: false,
+            // Placeholder until the first sample's caps are read below.
+            format: AudioFormat { samplerate: 1, channels: 1 },
+            segment: (0, None),
+            expected_end: None,
+            pending: None,
+            reblocker: Reblocker::new(AudioFormat { samplerate: 1, channels: 1 }, 1),
+            out: VecDeque::new(),
+            next_frame: None,
+            live_origin_ns: None,
+            delivered: 0,
+            first_frame: None,
+            done: false,
+            read_to_end: false,
+            tags: BTreeMap::new(),
+        };
+        source.start(options)?;
+        Ok(source)
+    }
+
+    fn start(&mut self, options: &DecodeOptions) -> Result<(), MediaError> {
+        let change = self.pipeline.set_state(gst::State::Paused).map_err(|_| self.pending_error("cannot start"))?;
+        self.live = change == gst::StateChangeSuccess::NoPreroll;
+        if !self.live {
+            self.wait_preroll()?;
+            let duration = self.pipeline.query_duration::<gst::ClockTime>();
+            if let Some(d) = duration {
+                let duration_s = d.nseconds() as f64 / 1e9;
+                if options.start_s > 0.0 && options.start_s >= duration_s {
+                    return Err(MediaError::SegmentOutOfRange {
+                        input: self.name.clone(),
+                        start_s: options.start_s,
+                        duration_s,
+                    });
+                }
+            }
+            if options.is_segment() {
+                // Decoding starts near the segment; exact trimming happens on timestamps below,
+                // so a source that cannot seek is still cut correctly (only more slowly).
+                let start = gst::ClockTime::from_nseconds((options.start_s * 1e9) as u64);
+                let stop = options
+                    .duration_s
+                    .map(|d| gst::ClockTime::from_nseconds(((options.start_s + d) * 1e9) as u64 + 50_000_000));
+                let stop_type = if stop.is_some() { gst::SeekType::Set } else { gst::SeekType::None };
+                let _ = self.pipeline.seek(
+                    1.0,
+                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                    gst::SeekType::Set,
+                    Some(start),
+                    stop_type,
+                    stop,
+                );
+            }
+        }
+        self.pipeline.set_state(gst::State::Playing).map_err(|_| self.pending_error("cannot play"))?;
+        let first = self.pull_sample()?.ok_or_else(|| {
+            decode_error(&self.name, "contains no audio samples")
+        })?;
+        let caps = first.caps().ok_or_else(|| decode_error(&self.name, "decoded audio has no caps"))?;
+        let s = caps.structure(0).ok_or_else(|| decode_error(&self.name, "decoded audio has empty caps"))?;
+        let rate = s.get::<i32>("rate").map_err(|_| decode_error(&self.name, "decoded audio has no rate"))?;
+        let channels = s.get::<i32>("channels").map_err(|_| decode_error(&self.name, "decoded audio has no channels"))?;
+        self.format = AudioFormat { samplerate: rate as u32, channels: channels as u16 };
+        self.reblocker = Reblocker::new(self.format, options.block_size());
+        self.segment = segment_frames(options, self.format.samplerate);
+        if !self.live {
+            self.expected_end = self
+                .pipeline
+                .query_duration::<gst::ClockTime>()
+                .map(|d| ns_to_frames(d.nseconds(), self.format.samplerate));
+        }
+        self.pending = Some(first);
+        Ok(())
+    }
+
+    /// Waits until the pipeline has prerolled (or fails, or stalls).
+    fn wait_preroll(&mut self) -> Result<(), MediaError> {
+        let deadline = Instant::now() + STALL_TIMEOUT;
+        while Instant::now() < deadline {
+            let Some(msg) = self.bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
+            if let gst::MessageView::AsyncDone(_) = msg.view() {
+                return Ok(());
+            }
+            self.handle_message(&msg)?;
+            if self.read_to_end {
+                return Err(decode_error(&self.name, "contains no audio samples"));
+            }
+        }
+        Err(MediaError::Stalled { input: self.name.clone(), seconds: STALL_TIMEOUT.as_secs() })
+    }
+
+    /// The next sample from the appsink, `None` at end of stream; bus errors become errors.
+    fn pull_sample(&mut self) -> Result<Option<gst::Sample>, MediaError> {
+        let mut last_progress = Instant::now();
+        loop {
+            while let Some(msg) = self.bus.pop() {
+                self.handle_message(&msg)?;
+                last_progress = Instant::now();
+            }
+            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+                return Ok(Some(sample));
+            }
+            if self.appsink.is_eos() {
+                // An error posted just before EOS must win over the EOS.
+                while let Some(msg) = self.bus.pop() {
+                    self.handle_message(&msg)?;
+                }
+                self.read_to_end = true;
+                return Ok(None);
+            }
+            if last_progress.elapsed() > STALL_TIMEOUT {
+                return Err(MediaError::Stalled { input: self.name.clone(), seconds: STALL_TIMEOUT.as_secs() });
+            }
+        }
+    }
+
+    fn handle_message(&mut self, msg: &gst::Message) -> Result<(), MediaError> {
+        match msg.view() {
+            gst::MessageView::Error(err) => Err(decode_error(&self.name, &describe_gst_error(err.error()))),
+            gst::MessageView::Tag(t) => {
+                tags::collect(&t.tags(), &mut self.tags);
+                Ok(())
+            }
+            gst::MessageView::Application(a)
+                if a.structure().is_some_and(|s| s.name() == NO_AUDIO_MESSAGE) =>
+            {
+                Err(MediaError::NoAudio { input: self.name.clone() })
+            }
+            gst::MessageView::Eos(_) => {
+                self.read_to_end = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn pending_error(&mut self, what: &str) -> MediaError {
+        while let Some(msg) = self.bus.pop() {
+            if let Err(e) = self.handle_message(&msg) {
+                return e;
+            }
+        }
+        decode_error(&self.name, what)
+    }
+
+    /// Converts one appsink sample to frames at the right positions and feeds the reblocker.
+    fn take_sample(&mut self, sample: gst::Sample) -> Result<(), MediaError> {
+        let Some(buffer) = sample.buffer() else { return Ok(()) };
+        let map = buffer.map_readable().map_err(|_| decode_error(&self.name, "unreadable buffer"))?;
+        let samples: Vec<f32> =
+            map.as_slice().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        drop(map);
+        let ch = self.format.channels as usize;
+        let frames = (samples.len() / ch) as u64;
+        let rate = self.format.samplerate;
+        let pts_frame = buffer.pts().map(|pts| {
+            let ns = pts.nseconds();
+            if self.live {
+                // Live timestamps are running time; the stream starts at our first buffer.
+                let origin = *self.live_origin_ns.get_or_insert(ns);
+                ns_to_frames(ns.saturating_sub(origin), rate)
+            } else {
+                ns_to_frames(ns, rate)
+            }
+        });
+        let frame = match (self.next_frame, pts_frame) {
+            (None, p) => p.unwrap_or(0),
+            (Some(n), Some(p)) if (p as f64 - n as f64).abs() > RESYNC_TOLERANCE_S * rate as f64 => p,
+            (Some(n), _) => n,
+        };
+        self.next_frame = Some(frame + frames);
+        if let Some((f, part)) = clip_to_segment(frame, &samples, ch, self.segment) {
+            let out = &mut self.out;
+            self.reblocker.push(f, part, &mut |b| out.push_back(b));
+        }
+        if self.segment.1.is_some_and(|end| frame + frames >= end) {
+            self.finish_decoding();
+        }
+        Ok(())
+    }
+
+    fn finish_decoding(&mut self) {
+        let out = &mut self.out;
+        self.reblocker.flush(&mut |b| out.push_back(b));
+        self.done = true;
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+
+    fn check_truncation(&self) -> Result<(), MediaError> {
+        let (Some(expected), Some(decoded)) = (self.expected_end, self.next_frame) else { return Ok(()) };
+        let wanted = self.segment.1.map_or(expected, |e| e.min(expected));
+        let rate = self.format.samplerate as f64;
+        let missing_s = (wanted as f64 - decoded as f64) / rate;
+        if (decoded as f64) < wanted as f64 * TRUNCATION_FRACTION && missing_s > TRUNCATION_MIN_MISSING_S {
+            return Err(MediaError::Truncated {
+                input: self.name.clone(),
+                expected_s: expected as f64 / rate,
+                decoded_s: decoded as f64 / rate,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Source for GstSource {
+    fn format(&self) -> AudioFormat {
+        self.format
+    }
+
+    fn expected_frames(&self) -> Option<u64> {
+        let end = match (self.expected_end, self.segment.1) {
+            (Some(e), Some(s)) => e.min(s),
+            (e, s) => e.or(s)?,
+        };
+        Some(end.saturating_sub(self.segment.0))
+    }
+
+    fn next_block(&mut self) -> Result<Option<Block>, MediaError> {
+        loop {
+            if let Some(block) = self.out.pop_front() {
+                self.first_frame.get_or_insert(block.frame);
+                self.delivered += block.frames() as u64;
+                return Ok(Some(block));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let sample = match self.pending.take() {
+                Some(s) => Some(s),
+                None => self.pull_sample()?,
+            };
+            match sample {
+                Some(s) => self.take_sample(s)?,
+                None => {
+                    self.finish_decoding();
+                    self.check_truncation()?;
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        self.out.clear();
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+
+    fn summary(&mut self) -> Result<SourceSummary, MediaError> {
+        let hasher = lock(&self.shared.hasher).take();
+        let sha256 = match (&self.input, hasher) {
+            (Input::File(path), Some(h)) => Some(
+                h.finish_from_file(path)
+                    .map_err(|e| MediaError::Io { input: self.name.clone(), message: e.to_string() })?,
+            ),
+            // A network stream can only be hashed if every byte went through the decoder.
+            (Input::Uri(_), Some(h)) if self.read_to_end && self.segment == (0, None) => Some(h.finish()),
+            _ => None,
+        };
+        let source_format = *lock(&self.shared.source_format);
+        Ok(SourceSummary {
+            uri: self.name.clone(),
+            sha256,
+            source_samplerate: source_format.map(|f| f.0).or(Some(self.format.samplerate)),
+            source_channels: source_format.map(|f| f.1).or(Some(self.format.channels)),
+            codec: self.tags.get("audio-codec").cloned(),
+            tags: self.tags.clone(),
+            frames: self.delivered,
+            start_frame: self.first_frame.unwrap_or(self.segment.0),
+        })
+    }
+}
+
+impl Drop for GstSource {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic in a GStreamer callback cannot leave these values half-written; keep going.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn ns_to_frames(ns: u64, rate: u32) -> u64 {
+    ((ns as u128 * rate as u128 + 500_000_000) / 1_000_000_000) as u64
+}
+
+fn decode_error(input: &str, message: &str) -> MediaError {
+    MediaError::Decode { input: input.to_string(), message: message.to_string() }
+}
+
+/// GStreamer's own sentences, made a little more useful for the common failures.
+fn describe_gst_error(err: gst::glib::Error) -> String {
+    let msg = err.message().trim_end_matches('.').to_string();
+    if err.matches(gst::StreamError::TypeNotFound) {
+        format!("not a recognised audio or video format ({msg})")
+    } else if err.matches(gst::ResourceError::NotFound) {
+        format!("not found ({msg})")
+    } else {
+        msg
+    }
+}
+
+fn check_file(path: &std::path::Path, name: &str) -> Result<(), MediaError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(MediaError::NotFound { input: name.to_string() });
+        }
+        Err(e) => return Err(MediaError::Io { input: name.to_string(), message: e.to_string() }),
+    };
+    if meta.is_dir() {
+        return Err(MediaError::Io { input: name.to_string(), message: "is a directory".into() });
+    }
+    if meta.len() == 0 {
+        return Err(MediaError::Empty { input: name.to_string() });
+    }
+    // Open it now so a permission problem is reported as such, not as a decoding failure.
+    std::fs::File::open(path).map_err(|e| MediaError::Io { input: name.to_string(), message: e.to_string() })?;
+    Ok(())
+}
+
+fn output_caps(options: &DecodeOptions) -> gst::Caps {
+    let mut b = gst::Caps::builder("audio/x-raw").field("format", "F32LE").field("layout", "interleaved");
+    if options.samplerate != 0 {
+        b = b.field("rate", options.samplerate as i32);
+    }
+    if options.channels != 0 {
+        b = b.field("channels", options.channels as i32);
+    }
+    b.build()
+}
+
+fn make(factory: &str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| MediaError::Decode {
+        input: factory.to_string(),
+        message: format!("GStreamer element `{factory}` is missing: install the GStreamer plugin packages"),
+    })
+}
+
+/// audioconvert ! audioresample ! appsink, added to `bin`; returns the converter (its sink pad
+/// is where decoded audio goes).
+fn add_tail(pipeline: &gst::Pipeline, appsink: &gst_app::AppSink) -> Result<gst::Element, MediaError> {
+    let convert = make("audioconvert")?;
+    let resample = make("audioresample")?;
+    let link_err = |e: gst::glib::BoolError| decode_error("pipeline", &e.to_string());
+    pipeline.add_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
+    gst::Element::link_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
+    Ok(convert)
+}
+
+fn build_uri(uri: &str, appsink: &gst_app::AppSink, shared: &Arc<Shared>) -> Result<gst::Pipeline, MediaError> {
+    let pipeline = gst::Pipeline::new();
+    let decodebin = make("uridecodebin")?;
+    decodebin.set_property("uri", uri);
+    pipeline.add(&decodebin).map_err(|e| decode_error(uri, &e.to_string()))?;
+    let convert = add_tail(&pipeline, appsink)?;
+
+    // Stop plugging decoders at video caps: video tracks are passed to a fakesink undecoded.
+    decodebin.connect("autoplug-continue", false, |args| {
+        let is_video = args
+            .get(2)
+            .and_then(|v| v.get::<gst::Caps>().ok())
+            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        Some((!is_video).to_value())
+    });
+
+    let hash_target = Arc::downgrade(shared);
+    decodebin.connect("source-setup", false, move |args| {
+        if let (Some(src), Some(shared)) = (args.get(1).and_then(|v| v.get::<gst::Element>().ok()), hash_target.upgrade()) {
+            install_hash_probe(&src, shared);
+        }
+        None
+    });
+
+    let weak_pipeline = pipeline.downgrade();
+    let sink_pad = convert.static_pad("sink").ok_or_else(|| decode_error(uri, "audioconvert has no sink pad"))?;
+    let linked = Arc::downgrade(shared);
+    decodebin.connect_pad_added(move |_, pad| {
+        let Some(shared) = linked.upgrade() else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(s) = caps.structure(0) else { return };
+        let is_raw_audio = s.name() == "audio/x-raw";
+        if is_raw_audio && !shared.audio_linked.load(Ordering::SeqCst) && pad.link(&sink_pad).is_ok() {
+            shared.audio_linked.store(true, Ordering::SeqCst);
+            if let (Ok(rate), Ok(channels)) = (s.get::<i32>("rate"), s.get::<i32>("channels")) {
+                *lock(&shared.source_format) = Some((rate as u32, channels as u16));
+            }
+            return;
+        }
+        // Other streams (video, extra audio tracks) must still be consumed or demuxers stall.
+        if let Some(pipeline) = weak_pipeline.upgrade() {
+            if let Ok(sink) = gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build() {
+                if pipeline.add(&sink).is_ok() {
+                    let _ = sink.sync_state_with_parent();
+                    if let Some(p) = sink.static_pad("sink") {
+                        let _ = pad.link(&p);
+                    }
+                }
+            }
+        }
+    });
+
+    let linked = Arc::downgrade(shared);
+    decodebin.connect_no_more_pads(move |bin| {
+        if linked.upgrade().is_some_and(|s| !s.audio_linked.load(Ordering::SeqCst)) {
+            let _ = bin.post_message(
+                gst::message::Application::builder(gst::Structure::new_empty(NO_AUDIO_MESSAGE)).src(bin).build(),
+            );
+        }
+    });
+    Ok(pipeline)
+}
+
+/// Hashes the bytes the source element hands downstream, in push or pull mode.
+fn install_hash_probe(src: &gst::Element, shared: Arc<Shared>) {
+    let Some(pad) = src.static_pad("src") else { return };
+    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            if let Ok(map) = buffer.map_readable() {
+                let offset = buffer.offset();
+                let offset = (offset != u64::MAX /* GST_BUFFER_OFFSET_NONE */).then_some(offset);
+                if let Some(h) = lock(&shared.hasher).as_mut() {
+                    h.offer(offset, map.as_slice());
+                }
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+fn build_launch(desc: &str, name: &str, appsink: &gst_app::AppSink) -> Result<gst::Pipeline, MediaError> {
+    if desc.trim().is_empty() {
+        return Err(MediaError::Launch { input: name.into(), message: "empty description".into() });
+    }
+    let launch_err = |message: String| MediaError::Launch { input: name.into(), message };
+    let bin = gst::parse::bin_from_description(desc, true).map_err(|e| launch_err(e.to_string()))?;
+    let pipeline = gst::Pipeline::new();
+    pipeline.add(&bin).map_err(|e| launch_err(e.to_string()))?;
+    let convert = add_tail(&pipeline, appsink)?;
+    bin.link(&convert)
+        .map_err(|_| launch_err("its last element does not produce audio (cannot link to audioconvert)".into()))?;
+    Ok(pipeline)
+}
+

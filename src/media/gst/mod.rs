@@ -1,0 +1,39 @@
+//! The GStreamer edge: the only module that imports GStreamer. It decodes files, URIs and live
+//! launch descriptions into [`Block`](crate::media::Block)s and reads media info.
+
+mod decoder;
+mod discover;
+mod tags;
+
+pub use decoder::GstSource;
+pub use discover::{MediaInfo, media_info};
+
+use super::MediaError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::sync::OnceLock;
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<(), MediaError> {
+    static INIT: OnceLock<Result<(), String>> = OnceLock::new();
+    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
+}
+
+/// URI schemes this installation can read (file, http, https, ...), sorted.
+pub fn supported_schemes() -> Vec<String> {
+    let mut schemes: Vec<String> = gst::Registry::get()
+        .features(gst::ElementFactory::static_type())
+        .into_iter()
+        .filter_map(|f| f.downcast::<gst::ElementFactory>().ok())
+        .filter(|f| f.uri_type() == gst::URIType::Src)
+        .flat_map(|f| f.uri_protocols().iter().map(|p| p.to_string()).collect::<Vec<_>>())
+        .collect();
+    schemes.sort();
+    schemes.dedup();
+    schemes
+}
+
+/// Whether GStreamer has a source element for this scheme.
+pub fn scheme_supported(scheme: &str) -> bool {
+    supported_schemes().iter().any(|s| s.eq_ignore_ascii_case(scheme))
+}

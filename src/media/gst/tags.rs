@@ -1,0 +1,40 @@
+//! Turning GStreamer tag lists into plain strings (binary tags such as cover images are skipped).
+
+use gstreamer as gst;
+use gstreamer::glib;
+use std::collections::BTreeMap;
+
+pub fn collect(tags: &gst::TagListRef, into: &mut BTreeMap<String, String>) {
+    for (name, value) in tags.iter() {
+        if let Some(text) = value_to_string(&value) {
+            into.entry(name.to_string()).or_insert(text);
+        }
+    }
+}
+
+fn value_to_string(value: &glib::SendValue) -> Option<String> {
+    if let Ok(s) = value.get::<String>() {
+        return Some(s);
+    }
+    if let Ok(v) = value.get::<u32>() {
+        return Some(v.to_string());
+    }
+    if let Ok(v) = value.get::<u64>() {
+        return Some(v.to_string());
+    }
+    if let Ok(v) = value.get::<i32>() {
+        return Some(v.to_string());
+    }
+    if let Ok(v) = value.get::<f64>() {
+        return Some(v.to_string());
+    }
+    if let Ok(v) = value.get::<gst::DateTime>() {
+        return v.to_iso8601_string().ok().map(|s| s.to_string());
+    }
+    if let Ok(v) = value.get::<glib::Date>() {
+        return Some(format!("{:04}-{:02}-{:02}", v.year(), v.month().into_glib(), v.day()));
+    }
+    None
+}
+
+use gstreamer::glib::translate::IntoGlib;

@@ -1,0 +1,96 @@
+//! What the user names as a source: a file path, a URI, or a live GStreamer launch description.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Prefix that marks a GStreamer launch description on the command line and in the API,
+/// e.g. `launch:audiotestsrc is-live=true freq=440`.
+pub const LAUNCH_PREFIX: &str = "launch:";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    /// Any URI but `file://` (which becomes a `File`): http(s)://, rtsp://, ...
+    Uri(String),
+    /// A live GStreamer launch description producing audio, run until stopped or for a duration.
+    Launch(String),
+}
+
+impl Input {
+    pub fn parse(text: &str) -> Input {
+        if let Some(desc) = text.strip_prefix(LAUNCH_PREFIX) {
+            return Input::Launch(desc.trim().to_string());
+        }
+        if let Some(path) = text.strip_prefix("file://") {
+            return Input::File(PathBuf::from(percent_decode(path)));
+        }
+        match uri_scheme(text) {
+            Some(_) => Input::Uri(text.to_string()),
+            None => Input::File(PathBuf::from(text)),
+        }
+    }
+
+    /// A short name for output folders: the file stem, or a sanitised tail of the URI.
+    pub fn stem(&self) -> String {
+        let raw = match self {
+            Input::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            Input::Uri(u) => u.rsplit('/').find(|s| !s.is_empty()).unwrap_or("stream").to_string(),
+            Input::Launch(_) => "live".to_string(),
+        };
+        let clean: String =
+            raw.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        if clean.is_empty() { "input".into() } else { clean }
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::File(p) => write!(f, "{}", p.display()),
+            Input::Uri(u) => f.write_str(u),
+            Input::Launch(d) => write!(f, "{LAUNCH_PREFIX}{d}"),
+        }
+    }
+}
+
+/// The scheme of `text` if it looks like a URI (`scheme://...`). Windows-style drive letters and
+/// plain paths have none.
+pub fn uri_scheme(text: &str) -> Option<&str> {
+    let (scheme, rest) = text.split_once("://")?;
+    let valid = scheme.len() > 1
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    (valid && !rest.is_empty()).then_some(scheme)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_each_kind() {
+        assert_eq!(Input::parse("a/b.wav"), Input::File("a/b.wav".into()));
+        assert_eq!(Input::parse("file:///tmp/a%20b.wav"), Input::File("/tmp/a b.wav".into()));
+        assert_eq!(Input::parse("http://127.0.0.1:8000/x.mp3"), Input::Uri("http://127.0.0.1:8000/x.mp3".into()));
+        assert_eq!(Input::parse("launch:audiotestsrc is-live=true"), Input::Launch("audiotestsrc is-live=true".into()));
+        assert_eq!(Input::parse("http://127.0.0.1/music/").stem(), "music");
+    }
+}
