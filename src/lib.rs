@@ -1,8 +1,11 @@
 //! TimeSide: decode once with GStreamer, fan decoded blocks out to analyzers, graphers and
 //! encoders, and keep results reproducible.
 //!
-//! Data flow (see `docs/ARCHITECTURE.md`):
-//! `media` (sources → blocks) → `pipeline` (effects in series, then fan-out) → `features`
-//! (shared framing/FFT) → `processors` → `results`.
+//! Data flow: [`media`] (sources → blocks) → [`pipeline`] (effects in series, then fan-out)
+//! → [`features`] (shared mono/framing/FFT) → [`processors`] → [`results`].
 
+pub mod features;
 pub mod media;
+pub mod pipeline;
+pub mod processors;
+pub mod results;

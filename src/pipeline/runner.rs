@@ -1,0 +1,230 @@
+//! Runs a compiled pipeline over one source: the one decoding pass.
+//!
+//! The source is pulled on the calling thread (GStreamer decodes on its own threads and its
+//! appsink queue is bounded, so decoding waits for us: memory stays flat). Each block goes
+//! through the effects in series, then the shared feature graph, then every analyzer, grapher
+//! and encoder. Results are stamped with identity and audio metadata only after the source
+//! ended cleanly: a failed or cancelled run returns an error and no results.
+
+use super::spec::CompiledPipeline;
+use crate::features::{FeatureGraph, FeatureStats};
+use crate::media::{Block, Input, MediaError, Source, SourceSummary};
+use crate::processors::registry::{BuildError, Factory};
+use crate::processors::{
+    Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher, ProcessError, decoders,
+};
+use crate::results::{AnalyzerResult, AudioMetadata, IdMetadata};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub const AUTHOR: &str = "TimeSide";
+
+/// Cooperative cancellation, checked once per block.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Folder for files written by graphers and encoders; without one they write nothing
+    /// (encoders then refuse to build).
+    pub output_dir: Option<&'a Path>,
+    pub cancel: CancelToken,
+    /// Called with the fraction done (0..=1) when it changes by at least 0.1 %.
+    pub progress: Option<&'a (dyn Fn(f64) + Sync)>,
+}
+
+#[derive(Debug)]
+pub struct RunOutput {
+    pub source: SourceSummary,
+    pub results: Vec<AnalyzerResult>,
+    pub files: Vec<PathBuf>,
+    pub features: FeatureStats,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error("{input}: cancelled")]
+    Cancelled { input: String },
+}
+
+/// Decodes `input` once and runs every step of `pipeline` on it.
+pub fn run(pipeline: &CompiledPipeline, input: &Input, options: &RunOptions) -> Result<RunOutput, RunError> {
+    let source = decoders::open(input, &pipeline.decoder)?;
+    run_source(pipeline, source, options)
+}
+
+/// One built processor, with what its results are stamped with.
+struct Stage<T: ?Sized> {
+    descriptor: Descriptor,
+    params: serde_json::Value,
+    proc_uuid: String,
+    processor: Box<T>,
+}
+
+#[derive(Default)]
+struct Stages {
+    effects: Vec<Stage<dyn Effect>>,
+    analyzers: Vec<Stage<dyn Analyzer>>,
+    graphers: Vec<Stage<dyn Grapher>>,
+    encoders: Vec<Stage<dyn Encoder>>,
+}
+
+fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<Stages, BuildError> {
+    let mut stages = Stages::default();
+    for step in &pipeline.steps {
+        let descriptor = step.entry.descriptor;
+        let params = step.params.clone();
+        let proc_uuid = uuid::Uuid::new_v4().to_string();
+        macro_rules! stage {
+            ($list:ident, $build:expr) => {
+                stages.$list.push(Stage { descriptor, params, proc_uuid, processor: $build(&step.params, ctx)? })
+            };
+        }
+        match step.entry.factory {
+            Factory::Decoder => {}
+            Factory::Effect(build) => stage!(effects, build),
+            Factory::Analyzer(build) => stage!(analyzers, build),
+            Factory::Grapher(build) => stage!(graphers, build),
+            Factory::Encoder(build) => stage!(encoders, build),
+        }
+    }
+    Ok(stages)
+}
+
+/// Runs `pipeline` on an already open source (the array decoder, a live source, ...).
+pub fn run_source(
+    pipeline: &CompiledPipeline,
+    mut source: Box<dyn Source>,
+    options: &RunOptions,
+) -> Result<RunOutput, RunError> {
+    let format = source.format();
+    let mut features = FeatureGraph::new();
+    let mut stages = build_stages(
+        pipeline,
+        &mut BuildContext { format, features: &mut features, output_dir: options.output_dir },
+    )?;
+    let expected = source.expected_frames().filter(|&f| f > 0);
+    let mut done: u64 = 0;
+    let mut last_reported = -1.0;
+    while let Some(mut block) = source.next_block()? {
+        if options.cancel.is_cancelled() {
+            source.stop();
+            return Err(RunError::Cancelled { input: source.summary().map(|s| s.uri).unwrap_or_default() });
+        }
+        for e in &mut stages.effects {
+            e.processor.process(&mut block);
+        }
+        features.process(&block);
+        fan_out(&mut stages, &block, &features)?;
+        done += block.frames() as u64;
+        if let (Some(progress), Some(total)) = (options.progress, expected) {
+            let fraction = (done as f64 / total as f64).min(1.0);
+            if fraction - last_reported >= 0.001 {
+                progress(fraction);
+                last_reported = fraction;
+            }
+        }
+    }
+    features.flush();
+    let tail = Block { frame: 0, samples: Vec::new(), format };
+    fan_out(&mut stages, &tail, &features)?;
+    let summary = source.summary()?;
+
+    let finish = FinishContext { format, output_dir: options.output_dir };
+    let audio = audio_metadata(&summary, format, pipeline);
+    let mut results = Vec::new();
+    let mut files = Vec::new();
+    let mut collect = |descriptor: Descriptor, params: serde_json::Value, proc_uuid: String, finished: Finished| {
+        files.extend(finished.files);
+        for out in finished.results {
+            let id = if out.suffix.is_empty() {
+                descriptor.id.to_string()
+            } else {
+                format!("{}.{}", descriptor.id, out.suffix)
+            };
+            results.push(AnalyzerResult {
+                id_metadata: IdMetadata {
+                    id,
+                    name: out.name,
+                    unit: descriptor.unit.to_string(),
+                    description: descriptor.description.to_string(),
+                    date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    version: descriptor.version.to_string(),
+                    author: AUTHOR.to_string(),
+                    proc_uuid: proc_uuid.clone(),
+                    res_uuid: uuid::Uuid::new_v4().to_string(),
+                },
+                data_mode: out.data.data_mode,
+                time_mode: out.data.time_mode,
+                data_object: out.data.data_object,
+                audio_metadata: audio.clone(),
+                frame_metadata: out.data.frame_metadata,
+                label_metadata: out.data.label_metadata,
+                parameters: params.clone(),
+            });
+        }
+    };
+    for s in stages.analyzers {
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+    }
+    for s in stages.graphers {
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+    }
+    for s in stages.encoders {
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+    }
+    Ok(RunOutput { source: summary, results, files, features: features.stats() })
+}
+
+fn fan_out(stages: &mut Stages, block: &Block, features: &FeatureGraph) -> Result<(), ProcessError> {
+    for a in &mut stages.analyzers {
+        a.processor.process(block, features);
+    }
+    for g in &mut stages.graphers {
+        g.processor.process(block, features);
+    }
+    if !block.is_empty() {
+        for e in &mut stages.encoders {
+            e.processor.process(block)?;
+        }
+    }
+    Ok(())
+}
+
+fn audio_metadata(summary: &SourceSummary, format: crate::media::AudioFormat, pipeline: &CompiledPipeline) -> AudioMetadata {
+    let rate = format.samplerate as f64;
+    let mut management = Vec::new();
+    if let Some(ch) = summary.source_channels.filter(|&c| c != format.channels) {
+        management.push(format!("{} -> {} channels", ch, format.channels));
+    }
+    if let Some(sr) = summary.source_samplerate.filter(|&r| r != format.samplerate) {
+        management.push(format!("resampled {} -> {} Hz", sr, format.samplerate));
+    }
+    AudioMetadata {
+        uri: summary.uri.clone(),
+        start: summary.start_frame as f64 / rate,
+        duration: summary.frames as f64 / rate,
+        is_segment: pipeline.decoder.is_segment(),
+        sha256: summary.sha256.clone(),
+        channels: format.channels,
+        samplerate: format.samplerate,
+        channels_management: if management.is_empty() { "source".into() } else { management.join(", ") },
+    }
+}

@@ -1,0 +1,3 @@
+//! Graphers: pictures of the signal (peaks, images), one file per processor id.
+
+pub mod waveform;

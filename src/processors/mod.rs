@@ -1,0 +1,125 @@
+//! The processor model: one trait per kind, a static descriptor per processor, typed
+//! parameters with a JSON Schema, and the [`registry`] table that lists them all.
+//!
+//! A processor is built when the stream format is known ([`BuildContext`]); its settings come
+//! from its parameter struct, its state is created in `build` and dropped at the end.
+
+pub mod analyzers;
+pub mod decoders;
+pub mod effects;
+pub mod encoders;
+pub mod graphers;
+pub mod params;
+pub mod registry;
+
+use crate::features::FeatureGraph;
+use crate::media::{AudioFormat, Block};
+use crate::results::ResultData;
+use serde::Serialize;
+use std::path::PathBuf;
+
+pub use params::{ParamError, Params};
+pub use registry::{ProcessorEntry, lookup, registry};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Decoder,
+    Effect,
+    Analyzer,
+    Grapher,
+    Encoder,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Decoder => "decoder",
+            Kind::Effect => "effect",
+            Kind::Analyzer => "analyzer",
+            Kind::Grapher => "grapher",
+            Kind::Encoder => "encoder",
+        }
+    }
+}
+
+/// What every processor says about itself.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Descriptor {
+    /// Unique, lower snake case; also the file name of the processor.
+    pub id: &'static str,
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The processor's own version, bumped whenever its output changes.
+    pub version: &'static str,
+    pub description: &'static str,
+    /// Unit of the values it produces (analyzers), empty otherwise.
+    pub unit: &'static str,
+    /// Whether it can run on a live stream (otherwise it needs the whole signal).
+    pub live: bool,
+}
+
+/// What a processor can know when it is built.
+pub struct BuildContext<'a> {
+    /// Format of the blocks it will see (after the effects before it).
+    pub format: AudioFormat,
+    /// Shared intermediate features: request them here, read them in `process`.
+    pub features: &'a mut FeatureGraph,
+    /// Where encoders and graphers may write files, when the run has an output folder.
+    pub output_dir: Option<&'a std::path::Path>,
+}
+
+/// What a processor gets at the end of the stream.
+pub struct FinishContext<'a> {
+    pub format: AudioFormat,
+    /// Where to write files (images, peaks, encoded audio), when the run has an output folder.
+    pub output_dir: Option<&'a std::path::Path>,
+}
+
+/// One result of a processor: a suffix of its id (`"max"` gives `level.max`; empty gives
+/// `level`), a human name, and the data.
+pub struct Output {
+    pub suffix: &'static str,
+    pub name: String,
+    pub data: ResultData,
+}
+
+/// What a processor leaves behind: results and the files it wrote.
+#[derive(Default)]
+pub struct Finished {
+    pub results: Vec<Output>,
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{processor}: {message}")]
+    Failed { processor: &'static str, message: String },
+    #[error("{processor}: cannot write {path}: {source}")]
+    Io { processor: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+/// Changes the signal in place; effects run in series before the fan-out.
+pub trait Effect: Send {
+    fn process(&mut self, block: &mut Block);
+}
+
+/// Measures the signal. `process` sees each block and the features computed for it; at the end
+/// it is called once more with an empty block after the feature graph is flushed.
+pub trait Analyzer: Send {
+    fn process(&mut self, block: &Block, features: &FeatureGraph);
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError>;
+}
+
+/// Draws the signal (peaks, images). Same life cycle as an analyzer.
+pub trait Grapher: Send {
+    fn process(&mut self, block: &Block, features: &FeatureGraph);
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError>;
+}
+
+/// Encodes the signal. Output goes to a temporary file that only a successful `finish` renames
+/// into place, so a failed run leaves no partial file.
+pub trait Encoder: Send {
+    fn process(&mut self, block: &Block) -> Result<(), ProcessError>;
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError>;
+}
