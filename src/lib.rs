@@ -4,6 +4,7 @@
 //! Data flow: [`media`] (sources → blocks) → [`pipeline`] (effects in series, then fan-out)
 //! → [`features`] (shared mono/framing/FFT) → [`processors`] → [`results`].
 
+pub mod cli;
 pub mod features;
 pub mod media;
 pub mod pipeline;

@@ -77,7 +77,10 @@ mod tests {
         h.offer(Some(500), &data[500..3000]); // overlaps the prefix: only the new part counts
         h.offer(None, &data[3000..4000]);
         assert_eq!(h.hashed_bytes(), 4000);
-        assert_eq!(h.finish_from_file(&path).expect("hash"), sha256_file(&path).expect("hash"));
+        assert_eq!(
+            h.finish_from_file(&path).expect("hash"),
+            sha256_file(&path).expect("hash")
+        );
         assert_eq!(
             sha256_file(&path).expect("hash"),
             hex(&Sha256::digest(&data)),

@@ -64,7 +64,9 @@ impl<'de> Deserialize<'de> for Values {
             Repr::Rows(rows) => {
                 let width = rows.first().map_or(1, Vec::len);
                 if rows.iter().any(|r| r.len() != width) {
-                    return Err(D::Error::custom("rows of a value table must have equal lengths"));
+                    return Err(D::Error::custom(
+                        "rows of a value table must have equal lengths",
+                    ));
                 }
                 Ok(Values::rows_of(rows.concat(), width))
             }

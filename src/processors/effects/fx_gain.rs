@@ -32,7 +32,12 @@ pub struct Params {
 impl crate::processors::Params for Params {
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
-        check(&mut p, (-120.0..=60.0).contains(&self.gain_db), "gain_db", format!("must be -120..=60 dB, got {}", self.gain_db));
+        check(
+            &mut p,
+            (-120.0..=60.0).contains(&self.gain_db),
+            "gain_db",
+            format!("must be -120..=60 dB, got {}", self.gain_db),
+        );
         p
     }
 }
@@ -42,7 +47,9 @@ pub struct Gain {
 }
 
 pub fn build(p: Params, _: &mut BuildContext) -> Result<Gain, String> {
-    Ok(Gain { factor: 10f64.powf(p.gain_db / 20.0) as f32 })
+    Ok(Gain {
+        factor: 10f64.powf(p.gain_db / 20.0) as f32,
+    })
 }
 
 impl Effect for Gain {

@@ -1,0 +1,195 @@
+//! `timeside run <pipeline.toml> <input>... -o <dir> [-j N]`: a preset over many inputs.
+//!
+//! Each input gets `<dir>/<stem>/` with `results.json` and whatever graphers and encoders
+//! write. The folder is built under a temporary name and renamed only when the input succeeded,
+//! so a failed input leaves nothing that looks complete. Inputs run N at a time; one failing
+//! does not stop the others; the exit code is 1 if any failed.
+
+use super::output::write_atomic;
+use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
+use crate::media::Input;
+use crate::pipeline::{CancelToken, CompiledPipeline, PipelineSpec, RunOptions, run};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Pipeline preset (TOML), e.g. pipelines/standard.toml.
+    pipeline: PathBuf,
+    /// Files or URIs.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Output folder: one sub-folder per input.
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Inputs processed in parallel.
+    #[arg(short = 'j', long, default_value_t = 1, value_name = "N")]
+    jobs: usize,
+    /// Replace existing output folders.
+    #[arg(long)]
+    force: bool,
+    /// Overrides of the preset's [decoder] options.
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+struct Job {
+    input: Input,
+    folder: PathBuf,
+}
+
+pub fn run_batch(args: RunArgs) -> i32 {
+    let name = args.pipeline.display().to_string();
+    let pipeline = match PipelineSpec::from_toml_file(&args.pipeline).and_then(|mut spec| {
+        spec.decoder = args.decode.apply(spec.decoder);
+        spec.compile(&name)
+    }) {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    if args.jobs == 0 {
+        return fail(EXIT_USAGE, "-j must be at least 1");
+    }
+    if let Err(e) = std::fs::create_dir_all(&args.output) {
+        return fail(
+            EXIT_INPUT_FAILED,
+            format!("{}: cannot create: {e}", args.output.display()),
+        );
+    }
+    let jobs = plan_jobs(&args.inputs, &args.output);
+    if !args.force {
+        let existing: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.folder.exists())
+            .map(|j| j.folder.display().to_string())
+            .collect();
+        if !existing.is_empty() {
+            return fail(
+                EXIT_USAGE,
+                format!(
+                    "output folders exist (use --force to replace): {}",
+                    existing.join(", ")
+                ),
+            );
+        }
+    }
+
+    let cancel = CancelToken::default();
+    install_interrupt(&cancel);
+    let bars = MultiProgress::new();
+    let overall = bars.add(ProgressBar::new(jobs.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} inputs, {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    overall.set_prefix("total");
+    let next = AtomicUsize::new(0);
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..args.jobs.min(jobs.len()) {
+            scope.spawn(|| {
+                while let Some(job) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let bar = bars.insert_before(&overall, ProgressBar::new(1000));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {percent:>3}% {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    bar.set_prefix("input");
+                    bar.set_message(job.input.to_string());
+                    let result = run_one(&pipeline, job, &cancel, &bar, args.force);
+                    bar.finish_and_clear();
+                    if let Err(e) = result {
+                        bars.suspend(|| eprintln!("error: {e}"));
+                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+                    }
+                    overall.inc(1);
+                }
+            });
+        }
+    });
+    overall.finish_and_clear();
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    println!(
+        "{} inputs: {} succeeded, {} failed in {:.1} s; results in {}",
+        jobs.len(),
+        jobs.len() - failures.len(),
+        failures.len(),
+        started.elapsed().as_secs_f64(),
+        args.output.display()
+    );
+    for f in &failures {
+        println!("  failed: {f}");
+    }
+    if failures.is_empty() {
+        0
+    } else {
+        EXIT_INPUT_FAILED
+    }
+}
+
+/// One folder per input, named after its stem; repeated stems get `-2`, `-3`, ...
+fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
+    let mut used = HashSet::new();
+    inputs
+        .iter()
+        .map(|text| {
+            let input = Input::parse(text);
+            let stem = input.stem();
+            let mut name = stem.clone();
+            let mut n = 1;
+            while !used.insert(name.clone()) {
+                n += 1;
+                name = format!("{stem}-{n}");
+            }
+            Job {
+                input,
+                folder: out.join(name),
+            }
+        })
+        .collect()
+}
+
+fn run_one(
+    pipeline: &CompiledPipeline,
+    job: &Job,
+    cancel: &CancelToken,
+    bar: &ProgressBar,
+    force: bool,
+) -> Result<(), String> {
+    let folder_name = job
+        .folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = job.folder.with_file_name(format!(".{folder_name}.part"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
+    let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
+    let options = RunOptions {
+        output_dir: Some(&tmp),
+        cancel: cancel.clone(),
+        progress: Some(&progress),
+    };
+    let outcome = run(pipeline, &job.input, &options)
+        .map_err(|e| e.to_string())
+        .and_then(|out| {
+            let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;
+            write_atomic(&tmp.join("results.json"), &json)
+                .map_err(|e| format!("{}: cannot write results: {e}", job.input))
+        });
+    if let Err(e) = outcome {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    if force && job.folder.exists() {
+        std::fs::remove_dir_all(&job.folder)
+            .map_err(|e| format!("{}: cannot replace: {e}", job.folder.display()))?;
+    }
+    std::fs::rename(&tmp, &job.folder)
+        .map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))
+}

@@ -1,0 +1,341 @@
+//! The command line: `list`, `info`, `analyze`, `run`, `demo`.
+//!
+//! Exit codes: 0 success; 1 an input could not be processed (the others still were);
+//! 2 the command itself is wrong (unknown processor, bad parameter, invalid pipeline file).
+
+mod batch;
+mod demo;
+mod output;
+
+use crate::media::gst::media_info;
+use crate::media::{DecodeOptions, Input};
+use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run};
+use crate::processors::params::parse_cli_value;
+use crate::processors::registry;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub const EXIT_INPUT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "timeside",
+    version,
+    about = "Audio processing framework: decode once, analyze, draw and encode."
+)]
+#[command(propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every processor: id, kind, version, unit, name (--json adds descriptions and
+    /// parameter schemas).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show media info: duration, format, codec, bitrate, tags, sha256.
+    Info {
+        /// File path, URI (file://, http(s)://, ...).
+        input: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run analyzers (and graphers) on inputs, one decoding pass per input; print JSON results.
+    Analyze(AnalyzeArgs),
+    /// Run a pipeline preset (TOML, see pipelines/) over many inputs, writing one folder each.
+    Run(batch::RunArgs),
+    /// Generate a demo signal, analyze it with the standard preset, and show the results.
+    Demo(demo::DemoArgs),
+}
+
+/// Decode options shared by `analyze` and `run`.
+#[derive(Args, Clone, Debug, Default)]
+pub struct DecodeArgs {
+    /// Start of the segment, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    start: Option<f64>,
+    /// Length of the segment (or of a live run), in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Resample to this rate (Hz).
+    #[arg(long, value_name = "HZ")]
+    samplerate: Option<u32>,
+    /// Mix down or up to this many channels.
+    #[arg(long, value_name = "N")]
+    channels: Option<u16>,
+    /// Frames per block handed to processors (default 4096).
+    #[arg(long, value_name = "FRAMES")]
+    block_size: Option<usize>,
+}
+
+impl DecodeArgs {
+    /// Overrides `base` (e.g. a preset's [decoder] table) with the options given.
+    fn apply(&self, mut base: DecodeOptions) -> DecodeOptions {
+        if let Some(v) = self.start {
+            base.start_s = v;
+        }
+        if self.duration.is_some() {
+            base.duration_s = self.duration;
+        }
+        if let Some(v) = self.samplerate {
+            base.samplerate = v;
+        }
+        if let Some(v) = self.channels {
+            base.channels = v;
+        }
+        if let Some(v) = self.block_size {
+            base.block_size = v;
+        }
+        base
+    }
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// Files, URIs, or `launch:<GStreamer launch description>` for a live source.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+    /// Processor ids, comma-separated or repeated (see `timeside list`).
+    #[arg(
+        short = 'a',
+        long = "analyzers",
+        value_delimiter = ',',
+        required = true,
+        value_name = "ID"
+    )]
+    analyzers: Vec<String>,
+    /// A parameter: `<id>.<param>=<value>` (value as JSON, or a bare string).
+    #[arg(short = 'p', long = "param", value_name = "ID.PARAM=VALUE")]
+    params: Vec<String>,
+    /// Write results here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Indent the JSON.
+    #[arg(long)]
+    pretty: bool,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+/// Entry point; returns the process exit code.
+pub fn main() -> i32 {
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    match cli.command {
+        Command::List { json } => list(json),
+        Command::Info { input, json } => info(&input, json),
+        Command::Analyze(args) => analyze(args),
+        Command::Run(args) => batch::run_batch(args),
+        Command::Demo(args) => demo::demo(args),
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TIMESIDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Prints `error: <message>` on stderr and returns `code`.
+pub(crate) fn fail(code: i32, message: impl std::fmt::Display) -> i32 {
+    eprintln!("error: {message}");
+    code
+}
+
+fn list(json: bool) -> i32 {
+    let table = registry::registry();
+    if json {
+        let items: Vec<serde_json::Value> = table
+            .iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(e.descriptor).unwrap_or_default();
+                v["parameters"] = (e.schema)();
+                v
+            })
+            .collect();
+        return output::print_json(&items, true);
+    }
+    println!(
+        "{:<16} {:<9} {:<8} {:<5} {:<10} NAME",
+        "ID", "KIND", "VERSION", "LIVE", "UNIT"
+    );
+    for e in table {
+        let d = e.descriptor;
+        println!(
+            "{:<16} {:<9} {:<8} {:<5} {:<10} {}",
+            d.id,
+            d.kind.as_str(),
+            d.version,
+            if d.live { "yes" } else { "no" },
+            d.unit,
+            d.name
+        );
+    }
+    0
+}
+
+fn info(input: &str, json: bool) -> i32 {
+    let info = match media_info(&Input::parse(input)) {
+        Ok(i) => i,
+        Err(e) => return fail(EXIT_INPUT_FAILED, e),
+    };
+    if json {
+        return output::print_json(&info, true);
+    }
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "unknown".into());
+    println!("uri:         {}", info.uri);
+    println!(
+        "duration:    {}",
+        opt(info.duration_s.map(|d| format!("{d:.3} s")))
+    );
+    println!("samplerate:  {} Hz", info.samplerate);
+    println!("channels:    {}", info.channels);
+    println!("mime:        {}", info.mime);
+    println!("codec:       {}", opt(info.codec));
+    println!("container:   {}", opt(info.container));
+    println!(
+        "bitrate:     {}",
+        opt(info.bitrate.map(|b| format!("{} kbit/s", b / 1000)))
+    );
+    if let Some(d) = info.depth {
+        println!("depth:       {d} bits");
+    }
+    println!("video:       {}", if info.has_video { "yes" } else { "no" });
+    println!(
+        "size:        {}",
+        opt(info.size_bytes.map(|s| format!("{s} bytes")))
+    );
+    println!("sha256:      {}", opt(info.sha256));
+    for (k, v) in &info.tags {
+        println!("tag {k}: {v}");
+    }
+    0
+}
+
+/// Builds the spec for `analyze`: the processors of `-a`, the parameters of `-p`.
+fn analyze_spec(args: &AnalyzeArgs) -> Result<PipelineSpec, Vec<String>> {
+    let ids: Vec<String> = args
+        .analyzers
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut params: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for p in &args.params {
+        let parsed = p
+            .split_once('=')
+            .and_then(|(k, v)| k.split_once('.').map(|(id, name)| (id, name, v)));
+        match parsed {
+            Some((id, name, value)) if !id.is_empty() && !name.is_empty() => {
+                if !ids.iter().any(|i| i == id) {
+                    problems.push(format!(
+                        "-p {p}: processor `{id}` is not among -a {}",
+                        ids.join(",")
+                    ));
+                }
+                params
+                    .entry(id.to_string())
+                    .or_default()
+                    .insert(name.to_string(), parse_cli_value(value));
+            }
+            _ => problems.push(format!("-p {p}: expected <id>.<param>=<value>")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let processors = ids
+        .into_iter()
+        .map(|id| {
+            let params = params
+                .get(&id)
+                .cloned()
+                .map(serde_json::Value::Object)
+                .unwrap_or(serde_json::Value::Null);
+            StepSpec { id, params }
+        })
+        .collect();
+    Ok(PipelineSpec {
+        decoder: args.decode.apply(DecodeOptions::default()),
+        processors,
+    })
+}
+
+fn analyze(args: AnalyzeArgs) -> i32 {
+    let spec = match analyze_spec(&args) {
+        Ok(s) => s,
+        Err(problems) => return fail(EXIT_USAGE, problems.join("\n  ")),
+    };
+    let pipeline = match spec.compile("command line") {
+        Ok(p) => p,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    if let Some(step) = pipeline
+        .steps
+        .iter()
+        .find(|s| s.entry.descriptor.kind == crate::processors::Kind::Encoder)
+    {
+        return fail(
+            EXIT_USAGE,
+            format!(
+                "`{}` is an encoder: use `timeside run` with an output folder",
+                step.entry.descriptor.id
+            ),
+        );
+    }
+    let cancel = CancelToken::default();
+    install_interrupt(&cancel);
+    let options = RunOptions {
+        cancel,
+        ..Default::default()
+    };
+    let mut outputs = Vec::new();
+    let mut failed = false;
+    for text in &args.inputs {
+        match run(&pipeline, &Input::parse(text), &options) {
+            Ok(out) => outputs.push(out.results),
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    let code = output::write_results(&outputs, args.output.as_deref(), args.pretty);
+    if code != 0 {
+        code
+    } else if failed {
+        EXIT_INPUT_FAILED
+    } else {
+        0
+    }
+}
+
+/// First Ctrl-C ends the input (a live source stops and its results are written); the
+/// second cancels.
+pub(crate) fn install_interrupt(token: &CancelToken) {
+    let token = token.clone();
+    let _ = ctrlc::set_handler(move || {
+        if token.input_ended() {
+            token.cancel();
+        } else {
+            eprintln!("stopping input (Ctrl-C again to abort)");
+            token.end_input();
+        }
+    });
+}
