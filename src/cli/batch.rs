@@ -55,26 +55,14 @@ pub fn run_batch(args: RunArgs) -> i32 {
         return fail(EXIT_USAGE, "-j must be at least 1");
     }
     if let Err(e) = std::fs::create_dir_all(&args.output) {
-        return fail(
-            EXIT_INPUT_FAILED,
-            format!("{}: cannot create: {e}", args.output.display()),
-        );
+        return fail(EXIT_INPUT_FAILED, format!("{}: cannot create: {e}", args.output.display()));
     }
     let jobs = plan_jobs(&args.inputs, &args.output);
     if !args.force {
-        let existing: Vec<String> = jobs
-            .iter()
-            .filter(|j| j.folder.exists())
-            .map(|j| j.folder.display().to_string())
-            .collect();
+        let existing: Vec<String> =
+            jobs.iter().filter(|j| j.folder.exists()).map(|j| j.folder.display().to_string()).collect();
         if !existing.is_empty() {
-            return fail(
-                EXIT_USAGE,
-                format!(
-                    "output folders exist (use --force to replace): {}",
-                    existing.join(", ")
-                ),
-            );
+            return fail(EXIT_USAGE, format!("output folders exist (use --force to replace): {}", existing.join(", ")));
         }
     }
 
@@ -125,11 +113,7 @@ pub fn run_batch(args: RunArgs) -> i32 {
     for f in &failures {
         println!("  failed: {f}");
     }
-    if failures.is_empty() {
-        0
-    } else {
-        EXIT_INPUT_FAILED
-    }
+    if failures.is_empty() { 0 } else { EXIT_INPUT_FAILED }
 }
 
 /// One folder per input, named after its stem; repeated stems get `-2`, `-3`, ...
@@ -146,10 +130,7 @@ fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
                 n += 1;
                 name = format!("{stem}-{n}");
             }
-            Job {
-                input,
-                folder: out.join(name),
-            }
+            Job { input, folder: out.join(name) }
         })
         .collect()
 }
@@ -161,35 +142,22 @@ fn run_one(
     bar: &ProgressBar,
     force: bool,
 ) -> Result<(), String> {
-    let folder_name = job
-        .folder
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let folder_name = job.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = job.folder.with_file_name(format!(".{folder_name}.part"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
     let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
-    let options = RunOptions {
-        output_dir: Some(&tmp),
-        cancel: cancel.clone(),
-        progress: Some(&progress),
-    };
-    let outcome = run(pipeline, &job.input, &options)
-        .map_err(|e| e.to_string())
-        .and_then(|out| {
-            let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;
-            write_atomic(&tmp.join("results.json"), &json)
-                .map_err(|e| format!("{}: cannot write results: {e}", job.input))
-        });
+    let options = RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress) };
+    let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
+        let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;
+        write_atomic(&tmp.join("results.json"), &json).map_err(|e| format!("{}: cannot write results: {e}", job.input))
+    });
     if let Err(e) = outcome {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
     if force && job.folder.exists() {
-        std::fs::remove_dir_all(&job.folder)
-            .map_err(|e| format!("{}: cannot replace: {e}", job.folder.display()))?;
+        std::fs::remove_dir_all(&job.folder).map_err(|e| format!("{}: cannot replace: {e}", job.folder.display()))?;
     }
-    std::fs::rename(&tmp, &job.folder)
-        .map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))
+    std::fs::rename(&tmp, &job.folder).map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))
 }

@@ -32,48 +32,24 @@ fn demo_inner(args: &DemoArgs) -> Result<(), String> {
         return Err("--seconds must be 1..=3600".into());
     }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let format = AudioFormat {
-        samplerate: 44100,
-        channels: 2,
-    };
+    let format = AudioFormat { samplerate: 44100, channels: 2 };
     let samples = synth::demo_music(args.seconds, format.samplerate);
-    let source =
-        ArraySource::new(samples, format, &DecodeOptions::default()).map_err(|e| e.to_string())?;
-    let writer = PipelineSpec::from_toml(
-        "[[processors]]\nid = \"wav\"\nparams = { file_name = \"demo.wav\" }",
-        "demo",
-    )
-    .and_then(|s| s.compile("demo"))
-    .map_err(|e| e.to_string())?;
-    run_source(
-        &writer,
-        Box::new(source),
-        &RunOptions {
-            output_dir: Some(&args.out),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let source = ArraySource::new(samples, format, &DecodeOptions::default()).map_err(|e| e.to_string())?;
+    let writer = PipelineSpec::from_toml("[[processors]]\nid = \"wav\"\nparams = { file_name = \"demo.wav\" }", "demo")
+        .and_then(|s| s.compile("demo"))
+        .map_err(|e| e.to_string())?;
+    run_source(&writer, Box::new(source), &RunOptions { output_dir: Some(&args.out), ..Default::default() })
+        .map_err(|e| e.to_string())?;
     let wav = args.out.join("demo.wav");
-    println!(
-        "generated {} ({:.0} s of stereo music-like audio)",
-        wav.display(),
-        args.seconds
-    );
+    println!("generated {} ({:.0} s of stereo music-like audio)", wav.display(), args.seconds);
 
     let pipeline = PipelineSpec::from_toml(STANDARD_PRESET, "pipelines/standard.toml")
         .and_then(|s| s.compile("pipelines/standard.toml"))
         .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let out = run(
-        &pipeline,
-        &Input::File(wav.clone()),
-        &RunOptions {
-            output_dir: Some(&args.out),
-            ..Default::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let out =
+        run(&pipeline, &Input::File(wav.clone()), &RunOptions { output_dir: Some(&args.out), ..Default::default() })
+            .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed().as_secs_f64();
     let results_path = args.out.join("results.json");
     let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;

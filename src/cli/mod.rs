@@ -20,11 +20,7 @@ pub const EXIT_INPUT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser)]
-#[command(
-    name = "timeside",
-    version,
-    about = "Audio processing framework: decode once, analyze, draw and encode."
-)]
+#[command(name = "timeside", version, about = "Audio processing framework: decode once, analyze, draw and encode.")]
 #[command(propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
@@ -102,13 +98,7 @@ struct AnalyzeArgs {
     #[arg(required = true)]
     inputs: Vec<String>,
     /// Processor ids, comma-separated or repeated (see `timeside list`).
-    #[arg(
-        short = 'a',
-        long = "analyzers",
-        value_delimiter = ',',
-        required = true,
-        value_name = "ID"
-    )]
+    #[arg(short = 'a', long = "analyzers", value_delimiter = ',', required = true, value_name = "ID")]
     analyzers: Vec<String>,
     /// A parameter: `<id>.<param>=<value>` (value as JSON, or a bare string).
     #[arg(short = 'p', long = "param", value_name = "ID.PARAM=VALUE")]
@@ -145,10 +135,7 @@ pub fn main() -> i32 {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("TIMESIDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Prints `error: <message>` on stderr and returns `code`.
@@ -170,10 +157,7 @@ fn list(json: bool) -> i32 {
             .collect();
         return output::print_json(&items, true);
     }
-    println!(
-        "{:<16} {:<9} {:<8} {:<5} {:<10} NAME",
-        "ID", "KIND", "VERSION", "LIVE", "UNIT"
-    );
+    println!("{:<16} {:<9} {:<8} {:<5} {:<10} NAME", "ID", "KIND", "VERSION", "LIVE", "UNIT");
     for e in table {
         let d = e.descriptor;
         println!(
@@ -199,27 +183,18 @@ fn info(input: &str, json: bool) -> i32 {
     }
     let opt = |v: Option<String>| v.unwrap_or_else(|| "unknown".into());
     println!("uri:         {}", info.uri);
-    println!(
-        "duration:    {}",
-        opt(info.duration_s.map(|d| format!("{d:.3} s")))
-    );
+    println!("duration:    {}", opt(info.duration_s.map(|d| format!("{d:.3} s"))));
     println!("samplerate:  {} Hz", info.samplerate);
     println!("channels:    {}", info.channels);
     println!("mime:        {}", info.mime);
     println!("codec:       {}", opt(info.codec));
     println!("container:   {}", opt(info.container));
-    println!(
-        "bitrate:     {}",
-        opt(info.bitrate.map(|b| format!("{} kbit/s", b / 1000)))
-    );
+    println!("bitrate:     {}", opt(info.bitrate.map(|b| format!("{} kbit/s", b / 1000))));
     if let Some(d) = info.depth {
         println!("depth:       {d} bits");
     }
     println!("video:       {}", if info.has_video { "yes" } else { "no" });
-    println!(
-        "size:        {}",
-        opt(info.size_bytes.map(|s| format!("{s} bytes")))
-    );
+    println!("size:        {}", opt(info.size_bytes.map(|s| format!("{s} bytes"))));
     println!("sha256:      {}", opt(info.sha256));
     for (k, v) in &info.tags {
         println!("tag {k}: {v}");
@@ -229,30 +204,17 @@ fn info(input: &str, json: bool) -> i32 {
 
 /// Builds the spec for `analyze`: the processors of `-a`, the parameters of `-p`.
 fn analyze_spec(args: &AnalyzeArgs) -> Result<PipelineSpec, Vec<String>> {
-    let ids: Vec<String> = args
-        .analyzers
-        .iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let ids: Vec<String> = args.analyzers.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     let mut params: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
     let mut problems = Vec::new();
     for p in &args.params {
-        let parsed = p
-            .split_once('=')
-            .and_then(|(k, v)| k.split_once('.').map(|(id, name)| (id, name, v)));
+        let parsed = p.split_once('=').and_then(|(k, v)| k.split_once('.').map(|(id, name)| (id, name, v)));
         match parsed {
             Some((id, name, value)) if !id.is_empty() && !name.is_empty() => {
                 if !ids.iter().any(|i| i == id) {
-                    problems.push(format!(
-                        "-p {p}: processor `{id}` is not among -a {}",
-                        ids.join(",")
-                    ));
+                    problems.push(format!("-p {p}: processor `{id}` is not among -a {}", ids.join(",")));
                 }
-                params
-                    .entry(id.to_string())
-                    .or_default()
-                    .insert(name.to_string(), parse_cli_value(value));
+                params.entry(id.to_string()).or_default().insert(name.to_string(), parse_cli_value(value));
             }
             _ => problems.push(format!("-p {p}: expected <id>.<param>=<value>")),
         }
@@ -263,18 +225,11 @@ fn analyze_spec(args: &AnalyzeArgs) -> Result<PipelineSpec, Vec<String>> {
     let processors = ids
         .into_iter()
         .map(|id| {
-            let params = params
-                .get(&id)
-                .cloned()
-                .map(serde_json::Value::Object)
-                .unwrap_or(serde_json::Value::Null);
+            let params = params.get(&id).cloned().map(serde_json::Value::Object).unwrap_or(serde_json::Value::Null);
             StepSpec { id, params }
         })
         .collect();
-    Ok(PipelineSpec {
-        decoder: args.decode.apply(DecodeOptions::default()),
-        processors,
-    })
+    Ok(PipelineSpec { decoder: args.decode.apply(DecodeOptions::default()), processors })
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
@@ -286,25 +241,15 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),
     };
-    if let Some(step) = pipeline
-        .steps
-        .iter()
-        .find(|s| s.entry.descriptor.kind == crate::processors::Kind::Encoder)
-    {
+    if let Some(step) = pipeline.steps.iter().find(|s| s.entry.descriptor.kind == crate::processors::Kind::Encoder) {
         return fail(
             EXIT_USAGE,
-            format!(
-                "`{}` is an encoder: use `timeside run` with an output folder",
-                step.entry.descriptor.id
-            ),
+            format!("`{}` is an encoder: use `timeside run` with an output folder", step.entry.descriptor.id),
         );
     }
     let cancel = CancelToken::default();
     install_interrupt(&cancel);
-    let options = RunOptions {
-        cancel,
-        ..Default::default()
-    };
+    let options = RunOptions { cancel, ..Default::default() };
     let mut outputs = Vec::new();
     let mut failed = false;
     for text in &args.inputs {

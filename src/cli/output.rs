@@ -6,11 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> i32 {
-    let text = if pretty {
-        serde_json::to_string_pretty(value)
-    } else {
-        serde_json::to_string(value)
-    };
+    let text = if pretty { serde_json::to_string_pretty(value) } else { serde_json::to_string(value) };
     match text {
         Ok(t) => {
             println!("{t}");
@@ -22,14 +18,10 @@ pub fn print_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> i32 {
 
 /// Writes `contents` to `path` through a temporary file in the same folder.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{name}.part"));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(contents))
-        .and_then(|_| std::fs::rename(&tmp, path));
+    let result =
+        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(contents)).and_then(|_| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -56,11 +48,7 @@ pub fn write_results(outputs: &[Vec<AnalyzerResult>], path: Option<&Path>, prett
     match path {
         None => {
             let mut out = std::io::stdout().lock();
-            if out
-                .write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .is_err()
-            {
+            if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
                 return super::EXIT_INPUT_FAILED;
             }
             0
@@ -71,10 +59,7 @@ pub fn write_results(outputs: &[Vec<AnalyzerResult>], path: Option<&Path>, prett
         }
         Some(p) => match write_atomic(p, text.as_bytes()) {
             Ok(()) => 0,
-            Err(e) => super::fail(
-                super::EXIT_INPUT_FAILED,
-                format!("{}: cannot write: {e}", p.display()),
-            ),
+            Err(e) => super::fail(super::EXIT_INPUT_FAILED, format!("{}: cannot write: {e}", p.display())),
         },
     }
 }

@@ -26,11 +26,7 @@ pub enum FeatureSpec {
     Frames { size: usize, hop: usize },
     /// Single-sided amplitude spectrum (`size / 2 + 1` bins) of windowed frames, scaled so a
     /// sine of amplitude A centred on a bin reads A.
-    Spectrum {
-        size: usize,
-        hop: usize,
-        window: Window,
-    },
+    Spectrum { size: usize, hop: usize, window: Window },
 }
 
 /// Handle to a requested feature.
@@ -48,11 +44,7 @@ pub struct FrameBatch {
 
 impl FrameBatch {
     fn new(width: usize) -> Self {
-        FrameBatch {
-            data: Vec::new(),
-            width,
-            first_index: 0,
-        }
+        FrameBatch { data: Vec::new(), width, first_index: 0 }
     }
 
     pub fn width(&self) -> usize {
@@ -77,21 +69,9 @@ impl FrameBatch {
 }
 
 enum Node {
-    Mono {
-        out: Vec<f32>,
-    },
-    Frames {
-        input: usize,
-        size: usize,
-        hop: usize,
-        framer: Framer,
-        out: FrameBatch,
-    },
-    Spectrum {
-        input: usize,
-        node: SpectrumNode,
-        out: FrameBatch,
-    },
+    Mono { out: Vec<f32> },
+    Frames { input: usize, size: usize, hop: usize, framer: Framer, out: FrameBatch },
+    Spectrum { input: usize, node: SpectrumNode, out: FrameBatch },
 }
 
 /// Counts of work done, to check (and show) that shared features are computed once.
@@ -124,23 +104,13 @@ impl FeatureGraph {
             FeatureSpec::Mono => Node::Mono { out: Vec::new() },
             FeatureSpec::Frames { size, hop } => {
                 let input = self.request(FeatureSpec::Mono).0;
-                Node::Frames {
-                    input,
-                    size,
-                    hop,
-                    framer: Framer::new(size, hop),
-                    out: FrameBatch::new(size),
-                }
+                Node::Frames { input, size, hop, framer: Framer::new(size, hop), out: FrameBatch::new(size) }
             }
             FeatureSpec::Spectrum { size, hop, window } => {
                 let input = self.request(FeatureSpec::Frames { size, hop }).0;
                 let node = SpectrumNode::new(size, window);
                 let width = node.bins();
-                Node::Spectrum {
-                    input,
-                    node,
-                    out: FrameBatch::new(width),
-                }
+                Node::Spectrum { input, node, out: FrameBatch::new(width) }
             }
         };
         self.nodes.push(node);
@@ -170,12 +140,8 @@ impl FeatureGraph {
                         downmix(b, out);
                     }
                 }
-                Node::Frames {
-                    input, framer, out, ..
-                } => {
-                    let Node::Mono { out: mono } = &done[*input] else {
-                        unreachable!("frames read mono")
-                    };
+                Node::Frames { input, framer, out, .. } => {
+                    let Node::Mono { out: mono } = &done[*input] else { unreachable!("frames read mono") };
                     out.data.clear();
                     out.first_index = framer.next_index;
                     match block {
@@ -185,9 +151,7 @@ impl FeatureGraph {
                     self.stats.frames_cut += out.len() as u64;
                 }
                 Node::Spectrum { input, node, out } => {
-                    let Node::Frames { out: frames, .. } = &done[*input] else {
-                        unreachable!("spectrum reads frames")
-                    };
+                    let Node::Frames { out: frames, .. } = &done[*input] else { unreachable!("spectrum reads frames") };
                     out.data.clear();
                     out.first_index = frames.first_index;
                     for frame in frames.iter() {
@@ -236,12 +200,7 @@ fn downmix(block: &Block, out: &mut Vec<f32>) {
         return;
     }
     let scale = 1.0 / ch as f32;
-    out.extend(
-        block
-            .samples
-            .chunks_exact(ch)
-            .map(|f| f.iter().sum::<f32>() * scale),
-    );
+    out.extend(block.samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() * scale));
 }
 
 /// Cuts a continuous signal into frames of `size` every `hop` samples, keeping only the samples
@@ -258,14 +217,7 @@ struct Framer {
 
 impl Framer {
     fn new(size: usize, hop: usize) -> Self {
-        Framer {
-            size,
-            hop,
-            buffer: Vec::new(),
-            buffer_start: 0,
-            total: 0,
-            next_index: 0,
-        }
+        Framer { size, hop, buffer: Vec::new(), buffer_start: 0, total: 0, next_index: 0 }
     }
 
     fn frame_start(&self, index: u64) -> u64 {
@@ -309,14 +261,7 @@ mod tests {
     use crate::media::AudioFormat;
 
     fn block(frame: u64, samples: Vec<f32>, channels: u16) -> Block {
-        Block {
-            frame,
-            samples,
-            format: AudioFormat {
-                samplerate: 8000,
-                channels,
-            },
-        }
+        Block { frame, samples, format: AudioFormat { samplerate: 8000, channels } }
     }
 
     #[test]
@@ -345,19 +290,11 @@ mod tests {
     #[test]
     fn identical_requests_share_one_node() {
         let mut g = FeatureGraph::new();
-        let spec = FeatureSpec::Spectrum {
-            size: 256,
-            hop: 128,
-            window: Window::Hann,
-        };
+        let spec = FeatureSpec::Spectrum { size: 256, hop: 128, window: Window::Hann };
         let a = g.request(spec);
         let b = g.request(spec);
         assert_eq!(a, b);
-        let other = g.request(FeatureSpec::Spectrum {
-            size: 256,
-            hop: 64,
-            window: Window::Hann,
-        });
+        let other = g.request(FeatureSpec::Spectrum { size: 256, hop: 64, window: Window::Hann });
         assert_ne!(a, other);
         // mono + 2 framings + 2 spectra
         assert_eq!(g.stats().nodes, 5);

@@ -40,9 +40,7 @@ impl SpectrumNode {
             *dst = x * w;
         }
         // Sizes match by construction (buffers come from the plan), so this cannot fail.
-        let _ = self
-            .fft
-            .process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
+        let _ = self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
         let last = self.output.len() - 1;
         let even = self.window.len() % 2 == 0;
         out.extend(self.output.iter().enumerate().map(|(k, c)| {

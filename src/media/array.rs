@@ -1,9 +1,6 @@
 //! An in-memory source: samples already decoded (tests, the API, generated demo signals).
 
-use super::{
-    AudioFormat, Block, DecodeOptions, MediaError, Reblocker, Source, SourceSummary,
-    clip_to_segment,
-};
+use super::{AudioFormat, Block, DecodeOptions, MediaError, Reblocker, Source, SourceSummary, clip_to_segment};
 
 pub struct ArraySource {
     samples: Vec<f32>,
@@ -20,16 +17,9 @@ pub struct ArraySource {
 impl ArraySource {
     /// `samples` are interleaved. Resampling and channel changes are GStreamer's job: options
     /// asking for them are refused here rather than silently ignored.
-    pub fn new(
-        samples: Vec<f32>,
-        format: AudioFormat,
-        options: &DecodeOptions,
-    ) -> Result<Self, MediaError> {
+    pub fn new(samples: Vec<f32>, format: AudioFormat, options: &DecodeOptions) -> Result<Self, MediaError> {
         let name = "array".to_string();
-        let bad = |message: String| MediaError::Options {
-            input: name.clone(),
-            message,
-        };
+        let bad = |message: String| MediaError::Options { input: name.clone(), message };
         if format.channels == 0 || format.samplerate == 0 {
             return Err(bad("samplerate and channels must be non-zero".into()));
         }
@@ -67,9 +57,7 @@ impl ArraySource {
 /// The segment of `options` in frames at `rate`: (start, end exclusive).
 pub fn segment_frames(options: &DecodeOptions, rate: u32) -> (u64, Option<u64>) {
     let start = (options.start_s * rate as f64).round() as u64;
-    let end = options
-        .duration_s
-        .map(|d| start + (d * rate as f64).round() as u64);
+    let end = options.duration_s.map(|d| start + (d * rate as f64).round() as u64);
     (start, end)
 }
 
@@ -131,17 +119,9 @@ mod tests {
 
     #[test]
     fn segments_are_sample_accurate() {
-        let fmt = AudioFormat {
-            samplerate: 1000,
-            channels: 2,
-        };
+        let fmt = AudioFormat { samplerate: 1000, channels: 2 };
         let samples: Vec<f32> = (0..4000).map(|i| (i / 2) as f32).collect(); // frame index in both channels
-        let opts = DecodeOptions {
-            start_s: 0.25,
-            duration_s: Some(0.5),
-            block_size: 128,
-            ..Default::default()
-        };
+        let opts = DecodeOptions { start_s: 0.25, duration_s: Some(0.5), block_size: 128, ..Default::default() };
         let mut src = ArraySource::new(samples, fmt, &opts).expect("source");
         let mut frames = Vec::new();
         while let Some(b) = src.next_block().expect("block") {

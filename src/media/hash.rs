@@ -13,13 +13,25 @@ use std::path::Path;
 pub struct ContentHasher {
     hasher: Sha256,
     hashed: u64,
+    size: Option<u64>,
 }
 
 impl ContentHasher {
+    /// A hasher for a file of `size` bytes. Bytes offered past the size are ignored: GStreamer
+    /// can hand a pull-mode probe a buffer of the requested length that runs past the end of
+    /// the file (seen with oggdemux on short files).
+    pub fn for_size(size: u64) -> Self {
+        ContentHasher { size: Some(size), ..Default::default() }
+    }
+
     /// Offers bytes read at `offset` (None: right after the previous read, as a pure stream).
     pub fn offer(&mut self, offset: Option<u64>, data: &[u8]) {
         let offset = offset.unwrap_or(self.hashed);
-        let end = offset + data.len() as u64;
+        let mut end = offset + data.len() as u64;
+        if let Some(size) = self.size {
+            end = end.min(size);
+        }
+        let data = &data[..end.saturating_sub(offset) as usize];
         if offset <= self.hashed && end > self.hashed {
             let skip = (self.hashed - offset) as usize;
             self.hasher.update(&data[skip..]);
@@ -77,13 +89,14 @@ mod tests {
         h.offer(Some(500), &data[500..3000]); // overlaps the prefix: only the new part counts
         h.offer(None, &data[3000..4000]);
         assert_eq!(h.hashed_bytes(), 4000);
-        assert_eq!(
-            h.finish_from_file(&path).expect("hash"),
-            sha256_file(&path).expect("hash")
-        );
-        assert_eq!(
-            sha256_file(&path).expect("hash"),
-            hex(&Sha256::digest(&data)),
-        );
+        let mut past_end = ContentHasher::for_size(data.len() as u64);
+        past_end.offer(Some(0), &data[..98_000]);
+        let mut overlong = data[98_000..].to_vec();
+        overlong.extend([0u8; 6500]); // a buffer running past the end of the file: clipped
+        past_end.offer(Some(98_000), &overlong);
+        assert_eq!(past_end.hashed_bytes(), 100_000);
+        assert_eq!(past_end.finish_from_file(&path).expect("hash"), sha256_file(&path).expect("hash"));
+        assert_eq!(h.finish_from_file(&path).expect("hash"), sha256_file(&path).expect("hash"));
+        assert_eq!(sha256_file(&path).expect("hash"), hex(&Sha256::digest(&data)),);
     }
 }

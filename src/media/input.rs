@@ -33,32 +33,13 @@ impl Input {
     /// A short name for output folders: the file stem, or a sanitised tail of the URI.
     pub fn stem(&self) -> String {
         let raw = match self {
-            Input::File(p) => p
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            Input::Uri(u) => u
-                .rsplit('/')
-                .find(|s| !s.is_empty())
-                .unwrap_or("stream")
-                .to_string(),
+            Input::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            Input::Uri(u) => u.rsplit('/').find(|s| !s.is_empty()).unwrap_or("stream").to_string(),
             Input::Launch(_) => "live".to_string(),
         };
-        let clean: String = raw
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if clean.is_empty() {
-            "input".into()
-        } else {
-            clean
-        }
+        let clean: String =
+            raw.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        if clean.is_empty() { "input".into() } else { clean }
     }
 }
 
@@ -77,13 +58,8 @@ impl fmt::Display for Input {
 pub fn uri_scheme(text: &str) -> Option<&str> {
     let (scheme, rest) = text.split_once("://")?;
     let valid = scheme.len() > 1
-        && scheme
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     (valid && !rest.is_empty()).then_some(scheme)
 }
 
@@ -112,18 +88,9 @@ mod tests {
     #[test]
     fn parses_each_kind() {
         assert_eq!(Input::parse("a/b.wav"), Input::File("a/b.wav".into()));
-        assert_eq!(
-            Input::parse("file:///tmp/a%20b.wav"),
-            Input::File("/tmp/a b.wav".into())
-        );
-        assert_eq!(
-            Input::parse("http://127.0.0.1:8000/x.mp3"),
-            Input::Uri("http://127.0.0.1:8000/x.mp3".into())
-        );
-        assert_eq!(
-            Input::parse("launch:audiotestsrc is-live=true"),
-            Input::Launch("audiotestsrc is-live=true".into())
-        );
+        assert_eq!(Input::parse("file:///tmp/a%20b.wav"), Input::File("/tmp/a b.wav".into()));
+        assert_eq!(Input::parse("http://127.0.0.1:8000/x.mp3"), Input::Uri("http://127.0.0.1:8000/x.mp3".into()));
+        assert_eq!(Input::parse("launch:audiotestsrc is-live=true"), Input::Launch("audiotestsrc is-live=true".into()));
         assert_eq!(Input::parse("http://127.0.0.1/music/").stem(), "music");
     }
 }

@@ -64,21 +64,14 @@ pub const DEFAULT_BLOCK_SIZE: usize = 4096;
 
 impl DecodeOptions {
     pub fn block_size(&self) -> usize {
-        if self.block_size == 0 {
-            DEFAULT_BLOCK_SIZE
-        } else {
-            self.block_size
-        }
+        if self.block_size == 0 { DEFAULT_BLOCK_SIZE } else { self.block_size }
     }
 
     /// Every problem with these options, as messages naming the option.
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !self.start_s.is_finite() || self.start_s < 0.0 {
-            out.push(format!(
-                "start_s: must be a finite number >= 0, got {}",
-                self.start_s
-            ));
+            out.push(format!("start_s: must be a finite number >= 0, got {}", self.start_s));
         }
         if let Some(d) = self.duration_s {
             if !d.is_finite() || d <= 0.0 {
@@ -86,19 +79,13 @@ impl DecodeOptions {
             }
         }
         if self.samplerate != 0 && !(1000..=768_000).contains(&self.samplerate) {
-            out.push(format!(
-                "samplerate: must be 0 or 1000..=768000 Hz, got {}",
-                self.samplerate
-            ));
+            out.push(format!("samplerate: must be 0 or 1000..=768000 Hz, got {}", self.samplerate));
         }
         if self.channels > 64 {
             out.push(format!("channels: must be 0..=64, got {}", self.channels));
         }
         if self.block_size > 1 << 20 {
-            out.push(format!(
-                "block_size: must be at most 1048576 frames, got {}",
-                self.block_size
-            ));
+            out.push(format!("block_size: must be at most 1048576 frames, got {}", self.block_size));
         }
         out
     }
@@ -149,14 +136,8 @@ pub enum MediaError {
     Empty { input: String },
     #[error("{input}: cannot read: {message}")]
     Io { input: String, message: String },
-    #[error(
-        "{input}: unsupported URI scheme `{scheme}` (this GStreamer installation reads: {supported})"
-    )]
-    UnsupportedScheme {
-        input: String,
-        scheme: String,
-        supported: String,
-    },
+    #[error("{input}: unsupported URI scheme `{scheme}` (this GStreamer installation reads: {supported})")]
+    UnsupportedScheme { input: String, scheme: String, supported: String },
     #[error("{input}: invalid launch description: {message}")]
     Launch { input: String, message: String },
     #[error("{input}: {message}")]
@@ -166,19 +147,9 @@ pub enum MediaError {
     #[error(
         "{input}: truncated or corrupt: the container announces {expected_s:.3} s but decoding stopped at {decoded_s:.3} s"
     )]
-    Truncated {
-        input: String,
-        expected_s: f64,
-        decoded_s: f64,
-    },
-    #[error(
-        "{input}: the segment starts at {start_s:.3} s, at or after the end of the media ({duration_s:.3} s)"
-    )]
-    SegmentOutOfRange {
-        input: String,
-        start_s: f64,
-        duration_s: f64,
-    },
+    Truncated { input: String, expected_s: f64, decoded_s: f64 },
+    #[error("{input}: the segment starts at {start_s:.3} s, at or after the end of the media ({duration_s:.3} s)")]
+    SegmentOutOfRange { input: String, start_s: f64, duration_s: f64 },
     #[error("{input}: the decoder stalled (no data for {seconds} s)")]
     Stalled { input: String, seconds: u64 },
     #[error("{input}: invalid decode options: {message}")]
@@ -200,12 +171,7 @@ pub struct Reblocker {
 impl Reblocker {
     pub fn new(format: AudioFormat, block_size: usize) -> Self {
         let cap = block_size * format.channels as usize;
-        Reblocker {
-            format,
-            block_size,
-            pending: Vec::with_capacity(cap),
-            pending_frame: 0,
-        }
+        Reblocker { format, block_size, pending: Vec::with_capacity(cap), pending_frame: 0 }
     }
 
     /// Appends samples whose first frame is at `frame`; calls `emit` for each full block.
@@ -238,11 +204,7 @@ impl Reblocker {
         let cap = self.block_size * self.format.channels as usize;
         let samples = std::mem::replace(&mut self.pending, Vec::with_capacity(cap));
         let frames = (samples.len() / self.format.channels as usize) as u64;
-        emit(Block {
-            frame: self.pending_frame,
-            samples,
-            format: self.format,
-        });
+        emit(Block { frame: self.pending_frame, samples, format: self.format });
         self.pending_frame += frames;
     }
 }
@@ -253,10 +215,7 @@ mod tests {
 
     #[test]
     fn reblocker_makes_exact_blocks_and_keeps_positions() {
-        let fmt = AudioFormat {
-            samplerate: 8000,
-            channels: 2,
-        };
+        let fmt = AudioFormat { samplerate: 8000, channels: 2 };
         let mut r = Reblocker::new(fmt, 4);
         let mut out = Vec::new();
         let data: Vec<f32> = (0..22).map(|i| i as f32).collect(); // 11 frames
@@ -265,30 +224,19 @@ mod tests {
         r.flush(&mut |b| out.push(b));
         let sizes: Vec<usize> = out.iter().map(Block::frames).collect();
         assert_eq!(sizes, vec![4, 4, 3]);
-        assert_eq!(
-            out.iter().map(|b| b.frame).collect::<Vec<_>>(),
-            vec![0, 4, 8]
-        );
+        assert_eq!(out.iter().map(|b| b.frame).collect::<Vec<_>>(), vec![0, 4, 8]);
         assert_eq!(out[1].samples[0], 8.0);
     }
 
     #[test]
     fn reblocker_restarts_at_gaps() {
-        let fmt = AudioFormat {
-            samplerate: 8000,
-            channels: 1,
-        };
+        let fmt = AudioFormat { samplerate: 8000, channels: 1 };
         let mut r = Reblocker::new(fmt, 4);
         let mut out = Vec::new();
         r.push(0, &[1.0, 2.0], &mut |b| out.push(b));
         r.push(10, &[3.0, 4.0, 5.0, 6.0], &mut |b| out.push(b));
         r.flush(&mut |b| out.push(b));
-        assert_eq!(
-            out.iter()
-                .map(|b| (b.frame, b.frames()))
-                .collect::<Vec<_>>(),
-            vec![(0, 2), (10, 4)]
-        );
+        assert_eq!(out.iter().map(|b| (b.frame, b.frames())).collect::<Vec<_>>(), vec![(0, 2), (10, 4)]);
     }
 }
 

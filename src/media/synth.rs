@@ -33,11 +33,7 @@ pub fn demo_music(seconds: f64, rate: u32) -> Vec<f32> {
         let k = (t / note_len) as usize;
         let (f, local) = (NOTES_HZ[k % NOTES_HZ.len()], t - k as f64 * note_len);
         let env = (-local * 5.0).exp() * (local * 200.0).min(1.0);
-        let tone: f64 = (1..=5)
-            .map(|h| (2.0 * PI * f * h as f64 * t).sin() / h as f64)
-            .sum::<f64>()
-            * 0.3
-            * env;
+        let tone: f64 = (1..=5).map(|h| (2.0 * PI * f * h as f64 * t).sin() / h as f64).sum::<f64>() * 0.3 * env;
         let pan = if k % 2 == 0 { 0.8 } else { 0.4 };
         let floor = 0.003 * noise.next();
         out.push((tone * pan + floor) as f32);
@@ -52,10 +48,7 @@ pub struct Lcg(pub u64);
 impl Lcg {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
     }
 }

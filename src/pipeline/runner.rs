@@ -11,8 +11,7 @@ use crate::features::{FeatureGraph, FeatureStats};
 use crate::media::{Block, Input, MediaError, Source, SourceSummary};
 use crate::processors::registry::{BuildError, Factory};
 use crate::processors::{
-    Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher,
-    ProcessError, decoders,
+    Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher, ProcessError, decoders,
 };
 use crate::results::{AnalyzerResult, AudioMetadata, IdMetadata};
 use std::path::{Path, PathBuf};
@@ -78,11 +77,7 @@ pub enum RunError {
 }
 
 /// Decodes `input` once and runs every step of `pipeline` on it.
-pub fn run(
-    pipeline: &CompiledPipeline,
-    input: &Input,
-    options: &RunOptions,
-) -> Result<RunOutput, RunError> {
+pub fn run(pipeline: &CompiledPipeline, input: &Input, options: &RunOptions) -> Result<RunOutput, RunError> {
     let source = decoders::open(input, &pipeline.decoder)?;
     run_source(pipeline, source, options)
 }
@@ -111,12 +106,7 @@ fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<S
         let proc_uuid = uuid::Uuid::new_v4().to_string();
         macro_rules! stage {
             ($list:ident, $build:expr) => {
-                stages.$list.push(Stage {
-                    descriptor,
-                    params,
-                    proc_uuid,
-                    processor: $build(&step.params, ctx)?,
-                })
+                stages.$list.push(Stage { descriptor, params, proc_uuid, processor: $build(&step.params, ctx)? })
             };
         }
         match step.entry.factory {
@@ -138,23 +128,15 @@ pub fn run_source(
 ) -> Result<RunOutput, RunError> {
     let format = source.format();
     let mut features = FeatureGraph::new();
-    let mut stages = build_stages(
-        pipeline,
-        &mut BuildContext {
-            format,
-            features: &mut features,
-            output_dir: options.output_dir,
-        },
-    )?;
+    let mut stages =
+        build_stages(pipeline, &mut BuildContext { format, features: &mut features, output_dir: options.output_dir })?;
     let expected = source.expected_frames().filter(|&f| f > 0);
     let mut done: u64 = 0;
     let mut last_reported = -1.0;
     while let Some(mut block) = source.next_block()? {
         if options.cancel.is_cancelled() {
             source.stop();
-            return Err(RunError::Cancelled {
-                input: source.summary().map(|s| s.uri).unwrap_or_default(),
-            });
+            return Err(RunError::Cancelled { input: source.summary().map(|s| s.uri).unwrap_or_default() });
         }
         if options.cancel.input_ended() {
             source.stop();
@@ -174,25 +156,15 @@ pub fn run_source(
         }
     }
     features.flush();
-    let tail = Block {
-        frame: 0,
-        samples: Vec::new(),
-        format,
-    };
+    let tail = Block { frame: 0, samples: Vec::new(), format };
     fan_out(&mut stages, &tail, &features)?;
     let summary = source.summary()?;
 
-    let finish = FinishContext {
-        format,
-        output_dir: options.output_dir,
-    };
+    let finish = FinishContext { format, output_dir: options.output_dir };
     let audio = audio_metadata(&summary, format, pipeline);
     let mut results = Vec::new();
     let mut files = Vec::new();
-    let mut collect = |descriptor: Descriptor,
-                       params: serde_json::Value,
-                       proc_uuid: String,
-                       finished: Finished| {
+    let mut collect = |descriptor: Descriptor, params: serde_json::Value, proc_uuid: String, finished: Finished| {
         files.extend(finished.files);
         for out in finished.results {
             let id = if out.suffix.is_empty() {
@@ -223,42 +195,18 @@ pub fn run_source(
         }
     };
     for s in stages.analyzers {
-        collect(
-            s.descriptor,
-            s.params,
-            s.proc_uuid,
-            s.processor.finish(&finish)?,
-        );
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
     for s in stages.graphers {
-        collect(
-            s.descriptor,
-            s.params,
-            s.proc_uuid,
-            s.processor.finish(&finish)?,
-        );
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
     for s in stages.encoders {
-        collect(
-            s.descriptor,
-            s.params,
-            s.proc_uuid,
-            s.processor.finish(&finish)?,
-        );
+        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
-    Ok(RunOutput {
-        source: summary,
-        results,
-        files,
-        features: features.stats(),
-    })
+    Ok(RunOutput { source: summary, results, files, features: features.stats() })
 }
 
-fn fan_out(
-    stages: &mut Stages,
-    block: &Block,
-    features: &FeatureGraph,
-) -> Result<(), ProcessError> {
+fn fan_out(stages: &mut Stages, block: &Block, features: &FeatureGraph) -> Result<(), ProcessError> {
     for a in &mut stages.analyzers {
         a.processor.process(block, features);
     }
@@ -283,10 +231,7 @@ fn audio_metadata(
     if let Some(ch) = summary.source_channels.filter(|&c| c != format.channels) {
         management.push(format!("{} -> {} channels", ch, format.channels));
     }
-    if let Some(sr) = summary
-        .source_samplerate
-        .filter(|&r| r != format.samplerate)
-    {
+    if let Some(sr) = summary.source_samplerate.filter(|&r| r != format.samplerate) {
         management.push(format!("resampled {} -> {} Hz", sr, format.samplerate));
     }
     AudioMetadata {
@@ -297,10 +242,6 @@ fn audio_metadata(
         sha256: summary.sha256.clone(),
         channels: format.channels,
         samplerate: format.samplerate,
-        channels_management: if management.is_empty() {
-            "source".into()
-        } else {
-            management.join(", ")
-        },
+        channels_management: if management.is_empty() { "source".into() } else { management.join(", ") },
     }
 }

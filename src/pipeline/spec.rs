@@ -61,41 +61,25 @@ pub struct CompiledPipeline {
 impl PipelineSpec {
     pub fn from_toml_file(path: &Path) -> Result<PipelineSpec, SpecError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            source_name: name.clone(),
-            problems: vec![format!("cannot read: {e}")],
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpecError { source_name: name.clone(), problems: vec![format!("cannot read: {e}")] })?;
         Self::from_toml(&text, &name)
     }
 
     pub fn from_toml(text: &str, source_name: &str) -> Result<PipelineSpec, SpecError> {
-        let err = |m: String| SpecError {
-            source_name: source_name.to_string(),
-            problems: vec![m],
-        };
-        let value: toml::Value =
-            toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;
+        let err = |m: String| SpecError { source_name: source_name.to_string(), problems: vec![m] };
+        let value: toml::Value = toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;
         serde_json::from_value(toml_to_json(value)).map_err(|e| err(e.to_string()))
     }
 
-    pub fn from_json(
-        value: serde_json::Value,
-        source_name: &str,
-    ) -> Result<PipelineSpec, SpecError> {
-        serde_json::from_value(value).map_err(|e| SpecError {
-            source_name: source_name.to_string(),
-            problems: vec![e.to_string()],
-        })
+    pub fn from_json(value: serde_json::Value, source_name: &str) -> Result<PipelineSpec, SpecError> {
+        serde_json::from_value(value)
+            .map_err(|e| SpecError { source_name: source_name.to_string(), problems: vec![e.to_string()] })
     }
 
     /// Resolves ids and checks every parameter; all problems are returned together.
     pub fn compile(&self, source_name: &str) -> Result<CompiledPipeline, SpecError> {
-        let mut problems: Vec<String> = self
-            .decoder
-            .problems()
-            .into_iter()
-            .map(|p| format!("[decoder] {p}"))
-            .collect();
+        let mut problems: Vec<String> = self.decoder.problems().into_iter().map(|p| format!("[decoder] {p}")).collect();
         let mut steps = Vec::new();
         for (i, step) in self.processors.iter().enumerate() {
             let place = format!("processors[{i}]");
@@ -104,10 +88,7 @@ impl PipelineSpec {
                 continue;
             };
             if matches!(entry.factory, Factory::Decoder) {
-                problems.push(format!(
-                    "{place}: `{}` is a decoder; set decode options under [decoder]",
-                    step.id
-                ));
+                problems.push(format!("{place}: `{}` is a decoder; set decode options under [decoder]", step.id));
                 continue;
             }
             match (entry.canonical_params)(&step.params) {
@@ -119,15 +100,9 @@ impl PipelineSpec {
             problems.push("no processors: add at least one [[processors]] entry".into());
         }
         if problems.is_empty() {
-            Ok(CompiledPipeline {
-                decoder: self.decoder.clone(),
-                steps,
-            })
+            Ok(CompiledPipeline { decoder: self.decoder.clone(), steps })
         } else {
-            Err(SpecError {
-                source_name: source_name.to_string(),
-                problems,
-            })
+            Err(SpecError { source_name: source_name.to_string(), problems })
         }
     }
 }
@@ -157,25 +132,15 @@ mod tests {
         let err = spec.compile("test.toml").err().expect("invalid");
         let text = err.to_string();
         assert_eq!(err.problems.len(), 5, "{text}");
-        for needle in [
-            "samplerate",
-            "unknown processor `levle`",
-            "available: fx_gain",
-            "n_fft",
-            "hop_size",
-            "color",
-        ] {
+        for needle in ["samplerate", "unknown processor `levle`", "available: fx_gain", "n_fft", "hop_size", "color"] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
     }
 
     #[test]
     fn defaults_are_filled_in() {
-        let spec = PipelineSpec::from_toml(
-            "[[processors]]\nid = \"spectrogram\"\nparams = { n_fft = 1024 }",
-            "t",
-        )
-        .expect("parses");
+        let spec = PipelineSpec::from_toml("[[processors]]\nid = \"spectrogram\"\nparams = { n_fft = 1024 }", "t")
+            .expect("parses");
         let p = spec.compile("t").expect("valid");
         assert_eq!(p.steps[0].params["n_fft"], 1024);
         assert_eq!(p.steps[0].params["hop_size"], 512);

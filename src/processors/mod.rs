@@ -94,16 +94,9 @@ pub struct Finished {
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error("{processor}: {message}")]
-    Failed {
-        processor: &'static str,
-        message: String,
-    },
+    Failed { processor: &'static str, message: String },
     #[error("{processor}: cannot write {path}: {source}")]
-    Io {
-        processor: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { processor: &'static str, path: PathBuf, source: std::io::Error },
 }
 
 /// Changes the signal in place; effects run in series before the fan-out.

@@ -22,19 +22,10 @@ pub struct ParamError {
 
 /// Parses `value` (a JSON object; null means all defaults) into `P`, then validates it.
 pub fn parse<P: Params>(processor: &str, value: &serde_json::Value) -> Result<P, Vec<ParamError>> {
-    let err = |message: String| ParamError {
-        processor: processor.to_string(),
-        message,
-    };
-    let value = if value.is_null() {
-        serde_json::json!({})
-    } else {
-        value.clone()
-    };
+    let err = |message: String| ParamError { processor: processor.to_string(), message };
+    let value = if value.is_null() { serde_json::json!({}) } else { value.clone() };
     if !value.is_object() {
-        return Err(vec![err(format!(
-            "parameters must be a table of name = value, got {value}"
-        ))]);
+        return Err(vec![err(format!("parameters must be a table of name = value, got {value}"))]);
     }
     let params: P = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -51,26 +42,15 @@ pub fn parse<P: Params>(processor: &str, value: &serde_json::Value) -> Result<P,
         vec![err(message)]
     })?;
     let problems = params.validate();
-    if problems.is_empty() {
-        Ok(params)
-    } else {
-        Err(problems.into_iter().map(err).collect())
-    }
+    if problems.is_empty() { Ok(params) } else { Err(problems.into_iter().map(err).collect()) }
 }
 
 /// The parameter names of `P`, for error messages.
 pub fn allowed_names<P: schemars::JsonSchema>() -> String {
     let schema = schemars::schema_for!(P);
-    let names: Vec<String> = schema
-        .get("properties")
-        .and_then(|p| p.as_object())
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
+    let names: Vec<String> =
+        schema.get("properties").and_then(|p| p.as_object()).map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
 /// Parses a command-line value: JSON when it parses (numbers, booleans, arrays, quoted
@@ -84,9 +64,7 @@ pub fn toml_to_json(value: toml::Value) -> serde_json::Value {
     match value {
         toml::Value::String(s) => s.into(),
         toml::Value::Integer(i) => i.into(),
-        toml::Value::Float(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
-        }
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into),
         toml::Value::Boolean(b) => b.into(),
         toml::Value::Datetime(d) => d.to_string().into(),
         toml::Value::Array(a) => a.into_iter().map(toml_to_json).collect(),

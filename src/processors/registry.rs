@@ -3,8 +3,7 @@
 
 use super::params::{self, ParamError, Params};
 use super::{
-    Analyzer, BuildContext, Descriptor, Effect, Encoder, Grapher, analyzers, decoders, effects,
-    encoders, graphers,
+    Analyzer, BuildContext, Descriptor, Effect, Encoder, Grapher, analyzers, decoders, effects, encoders, graphers,
 };
 use serde_json::Value;
 
@@ -26,10 +25,7 @@ pub enum BuildError {
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Params(Vec<ParamError>),
     #[error("{processor}: {message}")]
-    Other {
-        processor: &'static str,
-        message: String,
-    },
+    Other { processor: &'static str, message: String },
 }
 
 pub struct ProcessorEntry {
@@ -47,12 +43,7 @@ fn schema_of<P: Params>() -> Value {
 
 fn canonical<P: Params>(id: &str, value: &Value) -> Result<Value, Vec<ParamError>> {
     let p: P = params::parse(id, value)?;
-    serde_json::to_value(&p).map_err(|e| {
-        vec![ParamError {
-            processor: id.into(),
-            message: e.to_string(),
-        }]
-    })
+    serde_json::to_value(&p).map_err(|e| vec![ParamError { processor: id.into(), message: e.to_string() }])
 }
 
 /// An entry for processor module `$m` (which has `DESCRIPTOR`, `Params` and `build`).
@@ -64,12 +55,9 @@ macro_rules! entry {
             schema: schema_of::<m::Params>,
             canonical_params: |v| canonical::<m::Params>(m::DESCRIPTOR.id, v),
             factory: Factory::$variant(|v, ctx| {
-                let p: m::Params =
-                    params::parse(m::DESCRIPTOR.id, v).map_err(BuildError::Params)?;
-                let built = m::build(p, ctx).map_err(|message| BuildError::Other {
-                    processor: m::DESCRIPTOR.id,
-                    message,
-                })?;
+                let p: m::Params = params::parse(m::DESCRIPTOR.id, v).map_err(BuildError::Params)?;
+                let built =
+                    m::build(p, ctx).map_err(|message| BuildError::Other { processor: m::DESCRIPTOR.id, message })?;
                 Ok(Box::new(built))
             }),
         }
@@ -113,11 +101,8 @@ pub fn lookup(id: &str) -> Option<&'static ProcessorEntry> {
 /// "unknown processor `x`; available: a, b, c" (decoders excluded: they are not named in
 /// pipelines).
 pub fn unknown_processor_message(id: &str) -> String {
-    let ids: Vec<&str> = registry()
-        .iter()
-        .filter(|e| !matches!(e.factory, Factory::Decoder))
-        .map(|e| e.descriptor.id)
-        .collect();
+    let ids: Vec<&str> =
+        registry().iter().filter(|e| !matches!(e.factory, Factory::Decoder)).map(|e| e.descriptor.id).collect();
     format!("unknown processor `{id}`; available: {}", ids.join(", "))
 }
 
@@ -132,27 +117,18 @@ mod tests {
             let d = &e.descriptor;
             assert!(seen.insert(d.id), "duplicate id {}", d.id);
             assert!(
-                d.id.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                d.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{} is not snake_case",
                 d.id
             );
-            assert!(
-                !d.name.is_empty() && d.description.len() > 10,
-                "{} lacks a description",
-                d.id
-            );
+            assert!(!d.name.is_empty() && d.description.len() > 10, "{} lacks a description", d.id);
             assert!(!d.version.is_empty());
             // Every default parameter set is valid, and every parameter is documented.
             (e.canonical_params)(&Value::Null).unwrap_or_else(|err| panic!("{}: {err:?}", d.id));
             let schema = (e.schema)();
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (name, prop) in props {
-                    assert!(
-                        prop.get("description").is_some(),
-                        "{}.{name} is undocumented",
-                        d.id
-                    );
+                    assert!(prop.get("description").is_some(), "{}.{name} is undocumented", d.id);
                 }
             }
         }
@@ -164,8 +140,7 @@ mod tests {
         let err = (e.canonical_params)(&serde_json::json!({"nfft": 1024})).expect_err("unknown");
         let msg = err[0].to_string();
         assert!(msg.contains("nfft") && msg.contains("n_fft"), "{msg}");
-        let err =
-            (e.canonical_params)(&serde_json::json!({"n_fft": "big"})).expect_err("ill-typed");
+        let err = (e.canonical_params)(&serde_json::json!({"n_fft": "big"})).expect_err("ill-typed");
         assert!(err[0].to_string().contains("n_fft"), "{}", err[0]);
     }
 }

@@ -109,35 +109,16 @@ pub struct ResultData {
 
 impl ResultData {
     fn new(data_mode: DataMode, time_mode: TimeMode, data_object: DataObject) -> Self {
-        ResultData {
-            data_mode,
-            time_mode,
-            data_object,
-            frame_metadata: None,
-            label_metadata: None,
-        }
+        ResultData { data_mode, time_mode, data_object, frame_metadata: None, label_metadata: None }
     }
 
     pub fn global_value(value: Values) -> Self {
-        Self::new(
-            DataMode::Value,
-            TimeMode::Global,
-            DataObject {
-                value: Some(value),
-                ..Default::default()
-            },
-        )
+        Self::new(DataMode::Value, TimeMode::Global, DataObject { value: Some(value), ..Default::default() })
     }
 
     pub fn framewise_value(value: Values, frames: FrameMetadata) -> Self {
-        let mut r = Self::new(
-            DataMode::Value,
-            TimeMode::Framewise,
-            DataObject {
-                value: Some(value),
-                ..Default::default()
-            },
-        );
+        let mut r =
+            Self::new(DataMode::Value, TimeMode::Framewise, DataObject { value: Some(value), ..Default::default() });
         r.frame_metadata = Some(frames);
         r
     }
@@ -146,11 +127,7 @@ impl ResultData {
         Self::new(
             DataMode::Value,
             TimeMode::Event,
-            DataObject {
-                value: Some(value),
-                time: Some(time),
-                ..Default::default()
-            },
+            DataObject { value: Some(value), time: Some(time), ..Default::default() },
         )
     }
 
@@ -158,37 +135,19 @@ impl ResultData {
         Self::new(
             DataMode::Value,
             TimeMode::Segment,
-            DataObject {
-                value: Some(value),
-                time: Some(time),
-                duration: Some(duration),
-                label: None,
-            },
+            DataObject { value: Some(value), time: Some(time), duration: Some(duration), label: None },
         )
     }
 
     pub fn global_label(label: Vec<i64>, labels: LabelMetadata) -> Self {
-        Self::new(
-            DataMode::Label,
-            TimeMode::Global,
-            DataObject {
-                label: Some(label),
-                ..Default::default()
-            },
-        )
-        .with_labels(labels)
+        Self::new(DataMode::Label, TimeMode::Global, DataObject { label: Some(label), ..Default::default() })
+            .with_labels(labels)
     }
 
     pub fn framewise_label(label: Vec<i64>, frames: FrameMetadata, labels: LabelMetadata) -> Self {
-        let mut r = Self::new(
-            DataMode::Label,
-            TimeMode::Framewise,
-            DataObject {
-                label: Some(label),
-                ..Default::default()
-            },
-        )
-        .with_labels(labels);
+        let mut r =
+            Self::new(DataMode::Label, TimeMode::Framewise, DataObject { label: Some(label), ..Default::default() })
+                .with_labels(labels);
         r.frame_metadata = Some(frames);
         r
     }
@@ -197,30 +156,16 @@ impl ResultData {
         Self::new(
             DataMode::Label,
             TimeMode::Event,
-            DataObject {
-                label: Some(label),
-                time: Some(time),
-                ..Default::default()
-            },
+            DataObject { label: Some(label), time: Some(time), ..Default::default() },
         )
         .with_labels(labels)
     }
 
-    pub fn segment_label(
-        time: Vec<f64>,
-        duration: Vec<f64>,
-        label: Vec<i64>,
-        labels: LabelMetadata,
-    ) -> Self {
+    pub fn segment_label(time: Vec<f64>, duration: Vec<f64>, label: Vec<i64>, labels: LabelMetadata) -> Self {
         Self::new(
             DataMode::Label,
             TimeMode::Segment,
-            DataObject {
-                label: Some(label),
-                time: Some(time),
-                duration: Some(duration),
-                value: None,
-            },
+            DataObject { label: Some(label), time: Some(time), duration: Some(duration), value: None },
         )
         .with_labels(labels)
     }
@@ -265,27 +210,16 @@ impl AnalyzerResult {
             }
             _ => {}
         }
-        let points = d
-            .value
-            .as_ref()
-            .map(Values::rows)
-            .or(d.label.as_ref().map(Vec::len))
-            .unwrap_or(0);
+        let points = d.value.as_ref().map(Values::rows).or(d.label.as_ref().map(Vec::len)).unwrap_or(0);
         let needs_time = matches!(self.time_mode, TimeMode::Event | TimeMode::Segment);
         let needs_duration = self.time_mode == TimeMode::Segment;
         if needs_time != d.time.is_some() || needs_duration != d.duration.is_some() {
-            return Err(format!(
-                "{:?} results need time: {needs_time}, duration: {needs_duration}",
-                self.time_mode
-            ));
+            return Err(format!("{:?} results need time: {needs_time}, duration: {needs_duration}", self.time_mode));
         }
         for (name, v) in [("time", &d.time), ("duration", &d.duration)] {
             if let Some(v) = v {
                 if v.len() != points {
-                    return Err(format!(
-                        "{name} has {} entries for {points} points",
-                        v.len()
-                    ));
+                    return Err(format!("{name} has {} entries for {points} points", v.len()));
                 }
             }
         }
@@ -334,11 +268,7 @@ mod tests {
 
     #[test]
     fn all_eight_shapes_are_valid_and_round_trip_through_json() {
-        let frames = FrameMetadata {
-            samplerate: 8000,
-            blocksize: 512,
-            stepsize: 256,
-        };
+        let frames = FrameMetadata { samplerate: 8000, blocksize: 512, stepsize: 256 };
         let labels = LabelMetadata {
             label: [(0, "silence".to_string()), (1, "sound".to_string())].into(),
             description: BTreeMap::new(),
@@ -356,10 +286,7 @@ mod tests {
         ];
         let mut seen = std::collections::HashSet::new();
         for data in shapes {
-            seen.insert((
-                format!("{:?}", data.data_mode),
-                format!("{:?}", data.time_mode),
-            ));
+            seen.insert((format!("{:?}", data.data_mode), format!("{:?}", data.time_mode)));
             let r = stamp(data);
             r.check_shape().expect("shape");
             let json = serde_json::to_string(&r).expect("json");
@@ -381,10 +308,7 @@ mod tests {
 
     #[test]
     fn mismatched_shapes_are_caught() {
-        let mut r = stamp(ResultData::event_value(
-            vec![0.5],
-            Values::scalars(vec![1.0, 2.0]),
-        ));
+        let mut r = stamp(ResultData::event_value(vec![0.5], Values::scalars(vec![1.0, 2.0])));
         assert!(r.check_shape().is_err());
         r.data_object.time = None;
         assert!(r.check_shape().is_err());

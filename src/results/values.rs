@@ -43,11 +43,7 @@ impl Values {
 
 impl Serialize for Values {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.width == 1 {
-            self.data.serialize(s)
-        } else {
-            s.collect_seq(self.data.chunks(self.width))
-        }
+        if self.width == 1 { self.data.serialize(s) } else { s.collect_seq(self.data.chunks(self.width)) }
     }
 }
 
@@ -64,9 +60,7 @@ impl<'de> Deserialize<'de> for Values {
             Repr::Rows(rows) => {
                 let width = rows.first().map_or(1, Vec::len);
                 if rows.iter().any(|r| r.len() != width) {
-                    return Err(D::Error::custom(
-                        "rows of a value table must have equal lengths",
-                    ));
+                    return Err(D::Error::custom("rows of a value table must have equal lengths"));
                 }
                 Ok(Values::rows_of(rows.concat(), width))
             }

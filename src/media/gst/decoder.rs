@@ -13,8 +13,8 @@ use super::tags;
 use crate::media::array::segment_frames;
 use crate::media::hash::ContentHasher;
 use crate::media::{
-    AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary,
-    clip_to_segment, input::uri_scheme,
+    AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary, clip_to_segment,
+    input::uri_scheme,
 };
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -75,32 +75,28 @@ impl GstSource {
         super::init()?;
         let name = input.to_string();
         if let Some(p) = options.problems().into_iter().next() {
-            return Err(MediaError::Options {
-                input: name,
-                message: p,
-            });
+            return Err(MediaError::Options { input: name, message: p });
         }
         let shared = Arc::new(Shared::default());
         let caps = output_caps(options);
-        let appsink = gst_app::AppSink::builder()
-            .caps(&caps)
-            .max_buffers(APPSINK_MAX_BUFFERS)
-            .drop(false)
-            .sync(false)
-            .build();
+        let mut appsink =
+            gst_app::AppSink::builder().caps(&caps).max_buffers(APPSINK_MAX_BUFFERS).drop(false).sync(false).build();
         let pipeline = match input {
-            Input::Launch(desc) => build_launch(desc, &name, &appsink)?,
+            Input::Launch(desc) => {
+                let pipeline = build_launch(desc, &name, &appsink)?;
+                appsink = pipeline
+                    .by_name(LAUNCH_SINK)
+                    .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+                    .ok_or_else(|| decode_error(&name, "launch pipeline lost its sink"))?;
+                pipeline
+            }
             Input::File(path) => {
-                check_file(path, &name)?;
-                *lock(&shared.hasher) = Some(ContentHasher::default());
-                let abs = std::fs::canonicalize(path).map_err(|e| MediaError::Io {
-                    input: name.clone(),
-                    message: e.to_string(),
-                })?;
-                let uri = gst::glib::filename_to_uri(&abs, None).map_err(|e| MediaError::Io {
-                    input: name.clone(),
-                    message: e.to_string(),
-                })?;
+                let size = check_file(path, &name)?;
+                *lock(&shared.hasher) = Some(ContentHasher::for_size(size));
+                let abs = std::fs::canonicalize(path)
+                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
+                let uri = gst::glib::filename_to_uri(&abs, None)
+                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
                 build_uri(&uri, &appsink, &shared)?
             }
             Input::Uri(uri) => {
@@ -116,9 +112,7 @@ impl GstSource {
                 build_uri(uri, &appsink, &shared)?
             }
         };
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
+        let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
         let mut source = GstSource {
             input: input.clone(),
             name,
@@ -128,20 +122,11 @@ impl GstSource {
             shared,
             live: false,
             // Placeholder until the first sample's caps are read below.
-            format: AudioFormat {
-                samplerate: 1,
-                channels: 1,
-            },
+            format: AudioFormat { samplerate: 1, channels: 1 },
             segment: (0, None),
             expected_end: None,
             pending: None,
-            reblocker: Reblocker::new(
-                AudioFormat {
-                    samplerate: 1,
-                    channels: 1,
-                },
-                1,
-            ),
+            reblocker: Reblocker::new(AudioFormat { samplerate: 1, channels: 1 }, 1),
             out: VecDeque::new(),
             next_frame: None,
             live_origin_ns: None,
@@ -156,10 +141,7 @@ impl GstSource {
     }
 
     fn start(&mut self, options: &DecodeOptions) -> Result<(), MediaError> {
-        let change = self
-            .pipeline
-            .set_state(gst::State::Paused)
-            .map_err(|_| self.pending_error("cannot start"))?;
+        let change = self.pipeline.set_state(gst::State::Paused).map_err(|_| self.pending_error("cannot start"))?;
         self.live = change == gst::StateChangeSuccess::NoPreroll;
         if !self.live {
             self.wait_preroll()?;
@@ -178,14 +160,10 @@ impl GstSource {
                 // Decoding starts near the segment; exact trimming happens on timestamps below,
                 // so a source that cannot seek is still cut correctly (only more slowly).
                 let start = gst::ClockTime::from_nseconds((options.start_s * 1e9) as u64);
-                let stop = options.duration_s.map(|d| {
-                    gst::ClockTime::from_nseconds(((options.start_s + d) * 1e9) as u64 + 50_000_000)
-                });
-                let stop_type = if stop.is_some() {
-                    gst::SeekType::Set
-                } else {
-                    gst::SeekType::None
-                };
+                let stop = options
+                    .duration_s
+                    .map(|d| gst::ClockTime::from_nseconds(((options.start_s + d) * 1e9) as u64 + 50_000_000));
+                let stop_type = if stop.is_some() { gst::SeekType::Set } else { gst::SeekType::None };
                 let _ = self.pipeline.seek(
                     1.0,
                     gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
@@ -196,28 +174,14 @@ impl GstSource {
                 );
             }
         }
-        self.pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| self.pending_error("cannot play"))?;
-        let first = self
-            .pull_sample()?
-            .ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
-        let caps = first
-            .caps()
-            .ok_or_else(|| decode_error(&self.name, "decoded audio has no caps"))?;
-        let s = caps
-            .structure(0)
-            .ok_or_else(|| decode_error(&self.name, "decoded audio has empty caps"))?;
-        let rate = s
-            .get::<i32>("rate")
-            .map_err(|_| decode_error(&self.name, "decoded audio has no rate"))?;
-        let channels = s
-            .get::<i32>("channels")
-            .map_err(|_| decode_error(&self.name, "decoded audio has no channels"))?;
-        self.format = AudioFormat {
-            samplerate: rate as u32,
-            channels: channels as u16,
-        };
+        self.pipeline.set_state(gst::State::Playing).map_err(|_| self.pending_error("cannot play"))?;
+        let first = self.pull_sample()?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
+        let caps = first.caps().ok_or_else(|| decode_error(&self.name, "decoded audio has no caps"))?;
+        let s = caps.structure(0).ok_or_else(|| decode_error(&self.name, "decoded audio has empty caps"))?;
+        let rate = s.get::<i32>("rate").map_err(|_| decode_error(&self.name, "decoded audio has no rate"))?;
+        let channels =
+            s.get::<i32>("channels").map_err(|_| decode_error(&self.name, "decoded audio has no channels"))?;
+        self.format = AudioFormat { samplerate: rate as u32, channels: channels as u16 };
         self.reblocker = Reblocker::new(self.format, options.block_size());
         self.segment = segment_frames(options, self.format.samplerate);
         if !self.live {
@@ -245,10 +209,7 @@ impl GstSource {
                 return Err(decode_error(&self.name, "contains no audio samples"));
             }
         }
-        Err(MediaError::Stalled {
-            input: self.name.clone(),
-            seconds: STALL_TIMEOUT.as_secs(),
-        })
+        Err(MediaError::Stalled { input: self.name.clone(), seconds: STALL_TIMEOUT.as_secs() })
     }
 
     /// The next sample from the appsink, `None` at end of stream; bus errors become errors.
@@ -259,10 +220,7 @@ impl GstSource {
                 self.handle_message(&msg)?;
                 last_progress = Instant::now();
             }
-            if let Some(sample) = self
-                .appsink
-                .try_pull_sample(gst::ClockTime::from_mseconds(100))
-            {
+            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
                 return Ok(Some(sample));
             }
             if self.appsink.is_eos() {
@@ -274,29 +232,20 @@ impl GstSource {
                 return Ok(None);
             }
             if last_progress.elapsed() > STALL_TIMEOUT {
-                return Err(MediaError::Stalled {
-                    input: self.name.clone(),
-                    seconds: STALL_TIMEOUT.as_secs(),
-                });
+                return Err(MediaError::Stalled { input: self.name.clone(), seconds: STALL_TIMEOUT.as_secs() });
             }
         }
     }
 
     fn handle_message(&mut self, msg: &gst::Message) -> Result<(), MediaError> {
         match msg.view() {
-            gst::MessageView::Error(err) => {
-                Err(decode_error(&self.name, &describe_gst_error(err.error())))
-            }
+            gst::MessageView::Error(err) => Err(decode_error(&self.name, &describe_gst_error(err.error()))),
             gst::MessageView::Tag(t) => {
                 tags::collect(&t.tags(), &mut self.tags);
                 Ok(())
             }
-            gst::MessageView::Application(a)
-                if a.structure().is_some_and(|s| s.name() == NO_AUDIO_MESSAGE) =>
-            {
-                Err(MediaError::NoAudio {
-                    input: self.name.clone(),
-                })
+            gst::MessageView::Application(a) if a.structure().is_some_and(|s| s.name() == NO_AUDIO_MESSAGE) => {
+                Err(MediaError::NoAudio { input: self.name.clone() })
             }
             gst::MessageView::Eos(_) => {
                 self.read_to_end = true;
@@ -320,14 +269,9 @@ impl GstSource {
         let Some(buffer) = sample.buffer() else {
             return Ok(());
         };
-        let map = buffer
-            .map_readable()
-            .map_err(|_| decode_error(&self.name, "unreadable buffer"))?;
-        let samples: Vec<f32> = map
-            .as_slice()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let map = buffer.map_readable().map_err(|_| decode_error(&self.name, "unreadable buffer"))?;
+        let samples: Vec<f32> =
+            map.as_slice().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         drop(map);
         let ch = self.format.channels as usize;
         let frames = (samples.len() / ch) as u64;
@@ -344,11 +288,7 @@ impl GstSource {
         });
         let frame = match (self.next_frame, pts_frame) {
             (None, p) => p.unwrap_or(0),
-            (Some(n), Some(p))
-                if (p as f64 - n as f64).abs() > RESYNC_TOLERANCE_S * rate as f64 =>
-            {
-                p
-            }
+            (Some(n), Some(p)) if (p as f64 - n as f64).abs() > RESYNC_TOLERANCE_S * rate as f64 => p,
             (Some(n), _) => n,
         };
         self.next_frame = Some(frame + frames);
@@ -376,9 +316,7 @@ impl GstSource {
         let wanted = self.segment.1.map_or(expected, |e| e.min(expected));
         let rate = self.format.samplerate as f64;
         let missing_s = (wanted as f64 - decoded as f64) / rate;
-        if (decoded as f64) < wanted as f64 * TRUNCATION_FRACTION
-            && missing_s > TRUNCATION_MIN_MISSING_S
-        {
+        if (decoded as f64) < wanted as f64 * TRUNCATION_FRACTION && missing_s > TRUNCATION_MIN_MISSING_S {
             return Err(MediaError::Truncated {
                 input: self.name.clone(),
                 expected_s: expected as f64 / rate,
@@ -435,16 +373,12 @@ impl Source for GstSource {
     fn summary(&mut self) -> Result<SourceSummary, MediaError> {
         let hasher = lock(&self.shared.hasher).take();
         let sha256 = match (&self.input, hasher) {
-            (Input::File(path), Some(h)) => {
-                Some(h.finish_from_file(path).map_err(|e| MediaError::Io {
-                    input: self.name.clone(),
-                    message: e.to_string(),
-                })?)
-            }
+            (Input::File(path), Some(h)) => Some(
+                h.finish_from_file(path)
+                    .map_err(|e| MediaError::Io { input: self.name.clone(), message: e.to_string() })?,
+            ),
             // A network stream can only be hashed if every byte went through the decoder.
-            (Input::Uri(_), Some(h)) if self.read_to_end && self.segment == (0, None) => {
-                Some(h.finish())
-            }
+            (Input::Uri(_), Some(h)) if self.read_to_end && self.segment == (0, None) => Some(h.finish()),
             _ => None,
         };
         let source_format = *lock(&self.shared.source_format);
@@ -477,10 +411,7 @@ fn ns_to_frames(ns: u64, rate: u32) -> u64 {
 }
 
 fn decode_error(input: &str, message: &str) -> MediaError {
-    MediaError::Decode {
-        input: input.to_string(),
-        message: message.to_string(),
-    }
+    MediaError::Decode { input: input.to_string(), message: message.to_string() }
 }
 
 /// GStreamer's own sentences, made a little more useful for the common failures.
@@ -495,44 +426,30 @@ fn describe_gst_error(err: gst::glib::Error) -> String {
     }
 }
 
-fn check_file(path: &std::path::Path, name: &str) -> Result<(), MediaError> {
+/// Checks that `path` is a readable, non-empty file; returns its size.
+fn check_file(path: &std::path::Path, name: &str) -> Result<u64, MediaError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(MediaError::NotFound {
-                input: name.to_string(),
-            });
+            return Err(MediaError::NotFound { input: name.to_string() });
         }
         Err(e) => {
-            return Err(MediaError::Io {
-                input: name.to_string(),
-                message: e.to_string(),
-            });
+            return Err(MediaError::Io { input: name.to_string(), message: e.to_string() });
         }
     };
     if meta.is_dir() {
-        return Err(MediaError::Io {
-            input: name.to_string(),
-            message: "is a directory".into(),
-        });
+        return Err(MediaError::Io { input: name.to_string(), message: "is a directory".into() });
     }
     if meta.len() == 0 {
-        return Err(MediaError::Empty {
-            input: name.to_string(),
-        });
+        return Err(MediaError::Empty { input: name.to_string() });
     }
     // Open it now so a permission problem is reported as such, not as a decoding failure.
-    std::fs::File::open(path).map_err(|e| MediaError::Io {
-        input: name.to_string(),
-        message: e.to_string(),
-    })?;
-    Ok(())
+    std::fs::File::open(path).map_err(|e| MediaError::Io { input: name.to_string(), message: e.to_string() })?;
+    Ok(meta.len())
 }
 
 fn output_caps(options: &DecodeOptions) -> gst::Caps {
-    let mut b = gst::Caps::builder("audio/x-raw")
-        .field("format", "F32LE")
-        .field("layout", "interleaved");
+    let mut b = gst::Caps::builder("audio/x-raw").field("format", "F32LE").field("layout", "interleaved");
     if options.samplerate != 0 {
         b = b.field("rate", options.samplerate as i32);
     }
@@ -543,70 +460,55 @@ fn output_caps(options: &DecodeOptions) -> gst::Caps {
 }
 
 fn make(factory: &str) -> Result<gst::Element, MediaError> {
-    gst::ElementFactory::make(factory)
-        .build()
-        .map_err(|_| MediaError::Decode {
-            input: factory.to_string(),
-            message: format!(
-                "GStreamer element `{factory}` is missing: install the GStreamer plugin packages"
-            ),
-        })
+    gst::ElementFactory::make(factory).build().map_err(|_| MediaError::Decode {
+        input: factory.to_string(),
+        message: format!("GStreamer element `{factory}` is missing: install the GStreamer plugin packages"),
+    })
 }
 
 /// audioconvert ! audioresample ! appsink, added to `bin`; returns the converter (its sink pad
 /// is where decoded audio goes).
-fn add_tail(
-    pipeline: &gst::Pipeline,
-    appsink: &gst_app::AppSink,
-) -> Result<gst::Element, MediaError> {
+fn add_tail(pipeline: &gst::Pipeline, appsink: &gst_app::AppSink) -> Result<gst::Element, MediaError> {
     let convert = make("audioconvert")?;
     let resample = make("audioresample")?;
     let link_err = |e: gst::glib::BoolError| decode_error("pipeline", &e.to_string());
-    pipeline
-        .add_many([&convert, &resample, appsink.upcast_ref()])
-        .map_err(link_err)?;
+    pipeline.add_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
     gst::Element::link_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
     Ok(convert)
 }
 
-fn build_uri(
-    uri: &str,
-    appsink: &gst_app::AppSink,
-    shared: &Arc<Shared>,
-) -> Result<gst::Pipeline, MediaError> {
+fn build_uri(uri: &str, appsink: &gst_app::AppSink, shared: &Arc<Shared>) -> Result<gst::Pipeline, MediaError> {
     let pipeline = gst::Pipeline::new();
     let decodebin = make("uridecodebin")?;
     decodebin.set_property("uri", uri);
-    pipeline
-        .add(&decodebin)
-        .map_err(|e| decode_error(uri, &e.to_string()))?;
+    pipeline.add(&decodebin).map_err(|e| decode_error(uri, &e.to_string()))?;
     let convert = add_tail(&pipeline, appsink)?;
 
-    // Stop plugging decoders at video caps: video tracks are passed to a fakesink undecoded.
-    decodebin.connect("autoplug-continue", false, |args| {
-        let is_video = args
-            .get(2)
-            .and_then(|v| v.get::<gst::Caps>().ok())
-            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-            .unwrap_or(false);
-        Some((!is_video).to_value())
+    // Stop plugging at video streams, so video is passed undecoded to a fakesink. Containers
+    // also have video/ caps (video/quicktime, video/x-matroska): keep plugging whatever a
+    // demuxer accepts.
+    let demuxers = gst::ElementFactory::factories_with_type(gst::ElementFactoryType::DEMUXER, gst::Rank::MARGINAL);
+    decodebin.connect("autoplug-continue", false, move |args| {
+        let caps = args.get(2).and_then(|v| v.get::<gst::Caps>().ok());
+        let is_video_stream = caps.is_some_and(|c| {
+            c.structure(0).is_some_and(|s| s.name().starts_with("video/"))
+                && !demuxers.iter().any(|d| d.can_sink_any_caps(&c))
+        });
+        Some((!is_video_stream).to_value())
     });
 
     let hash_target = Arc::downgrade(shared);
     decodebin.connect("source-setup", false, move |args| {
-        if let (Some(src), Some(shared)) = (
-            args.get(1).and_then(|v| v.get::<gst::Element>().ok()),
-            hash_target.upgrade(),
-        ) {
+        if let (Some(src), Some(shared)) =
+            (args.get(1).and_then(|v| v.get::<gst::Element>().ok()), hash_target.upgrade())
+        {
             install_hash_probe(&src, shared);
         }
         None
     });
 
     let weak_pipeline = pipeline.downgrade();
-    let sink_pad = convert
-        .static_pad("sink")
-        .ok_or_else(|| decode_error(uri, "audioconvert has no sink pad"))?;
+    let sink_pad = convert.static_pad("sink").ok_or_else(|| decode_error(uri, "audioconvert has no sink pad"))?;
     let linked = Arc::downgrade(shared);
     decodebin.connect_pad_added(move |_, pad| {
         let Some(shared) = linked.upgrade() else {
@@ -615,10 +517,7 @@ fn build_uri(
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let Some(s) = caps.structure(0) else { return };
         let is_raw_audio = s.name() == "audio/x-raw";
-        if is_raw_audio
-            && !shared.audio_linked.load(Ordering::SeqCst)
-            && pad.link(&sink_pad).is_ok()
-        {
+        if is_raw_audio && !shared.audio_linked.load(Ordering::SeqCst) && pad.link(&sink_pad).is_ok() {
             shared.audio_linked.store(true, Ordering::SeqCst);
             if let (Ok(rate), Ok(channels)) = (s.get::<i32>("rate"), s.get::<i32>("channels")) {
                 *lock(&shared.source_format) = Some((rate as u32, channels as u16));
@@ -627,10 +526,8 @@ fn build_uri(
         }
         // Other streams (video, extra audio tracks) must still be consumed or demuxers stall.
         if let Some(pipeline) = weak_pipeline.upgrade() {
-            if let Ok(sink) = gst::ElementFactory::make("fakesink")
-                .property("sync", false)
-                .property("async", false)
-                .build()
+            if let Ok(sink) =
+                gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
             {
                 if pipeline.add(&sink).is_ok() {
                     let _ = sink.sync_state_with_parent();
@@ -644,14 +541,9 @@ fn build_uri(
 
     let linked = Arc::downgrade(shared);
     decodebin.connect_no_more_pads(move |bin| {
-        if linked
-            .upgrade()
-            .is_some_and(|s| !s.audio_linked.load(Ordering::SeqCst))
-        {
+        if linked.upgrade().is_some_and(|s| !s.audio_linked.load(Ordering::SeqCst)) {
             let _ = bin.post_message(
-                gst::message::Application::builder(gst::Structure::new_empty(NO_AUDIO_MESSAGE))
-                    .src(bin)
-                    .build(),
+                gst::message::Application::builder(gst::Structure::new_empty(NO_AUDIO_MESSAGE)).src(bin).build(),
             );
         }
     });
@@ -663,45 +555,49 @@ fn install_hash_probe(src: &gst::Element, shared: Arc<Shared>) {
     let Some(pad) = src.static_pad("src") else {
         return;
     };
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL,
-        move |_, info| {
-            if let Some(buffer) = info.buffer() {
-                if let Ok(map) = buffer.map_readable() {
-                    let offset = buffer.offset();
-                    let offset = (offset != u64::MAX/* GST_BUFFER_OFFSET_NONE */).then_some(offset);
-                    if let Some(h) = lock(&shared.hasher).as_mut() {
-                        h.offer(offset, map.as_slice());
-                    }
+    pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, move |_, info| {
+        if let Some(buffer) = info.buffer() {
+            if let Ok(map) = buffer.map_readable() {
+                let offset = buffer.offset();
+                let offset = (offset != u64::MAX/* GST_BUFFER_OFFSET_NONE */).then_some(offset);
+                if let Some(h) = lock(&shared.hasher).as_mut() {
+                    h.offer(offset, map.as_slice());
                 }
             }
-            gst::PadProbeReturn::Ok
-        },
-    );
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
-fn build_launch(
-    desc: &str,
-    name: &str,
-    appsink: &gst_app::AppSink,
-) -> Result<gst::Pipeline, MediaError> {
+/// Name of our appsink inside a launch pipeline.
+const LAUNCH_SINK: &str = "timeside_sink";
+
+/// The user's description and our tail are parsed as one launch line, so a description may end
+/// in caps (`audiotestsrc ! audio/x-raw,rate=32000`), which gst-launch syntax attaches to the
+/// link into the next element.
+fn build_launch(desc: &str, name: &str, appsink: &gst_app::AppSink) -> Result<gst::Pipeline, MediaError> {
+    let launch_err = |message: String| MediaError::Launch { input: name.into(), message };
     if desc.trim().is_empty() {
-        return Err(MediaError::Launch {
-            input: name.into(),
-            message: "empty description".into(),
-        });
+        return Err(launch_err("empty description".into()));
     }
-    let launch_err = |message: String| MediaError::Launch {
-        input: name.into(),
-        message,
-    };
-    let bin =
-        gst::parse::bin_from_description(desc, true).map_err(|e| launch_err(e.to_string()))?;
-    let pipeline = gst::Pipeline::new();
-    pipeline.add(&bin).map_err(|e| launch_err(e.to_string()))?;
-    let convert = add_tail(&pipeline, appsink)?;
-    bin.link(&convert).map_err(|_| {
-        launch_err("its last element does not produce audio (cannot link to audioconvert)".into())
+    let line = format!("{desc} ! audioconvert ! audioresample ! appsink name={LAUNCH_SINK}");
+    let element = gst::parse::launch(&line).map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("could not link") && msg.contains("audioconvert") {
+            launch_err("its last element does not produce audio (cannot link to audioconvert)".into())
+        } else {
+            launch_err(msg)
+        }
     })?;
+    let pipeline = element.downcast::<gst::Pipeline>().map_err(|_| launch_err("not a pipeline".into()))?;
+    let sink = pipeline
+        .by_name(LAUNCH_SINK)
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or_else(|| launch_err(format!("`{LAUNCH_SINK}` is reserved")))?;
+    // Configure the parsed sink exactly like the one built for files.
+    sink.set_caps(appsink.caps().as_ref());
+    sink.set_max_buffers(APPSINK_MAX_BUFFERS);
+    sink.set_drop(false);
+    sink.set_sync(false);
     Ok(pipeline)
 }

@@ -43,25 +43,16 @@ pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
     let (uri, path) = match input {
         Input::File(path) => {
             let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => MediaError::NotFound {
-                    input: name.clone(),
-                },
-                _ => MediaError::Io {
-                    input: name.clone(),
-                    message: e.to_string(),
-                },
+                std::io::ErrorKind::NotFound => MediaError::NotFound { input: name.clone() },
+                _ => MediaError::Io { input: name.clone(), message: e.to_string() },
             })?;
             if meta.len() == 0 {
                 return Err(MediaError::Empty { input: name });
             }
-            let abs = std::fs::canonicalize(path).map_err(|e| MediaError::Io {
-                input: name.clone(),
-                message: e.to_string(),
-            })?;
-            let uri = gst::glib::filename_to_uri(&abs, None).map_err(|e| MediaError::Io {
-                input: name.clone(),
-                message: e.to_string(),
-            })?;
+            let abs = std::fs::canonicalize(path)
+                .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
+            let uri = gst::glib::filename_to_uri(&abs, None)
+                .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
             (uri.to_string(), Some((path.clone(), meta.len())))
         }
         Input::Uri(uri) => {
@@ -76,18 +67,12 @@ pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
             (uri.clone(), None)
         }
         Input::Launch(_) => {
-            return Err(MediaError::Options {
-                input: name,
-                message: "a live source has no media info".into(),
-            });
+            return Err(MediaError::Options { input: name, message: "a live source has no media info".into() });
         }
     };
-    let err = |message: String| MediaError::Decode {
-        input: name.clone(),
-        message,
-    };
-    let discoverer = pbutils::Discoverer::new(gst::ClockTime::from_seconds(DISCOVER_TIMEOUT_S))
-        .map_err(|e| err(e.to_string()))?;
+    let err = |message: String| MediaError::Decode { input: name.clone(), message };
+    let discoverer =
+        pbutils::Discoverer::new(gst::ClockTime::from_seconds(DISCOVER_TIMEOUT_S)).map_err(|e| err(e.to_string()))?;
     let info = discoverer.discover_uri(&uri).map_err(|e| {
         let msg = e.message().trim_end_matches('.').to_string();
         if e.matches(gst::StreamError::TypeNotFound) {
@@ -101,11 +86,7 @@ pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
         return Err(MediaError::NoAudio { input: name });
     };
     let caps = stream.caps();
-    let mime = caps
-        .as_ref()
-        .and_then(|c| c.structure(0))
-        .map(|s| s.name().to_string())
-        .unwrap_or_default();
+    let mime = caps.as_ref().and_then(|c| c.structure(0)).map(|s| s.name().to_string()).unwrap_or_default();
     let mut tag_map = BTreeMap::new();
     if let Some(t) = info.stream_info().and_then(|s| s.tags()) {
         tags::collect(&t, &mut tag_map);
@@ -113,34 +94,34 @@ pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
     if let Some(t) = stream.tags() {
         tags::collect(&t, &mut tag_map);
     }
-    let codec = tag_map.get("audio-codec").cloned().or_else(|| {
-        caps.as_ref()
-            .map(|c| pbutils::pb_utils_get_codec_description(c).to_string())
-    });
+    let codec = tag_map
+        .get("audio-codec")
+        .cloned()
+        .or_else(|| caps.as_ref().map(|c| pbutils::pb_utils_get_codec_description(c).to_string()));
     let container = info
         .stream_info()
         .and_then(|s| s.downcast::<pbutils::DiscovererContainerInfo>().ok())
         .and_then(|c| c.caps())
         .and_then(|c| c.structure(0).map(|s| s.name().to_string()));
+    let duration_s = info.duration().map(|d| d.nseconds() as f64 / 1e9);
+    // Declared bitrate first; else the file's average (size / duration), as ffprobe reports it.
     let bitrate = [stream.bitrate(), stream.max_bitrate()]
         .into_iter()
         .find(|b| *b > 0)
-        .or_else(|| {
-            tag_map
-                .get("bitrate")
-                .or(tag_map.get("nominal-bitrate"))
-                .and_then(|b| b.parse().ok())
+        .or_else(|| tag_map.get("bitrate").or(tag_map.get("nominal-bitrate")).and_then(|b| b.parse().ok()))
+        .or_else(|| match (&path, duration_s) {
+            (Some((_, len)), Some(d)) if d > 0.0 => Some((*len as f64 * 8.0 / d).round() as u32),
+            _ => None,
         });
     let sha256 = match &path {
-        Some((p, _)) => Some(sha256_file(p).map_err(|e| MediaError::Io {
-            input: name.clone(),
-            message: e.to_string(),
-        })?),
+        Some((p, _)) => {
+            Some(sha256_file(p).map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?)
+        }
         None => None,
     };
     Ok(MediaInfo {
         uri: name.clone(),
-        duration_s: info.duration().map(|d| d.nseconds() as f64 / 1e9),
+        duration_s,
         samplerate: stream.sample_rate(),
         channels: stream.channels() as u16,
         mime,

@@ -16,9 +16,7 @@ use std::sync::OnceLock;
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {
     static INIT: OnceLock<Result<(), String>> = OnceLock::new();
-    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(MediaError::Init)
+    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
 }
 
 /// URI schemes this installation can read (file, http, https, ...), sorted.
@@ -28,12 +26,7 @@ pub fn supported_schemes() -> Vec<String> {
         .into_iter()
         .filter_map(|f| f.downcast::<gst::ElementFactory>().ok())
         .filter(|f| f.uri_type() == gst::URIType::Src)
-        .flat_map(|f| {
-            f.uri_protocols()
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|f| f.uri_protocols().iter().map(|p| p.to_string()).collect::<Vec<_>>())
         .collect();
     schemes.sort();
     schemes.dedup();
@@ -42,7 +35,5 @@ pub fn supported_schemes() -> Vec<String> {
 
 /// Whether GStreamer has a source element for this scheme.
 pub fn scheme_supported(scheme: &str) -> bool {
-    supported_schemes()
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(scheme))
+    supported_schemes().iter().any(|s| s.eq_ignore_ascii_case(scheme))
 }

@@ -32,12 +32,7 @@ fn value_to_string(value: &glib::SendValue) -> Option<String> {
         return v.to_iso8601_string().ok().map(|s| s.to_string());
     }
     if let Ok(v) = value.get::<glib::Date>() {
-        return Some(format!(
-            "{:04}-{:02}-{:02}",
-            v.year(),
-            v.month().into_glib(),
-            v.day()
-        ));
+        return Some(format!("{:04}-{:02}-{:02}", v.year(), v.month().into_glib(), v.day()));
     }
     None
 }

@@ -10,9 +10,7 @@
 use super::amplitude_to_dbfs;
 use crate::features::FeatureGraph;
 use crate::media::Block;
-use crate::processors::{
-    Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
-};
+use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
 
@@ -102,27 +100,16 @@ mod tests {
 
     fn run(samples: Vec<f32>, channels: u16) -> Level {
         let mut l = Level::default();
-        let format = AudioFormat {
-            samplerate: 48000,
-            channels,
-        };
-        l.process(
-            &Block {
-                frame: 0,
-                samples,
-                format,
-            },
-            &FeatureGraph::new(),
-        );
+        let format = AudioFormat { samplerate: 48000, channels };
+        l.process(&Block { frame: 0, samples, format }, &FeatureGraph::new());
         l
     }
 
     #[test]
     fn sine_at_minus_20_dbfs() {
         let amp = 10f32.powf(-20.0 / 20.0);
-        let s: Vec<f32> = (0..48000)
-            .map(|i| amp * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 48000.0).sin())
-            .collect();
+        let s: Vec<f32> =
+            (0..48000).map(|i| amp * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 48000.0).sin()).collect();
         let l = run(s, 1);
         assert!((l.peak_dbfs() + 20.0).abs() < 0.01, "{}", l.peak_dbfs());
         assert!((l.rms_dbfs() + 23.0103).abs() < 0.01, "{}", l.rms_dbfs());

@@ -8,9 +8,7 @@
 
 use crate::features::FeatureGraph;
 use crate::media::Block;
-use crate::processors::{
-    Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
-};
+use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
 
@@ -43,21 +41,13 @@ pub fn build(_: Params, _: &mut BuildContext) -> Result<MeanDcShift, String> {
 
 impl MeanDcShift {
     pub fn percent(&self) -> f64 {
-        if self.samples == 0 {
-            0.0
-        } else {
-            100.0 * self.sum / self.samples as f64
-        }
+        if self.samples == 0 { 0.0 } else { 100.0 * self.sum / self.samples as f64 }
     }
 }
 
 impl Analyzer for MeanDcShift {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
-        self.sum += block
-            .samples
-            .chunks(1024)
-            .map(|c| c.iter().sum::<f32>() as f64)
-            .sum::<f64>();
+        self.sum += block.samples.chunks(1024).map(|c| c.iter().sum::<f32>() as f64).sum::<f64>();
         self.samples += block.samples.len() as u64;
     }
 
@@ -80,19 +70,11 @@ mod tests {
 
     #[test]
     fn sine_plus_offset_reads_the_offset() {
-        let s: Vec<f32> = (0..44100)
-            .map(|i| 0.05 + 0.5 * (2.0 * std::f32::consts::PI * 100.0 * i as f32 / 44100.0).sin())
-            .collect();
+        let s: Vec<f32> =
+            (0..44100).map(|i| 0.05 + 0.5 * (2.0 * std::f32::consts::PI * 100.0 * i as f32 / 44100.0).sin()).collect();
         let mut a = MeanDcShift::default();
         a.process(
-            &Block {
-                frame: 0,
-                samples: s,
-                format: AudioFormat {
-                    samplerate: 44100,
-                    channels: 1,
-                },
-            },
+            &Block { frame: 0, samples: s, format: AudioFormat { samplerate: 44100, channels: 1 } },
             &FeatureGraph::new(),
         );
         assert!((a.percent() - 5.0).abs() < 1e-3, "{}", a.percent());

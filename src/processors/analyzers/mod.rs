@@ -10,9 +10,5 @@ pub const FLOOR_DBFS: f64 = -200.0;
 
 /// Amplitude (1.0 = full scale) to dBFS, floored at [`FLOOR_DBFS`].
 pub fn amplitude_to_dbfs(amplitude: f64) -> f64 {
-    if amplitude > 0.0 {
-        (20.0 * amplitude.log10()).max(FLOOR_DBFS)
-    } else {
-        FLOOR_DBFS
-    }
+    if amplitude > 0.0 { (20.0 * amplitude.log10()).max(FLOOR_DBFS) } else { FLOOR_DBFS }
 }

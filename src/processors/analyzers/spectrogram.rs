@@ -14,9 +14,7 @@
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
 use crate::processors::params::check;
-use crate::processors::{
-    Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
-};
+use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{FrameMetadata, ResultData, Values};
 use serde::{Deserialize, Serialize};
 
@@ -62,12 +60,7 @@ impl Default for Params {
 impl crate::processors::Params for Params {
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
-        check(
-            &mut p,
-            (16..=65536).contains(&self.n_fft),
-            "n_fft",
-            format!("must be 16..=65536, got {}", self.n_fft),
-        );
+        check(&mut p, (16..=65536).contains(&self.n_fft), "n_fft", format!("must be 16..=65536, got {}", self.n_fft));
         check(
             &mut p,
             self.hop_size >= 1 && self.hop_size <= self.n_fft,
@@ -94,11 +87,7 @@ pub struct Spectrogram {
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Spectrogram, String> {
-    let spectrum = ctx.features.request(FeatureSpec::Spectrum {
-        size: p.n_fft,
-        hop: p.hop_size,
-        window: p.window,
-    });
+    let spectrum = ctx.features.request(FeatureSpec::Spectrum { size: p.n_fft, hop: p.hop_size, window: p.window });
     let bins = p.n_fft / 2 + 1;
     Ok(Spectrogram {
         spectrum,
@@ -161,11 +150,8 @@ impl Analyzer for Spectrogram {
         if self.partial_count > 0 {
             self.close_column();
         }
-        let frames = FrameMetadata {
-            samplerate: self.samplerate,
-            blocksize: self.n_fft,
-            stepsize: self.hop * self.merge,
-        };
+        let frames =
+            FrameMetadata { samplerate: self.samplerate, blocksize: self.n_fft, stepsize: self.hop * self.merge };
         let columns = std::mem::take(&mut self.columns);
         Ok(Finished {
             results: vec![Output {
@@ -185,72 +171,31 @@ mod tests {
     use crate::processors::FinishContext;
 
     fn run(samples: &[f32], p: Params) -> ResultData {
-        let format = AudioFormat {
-            samplerate: 8000,
-            channels: 1,
-        };
+        let format = AudioFormat { samplerate: 8000, channels: 1 };
         let mut features = FeatureGraph::new();
-        let mut s = Box::new(
-            build(
-                p,
-                &mut BuildContext {
-                    format,
-                    features: &mut features,
-                    output_dir: None,
-                },
-            )
-            .expect("build"),
-        );
+        let mut s =
+            Box::new(build(p, &mut BuildContext { format, features: &mut features, output_dir: None }).expect("build"));
         for (i, chunk) in samples.chunks(1000).enumerate() {
-            let block = Block {
-                frame: (i * 1000) as u64,
-                samples: chunk.to_vec(),
-                format,
-            };
+            let block = Block { frame: (i * 1000) as u64, samples: chunk.to_vec(), format };
             features.process(&block);
             s.process(&block, &features);
         }
         features.flush();
-        s.process(
-            &Block {
-                frame: 0,
-                samples: vec![],
-                format,
-            },
-            &features,
-        );
-        let mut out = s
-            .finish(&FinishContext {
-                format,
-                output_dir: None,
-            })
-            .expect("finish");
+        s.process(&Block { frame: 0, samples: vec![], format }, &features);
+        let mut out = s.finish(&FinishContext { format, output_dir: None }).expect("finish");
         out.results.remove(0).data
     }
 
     #[test]
     fn sine_peaks_at_its_bin_with_its_amplitude() {
         // 1000 Hz at 8 kHz with n_fft 256: bin 1000 / (8000 / 256) = 32 exactly.
-        let s: Vec<f32> = (0..8000)
-            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 8000.0).sin())
-            .collect();
-        let data = run(
-            &s,
-            Params {
-                n_fft: 256,
-                hop_size: 128,
-                ..Default::default()
-            },
-        );
+        let s: Vec<f32> =
+            (0..8000).map(|i| 0.5 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 8000.0).sin()).collect();
+        let data = run(&s, Params { n_fft: 256, hop_size: 128, ..Default::default() });
         let v = data.data_object.value.expect("value");
         assert_eq!(v.width(), 129);
         let row = v.row(10);
-        let peak = row
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .expect("bins")
-            .0;
+        let peak = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("bins").0;
         assert_eq!(peak, 32);
         assert!((row[32] - 0.5).abs() < 0.01, "{}", row[32]);
     }
@@ -258,15 +203,7 @@ mod tests {
     #[test]
     fn long_inputs_are_decimated_to_bounded_columns() {
         let s = vec![0.1f32; 8000 * 10];
-        let data = run(
-            &s,
-            Params {
-                n_fft: 64,
-                hop_size: 32,
-                max_frames: 100,
-                ..Default::default()
-            },
-        );
+        let data = run(&s, Params { n_fft: 64, hop_size: 32, max_frames: 100, ..Default::default() });
         let v = data.data_object.value.expect("value");
         // 2500 frames -> merged until fewer than 200 columns remain.
         assert!(v.rows() >= 100 && v.rows() < 200, "{}", v.rows());

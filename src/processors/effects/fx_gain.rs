@@ -47,9 +47,7 @@ pub struct Gain {
 }
 
 pub fn build(p: Params, _: &mut BuildContext) -> Result<Gain, String> {
-    Ok(Gain {
-        factor: 10f64.powf(p.gain_db / 20.0) as f32,
-    })
+    Ok(Gain { factor: 10f64.powf(p.gain_db / 20.0) as f32 })
 }
 
 impl Effect for Gain {

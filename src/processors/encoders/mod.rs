@@ -21,12 +21,7 @@ impl PartFile {
         let target = dir.join(file_name);
         let tmp = dir.join(format!(".{file_name}.part"));
         let writer = BufWriter::new(File::create(&tmp)?);
-        Ok(PartFile {
-            tmp,
-            target,
-            writer,
-            committed: false,
-        })
+        Ok(PartFile { tmp, target, writer, committed: false })
     }
 
     pub fn commit(mut self) -> std::io::Result<PathBuf> {

@@ -10,9 +10,7 @@
 use super::PartFile;
 use crate::media::Block;
 use crate::processors::params::check;
-use crate::processors::{
-    BuildContext, Descriptor, Encoder, FinishContext, Finished, Kind, ProcessError,
-};
+use crate::processors::{BuildContext, Descriptor, Encoder, FinishContext, Finished, Kind, ProcessError};
 use serde::{Deserialize, Serialize};
 use std::io::{Seek, SeekFrom, Write};
 
@@ -37,27 +35,17 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            bits: 16,
-            file_name: "audio.wav".into(),
-        }
+        Params { bits: 16, file_name: "audio.wav".into() }
     }
 }
 
 impl crate::processors::Params for Params {
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
+        check(&mut p, matches!(self.bits, 16 | 24 | 32), "bits", format!("must be 16, 24 or 32, got {}", self.bits));
         check(
             &mut p,
-            matches!(self.bits, 16 | 24 | 32),
-            "bits",
-            format!("must be 16, 24 or 32, got {}", self.bits),
-        );
-        check(
-            &mut p,
-            !self.file_name.is_empty()
-                && !self.file_name.contains(['/', '\\'])
-                && !self.file_name.starts_with('.'),
+            !self.file_name.is_empty() && !self.file_name.contains(['/', '\\']) && !self.file_name.starts_with('.'),
             "file_name",
             format!("must be a plain file name, got `{}`", self.file_name),
         );
@@ -78,9 +66,7 @@ pub struct WavEncoder {
 const MAX_DATA_BYTES: u64 = u32::MAX as u64 - 36;
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<WavEncoder, String> {
-    let dir = ctx
-        .output_dir
-        .ok_or("an encoder needs an output folder (e.g. `timeside run ... -o DIR`)")?;
+    let dir = ctx.output_dir.ok_or("an encoder needs an output folder (e.g. `timeside run ... -o DIR`)")?;
     let mut file = PartFile::create(dir, &p.file_name)
         .map_err(|e| format!("cannot create {}: {e}", dir.join(&p.file_name).display()))?;
     let mut enc = WavEncoder {
@@ -118,16 +104,8 @@ impl WavEncoder {
     }
 
     fn io_error(&self, source: std::io::Error) -> ProcessError {
-        let path = self
-            .file
-            .as_ref()
-            .map(|f| f.target().to_path_buf())
-            .unwrap_or_default();
-        ProcessError::Io {
-            processor: DESCRIPTOR.id,
-            path,
-            source,
-        }
+        let path = self.file.as_ref().map(|f| f.target().to_path_buf()).unwrap_or_default();
+        ProcessError::Io { processor: DESCRIPTOR.id, path, source }
     }
 }
 
@@ -136,9 +114,7 @@ impl Encoder for WavEncoder {
         self.buf.clear();
         for &x in &block.samples {
             match self.bits {
-                16 => self.buf.extend_from_slice(
-                    &((x.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes(),
-                ),
+                16 => self.buf.extend_from_slice(&((x.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes()),
                 24 => {
                     let v = (x.clamp(-1.0, 1.0) as f64 * 8_388_607.0).round() as i32;
                     self.buf.extend_from_slice(&v.to_le_bytes()[..3]);
@@ -156,9 +132,7 @@ impl Encoder for WavEncoder {
         let Some(file) = self.file.as_mut() else {
             return Ok(());
         };
-        file.writer
-            .write_all(&self.buf)
-            .map_err(|e| self.io_error(e))
+        file.writer.write_all(&self.buf).map_err(|e| self.io_error(e))
     }
 
     fn finish(mut self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
@@ -172,9 +146,6 @@ impl Encoder for WavEncoder {
             file.commit()
         })();
         let path = patch.map_err(|e| self.io_error(e))?;
-        Ok(Finished {
-            results: vec![],
-            files: vec![path],
-        })
+        Ok(Finished { results: vec![], files: vec![path] })
     }
 }

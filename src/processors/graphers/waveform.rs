@@ -13,9 +13,7 @@
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
 use crate::processors::params::check;
-use crate::processors::{
-    BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError,
-};
+use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError};
 use crate::results::{FrameMetadata, ResultData, Values};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -45,36 +43,16 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params {
-            samples_per_pixel: 256,
-            split_channels: false,
-            image_width: 1024,
-            image_height: 256,
-        }
+        Params { samples_per_pixel: 256, split_channels: false, image_width: 1024, image_height: 256 }
     }
 }
 
 impl crate::processors::Params for Params {
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
-        check(
-            &mut p,
-            (1..=10_000_000).contains(&self.samples_per_pixel),
-            "samples_per_pixel",
-            "must be 1..=10000000",
-        );
-        check(
-            &mut p,
-            (16..=65536).contains(&self.image_width),
-            "image_width",
-            "must be 16..=65536",
-        );
-        check(
-            &mut p,
-            (16..=8192).contains(&self.image_height),
-            "image_height",
-            "must be 16..=8192",
-        );
+        check(&mut p, (1..=10_000_000).contains(&self.samples_per_pixel), "samples_per_pixel", "must be 1..=10000000");
+        check(&mut p, (16..=65536).contains(&self.image_width), "image_width", "must be 16..=65536");
+        check(&mut p, (16..=8192).contains(&self.image_height), "image_height", "must be 16..=8192");
         p
     }
 }
@@ -134,11 +112,7 @@ impl Waveform {
     fn write_files(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>, ProcessError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| ProcessError::Io {
-                processor: DESCRIPTOR.id,
-                path,
-                source,
-            }
+            move |source| ProcessError::Io { processor: DESCRIPTOR.id, path, source }
         };
         let json_path = dir.join("waveform.json");
         let to_i16 = |x: f32| (x.clamp(-1.0, 1.0) * 32767.0).round() as i16;
@@ -153,12 +127,7 @@ impl Waveform {
         });
         std::fs::write(&json_path, peaks.to_string()).map_err(io(&json_path))?;
         let png_path = dir.join("waveform.png");
-        let png = render_png(
-            &self.peaks,
-            self.lanes,
-            self.params.image_width,
-            self.params.image_height,
-        );
+        let png = render_png(&self.peaks, self.lanes, self.params.image_width, self.params.image_height);
         std::fs::write(&png_path, png).map_err(io(&png_path))?;
         Ok(vec![json_path, png_path])
     }
@@ -185,20 +154,13 @@ impl Grapher for Waveform {
             None => vec![],
         };
         let spp = self.params.samples_per_pixel;
-        let frames = FrameMetadata {
-            samplerate: self.samplerate,
-            blocksize: spp,
-            stepsize: spp,
-        };
+        let frames = FrameMetadata { samplerate: self.samplerate, blocksize: spp, stepsize: spp };
         let width = 2 * self.lanes;
         Ok(Finished {
             results: vec![Output {
                 suffix: "",
                 name: "Waveform peaks (min, max)".into(),
-                data: ResultData::framewise_value(
-                    Values::rows_of(std::mem::take(&mut self.peaks), width),
-                    frames,
-                ),
+                data: ResultData::framewise_value(Values::rows_of(std::mem::take(&mut self.peaks), width), frames),
             }],
             files,
         })
@@ -217,10 +179,7 @@ fn render_png(peaks: &[f32], lanes: usize, width: u32, height: u32) -> Vec<u8> {
         if pixel_count == 0 {
             break;
         }
-        let (a, b) = (
-            x * pixel_count / w,
-            ((x + 1) * pixel_count / w).max(x * pixel_count / w + 1),
-        );
+        let (a, b) = (x * pixel_count / w, ((x + 1) * pixel_count / w).max(x * pixel_count / w + 1));
         for lane in 0..lanes {
             let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
             for p in a..b.min(pixel_count) {
@@ -257,51 +216,16 @@ mod tests {
 
     #[test]
     fn peaks_per_pixel_and_per_channel() {
-        let format = AudioFormat {
-            samplerate: 1000,
-            channels: 2,
-        };
+        let format = AudioFormat { samplerate: 1000, channels: 2 };
         let mut features = FeatureGraph::new();
-        let p = Params {
-            samples_per_pixel: 4,
-            split_channels: true,
-            ..Default::default()
-        };
-        let mut w = Box::new(
-            build(
-                p,
-                &mut BuildContext {
-                    format,
-                    features: &mut features,
-                    output_dir: None,
-                },
-            )
-            .expect("build"),
-        );
+        let p = Params { samples_per_pixel: 4, split_channels: true, ..Default::default() };
+        let mut w =
+            Box::new(build(p, &mut BuildContext { format, features: &mut features, output_dir: None }).expect("build"));
         // left: ramp 0..9 / 10, right: minus that; 10 frames -> 3 pixels (4, 4, 2 frames).
-        let samples: Vec<f32> = (0..10)
-            .flat_map(|i| [i as f32 / 10.0, -(i as f32) / 10.0])
-            .collect();
-        w.process(
-            &Block {
-                frame: 0,
-                samples,
-                format,
-            },
-            &features,
-        );
-        let out = w
-            .finish(&FinishContext {
-                format,
-                output_dir: None,
-            })
-            .expect("finish");
-        let v = out.results[0]
-            .data
-            .data_object
-            .value
-            .clone()
-            .expect("value");
+        let samples: Vec<f32> = (0..10).flat_map(|i| [i as f32 / 10.0, -(i as f32) / 10.0]).collect();
+        w.process(&Block { frame: 0, samples, format }, &features);
+        let out = w.finish(&FinishContext { format, output_dir: None }).expect("finish");
+        let v = out.results[0].data.data_object.value.clone().expect("value");
         assert_eq!(v.rows(), 3);
         assert_eq!(v.row(0), &[0.0, 0.3, -0.3, 0.0]);
         assert_eq!(v.row(2), &[0.8, 0.9, -0.9, -0.8]);

@@ -1,0 +1,213 @@
+//! The binary end to end: exit codes, messages, outputs.
+
+use crate::common::*;
+use timeside::media::AudioFormat;
+use timeside::media::synth::sine;
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tone(dir: &std::path::Path, name: &str, amp: f64) -> String {
+    let fmt = AudioFormat { samplerate: RATE, channels: 2 };
+    write_wav(dir, name, sine(440.0, amp, 1.0, RATE, 2), fmt, 16).display().to_string()
+}
+
+#[test]
+fn list_shows_every_processor_with_its_schema() {
+    let o = timeside(&["list", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let ids: Vec<&str> = v.as_array().expect("array").iter().filter_map(|p| p["id"].as_str()).collect();
+    for id in [
+        "file_decoder",
+        "live_decoder",
+        "array_decoder",
+        "fx_gain",
+        "level",
+        "mean_dc_shift",
+        "spectrogram",
+        "waveform",
+        "wav",
+    ] {
+        assert!(ids.contains(&id), "{id} missing");
+    }
+    let spectro = v.as_array().expect("array").iter().find(|p| p["id"] == "spectrogram").expect("spectrogram");
+    assert!(spectro["parameters"]["properties"]["n_fft"]["description"].is_string());
+    assert!(stdout(&timeside(&["list"])).contains("mean_dc_shift"));
+}
+
+#[test]
+fn analyze_prints_one_json_array_per_input() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = tone(dir.path(), "a.wav", 0.1);
+    let o = timeside(&["analyze", &a, "-a", "level,mean_dc_shift", "-p", "level.nothing=1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = timeside(&[
+        "analyze",
+        &a,
+        "-a",
+        "level,mean_dc_shift,spectrogram",
+        "-p",
+        "spectrogram.n_fft=1024",
+        "-p",
+        "spectrogram.window=hamming",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("json");
+    let max = v.iter().find(|r| r["id_metadata"]["id"] == "level.max").expect("level.max");
+    assert!((max["data_object"]["value"][0].as_f64().expect("f64") - dbfs(0.1)).abs() < 0.01);
+    let spectro = v.iter().find(|r| r["id_metadata"]["id"] == "spectrogram").expect("spectrogram");
+    assert_eq!(spectro["parameters"]["window"], "hamming");
+
+    let b = tone(dir.path(), "b.wav", 0.2);
+    let out_file = dir.path().join("out.json");
+    let o = timeside(&["analyze", &a, &b, "-a", "level", "-o", out_file.to_str().expect("path")]);
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&out_file).expect("out");
+    let lines: Vec<Vec<serde_json::Value>> =
+        text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1][0]["audio_metadata"]["uri"], b.as_str());
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_what_is_allowed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = tone(dir.path(), "a.wav", 0.1);
+    let o = timeside(&["analyze", &a, "-a", "levle"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown processor `levle`; available: fx_gain, level"), "{}", stderr(&o));
+    let o = timeside(&["analyze", &a, "-a", "spectrogram", "-p", "spectrogram.n_fft=big"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("n_fft"), "{}", stderr(&o));
+    let o = timeside(&["analyze", &a, "-a", "spectrogram", "-p", "spectrogram.hop_size=0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("hop_size"), "{}", stderr(&o));
+    let o = timeside(&["analyze", &a, "-a", "level", "--samplerate", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("samplerate"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_inputs_exit_1_with_one_line_and_never_panic() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = tone(dir.path(), "good.wav", 0.1);
+    let empty = dir.path().join("empty.flac");
+    std::fs::write(&empty, b"").expect("write");
+    let junk = dir.path().join("junk.ogg");
+    std::fs::write(&junk, (0..20_000u32).map(|i| (i * 7919 % 253) as u8).collect::<Vec<_>>()).expect("write");
+    let wav_bytes = std::fs::read(&good).expect("read");
+    let cut = dir.path().join("cut.wav");
+    std::fs::write(&cut, &wav_bytes[..30]).expect("write");
+    let missing = dir.path().join("missing.mp3");
+    let bad = [
+        missing.display().to_string(),
+        empty.display().to_string(),
+        junk.display().to_string(),
+        cut.display().to_string(),
+        "gopher://127.0.0.1/x".into(),
+    ];
+    for b in &bad {
+        let o = timeside(&["analyze", b, "-a", "level"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{b}: {err}");
+        assert!(!err.contains("panicked"), "{b}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{b}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(b.as_str()), "{b}: {err}");
+        let o = timeside(&["info", b]);
+        assert_eq!(o.status.code(), Some(1), "info {b}: {}", stderr(&o));
+    }
+    // The good input among bad ones is still analysed.
+    let o = timeside(&["analyze", &bad[2], &good, "-a", "level"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).expect("good results");
+    assert_eq!(v[0]["audio_metadata"]["uri"], good.as_str());
+}
+
+#[test]
+fn info_reports_the_format() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = tone(dir.path(), "a.wav", 0.1);
+    let o = timeside(&["info", &a, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["samplerate"], RATE);
+    assert_eq!(v["channels"], 2);
+    assert_eq!(v["mime"], "audio/x-wav");
+    assert!((v["duration_s"].as_f64().expect("duration") - 1.0).abs() < 1e-6);
+    assert!(stdout(&timeside(&["info", &a])).contains("duration:    1.000 s"));
+}
+
+#[test]
+fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let inputs: Vec<String> = (0..3).map(|i| tone(dir.path(), &format!("t{i}.wav"), 0.1 * (i + 1) as f64)).collect();
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, vec![7u8; 5000]).expect("write");
+    let out = dir.path().join("out");
+    let preset = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/archive-master.toml");
+    let mut args = vec!["run", preset];
+    args.extend(inputs.iter().map(String::as_str));
+    let junk_s = junk.display().to_string();
+    args.extend([junk_s.as_str(), "-o", out.to_str().expect("path"), "-j", "2"]);
+    let o = timeside(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("4 inputs: 3 succeeded, 1 failed"), "{}", stdout(&o));
+    for i in 0..3 {
+        let folder = out.join(format!("t{i}"));
+        for f in ["results.json", "waveform.json", "waveform.png", "master.wav"] {
+            assert!(folder.join(f).is_file(), "{}/{f} missing", folder.display());
+        }
+        let master = analyze(&folder.join("master.wav"), "level", Default::default());
+        assert!((global(&master, "level.max") - dbfs(0.1 * (i + 1) as f64)).abs() < 0.01);
+        assert_eq!(master.source.frames, RATE as u64);
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "only complete folders remain: {names:?}");
+
+    // A second run refuses to overwrite unless --force.
+    let o = timeside(&["run", preset, &inputs[0], "-o", out.to_str().expect("path")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"));
+    let o = timeside(&["run", preset, &inputs[0], "-o", out.to_str().expect("path"), "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn an_invalid_preset_lists_every_problem() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let preset = dir.path().join("bad.toml");
+    std::fs::write(
+        &preset,
+        "[[processors]]\nid = \"nope\"\n[[processors]]\nid = \"waveform\"\nparams = { samples_per_pixel = 0 }\n",
+    )
+    .expect("write");
+    let a = tone(dir.path(), "a.wav", 0.1);
+    let o = timeside(&["run", preset.to_str().expect("p"), &a, "-o", dir.path().join("o").to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("processors[0]")
+            && err.contains("nope")
+            && err.contains("processors[1]")
+            && err.contains("samples_per_pixel"),
+        "{err}"
+    );
+}
+
+#[test]
+fn demo_runs_the_standard_preset() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let o = timeside(&["demo", "--out", dir.path().to_str().expect("p"), "--seconds", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("level.max"));
+    assert!(dir.path().join("waveform.png").is_file());
+}
