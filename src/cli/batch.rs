@@ -5,7 +5,7 @@
 //! so a failed input leaves nothing that looks complete. Inputs run N at a time; one failing
 //! does not stop the others; the exit code is 1 if any failed.
 
-use super::output::write_atomic;
+use super::output::write_results_file;
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
 use crate::media::Input;
 use crate::pipeline::{CancelToken, CompiledPipeline, PipelineSpec, RunOptions, run};
@@ -149,8 +149,8 @@ fn run_one(
     let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
     let options = RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress) };
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
-        let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;
-        write_atomic(&tmp.join("results.json"), &json).map_err(|e| format!("{}: cannot write results: {e}", job.input))
+        write_results_file(&tmp.join("results.json"), &out.results, true)
+            .map_err(|e| format!("{}: cannot write results: {e}", job.input))
     });
     if let Err(e) = outcome {
         let _ = std::fs::remove_dir_all(&tmp);

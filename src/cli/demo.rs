@@ -52,8 +52,7 @@ fn demo_inner(args: &DemoArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     let elapsed = started.elapsed().as_secs_f64();
     let results_path = args.out.join("results.json");
-    let json = serde_json::to_vec_pretty(&out.results).map_err(|e| e.to_string())?;
-    super::output::write_atomic(&results_path, &json).map_err(|e| e.to_string())?;
+    super::output::write_results_file(&results_path, &out.results, false).map_err(|e| e.to_string())?;
 
     println!(
         "decoded with GStreamer and analysed in one pass: {:.2} s for {:.1} s of audio ({:.0}x realtime)",

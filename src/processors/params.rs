@@ -13,6 +13,13 @@ pub trait Params: DeserializeOwned + Serialize + schemars::JsonSchema + Default 
     }
 }
 
+/// For processors without parameters: accepts only an empty table.
+#[derive(Debug, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+impl Params for NoParams {}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{processor}: {message}")]
 pub struct ParamError {

@@ -12,7 +12,6 @@ use crate::features::FeatureGraph;
 use crate::media::Block;
 use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
-use serde::{Deserialize, Serialize};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "level",
@@ -24,12 +23,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     live: true,
 };
 
-/// Level takes no parameters.
-#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {}
-
-impl crate::processors::Params for Params {}
+/// No parameters.
+pub type Params = crate::processors::params::NoParams;
 
 #[derive(Default)]
 pub struct Level {

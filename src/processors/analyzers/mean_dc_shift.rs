@@ -10,7 +10,6 @@ use crate::features::FeatureGraph;
 use crate::media::Block;
 use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
-use serde::{Deserialize, Serialize};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "mean_dc_shift",
@@ -22,12 +21,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     live: true,
 };
 
-/// Mean DC shift takes no parameters.
-#[derive(Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct Params {}
-
-impl crate::processors::Params for Params {}
+/// No parameters.
+pub type Params = crate::processors::params::NoParams;
 
 #[derive(Default)]
 pub struct MeanDcShift {

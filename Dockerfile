@@ -1,0 +1,26 @@
+# TimeSide: multi-stage image. Build: docker build -t timeside .
+# Run the demo:  docker run --rm timeside demo --out /data/demo
+# Analyse files: docker run --rm -v "$PWD:/data" timeside analyze /data/music.flac -a level
+
+FROM rust:1.95-bookworm AS build
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
+      pkg-config cmake libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY src src
+COPY pipelines pipelines
+RUN cargo build --release --locked && strip target/release/timeside
+
+FROM debian:bookworm-slim
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+      gstreamer1.0-plugins-ugly gstreamer1.0-libav ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --create-home timeside
+COPY --from=build /src/target/release/timeside /usr/local/bin/timeside
+COPY pipelines /usr/share/timeside/pipelines
+USER timeside
+WORKDIR /data
+ENTRYPOINT ["timeside"]
+CMD ["--help"]
