@@ -42,7 +42,7 @@ impl SpectrumNode {
         // Sizes match by construction (buffers come from the plan), so this cannot fail.
         let _ = self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
         let last = self.output.len() - 1;
-        let even = self.window.len() % 2 == 0;
+        let even = self.window.len().is_multiple_of(2);
         out.extend(self.output.iter().enumerate().map(|(k, c)| {
             let edge = k == 0 || (k == last && even);
             c.norm() * if edge { self.scale * 0.5 } else { self.scale }

@@ -73,10 +73,10 @@ impl DecodeOptions {
         if !self.start_s.is_finite() || self.start_s < 0.0 {
             out.push(format!("start_s: must be a finite number >= 0, got {}", self.start_s));
         }
-        if let Some(d) = self.duration_s {
-            if !d.is_finite() || d <= 0.0 {
-                out.push(format!("duration_s: must be a finite number > 0, got {d}"));
-            }
+        if let Some(d) = self.duration_s
+            && (!d.is_finite() || d <= 0.0)
+        {
+            out.push(format!("duration_s: must be a finite number > 0, got {d}"));
         }
         if self.samplerate != 0 && !(1000..=768_000).contains(&self.samplerate) {
             out.push(format!("samplerate: must be 0 or 1000..=768000 Hz, got {}", self.samplerate));
@@ -209,6 +209,25 @@ impl Reblocker {
     }
 }
 
+/// The part of a run of interleaved samples starting at `frame` that lies in `segment`
+/// (start frame, exclusive end frame), with the frame its first sample is at.
+pub fn clip_to_segment(
+    frame: u64,
+    samples: &[f32],
+    channels: usize,
+    segment: (u64, Option<u64>),
+) -> Option<(u64, &[f32])> {
+    let frames = (samples.len() / channels) as u64;
+    let start = frame.max(segment.0);
+    let end = segment.1.map_or(frame + frames, |e| e.min(frame + frames));
+    if start >= end {
+        return None;
+    }
+    let a = ((start - frame) as usize) * channels;
+    let b = ((end - frame) as usize) * channels;
+    Some((start, &samples[a..b]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,23 +257,4 @@ mod tests {
         r.flush(&mut |b| out.push(b));
         assert_eq!(out.iter().map(|b| (b.frame, b.frames())).collect::<Vec<_>>(), vec![(0, 2), (10, 4)]);
     }
-}
-
-/// The part of a run of interleaved samples starting at `frame` that lies in `segment`
-/// (start frame, exclusive end frame), with the frame its first sample is at.
-pub fn clip_to_segment(
-    frame: u64,
-    samples: &[f32],
-    channels: usize,
-    segment: (u64, Option<u64>),
-) -> Option<(u64, &[f32])> {
-    let frames = (samples.len() / channels) as u64;
-    let start = frame.max(segment.0);
-    let end = segment.1.map_or(frame + frames, |e| e.min(frame + frames));
-    if start >= end {
-        return None;
-    }
-    let a = ((start - frame) as usize) * channels;
-    let b = ((end - frame) as usize) * channels;
-    Some((start, &samples[a..b]))
 }

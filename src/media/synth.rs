@@ -34,7 +34,7 @@ pub fn demo_music(seconds: f64, rate: u32) -> Vec<f32> {
         let (f, local) = (NOTES_HZ[k % NOTES_HZ.len()], t - k as f64 * note_len);
         let env = (-local * 5.0).exp() * (local * 200.0).min(1.0);
         let tone: f64 = (1..=5).map(|h| (2.0 * PI * f * h as f64 * t).sin() / h as f64).sum::<f64>() * 0.3 * env;
-        let pan = if k % 2 == 0 { 0.8 } else { 0.4 };
+        let pan = if k.is_multiple_of(2) { 0.8 } else { 0.4 };
         let floor = 0.003 * noise.next();
         out.push((tone * pan + floor) as f32);
         out.push((tone * (1.2 - pan) + floor) as f32);

@@ -217,10 +217,10 @@ impl AnalyzerResult {
             return Err(format!("{:?} results need time: {needs_time}, duration: {needs_duration}", self.time_mode));
         }
         for (name, v) in [("time", &d.time), ("duration", &d.duration)] {
-            if let Some(v) = v {
-                if v.len() != points {
-                    return Err(format!("{name} has {} entries for {points} points", v.len()));
-                }
+            if let Some(v) = v
+                && v.len() != points
+            {
+                return Err(format!("{name} has {} entries for {points} points", v.len()));
             }
         }
         if (self.time_mode == TimeMode::Framewise) != self.frame_metadata.is_some() {

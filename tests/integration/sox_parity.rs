@@ -9,14 +9,17 @@ use timeside::media::synth::demo_music;
 /// (peak dB, RMS dB) from the "Overall" column of `sox <file> -n stats`.
 fn sox_stats(path: &std::path::Path, via_ffmpeg: bool) -> (f64, f64) {
     let output = if via_ffmpeg {
-        let ffmpeg = Command::new("ffmpeg")
+        let mut ffmpeg = Command::new("ffmpeg")
             .args(["-v", "error", "-i"])
             .arg(path)
             .args(["-f", "wav", "-c:a", "pcm_f32le", "-"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("ffmpeg (apt install ffmpeg)");
-        Command::new("sox").args(["-t", "wav", "-", "-n", "stats"]).stdin(ffmpeg.stdout.expect("pipe")).output()
+        let pipe = ffmpeg.stdout.take().expect("pipe");
+        let out = Command::new("sox").args(["-t", "wav", "-", "-n", "stats"]).stdin(pipe).output();
+        assert!(ffmpeg.wait().expect("ffmpeg").success(), "ffmpeg could not decode {}", path.display());
+        out
     } else {
         Command::new("sox").arg(path).args(["-n", "stats"]).output()
     }

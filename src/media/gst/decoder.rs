@@ -525,16 +525,14 @@ fn build_uri(uri: &str, appsink: &gst_app::AppSink, shared: &Arc<Shared>) -> Res
             return;
         }
         // Other streams (video, extra audio tracks) must still be consumed or demuxers stall.
-        if let Some(pipeline) = weak_pipeline.upgrade() {
-            if let Ok(sink) =
+        if let Some(pipeline) = weak_pipeline.upgrade()
+            && let Ok(sink) =
                 gst::ElementFactory::make("fakesink").property("sync", false).property("async", false).build()
-            {
-                if pipeline.add(&sink).is_ok() {
-                    let _ = sink.sync_state_with_parent();
-                    if let Some(p) = sink.static_pad("sink") {
-                        let _ = pad.link(&p);
-                    }
-                }
+            && pipeline.add(&sink).is_ok()
+        {
+            let _ = sink.sync_state_with_parent();
+            if let Some(p) = sink.static_pad("sink") {
+                let _ = pad.link(&p);
             }
         }
     });
@@ -556,13 +554,13 @@ fn install_hash_probe(src: &gst::Element, shared: Arc<Shared>) {
         return;
     };
     pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, move |_, info| {
-        if let Some(buffer) = info.buffer() {
-            if let Ok(map) = buffer.map_readable() {
-                let offset = buffer.offset();
-                let offset = (offset != u64::MAX/* GST_BUFFER_OFFSET_NONE */).then_some(offset);
-                if let Some(h) = lock(&shared.hasher).as_mut() {
-                    h.offer(offset, map.as_slice());
-                }
+        if let Some(buffer) = info.buffer()
+            && let Ok(map) = buffer.map_readable()
+        {
+            let offset = buffer.offset();
+            let offset = (offset != u64::MAX/* GST_BUFFER_OFFSET_NONE */).then_some(offset);
+            if let Some(h) = lock(&shared.hasher).as_mut() {
+                h.offer(offset, map.as_slice());
             }
         }
         gst::PadProbeReturn::Ok
