@@ -117,10 +117,14 @@ fn bad_inputs_exit_1_with_one_line_and_never_panic() {
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{b}: {err}");
         assert!(!err.contains("panicked"), "{b}: {err}");
+        assert!(!err.contains("stalled"), "{b}: bad input must fail fast: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{b}: {err}");
         assert!(err.starts_with("error: ") && err.contains(b.as_str()), "{b}: {err}");
         let o = timeside(&["info", b]);
-        assert_eq!(o.status.code(), Some(1), "info {b}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "info {b}: {err}");
+        assert!(err.starts_with("error: ") && err.contains(b.as_str()), "info {b}: {err}");
+        assert!(!err.to_lowercase().contains("timeout") && !err.contains("stalled"), "info {b}: {err}");
     }
     // The good input among bad ones is still analysed.
     let o = timeside(&["analyze", &bad[2], &good, "-a", "level"]);
@@ -158,6 +162,7 @@ fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
     let o = timeside(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("4 inputs: 3 succeeded, 1 failed"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("junk.wav: This appears to be a text file"), "{}", stdout(&o));
     for i in 0..3 {
         let folder = out.join(format!("t{i}"));
         for f in ["results.json", "waveform.json", "waveform.png", "master.wav"] {

@@ -36,10 +36,17 @@ const TRUNCATION_FRACTION: f64 = 0.98;
 /// ... unless less than this is missing (container durations are estimates for some formats).
 const TRUNCATION_MIN_MISSING_S: f64 = 0.5;
 const NO_AUDIO_MESSAGE: &str = "timeside-no-audio";
+/// While prerolling a local file, the demuxer reads it continuously; a demuxer that stopped
+/// reading this long without producing audio has failed. Needed because decodebin (1.22) can
+/// drop a demuxer's error posted while it is still being set up (seen with truncated MP4s under
+/// load), which would otherwise leave the pipeline waiting for the full stall timeout.
+const PREROLL_IDLE_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// State shared with GStreamer's streaming threads (pad-added, source-setup, probes).
 #[derive(Default)]
 struct Shared {
+    /// When the source element last handed bytes downstream.
+    last_read: Mutex<Option<Instant>>,
     audio_linked: AtomicBool,
     source_format: Mutex<Option<(u32, u16)>>,
     hasher: Mutex<Option<ContentHasher>>,
@@ -198,6 +205,13 @@ impl GstSource {
     fn wait_preroll(&mut self) -> Result<(), MediaError> {
         let deadline = Instant::now() + STALL_TIMEOUT;
         while Instant::now() < deadline {
+            let idle = lock(&self.shared.last_read).map(|t| t.elapsed());
+            if matches!(self.input, Input::File(_)) && idle.is_some_and(|d| d > PREROLL_IDLE_READ_TIMEOUT) {
+                return Err(decode_error(
+                    &self.name,
+                    "the demuxer stopped reading without producing audio (corrupt, truncated or unsupported file)",
+                ));
+            }
             let Some(msg) = self.bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
                 continue;
             };
@@ -239,7 +253,19 @@ impl GstSource {
 
     fn handle_message(&mut self, msg: &gst::Message) -> Result<(), MediaError> {
         match msg.view() {
-            gst::MessageView::Error(err) => Err(decode_error(&self.name, &describe_gst_error(err.error()))),
+            gst::MessageView::Error(err) => {
+                let error = err.error();
+                // uridecodebin names its source element "source". A bare flow error there is all
+                // GStreamer says when a server cannot be reached or drops the connection.
+                let from_source = err.src().is_some_and(|e| e.name() == "source");
+                if from_source && error.matches(gst::StreamError::Failed) && matches!(self.input, Input::Uri(_)) {
+                    return Err(decode_error(
+                        &self.name,
+                        "could not read from the server (unreachable, refused or reset)",
+                    ));
+                }
+                Err(decode_error(&self.name, &describe_gst_error(error)))
+            }
             gst::MessageView::Tag(t) => {
                 tags::collect(&t.tags(), &mut self.tags);
                 Ok(())
@@ -554,6 +580,7 @@ fn install_hash_probe(src: &gst::Element, shared: Arc<Shared>) {
         return;
     };
     pad.add_probe(gst::PadProbeType::BUFFER | gst::PadProbeType::PUSH | gst::PadProbeType::PULL, move |_, info| {
+        *lock(&shared.last_read) = Some(Instant::now());
         if let Some(buffer) = info.buffer()
             && let Ok(map) = buffer.map_readable()
         {
