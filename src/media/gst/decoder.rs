@@ -86,17 +86,8 @@ impl GstSource {
         }
         let shared = Arc::new(Shared::default());
         let caps = output_caps(options);
-        let mut appsink =
-            gst_app::AppSink::builder().caps(&caps).max_buffers(APPSINK_MAX_BUFFERS).drop(false).sync(false).build();
-        let pipeline = match input {
-            Input::Launch(desc) => {
-                let pipeline = build_launch(desc, &name, &appsink)?;
-                appsink = pipeline
-                    .by_name(LAUNCH_SINK)
-                    .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-                    .ok_or_else(|| decode_error(&name, "launch pipeline lost its sink"))?;
-                pipeline
-            }
+        let (pipeline, appsink) = match input {
+            Input::Launch(desc) => build_launch(desc, &name, &caps)?,
             Input::File(path) => {
                 let size = check_file(path, &name)?;
                 *lock(&shared.hasher) = Some(ContentHasher::for_size(size));
@@ -104,7 +95,7 @@ impl GstSource {
                     .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
                 let uri = gst::glib::filename_to_uri(&abs, None)
                     .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-                build_uri(&uri, &appsink, &shared)?
+                build_uri(&uri, &caps, &shared)?
             }
             Input::Uri(uri) => {
                 let scheme = uri_scheme(uri).unwrap_or_default();
@@ -116,7 +107,7 @@ impl GstSource {
                     });
                 }
                 *lock(&shared.hasher) = Some(ContentHasher::default());
-                build_uri(uri, &appsink, &shared)?
+                build_uri(uri, &caps, &shared)?
             }
         };
         let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
@@ -492,23 +483,38 @@ fn make(factory: &str) -> Result<gst::Element, MediaError> {
     })
 }
 
-/// audioconvert ! audioresample ! appsink, added to `bin`; returns the converter (its sink pad
-/// is where decoded audio goes).
-fn add_tail(pipeline: &gst::Pipeline, appsink: &gst_app::AppSink) -> Result<gst::Element, MediaError> {
+/// Our appsink: F32LE in `caps`, a few buffers, never dropping (upstream waits), not synced to
+/// the clock (files decode as fast as we consume; live sources pace themselves).
+fn configure_sink(sink: &gst_app::AppSink, caps: &gst::Caps) {
+    sink.set_caps(Some(caps));
+    sink.set_max_buffers(APPSINK_MAX_BUFFERS);
+    sink.set_drop(false);
+    sink.set_sync(false);
+}
+
+/// audioconvert ! audioresample ! appsink, added to `pipeline`; returns the converter (its sink
+/// pad is where decoded audio goes) and the sink.
+fn add_tail(pipeline: &gst::Pipeline, caps: &gst::Caps) -> Result<(gst::Element, gst_app::AppSink), MediaError> {
     let convert = make("audioconvert")?;
     let resample = make("audioresample")?;
+    let appsink = gst_app::AppSink::builder().build();
+    configure_sink(&appsink, caps);
     let link_err = |e: gst::glib::BoolError| decode_error("pipeline", &e.to_string());
     pipeline.add_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
     gst::Element::link_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
-    Ok(convert)
+    Ok((convert, appsink))
 }
 
-fn build_uri(uri: &str, appsink: &gst_app::AppSink, shared: &Arc<Shared>) -> Result<gst::Pipeline, MediaError> {
+fn build_uri(
+    uri: &str,
+    caps: &gst::Caps,
+    shared: &Arc<Shared>,
+) -> Result<(gst::Pipeline, gst_app::AppSink), MediaError> {
     let pipeline = gst::Pipeline::new();
     let decodebin = make("uridecodebin")?;
     decodebin.set_property("uri", uri);
     pipeline.add(&decodebin).map_err(|e| decode_error(uri, &e.to_string()))?;
-    let convert = add_tail(&pipeline, appsink)?;
+    let (convert, appsink) = add_tail(&pipeline, caps)?;
 
     // Stop plugging at video streams, so video is passed undecoded to a fakesink. Containers
     // also have video/ caps (video/quicktime, video/x-matroska): keep plugging whatever a
@@ -571,7 +577,7 @@ fn build_uri(uri: &str, appsink: &gst_app::AppSink, shared: &Arc<Shared>) -> Res
             );
         }
     });
-    Ok(pipeline)
+    Ok((pipeline, appsink))
 }
 
 /// Hashes the bytes the source element hands downstream, in push or pull mode.
@@ -600,7 +606,7 @@ const LAUNCH_SINK: &str = "timeside_sink";
 /// The user's description and our tail are parsed as one launch line, so a description may end
 /// in caps (`audiotestsrc ! audio/x-raw,rate=32000`), which gst-launch syntax attaches to the
 /// link into the next element.
-fn build_launch(desc: &str, name: &str, appsink: &gst_app::AppSink) -> Result<gst::Pipeline, MediaError> {
+fn build_launch(desc: &str, name: &str, caps: &gst::Caps) -> Result<(gst::Pipeline, gst_app::AppSink), MediaError> {
     let launch_err = |message: String| MediaError::Launch { input: name.into(), message };
     if desc.trim().is_empty() {
         return Err(launch_err("empty description".into()));
@@ -619,10 +625,6 @@ fn build_launch(desc: &str, name: &str, appsink: &gst_app::AppSink) -> Result<gs
         .by_name(LAUNCH_SINK)
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or_else(|| launch_err(format!("`{LAUNCH_SINK}` is reserved")))?;
-    // Configure the parsed sink exactly like the one built for files.
-    sink.set_caps(appsink.caps().as_ref());
-    sink.set_max_buffers(APPSINK_MAX_BUFFERS);
-    sink.set_drop(false);
-    sink.set_sync(false);
-    Ok(pipeline)
+    configure_sink(&sink, caps);
+    Ok((pipeline, sink))
 }
