@@ -147,7 +147,8 @@ fn run_one(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
     let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
-    let options = RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress) };
+    let options =
+        RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress), ..Default::default() };
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
         write_results_file(&tmp.join("results.json"), &out.results, true)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))

@@ -54,6 +54,8 @@ pub struct RunOptions<'a> {
     pub cancel: CancelToken,
     /// Called with the fraction done (0..=1) when it changes by at least 0.1 %.
     pub progress: Option<&'a (dyn Fn(f64) + Sync)>,
+    /// Sinks for encoders other than files in `output_dir` (streams); `None`: files.
+    pub outputs: Option<&'a dyn crate::processors::encoders::OutputFactory>,
 }
 
 #[derive(Debug)]
@@ -128,8 +130,10 @@ pub fn run_source(
 ) -> Result<RunOutput, RunError> {
     let format = source.format();
     let mut features = FeatureGraph::new();
-    let mut stages =
-        build_stages(pipeline, &mut BuildContext { format, features: &mut features, output_dir: options.output_dir })?;
+    let mut stages = build_stages(
+        pipeline,
+        &mut BuildContext { format, features: &mut features, output_dir: options.output_dir, outputs: options.outputs },
+    )?;
     let expected = source.expected_frames().filter(|&f| f > 0);
     let mut done: u64 = 0;
     let mut last_reported = -1.0;

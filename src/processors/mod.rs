@@ -67,6 +67,18 @@ pub struct BuildContext<'a> {
     pub features: &'a mut FeatureGraph,
     /// Where encoders and graphers may write files, when the run has an output folder.
     pub output_dir: Option<&'a std::path::Path>,
+    /// Where encoders send their bytes instead of files in `output_dir` (e.g. HTTP streams).
+    pub outputs: Option<&'a dyn encoders::OutputFactory>,
+}
+
+impl BuildContext<'_> {
+    /// The sink an encoder writes `file_name` to.
+    pub fn open_output(&self, encoder: &str, file_name: &str) -> Result<Box<dyn encoders::ByteSink>, String> {
+        match self.outputs {
+            Some(f) => f.open(encoder, file_name),
+            None => encoders::output::open_sink(self.output_dir, file_name),
+        }
+    }
 }
 
 /// What a processor gets at the end of the stream.

@@ -90,6 +90,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Analyzer, analyzers::spectrogram),
             entry!(Grapher, graphers::waveform),
             entry!(Encoder, encoders::wav),
+            entry!(Encoder, encoders::mp3),
         ]
     })
 }

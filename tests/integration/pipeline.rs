@@ -121,7 +121,7 @@ fn cancelling_leaves_no_results_and_no_partial_files() {
             trigger.cancel();
         }
     };
-    let options = RunOptions { output_dir: Some(dir.path()), cancel, progress: Some(&progress) };
+    let options = RunOptions { output_dir: Some(dir.path()), cancel, progress: Some(&progress), ..Default::default() };
     let err = run_source(&p, array(5.0, 1000), &options).expect_err("cancelled");
     assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();

@@ -1,46 +1,49 @@
-//! Encoders: write the signal in a file format, one file per processor id.
+//! Encoders: write the signal in a file format, one file per processor id. Every encoder writes
+//! through a [`ByteSink`] (file, stdout or chunk stream, see [`output`]) chosen by the run.
 
+pub mod mp3;
+pub mod output;
 pub mod wav;
 
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+pub use output::{ByteSink, ChunkSink, PartFile};
+use serde::{Deserialize, Serialize};
 
-/// An output file written under a temporary name and renamed into place by [`PartFile::commit`].
-/// Dropped without a commit (a failed or cancelled run), it removes itself: no partial output
-/// is ever left where a complete one is expected.
-pub struct PartFile {
-    tmp: PathBuf,
-    target: PathBuf,
-    pub writer: BufWriter<File>,
-    committed: bool,
+/// Chooses the sink of each encoder of a run (the default writes files in the output folder).
+pub trait OutputFactory: Sync {
+    fn open(&self, encoder: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String>;
 }
 
-impl PartFile {
-    pub fn create(dir: &Path, file_name: &str) -> std::io::Result<PartFile> {
-        let target = dir.join(file_name);
-        let tmp = dir.join(format!(".{file_name}.part"));
-        let writer = BufWriter::new(File::create(&tmp)?);
-        Ok(PartFile { tmp, target, writer, committed: false })
-    }
+/// Tags written into every format that has them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tags {
+    /// Title. Default none.
+    pub title: Option<String>,
+    /// Artist. Default none.
+    pub artist: Option<String>,
+    /// Album. Default none.
+    pub album: Option<String>,
+    /// Comment. Default none.
+    pub comment: Option<String>,
+}
 
-    pub fn commit(mut self) -> std::io::Result<PathBuf> {
-        use std::io::Write;
-        self.writer.flush()?;
-        std::fs::rename(&self.tmp, &self.target)?;
-        self.committed = true;
-        Ok(self.target.clone())
-    }
-
-    pub fn target(&self) -> &Path {
-        &self.target
+impl Tags {
+    /// (Vorbis-comment style field name, value) for each tag set.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        [("TITLE", &self.title), ("ARTIST", &self.artist), ("ALBUM", &self.album), ("COMMENT", &self.comment)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect()
     }
 }
 
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
+/// Checks an encoder's `file_name` parameter: a plain name in the output folder, or `-`.
+pub fn check_file_name(problems: &mut Vec<String>, file_name: &str) {
+    let plain = !file_name.is_empty() && !file_name.contains(['/', '\\']) && !file_name.starts_with('.');
+    crate::processors::params::check(
+        problems,
+        plain || file_name == "-",
+        "file_name",
+        format!("must be a plain file name or `-` (stdout), got `{file_name}`"),
+    );
 }
