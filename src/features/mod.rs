@@ -10,6 +10,7 @@
 //! first decoded frame; at the end of the stream frames that start before the end are emitted
 //! zero-padded, so every sample is covered.
 
+pub mod resample;
 mod spectrum;
 pub mod window;
 

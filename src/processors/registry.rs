@@ -91,6 +91,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Grapher, graphers::waveform),
             entry!(Encoder, encoders::wav),
             entry!(Encoder, encoders::mp3),
+            entry!(Encoder, encoders::opus),
         ]
     })
 }

@@ -2,6 +2,7 @@
 //! through a [`ByteSink`] (file, stdout or chunk stream, see [`output`]) chosen by the run.
 
 pub mod mp3;
+pub mod opus;
 pub mod output;
 pub mod wav;
 
