@@ -92,6 +92,10 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Encoder, encoders::wav),
             entry!(Encoder, encoders::mp3),
             entry!(Encoder, encoders::opus),
+            entry!(Encoder, encoders::vorbis),
+            entry!(Encoder, encoders::flac),
+            entry!(Encoder, encoders::aac),
+            entry!(Encoder, encoders::webm),
         ]
     })
 }

@@ -3,6 +3,7 @@
 
 mod decoder;
 mod discover;
+pub mod encode;
 mod tags;
 
 pub use decoder::GstSource;

@@ -1,10 +1,15 @@
 //! Encoders: write the signal in a file format, one file per processor id. Every encoder writes
 //! through a [`ByteSink`] (file, stdout or chunk stream, see [`output`]) chosen by the run.
 
+pub mod aac;
+pub mod flac;
+mod gst_backed;
 pub mod mp3;
 pub mod opus;
 pub mod output;
+pub mod vorbis;
 pub mod wav;
+pub mod webm;
 
 pub use output::{ByteSink, ChunkSink, PartFile};
 use serde::{Deserialize, Serialize};
