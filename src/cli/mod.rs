@@ -6,6 +6,7 @@
 mod batch;
 mod demo;
 mod output;
+mod transcode;
 
 use crate::media::gst::media_info;
 use crate::media::{DecodeOptions, Input};
@@ -46,6 +47,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Run a pipeline preset (TOML, see pipelines/) over many inputs, writing one folder each.
     Run(batch::RunArgs),
+    /// Convert to one or more formats in one decoding pass (format from each extension).
+    Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
     Demo(demo::DemoArgs),
 }
@@ -128,6 +131,7 @@ pub fn main() -> i32 {
         Command::Info { input, json } => info(&input, json),
         Command::Analyze(args) => analyze(args),
         Command::Run(args) => batch::run_batch(args),
+        Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }
 }

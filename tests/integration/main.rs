@@ -4,5 +4,6 @@
 mod cli;
 mod common;
 mod decode;
+mod encode;
 mod pipeline;
 mod sox_parity;

@@ -1,0 +1,270 @@
+//! Encoders: every format from mono and stereo inputs at 8, 22.05, 44.1 and 48 kHz decodes back
+//! (GStreamer and ffprobe) with the right channels, rate and length; streamed chunks form a
+//! valid file; segments and effects; the `transcode` command.
+
+use crate::common::*;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use timeside::media::gst::GstSource;
+use timeside::media::synth::sine;
+use timeside::media::{ArraySource, AudioFormat, DecodeOptions, Input, Source};
+use timeside::pipeline::{PipelineSpec, RunOptions, run_source};
+use timeside::processors::encoders::{ByteSink, ChunkSink, OutputFactory};
+
+/// (encoder, params, extension, codec frame in decoded samples, decoded rate if fixed)
+const ENCODERS: &[(&str, &str, &str, u64, Option<u32>)] = &[
+    ("wav", "{}", "wav", 0, None),
+    ("flac", "{}", "flac", 0, None),
+    ("mp3", "{ bitrate_kbps = 128 }", "mp3", 1152, None),
+    ("opus", "{ bitrate_kbps = 64 }", "opus", 960, Some(48000)),
+    ("vorbis", "{}", "ogg", 2048, None),
+    // AAC: GStreamer's mp4mux writes no edit list, so the encoder's priming (1024) and the last
+    // frame's padding are decoded too: up to two frames more than the input.
+    ("aac", "{ bitrate_kbps = 96 }", "m4a", 2048, None),
+    ("aac", "{ bitrate_kbps = 96, container = \"adts\" }", "aac", 2048, None),
+    ("webm", "{ bitrate_kbps = 64 }", "webm", 960, Some(48000)),
+];
+
+fn all_encoders_spec() -> String {
+    ENCODERS
+        .iter()
+        .enumerate()
+        .map(|(i, (id, params, ext, ..))| {
+            let params = params.trim_start_matches('{').trim_end_matches('}').trim();
+            let sep = if params.is_empty() { "" } else { ", " };
+            format!("[[processors]]\nid = \"{id}\"\nparams = {{ file_name = \"out{i}.{ext}\"{sep}{params} }}\n")
+        })
+        .collect()
+}
+
+fn decoded_frames(path: &std::path::Path) -> (AudioFormat, u64) {
+    let mut src = GstSource::open(&Input::File(path.to_path_buf()), &DecodeOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut frames = 0;
+    while let Some(b) = src.next_block().unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        frames += b.frames() as u64;
+    }
+    (src.format(), frames)
+}
+
+fn ffprobe_stream(path: &std::path::Path) -> (String, u32, u16) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name,sample_rate,channels",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe (apt install ffmpeg)");
+    assert!(out.status.success(), "ffprobe {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.trim().split(',').collect();
+    (f[0].to_string(), f[1].parse().expect("rate"), f[2].parse().expect("channels"))
+}
+
+#[test]
+fn every_format_at_every_rate_decodes_back_with_the_right_length() {
+    let pipeline = PipelineSpec::from_toml(&all_encoders_spec(), "test").and_then(|s| s.compile("test")).expect("spec");
+    for rate in [8000u32, 22050, 44100, 48000] {
+        for channels in [1u16, 2] {
+            let dir = tempfile::tempdir().expect("tmp");
+            let seconds = 1.5;
+            let input_frames = (seconds * rate as f64) as u64;
+            let format = AudioFormat { samplerate: rate, channels };
+            let source = ArraySource::new(sine(440.0, 0.5, seconds, rate, channels), format, &DecodeOptions::default())
+                .expect("array");
+            let out = run_source(
+                &pipeline,
+                Box::new(source),
+                &RunOptions { output_dir: Some(dir.path()), ..Default::default() },
+            )
+            .unwrap_or_else(|e| panic!("{rate} Hz x{channels}: {e}"));
+            assert_eq!(out.files.len(), ENCODERS.len());
+            for (i, (id, _, ext, frame, fixed_rate)) in ENCODERS.iter().enumerate() {
+                let path = dir.path().join(format!("out{i}.{ext}"));
+                let what = format!("{id} .{ext} from {rate} Hz x{channels}");
+                let (fmt, frames) = decoded_frames(&path);
+                // Opus decodes at 48 kHz for ffmpeg; GStreamer's opusdec picks the Opus rate
+                // nearest the input rate that OpusHead announces. Either is a correct decode.
+                let fixed = fixed_rate.unwrap_or(rate);
+                let opus_rates = [8000, 12000, 16000, 24000, 48000];
+                assert!(
+                    fmt.samplerate == fixed || (fixed_rate.is_some() && opus_rates.contains(&fmt.samplerate)),
+                    "{what}: {fmt:?}"
+                );
+                assert_eq!(fmt.channels, channels, "{what}");
+                let want = input_frames * fmt.samplerate as u64 / rate as u64;
+                let frame = frame * fmt.samplerate as u64 / fixed as u64;
+                assert!(
+                    frames.abs_diff(want) <= frame,
+                    "{what}: {frames} frames decoded, {want} expected (codec frame {frame})"
+                );
+                let (_, probe_rate, probe_channels) = ffprobe_stream(&path);
+                assert_eq!((probe_rate, probe_channels), (fixed, channels), "ffprobe {what}");
+            }
+        }
+    }
+}
+
+/// Collects each encoder's chunks in memory, as the server will send them to listeners.
+#[derive(Default)]
+struct Collect(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+
+impl OutputFactory for Collect {
+    fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
+        let store = self.0.clone();
+        let name = file_name.to_string();
+        Ok(Box::new(ChunkSink::new(4096, move |chunk: Vec<u8>| {
+            store.lock().expect("lock").push((name.clone(), chunk));
+        })))
+    }
+}
+
+#[test]
+fn streamed_chunks_concatenate_to_valid_files() {
+    let pipeline = PipelineSpec::from_toml(&all_encoders_spec(), "test").and_then(|s| s.compile("test")).expect("spec");
+    let format = AudioFormat { samplerate: 44100, channels: 2 };
+    let source = ArraySource::new(sine(440.0, 0.5, 3.0, 44100, 2), format, &DecodeOptions::default()).expect("array");
+    let collect = Collect::default();
+    run_source(&pipeline, Box::new(source), &RunOptions { outputs: Some(&collect), ..Default::default() })
+        .expect("run");
+    let chunks = collect.0.lock().expect("lock").clone();
+    let dir = tempfile::tempdir().expect("tmp");
+    for (i, (id, _, ext, frame, fixed_rate)) in ENCODERS.iter().enumerate() {
+        let name = format!("out{i}.{ext}");
+        let parts: Vec<&[u8]> = chunks.iter().filter(|(n, _)| *n == name).map(|(_, c)| c.as_slice()).collect();
+        assert!(parts.len() > 1 || *id == "aac", "{name}: {} chunks: output must flow while encoding", parts.len());
+        let path = dir.path().join(&name);
+        std::fs::write(&path, parts.concat()).expect("write");
+        let (fmt, frames) = decoded_frames(&path);
+        let want_rate = fixed_rate.unwrap_or(44100);
+        assert_eq!(fmt.channels, 2, "{name}");
+        let want = 3 * want_rate as u64;
+        // A stream cannot carry what is only known at the end (MP3's LAME tag with the encoder
+        // delay and padding): lossy streams may decode up to two codec frames longer.
+        assert!(frames.abs_diff(want) <= 2 * frame, "{name} streamed: {frames} frames, {want} expected");
+        ffprobe_stream(&path);
+    }
+}
+
+#[test]
+fn segments_cut_the_right_audio() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // 440 Hz for 1 s, then 880 Hz for 1 s.
+    let mut s = sine(440.0, 0.5, 1.0, 44100, 1);
+    s.extend(sine(880.0, 0.5, 1.0, 44100, 1));
+    let wav = write_wav(dir.path(), "steps.wav", s, AudioFormat { samplerate: 44100, channels: 1 }, 32);
+    let out = dir.path().join("cut.flac");
+    let o = timeside(&[
+        "transcode",
+        wav.to_str().expect("p"),
+        "-o",
+        out.to_str().expect("p"),
+        "--start",
+        "0.5",
+        "--duration",
+        "1.0",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, frames) = decoded_frames(&out);
+    assert_eq!(frames, 44100);
+    // First half of the cut is 440 Hz, second half 880 Hz.
+    let spec = PipelineSpec::from_toml(
+        "[[processors]]\nid = \"spectrogram\"\nparams = { n_fft = 4410, hop_size = 4410, max_frames = 0 }",
+        "t",
+    )
+    .and_then(|s| s.compile("t"))
+    .expect("spec");
+    let r = timeside::pipeline::run(&spec, &Input::File(out), &RunOptions::default()).expect("run");
+    let v = r.results[0].data_object.value.clone().expect("value");
+    let peak_hz =
+        |row: usize| v.row(row).iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("bins").0 as f64 * 10.0;
+    assert_eq!(v.rows(), 10);
+    for row in 0..4 {
+        assert_eq!(peak_hz(row), 440.0, "frame {row}");
+    }
+    for row in 6..10 {
+        assert_eq!(peak_hz(row), 880.0, "frame {row}");
+    }
+}
+
+#[test]
+fn transcode_applies_gain_tags_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = write_wav(
+        dir.path(),
+        "in.wav",
+        sine(440.0, 0.5, 1.0, 44100, 2),
+        AudioFormat { samplerate: 44100, channels: 2 },
+        16,
+    );
+    let mp3 = dir.path().join("out.mp3");
+    let ogg = dir.path().join("out.ogg");
+    let args = [
+        "transcode",
+        wav.to_str().expect("p"),
+        "-o",
+        mp3.to_str().expect("p"),
+        "-o",
+        ogg.to_str().expect("p"),
+        "--gain-db",
+        "-6",
+        "--title",
+        "Quiet",
+    ];
+    let o = timeside(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in [&mp3, &ogg] {
+        let level = analyze(f, "level", DecodeOptions::default());
+        assert!((global(&level, "level.rms") - (dbfs(0.5 / 2f64.sqrt()) - 6.0)).abs() < 0.5, "{}", f.display());
+        let info = timeside::media::gst::media_info(&Input::File(f.clone())).expect("info");
+        assert_eq!(info.tags.get("title").map(String::as_str), Some("Quiet"), "{}", f.display());
+    }
+    // Again: refused, exit 2, files untouched.
+    let before = std::fs::read(&mp3).expect("read");
+    let o = timeside(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
+    assert_eq!(std::fs::read(&mp3).expect("read"), before);
+}
+
+#[test]
+fn failed_transcodes_leave_no_partial_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let junk = dir.path().join("junk.wav");
+    std::fs::write(&junk, vec![9u8; 4000]).expect("write");
+    let out = dir.path().join("out.mp3");
+    let o = timeside(&["transcode", junk.to_str().expect("p"), "-o", out.to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(1));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("e").file_name()).collect();
+    assert_eq!(left.len(), 1, "only the input remains: {left:?}");
+    let o = timeside(&["transcode", junk.to_str().expect("p"), "-o", "out.xyz"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown format `xyz`"));
+}
+
+#[test]
+fn transcode_writes_to_stdout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = write_wav(
+        dir.path(),
+        "in.wav",
+        sine(440.0, 0.5, 1.0, 44100, 1),
+        AudioFormat { samplerate: 44100, channels: 1 },
+        16,
+    );
+    let o = timeside(&["transcode", wav.to_str().expect("p"), "-o", "-", "--format", "mp3"]);
+    assert!(o.status.success());
+    let path = dir.path().join("piped.mp3");
+    std::fs::write(&path, &o.stdout).expect("write");
+    let (fmt, frames) = decoded_frames(&path);
+    assert_eq!(fmt.channels, 1);
+    // No LAME tag on a pipe: the decoder also outputs the encoder delay and padding.
+    assert!(frames.abs_diff(44100) <= 2 * 1152, "{frames}");
+}
