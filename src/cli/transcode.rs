@@ -95,10 +95,10 @@ fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, 
     if let Some(c) = container {
         p["container"] = json!(c);
     }
-    if let Some(b) = args.bitrate {
-        if matches!(encoder, "mp3" | "opus" | "vorbis" | "aac" | "webm") {
-            p["bitrate_kbps"] = json!(b);
-        }
+    if let Some(b) = args.bitrate
+        && matches!(encoder, "mp3" | "opus" | "vorbis" | "aac" | "webm")
+    {
+        p["bitrate_kbps"] = json!(b);
     }
     if let Some(q) = args.quality {
         match encoder {
@@ -108,10 +108,10 @@ fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, 
             _ => {}
         }
     }
-    if let Some(bits) = args.bits {
-        if matches!(encoder, "wav" | "flac") {
-            p["bits"] = json!(bits);
-        }
+    if let Some(bits) = args.bits
+        && matches!(encoder, "wav" | "flac")
+    {
+        p["bits"] = json!(bits);
     }
     p
 }

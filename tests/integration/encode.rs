@@ -112,9 +112,12 @@ fn every_format_at_every_rate_decodes_back_with_the_right_length() {
     }
 }
 
+/// (output name, chunk) in the order the encoders produced them.
+type Chunks = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// Collects each encoder's chunks in memory, as the server will send them to listeners.
 #[derive(Default)]
-struct Collect(Arc<Mutex<Vec<(String, Vec<u8>)>>>);
+struct Collect(Chunks);
 
 impl OutputFactory for Collect {
     fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
