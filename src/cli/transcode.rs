@@ -101,6 +101,9 @@ fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, 
         p["bitrate_kbps"] = json!(b);
     }
     if let Some(q) = args.quality {
+        // Whole numbers as integers: flac's compression and mp3's vbr_quality are integer
+        // parameters (a fractional value is then refused by their parameter check).
+        let q = if q.fract() == 0.0 && q.abs() < 1e9 { json!(q as i64) } else { json!(q) };
         match encoder {
             "mp3" => p["vbr_quality"] = json!(q),
             "vorbis" => p["quality"] = json!(q),

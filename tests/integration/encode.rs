@@ -246,7 +246,28 @@ fn failed_transcodes_leave_no_partial_file() {
     let o = timeside(&["transcode", junk.to_str().expect("p"), "-o", out.to_str().expect("p")]);
     assert_eq!(o.status.code(), Some(1));
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("e").file_name()).collect();
-    assert_eq!(left.len(), 1, "only the input remains: {left:?}");
+    assert_eq!(left, vec![std::ffi::OsString::from("junk.wav")], "only the input remains");
+    // Integer codec settings given through --quality.
+    let flac = dir.path().join("q.flac");
+    let wav = write_wav(
+        dir.path(),
+        "in.wav",
+        sine(440.0, 0.5, 0.5, 44100, 1),
+        AudioFormat { samplerate: 44100, channels: 1 },
+        16,
+    );
+    let o = timeside(&["transcode", wav.to_str().expect("p"), "-o", flac.to_str().expect("p"), "--quality", "8"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = timeside(&[
+        "transcode",
+        wav.to_str().expect("p"),
+        "-o",
+        dir.path().join("q.mp3").to_str().expect("p"),
+        "--quality",
+        "2.5",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vbr_quality"));
     let o = timeside(&["transcode", junk.to_str().expect("p"), "-o", "out.xyz"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown format `xyz`"));
@@ -270,4 +291,26 @@ fn transcode_writes_to_stdout() {
     assert_eq!(fmt.channels, 1);
     // No LAME tag on a pipe: the decoder also outputs the encoder delay and padding.
     assert!(frames.abs_diff(44100) <= 2 * 1152, "{frames}");
+}
+
+#[test]
+fn sixteen_bit_sources_stay_bit_exact_in_flac_and_wav() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let music = timeside::media::synth::demo_music(2.0, 44100);
+    let src = write_wav(dir.path(), "src.wav", music, AudioFormat { samplerate: 44100, channels: 2 }, 16);
+    let decode = |p: &std::path::Path| -> Vec<f32> {
+        let mut s = GstSource::open(&Input::File(p.to_path_buf()), &DecodeOptions::default()).expect("open");
+        let mut v = Vec::new();
+        while let Some(b) = s.next_block().expect("block") {
+            v.extend(b.samples);
+        }
+        v
+    };
+    let original = decode(&src);
+    for ext in ["flac", "wav"] {
+        let out = dir.path().join(format!("copy.{ext}"));
+        let o = timeside(&["transcode", src.to_str().expect("p"), "-o", out.to_str().expect("p")]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(decode(&out) == original, "{ext}: a 16-bit source must survive a 16-bit lossless transcode unchanged");
+    }
 }

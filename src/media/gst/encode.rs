@@ -1,6 +1,9 @@
 //! Encoding through GStreamer for the formats we do not encode natively (FLAC, Vorbis, AAC,
 //! WebM): `appsrc ! audioconvert ! audioresample ! <chain> ! appsink`.
 //!
+//! No dither on conversion to integer formats: a 16-bit source transcoded to 16-bit FLAC stays
+//! bit-exact (the same rule as the native WAV encoder).
+//!
 //! The caller's thread pushes blocks into the appsrc (bounded: it waits when GStreamer is
 //! behind) and drains the appsink after every block, so memory stays flat. Encoded buffers go to
 //! a [`ByteSink`]. Muxers that rewrite headers at the end (flacenc's STREAMINFO, mp4mux's moov)
@@ -52,7 +55,7 @@ impl GstEncoder {
         super::init().map_err(|e| EncodeError::Gst(e.to_string()))?;
         let line = format!(
             "appsrc name=src format=time is-live=false block=true max-bytes={APPSRC_MAX_BYTES} \
-             ! audioconvert ! audioresample ! {chain} ! appsink name=out sync=false"
+             ! audioconvert dithering=none noise-shaping=none ! audioresample ! {chain} ! appsink name=out sync=false"
         );
         let pipeline = gst::parse::launch(&line)
             .map_err(|e| {
@@ -119,7 +122,10 @@ impl GstEncoder {
     pub fn push(&mut self, samples: &[f32]) -> Result<(), EncodeError> {
         self.check_bus()?;
         let frames = (samples.len() / self.format.channels as usize) as u64;
-        let bytes: Vec<u8> = samples.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut bytes = Vec::with_capacity(samples.len() * 4);
+        for x in samples {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
         let mut buffer = gst::Buffer::from_mut_slice(bytes);
         {
             let b = buffer.get_mut().ok_or_else(|| EncodeError::Gst("buffer not writable".into()))?;
