@@ -314,3 +314,37 @@ fn sixteen_bit_sources_stay_bit_exact_in_flac_and_wav() {
         assert!(decode(&out) == original, "{ext}: a 16-bit source must survive a 16-bit lossless transcode unchanged");
     }
 }
+
+/// Every encoder publishes into a broadcast hub that keeps only 8 chunks; one reader subscribed
+/// at the start never reads while 6 s are encoded (it falls behind), then reads what is left.
+#[test]
+fn late_or_lagging_readers_still_get_a_decodable_stream() {
+    use timeside::processors::encoders::broadcast::{Broadcast, BroadcastSink, Subscriber};
+    struct Hubs(Mutex<Vec<(String, Subscriber)>>);
+    impl OutputFactory for Hubs {
+        fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
+            let hub = Broadcast::new(8);
+            self.0.lock().expect("lock").push((file_name.to_string(), hub.subscribe(0)));
+            Ok(Box::new(BroadcastSink::new(hub, 4096)))
+        }
+    }
+    let pipeline = PipelineSpec::from_toml(&all_encoders_spec(), "test").and_then(|s| s.compile("test")).expect("spec");
+    let format = AudioFormat { samplerate: 44100, channels: 2 };
+    let source = ArraySource::new(timeside::media::synth::demo_music(6.0, 44100), format, &DecodeOptions::default())
+        .expect("array");
+    let hubs = Hubs(Mutex::new(Vec::new()));
+    run_source(&pipeline, Box::new(source), &RunOptions { outputs: Some(&hubs), ..Default::default() }).expect("run");
+    let dir = tempfile::tempdir().expect("tmp");
+    for (name, mut reader) in hubs.0.into_inner().expect("lock") {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = reader.next(std::time::Duration::from_millis(10)) {
+            bytes.extend_from_slice(&chunk);
+        }
+        assert!(reader.skipped > 0, "{name}: the reader should have fallen behind");
+        let path = dir.path().join(&name);
+        std::fs::write(&path, &bytes).expect("write");
+        let (fmt, frames) = decoded_frames(&path);
+        assert_eq!(fmt.channels, 2, "{name}");
+        assert!(frames > 0 && frames < 6 * fmt.samplerate as u64, "{name}: {frames} frames from the kept tail");
+    }
+}

@@ -32,6 +32,9 @@ pub struct GstEncoder {
     /// Where the next buffer goes: muxers announce a rewrite with a new byte segment.
     position: u64,
     segment_start: Option<u64>,
+    /// Fragmented MP4 on a stream: everything before the first `moof` box is the init segment
+    /// (ftyp, moov) a late reader needs, whatever mp4mux flags.
+    init_until_moof: bool,
     name: &'static str,
 }
 
@@ -110,8 +113,15 @@ impl GstEncoder {
             written: 0,
             position: 0,
             segment_start: None,
+            init_until_moof: false,
             name,
         })
+    }
+
+    /// Treat the output as fragmented MP4 (see `init_until_moof`).
+    pub fn fragmented_mp4(mut self) -> Self {
+        self.init_until_moof = true;
+        self
     }
 
     pub fn describe(&self) -> String {
@@ -205,7 +215,16 @@ impl GstEncoder {
             }
             // A stream cannot be rewritten: the muxer chose a layout valid without it.
         } else {
-            sink.write_all(data)?;
+            // Muxers flag the buffers a reader needs first (Ogg header pages, FLAC metadata,
+            // WebM/MP4 init segments): streams keep them for late joiners.
+            if self.init_until_moof && data.get(4..8) == Some(b"moof".as_slice()) {
+                self.init_until_moof = false;
+            }
+            if self.init_until_moof || buffer.flags().contains(gst::BufferFlags::HEADER) {
+                sink.write_header(data)?;
+            } else {
+                sink.write_all(data)?;
+            }
             self.written += data.len() as u64;
         }
         self.position += data.len() as u64;

@@ -61,10 +61,20 @@ impl crate::processors::Params for Params {
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
     let enc = format!("avenc_aac bitrate={}", p.bitrate_kbps * 1000);
-    let chain = match p.container {
-        Container::Adts => format!("{enc} ! aacparse ! audio/mpeg,stream-format=adts"),
-        Container::M4a if ctx.open_output_is_seekable(&p.file_name) => format!("{enc} ! aacparse ! mp4mux"),
-        Container::M4a => format!("{enc} ! aacparse ! mp4mux fragment-duration=1000 streamable=true"),
-    };
-    start(DESCRIPTOR.id, &chain, &p.file_name, &p.tags, ctx)
+    match p.container {
+        Container::Adts => start(
+            DESCRIPTOR.id,
+            &format!("{enc} ! aacparse ! audio/mpeg,stream-format=adts"),
+            &p.file_name,
+            &p.tags,
+            ctx,
+        ),
+        Container::M4a if ctx.open_output_is_seekable(&p.file_name) => {
+            start(DESCRIPTOR.id, &format!("{enc} ! aacparse ! mp4mux"), &p.file_name, &p.tags, ctx)
+        }
+        Container::M4a => {
+            let chain = format!("{enc} ! aacparse ! mp4mux fragment-duration=1000 streamable=true");
+            Ok(start(DESCRIPTOR.id, &chain, &p.file_name, &p.tags, ctx)?.fragmented_mp4())
+        }
+    }
 }

@@ -25,6 +25,12 @@ pub fn start(
 }
 
 impl GstBacked {
+    /// The output is fragmented MP4: its init segment is the stream header.
+    pub fn fragmented_mp4(mut self) -> Self {
+        self.inner = self.inner.take().map(GstEncoder::fragmented_mp4);
+        self
+    }
+
     fn error(&self, e: impl std::fmt::Display) -> ProcessError {
         let place = self.inner.as_ref().map(|i| i.describe()).unwrap_or_default();
         ProcessError::Failed { processor: self.id, message: format!("{place}: {e}") }

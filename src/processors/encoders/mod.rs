@@ -2,6 +2,7 @@
 //! through a [`ByteSink`] (file, stdout or chunk stream, see [`output`]) chosen by the run.
 
 pub mod aac;
+pub mod broadcast;
 pub mod flac;
 mod gst_backed;
 pub mod mp3;

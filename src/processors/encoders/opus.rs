@@ -177,7 +177,9 @@ impl OpusEncoder {
         self.writer
             .write_packet(opus_tags(tags), self.serial, PacketWriteEndInfo::EndPage, 0)
             .map_err(|e| self.io_error(e))?;
-        self.drain()
+        let pages = std::mem::take(self.writer.inner_mut());
+        let written = self.sink.as_mut().map_or(Ok(()), |s| s.write_header(&pages));
+        written.map_err(|e| self.io_error(e))
     }
 
     fn io_error(&self, source: std::io::Error) -> ProcessError {

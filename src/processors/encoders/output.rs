@@ -14,6 +14,11 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub trait ByteSink: Send {
+    /// Writes the stream's header (bytes a reader needs before any other: codec headers,
+    /// container header). Streams keep it for readers that join late; files just write it.
+    fn write_header(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)
+    }
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()>;
     /// Whether `patch` works.
     fn seekable(&self) -> bool;

@@ -81,7 +81,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<WavEncoder, String> {
     // Sizes are patched at the end on a file; a stream keeps "unknown".
     let header = enc.header(None);
     enc.header_len = header.len() as u64;
-    sink.write_all(&header).map_err(|e| format!("{}: {e}", sink.describe()))?;
+    sink.write_header(&header).map_err(|e| format!("{}: {e}", sink.describe()))?;
     enc.sink = Some(sink);
     Ok(enc)
 }

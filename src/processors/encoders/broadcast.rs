@@ -1,0 +1,225 @@
+//! One encoder's output, fanned out to any number of readers that come and go: the piece the
+//! streaming server puts between an encoder and its HTTP listeners.
+//!
+//! - The encoder only publishes ([`BroadcastSink`]): it never waits for a reader.
+//! - The stream's header (Ogg/Opus head pages, WAV header, ...) is kept and sent first to every
+//!   reader, so a late joiner still receives a decodable stream.
+//! - Chunks are whole encoder writes (pages, frames), so each chunk starts at a point where a
+//!   decoder can pick up.
+//! - The last `capacity` chunks are kept. A reader that falls further behind skips forward to
+//!   the oldest kept chunk; `Subscriber::skipped` counts what it missed. Memory is bounded by
+//!   `capacity`, whatever the readers do.
+
+use super::ByteSink;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub type Chunk = Arc<[u8]>;
+
+struct State {
+    header: Vec<u8>,
+    /// Kept chunks; `first_seq` is the sequence number of the front one.
+    chunks: VecDeque<Chunk>,
+    first_seq: u64,
+    ended: bool,
+}
+
+pub struct Broadcast {
+    state: Mutex<State>,
+    changed: Condvar,
+    capacity: usize,
+}
+
+impl Broadcast {
+    pub fn new(capacity: usize) -> Arc<Broadcast> {
+        Arc::new(Broadcast {
+            state: Mutex::new(State { header: Vec::new(), chunks: VecDeque::new(), first_seq: 0, ended: false }),
+            changed: Condvar::new(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish_header(&self, bytes: &[u8]) {
+        self.lock().header.extend_from_slice(bytes);
+    }
+
+    fn publish(&self, chunk: Chunk) {
+        let mut s = self.lock();
+        s.chunks.push_back(chunk);
+        if s.chunks.len() > self.capacity {
+            s.chunks.pop_front();
+            s.first_seq += 1;
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    fn end(&self) {
+        self.lock().ended = true;
+        self.changed.notify_all();
+    }
+
+    /// A reader that starts with the header, then the last `burst` kept chunks (so a player
+    /// starts at once), then live chunks.
+    pub fn subscribe(self: &Arc<Self>, burst: usize) -> Subscriber {
+        let s = self.lock();
+        let next = s.first_seq + s.chunks.len().saturating_sub(burst) as u64;
+        Subscriber { hub: self.clone(), next, header_sent: false, skipped: 0 }
+    }
+}
+
+pub struct Subscriber {
+    hub: Arc<Broadcast>,
+    next: u64,
+    header_sent: bool,
+    /// Chunks this reader missed because it fell behind.
+    pub skipped: u64,
+}
+
+impl Subscriber {
+    /// The next bytes: `Some` data, or `None` when the stream ended (or nothing came within
+    /// `timeout`; check [`Subscriber::ended`]).
+    pub fn next(&mut self, timeout: Duration) -> Option<Chunk> {
+        let hub = self.hub.clone();
+        let mut s = hub.lock();
+        if !self.header_sent {
+            self.header_sent = true;
+            if !s.header.is_empty() {
+                return Some(Arc::from(s.header.as_slice()));
+            }
+        }
+        loop {
+            if self.next < s.first_seq {
+                self.skipped += s.first_seq - self.next;
+                self.next = s.first_seq;
+            }
+            let index = (self.next - s.first_seq) as usize;
+            if let Some(chunk) = s.chunks.get(index) {
+                self.next += 1;
+                return Some(chunk.clone());
+            }
+            if s.ended {
+                return None;
+            }
+            let (guard, wait) = hub.changed.wait_timeout(s, timeout).unwrap_or_else(|e| e.into_inner());
+            s = guard;
+            if wait.timed_out() && (self.next - s.first_seq) as usize >= s.chunks.len() {
+                return None;
+            }
+        }
+    }
+
+    pub fn ended(&self) -> bool {
+        let s = self.hub.lock();
+        s.ended && (self.next - s.first_seq) as usize >= s.chunks.len()
+    }
+}
+
+/// The encoder's side: header writes are kept for late joiners, other writes are gathered into
+/// chunks of at least `chunk_bytes` (never split inside a write) and published.
+pub struct BroadcastSink {
+    hub: Arc<Broadcast>,
+    buffer: Vec<u8>,
+    chunk_bytes: usize,
+}
+
+impl BroadcastSink {
+    pub fn new(hub: Arc<Broadcast>, chunk_bytes: usize) -> Self {
+        BroadcastSink { hub, buffer: Vec::new(), chunk_bytes: chunk_bytes.max(1) }
+    }
+}
+
+impl ByteSink for BroadcastSink {
+    fn write_header(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.hub.publish_header(bytes);
+        Ok(())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= self.chunk_bytes {
+            let chunk: Chunk = std::mem::take(&mut self.buffer).into();
+            self.hub.publish(chunk);
+        }
+        Ok(())
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn patch(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a broadcast cannot seek"))
+    }
+
+    fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
+        if !self.buffer.is_empty() {
+            let chunk: Chunk = std::mem::take(&mut self.buffer).into();
+            self.hub.publish(chunk);
+        }
+        self.hub.end();
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        "broadcast".into()
+    }
+}
+
+impl Drop for BroadcastSink {
+    /// A failed run still ends the stream, so readers are not left waiting.
+    fn drop(&mut self) {
+        self.hub.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(sub: &mut Subscriber) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(c) = sub.next(Duration::from_millis(10)) {
+            out.extend_from_slice(&c);
+        }
+        out
+    }
+
+    #[test]
+    fn readers_get_the_header_first_and_lagging_readers_skip_forward() {
+        let hub = Broadcast::new(4);
+        let mut early = hub.subscribe(0);
+        let mut sink: Box<dyn ByteSink> = Box::new(BroadcastSink::new(hub.clone(), 1));
+        sink.write_header(b"HEAD").expect("header");
+        for i in 0..10u8 {
+            sink.write_all(&[i]).expect("write");
+        }
+        // The encoder never waited: the early reader read nothing yet and lost the oldest six.
+        let mut late = hub.subscribe(2);
+        sink.finish().expect("finish");
+        assert_eq!(collect(&mut early), b"HEAD\x06\x07\x08\x09");
+        assert_eq!(early.skipped, 6);
+        assert_eq!(collect(&mut late), b"HEAD\x08\x09");
+        assert!(late.ended());
+    }
+
+    #[test]
+    fn chunks_are_whole_writes() {
+        let hub = Broadcast::new(100);
+        let mut sub = hub.subscribe(0);
+        let mut sink = BroadcastSink::new(hub.clone(), 5);
+        sink.write_all(b"abc").expect("w");
+        sink.write_all(b"defgh").expect("w");
+        sink.write_all(b"ij").expect("w");
+        Box::new(sink).finish().expect("finish");
+        let chunks: Vec<Vec<u8>> =
+            std::iter::from_fn(|| sub.next(Duration::from_millis(10)).map(|c| c.to_vec())).collect();
+        assert_eq!(chunks, vec![b"abcdefgh".to_vec(), b"ij".to_vec()]);
+    }
+}
