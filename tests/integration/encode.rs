@@ -247,6 +247,20 @@ fn failed_transcodes_leave_no_partial_file() {
     assert_eq!(o.status.code(), Some(1));
     let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").map(|e| e.expect("e").file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("junk.wav")], "only the input remains");
+    // An output folder that does not exist: a one-line error, nothing written anywhere.
+    let good = write_wav(
+        dir.path(),
+        "ok.wav",
+        sine(440.0, 0.5, 0.5, 44100, 1),
+        AudioFormat { samplerate: 44100, channels: 1 },
+        16,
+    );
+    let nowhere = dir.path().join("missing-dir").join("x.mp3");
+    let o = timeside(&["transcode", good.to_str().expect("p"), "-o", nowhere.to_str().expect("p")]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("x.mp3") && err.trim().lines().count() == 1, "{err}");
+    std::fs::remove_file(&good).expect("rm");
     // Integer codec settings given through --quality.
     let flac = dir.path().join("q.flac");
     let wav = write_wav(
