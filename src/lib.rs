@@ -6,7 +6,9 @@
 
 pub mod cli;
 pub mod features;
+pub mod live;
 pub mod media;
 pub mod pipeline;
 pub mod processors;
 pub mod results;
+pub mod server;

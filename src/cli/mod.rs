@@ -47,6 +47,8 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Run a pipeline preset (TOML, see pipelines/) over many inputs, writing one folder each.
     Run(batch::RunArgs),
+    /// Run the server: live channels (HTTP streams, WebSocket events) from the configuration.
+    Serve(ServeArgs),
     /// Convert to one or more formats in one decoding pass (format from each extension).
     Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
@@ -96,6 +98,19 @@ impl DecodeArgs {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    /// Configuration file, over the defaults (config/timeside.toml is what the defaults are).
+    #[arg(long, env = "TIMESIDE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address:port to listen on (overrides server.listen).
+    #[arg(long, env = "TIMESIDE_LISTEN", value_name = "ADDR:PORT")]
+    listen: Option<String>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, env = "TIMESIDE_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct AnalyzeArgs {
     /// Files, URIs, or `launch:<GStreamer launch description>` for a live source.
     #[arg(required = true)]
@@ -131,6 +146,7 @@ pub fn main() -> i32 {
         Command::Info { input, json } => info(&input, json),
         Command::Analyze(args) => analyze(args),
         Command::Run(args) => batch::run_batch(args),
+        Command::Serve(args) => serve(args),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }
@@ -138,7 +154,7 @@ pub fn main() -> i32 {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TIMESIDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_env("TIMESIDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,warp::server=off"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -146,6 +162,32 @@ fn init_logging() {
 pub(crate) fn fail(code: i32, message: impl std::fmt::Display) -> i32 {
     eprintln!("error: {message}");
     code
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    use crate::server::config::Config;
+    let mut config = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    if let Some(l) = args.listen {
+        config.server.listen = l;
+    }
+    if let Some(d) = args.data_dir {
+        config.server.data_dir = d;
+    }
+    let problems = config.problems("command line");
+    if !problems.is_empty() {
+        return fail(EXIT_USAGE, crate::server::config::ConfigError(problems));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_INPUT_FAILED, format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(crate::server::serve(config)) {
+        Ok(()) => 0,
+        Err(e) => fail(EXIT_INPUT_FAILED, e),
+    }
 }
 
 fn list(json: bool) -> i32 {

@@ -58,6 +58,9 @@ pub struct DecodeOptions {
     pub channels: u16,
     /// Frames per block handed to processors; 0 means the default (4096).
     pub block_size: usize,
+    /// Decode at the pace of the clock instead of as fast as possible (a live channel playing
+    /// a file). Live sources are paced by themselves. Default false.
+    pub realtime: bool,
 }
 
 pub const DEFAULT_BLOCK_SIZE: usize = 4096;

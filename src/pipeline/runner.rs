@@ -56,6 +56,8 @@ pub struct RunOptions<'a> {
     pub progress: Option<&'a (dyn Fn(f64) + Sync)>,
     /// Sinks for encoders other than files in `output_dir` (streams); `None`: files.
     pub outputs: Option<&'a dyn crate::processors::encoders::OutputFactory>,
+    /// Sees every block after the effects, before the fan-out (live meters).
+    pub on_block: Option<&'a (dyn Fn(&Block) + Sync)>,
 }
 
 #[derive(Debug)]
@@ -147,6 +149,9 @@ pub fn run_source(
         }
         for e in &mut stages.effects {
             e.processor.process(&mut block);
+        }
+        if let Some(on_block) = options.on_block {
+            on_block(&block);
         }
         features.process(&block);
         fan_out(&mut stages, &block, &features)?;

@@ -6,4 +6,5 @@ mod common;
 mod decode;
 mod encode;
 mod pipeline;
+mod server;
 mod sox_parity;

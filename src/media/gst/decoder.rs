@@ -95,7 +95,7 @@ impl GstSource {
                     .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
                 let uri = gst::glib::filename_to_uri(&abs, None)
                     .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-                build_uri(&uri, &caps, &shared)?
+                build_uri(&uri, &caps, options.realtime, &shared)?
             }
             Input::Uri(uri) => {
                 let scheme = uri_scheme(uri).unwrap_or_default();
@@ -107,7 +107,7 @@ impl GstSource {
                     });
                 }
                 *lock(&shared.hasher) = Some(ContentHasher::default());
-                build_uri(uri, &caps, &shared)?
+                build_uri(uri, &caps, options.realtime, &shared)?
             }
         };
         let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
@@ -485,20 +485,24 @@ fn make(factory: &str) -> Result<gst::Element, MediaError> {
 
 /// Our appsink: F32LE in `caps`, a few buffers, never dropping (upstream waits), not synced to
 /// the clock (files decode as fast as we consume; live sources pace themselves).
-fn configure_sink(sink: &gst_app::AppSink, caps: &gst::Caps) {
+fn configure_sink(sink: &gst_app::AppSink, caps: &gst::Caps, realtime: bool) {
     sink.set_caps(Some(caps));
     sink.set_max_buffers(APPSINK_MAX_BUFFERS);
     sink.set_drop(false);
-    sink.set_sync(false);
+    sink.set_sync(realtime);
 }
 
 /// audioconvert ! audioresample ! appsink, added to `pipeline`; returns the converter (its sink
 /// pad is where decoded audio goes) and the sink.
-fn add_tail(pipeline: &gst::Pipeline, caps: &gst::Caps) -> Result<(gst::Element, gst_app::AppSink), MediaError> {
+fn add_tail(
+    pipeline: &gst::Pipeline,
+    caps: &gst::Caps,
+    realtime: bool,
+) -> Result<(gst::Element, gst_app::AppSink), MediaError> {
     let convert = make("audioconvert")?;
     let resample = make("audioresample")?;
     let appsink = gst_app::AppSink::builder().build();
-    configure_sink(&appsink, caps);
+    configure_sink(&appsink, caps, realtime);
     let link_err = |e: gst::glib::BoolError| decode_error("pipeline", &e.to_string());
     pipeline.add_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
     gst::Element::link_many([&convert, &resample, appsink.upcast_ref()]).map_err(link_err)?;
@@ -508,13 +512,14 @@ fn add_tail(pipeline: &gst::Pipeline, caps: &gst::Caps) -> Result<(gst::Element,
 fn build_uri(
     uri: &str,
     caps: &gst::Caps,
+    realtime: bool,
     shared: &Arc<Shared>,
 ) -> Result<(gst::Pipeline, gst_app::AppSink), MediaError> {
     let pipeline = gst::Pipeline::new();
     let decodebin = make("uridecodebin")?;
     decodebin.set_property("uri", uri);
     pipeline.add(&decodebin).map_err(|e| decode_error(uri, &e.to_string()))?;
-    let (convert, appsink) = add_tail(&pipeline, caps)?;
+    let (convert, appsink) = add_tail(&pipeline, caps, realtime)?;
 
     // Stop plugging at video streams, so video is passed undecoded to a fakesink. Containers
     // also have video/ caps (video/quicktime, video/x-matroska): keep plugging whatever a
@@ -625,6 +630,6 @@ fn build_launch(desc: &str, name: &str, caps: &gst::Caps) -> Result<(gst::Pipeli
         .by_name(LAUNCH_SINK)
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
         .ok_or_else(|| launch_err(format!("`{LAUNCH_SINK}` is reserved")))?;
-    configure_sink(&sink, caps);
+    configure_sink(&sink, caps, false);
     Ok((pipeline, sink))
 }

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub type Chunk = Arc<[u8]>;
+/// A chunk of encoded bytes; cloning it for each reader is a reference count, not a copy.
+pub type Chunk = bytes::Bytes;
 
 struct State {
     header: Vec<u8>,
@@ -28,7 +29,10 @@ struct State {
 
 pub struct Broadcast {
     state: Mutex<State>,
+    /// Wakes blocking readers ([`Subscriber::next`]).
     changed: Condvar,
+    /// Wakes async readers ([`Subscriber::next_async`], the HTTP listeners).
+    notify: tokio::sync::Notify,
     capacity: usize,
 }
 
@@ -37,6 +41,7 @@ impl Broadcast {
         Arc::new(Broadcast {
             state: Mutex::new(State { header: Vec::new(), chunks: VecDeque::new(), first_seq: 0, ended: false }),
             changed: Condvar::new(),
+            notify: tokio::sync::Notify::new(),
             capacity: capacity.max(1),
         })
     }
@@ -58,11 +63,35 @@ impl Broadcast {
         }
         drop(s);
         self.changed.notify_all();
+        self.notify.notify_waiters();
     }
 
     fn end(&self) {
         self.lock().ended = true;
         self.changed.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    /// Chunks currently kept, and the header's size: what a new reader's burst can hold.
+    pub fn kept(&self) -> (usize, usize) {
+        let s = self.lock();
+        (s.chunks.len(), s.header.len())
+    }
+
+    /// Chooses the burst for a new reader: the newest kept chunks adding up to `bytes`.
+    pub fn subscribe_bytes(self: &Arc<Self>, bytes: usize) -> Subscriber {
+        let s = self.lock();
+        let (mut total, mut count) = (0, 0);
+        for c in s.chunks.iter().rev() {
+            if total >= bytes {
+                break;
+            }
+            total += c.len();
+            count += 1;
+        }
+        let next = s.first_seq + (s.chunks.len() - count) as u64;
+        drop(s);
+        Subscriber { hub: self.clone(), next, header_sent: false, skipped: 0 }
     }
 
     /// A reader that starts with the header, then the last `burst` kept chunks (so a player
@@ -83,29 +112,54 @@ pub struct Subscriber {
 }
 
 impl Subscriber {
+    /// What is ready now: `Ok(Some)` a chunk, `Ok(None)` nothing yet, `Err(())` the end.
+    fn take(&mut self, s: &State) -> Result<Option<Chunk>, ()> {
+        if !self.header_sent {
+            self.header_sent = true;
+            if !s.header.is_empty() {
+                return Ok(Some(Chunk::copy_from_slice(&s.header)));
+            }
+        }
+        if self.next < s.first_seq {
+            self.skipped += s.first_seq - self.next;
+            self.next = s.first_seq;
+        }
+        let index = (self.next - s.first_seq) as usize;
+        if let Some(chunk) = s.chunks.get(index) {
+            self.next += 1;
+            return Ok(Some(chunk.clone()));
+        }
+        if s.ended { Err(()) } else { Ok(None) }
+    }
+
+    /// The next bytes, waiting without blocking a thread; `None` at the end of the stream.
+    pub async fn next_async(&mut self) -> Option<Chunk> {
+        let hub = self.hub.clone();
+        loop {
+            // Register for the wake-up before looking, so a publish in between is not missed.
+            let notified = hub.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // The lock is released before waiting (this statement ends its guard).
+            let ready = self.take(&hub.lock());
+            match ready {
+                Ok(Some(chunk)) => return Some(chunk),
+                Err(()) => return None,
+                Ok(None) => notified.await,
+            }
+        }
+    }
+
     /// The next bytes: `Some` data, or `None` when the stream ended (or nothing came within
     /// `timeout`; check [`Subscriber::ended`]).
     pub fn next(&mut self, timeout: Duration) -> Option<Chunk> {
         let hub = self.hub.clone();
         let mut s = hub.lock();
-        if !self.header_sent {
-            self.header_sent = true;
-            if !s.header.is_empty() {
-                return Some(Arc::from(s.header.as_slice()));
-            }
-        }
         loop {
-            if self.next < s.first_seq {
-                self.skipped += s.first_seq - self.next;
-                self.next = s.first_seq;
-            }
-            let index = (self.next - s.first_seq) as usize;
-            if let Some(chunk) = s.chunks.get(index) {
-                self.next += 1;
-                return Some(chunk.clone());
-            }
-            if s.ended {
-                return None;
+            match self.take(&s) {
+                Ok(Some(chunk)) => return Some(chunk),
+                Err(()) => return None,
+                Ok(None) => {}
             }
             let (guard, wait) = hub.changed.wait_timeout(s, timeout).unwrap_or_else(|e| e.into_inner());
             s = guard;
@@ -144,7 +198,7 @@ impl ByteSink for BroadcastSink {
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= self.chunk_bytes {
-            let chunk: Chunk = std::mem::take(&mut self.buffer).into();
+            let chunk = Chunk::from(std::mem::take(&mut self.buffer));
             self.hub.publish(chunk);
         }
         Ok(())
@@ -160,7 +214,7 @@ impl ByteSink for BroadcastSink {
 
     fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
         if !self.buffer.is_empty() {
-            let chunk: Chunk = std::mem::take(&mut self.buffer).into();
+            let chunk = Chunk::from(std::mem::take(&mut self.buffer));
             self.hub.publish(chunk);
         }
         self.hub.end();

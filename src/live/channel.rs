@@ -1,0 +1,278 @@
+//! A running live channel: its mounts (one encoder and broadcast per format), its event
+//! channel, and the thread that decodes, meters and encodes.
+
+use super::source::{ResilientSource, SourceState};
+use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
+use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
+use crate::processors::analyzers::amplitude_to_dbfs;
+use crate::processors::encoders::broadcast::{Broadcast, BroadcastSink};
+use crate::processors::encoders::{ByteSink, OutputFactory};
+use crate::server::config::{ChannelConfig, LiveConfig};
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Every channel runs at this format: sources are converted to it, so a source can change
+/// (reconnect, loop, fall back to silence) without restarting the encoders.
+pub const CHANNEL_FORMAT: AudioFormat = AudioFormat { samplerate: 44100, channels: 2 };
+/// Events kept for a WebSocket client that is behind; past that it skips (thinned).
+const EVENT_QUEUE: usize = 256;
+
+/// A JSON event, shared by all subscribers.
+pub type Event = Arc<str>;
+
+/// One format of a channel: `/live/<channel>.<ext>`.
+pub struct Mount {
+    pub ext: String,
+    pub content_type: &'static str,
+    pub hub: Arc<Broadcast>,
+    pub listeners: AtomicUsize,
+    pub listeners_total: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    /// Chunks that listeners missed because they fell behind.
+    pub chunks_skipped: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct ChannelStats {
+    pub frames: AtomicU64,
+    pub source_connected: AtomicBool,
+    pub last_error: Mutex<Option<String>>,
+}
+
+pub struct Channel {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub mounts: Vec<Arc<Mount>>,
+    pub events: tokio::sync::broadcast::Sender<Event>,
+    pub stats: Arc<ChannelStats>,
+    pub started: Instant,
+    cancel: CancelToken,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn content_type(ext: &str) -> &'static str {
+    match ext {
+        "mp3" => "audio/mpeg",
+        "opus" => "audio/ogg; codecs=opus",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Routes each encoder of the channel's pipeline to its mount's broadcast.
+struct MountOutputs {
+    mounts: Vec<Arc<Mount>>,
+    chunk_bytes: usize,
+}
+
+impl OutputFactory for MountOutputs {
+    fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
+        let mount = self.mounts.iter().find(|m| m.ext == file_name).ok_or_else(|| format!("no mount `{file_name}`"))?;
+        Ok(Box::new(BroadcastSink::new(mount.hub.clone(), self.chunk_bytes)))
+    }
+}
+
+fn wall_time() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// Peak and RMS per channel over the blocks since the last event.
+struct LevelMeter {
+    peak: Vec<f32>,
+    sum_squares: Vec<f64>,
+    frames: u64,
+    next_event_frame: u64,
+    frames_per_event: u64,
+}
+
+impl LevelMeter {
+    fn add(&mut self, block: &Block) -> Option<serde_json::Value> {
+        let ch = block.format.channels as usize;
+        for frame in block.samples.chunks_exact(ch) {
+            for (c, &x) in frame.iter().enumerate() {
+                self.peak[c] = self.peak[c].max(x.abs());
+                self.sum_squares[c] += (x * x) as f64;
+            }
+        }
+        self.frames += block.frames() as u64;
+        let end = block.frame + block.frames() as u64;
+        if end < self.next_event_frame {
+            return None;
+        }
+        self.next_event_frame = end + self.frames_per_event;
+        let n = self.frames.max(1) as f64;
+        let peak: Vec<f64> = self.peak.iter().map(|&p| round3(amplitude_to_dbfs(p as f64))).collect();
+        let rms: Vec<f64> = self.sum_squares.iter().map(|&s| round3(amplitude_to_dbfs((s / n).sqrt()))).collect();
+        self.peak.iter_mut().for_each(|p| *p = 0.0);
+        self.sum_squares.iter_mut().for_each(|s| *s = 0.0);
+        self.frames = 0;
+        Some(json!({ "peak_dbfs": peak, "rms_dbfs": rms }))
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// `data_dir/demo.wav`: generated music-like audio for the demo channel (written once).
+fn demo_file(data_dir: &Path) -> Result<std::path::PathBuf, String> {
+    let path = data_dir.join("demo.wav");
+    if path.exists() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let samples = synth::demo_music(30.0, CHANNEL_FORMAT.samplerate);
+    let source = ArraySource::new(samples, CHANNEL_FORMAT, &DecodeOptions::default()).map_err(|e| e.to_string())?;
+    let spec = PipelineSpec::from_toml("[[processors]]\nid = \"wav\"\nparams = { file_name = \"demo.wav\" }", "demo")
+        .and_then(|s| s.compile("demo"))
+        .map_err(|e| e.to_string())?;
+    run_source(&spec, Box::new(source), &RunOptions { output_dir: Some(data_dir), ..Default::default() })
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+impl Channel {
+    /// Builds the channel and starts its thread.
+    pub fn start(config: &ChannelConfig, live: &LiveConfig, data_dir: &Path) -> Result<Arc<Channel>, String> {
+        let input =
+            if config.source == "demo" { Input::File(demo_file(data_dir)?) } else { Input::parse(&config.source) };
+        let mounts: Vec<Arc<Mount>> = config
+            .formats
+            .iter()
+            .map(|ext| {
+                Arc::new(Mount {
+                    ext: ext.clone(),
+                    content_type: content_type(ext),
+                    hub: Broadcast::new(live.queue_chunks),
+                    listeners: AtomicUsize::new(0),
+                    listeners_total: AtomicU64::new(0),
+                    bytes_sent: AtomicU64::new(0),
+                    chunks_skipped: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        let processors = mounts
+            .iter()
+            .map(|m| {
+                let bitrate = if m.ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps };
+                StepSpec { id: m.ext.clone(), params: json!({ "file_name": m.ext, "bitrate_kbps": bitrate }) }
+            })
+            .collect();
+        let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors }
+            .compile(&format!("channel {}", config.id))
+            .map_err(|e| e.to_string())?;
+        let (events, _) = tokio::sync::broadcast::channel(EVENT_QUEUE);
+        let channel = Arc::new(Channel {
+            id: config.id.clone(),
+            name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
+            source: config.source.clone(),
+            mounts,
+            events,
+            stats: Arc::new(ChannelStats::default()),
+            started: Instant::now(),
+            cancel: CancelToken::default(),
+            thread: Mutex::new(None),
+        });
+
+        let topic = format!("live:{}", channel.id);
+        let (events, stats) = (channel.events.clone(), channel.stats.clone());
+        let (state_topic, state_events, state_stats) = (topic.clone(), events.clone(), stats.clone());
+        let on_state = Box::new(move |state: SourceState| {
+            let (event, message) = match &state {
+                SourceState::Connected => ("source_connected", None),
+                SourceState::Disconnected(m) => ("source_disconnected", Some(m.clone())),
+            };
+            state_stats.source_connected.store(state == SourceState::Connected, Ordering::SeqCst);
+            *state_stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = message.clone();
+            let frames = state_stats.frames.load(Ordering::SeqCst);
+            let e = json!({ "topic": state_topic, "event": event, "stream_time": frames as f64 / CHANNEL_FORMAT.samplerate as f64,
+                            "wall_time": wall_time(), "message": message });
+            let _ = state_events.send(Event::from(e.to_string()));
+        });
+        let source = ResilientSource::new(input, config.looped, CHANNEL_FORMAT, on_state);
+        let outputs = MountOutputs { mounts: channel.mounts.clone(), chunk_bytes: live.chunk_bytes };
+        let frames_per_event = (CHANNEL_FORMAT.samplerate as f64 / live.events_per_second) as u64;
+        let cancel = channel.cancel.clone();
+        let id = channel.id.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("channel-{id}"))
+            .spawn(move || {
+                let meter = Mutex::new(LevelMeter {
+                    peak: vec![0.0; CHANNEL_FORMAT.channels as usize],
+                    sum_squares: vec![0.0; CHANNEL_FORMAT.channels as usize],
+                    frames: 0,
+                    next_event_frame: frames_per_event,
+                    frames_per_event,
+                });
+                let on_block = |block: &Block| {
+                    let end = block.frame + block.frames() as u64;
+                    stats.frames.store(end, Ordering::SeqCst);
+                    let levels = meter.lock().unwrap_or_else(|e| e.into_inner()).add(block);
+                    if let Some(mut e) = levels {
+                        e["topic"] = json!(topic);
+                        e["event"] = json!("level");
+                        // The time of the audio the event describes: the end of the block.
+                        e["stream_time"] = json!(end as f64 / CHANNEL_FORMAT.samplerate as f64);
+                        e["wall_time"] = json!(wall_time());
+                        // No subscriber is not an error.
+                        let _ = events.send(Event::from(e.to_string()));
+                    }
+                };
+                let options =
+                    RunOptions { cancel, outputs: Some(&outputs), on_block: Some(&on_block), ..Default::default() };
+                if let Err(e) = run_source(&pipeline, Box::new(source), &options) {
+                    tracing::error!(channel = %id, error = %e, "channel stopped");
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        *channel.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(channel)
+    }
+
+    pub fn mount(&self, ext: &str) -> Option<&Arc<Mount>> {
+        self.mounts.iter().find(|m| m.ext == ext)
+    }
+
+    /// Ends the channel: the source stops, encoders finish, listeners get the end of stream.
+    pub fn stop(&self) {
+        self.cancel.end_input();
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+
+    pub fn stream_time(&self) -> f64 {
+        self.stats.frames.load(Ordering::SeqCst) as f64 / CHANNEL_FORMAT.samplerate as f64
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let mounts: Vec<serde_json::Value> = self
+            .mounts
+            .iter()
+            .map(|m| {
+                json!({
+                    "format": m.ext,
+                    "url": format!("/live/{}.{}", self.id, m.ext),
+                    "content_type": m.content_type,
+                    "listeners": m.listeners.load(Ordering::SeqCst),
+                    "listeners_total": m.listeners_total.load(Ordering::SeqCst),
+                    "bytes_sent": m.bytes_sent.load(Ordering::SeqCst),
+                    "chunks_skipped": m.chunks_skipped.load(Ordering::SeqCst),
+                })
+            })
+            .collect();
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "source": self.source,
+            "source_connected": self.stats.source_connected.load(Ordering::SeqCst),
+            "source_error": *self.stats.last_error.lock().unwrap_or_else(|e| e.into_inner()),
+            "stream_time": self.stream_time(),
+            "uptime_s": self.started.elapsed().as_secs_f64(),
+            "mounts": mounts,
+        })
+    }
+}

@@ -1,0 +1,158 @@
+//! [`ResilientSource`]: a live source that never ends by itself. Files loop (when asked), and
+//! while the real source is down (failed, disconnected, not yet started) it yields silence at
+//! the pace of the clock and retries, so encoders keep running and listeners stay connected.
+//! Positions run on continuously across restarts: `stream_time` is seconds since the channel
+//! started.
+
+use crate::media::gst::GstSource;
+use crate::media::{AudioFormat, Block, DecodeOptions, Input, MediaError, Source, SourceSummary};
+use std::time::{Duration, Instant};
+
+const RETRY_EVERY: Duration = Duration::from_secs(2);
+const SILENCE_BLOCK_S: f64 = 0.1;
+
+/// What happened to the underlying source, for events.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceState {
+    Connected,
+    Disconnected(String),
+}
+
+pub struct ResilientSource {
+    input: Input,
+    options: DecodeOptions,
+    looped: bool,
+    format: AudioFormat,
+    inner: Option<GstSource>,
+    /// Frame position of the channel (continuous across restarts).
+    position: u64,
+    /// Where the current inner source's frame 0 sits in the channel.
+    offset: u64,
+    last_retry: Option<Instant>,
+    /// Wall-clock pacing of silence.
+    silence_clock: Option<(Instant, u64)>,
+    stopped: bool,
+    on_state: Box<dyn Fn(SourceState) + Send>,
+}
+
+impl ResilientSource {
+    /// `format` is fixed for the channel: every (re)opened source is converted to it.
+    pub fn new(
+        input: Input,
+        looped: bool,
+        format: AudioFormat,
+        on_state: Box<dyn Fn(SourceState) + Send>,
+    ) -> ResilientSource {
+        let options = DecodeOptions {
+            samplerate: format.samplerate,
+            channels: format.channels,
+            // Files are paced to the clock; live sources pace themselves.
+            realtime: !matches!(input, Input::Launch(_)),
+            block_size: (format.samplerate as f64 * SILENCE_BLOCK_S) as usize,
+            ..Default::default()
+        };
+        ResilientSource {
+            input,
+            options,
+            looped,
+            format,
+            inner: None,
+            position: 0,
+            offset: 0,
+            last_retry: None,
+            silence_clock: None,
+            stopped: false,
+            on_state,
+        }
+    }
+
+    fn try_open(&mut self) {
+        if self.last_retry.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+            return;
+        }
+        self.last_retry = Some(Instant::now());
+        match GstSource::open(&self.input, &self.options) {
+            Ok(s) => {
+                self.inner = Some(s);
+                self.offset = self.position;
+                self.silence_clock = None;
+                (self.on_state)(SourceState::Connected);
+            }
+            Err(e) => self.lost(e),
+        }
+    }
+
+    fn lost(&mut self, e: MediaError) {
+        tracing::warn!(input = %self.input, error = %e, "live source down; sending silence");
+        self.inner = None;
+        (self.on_state)(SourceState::Disconnected(e.to_string()));
+    }
+
+    /// A block of silence, released when the clock reaches it.
+    fn silence(&mut self) -> Block {
+        let frames = (self.format.samplerate as f64 * SILENCE_BLOCK_S) as u64;
+        let (start, start_frame) = *self.silence_clock.get_or_insert((Instant::now(), self.position));
+        let due = start
+            + Duration::from_secs_f64((self.position + frames - start_frame) as f64 / self.format.samplerate as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let block = Block {
+            frame: self.position,
+            samples: vec![0.0; frames as usize * self.format.channels as usize],
+            format: self.format,
+        };
+        self.position += frames;
+        block
+    }
+}
+
+impl Source for ResilientSource {
+    fn format(&self) -> AudioFormat {
+        self.format
+    }
+
+    fn expected_frames(&self) -> Option<u64> {
+        None
+    }
+
+    fn next_block(&mut self) -> Result<Option<Block>, MediaError> {
+        loop {
+            if self.stopped {
+                return Ok(None);
+            }
+            if self.inner.is_none() {
+                self.try_open();
+                if self.inner.is_none() {
+                    return Ok(Some(self.silence()));
+                }
+            }
+            let Some(inner) = self.inner.as_mut() else { continue };
+            match inner.next_block() {
+                Ok(Some(mut b)) => {
+                    b.frame += self.offset;
+                    self.position = b.frame + b.frames() as u64;
+                    return Ok(Some(b));
+                }
+                Ok(None) if self.looped => {
+                    // Reopen at once for a seamless loop.
+                    self.inner = None;
+                    self.last_retry = None;
+                }
+                Ok(None) => self.lost(MediaError::Decode { input: self.input.to_string(), message: "ended".into() }),
+                Err(e) => self.lost(e),
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+        if let Some(mut s) = self.inner.take() {
+            s.stop();
+        }
+    }
+
+    fn summary(&mut self) -> Result<SourceSummary, MediaError> {
+        Ok(SourceSummary { uri: self.input.to_string(), frames: self.position, ..Default::default() })
+    }
+}

@@ -1,0 +1,184 @@
+//! Server configuration: `config/timeside.toml` (embedded as the defaults), a user file over it,
+//! then flags and environment variables. An invalid configuration is refused at start with
+//! every problem listed, each naming its file and key.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/timeside.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub live: LiveConfig,
+    #[serde(default)]
+    pub channels: Vec<ChannelConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveConfig {
+    pub burst_bytes: usize,
+    pub queue_chunks: usize,
+    pub chunk_bytes: usize,
+    pub events_per_second: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub source: String,
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    #[serde(default = "default_mp3_bitrate")]
+    pub mp3_bitrate_kbps: u32,
+    #[serde(default = "default_opus_bitrate")]
+    pub opus_bitrate_kbps: u32,
+}
+
+fn default_formats() -> Vec<String> {
+    vec!["mp3".into(), "opus".into()]
+}
+fn default_mp3_bitrate() -> u32 {
+    128
+}
+fn default_opus_bitrate() -> u32 {
+    96
+}
+
+/// Stream formats a channel can serve: extension → encoder id.
+pub const STREAM_FORMATS: &[(&str, &str)] = &[("mp3", "mp3"), ("opus", "opus")];
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// The embedded defaults, with `file` (if any) merged over them table by table.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut value: toml::Table =
+            toml::from_str(DEFAULT_CONFIG).map_err(|e| ConfigError(vec![format!("embedded defaults: {e}")]))?;
+        let name = file.map_or("defaults".to_string(), |f| f.display().to_string());
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError(vec![format!("{name}: {e}")]))?;
+            let user: toml::Table =
+                toml::from_str(&text).map_err(|e| ConfigError(vec![format!("{name}: {}", e.to_string().trim())]))?;
+            for (key, v) in user {
+                match (value.get_mut(&key), v) {
+                    // Tables merge key by key; anything else (the channel list) replaces.
+                    (Some(toml::Value::Table(base)), toml::Value::Table(over)) => base.extend(over),
+                    (_, v) => {
+                        value.insert(key, v);
+                    }
+                }
+            }
+        }
+        let config: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(vec![format!("{name}: {}", e.to_string().trim())]))?;
+        let problems = config.problems(&name);
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }
+    }
+
+    /// Every semantic problem, as "file: key: why".
+    pub fn problems(&self, name: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        let mut bad = |key: String, why: String| p.push(format!("{name}: {key}: {why}"));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            bad("server.listen".into(), format!("`{}` is not an address:port", self.server.listen));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.live.burst_bytes) && self.live.burst_bytes != 0 {
+            bad("live.burst_bytes".into(), "must be 0 or 1024..=16777216".into());
+        }
+        if !(4..=65536).contains(&self.live.queue_chunks) {
+            bad("live.queue_chunks".into(), "must be 4..=65536".into());
+        }
+        if !(256..=1024 * 1024).contains(&self.live.chunk_bytes) {
+            bad("live.chunk_bytes".into(), "must be 256..=1048576".into());
+        }
+        if !(self.live.events_per_second > 0.0 && self.live.events_per_second <= 100.0) {
+            bad("live.events_per_second".into(), "must be > 0 and <= 100".into());
+        }
+        let mut ids = HashSet::new();
+        for (i, c) in self.channels.iter().enumerate() {
+            let key = |k: &str| format!("channels[{i}].{k}");
+            let valid_id =
+                !c.id.is_empty() && c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+            if !valid_id {
+                bad(key("id"), format!("`{}` must be letters, digits, - or _", c.id));
+            } else if !ids.insert(c.id.clone()) {
+                bad(key("id"), format!("`{}` is used twice", c.id));
+            }
+            if c.source.trim().is_empty() {
+                bad(key("source"), "is empty".into());
+            }
+            if c.formats.is_empty() {
+                bad(key("formats"), "lists no format".into());
+            }
+            for f in &c.formats {
+                if !STREAM_FORMATS.iter().any(|(ext, _)| ext == f) {
+                    let known: Vec<&str> = STREAM_FORMATS.iter().map(|(e, _)| *e).collect();
+                    bad(key("formats"), format!("unknown format `{f}` (known: {})", known.join(", ")));
+                }
+            }
+            if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&c.mp3_bitrate_kbps) {
+                bad(key("mp3_bitrate_kbps"), format!("{} is not an MP3 bitrate", c.mp3_bitrate_kbps));
+            }
+            if !(6..=510).contains(&c.opus_bitrate_kbps) {
+                bad(key("opus_bitrate_kbps"), "must be 6..=510".into());
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_is_valid() {
+        let c = Config::load(None).expect("defaults");
+        assert_eq!(c.channels[0].id, "demo");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_file_and_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("bad.toml");
+        std::fs::write(
+            &f,
+            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\n",
+        )
+        .expect("write");
+        let err = Config::load(Some(&f)).err().expect("invalid").to_string();
+        for key in ["server.listen", "live.queue_chunks", "channels[0].id", "channels[0].source", "`wma`"] {
+            assert!(err.contains(key), "{key} missing in {err}");
+        }
+        assert!(err.contains("bad.toml"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("typo.toml");
+        std::fs::write(&f, "[server]\nlisten_addr = \"127.0.0.1:1\"\n").expect("write");
+        let err = Config::load(Some(&f)).err().expect("invalid").to_string();
+        assert!(err.contains("listen_addr"), "{err}");
+    }
+}

@@ -1,0 +1,204 @@
+//! `timeside serve`: the HTTP server (warp on tokio).
+//!
+//! - `GET /live/<channel>.<ext>`: the channel's stream in that format (chunked; burst on
+//!   connect; CORS for browser players). A listener that falls behind skips forward; it never
+//!   slows the channel or other listeners.
+//! - `GET /api/v1/ws`: WebSocket events (see [`ws`] for the protocol).
+//! - `GET /api/v1/live`: channels, source state, listeners and bytes per format.
+//! - `GET /api/v1/health`.
+//!
+//! Channels run on their own threads; this module only reads their broadcasts and events.
+
+pub mod config;
+mod ws;
+
+use crate::live::{Channel, Mount};
+use config::Config;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use warp::Filter;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Reply;
+
+pub struct AppState {
+    pub channels: BTreeMap<String, Arc<Channel>>,
+    pub config: Config,
+    pub started: Instant,
+    /// Turns true when the server shuts down: WebSocket loops close their connections.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// A running server: its address, and the handle to stop it.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the channels and the HTTP server on `config.server.listen`.
+pub async fn start(config: Config) -> Result<RunningServer, String> {
+    let addr: SocketAddr = config.server.listen.parse().map_err(|e| format!("server.listen: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut channels = BTreeMap::new();
+    for c in &config.channels {
+        let (c, live, dir) = (c.clone(), config.live.clone(), config.server.data_dir.clone());
+        let channel = tokio::task::spawn_blocking(move || Channel::start(&c, &live, &dir))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("channel: {e}"))?;
+        channels.insert(channel.id.clone(), channel);
+    }
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
+    let mut done = shutdown;
+    let server = warp::serve(routes(state.clone())).incoming(listener).graceful(async move {
+        let _ = done.wait_for(|stopped| *stopped).await;
+    });
+    let task = tokio::spawn(server.run());
+    Ok(RunningServer { addr, state, stop, task })
+}
+
+impl RunningServer {
+    /// Stops the channels (listeners receive the end of their streams), closes WebSockets and
+    /// waits for the server to finish.
+    pub async fn shutdown(self) {
+        let channels: Vec<Arc<Channel>> = self.state.channels.values().cloned().collect();
+        let _ = tokio::task::spawn_blocking(move || channels.iter().for_each(|c| c.stop())).await;
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// `timeside serve`: runs until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let server = start(config).await?;
+    let addr = server.addr;
+    println!("TimeSide listening on http://{addr}");
+    for (id, c) in &server.state.channels {
+        for m in &c.mounts {
+            println!("  live channel {id}: http://{addr}/live/{id}.{}", m.ext);
+        }
+    }
+    println!("  events: ws://{addr}/api/v1/ws   status: http://{addr}/api/v1/live");
+    wait_for_signal().await;
+    eprintln!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn with_state(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Arc<AppState>,), Error = std::convert::Infallible> + Clone {
+    warp::any().map(move || state.clone())
+}
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
+    let live_stream = warp::get().and(warp::path!("live" / String)).and(with_state(state.clone())).map(live_stream);
+    let health = warp::get().and(warp::path!("api" / "v1" / "health")).and(with_state(state.clone())).map(health);
+    let live_status =
+        warp::get().and(warp::path!("api" / "v1" / "live")).and(with_state(state.clone())).map(live_status);
+    let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
+        |socket: warp::ws::Ws, state: Arc<AppState>| {
+            socket.on_upgrade(move |ws| ws::session(ws, state)).into_response()
+        },
+    );
+    live_stream.or(health).unify().or(live_status).unify().or(events).unify().recover(not_found).unify()
+}
+
+/// `{ "code": ..., "message": ... }` with a status: the one shape of every error reply.
+pub fn error_reply(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
+    warp::reply::with_status(warp::reply::json(&json!({ "code": code, "message": message })), status).into_response()
+}
+
+async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
+    Ok(error_reply(StatusCode::NOT_FOUND, "not_found", "no such resource"))
+}
+
+/// GET /api/v1/health
+fn health(state: Arc<AppState>) -> warp::reply::Response {
+    warp::reply::json(&json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs_f64(),
+        "channels": state.channels.len(),
+    }))
+    .into_response()
+}
+
+/// GET /api/v1/live
+fn live_status(state: Arc<AppState>) -> warp::reply::Response {
+    let channels: Vec<serde_json::Value> = state.channels.values().map(|c| c.status()).collect();
+    warp::reply::json(&json!({ "channels": channels })).into_response()
+}
+
+/// Counts a listener for as long as its response body lives.
+struct ListenerGuard(Arc<Mount>);
+
+impl Drop for ListenerGuard {
+    fn drop(&mut self) {
+        self.0.listeners.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// GET /live/<channel>.<ext>
+fn live_stream(name: String, state: Arc<AppState>) -> warp::reply::Response {
+    let Some((id, ext)) = name.rsplit_once('.') else {
+        return error_reply(StatusCode::NOT_FOUND, "unknown_mount", &format!("`{name}`: expected <channel>.<format>"));
+    };
+    let Some(channel) = state.channels.get(id) else {
+        return error_reply(StatusCode::NOT_FOUND, "unknown_channel", &format!("no live channel `{id}`"));
+    };
+    let Some(mount) = channel.mount(ext) else {
+        let formats: Vec<&str> = channel.mounts.iter().map(|m| m.ext.as_str()).collect();
+        return error_reply(
+            StatusCode::NOT_FOUND,
+            "unknown_format",
+            &format!("channel `{id}` has no `{ext}` stream (it has: {})", formats.join(", ")),
+        );
+    };
+    mount.listeners.fetch_add(1, Ordering::SeqCst);
+    mount.listeners_total.fetch_add(1, Ordering::SeqCst);
+    let guard = ListenerGuard(mount.clone());
+    let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
+    let body = futures_util::stream::unfold((subscriber, guard), |(mut sub, guard)| async move {
+        let skipped_before = sub.skipped;
+        let chunk = sub.next_async().await?;
+        let mount = &guard.0;
+        mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
+        mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        Some((Ok::<_, std::io::Error>(chunk), (sub, guard)))
+    });
+    let mut response = warp::reply::stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mount.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("icy-name, icy-description"));
+    if let Ok(v) = HeaderValue::from_str(&channel.name) {
+        headers.insert("icy-name", v);
+    }
+    response
+}

@@ -1,0 +1,136 @@
+//! The WebSocket event protocol at `/api/v1/ws`.
+//!
+//! Client → server, one JSON object per message:
+//! `{"op": "subscribe", "topic": "live:<channel>"}`, `{"op": "unsubscribe", "topic": ...}`.
+//!
+//! Server → client, one JSON object per message, always with `topic`, `event`, `stream_time`
+//! (seconds of audio since the channel started) and `wall_time` (Unix seconds), plus the
+//! event's own fields:
+//! - `subscribed` / `unsubscribed`: the answer to an op;
+//! - `level`: `peak_dbfs`, `rms_dbfs` (one per channel) over the audio since the previous
+//!   event, `events_per_second` times a second; `stream_time` is the end of that audio;
+//! - `source_connected` / `source_disconnected` (`message`: why);
+//! - `error` (`message`), e.g. for an unknown topic or op; `topic` is then `""` if none.
+//!
+//! A client that reads slowly is thinned: at most `QUEUE` events wait for it, newer ones are
+//! dropped (and the drop counted in a `dropped` field of the next `level` event it gets).
+
+use super::AppState;
+use crate::live::Event;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+use warp::ws::{Message, WebSocket};
+
+const QUEUE: usize = 256;
+
+fn wall_time() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn reply(topic: &str, event: &str, stream_time: f64, extra: serde_json::Value) -> Message {
+    let mut v = json!({ "topic": topic, "event": event, "stream_time": stream_time, "wall_time": wall_time() });
+    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+        obj.extend(more.clone());
+    }
+    Message::text(v.to_string())
+}
+
+pub async fn session(ws: WebSocket, state: Arc<AppState>) {
+    let (mut tx, mut rx) = ws.split();
+    let (queue, mut queued) = mpsc::channel::<Event>(QUEUE);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let mut forwards: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+    let mut shutdown = state.shutdown.clone();
+    if *shutdown.borrow() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            incoming = rx.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                if msg.is_close() {
+                    break;
+                }
+                let Ok(text) = msg.to_str() else { continue };
+                let out = handle(text, &state, &queue, &dropped, &mut forwards);
+                if tx.send(out).await.is_err() {
+                    break;
+                }
+            }
+            event = queued.recv() => {
+                let Some(event) = event else { break };
+                if tx.send(Message::text(event.to_string())).await.is_err() {
+                    break;
+                }
+            }
+            // The flag only ever turns true: any change is the shutdown.
+            _ = shutdown.changed() => {
+                let _ = tx.send(Message::close()).await;
+                break;
+            }
+        }
+    }
+    for (_, f) in forwards {
+        f.abort();
+    }
+}
+
+/// Applies one client message; returns the reply.
+fn handle(
+    text: &str,
+    state: &Arc<AppState>,
+    queue: &mpsc::Sender<Event>,
+    dropped: &Arc<AtomicU64>,
+    forwards: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+) -> Message {
+    let error = |topic: &str, message: String| reply(topic, "error", 0.0, json!({ "message": message }));
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return error("", "messages must be JSON objects like {\"op\":\"subscribe\",\"topic\":\"live:demo\"}".into());
+    };
+    let op = v["op"].as_str().unwrap_or_default();
+    let topic = v["topic"].as_str().unwrap_or_default().to_string();
+    let channel = topic.strip_prefix("live:").and_then(|id| state.channels.get(id));
+    match (op, channel) {
+        ("subscribe", Some(c)) => {
+            if !forwards.contains_key(&topic) {
+                let mut events = c.events.subscribe();
+                let (queue, dropped) = (queue.clone(), dropped.clone());
+                forwards.insert(
+                    topic.clone(),
+                    tokio::spawn(async move {
+                        loop {
+                            match events.recv().await {
+                                Ok(e) => {
+                                    // Never wait for a slow client: drop and count instead.
+                                    if queue.try_send(e).is_err() {
+                                        dropped.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                    dropped.fetch_add(n, Ordering::Relaxed);
+                                }
+                                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                            }
+                        }
+                    }),
+                );
+            }
+            reply(&topic, "subscribed", c.stream_time(), json!({}))
+        }
+        ("unsubscribe", Some(c)) => {
+            if let Some(f) = forwards.remove(&topic) {
+                f.abort();
+            }
+            reply(&topic, "unsubscribed", c.stream_time(), json!({}))
+        }
+        ("subscribe" | "unsubscribe", None) => {
+            let known: Vec<String> = state.channels.keys().map(|id| format!("live:{id}")).collect();
+            error(&topic, format!("unknown topic `{topic}` (topics: {})", known.join(", ")))
+        }
+        _ => error(&topic, format!("unknown op `{op}` (ops: subscribe, unsubscribe)")),
+    }
+}

@@ -1,0 +1,163 @@
+//! The live server on 127.0.0.1 with an ephemeral port: listeners in each format, WebSocket
+//! level events that match the source, error codes, source loss and recovery, shutdown.
+
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use timeside::server::config::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+/// A -20 dBFS 1 kHz sine, live, plus a source that stops after 1 s (to test recovery).
+fn config(dir: &std::path::Path) -> Config {
+    let file = dir.join("server.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{}"
+[[channels]]
+id = "tone"
+source = "launch:audiotestsrc is-live=true freq=1000 volume=0.1"
+formats = ["mp3", "opus"]
+[[channels]]
+id = "flaky"
+source = "launch:audiotestsrc is-live=true num-buffers=44"
+formats = ["mp3"]
+"#,
+            dir.display()
+        ),
+    )
+    .expect("write config");
+    Config::load(Some(&file)).expect("config")
+}
+
+/// GET over HTTP/1.0 (no chunked encoding); returns (status line + headers, body read until
+/// `listen` elapsed or the stream ended).
+async fn get(addr: std::net::SocketAddr, path: &str, listen: Duration) -> (String, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await.expect("send");
+    let mut data = Vec::new();
+    let deadline = tokio::time::Instant::now() + listen;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => data.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => panic!("read: {e}"),
+        }
+    }
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    (String::from_utf8_lossy(&data[..split]).to_lowercase(), data[split..].to_vec())
+}
+
+fn decode_level(bytes: &[u8], ext: &str) -> (f64, f64) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join(format!("heard.{ext}"));
+    std::fs::write(&path, bytes).expect("write");
+    let out = crate::common::analyze(&path, "level", Default::default());
+    (
+        out.source.frames as f64 / out.results[0].audio_metadata.samplerate as f64,
+        crate::common::global(&out, "level.max"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_events_errors_recovery_and_shutdown() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = timeside::server::start(config(dir.path())).await.expect("start");
+    let started = std::time::Instant::now();
+    let addr = server.addr;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Listeners in each format: valid streams, the source's level, about as long as listened.
+    for ext in ["mp3", "opus"] {
+        let (head, body) = get(addr, &format!("/live/tone.{ext}"), Duration::from_secs(3)).await;
+        assert!(head.starts_with("http/1.0 200") || head.starts_with("http/1.1 200"), "{head}");
+        let ctype = if ext == "mp3" { "content-type: audio/mpeg" } else { "content-type: audio/ogg" };
+        assert!(head.contains(ctype), "{head}");
+        assert!(head.contains("access-control-allow-origin: *"), "{head}");
+        let (seconds, peak) = tokio::task::spawn_blocking(move || decode_level(&body, ext)).await.expect("decode");
+        // 3 s listened, plus a burst of at most what the channel had produced before.
+        let age = started.elapsed().as_secs_f64();
+        assert!(seconds >= 2.8 && seconds <= age + 0.5, "{ext}: {seconds} s received, channel age {age} s");
+        assert!((peak + 20.0).abs() < 0.5, "{ext}: peak {peak} dBFS, the source is -20 dBFS");
+    }
+
+    // Errors: JSON bodies with stable codes.
+    let (head, body) = get(addr, "/live/nope.mp3", Duration::from_secs(2)).await;
+    assert!(head.contains(" 404"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("unknown_channel"));
+    let (head, body) = get(addr, "/live/tone.flac", Duration::from_secs(2)).await;
+    assert!(head.contains(" 404") && String::from_utf8_lossy(&body).contains("unknown_format"), "{head}");
+
+    // WebSocket: level events that match the source, stamped with advancing stream time.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
+    ws.send(Message::text(r#"{"op":"subscribe","topic":"live:nowhere"}"#)).await.expect("send");
+    ws.send(Message::text(r#"{"op":"subscribe","topic":"live:tone"}"#)).await.expect("send");
+    ws.send(Message::text(r#"{"op":"subscribe","topic":"live:flaky"}"#)).await.expect("send");
+    let mut levels = Vec::new();
+    let mut saw = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while tokio::time::Instant::now() < deadline && (levels.len() < 10 || !saw.contains("source_connected again")) {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await else { break };
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        for key in ["topic", "event", "stream_time", "wall_time"] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        let (topic, event) = (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or(""));
+        match (topic, event) {
+            ("live:tone", "level") => levels.push(v.clone()),
+            ("live:flaky", "source_disconnected") => {
+                saw.insert("source_disconnected");
+            }
+            ("live:flaky", "source_connected") if saw.contains("source_disconnected") => {
+                saw.insert("source_connected again");
+            }
+            ("live:nowhere", "error") => {
+                saw.insert("unknown topic error");
+            }
+            _ => {}
+        }
+    }
+    assert!(saw.contains("unknown topic error"), "{saw:?}");
+    assert!(levels.len() >= 10, "{} level events", levels.len());
+    for e in &levels {
+        for c in 0..2 {
+            let peak = e["peak_dbfs"][c].as_f64().expect("peak");
+            let rms = e["rms_dbfs"][c].as_f64().expect("rms");
+            assert!((peak + 20.0).abs() < 0.05, "peak {peak}");
+            assert!((rms + 23.01).abs() < 0.05, "rms {rms}");
+        }
+        let wall = e["wall_time"].as_f64().expect("wall");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs_f64();
+        assert!((now - wall).abs() < 10.0);
+    }
+    let times: Vec<f64> = levels.iter().map(|e| e["stream_time"].as_f64().expect("t")).collect();
+    assert!(times.windows(2).all(|w| w[1] > w[0]), "stream_time advances: {times:?}");
+    // Ten events a second: stream time moves at the pace of the audio.
+    let per_event = (times[times.len() - 1] - times[0]) / (times.len() - 1) as f64;
+    assert!((per_event - 0.1).abs() < 0.02, "{per_event} s between events");
+    // The flaky source ended, the channel kept going on silence and got the source back.
+    assert!(saw.contains("source_connected again"), "{saw:?}");
+
+    let status: serde_json::Value = {
+        let (_, body) = get(addr, "/api/v1/live", Duration::from_secs(2)).await;
+        serde_json::from_slice(&body).expect("status json")
+    };
+    let tone =
+        status["channels"].as_array().expect("channels").iter().find(|c| c["id"] == "tone").expect("tone").clone();
+    assert!(tone["mounts"][0]["listeners_total"].as_u64().expect("total") >= 1);
+    assert!(tone["mounts"][0]["bytes_sent"].as_u64().expect("bytes") > 10_000);
+
+    // Shutdown: a connected listener gets the end of its stream, and nothing hangs.
+    let listener = tokio::spawn(async move { get(addr, "/live/tone.mp3", Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown in time");
+    let (_, body) =
+        tokio::time::timeout(Duration::from_secs(5), listener).await.expect("listener ended").expect("join");
+    assert!(!body.is_empty());
+    assert!(stopping.elapsed() < Duration::from_secs(15));
+}
