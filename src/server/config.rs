@@ -166,7 +166,7 @@ mod tests {
             "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\n",
         )
         .expect("write");
-        let err = Config::load(Some(&f)).err().expect("invalid").to_string();
+        let err = Config::load(Some(&f)).expect_err("invalid").to_string();
         for key in ["server.listen", "live.queue_chunks", "channels[0].id", "channels[0].source", "`wma`"] {
             assert!(err.contains(key), "{key} missing in {err}");
         }
@@ -178,7 +178,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let f = dir.path().join("typo.toml");
         std::fs::write(&f, "[server]\nlisten_addr = \"127.0.0.1:1\"\n").expect("write");
-        let err = Config::load(Some(&f)).err().expect("invalid").to_string();
+        let err = Config::load(Some(&f)).expect_err("invalid").to_string();
         assert!(err.contains("listen_addr"), "{err}");
     }
 }
