@@ -26,6 +26,7 @@ pub type Event = Arc<str>;
 /// One format of a channel: `/live/<channel>.<ext>`.
 pub struct Mount {
     pub ext: String,
+    pub bitrate_kbps: u32,
     pub content_type: &'static str,
     pub hub: Arc<Broadcast>,
     pub listeners: AtomicUsize,
@@ -47,6 +48,8 @@ pub struct Channel {
     pub name: String,
     pub source: String,
     pub mounts: Vec<Arc<Mount>>,
+    /// Listeners allowed per mount; 0: no limit.
+    pub max_listeners: usize,
     pub events: tokio::sync::broadcast::Sender<Event>,
     pub stats: Arc<ChannelStats>,
     pub started: Instant,
@@ -145,6 +148,7 @@ impl Channel {
             .map(|ext| {
                 Arc::new(Mount {
                     ext: ext.clone(),
+                    bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
                     content_type: content_type(ext),
                     hub: Broadcast::new(live.queue_chunks),
                     listeners: AtomicUsize::new(0),
@@ -156,9 +160,9 @@ impl Channel {
             .collect();
         let processors = mounts
             .iter()
-            .map(|m| {
-                let bitrate = if m.ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps };
-                StepSpec { id: m.ext.clone(), params: json!({ "file_name": m.ext, "bitrate_kbps": bitrate }) }
+            .map(|m| StepSpec {
+                id: m.ext.clone(),
+                params: json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps }),
             })
             .collect();
         let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors }
@@ -170,6 +174,7 @@ impl Channel {
             name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
             source: config.source.clone(),
             mounts,
+            max_listeners: config.max_listeners,
             events,
             stats: Arc::new(ChannelStats::default()),
             started: Instant::now(),

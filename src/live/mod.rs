@@ -12,5 +12,5 @@
 mod channel;
 mod source;
 
-pub use channel::{Channel, ChannelStats, Event, Mount};
+pub use channel::{CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount};
 pub use source::ResilientSource;

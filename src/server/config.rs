@@ -29,6 +29,7 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct LiveConfig {
     pub burst_bytes: usize,
+    pub send_buffer_bytes: u32,
     pub queue_chunks: usize,
     pub chunk_bytes: usize,
     pub events_per_second: f64,
@@ -49,6 +50,9 @@ pub struct ChannelConfig {
     pub mp3_bitrate_kbps: u32,
     #[serde(default = "default_opus_bitrate")]
     pub opus_bitrate_kbps: u32,
+    /// Listeners allowed per format at once; 0: no limit.
+    #[serde(default)]
+    pub max_listeners: usize,
 }
 
 fn default_formats() -> Vec<String> {
@@ -104,6 +108,9 @@ impl Config {
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.live.burst_bytes) && self.live.burst_bytes != 0 {
             bad("live.burst_bytes".into(), "must be 0 or 1024..=16777216".into());
+        }
+        if self.live.send_buffer_bytes != 0 && !(4096..=16 * 1024 * 1024).contains(&self.live.send_buffer_bytes) {
+            bad("live.send_buffer_bytes".into(), "must be 0 or 4096..=16777216".into());
         }
         if !(4..=65536).contains(&self.live.queue_chunks) {
             bad("live.queue_chunks".into(), "must be 4..=65536".into());

@@ -10,6 +10,8 @@
 //! Channels run on their own threads; this module only reads their broadcasts and events.
 
 pub mod config;
+pub mod icy;
+mod status;
 mod ws;
 
 use crate::live::{Channel, Mount};
@@ -43,7 +45,7 @@ pub struct RunningServer {
 /// Starts the channels and the HTTP server on `config.server.listen`.
 pub async fn start(config: Config) -> Result<RunningServer, String> {
     let addr: SocketAddr = config.server.listen.parse().map_err(|e| format!("server.listen: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener = listen(addr, config.live.send_buffer_bytes).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let mut channels = BTreeMap::new();
     for c in &config.channels {
@@ -73,6 +75,18 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The listening socket. Accepted sockets inherit its send buffer size (Linux), which bounds
+/// what the kernel holds for a listener that stopped reading.
+fn listen(addr: SocketAddr, send_buffer: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    if send_buffer > 0 {
+        socket.set_send_buffer_size(send_buffer)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// `timeside serve`: runs until SIGINT or SIGTERM.
@@ -116,16 +130,38 @@ fn with_state(
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
-    let live_stream = warp::get().and(warp::path!("live" / String)).and(with_state(state.clone())).map(live_stream);
+    let live_stream = warp::get()
+        .and(warp::path!("live" / String))
+        .and(warp::header::optional::<String>("icy-metadata"))
+        .and(with_state(state.clone()))
+        .map(live_stream);
     let health = warp::get().and(warp::path!("api" / "v1" / "health")).and(with_state(state.clone())).map(health);
     let live_status =
         warp::get().and(warp::path!("api" / "v1" / "live")).and(with_state(state.clone())).map(live_status);
+    let icecast_status =
+        warp::get().and(warp::path!("status-json.xsl")).and(with_state(state.clone())).map(status::icecast_status);
+    let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).map(status::metrics);
+    let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
     let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
         |socket: warp::ws::Ws, state: Arc<AppState>| {
             socket.on_upgrade(move |ws| ws::session(ws, state)).into_response()
         },
     );
-    live_stream.or(health).unify().or(live_status).unify().or(events).unify().recover(not_found).unify()
+    live_stream
+        .or(health)
+        .unify()
+        .or(live_status)
+        .unify()
+        .or(icecast_status)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(preflight)
+        .unify()
+        .or(events)
+        .unify()
+        .recover(not_found)
+        .unify()
 }
 
 /// `{ "code": ..., "message": ... }` with a status: the one shape of every error reply.
@@ -154,6 +190,17 @@ fn live_status(state: Arc<AppState>) -> warp::reply::Response {
     warp::reply::json(&json!({ "channels": channels })).into_response()
 }
 
+/// OPTIONS /live/<...>: browsers ask before sending `Icy-MetaData` from a page.
+fn cors_preflight() -> warp::reply::Response {
+    let mut r = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("icy-metadata, range"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    r
+}
+
 /// Counts a listener for as long as its response body lives.
 struct ListenerGuard(Arc<Mount>);
 
@@ -163,8 +210,8 @@ impl Drop for ListenerGuard {
     }
 }
 
-/// GET /live/<channel>.<ext>
-fn live_stream(name: String, state: Arc<AppState>) -> warp::reply::Response {
+/// GET /live/<channel>.<ext> (with `Icy-MetaData: 1`, MP3 streams carry ICY metadata)
+fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>) -> warp::reply::Response {
     let Some((id, ext)) = name.rsplit_once('.') else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_mount", &format!("`{name}`: expected <channel>.<format>"));
     };
@@ -179,24 +226,49 @@ fn live_stream(name: String, state: Arc<AppState>) -> warp::reply::Response {
             &format!("channel `{id}` has no `{ext}` stream (it has: {})", formats.join(", ")),
         );
     };
-    mount.listeners.fetch_add(1, Ordering::SeqCst);
+    let limit = channel.max_listeners;
+    let now = mount.listeners.fetch_add(1, Ordering::SeqCst) + 1;
+    if limit > 0 && now > limit {
+        mount.listeners.fetch_sub(1, Ordering::SeqCst);
+        return error_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_listeners",
+            &format!("`{name}` has its maximum of {limit} listeners"),
+        );
+    }
     mount.listeners_total.fetch_add(1, Ordering::SeqCst);
     let guard = ListenerGuard(mount.clone());
     let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
-    let body = futures_util::stream::unfold((subscriber, guard), |(mut sub, guard)| async move {
-        let skipped_before = sub.skipped;
-        let chunk = sub.next_async().await?;
-        let mount = &guard.0;
-        mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
-        mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        Some((Ok::<_, std::io::Error>(chunk), (sub, guard)))
+    let icy = (icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3").then(icy::IcyInterleaver::default);
+    let title = channel.name.clone();
+    let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {
+        let title = title.clone();
+        async move {
+            let skipped_before = sub.skipped;
+            let chunk = sub.next_async().await?;
+            let mount = &guard.0;
+            mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
+            mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            let chunk = match icy.as_mut() {
+                Some(icy) => icy.interleave(&chunk, &title),
+                None => chunk,
+            };
+            Some((Ok::<_, std::io::Error>(chunk), (sub, guard, icy)))
+        }
     });
+    let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
     let mut response = warp::reply::stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mount.content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("icy-name, icy-description"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("icy-metaint, icy-name, icy-description"),
+    );
+    if with_icy {
+        headers.insert("icy-metaint", HeaderValue::from(icy::METAINT));
+    }
     if let Ok(v) = HeaderValue::from_str(&channel.name) {
         headers.insert("icy-name", v);
     }

@@ -161,3 +161,140 @@ async fn listeners_events_errors_recovery_and_shutdown() {
     assert!(!body.is_empty());
     assert!(stopping.elapsed() < Duration::from_secs(15));
 }
+
+fn config_small_queue(dir: &std::path::Path) -> Config {
+    let file = dir.join("small.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{}"
+[live]
+queue_chunks = 8
+chunk_bytes = 1024
+burst_bytes = 0
+send_buffer_bytes = 8192
+[[channels]]
+id = "fast"
+name = "Fast 'n' loud"
+source = "launch:audiotestsrc is-live=true wave=white-noise volume=0.3"
+formats = ["mp3"]
+mp3_bitrate_kbps = 320
+max_listeners = 3
+"#,
+            dir.display()
+        ),
+    )
+    .expect("write config");
+    Config::load(Some(&file)).expect("config")
+}
+
+async fn get_text(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    let (head, body) = get(addr, path, Duration::from_secs(3)).await;
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icy_metadata_monitoring_limits_and_slow_listeners() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = timeside::server::start(config_small_queue(dir.path())).await.expect("start");
+    let addr = server.addr;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A slow listener: tiny receive buffer, reads nothing for 4 s.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let mut slow = socket.connect(addr).await.expect("connect");
+    slow.write_all(b"GET /live/fast.mp3 HTTP/1.0\r\n\r\n").await.expect("send");
+
+    // Meanwhile a normal listener with ICY metadata gets the full rate.
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /live/fast.mp3 HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n").await.expect("send");
+    let mut data = Vec::new();
+    let start = tokio::time::Instant::now();
+    let mut buf = vec![0u8; 65536];
+    while start.elapsed() < Duration::from_secs(4) {
+        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => data.extend_from_slice(&buf[..n]),
+            _ => {}
+        }
+    }
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
+    assert!(head.contains("icy-metaint: 16000"), "{head}");
+    let (audio, titles) = timeside::server::icy::strip(&data[split..]);
+    assert_eq!(titles.first().map(String::as_str), Some("StreamTitle='Fast ’n’ loud';"), "{titles:?}");
+    // 320 kbit/s for about 4 s (no burst): the normal listener kept the full rate.
+    let rate = audio.len() as f64 * 8.0 / 4.0 / 1000.0;
+    assert!(rate > 0.9 * 320.0, "normal listener got {rate} kbit/s");
+    let (_, decoded_peak) = tokio::task::spawn_blocking(move || decode_level(&audio, "mp3")).await.expect("decode");
+    assert!(decoded_peak > -20.0, "{decoded_peak}");
+
+    // The slow listener reads again: it resumes at the oldest kept audio, past what it missed
+    // (a skip is counted when the lagging listener is served again).
+    let mut resumed = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(until, slow.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        resumed += n;
+    }
+    assert!(resumed > 0);
+    let (_, status) = get_text(addr, "/api/v1/live").await;
+    let v: serde_json::Value = serde_json::from_str(&status).expect("json");
+    let skipped = v["channels"][0]["mounts"][0]["chunks_skipped"].as_u64().expect("skipped");
+    assert!(skipped > 0, "the slow listener must have been skipped forward: {status}");
+    drop(slow);
+    drop(s);
+    // The server notices a closed connection at its next write (a chunk every ~25 ms here).
+    for _ in 0..50 {
+        let (_, status) = get_text(addr, "/api/v1/live").await;
+        let v: serde_json::Value = serde_json::from_str(&status).expect("json");
+        if v["channels"][0]["mounts"][0]["listeners"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Listener limit: 3 per format.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET /live/fast.mp3 HTTP/1.0\r\n\r\n").await.expect("send");
+        let mut first = [0u8; 12];
+        c.read_exact(&mut first).await.expect("response");
+        assert_eq!(&first, b"HTTP/1.0 200", "within the limit");
+        held.push(c);
+    }
+    let (head, body) = get_text(addr, "/live/fast.mp3").await;
+    assert!(head.contains(" 503") && body.contains("too_many_listeners"), "{head} {body}");
+    drop(held);
+
+    // Monitoring endpoints.
+    let (_, icecast) = get_text(addr, "/status-json.xsl").await;
+    let v: serde_json::Value = serde_json::from_str(&icecast).expect("json");
+    assert_eq!(v["icestats"]["source"]["bitrate"], 320);
+    assert!(v["icestats"]["source"]["listenurl"].as_str().expect("url").ends_with("/live/fast.mp3"));
+    let (head, metrics) = get_text(addr, "/metrics").await;
+    assert!(head.contains("text/plain"), "{head}");
+    for line in [
+        "timeside_listeners{channel=\"fast\",format=\"mp3\"}",
+        "timeside_bytes_sent_total",
+        "timeside_source_connected{channel=\"fast\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    // CORS preflight for players that send Icy-MetaData from a page.
+    let mut c = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    c.write_all(b"OPTIONS /live/fast.mp3 HTTP/1.0\r\nOrigin: http://example.invalid\r\n\r\n").await.expect("send");
+    let mut resp = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), c.read_to_end(&mut resp)).await;
+    let resp = String::from_utf8_lossy(&resp).to_lowercase();
+    assert!(resp.contains(" 204") && resp.contains("access-control-allow-headers: icy-metadata"), "{resp}");
+
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}

@@ -1,0 +1,95 @@
+//! ICY (SHOUTcast/Icecast) in-stream metadata for MP3 listeners that ask for it with
+//! `Icy-MetaData: 1`: after every `metaint` bytes of audio comes one length byte (in units of
+//! 16 bytes) and that many bytes of `StreamTitle='...';`, zero-padded. The title is sent when
+//! it changes (and first); in between the length byte is 0, as Icecast does.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Audio bytes between metadata blocks (Icecast's default).
+pub const METAINT: usize = 16000;
+
+pub struct IcyInterleaver {
+    until_meta: usize,
+    sent_title: Option<String>,
+}
+
+impl Default for IcyInterleaver {
+    fn default() -> Self {
+        IcyInterleaver { until_meta: METAINT, sent_title: None }
+    }
+}
+
+/// The metadata block for `title`: length byte, then `StreamTitle='title';` padded to 16.
+pub fn metadata_block(title: &str) -> Vec<u8> {
+    // Single quotes would end the value early: ICY has no escaping.
+    let text = format!("StreamTitle='{}';", title.replace('\'', "’"));
+    let mut bytes = text.into_bytes();
+    bytes.truncate(255 * 16);
+    let blocks = bytes.len().div_ceil(16);
+    bytes.resize(blocks * 16, 0);
+    let mut out = vec![blocks as u8];
+    out.extend(bytes);
+    out
+}
+
+impl IcyInterleaver {
+    /// `chunk` of audio with metadata blocks inserted where they fall.
+    pub fn interleave(&mut self, mut chunk: &[u8], title: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(chunk.len() + 64);
+        while !chunk.is_empty() {
+            let take = self.until_meta.min(chunk.len());
+            out.put_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            self.until_meta -= take;
+            if self.until_meta == 0 {
+                if self.sent_title.as_deref() == Some(title) {
+                    out.put_u8(0);
+                } else {
+                    out.put_slice(&metadata_block(title));
+                    self.sent_title = Some(title.to_string());
+                }
+                self.until_meta = METAINT;
+            }
+        }
+        out.freeze()
+    }
+}
+
+/// Splits an ICY stream back into (audio, metadata texts): what a player does.
+pub fn strip(stream: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let (mut audio, mut titles, mut i) = (Vec::new(), Vec::new(), 0);
+    while i < stream.len() {
+        let take = METAINT.min(stream.len() - i);
+        audio.extend_from_slice(&stream[i..i + take]);
+        i += take;
+        if i < stream.len() {
+            let len = stream[i] as usize * 16;
+            if len > 0 {
+                let text = String::from_utf8_lossy(&stream[i + 1..i + 1 + len]).trim_end_matches('\0').to_string();
+                titles.push(text);
+            }
+            i += 1 + len;
+        }
+    }
+    (audio, titles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_fall_every_metaint_bytes_whatever_the_chunking() {
+        let audio: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let mut icy = IcyInterleaver::default();
+        let mut stream = Vec::new();
+        for (k, c) in audio.chunks(3001).enumerate() {
+            let title = if k < 10 { "One" } else { "Two" };
+            stream.extend_from_slice(&icy.interleave(c, title));
+        }
+        let (back, titles) = strip(&stream);
+        assert_eq!(back, audio);
+        assert_eq!(titles, vec!["StreamTitle='One';".to_string(), "StreamTitle='Two';".to_string()]);
+        assert_eq!(stream[METAINT] as usize, metadata_block("One").len() / 16);
+    }
+}

@@ -1,0 +1,121 @@
+//! Monitoring: Icecast's `/status-json.xsl` (for tools that read Icecast) and Prometheus
+//! `/metrics`.
+
+use super::AppState;
+use serde_json::json;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use warp::reply::Reply;
+
+/// GET /status-json.xsl, in Icecast 2.4's shape (`source` is an object for one mount, a list
+/// for several, as Icecast does).
+pub fn icecast_status(state: Arc<AppState>) -> warp::reply::Response {
+    let started = chrono::Utc::now() - chrono::Duration::milliseconds(state.started.elapsed().as_millis() as i64);
+    let start = started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let host = &state.config.server.listen;
+    let sources: Vec<serde_json::Value> = state
+        .channels
+        .values()
+        .flat_map(|c| {
+            c.mounts
+                .iter()
+                .map(|m| {
+                    json!({
+                        "listenurl": format!("http://{host}/live/{}.{}", c.id, m.ext),
+                        "listeners": m.listeners.load(Ordering::SeqCst),
+                        "server_name": c.name,
+                        "server_description": format!("TimeSide live channel {}", c.id),
+                        "server_type": m.content_type,
+                        "bitrate": m.bitrate_kbps,
+                        "audio_samplerate": crate::live::CHANNEL_FORMAT.samplerate,
+                        "channels": crate::live::CHANNEL_FORMAT.channels,
+                        "stream_start_iso8601": start,
+                        "title": c.name,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let source = if sources.len() == 1 { sources[0].clone() } else { json!(sources) };
+    warp::reply::json(&json!({
+        "icestats": {
+            "admin": "",
+            "host": host,
+            "location": "",
+            "server_id": format!("TimeSide {}", env!("CARGO_PKG_VERSION")),
+            "server_start_iso8601": start,
+            "source": source,
+        }
+    }))
+    .into_response()
+}
+
+/// GET /metrics, Prometheus text format.
+pub fn metrics(state: Arc<AppState>) -> warp::reply::Response {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let per_mount = |f: &dyn Fn(&crate::live::Mount) -> f64| -> Vec<(String, f64)> {
+        state
+            .channels
+            .values()
+            .flat_map(|c| {
+                c.mounts.iter().map(move |m| (format!("{{channel=\"{}\",format=\"{}\"}}", c.id, m.ext), f(m)))
+            })
+            .collect()
+    };
+    let per_channel = |f: &dyn Fn(&crate::live::Channel) -> f64| -> Vec<(String, f64)> {
+        state.channels.values().map(|c| (format!("{{channel=\"{}\"}}", c.id), f(c))).collect()
+    };
+    family(
+        "timeside_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+        vec![(String::new(), state.started.elapsed().as_secs_f64())],
+    );
+    family(
+        "timeside_listeners",
+        "gauge",
+        "Listeners connected now.",
+        per_mount(&|m| m.listeners.load(Ordering::SeqCst) as f64),
+    );
+    family(
+        "timeside_listener_connections_total",
+        "counter",
+        "Listener connections accepted.",
+        per_mount(&|m| m.listeners_total.load(Ordering::SeqCst) as f64),
+    );
+    family(
+        "timeside_bytes_sent_total",
+        "counter",
+        "Audio bytes sent to listeners.",
+        per_mount(&|m| m.bytes_sent.load(Ordering::SeqCst) as f64),
+    );
+    family(
+        "timeside_chunks_skipped_total",
+        "counter",
+        "Chunks listeners missed because they fell behind.",
+        per_mount(&|m| m.chunks_skipped.load(Ordering::SeqCst) as f64),
+    );
+    family(
+        "timeside_stream_time_seconds",
+        "gauge",
+        "Seconds of audio the channel has produced.",
+        per_channel(&|c| c.stream_time()),
+    );
+    family(
+        "timeside_source_connected",
+        "gauge",
+        "1 when the channel's source is up.",
+        per_channel(&|c| c.stats.source_connected.load(Ordering::SeqCst) as u8 as f64),
+    );
+    let mut r = warp::reply::Response::new(out.into());
+    r.headers_mut()
+        .insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("text/plain; version=0.0.4"));
+    r
+}
