@@ -58,11 +58,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
-    let mut done = shutdown;
-    let server = warp::serve(routes(state.clone())).incoming(listener).graceful(async move {
-        let _ = done.wait_for(|stopped| *stopped).await;
-    });
-    let task = tokio::spawn(server.run());
+    let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown));
     Ok(RunningServer { addr, state, stop, task })
 }
 
@@ -74,6 +70,36 @@ impl RunningServer {
         let _ = tokio::task::spawn_blocking(move || channels.iter().for_each(|c| c.stop())).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+}
+
+/// Accepts connections until shutdown. Each is served by hyper with the warp routes; owning the
+/// loop (rather than `warp::serve`) lets source clients be recognised before HTTP parsing (see
+/// `ingest`).
+async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = service.clone();
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let io = hyper_util::rt::TokioIo::new(stream);
+            // A client that goes away mid-stream is an ordinary end, not an error to report.
+            let _ = builder.serve_connection_with_upgrades(io, service).await;
+        });
     }
 }
 
