@@ -108,6 +108,9 @@ struct ServeArgs {
     /// Data directory (overrides server.data_dir).
     #[arg(long, env = "TIMESIDE_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Password of Icecast-style source clients (overrides server.source_password).
+    #[arg(long, env = "TIMESIDE_SOURCE_PASSWORD", value_name = "SECRET", hide_env_values = true)]
+    source_password: Option<String>,
 }
 
 #[derive(Args)]
@@ -175,6 +178,9 @@ fn serve(args: ServeArgs) -> i32 {
     }
     if let Some(d) = args.data_dir {
         config.server.data_dir = d;
+    }
+    if let Some(p) = args.source_password {
+        config.server.source_password = p;
     }
     let problems = config.problems("command line");
     if !problems.is_empty() {

@@ -1,7 +1,7 @@
 //! A running live channel: its mounts (one encoder and broadcast per format), its event
 //! channel, and the thread that decodes, meters and encodes.
 
-use super::source::{ResilientSource, SourceState};
+use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
 use crate::processors::analyzers::amplitude_to_dbfs;
@@ -13,6 +13,31 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// `source = "push"`: the channel is fed by an Icecast-style source client.
+pub const PUSH_SOURCE: &str = "push";
+/// Chunks of pushed bytes waiting for the decoder; a source client faster than that waits.
+const PUSH_QUEUE: usize = 64;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// The channel has a configured source, not a source client.
+    NotPush,
+    /// Another source client is connected.
+    Busy,
+}
+
+/// A source client's connection to its channel; dropped when the client leaves.
+pub struct SourceFeed {
+    pub tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    attached: Arc<AtomicBool>,
+}
+
+impl Drop for SourceFeed {
+    fn drop(&mut self) {
+        self.attached.store(false, Ordering::SeqCst);
+    }
+}
 
 /// Every channel runs at this format: sources are converted to it, so a source can change
 /// (reconnect, loop, fall back to silence) without restarting the encoders.
@@ -53,6 +78,12 @@ pub struct Channel {
     pub events: tokio::sync::broadcast::Sender<Event>,
     pub stats: Arc<ChannelStats>,
     pub started: Instant,
+    /// For channels fed by source clients (`source = "push"`): where their bytes go.
+    push: Option<PushSlot>,
+    /// Whether a source client is attached now.
+    source_attached: Arc<AtomicBool>,
+    /// Password a source client must give (besides the server's), empty for none.
+    pub source_password: String,
     cancel: CancelToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -140,8 +171,12 @@ fn demo_file(data_dir: &Path) -> Result<std::path::PathBuf, String> {
 impl Channel {
     /// Builds the channel and starts its thread.
     pub fn start(config: &ChannelConfig, live: &LiveConfig, data_dir: &Path) -> Result<Arc<Channel>, String> {
-        let input =
-            if config.source == "demo" { Input::File(demo_file(data_dir)?) } else { Input::parse(&config.source) };
+        let push: Option<PushSlot> = (config.source == PUSH_SOURCE).then(Default::default);
+        let origin = match (&push, config.source.as_str()) {
+            (Some(slot), _) => Origin::Push { name: format!("source client of /{}", config.id), slot: slot.clone() },
+            (None, "demo") => Origin::Input(Input::File(demo_file(data_dir)?)),
+            (None, other) => Origin::Input(Input::parse(other)),
+        };
         let mounts: Vec<Arc<Mount>> = config
             .formats
             .iter()
@@ -178,6 +213,9 @@ impl Channel {
             events,
             stats: Arc::new(ChannelStats::default()),
             started: Instant::now(),
+            push,
+            source_attached: Arc::new(AtomicBool::new(false)),
+            source_password: config.source_password.clone(),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
         });
@@ -197,7 +235,7 @@ impl Channel {
                             "wall_time": wall_time(), "message": message });
             let _ = state_events.send(Event::from(e.to_string()));
         });
-        let source = ResilientSource::new(input, config.looped, CHANNEL_FORMAT, on_state);
+        let source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
         let outputs = MountOutputs { mounts: channel.mounts.clone(), chunk_bytes: live.chunk_bytes };
         let frames_per_event = (CHANNEL_FORMAT.samplerate as f64 / live.events_per_second) as u64;
         let cancel = channel.cancel.clone();
@@ -235,6 +273,19 @@ impl Channel {
             .map_err(|e| e.to_string())?;
         *channel.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(channel)
+    }
+
+    /// Takes the channel's source slot for a source client. Bytes sent on the returned feed are
+    /// decoded; dropping it (the client left) ends that source, and the channel goes on with
+    /// silence until the next client.
+    pub fn attach_source(&self) -> Result<SourceFeed, AttachError> {
+        let slot = self.push.as_ref().ok_or(AttachError::NotPush)?;
+        if self.source_attached.swap(true, Ordering::SeqCst) {
+            return Err(AttachError::Busy);
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(PUSH_QUEUE);
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+        Ok(SourceFeed { tx, attached: self.source_attached.clone() })
     }
 
     pub fn mount(&self, ext: &str) -> Option<&Arc<Mount>> {

@@ -12,5 +12,5 @@
 mod channel;
 mod source;
 
-pub use channel::{CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount};
-pub use source::ResilientSource;
+pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed};
+pub use source::{Origin, PushSlot, ResilientSource};

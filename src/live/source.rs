@@ -4,11 +4,25 @@
 //! Positions run on continuously across restarts: `stream_time` is seconds since the channel
 //! started.
 
-use crate::media::gst::GstSource;
+use crate::media::gst::{GstSource, PushReceiver};
 use crate::media::{AudioFormat, Block, DecodeOptions, Input, MediaError, Source, SourceSummary};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const RETRY_EVERY: Duration = Duration::from_secs(2);
+/// A push channel only looks whether a source client has arrived: cheap, so look often.
+const PUSH_CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// Where a source client's bytes wait for the channel to take them.
+pub type PushSlot = Arc<Mutex<Option<PushReceiver>>>;
+
+/// What the channel decodes.
+pub enum Origin {
+    /// A file, URI or launch description, opened (and reopened) by the channel.
+    Input(Input),
+    /// Bytes pushed by an Icecast-style source client, when one is connected.
+    Push { name: String, slot: PushSlot },
+}
 const SILENCE_BLOCK_S: f64 = 0.1;
 
 /// What happened to the underlying source, for events.
@@ -19,7 +33,7 @@ pub enum SourceState {
 }
 
 pub struct ResilientSource {
-    input: Input,
+    origin: Origin,
     options: DecodeOptions,
     looped: bool,
     format: AudioFormat,
@@ -38,7 +52,7 @@ pub struct ResilientSource {
 impl ResilientSource {
     /// `format` is fixed for the channel: every (re)opened source is converted to it.
     pub fn new(
-        input: Input,
+        origin: Origin,
         looped: bool,
         format: AudioFormat,
         on_state: Box<dyn Fn(SourceState) + Send>,
@@ -46,13 +60,13 @@ impl ResilientSource {
         let options = DecodeOptions {
             samplerate: format.samplerate,
             channels: format.channels,
-            // Files are paced to the clock; live sources pace themselves.
-            realtime: !matches!(input, Input::Launch(_)),
+            // Files are paced to the clock; live sources and source clients pace themselves.
+            realtime: matches!(origin, Origin::Input(Input::File(_) | Input::Uri(_))),
             block_size: (format.samplerate as f64 * SILENCE_BLOCK_S) as usize,
             ..Default::default()
         };
         ResilientSource {
-            input,
+            origin,
             options,
             looped,
             format,
@@ -66,12 +80,31 @@ impl ResilientSource {
         }
     }
 
+    fn name(&self) -> String {
+        match &self.origin {
+            Origin::Input(i) => i.to_string(),
+            Origin::Push { name, .. } => name.clone(),
+        }
+    }
+
     fn try_open(&mut self) {
-        if self.last_retry.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+        let every = if matches!(self.origin, Origin::Push { .. }) { PUSH_CHECK_EVERY } else { RETRY_EVERY };
+        if self.last_retry.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         self.last_retry = Some(Instant::now());
-        match GstSource::open(&self.input, &self.options) {
+        let opened = match &self.origin {
+            Origin::Input(input) => GstSource::open(input, &self.options),
+            Origin::Push { name, slot } => {
+                let pushed = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match pushed {
+                    Some(bytes) => GstSource::open_push(name, bytes, &self.options),
+                    // Nobody is pushing: stay on silence, quietly.
+                    None => return,
+                }
+            }
+        };
+        match opened {
             Ok(s) => {
                 self.inner = Some(s);
                 self.offset = self.position;
@@ -83,7 +116,7 @@ impl ResilientSource {
     }
 
     fn lost(&mut self, e: MediaError) {
-        tracing::warn!(input = %self.input, error = %e, "live source down; sending silence");
+        tracing::warn!(input = %self.name(), error = %e, "live source down; sending silence");
         self.inner = None;
         (self.on_state)(SourceState::Disconnected(e.to_string()));
     }
@@ -139,7 +172,7 @@ impl Source for ResilientSource {
                     self.inner = None;
                     self.last_retry = None;
                 }
-                Ok(None) => self.lost(MediaError::Decode { input: self.input.to_string(), message: "ended".into() }),
+                Ok(None) => self.lost(MediaError::Decode { input: self.name(), message: "the source ended".into() }),
                 Err(e) => self.lost(e),
             }
         }
@@ -153,6 +186,6 @@ impl Source for ResilientSource {
     }
 
     fn summary(&mut self) -> Result<SourceSummary, MediaError> {
-        Ok(SourceSummary { uri: self.input.to_string(), frames: self.position, ..Default::default() })
+        Ok(SourceSummary { uri: self.name(), frames: self.position, ..Default::default() })
     }
 }

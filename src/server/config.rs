@@ -23,6 +23,18 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: String,
     pub data_dir: PathBuf,
+    /// Password of Icecast-style source clients (HTTP basic auth, any user name); empty: source
+    /// clients are refused unless their channel has its own password.
+    #[serde(default)]
+    pub source_password: String,
+    /// Whether an authenticated source client pushing to a mount that does not exist creates
+    /// that channel (as Icecast does).
+    #[serde(default = "yes")]
+    pub create_channels_on_source: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -53,6 +65,10 @@ pub struct ChannelConfig {
     /// Listeners allowed per format at once; 0: no limit.
     #[serde(default)]
     pub max_listeners: usize,
+    /// For `source = "push"`: the password a source client must give (any user name);
+    /// empty: the server's `source_password`.
+    #[serde(default)]
+    pub source_password: String,
 }
 
 fn default_formats() -> Vec<String> {

@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod icy;
+mod ingest;
 mod status;
 mod ws;
 
@@ -27,11 +28,22 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Reply;
 
 pub struct AppState {
-    pub channels: BTreeMap<String, Arc<Channel>>,
+    /// Channels by id; source clients may add some while the server runs.
+    pub channels: std::sync::RwLock<BTreeMap<String, Arc<Channel>>>,
     pub config: Config,
     pub started: Instant,
     /// Turns true when the server shuts down: WebSocket loops close their connections.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn channel(&self, id: &str) -> Option<Arc<Channel>> {
+        self.channels.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    pub fn channel_list(&self) -> Vec<Arc<Channel>> {
+        self.channels.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
 }
 
 /// A running server: its address, and the handle to stop it.
@@ -57,7 +69,12 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         channels.insert(channel.id.clone(), channel);
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
+    let state = Arc::new(AppState {
+        channels: std::sync::RwLock::new(channels),
+        config,
+        started: Instant::now(),
+        shutdown: shutdown.clone(),
+    });
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown));
     Ok(RunningServer { addr, state, stop, task })
 }
@@ -66,7 +83,7 @@ impl RunningServer {
     /// Stops the channels (listeners receive the end of their streams), closes WebSockets and
     /// waits for the server to finish.
     pub async fn shutdown(self) {
-        let channels: Vec<Arc<Channel>> = self.state.channels.values().cloned().collect();
+        let channels = self.state.channel_list();
         let _ = tokio::task::spawn_blocking(move || channels.iter().for_each(|c| c.stop())).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -76,7 +93,11 @@ impl RunningServer {
 /// Accepts connections until shutdown. Each is served by hyper with the warp routes; owning the
 /// loop (rather than `warp::serve`) lets source clients be recognised before HTTP parsing (see
 /// `ingest`).
-async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
     loop {
         let accepted = tokio::select! {
@@ -94,7 +115,16 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<AppState>, mu
         };
         let _ = stream.set_nodelay(true);
         let service = service.clone();
+        let state = state.clone();
         tokio::spawn(async move {
+            // Source clients first: their bodies are not HTTP bodies (see `ingest`).
+            let mut first = [0u8; 256];
+            let peeked = tokio::time::timeout(std::time::Duration::from_secs(10), stream.peek(&mut first)).await;
+            if let Ok(Ok(n)) = peeked
+                && ingest::is_source_request(&first[..n])
+            {
+                return ingest::handle(stream, state).await;
+            }
             let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             let io = hyper_util::rt::TokioIo::new(stream);
             // A client that goes away mid-stream is an ordinary end, not an error to report.
@@ -120,9 +150,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let server = start(config).await?;
     let addr = server.addr;
     println!("TimeSide listening on http://{addr}");
-    for (id, c) in &server.state.channels {
+    for c in server.state.channel_list() {
         for m in &c.mounts {
-            println!("  live channel {id}: http://{addr}/live/{id}.{}", m.ext);
+            println!("  live channel {}: http://{addr}/live/{}.{}", c.id, c.id, m.ext);
         }
     }
     println!("  events: ws://{addr}/api/v1/ws   status: http://{addr}/api/v1/live");
@@ -205,14 +235,14 @@ fn health(state: Arc<AppState>) -> warp::reply::Response {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs_f64(),
-        "channels": state.channels.len(),
+        "channels": state.channel_list().len(),
     }))
     .into_response()
 }
 
 /// GET /api/v1/live
 fn live_status(state: Arc<AppState>) -> warp::reply::Response {
-    let channels: Vec<serde_json::Value> = state.channels.values().map(|c| c.status()).collect();
+    let channels: Vec<serde_json::Value> = state.channel_list().iter().map(|c| c.status()).collect();
     warp::reply::json(&json!({ "channels": channels })).into_response()
 }
 
@@ -241,7 +271,7 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
     let Some((id, ext)) = name.rsplit_once('.') else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_mount", &format!("`{name}`: expected <channel>.<format>"));
     };
-    let Some(channel) = state.channels.get(id) else {
+    let Some(channel) = state.channel(id) else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_channel", &format!("no live channel `{id}`"));
     };
     let Some(mount) = channel.mount(ext) else {

@@ -15,8 +15,8 @@ pub fn icecast_status(state: Arc<AppState>) -> warp::reply::Response {
     let start = started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let host = &state.config.server.listen;
     let sources: Vec<serde_json::Value> = state
-        .channels
-        .values()
+        .channel_list()
+        .into_iter()
         .flat_map(|c| {
             c.mounts
                 .iter()
@@ -60,17 +60,17 @@ pub fn metrics(state: Arc<AppState>) -> warp::reply::Response {
             let _ = writeln!(out, "{name}{labels} {v}");
         }
     };
+    let channels = state.channel_list();
     let per_mount = |f: &dyn Fn(&crate::live::Mount) -> f64| -> Vec<(String, f64)> {
-        state
-            .channels
-            .values()
+        channels
+            .iter()
             .flat_map(|c| {
                 c.mounts.iter().map(move |m| (format!("{{channel=\"{}\",format=\"{}\"}}", c.id, m.ext), f(m)))
             })
             .collect()
     };
     let per_channel = |f: &dyn Fn(&crate::live::Channel) -> f64| -> Vec<(String, f64)> {
-        state.channels.values().map(|c| (format!("{{channel=\"{}\"}}", c.id), f(c))).collect()
+        channels.iter().map(|c| (format!("{{channel=\"{}\"}}", c.id), f(c))).collect()
     };
     family(
         "timeside_uptime_seconds",

@@ -93,7 +93,7 @@ fn handle(
     };
     let op = v["op"].as_str().unwrap_or_default();
     let topic = v["topic"].as_str().unwrap_or_default().to_string();
-    let channel = topic.strip_prefix("live:").and_then(|id| state.channels.get(id));
+    let channel = topic.strip_prefix("live:").and_then(|id| state.channel(id));
     match (op, channel) {
         ("subscribe", Some(c)) => {
             if !forwards.contains_key(&topic) {
@@ -128,7 +128,7 @@ fn handle(
             reply(&topic, "unsubscribed", c.stream_time(), json!({}))
         }
         ("subscribe" | "unsubscribe", None) => {
-            let known: Vec<String> = state.channels.keys().map(|id| format!("live:{id}")).collect();
+            let known: Vec<String> = state.channel_list().iter().map(|c| format!("live:{}", c.id)).collect();
             error(&topic, format!("unknown topic `{topic}` (topics: {})", known.join(", ")))
         }
         _ => error(&topic, format!("unknown op `{op}` (ops: subscribe, unsubscribe)")),

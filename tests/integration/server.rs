@@ -298,3 +298,111 @@ async fn icy_metadata_monitoring_limits_and_slow_listeners() {
 
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// Sends a raw request head and returns the status line of the reply.
+async fn raw_status(addr: std::net::SocketAddr, head: &str) -> (String, tokio::net::TcpStream) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("send");
+    let mut reply = Vec::new();
+    let mut byte = [0u8; 1];
+    while !reply.ends_with(b"\r\n") {
+        match tokio::time::timeout(Duration::from_secs(5), s.read(&mut byte)).await {
+            Ok(Ok(1)) => reply.push(byte[0]),
+            _ => break,
+        }
+    }
+    (String::from_utf8_lossy(&reply).trim().to_string(), s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icecast_source_clients_push_to_mounts() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("push.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"secret\"\n\
+             [[channels]]\nid = \"studio\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\n\
+             [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true\"\nformats = [\"mp3\"]\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write");
+    let server = timeside::server::start(Config::load(Some(&file)).expect("config")).await.expect("start");
+    let addr = server.addr;
+
+    // Auth and conflicts, as Icecast answers them. "source:secret" / "source:nope" in base64.
+    let good = "Authorization: Basic c291cmNlOnNlY3JldA==\r\n";
+    let bad = "Authorization: Basic c291cmNlOm5vcGU=\r\n";
+    let (status, _) = raw_status(addr, &format!("PUT /studio HTTP/1.1\r\n{bad}\r\n")).await;
+    assert!(status.contains(" 401"), "{status}");
+    let (status, _) = raw_status(addr, "SOURCE /studio HTTP/1.0\r\n\r\n").await;
+    assert!(status.contains(" 401"), "{status}");
+    let (status, _) = raw_status(addr, &format!("PUT /tone HTTP/1.1\r\n{good}\r\n")).await;
+    assert!(status.contains(" 409"), "a configured source is not replaced: {status}");
+    let (status, holder) = raw_status(addr, &format!("SOURCE /studio HTTP/1.0\r\n{good}\r\n")).await;
+    assert!(status.contains(" 200"), "{status}");
+    let (status, _) = raw_status(addr, &format!("PUT /studio HTTP/1.1\r\n{good}\r\n")).await;
+    assert!(status.contains(" 409"), "one source per mount: {status}");
+    drop(holder);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // ffmpeg as the source client, to a mount that does not exist yet: it is created.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
+    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-re", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100:duration=6"])
+        .args(["-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3"])
+        .arg(format!("icecast://source:secret@{addr}/pushed"))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg (apt install ffmpeg)");
+    // Wait for the mount to appear, then listen and subscribe.
+    let mut created = false;
+    for _ in 0..50 {
+        let (_, body) = get(addr, "/api/v1/live", Duration::from_secs(2)).await;
+        if String::from_utf8_lossy(&body).contains("\"pushed\"") {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(created, "the mount was not created");
+    ws.send(Message::text(r#"{"op":"subscribe","topic":"live:pushed"}"#)).await.expect("send");
+    let listener = tokio::spawn(async move { get(addr, "/live/pushed.opus", Duration::from_secs(3)).await });
+    let mut peaks = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        if v["event"] == "level" {
+            let p = v["peak_dbfs"][0].as_f64().expect("peak");
+            if p > -100.0 {
+                peaks.push(p);
+            }
+        }
+    }
+    // lavfi's sine has amplitude 1/8 (-18.06 dBFS); one MP3 generation by ffmpeg before us.
+    assert!(peaks.len() >= 10, "{peaks:?}");
+    let median = {
+        let mut p = peaks.clone();
+        p.sort_by(f64::total_cmp);
+        p[p.len() / 2]
+    };
+    assert!((median + 18.06).abs() < 0.5, "peak {median} dBFS, the source is -18.06");
+    let (head, body) = listener.await.expect("join");
+    assert!(head.contains(" 200") && head.contains("audio/ogg"), "{head}");
+    let (seconds, _) = tokio::task::spawn_blocking(move || decode_level(&body, "opus")).await.expect("decode");
+    assert!(seconds > 2.5, "{seconds}");
+    let _ = tokio::time::timeout(Duration::from_secs(10), ffmpeg.wait()).await;
+
+    // The source left: listeners stay on silence, subscribers are told.
+    let mut disconnected = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if msg.to_text().unwrap_or("").contains("source_disconnected") {
+            disconnected = true;
+            break;
+        }
+    }
+    assert!(disconnected);
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}

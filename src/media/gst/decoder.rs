@@ -43,8 +43,13 @@ const NO_AUDIO_MESSAGE: &str = "timeside-no-audio";
 const PREROLL_IDLE_READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// State shared with GStreamer's streaming threads (pad-added, source-setup, probes).
+/// Bytes pushed by a source client, fed to GStreamer's appsrc on demand.
+pub type PushReceiver = tokio::sync::mpsc::Receiver<bytes::Bytes>;
+
 #[derive(Default)]
 struct Shared {
+    /// For `appsrc://` pipelines: where the appsrc pulls its bytes from.
+    push: Mutex<Option<PushReceiver>>,
     /// When the source element last handed bytes downstream.
     last_read: Mutex<Option<Instant>>,
     audio_linked: AtomicBool,
@@ -79,12 +84,31 @@ impl GstSource {
     /// Builds the pipeline, prerolls it, seeks to the segment and waits for the first samples,
     /// so that the output format is known when this returns.
     pub fn open(input: &Input, options: &DecodeOptions) -> Result<GstSource, MediaError> {
+        Self::open_with(input, options, None)
+    }
+
+    /// Decodes bytes pushed by a source client (MP3, Ogg Vorbis/Opus, AAC, ... whatever
+    /// GStreamer recognises). `name` is what messages call it.
+    pub fn open_push(name: &str, bytes: PushReceiver, options: &DecodeOptions) -> Result<GstSource, MediaError> {
+        let mut source = Self::open_with(&Input::Uri("appsrc://source".into()), options, Some(bytes)).map_err(|e| {
+            // Say which mount failed rather than "appsrc://".
+            match e {
+                MediaError::Decode { message, .. } => MediaError::Decode { input: name.to_string(), message },
+                other => other,
+            }
+        })?;
+        source.name = name.to_string();
+        Ok(source)
+    }
+
+    fn open_with(input: &Input, options: &DecodeOptions, push: Option<PushReceiver>) -> Result<GstSource, MediaError> {
         super::init()?;
         let name = input.to_string();
         if let Some(p) = options.problems().into_iter().next() {
             return Err(MediaError::Options { input: name, message: p });
         }
         let shared = Arc::new(Shared::default());
+        *lock(&shared.push) = push;
         let caps = output_caps(options);
         let (pipeline, appsink) = match input {
             Input::Launch(desc) => build_launch(desc, &name, &caps)?,
@@ -106,7 +130,9 @@ impl GstSource {
                         supported: super::supported_schemes().join(", "),
                     });
                 }
-                *lock(&shared.hasher) = Some(ContentHasher::default());
+                if lock(&shared.push).is_none() {
+                    *lock(&shared.hasher) = Some(ContentHasher::default());
+                }
                 build_uri(uri, &caps, options.realtime, &shared)?
             }
         };
@@ -539,7 +565,11 @@ fn build_uri(
         if let (Some(src), Some(shared)) =
             (args.get(1).and_then(|v| v.get::<gst::Element>().ok()), hash_target.upgrade())
         {
-            install_hash_probe(&src, shared);
+            let pushed = lock(&shared.push).take();
+            match (src.downcast_ref::<gst_app::AppSrc>(), pushed) {
+                (Some(appsrc), Some(bytes)) => feed_appsrc(appsrc, bytes),
+                _ => install_hash_probe(&src, shared),
+            }
         }
         None
     });
@@ -583,6 +613,30 @@ fn build_uri(
         }
     });
     Ok((pipeline, appsink))
+}
+
+/// Makes `appsrc` pull pushed bytes when it needs data; the end of the channel (the source
+/// client left) is the end of the stream. Runs on appsrc's own thread, so it may block.
+fn feed_appsrc(appsrc: &gst_app::AppSrc, bytes: PushReceiver) {
+    appsrc.set_is_live(true);
+    appsrc.set_format(gst::Format::Bytes);
+    appsrc.set_stream_type(gst_app::AppStreamType::Stream);
+    let bytes = Mutex::new(bytes);
+    appsrc.set_callbacks(
+        gst_app::AppSrcCallbacks::builder()
+            .need_data(move |src, _| {
+                let next = lock(&bytes).blocking_recv();
+                match next {
+                    Some(b) => {
+                        let _ = src.push_buffer(gst::Buffer::from_slice(b));
+                    }
+                    None => {
+                        let _ = src.end_of_stream();
+                    }
+                }
+            })
+            .build(),
+    );
 }
 
 /// Hashes the bytes the source element hands downstream, in push or pull mode.

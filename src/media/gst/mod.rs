@@ -6,7 +6,7 @@ mod discover;
 pub mod encode;
 mod tags;
 
-pub use decoder::GstSource;
+pub use decoder::{GstSource, PushReceiver};
 pub use discover::{MediaInfo, media_info};
 
 use super::MediaError;
