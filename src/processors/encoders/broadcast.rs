@@ -115,6 +115,12 @@ impl Subscriber {
     /// What is ready now: `Ok(Some)` a chunk, `Ok(None)` nothing yet, `Err(())` the end.
     fn take(&mut self, s: &State) -> Result<Option<Chunk>, ()> {
         if !self.header_sent {
+            // Encoders publish their header before any chunk. Neither yet: the encoder is still
+            // starting, so wait rather than decide the stream has no header (a reader that
+            // started without the Ogg header could never decode).
+            if s.header.is_empty() && s.chunks.is_empty() && !s.ended {
+                return Ok(None);
+            }
             self.header_sent = true;
             if !s.header.is_empty() {
                 return Ok(Some(Chunk::copy_from_slice(&s.header)));
@@ -261,6 +267,18 @@ mod tests {
         assert_eq!(early.skipped, 6);
         assert_eq!(collect(&mut late), b"HEAD\x08\x09");
         assert!(late.ended());
+    }
+
+    #[test]
+    fn a_reader_that_comes_before_the_header_still_gets_it() {
+        let hub = Broadcast::new(10);
+        let mut early = hub.subscribe(0);
+        assert!(early.next(Duration::from_millis(5)).is_none(), "nothing yet");
+        let mut sink = BroadcastSink::new(hub.clone(), 1);
+        sink.write_header(b"HEAD").expect("header");
+        sink.write_all(b"x").expect("write");
+        Box::new(sink).finish().expect("finish");
+        assert_eq!(collect(&mut early), b"HEADx");
     }
 
     #[test]
