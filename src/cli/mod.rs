@@ -111,6 +111,9 @@ struct ServeArgs {
     /// Password of Icecast-style source clients (overrides server.source_password).
     #[arg(long, env = "TIMESIDE_SOURCE_PASSWORD", value_name = "SECRET", hide_env_values = true)]
     source_password: Option<String>,
+    /// Bearer token for API writes (overrides server.api_token).
+    #[arg(long, env = "TIMESIDE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
 }
 
 #[derive(Args)]
@@ -181,6 +184,9 @@ fn serve(args: ServeArgs) -> i32 {
     }
     if let Some(p) = args.source_password {
         config.server.source_password = p;
+    }
+    if let Some(t) = args.api_token {
+        config.server.api_token = t;
     }
     let problems = config.problems("command line");
     if !problems.is_empty() {

@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// that channel (as Icecast does).
     #[serde(default = "yes")]
     pub create_channels_on_source: bool,
+    /// Bearer token for the API's write requests (creating and deleting channels); empty:
+    /// writes are refused.
+    #[serde(default)]
+    pub api_token: String,
 }
 
 fn yes() -> bool {
@@ -139,32 +143,45 @@ impl Config {
         }
         let mut ids = HashSet::new();
         for (i, c) in self.channels.iter().enumerate() {
-            let key = |k: &str| format!("channels[{i}].{k}");
-            let valid_id =
-                !c.id.is_empty() && c.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
-            if !valid_id {
-                bad(key("id"), format!("`{}` must be letters, digits, - or _", c.id));
-            } else if !ids.insert(c.id.clone()) {
-                bad(key("id"), format!("`{}` is used twice", c.id));
+            let key = format!("channels[{i}]");
+            for problem in c.problems() {
+                p.push(format!("{name}: {key}.{problem}"));
             }
-            if c.source.trim().is_empty() {
-                bad(key("source"), "is empty".into());
+            if !ids.insert(c.id.clone()) {
+                p.push(format!("{name}: {key}.id: `{}` is used twice", c.id));
             }
-            if c.formats.is_empty() {
-                bad(key("formats"), "lists no format".into());
+        }
+        p
+    }
+}
+
+impl ChannelConfig {
+    /// Every problem with this channel, as "key: why" (for the config file and the API alike).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let valid_id = !self.id.is_empty()
+            && self.id.len() <= 64
+            && self.id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !valid_id {
+            p.push(format!("id: `{}` must be 1 to 64 letters, digits, - or _", self.id));
+        }
+        if self.source.trim().is_empty() {
+            p.push("source: is empty".into());
+        }
+        if self.formats.is_empty() {
+            p.push("formats: lists no format".into());
+        }
+        let known: Vec<&str> = STREAM_FORMATS.iter().map(|(e, _)| *e).collect();
+        for f in &self.formats {
+            if !known.contains(&f.as_str()) {
+                p.push(format!("formats: unknown format `{f}` (known: {})", known.join(", ")));
             }
-            for f in &c.formats {
-                if !STREAM_FORMATS.iter().any(|(ext, _)| ext == f) {
-                    let known: Vec<&str> = STREAM_FORMATS.iter().map(|(e, _)| *e).collect();
-                    bad(key("formats"), format!("unknown format `{f}` (known: {})", known.join(", ")));
-                }
-            }
-            if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&c.mp3_bitrate_kbps) {
-                bad(key("mp3_bitrate_kbps"), format!("{} is not an MP3 bitrate", c.mp3_bitrate_kbps));
-            }
-            if !(6..=510).contains(&c.opus_bitrate_kbps) {
-                bad(key("opus_bitrate_kbps"), "must be 6..=510".into());
-            }
+        }
+        if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&self.mp3_bitrate_kbps) {
+            p.push(format!("mp3_bitrate_kbps: {} is not an MP3 bitrate", self.mp3_bitrate_kbps));
+        }
+        if !(6..=510).contains(&self.opus_bitrate_kbps) {
+            p.push("opus_bitrate_kbps: must be 6..=510".into());
         }
         p
     }

@@ -9,6 +9,7 @@
 //!
 //! Channels run on their own threads; this module only reads their broadcasts and events.
 
+mod api;
 pub mod config;
 pub mod icy;
 mod ingest;
@@ -198,12 +199,15 @@ pub fn routes(
         warp::get().and(warp::path!("status-json.xsl")).and(with_state(state.clone())).map(status::icecast_status);
     let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).map(status::metrics);
     let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
+    let api = api::routes(state.clone());
     let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
         |socket: warp::ws::Ws, state: Arc<AppState>| {
             socket.on_upgrade(move |ws| ws::session(ws, state)).into_response()
         },
     );
     live_stream
+        .or(api)
+        .unify()
         .or(health)
         .unify()
         .or(live_status)
@@ -225,8 +229,17 @@ pub fn error_reply(status: StatusCode, code: &str, message: &str) -> warp::reply
     warp::reply::with_status(warp::reply::json(&json!({ "code": code, "message": message })), status).into_response()
 }
 
-async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
-    Ok(error_reply(StatusCode::NOT_FOUND, "not_found", "no such resource"))
+/// Every rejection as a JSON error with the right status.
+async fn not_found(err: warp::Rejection) -> Result<warp::reply::Response, std::convert::Infallible> {
+    Ok(if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+        error_reply(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large (64 KiB at most)")
+    } else if err.find::<warp::reject::LengthRequired>().is_some() {
+        error_reply(StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length")
+    } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
+        error_reply(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
+    } else {
+        error_reply(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    })
 }
 
 /// GET /api/v1/health

@@ -408,3 +408,76 @@ async fn icecast_source_clients_push_to_mounts() {
     assert!(disconnected);
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// An HTTP/1.0 request with an optional bearer token and JSON body; returns (status, body).
+async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.0\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.expect("send");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_are_created_and_deleted_through_the_api() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("api.toml");
+    std::fs::write(
+        &file,
+        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"t0k3n\"\n", dir.path().display()),
+    )
+    .expect("write");
+    let mut config = Config::load(Some(&file)).expect("config");
+    config.channels.clear();
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    let new = r#"{"id": "studio-b", "name": "Studio B", "source": "launch:audiotestsrc is-live=true volume=0.1", "formats": ["mp3"]}"#;
+
+    assert_eq!(request(addr, "POST", "/api/v1/live", None, new).await.0, 401);
+    assert_eq!(request(addr, "POST", "/api/v1/live", Some("wrong"), new).await.0, 401);
+    let (status, body) =
+        request(addr, "POST", "/api/v1/live", Some("t0k3n"), r#"{"id": "a b", "source": "", "formats": ["wma"]}"#)
+            .await;
+    assert_eq!(status, 400);
+    for problem in ["id:", "source:", "`wma`"] {
+        assert!(body.contains(problem), "{problem} missing: {body}");
+    }
+    let (status, body) =
+        request(addr, "POST", "/api/v1/live", Some("t0k3n"), r#"{"id": "x", "source": "demo", "colour": 1}"#).await;
+    assert!(status == 400 && body.contains("colour"), "{status} {body}");
+    let (status, body) = request(addr, "POST", "/api/v1/live", Some("t0k3n"), new).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(request(addr, "POST", "/api/v1/live", Some("t0k3n"), new).await.0, 409);
+    let (status, body) = request(addr, "GET", "/api/v1/live/studio-b", None, "").await;
+    assert!(status == 200 && body.contains("Studio B"), "{status} {body}");
+
+    // It streams; deleting it ends its listeners' streams.
+    let listener = tokio::spawn(async move { get(addr, "/live/studio-b.mp3", Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(request(addr, "DELETE", "/api/v1/live/studio-b", None, "").await.0, 401);
+    assert_eq!(request(addr, "DELETE", "/api/v1/live/studio-b", Some("t0k3n"), "").await.0, 200);
+    let (head, body) =
+        tokio::time::timeout(Duration::from_secs(10), listener).await.expect("stream ended").expect("join");
+    assert!(head.contains(" 200") && !body.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(request(addr, "GET", "/api/v1/live/studio-b", None, "").await.0, 404);
+    assert_eq!(request(addr, "DELETE", "/api/v1/live/studio-b", Some("t0k3n"), "").await.0, 404);
+    let big = format!("{{\"id\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(request(addr, "POST", "/api/v1/live", Some("t0k3n"), &big).await.0, 413);
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
