@@ -1,10 +1,10 @@
 //! A running live channel: its mounts (one encoder and broadcast per format), its event
 //! channel, and the thread that decodes, meters and encodes.
 
+use super::meter::LiveMeter;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
-use crate::processors::analyzers::amplitude_to_dbfs;
 use crate::processors::encoders::broadcast::{Broadcast, BroadcastSink};
 use crate::processors::encoders::{ByteSink, OutputFactory};
 use crate::server::config::{ChannelConfig, LiveConfig};
@@ -84,6 +84,8 @@ pub struct Channel {
     source_attached: Arc<AtomicBool>,
     /// Password a source client must give (besides the server's), empty for none.
     pub source_password: String,
+    /// What is playing (ICY `StreamTitle`); the channel's name until a source client says.
+    now_playing: Mutex<String>,
     cancel: CancelToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -111,44 +113,6 @@ impl OutputFactory for MountOutputs {
 
 fn wall_time() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// Peak and RMS per channel over the blocks since the last event.
-struct LevelMeter {
-    peak: Vec<f32>,
-    sum_squares: Vec<f64>,
-    frames: u64,
-    next_event_frame: u64,
-    frames_per_event: u64,
-}
-
-impl LevelMeter {
-    fn add(&mut self, block: &Block) -> Option<serde_json::Value> {
-        let ch = block.format.channels as usize;
-        for frame in block.samples.chunks_exact(ch) {
-            for (c, &x) in frame.iter().enumerate() {
-                self.peak[c] = self.peak[c].max(x.abs());
-                self.sum_squares[c] += (x * x) as f64;
-            }
-        }
-        self.frames += block.frames() as u64;
-        let end = block.frame + block.frames() as u64;
-        if end < self.next_event_frame {
-            return None;
-        }
-        self.next_event_frame = end + self.frames_per_event;
-        let n = self.frames.max(1) as f64;
-        let peak: Vec<f64> = self.peak.iter().map(|&p| round3(amplitude_to_dbfs(p as f64))).collect();
-        let rms: Vec<f64> = self.sum_squares.iter().map(|&s| round3(amplitude_to_dbfs((s / n).sqrt()))).collect();
-        self.peak.iter_mut().for_each(|p| *p = 0.0);
-        self.sum_squares.iter_mut().for_each(|s| *s = 0.0);
-        self.frames = 0;
-        Some(json!({ "peak_dbfs": peak, "rms_dbfs": rms }))
-    }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 /// `data_dir/demo.wav`: generated music-like audio for the demo channel (written once).
@@ -216,6 +180,7 @@ impl Channel {
             push,
             source_attached: Arc::new(AtomicBool::new(false)),
             source_password: config.source_password.clone(),
+            now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
         });
@@ -237,26 +202,26 @@ impl Channel {
         });
         let source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
         let outputs = MountOutputs { mounts: channel.mounts.clone(), chunk_bytes: live.chunk_bytes };
-        let frames_per_event = (CHANNEL_FORMAT.samplerate as f64 / live.events_per_second) as u64;
+        let meter = LiveMeter::new(
+            CHANNEL_FORMAT.channels,
+            CHANNEL_FORMAT.samplerate,
+            live.events_per_second,
+            live.silence_threshold_dbfs,
+            live.dead_air_seconds,
+        );
         let cancel = channel.cancel.clone();
         let id = channel.id.clone();
         let handle = std::thread::Builder::new()
             .name(format!("channel-{id}"))
             .spawn(move || {
-                let meter = Mutex::new(LevelMeter {
-                    peak: vec![0.0; CHANNEL_FORMAT.channels as usize],
-                    sum_squares: vec![0.0; CHANNEL_FORMAT.channels as usize],
-                    frames: 0,
-                    next_event_frame: frames_per_event,
-                    frames_per_event,
-                });
+                let meter = Mutex::new(meter);
                 let on_block = |block: &Block| {
                     let end = block.frame + block.frames() as u64;
                     stats.frames.store(end, Ordering::SeqCst);
-                    let levels = meter.lock().unwrap_or_else(|e| e.into_inner()).add(block);
-                    if let Some(mut e) = levels {
+                    let due = meter.lock().unwrap_or_else(|e| e.into_inner()).add(block);
+                    for (name, mut e) in due {
                         e["topic"] = json!(topic);
-                        e["event"] = json!("level");
+                        e["event"] = json!(name);
                         // The time of the audio the event describes: the end of the block.
                         e["stream_time"] = json!(end as f64 / CHANNEL_FORMAT.samplerate as f64);
                         e["wall_time"] = json!(wall_time());
@@ -286,6 +251,18 @@ impl Channel {
         let (tx, rx) = tokio::sync::mpsc::channel(PUSH_QUEUE);
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
         Ok(SourceFeed { tx, attached: self.source_attached.clone() })
+    }
+
+    pub fn now_playing(&self) -> String {
+        self.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets the title (Icecast's metadata update) and tells subscribers.
+    pub fn set_now_playing(&self, title: &str) {
+        *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.to_string();
+        let e = json!({ "topic": format!("live:{}", self.id), "event": "metadata", "stream_time": self.stream_time(),
+                        "wall_time": wall_time(), "title": title });
+        let _ = self.events.send(Event::from(e.to_string()));
     }
 
     pub fn mount(&self, ext: &str) -> Option<&Arc<Mount>> {
@@ -326,6 +303,7 @@ impl Channel {
             "source": self.source,
             "source_connected": self.stats.source_connected.load(Ordering::SeqCst),
             "source_error": *self.stats.last_error.lock().unwrap_or_else(|e| e.into_inner()),
+            "now_playing": self.now_playing(),
             "stream_time": self.stream_time(),
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mounts": mounts,

@@ -10,6 +10,7 @@
 //! async server only reads the broadcasts and the event channel.
 
 mod channel;
+mod meter;
 mod source;
 
 pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed};

@@ -49,6 +49,8 @@ pub struct LiveConfig {
     pub queue_chunks: usize,
     pub chunk_bytes: usize,
     pub events_per_second: f64,
+    pub silence_threshold_dbfs: f64,
+    pub dead_air_seconds: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -140,6 +142,12 @@ impl Config {
         }
         if !(self.live.events_per_second > 0.0 && self.live.events_per_second <= 100.0) {
             bad("live.events_per_second".into(), "must be > 0 and <= 100".into());
+        }
+        if !(-150.0..=0.0).contains(&self.live.silence_threshold_dbfs) {
+            bad("live.silence_threshold_dbfs".into(), "must be -150..=0".into());
+        }
+        if !(self.live.dead_air_seconds > 0.0 && self.live.dead_air_seconds <= 3600.0) {
+            bad("live.dead_air_seconds".into(), "must be > 0 and <= 3600".into());
         }
         let mut ids = HashSet::new();
         for (i, c) in self.channels.iter().enumerate() {

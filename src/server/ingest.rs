@@ -210,6 +210,46 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
     tracing::info!(mount = %id, "source client left");
 }
 
+/// GET /admin/metadata?mount=/<id>&mode=updinfo&song=<title>: Icecast's metadata update, which
+/// source clients (butt, liquidsoap, ffmpeg scripts) send when the track changes. Same
+/// authentication as the source itself. The title goes to ICY listeners and to subscribers as
+/// a `metadata` event.
+pub fn admin_metadata(
+    query: std::collections::HashMap<String, String>,
+    auth: Option<String>,
+    state: Arc<AppState>,
+) -> warp::reply::Response {
+    use warp::http::StatusCode;
+    use warp::reply::Reply;
+    let xml = |status: StatusCode, ok: bool, message: &str| {
+        let body = format!(
+            "<?xml version=\"1.0\"?>\n<iceresponse><message>{message}</message><return>{}</return></iceresponse>\n",
+            ok as u8
+        );
+        let mut r = warp::reply::with_status(body, status).into_response();
+        r.headers_mut().insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("text/xml"));
+        r
+    };
+    let id = mount_id(query.get("mount").map(String::as_str).unwrap_or_default());
+    let Some(channel) = state.channel(&id) else {
+        return xml(StatusCode::NOT_FOUND, false, "Source does not exist");
+    };
+    let expected = if channel.source_password.is_empty() {
+        &state.config.server.source_password
+    } else {
+        &channel.source_password
+    };
+    if expected.is_empty() || basic_password(auth.as_deref()).as_deref() != Some(expected.as_str()) {
+        return xml(StatusCode::UNAUTHORIZED, false, "Authentication Required");
+    }
+    if query.get("mode").map(String::as_str) != Some("updinfo") {
+        return xml(StatusCode::BAD_REQUEST, false, "Unsupported mode (only updinfo)");
+    }
+    let title = query.get("song").or(query.get("title")).cloned().unwrap_or_default();
+    channel.set_now_playing(&title);
+    xml(StatusCode::OK, true, "Metadata update successful")
+}
+
 /// A channel for a source client's new mount: mp3 and opus streams, default bitrates.
 async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Result<Arc<Channel>, String> {
     let config = ChannelConfig {

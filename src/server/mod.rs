@@ -200,6 +200,12 @@ pub fn routes(
     let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).map(status::metrics);
     let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
     let api = api::routes(state.clone());
+    let admin_metadata = warp::get()
+        .and(warp::path!("admin" / "metadata"))
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(with_state(state.clone()))
+        .map(ingest::admin_metadata);
     let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
         |socket: warp::ws::Ws, state: Arc<AppState>| {
             socket.on_upgrade(move |ws| ws::session(ws, state)).into_response()
@@ -207,6 +213,8 @@ pub fn routes(
     );
     live_stream
         .or(api)
+        .unify()
+        .or(admin_metadata)
         .unify()
         .or(health)
         .unify()
@@ -309,9 +317,9 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
     let guard = ListenerGuard(mount.clone());
     let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
     let icy = (icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3").then(icy::IcyInterleaver::default);
-    let title = channel.name.clone();
+    let playing = channel.clone();
     let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {
-        let title = title.clone();
+        let playing = playing.clone();
         async move {
             let skipped_before = sub.skipped;
             let chunk = sub.next_async().await?;
@@ -319,7 +327,7 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
             mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
             mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let chunk = match icy.as_mut() {
-                Some(icy) => icy.interleave(&chunk, &title),
+                Some(icy) => icy.interleave(&chunk, &playing.now_playing()),
                 None => chunk,
             };
             Some((Ok::<_, std::io::Error>(chunk), (sub, guard, icy)))

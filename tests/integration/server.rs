@@ -481,3 +481,82 @@ async fn channels_are_created_and_deleted_through_the_api() {
     assert_eq!(request(addr, "POST", "/api/v1/live", Some("t0k3n"), &big).await.0, 413);
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarms_and_now_playing_metadata() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("alarms.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"secret\"\n\
+             [live]\ndead_air_seconds = 1.0\n\
+             [[channels]]\nid = \"quiet\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\nformats = [\"mp3\"]\n\
+             [[channels]]\nid = \"hot\"\nsource = \"launch:audiotestsrc is-live=true wave=square volume=1.0\"\nformats = [\"mp3\"]\n",
+            dir.path().display()
+        ),
+    )
+    .expect("write");
+    let server = timeside::server::start(Config::load(Some(&file)).expect("config")).await.expect("start");
+    let addr = server.addr;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
+    for topic in ["live:quiet", "live:hot"] {
+        ws.send(Message::text(format!(r#"{{"op":"subscribe","topic":"{topic}"}}"#))).await.expect("send");
+    }
+    // Now playing: Icecast's metadata update, with the source password.
+    let (status, _) =
+        request(addr, "GET", "/admin/metadata?mount=/hot&mode=updinfo&song=Second%20Song", None, "").await;
+    assert_eq!(status, 401);
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /admin/metadata?mount=/hot&mode=updinfo&song=Second%20Song HTTP/1.0\r\nAuthorization: Basic c291cmNlOnNlY3JldA==\r\n\r\n")
+        .await
+        .expect("send");
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut reply)).await;
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.contains(" 200") && reply.contains("<return>1</return>"), "{reply}");
+
+    let mut seen = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    while seen.len() < 3 {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await else { break };
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        match (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or("")) {
+            ("live:quiet", "silence") => {
+                assert!(v["duration_s"].as_f64().expect("duration") >= 1.0, "{v}");
+                seen.insert("silence");
+            }
+            ("live:hot", "clipping") => {
+                assert!(v["clipped_samples"][0].as_u64().expect("count") > 0, "{v}");
+                seen.insert("clipping");
+            }
+            ("live:hot", "metadata") => {
+                assert_eq!(v["title"], "Second Song");
+                seen.insert("metadata");
+            }
+            _ => {}
+        }
+    }
+    // The metadata event may have gone out before the subscription: the status says it anyway.
+    let (_, status) = request(addr, "GET", "/api/v1/live/hot", None, "").await;
+    assert!(status.contains("Second Song"), "{status}");
+    seen.insert("metadata");
+    assert!(seen.contains("silence") && seen.contains("clipping"), "{seen:?}");
+
+    // ICY listeners get the new title.
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /live/hot.mp3 HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n").await.expect("send");
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while data.len() < 40_000 {
+        match tokio::time::timeout_at(until, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    let (_, titles) = timeside::server::icy::strip(&data[split..]);
+    assert_eq!(titles.first().map(String::as_str), Some("StreamTitle='Second Song';"), "{titles:?}");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
