@@ -7,16 +7,21 @@ use timeside::server::config::Config;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
+/// A config on an ephemeral loopback port with `data_dir` in `dir`; `rest` adds tables and
+/// channels (it must not repeat `[server]`'s listen and data_dir).
+fn load_config(dir: &std::path::Path, server_extra: &str, rest: &str) -> Config {
+    let file = dir.join("server.toml");
+    let text = format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{server_extra}\n{rest}", dir.display());
+    std::fs::write(&file, text).expect("write config");
+    Config::load(Some(&file)).expect("config")
+}
+
 /// A -20 dBFS 1 kHz sine, live, plus a source that stops after 1 s (to test recovery).
 fn config(dir: &std::path::Path) -> Config {
-    let file = dir.join("server.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{}"
+    load_config(
+        dir,
+        "",
+        r#"
 [[channels]]
 id = "tone"
 source = "launch:audiotestsrc is-live=true freq=1000 volume=0.1"
@@ -26,11 +31,7 @@ id = "flaky"
 source = "launch:audiotestsrc is-live=true num-buffers=44"
 formats = ["mp3"]
 "#,
-            dir.display()
-        ),
     )
-    .expect("write config");
-    Config::load(Some(&file)).expect("config")
 }
 
 /// GET over HTTP/1.0 (no chunked encoding); returns (status line + headers, body read until
@@ -163,14 +164,10 @@ async fn listeners_events_errors_recovery_and_shutdown() {
 }
 
 fn config_small_queue(dir: &std::path::Path) -> Config {
-    let file = dir.join("small.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"
-[server]
-listen = "127.0.0.1:0"
-data_dir = "{}"
+    load_config(
+        dir,
+        "",
+        r#"
 [live]
 queue_chunks = 8
 chunk_bytes = 1024
@@ -184,11 +181,7 @@ formats = ["mp3"]
 mp3_bitrate_kbps = 320
 max_listeners = 3
 "#,
-            dir.display()
-        ),
     )
-    .expect("write config");
-    Config::load(Some(&file)).expect("config")
 }
 
 async fn get_text(addr: std::net::SocketAddr, path: &str) -> (String, String) {
@@ -317,18 +310,13 @@ async fn raw_status(addr: std::net::SocketAddr, head: &str) -> (String, tokio::n
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn icecast_source_clients_push_to_mounts() {
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("push.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"secret\"\n\
-             [[channels]]\nid = \"studio\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\n\
-             [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true\"\nformats = [\"mp3\"]\n",
-            dir.path().display()
-        ),
-    )
-    .expect("write");
-    let server = timeside::server::start(Config::load(Some(&file)).expect("config")).await.expect("start");
+    let config = load_config(
+        dir.path(),
+        "source_password = \"secret\"",
+        "[[channels]]\nid = \"studio\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\n\
+         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true\"\nformats = [\"mp3\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
     let addr = server.addr;
 
     // Auth and conflicts, as Icecast answers them. "source:secret" / "source:nope" in base64.
@@ -435,13 +423,7 @@ async fn request(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_are_created_and_deleted_through_the_api() {
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("api.toml");
-    std::fs::write(
-        &file,
-        format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"t0k3n\"\n", dir.path().display()),
-    )
-    .expect("write");
-    let mut config = Config::load(Some(&file)).expect("config");
+    let mut config = load_config(dir.path(), "api_token = \"t0k3n\"", "");
     config.channels.clear();
     let server = timeside::server::start(config).await.expect("start");
     let addr = server.addr;
@@ -485,19 +467,14 @@ async fn channels_are_created_and_deleted_through_the_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarms_and_now_playing_metadata() {
     let dir = tempfile::tempdir().expect("tmp");
-    let file = dir.path().join("alarms.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"secret\"\n\
-             [live]\ndead_air_seconds = 1.0\n\
-             [[channels]]\nid = \"quiet\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\nformats = [\"mp3\"]\n\
-             [[channels]]\nid = \"hot\"\nsource = \"launch:audiotestsrc is-live=true wave=square volume=1.0\"\nformats = [\"mp3\"]\n",
-            dir.path().display()
-        ),
-    )
-    .expect("write");
-    let server = timeside::server::start(Config::load(Some(&file)).expect("config")).await.expect("start");
+    let config = load_config(
+        dir.path(),
+        "source_password = \"secret\"",
+        "[live]\ndead_air_seconds = 1.0\n\
+         [[channels]]\nid = \"quiet\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\nformats = [\"mp3\"]\n\
+         [[channels]]\nid = \"hot\"\nsource = \"launch:audiotestsrc is-live=true wave=square volume=1.0\"\nformats = [\"mp3\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
     let addr = server.addr;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
     for topic in ["live:quiet", "live:hot"] {
