@@ -15,7 +15,7 @@ mod spectrum;
 pub mod window;
 
 use crate::media::Block;
-use spectrum::SpectrumNode;
+pub use spectrum::SpectrumNode;
 use std::collections::HashMap;
 pub use window::Window;
 

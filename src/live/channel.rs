@@ -208,6 +208,7 @@ impl Channel {
             live.events_per_second,
             live.silence_threshold_dbfs,
             live.dead_air_seconds,
+            live.spectrum_per_second,
         );
         let cancel = channel.cancel.clone();
         let id = channel.id.clone();

@@ -3,9 +3,80 @@
 //! period) and the dead-air alarm (`silence` once the RMS has stayed under the threshold for
 //! the configured time, `sound` when it comes back).
 
+use crate::features::{SpectrumNode, Window};
 use crate::media::Block;
 use crate::processors::analyzers::amplitude_to_dbfs;
 use serde_json::{Value, json};
+
+/// FFT size of `spectrum` events (46 ms at 44.1 kHz).
+const SPECTRUM_SIZE: usize = 2048;
+/// Bands of `spectrum` events, log-spaced from `SPECTRUM_LOW_HZ` to Nyquist.
+const SPECTRUM_BANDS: usize = 32;
+const SPECTRUM_LOW_HZ: f64 = 40.0;
+
+/// Live spectrum: the last `SPECTRUM_SIZE` mono samples, analysed every `every` frames.
+struct LiveSpectrum {
+    node: SpectrumNode,
+    recent: std::collections::VecDeque<f32>,
+    every: u64,
+    next_frame: u64,
+    /// Band edges as FFT bin indexes (`SPECTRUM_BANDS + 1` of them).
+    edges: Vec<usize>,
+    centers_hz: Vec<f64>,
+    magnitudes: Vec<f32>,
+}
+
+impl LiveSpectrum {
+    fn new(samplerate: u32, per_second: f64) -> Self {
+        let bin_hz = samplerate as f64 / SPECTRUM_SIZE as f64;
+        let nyquist = samplerate as f64 / 2.0;
+        let ratio = (nyquist / SPECTRUM_LOW_HZ).powf(1.0 / SPECTRUM_BANDS as f64);
+        let edge_hz: Vec<f64> = (0..=SPECTRUM_BANDS).map(|i| SPECTRUM_LOW_HZ * ratio.powi(i as i32)).collect();
+        let mut edges: Vec<usize> = edge_hz.iter().map(|f| (f / bin_hz).round() as usize).collect();
+        // Every band holds at least one bin, even where bins are wider than bands.
+        for i in 1..edges.len() {
+            edges[i] = edges[i].max(edges[i - 1] + 1);
+        }
+        let centers_hz = edge_hz.windows(2).map(|w| ((w[0] * w[1]).sqrt()).round()).collect();
+        LiveSpectrum {
+            node: SpectrumNode::new(SPECTRUM_SIZE, Window::Hann),
+            recent: std::collections::VecDeque::with_capacity(SPECTRUM_SIZE),
+            every: (samplerate as f64 / per_second).max(1.0) as u64,
+            next_frame: SPECTRUM_SIZE as u64,
+            edges,
+            centers_hz,
+            magnitudes: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, block: &Block) -> Option<Value> {
+        let ch = block.format.channels as usize;
+        for frame in block.samples.chunks_exact(ch) {
+            if self.recent.len() == SPECTRUM_SIZE {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(frame.iter().sum::<f32>() / ch as f32);
+        }
+        let end = block.frame + block.frames() as u64;
+        if end < self.next_frame || self.recent.len() < SPECTRUM_SIZE {
+            return None;
+        }
+        self.next_frame = end + self.every;
+        let frame: Vec<f32> = self.recent.iter().copied().collect();
+        self.magnitudes.clear();
+        self.node.magnitude(&frame, &mut self.magnitudes);
+        let bands: Vec<f64> = self
+            .edges
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (w[0].min(self.magnitudes.len() - 1), w[1].min(self.magnitudes.len()));
+                let peak = self.magnitudes[a..b.max(a + 1)].iter().fold(0f32, |m, &x| m.max(x));
+                round3(amplitude_to_dbfs(peak as f64))
+            })
+            .collect();
+        Some(json!({ "bands_hz": self.centers_hz, "magnitude_dbfs": bands, "fft_size": SPECTRUM_SIZE }))
+    }
+}
 
 /// A sample at or above this magnitude counts as clipped (-0.0087 dBFS: the top code of
 /// 16-bit audio and anything past full scale).
@@ -24,6 +95,7 @@ pub struct LiveMeter {
     /// Frames since the signal last rose above the silence threshold.
     quiet_frames: u64,
     in_silence: bool,
+    spectrum: Option<LiveSpectrum>,
 }
 
 fn round3(x: f64) -> f64 {
@@ -31,12 +103,14 @@ fn round3(x: f64) -> f64 {
 }
 
 impl LiveMeter {
+    /// `spectrum_per_second` 0 turns spectrum events off.
     pub fn new(
         channels: u16,
         samplerate: u32,
         events_per_second: f64,
         silence_threshold_dbfs: f64,
         dead_air_s: f64,
+        spectrum_per_second: f64,
     ) -> Self {
         let frames_per_event = (samplerate as f64 / events_per_second).max(1.0) as u64;
         LiveMeter {
@@ -51,11 +125,19 @@ impl LiveMeter {
             dead_air_frames: (dead_air_s * samplerate as f64) as u64,
             quiet_frames: 0,
             in_silence: false,
+            spectrum: (spectrum_per_second > 0.0).then(|| LiveSpectrum::new(samplerate, spectrum_per_second)),
         }
     }
 
     /// Adds a block; returns the (event, fields) due at its end.
     pub fn add(&mut self, block: &Block) -> Vec<(&'static str, Value)> {
+        let spectrum = self.spectrum.as_mut().and_then(|s| s.add(block));
+        let mut events = self.add_levels(block);
+        events.extend(spectrum.map(|s| ("spectrum", s)));
+        events
+    }
+
+    fn add_levels(&mut self, block: &Block) -> Vec<(&'static str, Value)> {
         let ch = block.format.channels as usize;
         for frame in block.samples.chunks_exact(ch) {
             for (c, &x) in frame.iter().enumerate() {
@@ -123,8 +205,28 @@ mod tests {
     }
 
     #[test]
+    fn spectrum_events_put_a_sine_in_its_band_at_its_level() {
+        let mut m = LiveMeter::new(2, 44100, 10.0, -60.0, 5.0, 4.0);
+        let fmt = AudioFormat { samplerate: 44100, channels: 2 };
+        let s = crate::media::synth::sine(1000.0, 0.1, 1.0, 44100, 2);
+        let mut found = Vec::new();
+        for (i, chunk) in s.chunks(4410 * 2).enumerate() {
+            let b = Block { frame: (i * 4410) as u64, samples: chunk.to_vec(), format: fmt };
+            found.extend(m.add(&b).into_iter().filter(|(n, _)| *n == "spectrum").map(|(_, v)| v));
+        }
+        assert!((3..=5).contains(&found.len()), "{} spectrum events in 1 s at 4/s", found.len());
+        let v = &found[0];
+        let mags: Vec<f64> = v["magnitude_dbfs"].as_array().expect("mags").iter().filter_map(|x| x.as_f64()).collect();
+        let centers: Vec<f64> = v["bands_hz"].as_array().expect("bands").iter().filter_map(|x| x.as_f64()).collect();
+        let loudest = mags.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("bands").0;
+        // The band holding 1 kHz is the loudest, at the sine's -20 dBFS (Hann scalloping < 1.5 dB).
+        assert!(centers[loudest] > 800.0 && centers[loudest] < 1250.0, "loudest band at {} Hz", centers[loudest]);
+        assert!((mags[loudest] + 20.0).abs() < 1.5, "{} dBFS", mags[loudest]);
+    }
+
+    #[test]
     fn dead_air_and_clipping_alarms() {
-        let mut m = LiveMeter::new(1, 1000, 10.0, -60.0, 2.0);
+        let mut m = LiveMeter::new(1, 1000, 10.0, -60.0, 2.0, 0.0);
         let mut at = 0;
         assert!(!feed(&mut m, 0.5, 1.0, &mut at).contains(&"silence"));
         let quiet = feed(&mut m, 0.0, 3.0, &mut at);

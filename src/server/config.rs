@@ -51,6 +51,7 @@ pub struct LiveConfig {
     pub events_per_second: f64,
     pub silence_threshold_dbfs: f64,
     pub dead_air_seconds: f64,
+    pub spectrum_per_second: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -145,6 +146,9 @@ impl Config {
         }
         if !(-150.0..=0.0).contains(&self.live.silence_threshold_dbfs) {
             bad("live.silence_threshold_dbfs".into(), "must be -150..=0".into());
+        }
+        if !(0.0..=50.0).contains(&self.live.spectrum_per_second) {
+            bad("live.spectrum_per_second".into(), "must be 0..=50".into());
         }
         if !(self.live.dead_air_seconds > 0.0 && self.live.dead_air_seconds <= 3600.0) {
             bad("live.dead_air_seconds".into(), "must be > 0 and <= 3600".into());

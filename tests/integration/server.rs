@@ -110,6 +110,17 @@ async fn listeners_events_errors_recovery_and_shutdown() {
         let (topic, event) = (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or(""));
         match (topic, event) {
             ("live:tone", "level") => levels.push(v.clone()),
+            ("live:tone", "spectrum") => {
+                // The 1 kHz, -20 dBFS tone is in the loudest band, at its level.
+                let mags: Vec<f64> =
+                    v["magnitude_dbfs"].as_array().expect("mags").iter().filter_map(|x| x.as_f64()).collect();
+                let centers: Vec<f64> =
+                    v["bands_hz"].as_array().expect("bands").iter().filter_map(|x| x.as_f64()).collect();
+                let loudest = mags.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("bands").0;
+                assert!((800.0..1250.0).contains(&centers[loudest]), "{}", centers[loudest]);
+                assert!((mags[loudest] + 20.0).abs() < 1.5, "{}", mags[loudest]);
+                saw.insert("spectrum");
+            }
             ("live:flaky", "source_disconnected") => {
                 saw.insert("source_disconnected");
             }
@@ -123,6 +134,7 @@ async fn listeners_events_errors_recovery_and_shutdown() {
         }
     }
     assert!(saw.contains("unknown topic error"), "{saw:?}");
+    assert!(saw.contains("spectrum"), "{saw:?}");
     assert!(levels.len() >= 10, "{} level events", levels.len());
     for e in &levels {
         for c in 0..2 {
