@@ -108,14 +108,14 @@ async fn listen(addr: std::net::SocketAddr, steady_from: Arc<AtomicU64>, origin:
     out
 }
 
-async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64) {
+async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64, chunk_bytes: usize) {
     let dir = std::env::temp_dir().join(format!("timeside-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let config = dir.join("bench.toml");
     let _ = std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[live]\nburst_bytes = 16384\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[live]\nburst_bytes = 16384\nchunk_bytes = {chunk_bytes}\n\
              [[channels]]\nid = \"load\"\nsource = \"launch:audiotestsrc is-live=true volume=0.1\"\nformats = [\"mp3\"]\nmp3_bitrate_kbps = 128\n",
             dir.display()
         ),
@@ -215,9 +215,10 @@ fn main() {
         arg("--counts", "1000,5000,10000").split(',').filter_map(|c| c.trim().parse().ok()).collect();
     let seconds: f64 = arg("--seconds", "10").parse().unwrap_or(10.0);
     let join_rate: f64 = arg("--join-rate", "500").parse().unwrap_or(500.0);
+    let chunk_bytes: usize = arg("--chunk-bytes", "4096").parse().unwrap_or(4096);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
-        "MP3 128 kbit/s, listeners join at {join_rate}/s, steady window {seconds} s; {} cores shared by server and clients",
+        "MP3 128 kbit/s, chunks of {chunk_bytes} bytes, listeners join at {join_rate}/s, steady window {seconds} s; {} cores shared by server and clients",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     println!(
@@ -225,6 +226,12 @@ fn main() {
         "N", "connected", "stalled", "ttfb p50", "ttfb p99", "CPU", "CPU/1000", "RSS MiB", "ws p50ms", "ws p99ms"
     );
     for n in counts.into_iter().filter(|&n| n > 0 && n <= 20_000) {
-        runtime.block_on(run(&server, n, seconds.clamp(1.0, 120.0), join_rate.clamp(1.0, 5000.0)));
+        runtime.block_on(run(
+            &server,
+            n,
+            seconds.clamp(1.0, 120.0),
+            join_rate.clamp(1.0, 5000.0),
+            chunk_bytes.clamp(256, 1 << 20),
+        ));
     }
 }
