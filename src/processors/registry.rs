@@ -87,6 +87,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Effect, effects::fx_gain),
             entry!(Analyzer, analyzers::level),
             entry!(Analyzer, analyzers::mean_dc_shift),
+            entry!(Analyzer, analyzers::loudness),
             entry!(Analyzer, analyzers::spectrogram),
             entry!(Grapher, graphers::waveform),
             entry!(Encoder, encoders::wav),

@@ -47,3 +47,32 @@ fn level_matches_sox_stats_in_every_format() {
         assert!((our_rms - rms).abs() <= 0.05, "{}: rms {our_rms:.3} vs sox {rms}", f.ext);
     }
 }
+
+/// Integrated loudness and loudness range agree with ffmpeg's `ebur128` filter (which prints
+/// one decimal) on music-like audio.
+#[test]
+fn loudness_matches_ffmpeg_ebur128() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav =
+        write_wav(dir.path(), "music.wav", demo_music(12.0, RATE), AudioFormat { samplerate: RATE, channels: 2 }, 32);
+    let out = Command::new("ffmpeg")
+        .args(["-nostats", "-i"])
+        .arg(&wav)
+        .args(["-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg (apt install ffmpeg)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    let value = |name: &str| -> f64 {
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {text}"));
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("number")
+    };
+    let (ff_i, ff_lra) = (value("I:"), value("LRA:"));
+    let ours = analyze(&wav, "loudness", Default::default());
+    let (i, lra) = (global(&ours, "loudness.integrated"), global(&ours, "loudness.range"));
+    assert!((i - ff_i).abs() <= 0.15, "integrated {i:.2} vs ffmpeg {ff_i}");
+    assert!((lra - ff_lra).abs() <= 0.15, "range {lra:.2} vs ffmpeg {ff_lra}");
+}

@@ -1,6 +1,7 @@
 //! Analyzers: measurements of the signal, one file per processor id.
 
 pub mod level;
+pub mod loudness;
 pub mod mean_dc_shift;
 pub mod spectrogram;
 

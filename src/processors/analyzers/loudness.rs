@@ -1,0 +1,338 @@
+//! `loudness`: ITU-R BS.1770-4 / EBU R128 loudness.
+//!
+//! - K-weighting: the BS.1770 shelf and high-pass filters, designed from their analog
+//!   parameters for the stream's own sample rate (equal to the published 48 kHz coefficients at
+//!   48 kHz; correct at every other rate too).
+//! - Channel weights: 1.0 for L, R, C; 1.41 for surrounds (5.0 / 5.1 in SMPTE order, LFE
+//!   excluded).
+//! - `loudness.momentary` (400 ms windows) and `loudness.short_term` (3 s windows), framewise
+//!   every 100 ms, in LUFS.
+//! - `loudness.integrated` (LUFS): 400 ms blocks with 75 % overlap, absolute gate -70 LUFS,
+//!   relative gate -10 LU.
+//! - `loudness.range` (LU, EBU Tech 3342): short-term values every 100 ms, absolute gate -70
+//!   LUFS, relative gate -20 LU, 95th minus 10th percentile.
+//!
+//! Silence reads -200 LUFS (finite, like the level analyzer's floor). True peak is not computed
+//! yet.
+//!
+//! ```toml
+//! [[processors]]
+//! id = "loudness"
+//! ```
+
+use super::FLOOR_DBFS;
+use crate::features::FeatureGraph;
+use crate::media::Block;
+use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
+use crate::results::{FrameMetadata, ResultData, Values};
+use std::collections::VecDeque;
+use std::f64::consts::PI;
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: "loudness",
+    name: "Loudness (EBU R128)",
+    kind: Kind::Analyzer,
+    version: "1.0",
+    description: "ITU-R BS.1770-4 / EBU R128: momentary and short-term loudness (LUFS, every 100 ms), integrated loudness (LUFS) and loudness range (LU).",
+    unit: "LUFS",
+    live: true,
+};
+
+/// No parameters: the measurement is defined by the standard.
+pub type Params = crate::processors::params::NoParams;
+
+const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+const RELATIVE_GATE_LU: f64 = -10.0;
+const LRA_RELATIVE_GATE_LU: f64 = -20.0;
+
+#[derive(Clone, Copy, Default)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+    z: [f64; 2],
+}
+
+impl Biquad {
+    #[inline]
+    fn run(&mut self, x: f64) -> f64 {
+        // Transposed direct form II.
+        let y = self.b[0] * x + self.z[0];
+        self.z[0] = self.b[1] * x - self.a[0] * y + self.z[1];
+        self.z[1] = self.b[2] * x - self.a[1] * y;
+        y
+    }
+}
+
+/// The two K-weighting stages for `rate` (the analog prototypes of BS.1770, bilinear
+/// transformed with prewarping, as libebur128 does).
+fn k_weighting(rate: f64) -> (Biquad, Biquad) {
+    let (f0, gain_db, q) = (1681.974450955533, 3.999843853973347, 0.7071752369554196);
+    let k = (PI * f0 / rate).tan();
+    let vh = 10f64.powf(gain_db / 20.0);
+    let vb = vh.powf(0.4996667741545416);
+    let a0 = 1.0 + k / q + k * k;
+    let shelf = Biquad {
+        b: [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0],
+        a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0],
+        z: [0.0; 2],
+    };
+    let (f0, q) = (38.13547087602444, 0.5003270373238773);
+    let k = (PI * f0 / rate).tan();
+    let a0 = 1.0 + k / q + k * k;
+    let highpass =
+        Biquad { b: [1.0, -2.0, 1.0], a: [2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0], z: [0.0; 2] };
+    (shelf, highpass)
+}
+
+fn channel_weights(channels: usize) -> Vec<f64> {
+    match channels {
+        5 => vec![1.0, 1.0, 1.0, 1.41, 1.41],
+        6 => vec![1.0, 1.0, 1.0, 0.0, 1.41, 1.41],
+        n => vec![1.0; n],
+    }
+}
+
+/// Mean weighted power to LUFS.
+fn lufs(power: f64) -> f64 {
+    if power > 0.0 { (-0.691 + 10.0 * power.log10()).max(FLOOR_DBFS) } else { FLOOR_DBFS }
+}
+
+pub struct Loudness {
+    filters: Vec<(Biquad, Biquad)>,
+    weights: Vec<f64>,
+    samplerate: u32,
+    /// Frames per 100 ms sub-block.
+    sub_frames: usize,
+    /// Weighted sum of squares of the sub-block being filled, and its frame count.
+    acc: f64,
+    acc_frames: usize,
+    /// The last 30 sub-block energies (3 s).
+    recent: VecDeque<f64>,
+    momentary: Vec<f32>,
+    short_term: Vec<f32>,
+    /// Mean powers of every 400 ms block (integrated) and 3 s block (range).
+    gating_blocks: Vec<f64>,
+    short_term_blocks: Vec<f64>,
+}
+
+pub fn build(_: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
+    let rate = ctx.format.samplerate;
+    let channels = ctx.format.channels as usize;
+    Ok(Loudness {
+        filters: vec![k_weighting(rate as f64); channels],
+        weights: channel_weights(channels),
+        samplerate: rate,
+        sub_frames: ((rate as f64 / 10.0).round() as usize).max(1),
+        acc: 0.0,
+        acc_frames: 0,
+        recent: VecDeque::with_capacity(31),
+        momentary: Vec::new(),
+        short_term: Vec::new(),
+        gating_blocks: Vec::new(),
+        short_term_blocks: Vec::new(),
+    })
+}
+
+impl Loudness {
+    fn close_sub_block(&mut self) {
+        self.recent.push_back(self.acc);
+        if self.recent.len() > 30 {
+            self.recent.pop_front();
+        }
+        self.acc = 0.0;
+        self.acc_frames = 0;
+        let n = self.sub_frames as f64;
+        if self.recent.len() >= 4 {
+            let power = self.recent.iter().rev().take(4).sum::<f64>() / (4.0 * n);
+            self.gating_blocks.push(power);
+            self.momentary.push(lufs(power) as f32);
+        }
+        if self.recent.len() == 30 {
+            let power = self.recent.iter().sum::<f64>() / (30.0 * n);
+            self.short_term_blocks.push(power);
+            self.short_term.push(lufs(power) as f32);
+        }
+    }
+
+    /// Integrated loudness of the blocks seen so far.
+    pub fn integrated(&self) -> f64 {
+        let above: Vec<f64> = self.gating_blocks.iter().copied().filter(|&p| lufs(p) > ABSOLUTE_GATE_LUFS).collect();
+        if above.is_empty() {
+            return FLOOR_DBFS;
+        }
+        let gate = lufs(above.iter().sum::<f64>() / above.len() as f64) + RELATIVE_GATE_LU;
+        let gated: Vec<f64> = above.into_iter().filter(|&p| lufs(p) > gate).collect();
+        if gated.is_empty() { FLOOR_DBFS } else { lufs(gated.iter().sum::<f64>() / gated.len() as f64) }
+    }
+
+    /// Loudness range (EBU Tech 3342) of the short-term blocks seen so far.
+    pub fn range(&self) -> f64 {
+        let above: Vec<f64> =
+            self.short_term_blocks.iter().copied().filter(|&p| lufs(p) > ABSOLUTE_GATE_LUFS).collect();
+        if above.is_empty() {
+            return 0.0;
+        }
+        let gate = lufs(above.iter().sum::<f64>() / above.len() as f64) + LRA_RELATIVE_GATE_LU;
+        let mut gated: Vec<f64> = above.into_iter().map(lufs).filter(|&l| l > gate).collect();
+        if gated.len() < 2 {
+            return 0.0;
+        }
+        gated.sort_by(f64::total_cmp);
+        let at = |q: f64| gated[((gated.len() - 1) as f64 * q).round() as usize];
+        at(0.95) - at(0.10)
+    }
+}
+
+impl Analyzer for Loudness {
+    fn process(&mut self, block: &Block, _: &FeatureGraph) {
+        let ch = block.format.channels as usize;
+        for frame in block.samples.chunks_exact(ch) {
+            let mut power = 0.0;
+            for ((x, (shelf, hp)), w) in frame.iter().zip(self.filters.iter_mut()).zip(&self.weights) {
+                let y = hp.run(shelf.run(*x as f64));
+                power += w * y * y;
+            }
+            self.acc += power;
+            self.acc_frames += 1;
+            if self.acc_frames == self.sub_frames {
+                self.close_sub_block();
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
+        let step = self.sub_frames;
+        let frames = |blocksize| FrameMetadata { samplerate: self.samplerate, blocksize, stepsize: step };
+        let (integrated, range) = (self.integrated(), self.range());
+        Ok(Finished {
+            results: vec![
+                Output {
+                    suffix: "integrated",
+                    name: "Integrated loudness".into(),
+                    data: ResultData::global_value(Values::scalars(vec![integrated as f32])),
+                },
+                Output {
+                    suffix: "range",
+                    name: "Loudness range (LU)".into(),
+                    data: ResultData::global_value(Values::scalars(vec![range as f32])),
+                },
+                Output {
+                    suffix: "momentary",
+                    name: "Momentary loudness (400 ms)".into(),
+                    data: ResultData::framewise_value(Values::scalars(self.momentary), frames(4 * step)),
+                },
+                Output {
+                    suffix: "short_term",
+                    name: "Short-term loudness (3 s)".into(),
+                    data: ResultData::framewise_value(Values::scalars(self.short_term), frames(30 * step)),
+                },
+            ],
+            files: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::AudioFormat;
+
+    /// A named EBU test signal: (seconds, dBFS) segments and the expected value.
+    type Case = (&'static str, Vec<(f64, f64)>, f64);
+
+    /// Runs the analyzer over (seconds, dBFS) segments of a 1 kHz sine on every channel.
+    fn measure(rate: u32, channels: u16, segments: &[(f64, f64)]) -> Box<Loudness> {
+        let format = AudioFormat { samplerate: rate, channels };
+        let mut features = FeatureGraph::new();
+        let mut l = Box::new(
+            build(
+                Default::default(),
+                &mut BuildContext { format, features: &mut features, output_dir: None, outputs: None },
+            )
+            .expect("build"),
+        );
+        let mut t = 0u64;
+        for &(seconds, dbfs) in segments {
+            let amp = 10f64.powf(dbfs / 20.0);
+            let n = (seconds * rate as f64).round() as u64;
+            let mut samples = Vec::with_capacity(4096 * channels as usize);
+            for i in 0..n {
+                let x = (amp * (2.0 * PI * 1000.0 * (t + i) as f64 / rate as f64).sin()) as f32;
+                samples.extend(std::iter::repeat_n(x, channels as usize));
+                if samples.len() >= 4096 * channels as usize || i + 1 == n {
+                    l.process(&Block { frame: t + i, samples: std::mem::take(&mut samples), format }, &features);
+                }
+            }
+            t += n;
+        }
+        l
+    }
+
+    #[test]
+    fn k_weighting_matches_the_published_48k_coefficients() {
+        let (shelf, hp) = k_weighting(48000.0);
+        let expected_shelf =
+            ([1.53512485958697, -2.69169618940638, 1.19839281085285], [-1.69065929318241, 0.73248077421585]);
+        for (got, want) in shelf.b.iter().zip(expected_shelf.0).chain(shelf.a.iter().zip(expected_shelf.1)) {
+            assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        }
+        for (got, want) in hp.a.iter().zip([-1.99004745483398, 0.99007225036621]) {
+            assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        }
+    }
+
+    /// EBU Tech 3341 cases 1-5 (stereo 1 kHz sines), integrated within ±0.1 LU, at 48 kHz and
+    /// at 44.1 kHz (the filters are designed for each rate).
+    #[test]
+    fn ebu_tech_3341_integrated_loudness() {
+        let cases: [Case; 5] = [
+            ("case 1", vec![(20.0, -23.0)], -23.0),
+            ("case 2", vec![(20.0, -33.0)], -33.0),
+            ("case 3", vec![(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)], -23.0),
+            ("case 4", vec![(10.0, -72.0), (10.0, -36.0), (60.0, -23.0), (10.0, -36.0), (10.0, -72.0)], -23.0),
+            ("case 5", vec![(20.0, -26.0), (20.1, -20.0), (20.0, -26.0)], -23.0),
+        ];
+        for rate in [48000, 44100] {
+            for (name, segments, want) in &cases {
+                let l = measure(rate, 2, segments);
+                let got = l.integrated();
+                assert!((got - want).abs() <= 0.1, "{name} at {rate} Hz: {got:.3} LUFS, want {want}");
+            }
+        }
+    }
+
+    /// EBU Tech 3341 cases 1 and 2 also fix momentary and short-term loudness.
+    #[test]
+    fn ebu_tech_3341_momentary_and_short_term() {
+        let l = measure(48000, 2, &[(20.0, -23.0)]);
+        for v in l.momentary.iter().chain(&l.short_term) {
+            assert!((*v as f64 + 23.0).abs() <= 0.1, "{v}");
+        }
+        assert_eq!(l.momentary.len(), 200 - 3);
+        assert_eq!(l.short_term.len(), 200 - 29);
+    }
+
+    /// EBU Tech 3342 cases 1-4 (loudness range) within ±1 LU.
+    #[test]
+    fn ebu_tech_3342_loudness_range() {
+        let cases: [Case; 4] = [
+            ("case 1", vec![(20.0, -20.0), (20.0, -30.0)], 10.0),
+            ("case 2", vec![(20.0, -20.0), (20.0, -15.0)], 5.0),
+            ("case 3", vec![(20.0, -40.0), (20.0, -20.0)], 20.0),
+            ("case 4", vec![(20.0, -50.0), (20.0, -35.0), (20.0, -20.0), (20.0, -35.0), (20.0, -50.0)], 15.0),
+        ];
+        for (name, segments, want) in &cases {
+            let got = measure(48000, 2, segments).range();
+            assert!((got - want).abs() <= 1.0, "{name}: LRA {got:.2} LU, want {want}");
+        }
+    }
+
+    #[test]
+    fn silence_and_tiny_inputs_are_finite() {
+        let l = measure(44100, 2, &[(10.0, -300.0)]);
+        assert_eq!(l.integrated(), FLOOR_DBFS);
+        assert_eq!(l.range(), 0.0);
+        let tiny = measure(44100, 1, &[(0.0001, -20.0)]);
+        assert!(tiny.integrated().is_finite() && tiny.range().is_finite());
+    }
+}
