@@ -4,8 +4,9 @@
 //! the configured time, `sound` when it comes back).
 
 use crate::features::{SpectrumNode, Window};
-use crate::media::Block;
+use crate::media::{AudioFormat, Block};
 use crate::processors::analyzers::amplitude_to_dbfs;
+use crate::processors::analyzers::loudness::Loudness;
 use serde_json::{Value, json};
 
 /// FFT size of `spectrum` events (46 ms at 44.1 kHz).
@@ -96,6 +97,7 @@ pub struct LiveMeter {
     quiet_frames: u64,
     in_silence: bool,
     spectrum: Option<LiveSpectrum>,
+    loudness: Loudness,
 }
 
 fn round3(x: f64) -> f64 {
@@ -126,6 +128,7 @@ impl LiveMeter {
             quiet_frames: 0,
             in_silence: false,
             spectrum: (spectrum_per_second > 0.0).then(|| LiveSpectrum::new(samplerate, spectrum_per_second)),
+            loudness: Loudness::new(AudioFormat { samplerate, channels }, false),
         }
     }
 
@@ -138,6 +141,7 @@ impl LiveMeter {
     }
 
     fn add_levels(&mut self, block: &Block) -> Vec<(&'static str, Value)> {
+        self.loudness.add(&block.samples);
         let ch = block.format.channels as usize;
         for frame in block.samples.chunks_exact(ch) {
             for (c, &x) in frame.iter().enumerate() {
@@ -156,7 +160,11 @@ impl LiveMeter {
         let n = self.frames.max(1) as f64;
         let peak: Vec<f64> = self.peak.iter().map(|&p| round3(amplitude_to_dbfs(p as f64))).collect();
         let rms: Vec<f64> = self.sum_squares.iter().map(|&s| round3(amplitude_to_dbfs((s / n).sqrt()))).collect();
-        let mut events = vec![("level", json!({ "peak_dbfs": peak, "rms_dbfs": rms }))];
+        let (momentary, short_term) = self.loudness.latest();
+        let mut events = vec![
+            ("level", json!({ "peak_dbfs": peak, "rms_dbfs": rms })),
+            ("loudness", json!({ "momentary_lufs": round3(momentary), "short_term_lufs": round3(short_term) })),
+        ];
         if self.clipped.iter().any(|&c| c > 0) {
             events
                 .push(("clipping", json!({ "clipped_samples": self.clipped, "period_s": n / self.samplerate as f64 })));

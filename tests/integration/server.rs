@@ -110,6 +110,13 @@ async fn listeners_events_errors_recovery_and_shutdown() {
         let (topic, event) = (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or(""));
         match (topic, event) {
             ("live:tone", "level") => levels.push(v.clone()),
+            ("live:tone", "loudness") if v["short_term_lufs"].as_f64().is_some_and(|l| l > -100.0) => {
+                // A -20 dBFS 1 kHz sine on both channels: -20 LUFS (K-weighting is ~0 dB at 1 kHz).
+                let m = v["momentary_lufs"].as_f64().expect("momentary");
+                let s = v["short_term_lufs"].as_f64().expect("short-term");
+                assert!((m + 20.0).abs() < 0.2 && (s + 20.0).abs() < 0.2, "{v}");
+                saw.insert("loudness");
+            }
             ("live:tone", "spectrum") => {
                 // The 1 kHz, -20 dBFS tone is in the loudest band, at its level.
                 let mags: Vec<f64> =
@@ -135,6 +142,7 @@ async fn listeners_events_errors_recovery_and_shutdown() {
     }
     assert!(saw.contains("unknown topic error"), "{saw:?}");
     assert!(saw.contains("spectrum"), "{saw:?}");
+    assert!(saw.contains("loudness"), "{saw:?}");
     assert!(levels.len() >= 10, "{} level events", levels.len());
     for e in &levels {
         for c in 0..2 {

@@ -113,27 +113,60 @@ pub struct Loudness {
     /// Mean powers of every 400 ms block (integrated) and 3 s block (range).
     gating_blocks: Vec<f64>,
     short_term_blocks: Vec<f64>,
+    /// Off for live meters: only the latest values are kept, so memory stays flat forever
+    /// (integrated loudness and range are then not available).
+    keep_history: bool,
+    latest: (f64, f64),
 }
 
 pub fn build(_: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
-    let rate = ctx.format.samplerate;
-    let channels = ctx.format.channels as usize;
-    Ok(Loudness {
-        filters: vec![k_weighting(rate as f64); channels],
-        weights: channel_weights(channels),
-        samplerate: rate,
-        sub_frames: ((rate as f64 / 10.0).round() as usize).max(1),
-        acc: 0.0,
-        acc_frames: 0,
-        recent: VecDeque::with_capacity(31),
-        momentary: Vec::new(),
-        short_term: Vec::new(),
-        gating_blocks: Vec::new(),
-        short_term_blocks: Vec::new(),
-    })
+    Ok(Loudness::new(ctx.format, true))
 }
 
 impl Loudness {
+    pub fn new(format: crate::media::AudioFormat, keep_history: bool) -> Loudness {
+        let rate = format.samplerate;
+        let channels = format.channels as usize;
+        Loudness {
+            filters: vec![k_weighting(rate as f64); channels],
+            weights: channel_weights(channels),
+            samplerate: rate,
+            sub_frames: ((rate as f64 / 10.0).round() as usize).max(1),
+            acc: 0.0,
+            acc_frames: 0,
+            recent: VecDeque::with_capacity(31),
+            momentary: Vec::new(),
+            short_term: Vec::new(),
+            gating_blocks: Vec::new(),
+            short_term_blocks: Vec::new(),
+            keep_history,
+            latest: (FLOOR_DBFS, FLOOR_DBFS),
+        }
+    }
+
+    /// The latest (momentary, short-term) loudness in LUFS; the floor until 400 ms / 3 s of
+    /// audio have been seen.
+    pub fn latest(&self) -> (f64, f64) {
+        self.latest
+    }
+
+    /// Feeds interleaved samples of the format given to `new`.
+    pub fn add(&mut self, samples: &[f32]) {
+        let ch = self.filters.len();
+        for frame in samples.chunks_exact(ch) {
+            let mut power = 0.0;
+            for ((x, (shelf, hp)), w) in frame.iter().zip(self.filters.iter_mut()).zip(&self.weights) {
+                let y = hp.run(shelf.run(*x as f64));
+                power += w * y * y;
+            }
+            self.acc += power;
+            self.acc_frames += 1;
+            if self.acc_frames == self.sub_frames {
+                self.close_sub_block();
+            }
+        }
+    }
+
     fn close_sub_block(&mut self) {
         self.recent.push_back(self.acc);
         if self.recent.len() > 30 {
@@ -144,13 +177,19 @@ impl Loudness {
         let n = self.sub_frames as f64;
         if self.recent.len() >= 4 {
             let power = self.recent.iter().rev().take(4).sum::<f64>() / (4.0 * n);
-            self.gating_blocks.push(power);
-            self.momentary.push(lufs(power) as f32);
+            self.latest.0 = lufs(power);
+            if self.keep_history {
+                self.gating_blocks.push(power);
+                self.momentary.push(self.latest.0 as f32);
+            }
         }
         if self.recent.len() == 30 {
             let power = self.recent.iter().sum::<f64>() / (30.0 * n);
-            self.short_term_blocks.push(power);
-            self.short_term.push(lufs(power) as f32);
+            self.latest.1 = lufs(power);
+            if self.keep_history {
+                self.short_term_blocks.push(power);
+                self.short_term.push(self.latest.1 as f32);
+            }
         }
     }
 
@@ -185,19 +224,7 @@ impl Loudness {
 
 impl Analyzer for Loudness {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
-        let ch = block.format.channels as usize;
-        for frame in block.samples.chunks_exact(ch) {
-            let mut power = 0.0;
-            for ((x, (shelf, hp)), w) in frame.iter().zip(self.filters.iter_mut()).zip(&self.weights) {
-                let y = hp.run(shelf.run(*x as f64));
-                power += w * y * y;
-            }
-            self.acc += power;
-            self.acc_frames += 1;
-            if self.acc_frames == self.sub_frames {
-                self.close_sub_block();
-            }
-        }
+        self.add(&block.samples);
     }
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
