@@ -9,12 +9,12 @@
 //! (batch backpressure) and memory stays flat. Nothing here runs on an async runtime; the
 //! caller pulls blocks from its own thread.
 
+use super::resolve::{describe_gst_error, resolve};
 use super::tags;
 use crate::media::array::segment_frames;
 use crate::media::hash::ContentHasher;
 use crate::media::{
     AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary, clip_to_segment,
-    input::uri_scheme,
 };
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -112,28 +112,16 @@ impl GstSource {
         let caps = output_caps(options);
         let (pipeline, appsink) = match input {
             Input::Launch(desc) => build_launch(desc, &name, &caps)?,
-            Input::File(path) => {
-                let size = check_file(path, &name)?;
-                *lock(&shared.hasher) = Some(ContentHasher::for_size(size));
-                let abs = std::fs::canonicalize(path)
-                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-                let uri = gst::glib::filename_to_uri(&abs, None)
-                    .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-                build_uri(&uri, &caps, options.realtime, &shared)?
-            }
-            Input::Uri(uri) => {
-                let scheme = uri_scheme(uri).unwrap_or_default();
-                if !super::scheme_supported(scheme) {
-                    return Err(MediaError::UnsupportedScheme {
-                        input: name,
-                        scheme: scheme.to_string(),
-                        supported: super::supported_schemes().join(", "),
-                    });
+            Input::File(_) | Input::Uri(_) => {
+                let Some(resolved) = resolve(input)? else { unreachable!("files and URIs resolve") };
+                match resolved.file {
+                    Some((_, size)) => *lock(&shared.hasher) = Some(ContentHasher::for_size(size)),
+                    // A stream can be hashed when every byte goes through the decoder; pushed
+                    // bytes are not hashed.
+                    None if lock(&shared.push).is_none() => *lock(&shared.hasher) = Some(ContentHasher::default()),
+                    None => {}
                 }
-                if lock(&shared.push).is_none() {
-                    *lock(&shared.hasher) = Some(ContentHasher::default());
-                }
-                build_uri(uri, &caps, options.realtime, &shared)?
+                build_uri(&resolved.uri, &caps, options.realtime, &shared)?
             }
         };
         let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
@@ -281,7 +269,7 @@ impl GstSource {
                         "could not read from the server (unreachable, refused or reset)",
                     ));
                 }
-                Err(decode_error(&self.name, &describe_gst_error(error)))
+                Err(decode_error(&self.name, &describe_gst_error(&error)))
             }
             gst::MessageView::Tag(t) => {
                 tags::collect(&t.tags(), &mut self.tags);
@@ -455,40 +443,6 @@ fn ns_to_frames(ns: u64, rate: u32) -> u64 {
 
 fn decode_error(input: &str, message: &str) -> MediaError {
     MediaError::Decode { input: input.to_string(), message: message.to_string() }
-}
-
-/// GStreamer's own sentences, made a little more useful for the common failures.
-fn describe_gst_error(err: gst::glib::Error) -> String {
-    let msg = err.message().trim_end_matches('.').to_string();
-    if err.matches(gst::StreamError::TypeNotFound) {
-        format!("not a recognised audio or video format ({msg})")
-    } else if err.matches(gst::ResourceError::NotFound) {
-        format!("not found ({msg})")
-    } else {
-        msg
-    }
-}
-
-/// Checks that `path` is a readable, non-empty file; returns its size.
-fn check_file(path: &std::path::Path, name: &str) -> Result<u64, MediaError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(MediaError::NotFound { input: name.to_string() });
-        }
-        Err(e) => {
-            return Err(MediaError::Io { input: name.to_string(), message: e.to_string() });
-        }
-    };
-    if meta.is_dir() {
-        return Err(MediaError::Io { input: name.to_string(), message: "is a directory".into() });
-    }
-    if meta.len() == 0 {
-        return Err(MediaError::Empty { input: name.to_string() });
-    }
-    // Open it now so a permission problem is reported as such, not as a decoding failure.
-    std::fs::File::open(path).map_err(|e| MediaError::Io { input: name.to_string(), message: e.to_string() })?;
-    Ok(meta.len())
 }
 
 fn output_caps(options: &DecodeOptions) -> gst::Caps {

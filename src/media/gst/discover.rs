@@ -1,6 +1,7 @@
 //! Media info without decoding: GStreamer's Discoverer reads headers; the content hash reads the
 //! file once.
 
+use super::resolve::{describe_gst_error, resolve};
 use super::tags;
 use crate::media::hash::sha256_file;
 use crate::media::{Input, MediaError};
@@ -40,47 +41,14 @@ pub struct MediaInfo {
 pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
     super::init()?;
     let name = input.to_string();
-    let (uri, path) = match input {
-        Input::File(path) => {
-            let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => MediaError::NotFound { input: name.clone() },
-                _ => MediaError::Io { input: name.clone(), message: e.to_string() },
-            })?;
-            if meta.len() == 0 {
-                return Err(MediaError::Empty { input: name });
-            }
-            let abs = std::fs::canonicalize(path)
-                .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-            let uri = gst::glib::filename_to_uri(&abs, None)
-                .map_err(|e| MediaError::Io { input: name.clone(), message: e.to_string() })?;
-            (uri.to_string(), Some((path.clone(), meta.len())))
-        }
-        Input::Uri(uri) => {
-            let scheme = crate::media::input::uri_scheme(uri).unwrap_or_default();
-            if !super::scheme_supported(scheme) {
-                return Err(MediaError::UnsupportedScheme {
-                    input: name,
-                    scheme: scheme.into(),
-                    supported: super::supported_schemes().join(", "),
-                });
-            }
-            (uri.clone(), None)
-        }
-        Input::Launch(_) => {
-            return Err(MediaError::Options { input: name, message: "a live source has no media info".into() });
-        }
+    let Some(resolved) = resolve(input)? else {
+        return Err(MediaError::Options { input: name, message: "a live source has no media info".into() });
     };
+    let (uri, path) = (resolved.uri, resolved.file);
     let err = |message: String| MediaError::Decode { input: name.clone(), message };
     let discoverer =
         pbutils::Discoverer::new(gst::ClockTime::from_seconds(DISCOVER_TIMEOUT_S)).map_err(|e| err(e.to_string()))?;
-    let info = discoverer.discover_uri(&uri).map_err(|e| {
-        let msg = e.message().trim_end_matches('.').to_string();
-        if e.matches(gst::StreamError::TypeNotFound) {
-            err(format!("not a recognised audio or video format ({msg})"))
-        } else {
-            err(msg)
-        }
-    })?;
+    let info = discoverer.discover_uri(&uri).map_err(|e| err(describe_gst_error(&e)))?;
     let audio = info.audio_streams();
     let Some(stream) = audio.first() else {
         return Err(MediaError::NoAudio { input: name });

@@ -4,6 +4,7 @@
 mod decoder;
 mod discover;
 pub mod encode;
+mod resolve;
 mod tags;
 
 pub use decoder::{GstSource, PushReceiver};
@@ -20,18 +21,22 @@ pub fn init() -> Result<(), MediaError> {
     INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
 }
 
-/// URI schemes this installation can read (file, http, https, ...), sorted.
-pub fn supported_schemes() -> Vec<String> {
-    let mut schemes: Vec<String> = gst::Registry::get()
-        .features(gst::ElementFactory::static_type())
-        .into_iter()
-        .filter_map(|f| f.downcast::<gst::ElementFactory>().ok())
-        .filter(|f| f.uri_type() == gst::URIType::Src)
-        .flat_map(|f| f.uri_protocols().iter().map(|p| p.to_string()).collect::<Vec<_>>())
-        .collect();
-    schemes.sort();
-    schemes.dedup();
-    schemes
+/// URI schemes this installation can read (file, http, https, ...), sorted. Scanned once: the
+/// plugin set does not change while the process runs.
+pub fn supported_schemes() -> &'static [String] {
+    static SCHEMES: OnceLock<Vec<String>> = OnceLock::new();
+    SCHEMES.get_or_init(|| {
+        let mut schemes: Vec<String> = gst::Registry::get()
+            .features(gst::ElementFactory::static_type())
+            .into_iter()
+            .filter_map(|f| f.downcast::<gst::ElementFactory>().ok())
+            .filter(|f| f.uri_type() == gst::URIType::Src)
+            .flat_map(|f| f.uri_protocols().iter().map(|p| p.to_string()).collect::<Vec<_>>())
+            .collect();
+        schemes.sort();
+        schemes.dedup();
+        schemes
+    })
 }
 
 /// Whether GStreamer has a source element for this scheme.
