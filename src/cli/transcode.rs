@@ -6,7 +6,7 @@
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
 use crate::media::{DecodeOptions, Input};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run};
-use crate::processors::encoders::{ByteSink, OutputFactory, PartFile, output::open_sink};
+use crate::processors::encoders::{ByteSink, OutputFactory, output::open_sink};
 use clap::Args;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -78,7 +78,7 @@ impl OutputFactory for Targets {
         let path = Path::new(target);
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        PartFile::create(dir, &name).map(|f| Box::new(f) as Box<dyn ByteSink>).map_err(|e| format!("{target}: {e}"))
+        open_sink(Some(dir), &name)
     }
 }
 

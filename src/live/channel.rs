@@ -111,7 +111,8 @@ impl OutputFactory for MountOutputs {
     }
 }
 
-fn wall_time() -> f64 {
+/// Now, in Unix seconds: the `wall_time` of every event.
+pub fn wall_time() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 

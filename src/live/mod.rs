@@ -13,5 +13,7 @@ mod channel;
 mod meter;
 mod source;
 
-pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed};
+pub use channel::{
+    AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed, wall_time,
+};
 pub use source::{Origin, PushSlot, ResilientSource};

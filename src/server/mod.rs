@@ -316,7 +316,9 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
     mount.listeners_total.fetch_add(1, Ordering::SeqCst);
     let guard = ListenerGuard(mount.clone());
     let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
-    let icy = (icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3").then(icy::IcyInterleaver::default);
+    // ICY metadata goes only into MP3 streams (Ogg carries its own comments).
+    let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
+    let icy = with_icy.then(icy::IcyInterleaver::default);
     let playing = channel.clone();
     let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {
         let playing = playing.clone();
@@ -333,7 +335,6 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
             Some((Ok::<_, std::io::Error>(chunk), (sub, guard, icy)))
         }
     });
-    let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
     let mut response = warp::reply::stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mount.content_type));

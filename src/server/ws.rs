@@ -16,7 +16,7 @@
 //! dropped (and the drop counted in a `dropped` field of the next `level` event it gets).
 
 use super::AppState;
-use crate::live::Event;
+use crate::live::{Event, wall_time};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::collections::HashMap;
@@ -26,10 +26,6 @@ use tokio::sync::mpsc;
 use warp::ws::{Message, WebSocket};
 
 const QUEUE: usize = 256;
-
-fn wall_time() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
 
 fn reply(topic: &str, event: &str, stream_time: f64, extra: serde_json::Value) -> Message {
     let mut v = json!({ "topic": topic, "event": event, "stream_time": stream_time, "wall_time": wall_time() });

@@ -12,6 +12,7 @@ pub mod vorbis;
 pub mod wav;
 pub mod webm;
 
+use crate::processors::ProcessError;
 pub use output::{ByteSink, ChunkSink, PartFile};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,12 @@ impl Tags {
             .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
             .collect()
     }
+}
+
+/// A write error of an encoder, naming the output it was writing to.
+pub fn write_error(processor: &'static str, sink: Option<&dyn ByteSink>, source: std::io::Error) -> ProcessError {
+    let path = sink.map(|s| s.describe()).unwrap_or_default().into();
+    ProcessError::Io { processor, path, source }
 }
 
 /// Checks an encoder's `file_name` parameter: a plain name in the output folder, or `-`.

@@ -152,8 +152,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Mp3Encoder, String> {
 
 impl Mp3Encoder {
     fn io_error(&self, source: std::io::Error) -> ProcessError {
-        let path = self.sink.as_ref().map(|s| s.describe()).unwrap_or_default().into();
-        ProcessError::Io { processor: DESCRIPTOR.id, path, source }
+        super::write_error(DESCRIPTOR.id, self.sink.as_deref(), source)
     }
 
     fn lame_error(e: impl std::fmt::Debug) -> ProcessError {

@@ -183,8 +183,7 @@ impl OpusEncoder {
     }
 
     fn io_error(&self, source: std::io::Error) -> ProcessError {
-        let path = self.sink.as_ref().map(|s| s.describe()).unwrap_or_default().into();
-        ProcessError::Io { processor: DESCRIPTOR.id, path, source }
+        super::write_error(DESCRIPTOR.id, self.sink.as_deref(), source)
     }
 
     /// Moves completed pages to the sink.

@@ -135,8 +135,7 @@ impl WavEncoder {
     }
 
     fn io_error(&self, source: std::io::Error) -> ProcessError {
-        let path = self.sink.as_ref().map(|s| s.describe()).unwrap_or_default().into();
-        ProcessError::Io { processor: DESCRIPTOR.id, path, source }
+        super::write_error(DESCRIPTOR.id, self.sink.as_deref(), source)
     }
 }
 
