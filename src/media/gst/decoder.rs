@@ -78,6 +78,8 @@ pub struct GstSource {
     done: bool,
     read_to_end: bool,
     tags: BTreeMap<String, String>,
+    /// Samples of the appsink buffer being converted (reused).
+    scratch: Vec<f32>,
 }
 
 impl GstSource {
@@ -147,6 +149,7 @@ impl GstSource {
             done: false,
             read_to_end: false,
             tags: BTreeMap::new(),
+            scratch: Vec::new(),
         };
         source.start(options)?;
         Ok(source)
@@ -301,8 +304,10 @@ impl GstSource {
             return Ok(());
         };
         let map = buffer.map_readable().map_err(|_| decode_error(&self.name, "unreadable buffer"))?;
-        let samples: Vec<f32> =
-            map.as_slice().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        // Converted into a buffer kept across samples: no allocation per GStreamer buffer.
+        let mut samples = std::mem::take(&mut self.scratch);
+        samples.clear();
+        samples.extend(map.as_slice().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
         drop(map);
         let ch = self.format.channels as usize;
         let frames = (samples.len() / ch) as u64;
@@ -327,6 +332,7 @@ impl GstSource {
             let out = &mut self.out;
             self.reblocker.push(f, part, &mut |b| out.push_back(b));
         }
+        self.scratch = samples;
         if self.segment.1.is_some_and(|end| frame + frames >= end) {
             self.finish_decoding();
         }
