@@ -10,11 +10,13 @@
 //! first decoded frame; at the end of the stream frames that start before the end are emitted
 //! zero-padded, so every sample is covered.
 
+pub mod mel;
 pub mod resample;
 mod spectrum;
 pub mod window;
 
 use crate::media::Block;
+pub use mel::{MelBank, MelScale};
 pub use spectrum::SpectrumNode;
 use std::collections::HashMap;
 pub use window::Window;
@@ -28,6 +30,18 @@ pub enum FeatureSpec {
     /// Single-sided amplitude spectrum (`size / 2 + 1` bins) of windowed frames, scaled so a
     /// sine of amplitude A centred on a bin reads A.
     Spectrum { size: usize, hop: usize, window: Window },
+    /// Mel band energies (sum of weighted squared amplitudes, see [`mel`]) of that spectrum.
+    /// `fmax_hz` 0 means Nyquist.
+    Mel {
+        size: usize,
+        hop: usize,
+        window: Window,
+        samplerate: u32,
+        bands: usize,
+        fmin_hz: u32,
+        fmax_hz: u32,
+        scale: MelScale,
+    },
 }
 
 /// Handle to a requested feature.
@@ -73,6 +87,7 @@ enum Node {
     Mono { out: Vec<f32> },
     Frames { input: usize, size: usize, hop: usize, framer: Framer, out: FrameBatch },
     Spectrum { input: usize, node: SpectrumNode, out: FrameBatch },
+    Mel { input: usize, bank: MelBank, out: FrameBatch },
 }
 
 /// Counts of work done, to check (and show) that shared features are computed once.
@@ -112,6 +127,12 @@ impl FeatureGraph {
                 let node = SpectrumNode::new(size, window);
                 let width = node.bins();
                 Node::Spectrum { input, node, out: FrameBatch::new(width) }
+            }
+            FeatureSpec::Mel { size, hop, window, samplerate, bands, fmin_hz, fmax_hz, scale } => {
+                let input = self.request(FeatureSpec::Spectrum { size, hop, window }).0;
+                let fmax = if fmax_hz == 0 { samplerate as f64 / 2.0 } else { fmax_hz as f64 };
+                let bank = MelBank::new(samplerate, size, bands, fmin_hz as f64, fmax, scale);
+                Node::Mel { input, out: FrameBatch::new(bank.bands()), bank }
             }
         };
         self.nodes.push(node);
@@ -160,6 +181,14 @@ impl FeatureGraph {
                     }
                     self.stats.ffts += frames.len() as u64;
                 }
+                Node::Mel { input, bank, out } => {
+                    let Node::Spectrum { out: spectra, .. } = &done[*input] else { unreachable!("mel reads spectra") };
+                    out.data.clear();
+                    out.first_index = spectra.first_index;
+                    for spectrum in spectra.iter() {
+                        bank.apply(spectrum, &mut out.data);
+                    }
+                }
             }
         }
     }
@@ -175,7 +204,7 @@ impl FeatureGraph {
     /// Frames or spectra completed during the current block.
     pub fn frames(&self, id: FeatureId) -> &FrameBatch {
         match &self.nodes[id.0] {
-            Node::Frames { out, .. } | Node::Spectrum { out, .. } => out,
+            Node::Frames { out, .. } | Node::Spectrum { out, .. } | Node::Mel { out, .. } => out,
             Node::Mono { .. } => panic!("feature {id:?} is not framed"),
         }
     }
@@ -184,7 +213,7 @@ impl FeatureGraph {
     pub fn framing(&self, id: FeatureId) -> (usize, usize) {
         match &self.nodes[id.0] {
             Node::Frames { size, hop, .. } => (*size, *hop),
-            Node::Spectrum { input, .. } => self.framing(FeatureId(*input)),
+            Node::Spectrum { input, .. } | Node::Mel { input, .. } => self.framing(FeatureId(*input)),
             Node::Mono { .. } => (1, 1),
         }
     }

@@ -1,7 +1,7 @@
 //! Windowed real FFT magnitudes (realfft: half the work of a complex FFT for real input).
 
 use super::Window;
-use realfft::num_complex::Complex;
+pub use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 use std::sync::Arc;
 
@@ -34,18 +34,31 @@ impl SpectrumNode {
         self.output.len()
     }
 
-    /// Appends the amplitude spectrum of `frame` to `out`.
-    pub fn magnitude(&mut self, frame: &[f32], out: &mut Vec<f32>) {
+    /// The FFT of the windowed `frame` (unscaled, `size / 2 + 1` bins), for processors that
+    /// need phase.
+    pub fn transform(&mut self, frame: &[f32]) -> &[Complex<f32>] {
         for ((dst, x), w) in self.input.iter_mut().zip(frame).zip(&self.window) {
             *dst = x * w;
         }
         // Sizes match by construction (buffers come from the plan), so this cannot fail.
         let _ = self.fft.process_with_scratch(&mut self.input, &mut self.output, &mut self.scratch);
-        let last = self.output.len() - 1;
-        let even = self.window.len().is_multiple_of(2);
-        out.extend(self.output.iter().enumerate().map(|(k, c)| {
+        &self.output
+    }
+
+    /// Factor that turns `transform` magnitudes into amplitudes (a sine of amplitude A on a
+    /// bin reads A), for bins other than DC and Nyquist.
+    pub fn amplitude_scale(&self) -> f32 {
+        self.scale
+    }
+
+    /// Appends the amplitude spectrum of `frame` to `out`.
+    pub fn magnitude(&mut self, frame: &[f32], out: &mut Vec<f32>) {
+        let (scale, even) = (self.scale, self.window.len().is_multiple_of(2));
+        let spectrum = self.transform(frame);
+        let last = spectrum.len() - 1;
+        out.extend(spectrum.iter().enumerate().map(|(k, c)| {
             let edge = k == 0 || (k == last && even);
-            c.norm() * if edge { self.scale * 0.5 } else { self.scale }
+            c.norm() * if edge { scale * 0.5 } else { scale }
         }));
     }
 }

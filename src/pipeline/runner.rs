@@ -11,7 +11,8 @@ use crate::features::{FeatureGraph, FeatureStats};
 use crate::media::{Block, Input, MediaError, Source, SourceSummary};
 use crate::processors::registry::{BuildError, Factory};
 use crate::processors::{
-    Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher, ProcessError, decoders,
+    AnalysisEvent, Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher, ProcessError,
+    decoders,
 };
 use crate::results::{AnalyzerResult, AudioMetadata, IdMetadata};
 use std::path::{Path, PathBuf};
@@ -58,6 +59,10 @@ pub struct RunOptions<'a> {
     pub outputs: Option<&'a dyn crate::processors::encoders::OutputFactory>,
     /// Sees every block after the effects, before the fan-out (live meters).
     pub on_block: Option<&'a (dyn Fn(&Block) + Sync)>,
+    /// Receives the analyzers' incremental events after each block, with the analyzer id.
+    pub on_events: Option<&'a (dyn Fn(&str, &[AnalysisEvent]) + Sync)>,
+    /// A live stream: analyzers keep no per-frame history (see [`BuildContext::live`]).
+    pub live: bool,
 }
 
 #[derive(Debug)]
@@ -134,11 +139,18 @@ pub fn run_source(
     let mut features = FeatureGraph::new();
     let mut stages = build_stages(
         pipeline,
-        &mut BuildContext { format, features: &mut features, output_dir: options.output_dir, outputs: options.outputs },
+        &mut BuildContext {
+            format,
+            features: &mut features,
+            output_dir: options.output_dir,
+            outputs: options.outputs,
+            live: options.live,
+        },
     )?;
     let expected = source.expected_frames().filter(|&f| f > 0);
     let mut done: u64 = 0;
     let mut last_reported = -1.0;
+    let mut events = Vec::new();
     while let Some(mut block) = source.next_block()? {
         if options.cancel.is_cancelled() {
             source.stop();
@@ -155,6 +167,7 @@ pub fn run_source(
         }
         features.process(&block);
         fan_out(&mut stages, &block, &features)?;
+        forward_events(&mut stages, options, &mut events);
         done += block.frames() as u64;
         if let (Some(progress), Some(total)) = (options.progress, expected) {
             let fraction = (done as f64 / total as f64).min(1.0);
@@ -167,6 +180,7 @@ pub fn run_source(
     features.flush();
     let tail = Block { frame: 0, samples: Vec::new(), format };
     fan_out(&mut stages, &tail, &features)?;
+    forward_events(&mut stages, options, &mut events);
     let summary = source.summary()?;
 
     let finish = FinishContext { format, output_dir: options.output_dir };
@@ -228,6 +242,18 @@ fn fan_out(stages: &mut Stages, block: &Block, features: &FeatureGraph) -> Resul
         }
     }
     Ok(())
+}
+
+/// Hands each analyzer's new events to `on_events` (`buffer` is reused between blocks).
+fn forward_events(stages: &mut Stages, options: &RunOptions, buffer: &mut Vec<AnalysisEvent>) {
+    let Some(on_events) = options.on_events else { return };
+    for a in &mut stages.analyzers {
+        a.processor.take_events(buffer);
+        if !buffer.is_empty() {
+            on_events(a.descriptor.id, buffer);
+            buffer.clear();
+        }
+    }
 }
 
 fn audio_metadata(

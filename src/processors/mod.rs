@@ -69,9 +69,18 @@ pub struct BuildContext<'a> {
     pub output_dir: Option<&'a std::path::Path>,
     /// Where encoders send their bytes instead of files in `output_dir` (e.g. HTTP streams).
     pub outputs: Option<&'a dyn encoders::OutputFactory>,
+    /// A live stream that may never end: analyzers keep no per-frame history (memory stays
+    /// flat) and report through their events; results at the end then hold only what needs
+    /// no history.
+    pub live: bool,
 }
 
-impl BuildContext<'_> {
+impl<'a> BuildContext<'a> {
+    /// A context for a file run: no output folder, history kept.
+    pub fn new(format: AudioFormat, features: &'a mut FeatureGraph) -> Self {
+        BuildContext { format, features, output_dir: None, outputs: None, live: false }
+    }
+
     /// The sink an encoder writes `file_name` to.
     pub fn open_output(&self, encoder: &str, file_name: &str) -> Result<Box<dyn encoders::ByteSink>, String> {
         match self.outputs {
@@ -102,6 +111,24 @@ pub struct Output {
     pub data: ResultData,
 }
 
+impl Output {
+    pub fn new(suffix: &'static str, name: impl Into<String>, data: ResultData) -> Self {
+        Output { suffix, name: name.into(), data }
+    }
+}
+
+/// An incremental value of an analyzer, produced while the stream plays (live WebSocket
+/// events); the final result still comes from `finish`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisEvent {
+    /// Event type, e.g. `onset`, `pitch`, `silence_start`.
+    pub event: &'static str,
+    /// Stream time the event describes, in seconds since the first decoded sample.
+    pub time: f64,
+    /// The event's own fields (a JSON object).
+    pub fields: serde_json::Value,
+}
+
 /// What a processor leaves behind: results and the files it wrote.
 #[derive(Default)]
 pub struct Finished {
@@ -127,6 +154,9 @@ pub trait Effect: Send {
 pub trait Analyzer: Send {
     fn process(&mut self, block: &Block, features: &FeatureGraph);
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError>;
+    /// Moves the events produced since the last call to `out` (called after each `process`).
+    /// Analyzers that need the whole signal produce none.
+    fn take_events(&mut self, _out: &mut Vec<AnalysisEvent>) {}
 }
 
 /// Draws the signal (peaks, images). Same life cycle as an analyzer.

@@ -120,7 +120,7 @@ pub struct Loudness {
 }
 
 pub fn build(_: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
-    Ok(Loudness::new(ctx.format, true))
+    Ok(Loudness::new(ctx.format, !ctx.live))
 }
 
 impl Loudness {
@@ -271,13 +271,7 @@ mod tests {
     fn measure(rate: u32, channels: u16, segments: &[(f64, f64)]) -> Box<Loudness> {
         let format = AudioFormat { samplerate: rate, channels };
         let mut features = FeatureGraph::new();
-        let mut l = Box::new(
-            build(
-                Default::default(),
-                &mut BuildContext { format, features: &mut features, output_dir: None, outputs: None },
-            )
-            .expect("build"),
-        );
+        let mut l = Box::new(build(Default::default(), &mut BuildContext::new(format, &mut features)).expect("build"));
         let mut t = 0u64;
         for &(seconds, dbfs) in segments {
             let amp = 10f64.powf(dbfs / 20.0);

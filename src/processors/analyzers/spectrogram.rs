@@ -173,10 +173,7 @@ mod tests {
     fn run(samples: &[f32], p: Params) -> ResultData {
         let format = AudioFormat { samplerate: 8000, channels: 1 };
         let mut features = FeatureGraph::new();
-        let mut s = Box::new(
-            build(p, &mut BuildContext { format, features: &mut features, output_dir: None, outputs: None })
-                .expect("build"),
-        );
+        let mut s = Box::new(build(p, &mut BuildContext::new(format, &mut features)).expect("build"));
         for (i, chunk) in samples.chunks(1000).enumerate() {
             let block = Block { frame: (i * 1000) as u64, samples: chunk.to_vec(), format };
             features.process(&block);

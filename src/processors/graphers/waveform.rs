@@ -219,10 +219,7 @@ mod tests {
         let format = AudioFormat { samplerate: 1000, channels: 2 };
         let mut features = FeatureGraph::new();
         let p = Params { samples_per_pixel: 4, split_channels: true, ..Default::default() };
-        let mut w = Box::new(
-            build(p, &mut BuildContext { format, features: &mut features, output_dir: None, outputs: None })
-                .expect("build"),
-        );
+        let mut w = Box::new(build(p, &mut BuildContext::new(format, &mut features)).expect("build"));
         // left: ramp 0..9 / 10, right: minus that; 10 frames -> 3 pixels (4, 4, 2 frames).
         let samples: Vec<f32> = (0..10).flat_map(|i| [i as f32 / 10.0, -(i as f32) / 10.0]).collect();
         w.process(&Block { frame: 0, samples, format }, &features);
