@@ -17,7 +17,7 @@ pub mod window;
 
 use crate::media::Block;
 pub use mel::{MelBank, MelScale};
-pub use spectrum::SpectrumNode;
+pub use spectrum::{Complex, SpectrumNode};
 use std::collections::HashMap;
 pub use window::Window;
 

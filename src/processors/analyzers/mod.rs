@@ -2,9 +2,9 @@
 //! share: dB conversions, framing parameters and [`series::FramewiseSeries`] (per-frame
 //! results that also feed live events).
 
-// pub mod chroma;
+pub mod chroma;
 // pub mod clipping;
-// pub mod constant_q;
+pub mod constant_q;
 // pub mod dc_offset;
 // pub mod dissonance;
 pub mod level;
@@ -21,8 +21,8 @@ pub mod series;
 pub mod spectral_descriptors;
 pub mod spectrogram;
 // pub mod tempo;
-// pub mod tuning;
-// pub mod zcr;
+pub mod tuning;
+pub mod zcr;
 
 use crate::processors::params::check;
 
