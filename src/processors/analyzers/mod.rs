@@ -12,15 +12,15 @@ pub mod loudness;
 pub mod mean_dc_shift;
 pub mod mel_energy;
 pub mod mfcc;
-// pub mod onset_detection_function;
-// pub mod onsets;
+pub mod onset_detection_function;
+pub mod onsets;
 // pub mod phase_correlation;
 // pub mod pitch;
 pub mod series;
 // pub mod silence;
 pub mod spectral_descriptors;
 pub mod spectrogram;
-// pub mod tempo;
+pub mod tempo;
 pub mod tuning;
 pub mod zcr;
 
