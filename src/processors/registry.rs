@@ -99,6 +99,8 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Analyzer, analyzers::onset_detection_function),
             entry!(Analyzer, analyzers::onsets),
             entry!(Analyzer, analyzers::tempo),
+            entry!(Analyzer, analyzers::pitch),
+            entry!(Analyzer, analyzers::silence),
             entry!(Grapher, graphers::waveform),
             entry!(Encoder, encoders::wav),
             entry!(Encoder, encoders::mp3),

@@ -1,0 +1,323 @@
+//! `pitch`: fundamental frequency per frame with YIN (de Cheveigné & Kawahara 2002), in Hz,
+//! and a confidence; TimeSide's `aubio_pitch`.
+//!
+//! For each frame of `frame_size` mono samples, the difference function
+//! d(τ) = Σ_{j<W} (x_j - x_{j+τ})² over a window of W = frame_size - τ_max samples is computed
+//! through one FFT cross-correlation (d(τ) = E_0 + E_τ - 2·r(τ)), then normalised by its
+//! cumulative mean (d'). The period is the first τ between the lags of `fmax` and `fmin`
+//! where d' dips under `threshold`, moved to the bottom of that dip and refined by a parabola.
+//! - `pitch`: f0 in Hz, 0 for unvoiced frames (no dip under the threshold, or the frame is
+//!   quieter than `silence_dbfs`);
+//! - `pitch.confidence`: 1 - d'(τ), in 0..=1 (0 for silent frames).
+//!
+//! Live: a `pitch` event (frequency_hz, 0 when unvoiced, and confidence) up to 10 times per
+//! second.
+//!
+//! ```toml
+//! [[processors]]
+//! id = "pitch"
+//! params = { fmin = 50.0, fmax = 2000.0, frame_size = 2048, hop_size = 512 }
+//! ```
+
+use super::series::FramewiseSeries;
+use crate::features::{Complex, FeatureGraph, FeatureId, FeatureSpec};
+use crate::media::Block;
+use crate::processors::params::check;
+use crate::processors::{
+    AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
+};
+use crate::results::FrameMetadata;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: "pitch",
+    name: "Pitch (YIN)",
+    kind: Kind::Analyzer,
+    version: "1.0",
+    description: "Fundamental frequency per frame in Hz (YIN; 0 when unvoiced) and its confidence (pitch.confidence).",
+    unit: "Hz",
+    live: true,
+};
+
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Lowest f0 searched, in Hz; frame_size must hold two of its periods. Default 50.
+    pub fmin: f64,
+    /// Highest f0 searched, in Hz; below Nyquist. Default 2000.
+    pub fmax: f64,
+    /// Frame length in samples; 64..=65536. Default 2048.
+    pub frame_size: usize,
+    /// Step between frames in samples; 1..=frame_size. Default 512.
+    pub hop_size: usize,
+    /// YIN threshold on the normalised difference; 0 < threshold < 1. Default 0.15.
+    pub threshold: f64,
+    /// Frames quieter than this (RMS, dBFS) are unvoiced. Default -60.
+    pub silence_dbfs: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { fmin: 50.0, fmax: 2000.0, frame_size: 2048, hop_size: 512, threshold: 0.15, silence_dbfs: -60.0 }
+    }
+}
+
+impl crate::processors::Params for Params {
+    fn validate(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        check(
+            &mut p,
+            (64..=65536).contains(&self.frame_size),
+            "frame_size",
+            format!("must be 64..=65536, got {}", self.frame_size),
+        );
+        check(
+            &mut p,
+            self.hop_size >= 1 && self.hop_size <= self.frame_size,
+            "hop_size",
+            format!("must be 1..=frame_size, got {}", self.hop_size),
+        );
+        check(
+            &mut p,
+            self.fmin > 0.0 && self.fmax > self.fmin,
+            "fmax",
+            format!("must be above fmin ({}) > 0, got {}", self.fmin, self.fmax),
+        );
+        check(
+            &mut p,
+            self.threshold > 0.0 && self.threshold < 1.0,
+            "threshold",
+            format!("must be in (0, 1), got {}", self.threshold),
+        );
+        p
+    }
+}
+
+pub struct Pitch {
+    frames: FeatureId,
+    rate: f64,
+    lags: (usize, usize),
+    window: usize,
+    threshold: f32,
+    silence_power: f32,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
+    buffers: Buffers,
+    /// Rows of (f0, confidence).
+    series: FramewiseSeries,
+}
+
+/// Scratch space reused for every frame.
+struct Buffers {
+    head: Vec<f32>,
+    frame: Vec<f32>,
+    head_spectrum: Vec<Complex<f32>>,
+    frame_spectrum: Vec<Complex<f32>>,
+    correlation: Vec<f32>,
+    scratch: Vec<Complex<f32>>,
+    cumulative: Vec<f64>,
+    normalised: Vec<f32>,
+}
+
+pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Pitch, String> {
+    let rate = ctx.format.samplerate as f64;
+    if p.fmax >= rate / 2.0 {
+        return Err(format!("fmax ({} Hz) must be below the Nyquist frequency ({} Hz)", p.fmax, rate / 2.0));
+    }
+    let lags = (((rate / p.fmax).floor() as usize).max(2), (rate / p.fmin).ceil() as usize + 1);
+    if 2 * lags.1 > p.frame_size {
+        return Err(format!(
+            "frame_size {} is too short for fmin {} Hz at {} Hz: it must hold two periods ({} samples)",
+            p.frame_size,
+            p.fmin,
+            rate,
+            2 * lags.1
+        ));
+    }
+    let mut planner = RealFftPlanner::<f32>::new();
+    let (forward, inverse) = (planner.plan_fft_forward(p.frame_size), planner.plan_fft_inverse(p.frame_size));
+    let frames = ctx.features.request(FeatureSpec::Frames { size: p.frame_size, hop: p.hop_size });
+    let meta = FrameMetadata { samplerate: ctx.format.samplerate, blocksize: p.frame_size, stepsize: p.hop_size };
+    let buffers = Buffers {
+        head: forward.make_input_vec(),
+        frame: forward.make_input_vec(),
+        head_spectrum: forward.make_output_vec(),
+        frame_spectrum: forward.make_output_vec(),
+        correlation: inverse.make_output_vec(),
+        scratch: forward.make_scratch_vec().into_iter().chain(inverse.make_scratch_vec()).collect(),
+        cumulative: vec![0.0; p.frame_size + 1],
+        normalised: vec![0.0; lags.1 + 2],
+    };
+    Ok(Pitch {
+        frames,
+        rate,
+        lags,
+        window: p.frame_size - lags.1 - 1,
+        threshold: p.threshold as f32,
+        silence_power: 10f64.powf(p.silence_dbfs / 10.0) as f32,
+        forward,
+        inverse,
+        buffers,
+        series: FramewiseSeries::new(meta, 2, ctx.live).with_column_event("pitch", &["frequency_hz", "confidence"]),
+    })
+}
+
+impl Pitch {
+    /// (f0 in Hz or 0, confidence) of one frame.
+    fn analyse(&mut self, frame: &[f32]) -> (f32, f32) {
+        let b = &mut self.buffers;
+        let (n, w) = (frame.len(), self.window);
+        let power = frame.iter().map(|x| x * x).sum::<f32>() / n as f32;
+        if power <= self.silence_power {
+            return (0.0, 0.0);
+        }
+        b.frame.copy_from_slice(frame);
+        b.head.iter_mut().zip(frame.iter().chain(std::iter::repeat(&0.0))).enumerate().for_each(|(j, (h, &x))| {
+            *h = if j < w { x } else { 0.0 };
+        });
+        // Sizes come from the plans, so these cannot fail.
+        let _ = self.forward.process_with_scratch(&mut b.head, &mut b.head_spectrum, &mut b.scratch);
+        let _ = self.forward.process_with_scratch(&mut b.frame, &mut b.frame_spectrum, &mut b.scratch);
+        for (h, f) in b.head_spectrum.iter_mut().zip(&b.frame_spectrum) {
+            *h = h.conj() * f;
+        }
+        // The inverse expects real DC and Nyquist bins; they are, up to rounding.
+        b.head_spectrum[0].im = 0.0;
+        if let Some(last) = b.head_spectrum.last_mut() {
+            last.im = 0.0;
+        }
+        let _ = self.inverse.process_with_scratch(&mut b.head_spectrum, &mut b.correlation, &mut b.scratch);
+        let scale = 1.0 / n as f64;
+        b.cumulative[0] = 0.0;
+        for (j, &x) in frame.iter().enumerate() {
+            b.cumulative[j + 1] = b.cumulative[j] + (x as f64) * (x as f64);
+        }
+        let energy = |from: usize| b.cumulative[from + w] - b.cumulative[from];
+        let e0 = energy(0);
+        let mut running = 0.0f64;
+        b.normalised[0] = 1.0;
+        for tau in 1..=self.lags.1 + 1 {
+            let d = (e0 + energy(tau) - 2.0 * b.correlation[tau] as f64 * scale).max(0.0);
+            running += d;
+            b.normalised[tau] = if running > 0.0 { (d * tau as f64 / running) as f32 } else { 1.0 };
+        }
+        let d = &b.normalised;
+        let (lo, hi) = self.lags;
+        let mut tau = (lo..=hi).find(|&t| d[t] < self.threshold);
+        if let Some(mut t) = tau {
+            while t < hi && d[t + 1] < d[t] {
+                t += 1;
+            }
+            tau = Some(t);
+        }
+        let voiced = tau.is_some();
+        let t = tau.unwrap_or_else(|| (lo..=hi).min_by(|&a, &b| d[a].total_cmp(&d[b])).unwrap_or(lo));
+        let confidence = (1.0 - d[t]).clamp(0.0, 1.0);
+        if !voiced {
+            return (0.0, confidence);
+        }
+        let (l, c, r) = (d[t - 1] as f64, d[t] as f64, d[t + 1] as f64);
+        let denominator = l - 2.0 * c + r;
+        let offset = if denominator > 0.0 { (0.5 * (l - r) / denominator).clamp(-0.5, 0.5) } else { 0.0 };
+        ((self.rate / (t as f64 + offset)) as f32, confidence)
+    }
+}
+
+impl Analyzer for Pitch {
+    fn process(&mut self, _: &Block, features: &FeatureGraph) {
+        let batch = features.frames(self.frames);
+        for frame in batch.iter() {
+            let (f0, confidence) = self.analyse(frame);
+            self.series.push(&[f0, confidence]);
+        }
+    }
+
+    fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
+        Ok(Finished {
+            results: self.series.into_columns(&[("", "Pitch (Hz)"), ("confidence", "Pitch confidence")]),
+            files: vec![],
+        })
+    }
+
+    fn take_events(&mut self, out: &mut Vec<AnalysisEvent>) {
+        self.series.take_events(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{mono, run, sine};
+    use serde_json::json;
+
+    fn voiced_median(values: &[f32]) -> f64 {
+        let mut v: Vec<f32> = values.iter().copied().filter(|&f| f > 0.0).collect();
+        v.sort_by(f32::total_cmp);
+        if v.is_empty() { 0.0 } else { v[v.len() / 2] as f64 }
+    }
+
+    #[test]
+    fn sines_and_harmonic_tones_within_one_percent() {
+        let rate = 44100;
+        for f in [82.41, 196.0, 440.0, 1000.0, 1760.0] {
+            let r = run("pitch", json!({}), mono(rate), &sine(f, 0.5, 1.0, rate, 1));
+            let v = r.values("").as_flat();
+            // Every full frame is voiced, within 1 %.
+            for &got in &v[..v.len() - 5] {
+                assert!((got as f64 / f - 1.0).abs() < 0.01, "sine {f} Hz read {got}");
+            }
+            // A harmonic tone whose fundamental is weaker than its overtones.
+            let mut tone = vec![0f32; rate as usize];
+            for (h, amp) in [(1, 0.1), (2, 0.3), (3, 0.3), (4, 0.2), (5, 0.1)] {
+                if f * h as f64 >= 20000.0 {
+                    continue;
+                }
+                for (x, y) in tone.iter_mut().zip(sine(f * h as f64, amp, 1.0, rate, 1)) {
+                    *x += y;
+                }
+            }
+            let r = run("pitch", json!({}), mono(rate), &tone);
+            let got = voiced_median(r.values("").as_flat());
+            assert!((got / f - 1.0).abs() < 0.01, "harmonic tone {f} Hz read {got}");
+        }
+    }
+
+    /// TimeSide's test signal: a C4 major scale, 8 notes of 1 s separated by 0.2 s of silence.
+    #[test]
+    fn c4_scale_note_by_note_and_silence_unvoiced() {
+        let rate = 44100;
+        let notes = [261.63, 293.66, 329.63, 349.23, 392.0, 440.0, 493.88, 523.25];
+        let mut s = Vec::new();
+        for f in notes {
+            s.extend(sine(f, 0.5, 1.0, rate, 1));
+            s.extend(vec![0.0; (0.2 * rate as f64) as usize]);
+        }
+        let r = run("pitch", json!({}), mono(rate), &s);
+        let (f0, confidence) = (r.values("").as_flat(), r.values("confidence").as_flat());
+        let frame_of = |t: f64| ((t * rate as f64 - 1024.0) / 512.0).round() as usize;
+        for (i, f) in notes.iter().enumerate() {
+            let start = i as f64 * 1.2;
+            // Frames wholly inside the note.
+            let (a, b) = (frame_of(start + 0.05), frame_of(start + 0.95));
+            let got = voiced_median(&f0[a..b]);
+            assert!((got / f - 1.0).abs() < 0.01, "note {i}: {got} vs {f}");
+            assert!(f0[a..b].iter().all(|&x| x > 0.0), "note {i} has unvoiced frames");
+            // Frames wholly inside the following silence.
+            let (c, d) = (frame_of(start + 1.0 + 0.03), frame_of(start + 1.17));
+            assert!(f0[c..d].iter().all(|&x| x == 0.0), "silence after note {i}: {:?}", &f0[c..d]);
+            assert!(confidence[c..d].iter().all(|&x| x == 0.0));
+        }
+        assert!(r.events.iter().any(|e| e.event == "pitch" && e.fields["frequency_hz"].as_f64() > Some(250.0)));
+    }
+
+    #[test]
+    fn too_short_frames_for_fmin_are_refused() {
+        let entry = crate::processors::lookup("pitch").expect("registered");
+        let crate::processors::registry::Factory::Analyzer(build) = entry.factory else { panic!() };
+        let mut features = crate::features::FeatureGraph::new();
+        let mut ctx = crate::processors::BuildContext::new(mono(44100), &mut features);
+        let err = build(&json!({ "fmin": 20.0 }), &mut ctx).err().expect("refused").to_string();
+        assert!(err.contains("frame_size") && err.contains("fmin"), "{err}");
+    }
+}
