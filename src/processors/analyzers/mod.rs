@@ -3,10 +3,10 @@
 //! results that also feed live events).
 
 pub mod chroma;
-// pub mod clipping;
+pub mod clipping;
 pub mod constant_q;
-// pub mod dc_offset;
-// pub mod dissonance;
+pub mod dc_offset;
+pub mod dissonance;
 pub mod level;
 pub mod loudness;
 pub mod mean_dc_shift;
@@ -14,7 +14,7 @@ pub mod mel_energy;
 pub mod mfcc;
 pub mod onset_detection_function;
 pub mod onsets;
-// pub mod phase_correlation;
+pub mod phase_correlation;
 pub mod pitch;
 pub mod series;
 pub mod silence;
