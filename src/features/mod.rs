@@ -13,6 +13,7 @@
 pub mod mel;
 pub mod resample;
 mod spectrum;
+pub mod true_peak;
 pub mod window;
 
 use crate::media::Block;
