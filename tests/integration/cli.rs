@@ -216,3 +216,42 @@ fn demo_runs_the_standard_preset() {
     assert!(stdout(&o).contains("level.max"));
     assert!(dir.path().join("waveform.png").is_file());
 }
+
+/// Every analyzer in one pass over music-like audio decoded from MP3 by GStreamer: exit 0,
+/// every result well-formed (TimeSide shapes) and finite, and the musical ones plausible.
+#[test]
+fn analyze_runs_every_analyzer_on_music() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fmt = AudioFormat { samplerate: 44100, channels: 2 };
+    let wav = write_wav(dir.path(), "music.wav", timeside::media::synth::demo_music(20.0, 44100), fmt, 16);
+    let mp3 = encode(&wav, FORMATS.iter().find(|f| f.ext == "mp3").expect("mp3"), &[]);
+    let ids: Vec<&str> = timeside::processors::registry()
+        .iter()
+        .filter(|e| e.descriptor.kind == timeside::processors::Kind::Analyzer)
+        .map(|e| e.descriptor.id)
+        .collect();
+    let o = timeside(&["analyze", mp3.to_str().expect("path"), "-a", &ids.join(",")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results: Vec<timeside::results::AnalyzerResult> = serde_json::from_slice(&o.stdout).expect("results");
+    for id in &ids {
+        assert!(results.iter().any(|r| r.id_metadata.id.split('.').next() == Some(id)), "no result from {id}");
+    }
+    for r in &results {
+        r.check_shape().unwrap_or_else(|e| panic!("{}: {e}", r.id_metadata.id));
+        let values = r.data_object.value.iter().flat_map(|v| v.as_flat().iter().copied());
+        assert!(values.clone().all(f32::is_finite), "{} has non-finite values", r.id_metadata.id);
+    }
+    let value = |id: &str| {
+        let r = results.iter().find(|r| r.id_metadata.id == id).unwrap_or_else(|| panic!("{id}"));
+        r.data_object.value.as_ref().expect("value").as_flat()[0]
+    };
+    // The arpeggio has a note every 0.5 s: 2 onsets per second, 120 bpm, tuned to 440 Hz.
+    let onsets = results.iter().find(|r| r.id_metadata.id == "onsets").expect("onsets");
+    let times = onsets.data_object.time.as_ref().expect("times");
+    // MP3 adds its encoder delay (about 26 ms here), hence the 50 ms window.
+    let notes_found = (0..39).filter(|i| times.iter().any(|t| (t - *i as f64 * 0.5).abs() < 0.05)).count();
+    assert!(notes_found >= 37 && times.len() <= 45, "{notes_found} of 39 notes in {times:?}");
+    assert!((value("tempo") - 120.0).abs() < 2.0, "tempo {}", value("tempo"));
+    assert!((value("tuning") - 440.0).abs() < 2.0, "tuning {}", value("tuning"));
+    assert!(value("loudness.true_peak") >= value("loudness.sample_peak"));
+}

@@ -73,16 +73,17 @@ mod tests {
             ("DC -1", vec![-1.0; 441_000 * 2]),
             ("one sample", vec![0.25, -0.25]),
         ];
-        let analyzers: Vec<&str> = registry()
-            .iter()
-            .filter(|e| matches!(e.factory, Factory::Analyzer(_)))
-            .map(|e| e.descriptor.id)
-            .collect();
+        let analyzers: Vec<&str> =
+            registry().iter().filter(|e| matches!(e.factory, Factory::Analyzer(_))).map(|e| e.descriptor.id).collect();
         assert!(analyzers.len() >= 20, "{analyzers:?}");
         for id in analyzers {
             for (name, samples) in &inputs {
                 for live in [false, true] {
-                    let r = if live { run_with(id, json!({}), format, samples, true) } else { run(id, json!({}), format, samples) };
+                    let r = if live {
+                        run_with(id, json!({}), format, samples, true)
+                    } else {
+                        run(id, json!({}), format, samples)
+                    };
                     let bad: Vec<f64> = r.all_numbers().into_iter().filter(|x| !x.is_finite()).collect();
                     assert!(bad.is_empty(), "{id} on {name} (live: {live}): {bad:?}");
                     for e in &r.events {
