@@ -144,3 +144,20 @@ fn ending_a_live_input_still_gives_results() {
     assert!((global(&out, "level.max") + 20.0).abs() < 0.05);
     assert!(out.source.frames > 0);
 }
+
+/// Every preset shipped in `pipelines/` parses and compiles (ids, parameters).
+#[test]
+fn every_shipped_preset_compiles() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("pipelines/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let spec = timeside::pipeline::PipelineSpec::from_toml_file(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            spec.compile(&path.display().to_string()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "{seen} presets");
+}

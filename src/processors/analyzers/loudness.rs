@@ -26,8 +26,14 @@ use super::{FLOOR_DBFS, amplitude_to_dbfs};
 use crate::features::FeatureGraph;
 use crate::features::true_peak::TruePeakMeter;
 use crate::media::Block;
-use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
-use crate::results::{FrameMetadata, ResultData, Values};
+use crate::processors::params::check;
+use crate::processors::{
+    AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
+};
+use crate::results::{FrameMetadata, LabelMetadata, ResultData, Values};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 
@@ -41,8 +47,43 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     live: true,
 };
 
-/// No parameters: the measurement is defined by the standard.
-pub type Params = crate::processors::params::NoParams;
+/// The measurement is defined by the standard; the parameters only set an optional
+/// compliance check against a delivery target.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Params {
+    /// Integrated loudness target in LUFS (EBU R128: -23, ATSC A/85: -24, streaming
+    /// platforms: -14); when set, `loudness.compliance` says whether the signal meets it.
+    /// Default none.
+    pub target_lufs: Option<f64>,
+    /// Allowed distance from the target, in LU (R128: 0.5; 1.0 for live). Default 0.5.
+    pub tolerance_lu: f64,
+    /// Highest true peak allowed, in dBTP (R128: -1). Default -1.
+    pub max_true_peak_dbtp: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { target_lufs: None, tolerance_lu: 0.5, max_true_peak_dbtp: -1.0 }
+    }
+}
+
+impl crate::processors::Params for Params {
+    fn validate(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Some(t) = self.target_lufs {
+            check(&mut p, (-70.0..=0.0).contains(&t), "target_lufs", format!("must be -70..=0 LUFS, got {t}"));
+        }
+        check(&mut p, self.tolerance_lu >= 0.0, "tolerance_lu", format!("must be >= 0, got {}", self.tolerance_lu));
+        p
+    }
+}
+
+/// Codes of `loudness.compliance`.
+const COMPLIANT: i64 = 0;
+const TOO_LOUD: i64 = 1;
+const TOO_QUIET: i64 = 2;
+const PEAK_OVER: i64 = 3;
 
 const ABSOLUTE_GATE_LUFS: f64 = -70.0;
 const RELATIVE_GATE_LU: f64 = -10.0;
@@ -122,10 +163,20 @@ pub struct Loudness {
     latest: (f64, f64),
     true_peak: TruePeakMeter,
     sample_peak: f32,
+    /// (target LUFS, tolerance LU, max dBTP) of the compliance check, if asked for.
+    compliance: Option<(f64, f64, f64)>,
+    /// `loudness` events (every 100 ms), when built as a processor; the live meter reads
+    /// `latest` instead.
+    events: bool,
+    sub_blocks: u64,
+    pending: Vec<AnalysisEvent>,
 }
 
-pub fn build(_: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
-    Ok(Loudness::new(ctx.format, !ctx.live))
+pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
+    let mut l = Loudness::new(ctx.format, !ctx.live);
+    l.compliance = p.target_lufs.map(|t| (t, p.tolerance_lu, p.max_true_peak_dbtp));
+    l.events = true;
+    Ok(l)
 }
 
 impl Loudness {
@@ -148,6 +199,10 @@ impl Loudness {
             latest: (FLOOR_DBFS, FLOOR_DBFS),
             true_peak: TruePeakMeter::new(channels),
             sample_peak: 0.0,
+            compliance: None,
+            events: false,
+            sub_blocks: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -200,6 +255,18 @@ impl Loudness {
                 self.short_term.push(self.latest.1 as f32);
             }
         }
+        self.sub_blocks += 1;
+        if self.events && self.recent.len() >= 4 {
+            self.pending.push(AnalysisEvent {
+                event: "loudness",
+                time: self.sub_blocks as f64 * n / self.samplerate as f64,
+                fields: json!({
+                    "momentary_lufs": self.latest.0,
+                    "short_term_lufs": self.latest.1,
+                    "true_peak_dbtp": self.true_peak_dbtp(),
+                }),
+            });
+        }
     }
 
     /// Largest true peak so far, in dBTP.
@@ -210,6 +277,41 @@ impl Loudness {
     /// Largest sample magnitude so far, in dBFS.
     pub fn sample_peak_dbfs(&self) -> f64 {
         amplitude_to_dbfs(self.sample_peak as f64)
+    }
+
+    /// The `loudness.compliance` result: the codes of every way the signal misses the target
+    /// (or `COMPLIANT`).
+    fn compliance_result(&self, (target, tolerance, max_peak): (f64, f64, f64)) -> ResultData {
+        let integrated = self.integrated();
+        let mut codes = Vec::new();
+        if integrated > target + tolerance {
+            codes.push(TOO_LOUD);
+        }
+        if integrated < target - tolerance {
+            codes.push(TOO_QUIET);
+        }
+        if self.true_peak_dbtp() > max_peak {
+            codes.push(PEAK_OVER);
+        }
+        if codes.is_empty() {
+            codes.push(COMPLIANT);
+        }
+        let names = [
+            (
+                COMPLIANT,
+                "compliant",
+                format!("integrated within {target} ± {tolerance} LU, true peak <= {max_peak} dBTP"),
+            ),
+            (TOO_LOUD, "too loud", format!("integrated above {} LUFS", target + tolerance)),
+            (TOO_QUIET, "too quiet", format!("integrated below {} LUFS", target - tolerance)),
+            (PEAK_OVER, "true peak over", format!("true peak above {max_peak} dBTP")),
+        ];
+        let labels = LabelMetadata {
+            label: names.iter().map(|(c, n, _)| (*c, n.to_string())).collect(),
+            description: names.into_iter().map(|(c, _, d)| (c, d)).collect::<BTreeMap<_, _>>(),
+            label_type: "multi".into(),
+        };
+        ResultData::global_label(codes, labels)
     }
 
     /// Integrated loudness of the blocks seen so far.
@@ -251,41 +353,47 @@ impl Analyzer for Loudness {
         let frames = |blocksize| FrameMetadata { samplerate: self.samplerate, blocksize, stepsize: step };
         let (integrated, range) = (self.integrated(), self.range());
         let (true_peak, sample_peak) = (self.true_peak_dbtp(), self.sample_peak_dbfs());
-        Ok(Finished {
-            results: vec![
-                Output {
-                    suffix: "integrated",
-                    name: "Integrated loudness".into(),
-                    data: ResultData::global_value(Values::scalars(vec![integrated as f32])),
-                },
-                Output {
-                    suffix: "range",
-                    name: "Loudness range (LU)".into(),
-                    data: ResultData::global_value(Values::scalars(vec![range as f32])),
-                },
-                Output::new(
-                    "true_peak",
-                    "True peak (dBTP)",
-                    ResultData::global_value(Values::scalars(vec![true_peak as f32])),
-                ),
-                Output::new(
-                    "sample_peak",
-                    "Sample peak (dBFS)",
-                    ResultData::global_value(Values::scalars(vec![sample_peak as f32])),
-                ),
-                Output {
-                    suffix: "momentary",
-                    name: "Momentary loudness (400 ms)".into(),
-                    data: ResultData::framewise_value(Values::scalars(self.momentary), frames(4 * step)),
-                },
-                Output {
-                    suffix: "short_term",
-                    name: "Short-term loudness (3 s)".into(),
-                    data: ResultData::framewise_value(Values::scalars(self.short_term), frames(30 * step)),
-                },
-            ],
-            files: vec![],
-        })
+        let compliance = self.compliance.map(|c| self.compliance_result(c));
+        let mut results = vec![
+            Output {
+                suffix: "integrated",
+                name: "Integrated loudness".into(),
+                data: ResultData::global_value(Values::scalars(vec![integrated as f32])),
+            },
+            Output {
+                suffix: "range",
+                name: "Loudness range (LU)".into(),
+                data: ResultData::global_value(Values::scalars(vec![range as f32])),
+            },
+            Output::new(
+                "true_peak",
+                "True peak (dBTP)",
+                ResultData::global_value(Values::scalars(vec![true_peak as f32])),
+            ),
+            Output::new(
+                "sample_peak",
+                "Sample peak (dBFS)",
+                ResultData::global_value(Values::scalars(vec![sample_peak as f32])),
+            ),
+            Output {
+                suffix: "momentary",
+                name: "Momentary loudness (400 ms)".into(),
+                data: ResultData::framewise_value(Values::scalars(self.momentary), frames(4 * step)),
+            },
+            Output {
+                suffix: "short_term",
+                name: "Short-term loudness (3 s)".into(),
+                data: ResultData::framewise_value(Values::scalars(self.short_term), frames(30 * step)),
+            },
+        ];
+        if let Some(c) = compliance {
+            results.push(Output::new("compliance", "Loudness compliance", c));
+        }
+        Ok(Finished { results, files: vec![] })
+    }
+
+    fn take_events(&mut self, out: &mut Vec<AnalysisEvent>) {
+        out.append(&mut self.pending);
     }
 }
 
@@ -432,6 +540,32 @@ mod tests {
             // The sample peak misses the crest (except in case 15, where samples are on it).
             assert!(l.sample_peak_dbfs() <= got + 1e-6);
         }
+    }
+
+    #[test]
+    fn compliance_against_a_target() {
+        use crate::processors::analyzers::testing::run;
+        let format = AudioFormat { samplerate: 48000, channels: 2 };
+        // EBU 3341 case 1: a 1 kHz sine peaking at -23 dBFS reads -23 LUFS; true peak -23 dBTP.
+        let amplitude = 10f64.powf(-23.0 / 20.0);
+        let s: Vec<f32> = (0..48000 * 10)
+            .flat_map(|i| {
+                let x = (amplitude * (2.0 * PI * 1000.0 * i as f64 / 48000.0).sin()) as f32;
+                [x, x]
+            })
+            .collect();
+        let labels = |params| run("loudness", params, format, &s).get("compliance").data_object.label.clone();
+        assert_eq!(labels(serde_json::json!({ "target_lufs": -23.0 })), Some(vec![COMPLIANT]));
+        assert_eq!(labels(serde_json::json!({ "target_lufs": -24.0 })), Some(vec![TOO_LOUD]));
+        assert_eq!(
+            labels(serde_json::json!({ "target_lufs": -14.0, "max_true_peak_dbtp": -24.0 })),
+            Some(vec![TOO_QUIET, PEAK_OVER])
+        );
+        let r = run("loudness", serde_json::json!({}), format, &s);
+        assert!(r.results.iter().all(|o| o.suffix != "compliance"));
+        let last = r.events.last().expect("loudness events");
+        assert!((last.fields["momentary_lufs"].as_f64().expect("m") + 23.0).abs() < 0.1, "{:?}", last.fields);
+        assert!((last.time - 10.0).abs() < 0.11, "{}", last.time);
     }
 
     #[test]
