@@ -11,6 +11,7 @@
 //! zero-padded, so every sample is covered.
 
 pub mod mel;
+pub mod onset;
 pub mod resample;
 mod spectrum;
 pub mod true_peak;
@@ -18,6 +19,7 @@ pub mod window;
 
 use crate::media::Block;
 pub use mel::{MelBank, MelScale};
+pub use onset::{OdfMethod, OnsetNode};
 pub use spectrum::{Complex, SpectrumNode};
 use std::collections::HashMap;
 pub use window::Window;
@@ -43,6 +45,9 @@ pub enum FeatureSpec {
         fmax_hz: u32,
         scale: MelScale,
     },
+    /// One onset detection value per frame (see [`onset`]), from the Hann spectrum (or the
+    /// frames, for methods that need the phase).
+    Onset { size: usize, hop: usize, method: OdfMethod },
 }
 
 /// Handle to a requested feature.
@@ -82,6 +87,11 @@ impl FrameBatch {
     pub fn iter(&self) -> std::slice::ChunksExact<'_, f32> {
         self.data.chunks_exact(self.width)
     }
+
+    /// Every row, one after the other.
+    pub fn as_flat(&self) -> &[f32] {
+        &self.data
+    }
 }
 
 enum Node {
@@ -89,6 +99,7 @@ enum Node {
     Frames { input: usize, size: usize, hop: usize, framer: Framer, out: FrameBatch },
     Spectrum { input: usize, node: SpectrumNode, out: FrameBatch },
     Mel { input: usize, bank: MelBank, out: FrameBatch },
+    Onset { input: usize, node: OnsetNode, out: FrameBatch },
 }
 
 /// Counts of work done, to check (and show) that shared features are computed once.
@@ -134,6 +145,14 @@ impl FeatureGraph {
                 let fmax = if fmax_hz == 0 { samplerate as f64 / 2.0 } else { fmax_hz as f64 };
                 let bank = MelBank::new(samplerate, size, bands, fmin_hz as f64, fmax, scale);
                 Node::Mel { input, out: FrameBatch::new(bank.bands()), bank }
+            }
+            FeatureSpec::Onset { size, hop, method } => {
+                let input = if method.needs_phase() {
+                    self.request(FeatureSpec::Frames { size, hop }).0
+                } else {
+                    self.request(FeatureSpec::Spectrum { size, hop, window: Window::Hann }).0
+                };
+                Node::Onset { input, node: OnsetNode::new(method, size), out: FrameBatch::new(1) }
             }
         };
         self.nodes.push(node);
@@ -182,6 +201,15 @@ impl FeatureGraph {
                     }
                     self.stats.ffts += frames.len() as u64;
                 }
+                Node::Onset { input, node, out } => {
+                    let rows = match &done[*input] {
+                        Node::Spectrum { out, .. } | Node::Frames { out, .. } => out,
+                        _ => unreachable!("onsets read spectra or frames"),
+                    };
+                    out.data.clear();
+                    out.first_index = rows.first_index;
+                    node.compute(rows, &mut out.data);
+                }
                 Node::Mel { input, bank, out } => {
                     let Node::Spectrum { out: spectra, .. } = &done[*input] else { unreachable!("mel reads spectra") };
                     out.data.clear();
@@ -205,7 +233,9 @@ impl FeatureGraph {
     /// Frames or spectra completed during the current block.
     pub fn frames(&self, id: FeatureId) -> &FrameBatch {
         match &self.nodes[id.0] {
-            Node::Frames { out, .. } | Node::Spectrum { out, .. } | Node::Mel { out, .. } => out,
+            Node::Frames { out, .. } | Node::Spectrum { out, .. } | Node::Mel { out, .. } | Node::Onset { out, .. } => {
+                out
+            }
             Node::Mono { .. } => panic!("feature {id:?} is not framed"),
         }
     }
@@ -214,7 +244,9 @@ impl FeatureGraph {
     pub fn framing(&self, id: FeatureId) -> (usize, usize) {
         match &self.nodes[id.0] {
             Node::Frames { size, hop, .. } => (*size, *hop),
-            Node::Spectrum { input, .. } | Node::Mel { input, .. } => self.framing(FeatureId(*input)),
+            Node::Spectrum { input, .. } | Node::Mel { input, .. } | Node::Onset { input, .. } => {
+                self.framing(FeatureId(*input))
+            }
             Node::Mono { .. } => (1, 1),
         }
     }

@@ -1,18 +1,11 @@
 //! `onset_detection_function`: how much "new" there is in each frame (TimeSide's
-//! `onset_detection_function` / aubio's specdesc onset methods). `onsets` and `tempo` are
-//! built on the same [`OnsetFunction`], and share its FFT when their settings match.
+//! `onset_detection_function` / aubio's specdesc onset methods). `onsets` and `tempo` read the
+//! same shared feature, computed once when their settings match.
 //!
-//! Methods, on the amplitude spectrum `a_k` of frame `n` (a sine of amplitude A reads A):
-//! - `energy`: Σ a²;
-//! - `hfc`: high-frequency content Σ k·a² (Masri), sharp on percussive attacks;
-//! - `complex`: complex-domain deviation Σ |X_n - X̂_n| from the prediction X̂ that keeps
-//!   the previous amplitude and extrapolates the phase linearly (Duxbury, Bello), which sees
-//!   soft tonal onsets as well as hard ones; needs the phase, so it runs its own FFT;
-//! - `spectral_flux` (default): Σ max(0, log(1 + λa_n) - log(1 + λa_{n-1})), λ = 100: the
-//!   rise of the log-compressed spectrum (Böck's "log flux"), robust across levels.
+//! Methods (see [`crate::features::onset`]): `energy`, `hfc` (high-frequency content),
+//! `complex` (complex-domain deviation) and `spectral_flux` (log spectral flux, the default).
 //!
-//! Value `n` describes frame `n` (frame metadata as usual). The first frame of `complex` and
-//! `spectral_flux` has nothing to compare with and reads as if preceded by silence.
+//! Value `n` describes frame `n` (frame metadata as usual).
 //!
 //! ```toml
 //! [[processors]]
@@ -22,7 +15,7 @@
 
 use super::check_framing;
 use super::series::FramewiseSeries;
-use crate::features::{Complex, FeatureGraph, FeatureId, FeatureSpec, SpectrumNode, Window};
+use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -40,18 +33,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     live: true,
 };
 
-/// Log compression of `spectral_flux`.
-const FLUX_LAMBDA: f32 = 100.0;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OdfMethod {
-    Energy,
-    Hfc,
-    Complex,
-    #[default]
-    SpectralFlux,
-}
+pub use crate::features::OdfMethod;
 
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -78,87 +60,24 @@ impl crate::processors::Params for Params {
     }
 }
 
-/// The detection function, computed from the shared features frame by frame.
+/// A handle on the shared detection-function feature.
 pub struct OnsetFunction {
-    method: OdfMethod,
-    /// Amplitude spectrum (energy, hfc, spectral flux) or frames (complex).
-    input: FeatureId,
-    /// Complex method only: its FFT and the last two spectra.
-    fft: Option<SpectrumNode>,
-    previous: Vec<Complex<f32>>,
-    before_previous: Vec<Complex<f32>>,
-    /// Spectral flux: the previous frame's compressed amplitudes.
-    previous_log: Vec<f32>,
+    id: FeatureId,
     pub frames: FrameMetadata,
 }
 
 impl OnsetFunction {
     pub fn request(method: OdfMethod, n_fft: usize, hop_size: usize, ctx: &mut BuildContext) -> Self {
-        let (input, fft) = match method {
-            OdfMethod::Complex => (
-                ctx.features.request(FeatureSpec::Frames { size: n_fft, hop: hop_size }),
-                Some(SpectrumNode::new(n_fft, Window::Hann)),
-            ),
-            _ => {
-                (ctx.features.request(FeatureSpec::Spectrum { size: n_fft, hop: hop_size, window: Window::Hann }), None)
-            }
-        };
+        let id = ctx.features.request(FeatureSpec::Onset { size: n_fft, hop: hop_size, method });
         OnsetFunction {
-            method,
-            input,
-            fft,
-            previous: Vec::new(),
-            before_previous: Vec::new(),
-            previous_log: Vec::new(),
+            id,
             frames: FrameMetadata { samplerate: ctx.format.samplerate, blocksize: n_fft, stepsize: hop_size },
         }
     }
 
-    /// Appends one value per frame completed in this block to `out`.
-    pub fn compute(&mut self, features: &FeatureGraph, out: &mut Vec<f32>) {
-        for frame in features.frames(self.input).iter() {
-            let value = match self.method {
-                OdfMethod::Energy => frame.iter().map(|a| a * a).sum(),
-                OdfMethod::Hfc => frame.iter().enumerate().map(|(k, a)| k as f32 * a * a).sum(),
-                OdfMethod::SpectralFlux => self.log_flux(frame),
-                OdfMethod::Complex => self.complex_deviation(frame),
-            };
-            out.push(value);
-        }
-    }
-
-    fn log_flux(&mut self, amplitudes: &[f32]) -> f32 {
-        if self.previous_log.len() != amplitudes.len() {
-            self.previous_log = vec![0.0; amplitudes.len()];
-        }
-        let mut flux = 0.0;
-        for (a, previous) in amplitudes.iter().zip(self.previous_log.iter_mut()) {
-            let compressed = (1.0 + FLUX_LAMBDA * a).ln();
-            flux += (compressed - *previous).max(0.0);
-            *previous = compressed;
-        }
-        flux
-    }
-
-    fn complex_deviation(&mut self, frame: &[f32]) -> f32 {
-        let Some(fft) = self.fft.as_mut() else { return 0.0 };
-        let scale = fft.amplitude_scale();
-        let current: Vec<Complex<f32>> = fft.transform(frame).iter().map(|c| c * scale).collect();
-        if self.previous.len() != current.len() {
-            self.previous = vec![Complex::new(0.0, 0.0); current.len()];
-            self.before_previous = self.previous.clone();
-        }
-        let deviation = current
-            .iter()
-            .zip(self.previous.iter().zip(&self.before_previous))
-            .map(|(x, (p, pp))| {
-                let phase = 2.0 * p.arg() - pp.arg();
-                let predicted = Complex::from_polar(p.norm(), phase);
-                (x - predicted).norm()
-            })
-            .sum();
-        self.before_previous = std::mem::replace(&mut self.previous, current);
-        deviation
+    /// Appends the values of the frames completed in this block to `out`.
+    pub fn compute(&self, features: &FeatureGraph, out: &mut Vec<f32>) {
+        out.extend_from_slice(features.frames(self.id).as_flat());
     }
 }
 

@@ -16,7 +16,7 @@
 //! ```toml
 //! [[processors]]
 //! id = "pitch"
-//! params = { fmin = 50.0, fmax = 2000.0, frame_size = 2048, hop_size = 512 }
+//! params = { fmin = 50.0, fmax = 2000.0, frame_size = 2048, hop_size = 1024 }
 //! ```
 
 use super::series::FramewiseSeries;
@@ -50,7 +50,7 @@ pub struct Params {
     pub fmax: f64,
     /// Frame length in samples; 64..=65536. Default 2048.
     pub frame_size: usize,
-    /// Step between frames in samples; 1..=frame_size. Default 512.
+    /// Step between frames in samples; 1..=frame_size. Default 1024 (23 ms at 44.1 kHz).
     pub hop_size: usize,
     /// YIN threshold on the normalised difference; 0 < threshold < 1. Default 0.15.
     pub threshold: f64,
@@ -60,7 +60,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { fmin: 50.0, fmax: 2000.0, frame_size: 2048, hop_size: 512, threshold: 0.15, silence_dbfs: -60.0 }
+        Params { fmin: 50.0, fmax: 2000.0, frame_size: 2048, hop_size: 1024, threshold: 0.15, silence_dbfs: -60.0 }
     }
 }
 
@@ -295,18 +295,27 @@ mod tests {
         }
         let r = run("pitch", json!({}), mono(rate), &s);
         let (f0, confidence) = (r.values("").as_flat(), r.values("confidence").as_flat());
-        let frame_of = |t: f64| ((t * rate as f64 - 1024.0) / 512.0).round() as usize;
+        let hop = r.get("").frame_metadata.expect("frames").stepsize as f64;
+        // The frames that lie wholly inside [a, b) seconds.
+        let inside = |a: f64, b: f64| {
+            let first = (a * rate as f64 / hop).ceil() as usize;
+            let last = ((b * rate as f64 - 2048.0) / hop).floor() as usize;
+            first..last + 1
+        };
         for (i, f) in notes.iter().enumerate() {
             let start = i as f64 * 1.2;
-            // Frames wholly inside the note.
-            let (a, b) = (frame_of(start + 0.05), frame_of(start + 0.95));
-            let got = voiced_median(&f0[a..b]);
+            let note = inside(start, start + 1.0);
+            let got = voiced_median(&f0[note.clone()]);
             assert!((got / f - 1.0).abs() < 0.01, "note {i}: {got} vs {f}");
-            assert!(f0[a..b].iter().all(|&x| x > 0.0), "note {i} has unvoiced frames");
-            // Frames wholly inside the following silence.
-            let (c, d) = (frame_of(start + 1.0 + 0.03), frame_of(start + 1.17));
-            assert!(f0[c..d].iter().all(|&x| x == 0.0), "silence after note {i}: {:?}", &f0[c..d]);
-            assert!(confidence[c..d].iter().all(|&x| x == 0.0));
+            assert!(f0[note].iter().all(|&x| x > 0.0), "note {i} has unvoiced frames");
+            let silence = inside(start + 1.0, start + 1.2);
+            assert!(!silence.is_empty());
+            assert!(
+                f0[silence.clone()].iter().all(|&x| x == 0.0),
+                "silence after note {i}: {:?}",
+                &f0[silence.clone()]
+            );
+            assert!(confidence[silence].iter().all(|&x| x == 0.0));
         }
         assert!(r.events.iter().any(|e| e.event == "pitch" && e.fields["frequency_hz"].as_f64() > Some(250.0)));
     }
