@@ -188,13 +188,14 @@ fn track_beats(odf: &[f32], period: f64) -> Vec<usize> {
     }
     let local: Vec<f64> = odf.iter().map(|&x| x as f64 / std).collect();
     let (near, far) = ((period / 2.0).round() as usize, (2.0 * period).round() as usize);
+    // Penalty of a beat `gap` frames after the previous one, for every gap searched.
+    let penalty: Vec<f64> = (0..=far).map(|gap| TIGHTNESS * (gap.max(1) as f64 / period).ln().powi(2)).collect();
     let mut score = vec![0.0f64; n];
     let mut previous = vec![usize::MAX; n];
     for i in 0..n {
         let mut best = (0.0, usize::MAX);
         for p in i.saturating_sub(far)..i.saturating_sub(near.max(1)) {
-            let penalty = TIGHTNESS * (((i - p) as f64) / period).ln().powi(2);
-            let candidate = score[p] - penalty;
+            let candidate = score[p] - penalty[i - p];
             if best.1 == usize::MAX || candidate > best.0 {
                 best = (candidate, p);
             }
