@@ -5,6 +5,7 @@ use super::meter::LiveMeter;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
+use crate::processors::AnalysisEvent;
 use crate::processors::encoders::broadcast::{Broadcast, BroadcastSink};
 use crate::processors::encoders::{ByteSink, OutputFactory};
 use crate::server::config::{ChannelConfig, LiveConfig};
@@ -158,13 +159,12 @@ impl Channel {
                 })
             })
             .collect();
-        let processors = mounts
-            .iter()
-            .map(|m| StepSpec {
-                id: m.ext.clone(),
-                params: json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps }),
-            })
-            .collect();
+        let encoders = mounts.iter().map(|m| StepSpec {
+            id: m.ext.clone(),
+            params: json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps }),
+        });
+        let analyzers = config.analyzers.iter().map(|id| StepSpec { id: id.clone(), params: serde_json::Value::Null });
+        let processors = encoders.chain(analyzers).collect();
         let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors }
             .compile(&format!("channel {}", config.id))
             .map_err(|e| e.to_string())?;
@@ -231,8 +231,26 @@ impl Channel {
                         let _ = events.send(Event::from(e.to_string()));
                     }
                 };
-                let options =
-                    RunOptions { cancel, outputs: Some(&outputs), on_block: Some(&on_block), ..Default::default() };
+                // Analyzer events carry the time of the audio they describe, on the same clock.
+                let on_events = |analyzer: &str, batch: &[AnalysisEvent]| {
+                    for e in batch {
+                        let mut v = e.fields.clone();
+                        v["topic"] = json!(topic);
+                        v["event"] = json!(e.event);
+                        v["analyzer"] = json!(analyzer);
+                        v["stream_time"] = json!(e.time);
+                        v["wall_time"] = json!(wall_time());
+                        let _ = events.send(Event::from(v.to_string()));
+                    }
+                };
+                let options = RunOptions {
+                    cancel,
+                    outputs: Some(&outputs),
+                    on_block: Some(&on_block),
+                    on_events: Some(&on_events),
+                    live: true,
+                    ..Default::default()
+                };
                 if let Err(e) = run_source(&pipeline, Box::new(source), &options) {
                     tracing::error!(channel = %id, error = %e, "channel stopped");
                 }

@@ -76,6 +76,14 @@ pub struct ChannelConfig {
     /// empty: the server's `source_password`.
     #[serde(default)]
     pub source_password: String,
+    /// Analyzers run on the stream (ids from `timeside list` that can run live, default
+    /// parameters); their events go to the channel's WebSocket topic.
+    #[serde(default = "default_analyzers")]
+    pub analyzers: Vec<String>,
+}
+
+pub fn default_analyzers() -> Vec<String> {
+    ["onsets", "pitch", "tempo"].map(String::from).to_vec()
 }
 
 fn default_formats() -> Vec<String> {
@@ -195,6 +203,22 @@ impl ChannelConfig {
         if !(6..=510).contains(&self.opus_bitrate_kbps) {
             p.push("opus_bitrate_kbps: must be 6..=510".into());
         }
+        for id in &self.analyzers {
+            match crate::processors::lookup(id) {
+                Some(e) if e.descriptor.kind == crate::processors::Kind::Analyzer && e.descriptor.live => {}
+                Some(e) if e.descriptor.kind == crate::processors::Kind::Analyzer => {
+                    p.push(format!("analyzers: `{id}` needs the whole signal and cannot run live"))
+                }
+                _ => {
+                    let live: Vec<&str> = crate::processors::registry()
+                        .iter()
+                        .filter(|e| e.descriptor.kind == crate::processors::Kind::Analyzer && e.descriptor.live)
+                        .map(|e| e.descriptor.id)
+                        .collect();
+                    p.push(format!("analyzers: unknown analyzer `{id}` (live analyzers: {})", live.join(", ")))
+                }
+            }
+        }
         p
     }
 }
@@ -215,11 +239,13 @@ mod tests {
         let f = dir.path().join("bad.toml");
         std::fs::write(
             &f,
-            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\n",
+            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\nanalyzers = [\"pitchh\", \"mp3\"]\n",
         )
         .expect("write");
         let err = Config::load(Some(&f)).expect_err("invalid").to_string();
-        for key in ["server.listen", "live.queue_chunks", "channels[0].id", "channels[0].source", "`wma`"] {
+        for key in
+            ["server.listen", "live.queue_chunks", "channels[0].id", "channels[0].source", "`wma`", "`pitchh`", "`mp3`"]
+        {
             assert!(err.contains(key), "{key} missing in {err}");
         }
         assert!(err.contains("bad.toml"));

@@ -262,6 +262,7 @@ async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Res
         opus_bitrate_kbps: 96,
         max_listeners: 0,
         source_password: String::new(),
+        analyzers: super::config::default_analyzers(),
     };
     let (live, dir) = (state.config.live.clone(), state.config.server.data_dir.clone());
     let channel = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir))

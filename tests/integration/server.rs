@@ -557,3 +557,51 @@ async fn alarms_and_now_playing_metadata() {
     assert_eq!(titles.first().map(String::as_str), Some("StreamTitle='Second Song';"), "{titles:?}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// Analyzers on a channel send their events on its topic, stamped with the stream time of the
+/// audio they describe: onsets of a tick every 0.5 s, the pitch of a 440 Hz sine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_analyzer_events_onsets_and_pitch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "",
+        "[[channels]]\nid = \"ticks\"\nsource = \"launch:audiotestsrc is-live=true wave=ticks tick-interval=500000000 freq=2000 volume=0.5\"\n\
+         formats = [\"mp3\"]\nanalyzers = [\"onsets\"]\n\
+         [[channels]]\nid = \"a440\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.3\"\nformats = [\"mp3\"]\nanalyzers = [\"pitch\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", server.addr)).await.expect("ws");
+    for topic in ["live:ticks", "live:a440"] {
+        ws.send(Message::text(format!(r#"{{"op":"subscribe","topic":"{topic}"}}"#))).await.expect("send");
+    }
+    let (mut onsets, mut pitches) = (Vec::new(), Vec::new());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while onsets.len() < 6 || pitches.len() < 10 {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await else { break };
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        match (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or("")) {
+            ("live:ticks", "onset") => {
+                assert_eq!(v["analyzer"], "onsets");
+                onsets.push(v["stream_time"].as_f64().expect("stream_time"));
+            }
+            ("live:a440", "pitch") => {
+                assert_eq!(v["analyzer"], "pitch");
+                assert!(v["wall_time"].as_f64().is_some());
+                pitches.push((v["stream_time"].as_f64().expect("time"), v["frequency_hz"].as_f64().expect("f0")));
+            }
+            _ => {}
+        }
+    }
+    assert!(onsets.len() >= 6, "onsets {onsets:?}");
+    // Ticks every 0.5 s: consecutive onsets 0.5 s apart (within 20 ms), in stream time.
+    for pair in onsets.windows(2) {
+        assert!((pair[1] - pair[0] - 0.5).abs() < 0.02, "{onsets:?}");
+    }
+    assert!(pitches.len() >= 10, "pitch events {pitches:?}");
+    for (_, f0) in &pitches[2..] {
+        assert!((f0 / 440.0 - 1.0).abs() < 0.01, "{pitches:?}");
+    }
+    assert!(pitches.windows(2).all(|p| p[1].0 > p[0].0), "stream time advances: {pitches:?}");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}

@@ -185,6 +185,8 @@ pub struct Onsets {
     hop_seconds: f64,
     times: Vec<f64>,
     strengths: Vec<f32>,
+    /// Off on live streams: onsets are only sent as events (memory stays flat).
+    keep: bool,
     pending: Vec<AnalysisEvent>,
 }
 
@@ -204,6 +206,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Onsets, String> {
         hop_seconds,
         times: Vec::new(),
         strengths: Vec::new(),
+        keep: !ctx.live,
         pending: Vec::new(),
     })
 }
@@ -211,8 +214,10 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Onsets, String> {
 impl Onsets {
     fn found(&mut self, (frame, strength): (u64, f32)) {
         let time = frame as f64 * self.hop_seconds + self.offset;
-        self.times.push(time);
-        self.strengths.push(strength);
+        if self.keep {
+            self.times.push(time);
+            self.strengths.push(strength);
+        }
         self.pending.push(AnalysisEvent { event: "onset", time, fields: json!({ "strength": strength }) });
     }
 }

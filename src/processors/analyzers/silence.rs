@@ -85,6 +85,8 @@ pub struct Silence {
     run: Option<(u64, bool)>,
     starts: Vec<f64>,
     durations: Vec<f64>,
+    /// Off on live streams: silences are only sent as events (memory stays flat).
+    keep: bool,
     pending: Vec<AnalysisEvent>,
 }
 
@@ -100,6 +102,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Silence, String> {
         run: None,
         starts: Vec::new(),
         durations: Vec::new(),
+        keep: !ctx.live,
         pending: Vec::new(),
     })
 }
@@ -130,8 +133,10 @@ impl Silence {
             return;
         }
         let (start, duration) = (run_start as f64 / self.rate, (end - run_start) as f64 / self.rate);
-        self.starts.push(start);
-        self.durations.push(duration);
+        if self.keep {
+            self.starts.push(start);
+            self.durations.push(duration);
+        }
         self.pending.push(AnalysisEvent {
             event: "silence_end",
             time: start + duration,
