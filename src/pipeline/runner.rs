@@ -244,15 +244,17 @@ fn fan_out(stages: &mut Stages, block: &Block, features: &FeatureGraph) -> Resul
     Ok(())
 }
 
-/// Hands each analyzer's new events to `on_events` (`buffer` is reused between blocks).
+/// Hands each analyzer's new events to `on_events` (`buffer` is reused between blocks). Events
+/// are taken even when nobody listens, so they never pile up in the analyzers.
 fn forward_events(stages: &mut Stages, options: &RunOptions, buffer: &mut Vec<AnalysisEvent>) {
-    let Some(on_events) = options.on_events else { return };
     for a in &mut stages.analyzers {
         a.processor.take_events(buffer);
-        if !buffer.is_empty() {
+        if let Some(on_events) = options.on_events
+            && !buffer.is_empty()
+        {
             on_events(a.descriptor.id, buffer);
-            buffer.clear();
         }
+        buffer.clear();
     }
 }
 

@@ -471,6 +471,25 @@ mod tests {
         assert_eq!(l.short_term.len(), 200 - 29);
     }
 
+    /// EBU Tech 3341 cases 9 and 12: a 1 kHz tone alternating between -20 and -30 dBFS with
+    /// the window's period (1.34 s + 1.66 s for the 3 s short-term window, 0.18 s + 0.22 s for
+    /// the 400 ms momentary one), so every full window holds the same energy: S (case 9) and
+    /// M (case 12) read -23.0 ±0.1 throughout.
+    #[test]
+    fn ebu_tech_3341_cases_9_and_12_constant_short_term_and_momentary() {
+        let case_9: Vec<(f64, f64)> = (0..5).flat_map(|_| [(1.34, -20.0), (1.66, -30.0)]).collect();
+        let l = measure(48000, 2, &case_9);
+        assert!(!l.short_term.is_empty());
+        for v in &l.short_term {
+            assert!((*v as f64 + 23.0).abs() <= 0.1, "case 9: S {v}");
+        }
+        let case_12: Vec<(f64, f64)> = (0..25).flat_map(|_| [(0.18, -20.0), (0.22, -30.0)]).collect();
+        let l = measure(48000, 2, &case_12);
+        for v in &l.momentary {
+            assert!((*v as f64 + 23.0).abs() <= 0.1, "case 12: M {v}");
+        }
+    }
+
     /// EBU Tech 3342 cases 1-4 (loudness range) within ±1 LU.
     #[test]
     fn ebu_tech_3342_loudness_range() {
