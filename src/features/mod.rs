@@ -12,6 +12,7 @@
 
 pub mod mel;
 pub mod onset;
+pub mod reduce;
 pub mod resample;
 mod spectrum;
 pub mod true_peak;

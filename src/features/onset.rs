@@ -76,13 +76,26 @@ impl OnsetNode {
         if self.previous_log.len() != amplitudes.len() {
             self.previous_log = vec![0.0; amplitudes.len()];
         }
-        let mut flux = 0.0;
-        for (a, previous) in amplitudes.iter().zip(self.previous_log.iter_mut()) {
+        // Eight partial sums so the loop vectorises.
+        let mut lanes = [0f32; 8];
+        let rise = |a: f32, previous: &mut f32| {
             let compressed = fast_ln_1p(FLUX_LAMBDA * a);
-            flux += (compressed - *previous).max(0.0);
+            let r = (compressed - *previous).max(0.0);
             *previous = compressed;
+            r
+        };
+        let mut tail = 0.0;
+        let (a_chunks, p_chunks) = (amplitudes.chunks_exact(8), self.previous_log.chunks_exact_mut(8));
+        let (a_rest, p_rest_start) = (a_chunks.remainder(), amplitudes.len() - amplitudes.len() % 8);
+        for (a8, p8) in a_chunks.zip(p_chunks) {
+            for ((lane, &a), p) in lanes.iter_mut().zip(a8).zip(p8.iter_mut()) {
+                *lane += rise(a, p);
+            }
         }
-        flux
+        for (&a, p) in a_rest.iter().zip(self.previous_log[p_rest_start..].iter_mut()) {
+            tail += rise(a, p);
+        }
+        lanes.iter().sum::<f32>() + tail
     }
 
     fn complex_deviation(&mut self, frame: &[f32]) -> f32 {

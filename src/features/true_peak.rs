@@ -12,6 +12,8 @@
 //! before it) cannot reach the current peak through any phase — its largest magnitude times
 //! the largest sum of absolute taps is under the peak — is skipped, which is exact.
 
+use super::reduce::peak_magnitude;
+
 /// Taps per phase.
 const TAPS: usize = 12;
 const PHASES: usize = 4;
@@ -27,6 +29,8 @@ pub struct TruePeakMeter {
     /// The last `TAPS - 1` samples of each channel, oldest first.
     history: Vec<Vec<f32>>,
     scratch: Vec<f32>,
+    /// One phase's outputs for the current block.
+    interpolated: Vec<f32>,
     peak: f32,
 }
 
@@ -48,6 +52,7 @@ impl TruePeakMeter {
             gain_bound,
             history: vec![vec![0.0; TAPS - 1]; channels],
             scratch: Vec::new(),
+            interpolated: Vec::new(),
             peak: 0.0,
         }
     }
@@ -65,16 +70,26 @@ impl TruePeakMeter {
             scratch.clear();
             scratch.extend_from_slice(&self.history[c]);
             scratch.extend(samples.iter().skip(c).step_by(ch));
-            let largest = scratch.iter().fold(0f32, |m, x| m.max(x.abs()));
-            self.peak = self.peak.max(samples.iter().skip(c).step_by(ch).fold(0f32, |m, x| m.max(x.abs())));
+            let largest = peak_magnitude(scratch);
+            // The samples themselves are phase 0.
+            self.peak = self.peak.max(peak_magnitude(&scratch[TAPS - 1..]));
             if largest * self.gain_bound > self.peak {
-                for n in TAPS - 1..scratch.len() {
-                    let window = &scratch[n + 1 - TAPS..=n];
-                    for filter in &self.filters {
-                        // Taps are newest first; the window is oldest first.
-                        let y: f32 = filter.iter().zip(window.iter().rev()).map(|(h, x)| h * x).sum();
-                        self.peak = self.peak.max(y.abs());
+                // One phase at a time over the whole block, tap by tap: y[n] += h[m]·x[n - m]
+                // is a plain multiply-add over contiguous slices, which vectorises (a dot
+                // product per output does not: float sums are not reassociated).
+                let outputs = scratch.len() + 1 - TAPS;
+                let y = &mut self.interpolated;
+                for filter in &self.filters {
+                    y.clear();
+                    y.resize(outputs, 0.0);
+                    for (m, &h) in filter.iter().enumerate() {
+                        // Output n (scratch index n + TAPS - 1) takes input n + TAPS - 1 - m.
+                        let input = &scratch[TAPS - 1 - m..TAPS - 1 - m + outputs];
+                        for (acc, &x) in y.iter_mut().zip(input) {
+                            *acc += h * x;
+                        }
                     }
+                    self.peak = self.peak.max(peak_magnitude(y));
                 }
             }
             let keep = scratch.len() - (TAPS - 1);

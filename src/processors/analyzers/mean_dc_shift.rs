@@ -42,7 +42,8 @@ impl MeanDcShift {
 
 impl Analyzer for MeanDcShift {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
-        self.sum += block.samples.chunks(1024).map(|c| c.iter().sum::<f32>() as f64).sum::<f64>();
+        // Partial sums over 1024 samples in f32 (vectorised), accumulated in f64.
+        self.sum += block.samples.chunks(1024).map(|c| crate::features::reduce::sum(c) as f64).sum::<f64>();
         self.samples += block.samples.len() as u64;
     }
 

@@ -229,7 +229,7 @@ impl Analyzer for Onsets {
         self.loud.clear();
         let silence = self.silence_rms;
         self.loud.extend(features.frames(self.frames).iter().map(|f| {
-            let rms = (f.iter().map(|x| x * x).sum::<f32>() / f.len() as f32).sqrt();
+            let rms = (crate::features::reduce::sum_of_squares(f) / f.len() as f32).sqrt();
             rms > silence
         }));
         for i in 0..self.values.len() {

@@ -169,7 +169,7 @@ impl Pitch {
     fn analyse(&mut self, frame: &[f32]) -> (f32, f32) {
         let b = &mut self.buffers;
         let (n, w) = (frame.len(), self.window);
-        let power = frame.iter().map(|x| x * x).sum::<f32>() / n as f32;
+        let power = crate::features::reduce::sum_of_squares(frame) / n as f32;
         if power <= self.silence_power {
             return (0.0, 0.0);
         }

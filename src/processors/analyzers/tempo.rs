@@ -30,7 +30,6 @@ use crate::processors::{
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::VecDeque;
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "tempo",
@@ -90,11 +89,14 @@ pub struct Tempo {
     /// Lags (frames) of `max_bpm` and `min_bpm`; sums are kept one lag either side for the
     /// parabola.
     lags: (usize, usize),
-    /// Σ o[n]·o[n-l] for l in 0..=lags.1 + 1, and the count of products in each.
+    /// Σ o[n]·o[n-l] for l in 0..=lags.1 + 1 (lag l has `seen - l` products).
     products: Vec<f64>,
-    counts: Vec<u64>,
     sum: f64,
-    recent: VecDeque<f32>,
+    /// The last `products.len()` values, newest first, as the window `ring[at..at + len]`:
+    /// each value is written twice, `len` apart, so the window is always contiguous (and the
+    /// update below a straight multiply-add that vectorises).
+    ring: Vec<f32>,
+    at: usize,
     /// The whole detection function, for beat tracking (empty on live streams).
     history: Option<Vec<f32>>,
     values: Vec<f32>,
@@ -114,9 +116,9 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Tempo, String> {
         frames_per_second: fps,
         lags,
         products: vec![0.0; lags.1 + 2],
-        counts: vec![0; lags.1 + 2],
         sum: 0.0,
-        recent: VecDeque::with_capacity(lags.1 + 3),
+        ring: vec![0.0; 2 * (lags.1 + 2)],
+        at: 0,
         history: (!ctx.live).then(Vec::new),
         values: Vec::new(),
         seen: 0,
@@ -128,13 +130,13 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Tempo, String> {
 
 impl Tempo {
     fn add(&mut self, value: f32) {
-        self.recent.push_front(value);
-        if self.recent.len() > self.lags.1 + 2 {
-            self.recent.pop_back();
-        }
-        for (lag, past) in self.recent.iter().enumerate() {
-            self.products[lag] += value as f64 * *past as f64;
-            self.counts[lag] += 1;
+        let len = self.products.len();
+        self.at = (self.at + len - 1) % len;
+        self.ring[self.at] = value;
+        self.ring[self.at + len] = value;
+        let v = value as f64;
+        for (product, &past) in self.products.iter_mut().zip(&self.ring[self.at..self.at + len]) {
+            *product += v * past as f64;
         }
         self.sum += value as f64;
         self.seen += 1;
@@ -152,7 +154,8 @@ impl Tempo {
     /// Mean-removed autocorrelation at `lag`.
     fn acf(&self, lag: usize) -> f64 {
         let mean = self.sum / self.seen.max(1) as f64;
-        if self.counts[lag] == 0 { 0.0 } else { self.products[lag] / self.counts[lag] as f64 - mean * mean }
+        let count = self.seen.saturating_sub(lag as u64);
+        if count == 0 { 0.0 } else { self.products[lag] / count as f64 - mean * mean }
     }
 
     fn bpm_of(&self, lag: f64) -> f64 {
