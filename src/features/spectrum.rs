@@ -55,12 +55,14 @@ impl SpectrumNode {
     pub fn magnitude(&mut self, frame: &[f32], out: &mut Vec<f32>) {
         let (scale, even) = (self.scale, self.window.len().is_multiple_of(2));
         let spectrum = self.transform(frame);
-        let last = spectrum.len() - 1;
-        out.extend(spectrum.iter().enumerate().map(|(k, c)| {
-            let edge = k == 0 || (k == last && even);
-            // Not `norm()`: its overflow-safe hypot is several times slower, and amplitudes of
-            // audio cannot overflow.
-            (c.re * c.re + c.im * c.im).sqrt() * if edge { scale * 0.5 } else { scale }
-        }));
+        let start = out.len();
+        // Not `norm()`: its overflow-safe hypot is several times slower, and amplitudes of
+        // audio cannot overflow. One branch-free pass (it vectorises), then the edge bins.
+        out.extend(spectrum.iter().map(|c| (c.re * c.re + c.im * c.im).sqrt() * scale));
+        out[start] *= 0.5;
+        if even {
+            let last = out.len() - 1;
+            out[last] *= 0.5;
+        }
     }
 }

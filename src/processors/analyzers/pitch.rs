@@ -174,9 +174,8 @@ impl Pitch {
             return (0.0, 0.0);
         }
         b.frame.copy_from_slice(frame);
-        b.head.iter_mut().zip(frame.iter().chain(std::iter::repeat(&0.0))).enumerate().for_each(|(j, (h, &x))| {
-            *h = if j < w { x } else { 0.0 };
-        });
+        b.head[..w].copy_from_slice(&frame[..w]);
+        b.head[w..].fill(0.0);
         // Sizes come from the plans, so these cannot fail.
         let _ = self.forward.process_with_scratch(&mut b.head, &mut b.head_spectrum, &mut b.scratch);
         let _ = self.forward.process_with_scratch(&mut b.frame, &mut b.frame_spectrum, &mut b.scratch);

@@ -89,15 +89,22 @@ pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Waveform, String>
 impl Waveform {
     fn push(&mut self, samples: &[f32]) {
         let spp = self.params.samples_per_pixel;
-        for frame in samples.chunks_exact(self.lanes) {
-            for (acc, &x) in self.current.iter_mut().zip(frame) {
-                acc.0 = acc.0.min(x);
-                acc.1 = acc.1.max(x);
+        let mut rest = samples;
+        while !rest.is_empty() {
+            // The frames that still belong to the current pixel, in one tight loop.
+            let take = ((spp - self.in_current) * self.lanes).min(rest.len());
+            let (run, after) = rest.split_at(take);
+            for frame in run.chunks_exact(self.lanes) {
+                for (acc, &x) in self.current.iter_mut().zip(frame) {
+                    acc.0 = acc.0.min(x);
+                    acc.1 = acc.1.max(x);
+                }
             }
-            self.in_current += 1;
+            self.in_current += take / self.lanes;
             if self.in_current == spp {
                 self.close_pixel();
             }
+            rest = after;
         }
     }
 
