@@ -89,7 +89,15 @@ pub struct Channel {
     now_playing: Mutex<String>,
     cancel: CancelToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Channels that play this one as their fallback, each fed every decoded block.
+    taps: Arc<Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>>,
 }
+
+/// The server's channels by id, shared with channels that look up their fallback.
+pub type ChannelRegistry = Arc<std::sync::RwLock<std::collections::BTreeMap<String, Arc<Channel>>>>;
+
+/// Blocks a fallback tap holds before the fallback channel drops new ones for it (0.1 s each).
+const TAP_BLOCKS: usize = 8;
 
 fn content_type(ext: &str) -> &'static str {
     match ext {
@@ -97,6 +105,15 @@ fn content_type(ext: &str) -> &'static str {
         "opus" => "audio/ogg; codecs=opus",
         _ => "application/octet-stream",
     }
+}
+
+/// Sends `block` to every fallback tap, forgetting the ones whose reader is gone.
+fn feed_taps(taps: &Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>, block: &Block) {
+    let mut taps = taps.lock().unwrap_or_else(|e| e.into_inner());
+    if taps.is_empty() {
+        return;
+    }
+    taps.retain(|tx| !matches!(tx.try_send(block.clone()), Err(std::sync::mpsc::TrySendError::Disconnected(_))));
 }
 
 /// Routes each encoder of the channel's pipeline to its mount's broadcast.
@@ -136,7 +153,12 @@ fn demo_file(data_dir: &Path) -> Result<std::path::PathBuf, String> {
 
 impl Channel {
     /// Builds the channel and starts its thread.
-    pub fn start(config: &ChannelConfig, live: &LiveConfig, data_dir: &Path) -> Result<Arc<Channel>, String> {
+    pub fn start(
+        config: &ChannelConfig,
+        live: &LiveConfig,
+        data_dir: &Path,
+        channels: &ChannelRegistry,
+    ) -> Result<Arc<Channel>, String> {
         let push: Option<PushSlot> = (config.source == PUSH_SOURCE).then(Default::default);
         let origin = match (&push, config.source.as_str()) {
             (Some(slot), _) => Origin::Push { name: format!("source client of /{}", config.id), slot: slot.clone() },
@@ -184,6 +206,7 @@ impl Channel {
             now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
+            taps: Arc::new(Mutex::new(Vec::new())),
         });
 
         let topic = format!("live:{}", channel.id);
@@ -201,7 +224,15 @@ impl Channel {
                             "wall_time": wall_time(), "message": message });
             let _ = state_events.send(Event::from(e.to_string()));
         });
-        let source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
+        let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
+        if !config.fallback.is_empty() {
+            let (registry, fallback) = (channels.clone(), config.fallback.clone());
+            source = source.with_fallback(Box::new(move || {
+                let channel = registry.read().unwrap_or_else(|e| e.into_inner()).get(&fallback).cloned();
+                channel.map(|c| c.tap())
+            }));
+        }
+        let taps = channel.taps.clone();
         let outputs = MountOutputs { mounts: channel.mounts.clone(), chunk_bytes: live.chunk_bytes };
         let meter = LiveMeter::new(
             CHANNEL_FORMAT.channels,
@@ -221,6 +252,7 @@ impl Channel {
                     let end = block.frame + block.frames() as u64;
                     stats.frames.store(end, Ordering::SeqCst);
                     let due = meter.lock().unwrap_or_else(|e| e.into_inner()).add(block);
+                    feed_taps(&taps, block);
                     for (name, mut e) in due {
                         e["topic"] = json!(topic);
                         e["event"] = json!(name);
@@ -258,6 +290,14 @@ impl Channel {
             .map_err(|e| e.to_string())?;
         *channel.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(channel)
+    }
+
+    /// A feed of this channel's decoded audio, for a channel that falls back on it. Dropping the
+    /// receiver detaches it; a reader that falls behind loses blocks, never slows this channel.
+    pub fn tap(&self) -> std::sync::mpsc::Receiver<Block> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(TAP_BLOCKS);
+        self.taps.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        rx
     }
 
     /// Takes the channel's source slot for a source client. Bytes sent on the returned feed are

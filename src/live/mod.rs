@@ -14,6 +14,7 @@ mod meter;
 mod source;
 
 pub use channel::{
-    AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed, wall_time,
+    AttachError, CHANNEL_FORMAT, Channel, ChannelRegistry, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed,
+    wall_time,
 };
 pub use source::{Origin, PushSlot, ResilientSource};

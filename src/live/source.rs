@@ -1,6 +1,7 @@
 //! [`ResilientSource`]: a live source that never ends by itself. Files loop (when asked), and
 //! while the real source is down (failed, disconnected, not yet started) it yields silence at
-//! the pace of the clock and retries, so encoders keep running and listeners stay connected.
+//! the pace of the clock and retries, so encoders keep running and listeners stay connected;
+//! with a fallback channel it plays that channel's audio instead of silence.
 //! Positions run on continuously across restarts: `stream_time` is seconds since the channel
 //! started.
 
@@ -15,6 +16,9 @@ const PUSH_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// Where a source client's bytes wait for the channel to take them.
 pub type PushSlot = Arc<Mutex<Option<PushReceiver>>>;
+
+/// Opens a tap on the fallback channel's decoded audio (`None` while it does not exist).
+pub type FallbackTap = Box<dyn Fn() -> Option<std::sync::mpsc::Receiver<Block>> + Send>;
 
 /// What the channel decodes.
 pub enum Origin {
@@ -47,6 +51,9 @@ pub struct ResilientSource {
     silence_clock: Option<(Instant, u64)>,
     stopped: bool,
     on_state: Box<dyn Fn(SourceState) + Send>,
+    fallback: Option<FallbackTap>,
+    /// The open tap while the source is down and a fallback plays.
+    fallback_audio: Option<std::sync::mpsc::Receiver<Block>>,
 }
 
 impl ResilientSource {
@@ -77,6 +84,36 @@ impl ResilientSource {
             silence_clock: None,
             stopped: false,
             on_state,
+            fallback: None,
+            fallback_audio: None,
+        }
+    }
+
+    /// While the source is down, play what `tap` gives (another channel) instead of silence.
+    pub fn with_fallback(mut self, tap: FallbackTap) -> Self {
+        self.fallback = Some(tap);
+        self
+    }
+
+    /// The fallback channel's next block, restamped on this channel's clock; `None` when there
+    /// is no fallback or it sent nothing for a while (then silence keeps the pace).
+    fn from_fallback(&mut self) -> Option<Block> {
+        if self.fallback_audio.is_none() {
+            self.fallback_audio = self.fallback.as_ref().and_then(|tap| tap());
+        }
+        let received = self.fallback_audio.as_ref()?.recv_timeout(Duration::from_secs_f64(2.0 * SILENCE_BLOCK_S));
+        match received {
+            Ok(mut block) if block.format == self.format => {
+                block.frame = self.position;
+                self.position += block.frames() as u64;
+                self.silence_clock = None;
+                Some(block)
+            }
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                self.fallback_audio = None;
+                None
+            }
         }
     }
 
@@ -109,6 +146,8 @@ impl ResilientSource {
                 self.inner = Some(s);
                 self.offset = self.position;
                 self.silence_clock = None;
+                // Closing the tap detaches it from the fallback channel.
+                self.fallback_audio = None;
                 (self.on_state)(SourceState::Connected);
             }
             Err(e) => self.lost(e),
@@ -157,6 +196,9 @@ impl Source for ResilientSource {
             if self.inner.is_none() {
                 self.try_open();
                 if self.inner.is_none() {
+                    if let Some(block) = self.from_fallback() {
+                        return Ok(Some(block));
+                    }
                     return Ok(Some(self.silence()));
                 }
             }

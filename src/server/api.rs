@@ -79,8 +79,9 @@ async fn create_channel(auth: Option<String>, body: bytes::Bytes, state: Arc<App
     if state.channel(&config.id).is_some() {
         return error_reply(StatusCode::CONFLICT, "channel_exists", &format!("channel `{}` exists", config.id));
     }
-    let (live, dir) = (state.config.live.clone(), state.config.server.data_dir.clone());
-    let started = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir)).await;
+    let (live, dir, registry) =
+        (state.config.live.clone(), state.config.server.data_dir.clone(), state.channels.clone());
+    let started = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir, &registry)).await;
     let channel = match started {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return error_reply(StatusCode::BAD_REQUEST, "invalid_channel", &e),

@@ -80,6 +80,10 @@ pub struct ChannelConfig {
     /// parameters); their events go to the channel's WebSocket topic.
     #[serde(default = "default_analyzers")]
     pub analyzers: Vec<String>,
+    /// Another channel whose audio listeners hear while this one's source is down (instead of
+    /// silence); empty: silence.
+    #[serde(default)]
+    pub fallback: String,
 }
 
 pub fn default_analyzers() -> Vec<String> {
@@ -171,6 +175,11 @@ impl Config {
                 p.push(format!("{name}: {key}.id: `{}` is used twice", c.id));
             }
         }
+        for (i, c) in self.channels.iter().enumerate() {
+            if !c.fallback.is_empty() && !ids.contains(&c.fallback) {
+                p.push(format!("{name}: channels[{i}].fallback: no channel `{}` in this file", c.fallback));
+            }
+        }
         p
     }
 }
@@ -202,6 +211,9 @@ impl ChannelConfig {
         }
         if !(6..=510).contains(&self.opus_bitrate_kbps) {
             p.push("opus_bitrate_kbps: must be 6..=510".into());
+        }
+        if self.fallback == self.id {
+            p.push("fallback: a channel cannot be its own fallback".into());
         }
         for id in &self.analyzers {
             match crate::processors::lookup(id) {
@@ -239,7 +251,7 @@ mod tests {
         let f = dir.path().join("bad.toml");
         std::fs::write(
             &f,
-            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\nanalyzers = [\"pitchh\", \"mp3\"]\n",
+            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\nanalyzers = [\"pitchh\", \"mp3\"]\nfallback = \"nowhere\"\n",
         )
         .expect("write");
         let err = Config::load(Some(&f)).expect_err("invalid").to_string();

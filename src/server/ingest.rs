@@ -263,9 +263,11 @@ async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Res
         max_listeners: 0,
         source_password: String::new(),
         analyzers: super::config::default_analyzers(),
+        fallback: String::new(),
     };
-    let (live, dir) = (state.config.live.clone(), state.config.server.data_dir.clone());
-    let channel = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir))
+    let (live, dir, registry) =
+        (state.config.live.clone(), state.config.server.data_dir.clone(), state.channels.clone());
+    let channel = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir, &registry))
         .await
         .map_err(|e| e.to_string())??;
     let mut channels = state.channels.write().unwrap_or_else(|e| e.into_inner());

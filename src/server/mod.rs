@@ -16,10 +16,9 @@ mod ingest;
 mod status;
 mod ws;
 
-use crate::live::{Channel, Mount};
+use crate::live::{Channel, ChannelRegistry, Mount};
 use config::Config;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -30,7 +29,7 @@ use warp::reply::Reply;
 
 pub struct AppState {
     /// Channels by id; source clients may add some while the server runs.
-    pub channels: std::sync::RwLock<BTreeMap<String, Arc<Channel>>>,
+    pub channels: ChannelRegistry,
     pub config: Config,
     pub started: Instant,
     /// Turns true when the server shuts down: WebSocket loops close their connections.
@@ -60,22 +59,18 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let addr: SocketAddr = config.server.listen.parse().map_err(|e| format!("server.listen: {e}"))?;
     let listener = listen(addr, config.live.send_buffer_bytes).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let mut channels = BTreeMap::new();
+    let channels: ChannelRegistry = Default::default();
     for c in &config.channels {
-        let (c, live, dir) = (c.clone(), config.live.clone(), config.server.data_dir.clone());
-        let channel = tokio::task::spawn_blocking(move || Channel::start(&c, &live, &dir))
+        let (c, live, dir, registry) =
+            (c.clone(), config.live.clone(), config.server.data_dir.clone(), channels.clone());
+        let channel = tokio::task::spawn_blocking(move || Channel::start(&c, &live, &dir, &registry))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("channel: {e}"))?;
-        channels.insert(channel.id.clone(), channel);
+        channels.write().unwrap_or_else(|e| e.into_inner()).insert(channel.id.clone(), channel);
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let state = Arc::new(AppState {
-        channels: std::sync::RwLock::new(channels),
-        config,
-        started: Instant::now(),
-        shutdown: shutdown.clone(),
-    });
+    let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown));
     Ok(RunningServer { addr, state, stop, task })
 }

@@ -605,3 +605,42 @@ async fn live_analyzer_events_onsets_and_pitch() {
     assert!(pitches.windows(2).all(|p| p[1].0 > p[0].0), "stream time advances: {pitches:?}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// While a channel's source is down, its listeners hear its fallback channel instead of
+/// silence; its own source plays again when it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_falls_back_on_another_while_its_source_is_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // `main` plays a -20 dBFS tone for 1 s, then its source ends (and is retried every 2 s);
+    // `backup` plays a -6 dBFS tone.
+    let config = load_config(
+        dir.path(),
+        "",
+        "[[channels]]\nid = \"main\"\nsource = \"launch:audiotestsrc is-live=true num-buffers=44 freq=1000 volume=0.1\"\n\
+         formats = [\"mp3\"]\nanalyzers = []\nfallback = \"backup\"\n\
+         [[channels]]\nid = \"backup\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.5\"\nformats = [\"mp3\"]\nanalyzers = []\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", server.addr)).await.expect("ws");
+    ws.send(Message::text(r#"{"op":"subscribe","topic":"live:main"}"#)).await.expect("send");
+    let (mut own, mut fallback, mut silent) = (0, 0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while own < 3 || fallback < 3 {
+        let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await else { break };
+        let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
+        if v["event"] == "level" {
+            let peak = v["peak_dbfs"][0].as_f64().expect("peak");
+            match peak {
+                p if (p + 20.0).abs() < 1.0 => own += 1,
+                p if (p + 6.0).abs() < 1.0 => fallback += 1,
+                p if p < -100.0 => silent += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(fallback >= 3, "no fallback audio: own {own}, fallback {fallback}, silent {silent}");
+    assert!(own >= 3, "the channel's own source: own {own}, fallback {fallback}");
+    // Silence only at the switch-over at most (the fallback is looked up when the source drops).
+    assert!(silent <= 3, "{silent} silent periods");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
