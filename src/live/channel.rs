@@ -67,6 +67,8 @@ pub struct ChannelStats {
     pub frames: AtomicU64,
     pub source_connected: AtomicBool,
     pub last_error: Mutex<Option<String>>,
+    /// When the source went down (None while it plays, and before it first failed).
+    pub down_since: Mutex<Option<Instant>>,
 }
 
 pub struct Channel {
@@ -218,6 +220,13 @@ impl Channel {
                 SourceState::Disconnected(m) => ("source_disconnected", Some(m.clone())),
             };
             state_stats.source_connected.store(state == SourceState::Connected, Ordering::SeqCst);
+            {
+                let mut down = state_stats.down_since.lock().unwrap_or_else(|e| e.into_inner());
+                match state {
+                    SourceState::Connected => *down = None,
+                    SourceState::Disconnected(_) => *down = Some(down.unwrap_or_else(Instant::now)),
+                }
+            }
             *state_stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = message.clone();
             let frames = state_stats.frames.load(Ordering::SeqCst);
             let e = json!({ "topic": state_topic, "event": event, "stream_time": frames as f64 / CHANNEL_FORMAT.samplerate as f64,
@@ -290,6 +299,11 @@ impl Channel {
             .map_err(|e| e.to_string())?;
         *channel.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(channel)
+    }
+
+    /// How long the source has been down, if it is.
+    pub fn source_down_for(&self) -> Option<std::time::Duration> {
+        self.stats.down_since.lock().unwrap_or_else(|e| e.into_inner()).map(|t| t.elapsed())
     }
 
     /// A feed of this channel's decoded audio, for a channel that falls back on it. Dropping the

@@ -52,6 +52,9 @@ pub struct LiveConfig {
     pub silence_threshold_dbfs: f64,
     pub dead_air_seconds: f64,
     pub spectrum_per_second: f64,
+    /// How long listeners stay on silence (or the fallback) while a channel's source is down
+    /// before their streams end; 0: as long as it takes.
+    pub source_down_timeout_s: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -161,6 +164,9 @@ impl Config {
         }
         if !(0.0..=50.0).contains(&self.live.spectrum_per_second) {
             bad("live.spectrum_per_second".into(), "must be 0..=50".into());
+        }
+        if !(self.live.source_down_timeout_s >= 0.0 && self.live.source_down_timeout_s.is_finite()) {
+            bad("live.source_down_timeout_s".into(), "must be >= 0 (0: no limit)".into());
         }
         if !(self.live.dead_air_seconds > 0.0 && self.live.dead_air_seconds <= 3600.0) {
             bad("live.dead_air_seconds".into(), "must be > 0 and <= 3600".into());

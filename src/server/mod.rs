@@ -308,6 +308,18 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
             &format!("`{name}` has its maximum of {limit} listeners"),
         );
     }
+    // Past the configured wait for a lost source, listeners are let go (and new ones refused).
+    let timeout = state.config.live.source_down_timeout_s;
+    let gone_too_long =
+        move |c: &Channel| timeout > 0.0 && c.source_down_for().is_some_and(|d| d.as_secs_f64() > timeout);
+    if gone_too_long(&channel) {
+        mount.listeners.fetch_sub(1, Ordering::SeqCst);
+        return error_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "source_unavailable",
+            &format!("`{name}` has had no source for over {timeout} s"),
+        );
+    }
     mount.listeners_total.fetch_add(1, Ordering::SeqCst);
     let guard = ListenerGuard(mount.clone());
     let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
@@ -320,6 +332,9 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
         async move {
             let skipped_before = sub.skipped;
             let chunk = sub.next_async().await?;
+            if gone_too_long(&playing) {
+                return None;
+            }
             let mount = &guard.0;
             mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
             mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);

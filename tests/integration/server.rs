@@ -644,3 +644,29 @@ async fn a_channel_falls_back_on_another_while_its_source_is_down() {
     assert!(silent <= 3, "{silent} silent periods");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// With `source_down_timeout_s`, listeners of a channel whose source stays down are let go
+/// after that long (their stream ends), and new ones are refused with 503 meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_are_let_go_when_the_source_stays_down() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The source plays 1 s, then is down until it is retried 2 s later.
+    let config = load_config(
+        dir.path(),
+        "",
+        "[live]\nsource_down_timeout_s = 0.5\n\
+         [[channels]]\nid = \"brief\"\nsource = \"launch:audiotestsrc is-live=true num-buffers=44\"\nformats = [\"mp3\"]\nanalyzers = []\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let started = std::time::Instant::now();
+    let (head, body) = get(server.addr, "/live/brief.mp3", Duration::from_secs(8)).await;
+    assert!(head.contains(" 200"), "{head}");
+    let lasted = started.elapsed();
+    assert!(lasted < Duration::from_secs(6), "the stream should end about 0.5 s after the source, lasted {lasted:?}");
+    assert!(body.len() > 8000, "the second of audio before the source ended: {} bytes", body.len());
+    // The source is retried 2 s after it was lost: until then new listeners are refused.
+    let (head, body) = get(server.addr, "/live/brief.mp3", Duration::from_millis(300)).await;
+    assert!(head.contains(" 503"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("source_unavailable"));
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
