@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian 12 machine lacks to build, run and test TimeSide:
 # GStreamer 1.22 (dev files + base/good/bad/ugly/libav plugins), cmake and pkg-config for the
-# crates that build C, and ffmpeg/sox/time to verify outputs and run the benchmark.
+# crates that build C, ffmpeg/sox/time to verify outputs and run the benchmark, and
+# liquidsoap (a source client the live-server tests push with).
 # Safe to run again; the Rust toolchain itself is expected (rustup, or Debian's cargo >= 1.95).
 set -euo pipefail
 
@@ -10,7 +11,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  ffmpeg sox libsox-fmt-all time
+  ffmpeg sox libsox-fmt-all time liquidsoap
 )
 
 missing=()

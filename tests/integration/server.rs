@@ -670,3 +670,53 @@ async fn listeners_are_let_go_when_the_source_stays_down() {
     assert!(String::from_utf8_lossy(&body).contains("source_unavailable"));
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// Liquidsoap's `output.icecast` (legacy SOURCE method) pushes MP3 and Ogg/Opus to mounts
+/// that do not exist yet: they are created, and listeners get the audio in both formats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liquidsoap_pushes_mp3_and_ogg_opus() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(dir.path(), "source_password = \"secret\"", "");
+    let server = timeside::server::start(config).await.expect("start");
+    let port = server.addr.port();
+    let script = dir.path().join("push.liq");
+    std::fs::write(
+        &script,
+        format!(
+            "settings.init.allow_root.set(true)\n\
+             s = sine(amplitude=0.1, 1000.)\n\
+             output.icecast(%mp3(bitrate=128), host=\"127.0.0.1\", port={port}, password=\"secret\", mount=\"lqmp3\", s)\n\
+             output.icecast(%ogg(%opus(bitrate=96)), host=\"127.0.0.1\", port={port}, password=\"secret\", mount=\"lqogg\", s)\n"
+        ),
+    )
+    .expect("script");
+    let _liquidsoap = tokio::process::Command::new("liquidsoap")
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("liquidsoap (scripts/install-deps.sh installs it)");
+    // Liquidsoap takes a few seconds to start.
+    let mut created = false;
+    for _ in 0..100 {
+        let (_, body) = get(server.addr, "/api/v1/live", Duration::from_secs(2)).await;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if text.contains("\"lqmp3\"") && text.contains("\"lqogg\"") {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(created, "liquidsoap's mounts were not created");
+    // Let a second of audio in, then listen to each source in the other format too.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (path, ext) in [("/live/lqmp3.opus", "opus"), ("/live/lqogg.mp3", "mp3"), ("/live/lqogg.opus", "opus")] {
+        let (head, body) = get(server.addr, path, Duration::from_secs(2)).await;
+        assert!(head.contains(" 200"), "{path}: {head}");
+        let (seconds, peak) = decode_level(&body, ext);
+        assert!(seconds > 1.0, "{path}: {seconds} s of audio in 2 s of listening");
+        assert!((peak + 20.0).abs() < 1.5, "{path}: a -20 dBFS sine read {peak} dBFS");
+    }
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
