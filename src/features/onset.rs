@@ -129,8 +129,7 @@ pub fn fast_ln_1p(x: f32) -> f32 {
     let bits = y.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 127;
     let t = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000) - 1.0;
-    let fraction =
-        t * (0.999_495_6 + t * (-0.491_908_96 + t * (0.289_474_78 + t * (-0.136_062_75 + t * 0.032_158_45))));
+    let fraction = t * (0.999_495_6 + t * (-0.491_908_96 + t * (0.289_474_8 + t * (-0.136_062_75 + t * 0.032_158_45))));
     exponent as f32 * std::f32::consts::LN_2 + fraction
 }
 

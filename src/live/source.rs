@@ -97,7 +97,7 @@ impl ResilientSource {
 
     /// The fallback channel's next block, restamped on this channel's clock; `None` when there
     /// is no fallback or it sent nothing for a while (then silence keeps the pace).
-    fn from_fallback(&mut self) -> Option<Block> {
+    fn fallback_block(&mut self) -> Option<Block> {
         if self.fallback_audio.is_none() {
             self.fallback_audio = self.fallback.as_ref().and_then(|tap| tap());
         }
@@ -196,7 +196,7 @@ impl Source for ResilientSource {
             if self.inner.is_none() {
                 self.try_open();
                 if self.inner.is_none() {
-                    if let Some(block) = self.from_fallback() {
+                    if let Some(block) = self.fallback_block() {
                         return Ok(Some(block));
                     }
                     return Ok(Some(self.silence()));

@@ -47,6 +47,9 @@ impl CancelToken {
     }
 }
 
+/// Receives a batch of one analyzer's events, with the analyzer's id.
+pub type EventSink<'a> = dyn Fn(&str, &[AnalysisEvent]) + Sync + 'a;
+
 #[derive(Default)]
 pub struct RunOptions<'a> {
     /// Folder for files written by graphers and encoders; without one they write nothing
@@ -60,7 +63,7 @@ pub struct RunOptions<'a> {
     /// Sees every block after the effects, before the fan-out (live meters).
     pub on_block: Option<&'a (dyn Fn(&Block) + Sync)>,
     /// Receives the analyzers' incremental events after each block, with the analyzer id.
-    pub on_events: Option<&'a (dyn Fn(&str, &[AnalysisEvent]) + Sync)>,
+    pub on_events: Option<&'a EventSink<'a>>,
     /// A live stream: analyzers keep no per-frame history (see [`BuildContext::live`]).
     pub live: bool,
 }
