@@ -86,19 +86,6 @@ impl FramewiseSeries {
         self.count += 1;
     }
 
-    pub fn len(&self) -> u64 {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The rows kept so far, flattened.
-    pub fn rows(&self) -> &[f32] {
-        &self.rows
-    }
-
     pub fn take_events(&mut self, out: &mut Vec<AnalysisEvent>) {
         out.append(&mut self.pending);
     }
