@@ -36,7 +36,7 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     name: "Tempo and beats",
     kind: Kind::Analyzer,
     version: "1.0",
-    description: "Global tempo (bpm) from the autocorrelation of the onset detection function, and beat times (events) by dynamic programming.",
+    description: "Global tempo (bpm) from the autocorrelation of the onset detection function; beat times (events, by dynamic programming) need the whole signal, so live streams get tempo estimates only.",
     unit: "bpm",
     live: true,
 };
