@@ -460,6 +460,16 @@ mod tests {
         }
     }
 
+    /// The K-weighting is designed for each rate: case 1 (a -23 dBFS 1 kHz stereo sine) reads
+    /// -23 LUFS from 8 kHz to 192 kHz, not just at the 48 kHz of the published coefficients.
+    #[test]
+    fn k_weighting_holds_at_every_rate() {
+        for rate in [8000, 16000, 22050, 32000, 44100, 88200, 96000, 192000] {
+            let got = measure(rate, 2, &[(10.0, -23.0)]).integrated();
+            assert!((got + 23.0).abs() <= 0.1, "{rate} Hz: {got:.3} LUFS");
+        }
+    }
+
     /// EBU Tech 3341 cases 1 and 2 also fix momentary and short-term loudness.
     #[test]
     fn ebu_tech_3341_momentary_and_short_term() {

@@ -199,6 +199,46 @@ mod tests {
         }
     }
 
+    /// White noise of variance σ² has, on average, the same power on every bin: with a Hann
+    /// window and our amplitude scaling (4 / N), E[a²] = (16 / N²) · σ² · Σw² = 6σ² / N. The
+    /// expected MFCC follow from that flat spectrum through the mel weights and the DCT; the
+    /// mean over frames must come close (the log of a noisy band sits slightly under the log of
+    /// its mean, hence the tolerance).
+    #[test]
+    fn white_noise_matches_the_coefficients_of_its_flat_spectrum() {
+        // Long frames, so even the narrowest band sums many bins and its log is steady.
+        let (rate, n_fft, n_mels) = (22050u32, 8192usize, 40usize);
+        let amplitude = 0.5f64;
+        let mut noise = super::super::testing::Lcg(21);
+        let samples: Vec<f32> = (0..rate as usize * 20).map(|_| (amplitude * noise.next()) as f32).collect();
+        let r = run(
+            "mfcc",
+            json!({ "n_mels": n_mels, "n_mfcc": 13, "n_fft": n_fft, "hop_size": 2048 }),
+            mono(rate),
+            &samples,
+        );
+        let v = r.values("");
+        let frames: Vec<&[f32]> = (4..v.rows() - 4).map(|i| v.row(i)).collect();
+        let mean = |c: usize| frames.iter().map(|row| row[c] as f64).sum::<f64>() / frames.len() as f64;
+
+        let variance = amplitude * amplitude / 3.0;
+        let power = 6.0 * variance / n_fft as f64;
+        let flat = vec![power.sqrt() as f32; n_fft / 2 + 1];
+        let mut bands = Vec::new();
+        MelBank::new(rate, n_fft, n_mels, 0.0, rate as f64 / 2.0, MelScale::Slaney).apply(&flat, &mut bands);
+        let log: Vec<f64> = bands.iter().map(|&p| 10.0 * (p as f64).log10()).collect();
+        for c in 0..13 {
+            let scale = if c == 0 { (1.0 / n_mels as f64).sqrt() } else { (2.0 / n_mels as f64).sqrt() };
+            let want: f64 = log
+                .iter()
+                .enumerate()
+                .map(|(i, l)| l * scale * (std::f64::consts::PI * c as f64 * (i as f64 + 0.5) / n_mels as f64).cos())
+                .sum();
+            let tolerance = if c == 0 { 2.0 } else { 0.5 };
+            assert!((mean(c) - want).abs() < tolerance, "c{c}: {:.3} vs {want:.3}", mean(c));
+        }
+    }
+
     /// A gain of g dB adds g to every log band: with an orthonormal DCT only c0 moves, by
     /// g · sqrt(n_mels).
     #[test]
