@@ -44,8 +44,9 @@ pub struct OnsetNode {
     fft: Option<SpectrumNode>,
     previous: Vec<Complex<f32>>,
     before_previous: Vec<Complex<f32>>,
-    /// Spectral flux: the previous frame's compressed amplitudes.
+    /// Spectral flux: the previous and current frames' compressed amplitudes.
     previous_log: Vec<f32>,
+    current_log: Vec<f32>,
 }
 
 impl OnsetNode {
@@ -56,6 +57,7 @@ impl OnsetNode {
             previous: Vec::new(),
             before_previous: Vec::new(),
             previous_log: Vec::new(),
+            current_log: Vec::new(),
         }
     }
 
@@ -76,25 +78,19 @@ impl OnsetNode {
         if self.previous_log.len() != amplitudes.len() {
             self.previous_log = vec![0.0; amplitudes.len()];
         }
-        // Eight partial sums so the loop vectorises.
+        // Two plain passes (compress, then sum the rises in eight lanes): both vectorise.
+        self.current_log.clear();
+        self.current_log.extend(amplitudes.iter().map(|&a| fast_ln_1p(FLUX_LAMBDA * a)));
         let mut lanes = [0f32; 8];
-        let rise = |a: f32, previous: &mut f32| {
-            let compressed = fast_ln_1p(FLUX_LAMBDA * a);
-            let r = (compressed - *previous).max(0.0);
-            *previous = compressed;
-            r
-        };
-        let mut tail = 0.0;
-        let (a_chunks, p_chunks) = (amplitudes.chunks_exact(8), self.previous_log.chunks_exact_mut(8));
-        let (a_rest, p_rest_start) = (a_chunks.remainder(), amplitudes.len() - amplitudes.len() % 8);
-        for (a8, p8) in a_chunks.zip(p_chunks) {
-            for ((lane, &a), p) in lanes.iter_mut().zip(a8).zip(p8.iter_mut()) {
-                *lane += rise(a, p);
+        let (now, before) = (self.current_log.chunks_exact(8), self.previous_log.chunks_exact(8));
+        let tail: f32 =
+            now.remainder().iter().zip(before.remainder()).map(|(c, p)| (c - p).max(0.0)).sum();
+        for (c8, p8) in now.zip(before) {
+            for ((lane, c), p) in lanes.iter_mut().zip(c8).zip(p8) {
+                *lane += (c - p).max(0.0);
             }
         }
-        for (&a, p) in a_rest.iter().zip(self.previous_log[p_rest_start..].iter_mut()) {
-            tail += rise(a, p);
-        }
+        std::mem::swap(&mut self.current_log, &mut self.previous_log);
         lanes.iter().sum::<f32>() + tail
     }
 
