@@ -117,7 +117,6 @@ struct Buffers {
     frame_spectrum: Vec<Complex<f32>>,
     correlation: Vec<f32>,
     scratch: Vec<Complex<f32>>,
-    cumulative: Vec<f64>,
     normalised: Vec<f32>,
 }
 
@@ -147,7 +146,6 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Pitch, String> {
         frame_spectrum: forward.make_output_vec(),
         correlation: inverse.make_output_vec(),
         scratch: forward.make_scratch_vec().into_iter().chain(inverse.make_scratch_vec()).collect(),
-        cumulative: vec![0.0; p.frame_size + 1],
         normalised: vec![0.0; lags.1 + 2],
     };
     Ok(Pitch {
@@ -189,28 +187,43 @@ impl Pitch {
         }
         let _ = self.inverse.process_with_scratch(&mut b.head_spectrum, &mut b.correlation, &mut b.scratch);
         let scale = 1.0 / n as f64;
-        b.cumulative[0] = 0.0;
-        for (j, &x) in frame.iter().enumerate() {
-            b.cumulative[j + 1] = b.cumulative[j] + (x as f64) * (x as f64);
-        }
-        let energy = |from: usize| b.cumulative[from + w] - b.cumulative[from];
-        let e0 = energy(0);
-        let mut running = 0.0f64;
-        b.normalised[0] = 1.0;
-        for tau in 1..=self.lags.1 + 1 {
-            let d = (e0 + energy(tau) - 2.0 * b.correlation[tau] as f64 * scale).max(0.0);
-            running += d;
-            b.normalised[tau] = if running > 0.0 { (d * tau as f64 / running) as f32 } else { 1.0 };
+        let (lo, hi) = self.lags;
+        // The normalised difference d'(τ), computed only as far as the search needs: up to
+        // the bottom of the first dip under the threshold (voiced frames stop early), or to
+        // the longest lag. E_τ (energy of the window shifted by τ) is updated as τ grows.
+        let square = |j: usize| (frame[j] as f64) * (frame[j] as f64);
+        let e0: f64 = (0..w).map(square).sum();
+        let (mut e_tau, mut running) = (e0, 0.0f64);
+        let d = &mut b.normalised;
+        d[0] = 1.0;
+        let mut computed = 0;
+        let mut next = |tau: usize, d: &mut Vec<f32>| {
+            e_tau += square(tau - 1 + w) - square(tau - 1);
+            let diff = (e0 + e_tau - 2.0 * b.correlation[tau] as f64 * scale).max(0.0);
+            running += diff;
+            d[tau] = if running > 0.0 { (diff * tau as f64 / running) as f32 } else { 1.0 };
+        };
+        let mut tau = None;
+        while computed < hi + 1 {
+            computed += 1;
+            next(computed, d);
+            if computed >= lo && computed <= hi && d[computed] < self.threshold {
+                // Walk down to the bottom of the dip (one lag past it, for the parabola).
+                let mut t = computed;
+                loop {
+                    computed += 1;
+                    next(computed, d);
+                    if t < hi && d[t + 1] < d[t] {
+                        t += 1;
+                    } else {
+                        break;
+                    }
+                }
+                tau = Some(t);
+                break;
+            }
         }
         let d = &b.normalised;
-        let (lo, hi) = self.lags;
-        let mut tau = (lo..=hi).find(|&t| d[t] < self.threshold);
-        if let Some(mut t) = tau {
-            while t < hi && d[t + 1] < d[t] {
-                t += 1;
-            }
-            tau = Some(t);
-        }
         let voiced = tau.is_some();
         let t = tau.unwrap_or_else(|| (lo..=hi).min_by(|&a, &b| d[a].total_cmp(&d[b])).unwrap_or(lo));
         let confidence = (1.0 - d[t]).clamp(0.0, 1.0);
