@@ -83,8 +83,7 @@ impl OnsetNode {
         self.current_log.extend(amplitudes.iter().map(|&a| fast_ln_1p(FLUX_LAMBDA * a)));
         let mut lanes = [0f32; 8];
         let (now, before) = (self.current_log.chunks_exact(8), self.previous_log.chunks_exact(8));
-        let tail: f32 =
-            now.remainder().iter().zip(before.remainder()).map(|(c, p)| (c - p).max(0.0)).sum();
+        let tail: f32 = now.remainder().iter().zip(before.remainder()).map(|(c, p)| (c - p).max(0.0)).sum();
         for (c8, p8) in now.zip(before) {
             for ((lane, c), p) in lanes.iter_mut().zip(c8).zip(p8) {
                 *lane += (c - p).max(0.0);

@@ -215,7 +215,7 @@ impl Loudness {
     /// Feeds interleaved samples of the format given to `new`.
     pub fn add(&mut self, samples: &[f32]) {
         self.true_peak.add(samples);
-        self.sample_peak = samples.iter().fold(self.sample_peak, |m, x| m.max(x.abs()));
+        self.sample_peak = self.sample_peak.max(crate::features::reduce::peak_magnitude(samples));
         let ch = self.filters.len();
         for frame in samples.chunks_exact(ch) {
             let mut power = 0.0;
