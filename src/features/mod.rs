@@ -263,6 +263,11 @@ fn downmix(block: &Block, out: &mut Vec<f32>) {
         out.extend_from_slice(&block.samples);
         return;
     }
+    if ch == 2 {
+        // The common case, written out so it vectorises.
+        out.extend(block.samples.chunks_exact(2).map(|f| (f[0] + f[1]) * 0.5));
+        return;
+    }
     let scale = 1.0 / ch as f32;
     out.extend(block.samples.chunks_exact(ch).map(|f| f.iter().sum::<f32>() * scale));
 }
