@@ -24,30 +24,31 @@ if [ ! -f "$wav" ]; then
   rm -f "$work/bed.wav" "$work/click.wav" "$work/clicks.wav"
 fi
 
-# Runs a command under GNU time; prints "<seconds> <peak RSS in MiB>".
+# Runs a command under GNU time; prints "<seconds> <peak RSS in MiB> <CPU seconds>" (CPU is
+# user + system over all threads: GStreamer decodes on threads of its own).
 measure() {
-  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" \
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" \
     || { echo "failed: $* ($(tail -n 1 "$work/stderr.txt"))" >&2; exit 1; }
-  awk '{ printf "%.2f %.1f", $1, $2 / 1024 }' "$work/time.txt"
+  awk '{ printf "%.2f %.1f %.2f", $1, $2 / 1024, $3 + $4 }' "$work/time.txt"
 }
 
-row() { # label seconds rss
-  awk -v l="$1" -v s="$2" -v r="$3" -v a="$secs" \
-    'BEGIN { printf "%-46s %8.2f s %9.0fx realtime %8.1f MiB\n", l, s, a / s, r }'
+row() { # label seconds rss cpu_seconds
+  awk -v l="$1" -v s="$2" -v r="$3" -v c="$4" -v a="$secs" \
+    'BEGIN { printf "%-46s %8.2f s %8.0fx realtime %8.1f MiB %8.2f s CPU\n", l, s, a / s, r, c }'
 }
 
 echo "audio: $secs s, 44.1 kHz stereo WAV; $(nproc) cores; $(date -u +%F)"
-read -r t m <<<"$(measure ffmpeg -v error -threads 1 -i "$wav" -f null -)"
-row "ffmpeg -f null (decode only)" "$t" "$m"
-read -r t m <<<"$(measure "$bin" analyze "$wav" -a level -o /dev/null)"
-row "timeside: decode + level" "$t" "$m"
+read -r t m c <<<"$(measure ffmpeg -v error -threads 1 -i "$wav" -f null -)"
+row "ffmpeg -f null (decode only)" "$t" "$m" "$c"
+read -r t m c <<<"$(measure "$bin" analyze "$wav" -a level -o /dev/null)"
+row "timeside: decode + level" "$t" "$m" "$c"
 for id in ${ANALYZERS:-mean_dc_shift loudness onset_detection_function onsets tempo pitch spectrogram waveform \
   mel_energy mfcc spectral_descriptors zcr chroma constant_q tuning silence clipping phase_correlation dc_offset dissonance}; do
-  read -r t m <<<"$(measure "$bin" analyze "$wav" -a "$id" -o /dev/null)"
-  row "timeside: $id" "$t" "$m"
+  read -r t m c <<<"$(measure "$bin" analyze "$wav" -a "$id" -o /dev/null)"
+  row "timeside: $id" "$t" "$m" "$c"
 done
-read -r t m <<<"$(measure "$bin" analyze "$wav" -a onset_detection_function,onsets,tempo -o /dev/null)"
-row "timeside: odf+onsets+tempo (one shared FFT)" "$t" "$m"
-read -r t m <<<"$(measure "$bin" run pipelines/analysis.toml "$wav" -o "$work/out" --force)"
-row "timeside: the 8-analyzer job (analysis.toml)" "$t" "$m"
+read -r t m c <<<"$(measure "$bin" analyze "$wav" -a onset_detection_function,onsets,tempo -o /dev/null)"
+row "timeside: odf+onsets+tempo (one shared FFT)" "$t" "$m" "$c"
+read -r t m c <<<"$(measure "$bin" run pipelines/analysis.toml "$wav" -o "$work/out" --force)"
+row "timeside: the 8-analyzer job (analysis.toml)" "$t" "$m" "$c"
 echo "files in $work (delete when done)"
