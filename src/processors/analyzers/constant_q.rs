@@ -11,7 +11,7 @@
 //! ```toml
 //! [[processors]]
 //! id = "constant_q"
-//! params = { fmin = 55.0, bins_per_octave = 12, n_bins = 84, hop_size = 2048 }
+//! params = { fmin = 55.0, bins_per_octave = 12, n_bins = 84, hop_size = 2048 }  # 0: up to Nyquist
 //! ```
 
 use super::series::FramewiseSeries;
@@ -46,7 +46,8 @@ pub struct Params {
     pub fmin: f64,
     /// Bins per octave; 1..=96. Default 12.
     pub bins_per_octave: usize,
-    /// Number of bins; the last must lie below Nyquist. Default 84 (7 octaves).
+    /// Number of bins; the last must lie below Nyquist. 0: every bin below Nyquist (104 from
+    /// A1 at 44.1 kHz with 12 per octave). Default 0.
     pub n_bins: usize,
     /// Step between frames in samples; >= 1. Default 2048.
     pub hop_size: usize,
@@ -54,7 +55,7 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { fmin: 55.0, bins_per_octave: 12, n_bins: 84, hop_size: 2048 }
+        Params { fmin: 55.0, bins_per_octave: 12, n_bins: 0, hop_size: 2048 }
     }
 }
 
@@ -68,7 +69,6 @@ impl crate::processors::Params for Params {
             "bins_per_octave",
             format!("must be 1..=96, got {}", self.bins_per_octave),
         );
-        check(&mut p, self.n_bins >= 1, "n_bins", "must be at least 1");
         check(&mut p, self.hop_size >= 1, "hop_size", "must be at least 1");
         p
     }
@@ -87,7 +87,12 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<ConstantQ, String> {
     let rate = ctx.format.samplerate as f64;
     let bpo = p.bins_per_octave as f64;
     let freq = |k: usize| p.fmin * 2f64.powf(k as f64 / bpo);
-    let top = freq(p.n_bins - 1);
+    let below_nyquist = (bpo * (rate / 2.0 / p.fmin).log2()).ceil().max(0.0) as usize;
+    let n_bins = if p.n_bins == 0 { below_nyquist } else { p.n_bins };
+    if n_bins == 0 {
+        return Err(format!("fmin ({} Hz) must lie below the Nyquist frequency ({} Hz)", p.fmin, rate / 2.0));
+    }
+    let top = freq(n_bins - 1);
     if top >= rate / 2.0 {
         return Err(format!("the last bin ({top:.0} Hz) must lie below the Nyquist frequency ({} Hz)", rate / 2.0));
     }
@@ -99,7 +104,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<ConstantQ, String> {
     }
     let mut planner = rustfft::FftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(size);
-    let kernels = (0..p.n_bins)
+    let kernels = (0..n_bins)
         .map(|k| {
             let len = ((q * rate / freq(k)).ceil() as usize).max(2);
             let start = (size - len) / 2;
@@ -127,8 +132,8 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<ConstantQ, String> {
         frames,
         fft: SpectrumNode::new(size, Window::Rectangular),
         kernels,
-        row: Vec::with_capacity(p.n_bins),
-        series: FramewiseSeries::new(meta, p.n_bins, ctx.live).with_event("constant_q", "amplitudes"),
+        row: Vec::with_capacity(n_bins),
+        series: FramewiseSeries::new(meta, n_bins, ctx.live).with_event("constant_q", "amplitudes"),
     })
 }
 
@@ -165,7 +170,8 @@ mod tests {
         for (freq, bin) in [(440.0, 36), (880.0, 48), (110.0, 12)] {
             let r = run("constant_q", json!({}), mono(22050), &sine(freq, 0.5, 3.0, 22050, 1));
             let v = r.values("");
-            assert_eq!(v.width(), 84);
+            // Every bin below 11025 Hz: 55 · 2^(k/12) < 11025 for k < 12 · log2(200.45) = 91.8.
+            assert_eq!(v.width(), 92);
             let row = v.row(v.rows() / 2);
             let best = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|x| x.0);
             assert_eq!(best, Some(bin), "{freq} Hz");
@@ -181,7 +187,7 @@ mod tests {
         let crate::processors::registry::Factory::Analyzer(build) = entry.factory else { panic!() };
         let mut features = crate::features::FeatureGraph::new();
         let mut ctx = crate::processors::BuildContext::new(mono(8000), &mut features);
-        let err = build(&json!({}), &mut ctx).err().expect("refused").to_string();
+        let err = build(&json!({ "n_bins": 84 }), &mut ctx).err().expect("refused").to_string();
         assert!(err.contains("Nyquist"), "{err}");
     }
 }

@@ -76,6 +76,19 @@ mod tests {
         let analyzers: Vec<&str> =
             registry().iter().filter(|e| matches!(e.factory, Factory::Analyzer(_))).map(|e| e.descriptor.id).collect();
         assert!(analyzers.len() >= 20, "{analyzers:?}");
+        // Other layouts, briefly: mono and 5.1 noise, at rates other than 44.1 kHz.
+        let mut noise = super::testing::Lcg(9);
+        let mut layouts: Vec<(AudioFormat, Vec<f32>)> = Vec::new();
+        for (samplerate, channels) in [(8000u32, 1u16), (48000, 6)] {
+            let n = samplerate as usize * channels as usize;
+            layouts.push((AudioFormat { samplerate, channels }, (0..n).map(|_| noise.next() as f32).collect()));
+        }
+        for id in &analyzers {
+            for (format, samples) in &layouts {
+                let r = run(id, json!({}), *format, samples);
+                assert!(r.all_numbers().iter().all(|x| x.is_finite()), "{id} on {format:?}");
+            }
+        }
         for id in analyzers {
             for (name, samples) in &inputs {
                 for live in [false, true] {
