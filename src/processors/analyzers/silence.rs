@@ -113,18 +113,16 @@ impl Silence {
         let start = self.position;
         self.position += frames;
         let silent = samples > 0 && sum / samples as f64 <= self.threshold_power;
-        match (silent, self.run) {
-            (true, None) => self.run = Some((start, false)),
-            (true, Some((run_start, false))) if self.position - run_start >= self.min_frames => {
-                self.run = Some((run_start, true));
+        if silent {
+            let (run_start, announced) = self.run.unwrap_or((start, false));
+            let long_enough = self.position - run_start >= self.min_frames;
+            if long_enough && !announced {
                 let time = run_start as f64 / self.rate;
                 self.pending.push(AnalysisEvent { event: "silence_start", time, fields: json!({ "start": time }) });
             }
-            (false, Some((run_start, _))) => {
-                self.run = None;
-                self.end_run(run_start, start);
-            }
-            _ => {}
+            self.run = Some((run_start, announced || long_enough));
+        } else if let Some((run_start, _)) = self.run.take() {
+            self.end_run(run_start, start);
         }
     }
 
