@@ -1,0 +1,154 @@
+//! Latency benchmark (loopback only, bounded): how long after a source client sends a sound
+//! does a listener receive the bytes that carry it? Starts `timeside serve` (release build) with
+//! a push channel, pushes a 128 kbit/s MP3 of 20 ms beeps (one a second) in real time the way an
+//! Icecast source client does, listens to the channel's MP3 stream, then decodes both sides and
+//! matches the beeps: latency = when the listener received the bytes of a beep minus when the
+//! source sent the bytes of the same beep. Both sides are located the same way (decoded sample
+//! position → byte offset at the constant bitrate), so codec delays cancel to within one MP3
+//! frame (26 ms) and what remains is the server: decoding, 0.1 s blocks, re-encoding, chunking
+//! (`--chunk-bytes`) and delivery.
+//!
+//!   bash benches/latency.sh [CHUNK_BYTES]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+use timeside::media::{DecodeOptions, Input};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+const BYTES_PER_SECOND: f64 = 128_000.0 / 8.0;
+const SECONDS: f64 = 16.0;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+}
+
+/// Sample positions (seconds) where a beep starts: the first loud sample after 0.5 s of quiet.
+fn beeps(path: &std::path::Path) -> Vec<f64> {
+    let mut source = timeside::processors::decoders::open(&Input::File(path.to_path_buf()), &DecodeOptions::default())
+        .unwrap_or_else(|e| panic!("decode {}: {e}", path.display()));
+    let format = source.format();
+    let (ch, rate) = (format.channels as usize, format.samplerate as f64);
+    let (mut found, mut quiet_since, mut position) = (Vec::new(), 0u64, 0u64);
+    while let Ok(Some(block)) = source.next_block() {
+        for frame in block.samples.chunks_exact(ch) {
+            if frame.iter().any(|x| x.abs() > 0.1) {
+                if position - quiet_since > (0.5 * rate) as u64 {
+                    found.push(position as f64 / rate);
+                }
+                quiet_since = position;
+            }
+            position += 1;
+        }
+    }
+    found
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let server_bin = arg("--server", "target/release/timeside");
+    let chunk_bytes: usize = arg("--chunk-bytes", "4096").parse().expect("--chunk-bytes");
+    let dir = std::env::temp_dir().join(format!("timeside-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let source_mp3 = dir.join("beeps.mp3");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("aevalsrc='if(lt(mod(t,1),0.02)*gte(t,1),0.5*sin(2*PI*1000*t),0)':s=44100:d={SECONDS}"))
+        .args(["-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k"])
+        .arg(&source_mp3)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success(), "ffmpeg failed");
+    let sent_beeps = beeps(&source_mp3);
+
+    let config = dir.join("latency.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"probe\"\n[live]\nchunk_bytes = {chunk_bytes}\n\
+             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\n",
+            dir.display()
+        ),
+    )
+    .expect("config");
+    let mut child = tokio::process::Command::new(&server_bin)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line)).await;
+    let addr: std::net::SocketAddr =
+        line.trim().rsplit("http://").next().unwrap_or("").parse().expect("server address");
+
+    // The listener: every read with its arrival time.
+    let listener = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("listen");
+        s.write_all(b"GET /live/probe.mp3 HTTP/1.0\r\n\r\n").await.expect("request");
+        let (mut data, mut arrivals) = (Vec::new(), Vec::new());
+        let mut buf = vec![0u8; 65536];
+        let until = Instant::now() + Duration::from_secs_f64(SECONDS);
+        while let Ok(Ok(n)) = tokio::time::timeout_at(until.into(), s.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+            arrivals.push((data.len(), Instant::now()));
+        }
+        (data, arrivals)
+    });
+
+    // The source client: the MP3 bytes at their own rate, as an encoder would send them.
+    let bytes = std::fs::read(&source_mp3).expect("read source");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("source");
+    // "source:probe" in base64.
+    s.write_all(b"SOURCE /probe HTTP/1.0\r\nAuthorization: Basic c291cmNlOnByb2Jl\r\nContent-Type: audio/mpeg\r\n\r\n")
+        .await
+        .expect("source request");
+    let mut reply = [0u8; 256];
+    let _ = s.read(&mut reply).await;
+    let start = Instant::now();
+    for (i, piece) in bytes.chunks(1024).enumerate() {
+        let due = start + Duration::from_secs_f64((i * 1024) as f64 / BYTES_PER_SECOND);
+        tokio::time::sleep_until(due.into()).await;
+        if s.write_all(piece).await.is_err() {
+            break;
+        }
+    }
+    let (data, arrivals) = listener.await.expect("listener");
+    drop(s);
+    let _ = child.kill().await;
+
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+    let heard = dir.join("heard.mp3");
+    std::fs::File::create(&heard).and_then(|mut f| f.write_all(&data[split..])).expect("write heard");
+    let heard_beeps = beeps(&heard);
+    let mut latencies = Vec::new();
+    for t in &heard_beeps {
+        let offset = split + (t * BYTES_PER_SECOND) as usize;
+        let Some(&(_, arrived)) = arrivals.iter().find(|(len, _)| *len > offset) else { continue };
+        // The source beep sent last before this arrival.
+        let candidates = sent_beeps.iter().map(|s| start + Duration::from_secs_f64(*s)).filter(|sent| *sent <= arrived);
+        if let Some(sent) = candidates.max() {
+            latencies.push((arrived - sent).as_secs_f64());
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes: {} beeps sent, {} heard",
+        sent_beeps.len(),
+        heard_beeps.len()
+    );
+    if latencies.is_empty() {
+        println!("no beep matched");
+    } else {
+        let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] * 1000.0;
+        println!("source bytes -> listener bytes: min {:.0} ms, median {:.0} ms, max {:.0} ms", p(0.0), p(0.5), p(1.0));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
