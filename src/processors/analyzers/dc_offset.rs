@@ -10,13 +10,14 @@
 //! ```
 
 use super::series::FramewiseSeries;
+use super::windows::Windows;
 use crate::features::FeatureGraph;
 use crate::media::Block;
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
 };
-use crate::results::{FrameMetadata, ResultData, Values};
+use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -57,53 +58,36 @@ impl crate::processors::Params for Params {
 
 pub struct DcOffset {
     channels: usize,
-    window_frames: u64,
-    /// Sum and frame count of the current window and of the whole signal.
-    window: (f64, u64),
+    /// Per window: the sum of its samples.
+    windows: Windows<f64>,
+    /// Sum and frame count of the whole signal.
     total: (f64, u64),
     series: FramewiseSeries,
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<DcOffset, String> {
-    let window_frames = ((p.window * ctx.format.samplerate as f64).round() as u64).max(1);
-    let meta = FrameMetadata {
-        samplerate: ctx.format.samplerate,
-        blocksize: window_frames as usize,
-        stepsize: window_frames as usize,
-    };
+    let windows = Windows::new(p.window, ctx.format.samplerate);
+    let meta = windows.frame_metadata(ctx.format.samplerate);
     Ok(DcOffset {
         channels: ctx.format.channels as usize,
-        window_frames,
-        window: (0.0, 0),
+        windows,
         total: (0.0, 0),
         series: FramewiseSeries::new(meta, 1, ctx.live).with_event("dc_offset", "mean"),
     })
 }
 
-impl DcOffset {
-    fn close_window(&mut self) {
-        let (sum, frames) = std::mem::take(&mut self.window);
-        self.total.0 += sum;
-        self.total.1 += frames;
-        self.series.push(&[(sum / (frames * self.channels as u64) as f64) as f32]);
-    }
-}
-
 impl Analyzer for DcOffset {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
-        if block.is_empty() {
-            if self.window.1 > 0 {
-                self.close_window();
-            }
-            return;
-        }
-        for frame in block.samples.chunks_exact(self.channels) {
-            self.window.0 += frame.iter().map(|&x| x as f64).sum::<f64>();
-            self.window.1 += 1;
-            if self.window.1 == self.window_frames {
-                self.close_window();
-            }
-        }
+        let DcOffset { channels, windows, total, series } = self;
+        windows.feed(
+            block,
+            |sum, frame| *sum += frame.iter().map(|&x| x as f64).sum::<f64>(),
+            |sum, frames| {
+                total.0 += sum;
+                total.1 += frames;
+                series.push(&[(sum / (frames * *channels as u64) as f64) as f32]);
+            },
+        );
     }
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {

@@ -22,6 +22,7 @@ pub mod spectral_descriptors;
 pub mod spectrogram;
 pub mod tempo;
 pub mod tuning;
+pub mod windows;
 pub mod zcr;
 
 use crate::processors::params::check;

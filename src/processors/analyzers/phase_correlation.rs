@@ -13,13 +13,14 @@
 //! ```
 
 use super::series::FramewiseSeries;
+use super::windows::Windows;
 use crate::features::FeatureGraph;
 use crate::media::Block;
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
 };
-use crate::results::{FrameMetadata, ResultData, Values};
+use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
 
 pub const DESCRIPTOR: Descriptor = Descriptor {
@@ -71,56 +72,39 @@ impl Sums {
 
 pub struct PhaseCorrelation {
     channels: usize,
-    window_frames: u64,
-    window: (Sums, u64),
+    windows: Windows<Sums>,
     total: Sums,
     series: FramewiseSeries,
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<PhaseCorrelation, String> {
-    let window_frames = ((p.window * ctx.format.samplerate as f64).round() as u64).max(1);
-    let meta = FrameMetadata {
-        samplerate: ctx.format.samplerate,
-        blocksize: window_frames as usize,
-        stepsize: window_frames as usize,
-    };
+    let windows = Windows::new(p.window, ctx.format.samplerate);
+    let meta = windows.frame_metadata(ctx.format.samplerate);
     Ok(PhaseCorrelation {
         channels: ctx.format.channels as usize,
-        window_frames,
-        window: (Sums::default(), 0),
+        windows,
         total: Sums::default(),
         series: FramewiseSeries::new(meta, 1, ctx.live).with_event("phase_correlation", "correlation"),
     })
 }
 
-impl PhaseCorrelation {
-    fn close_window(&mut self) {
-        let (sums, _) = std::mem::take(&mut self.window);
-        self.total = Sums(self.total.0 + sums.0, self.total.1 + sums.1, self.total.2 + sums.2);
-        let value = if self.channels < 2 { 1.0 } else { sums.correlation() };
-        self.series.push(&[value as f32]);
-    }
-}
-
 impl Analyzer for PhaseCorrelation {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
-        if block.is_empty() {
-            if self.window.1 > 0 {
-                self.close_window();
-            }
-            return;
-        }
-        for frame in block.samples.chunks_exact(self.channels) {
-            let (l, r) = (frame[0] as f64, *frame.get(1).unwrap_or(&frame[0]) as f64);
-            let s = &mut self.window.0;
-            s.0 += l * r;
-            s.1 += l * l;
-            s.2 += r * r;
-            self.window.1 += 1;
-            if self.window.1 == self.window_frames {
-                self.close_window();
-            }
-        }
+        let PhaseCorrelation { channels, windows, total, series } = self;
+        windows.feed(
+            block,
+            |s, frame| {
+                let (l, r) = (frame[0] as f64, *frame.get(1).unwrap_or(&frame[0]) as f64);
+                s.0 += l * r;
+                s.1 += l * l;
+                s.2 += r * r;
+            },
+            |sums, _| {
+                *total = Sums(total.0 + sums.0, total.1 + sums.1, total.2 + sums.2);
+                let value = if *channels < 2 { 1.0 } else { sums.correlation() };
+                series.push(&[value as f32]);
+            },
+        );
     }
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
