@@ -13,7 +13,6 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
-use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
 };
@@ -57,18 +56,8 @@ impl crate::processors::Params for Params {
     fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
         check_framing(&mut p, self.n_fft, self.hop_size);
-        check(
-            &mut p,
-            (400.0..=480.0).contains(&self.reference_hz),
-            "reference_hz",
-            format!("must be 400..=480, got {}", self.reference_hz),
-        );
-        check(
-            &mut p,
-            self.fmin > 0.0 && self.fmax > self.fmin,
-            "fmax",
-            format!("must be above fmin ({}) > 0, got {}", self.fmin, self.fmax),
-        );
+        super::check_reference(&mut p, self.reference_hz);
+        super::check_band(&mut p, self.fmin, self.fmax, false);
         p
     }
 }

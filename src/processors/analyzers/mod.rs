@@ -47,6 +47,23 @@ pub fn check_framing(problems: &mut Vec<String>, n_fft: usize, hop_size: usize) 
     );
 }
 
+/// Checks a frequency band `fmin < fmax`, with `fmin > 0` (or >= 0 when `zero_ok`).
+pub fn check_band(problems: &mut Vec<String>, fmin: f64, fmax: f64, zero_ok: bool) {
+    let low_ok = if zero_ok { fmin >= 0.0 } else { fmin > 0.0 };
+    let low = if zero_ok { ">= 0" } else { "> 0" };
+    check(problems, low_ok && fmax > fmin, "fmax", format!("must be above fmin ({fmin}) {low}, got {fmax}"));
+}
+
+/// Checks a tuning reference (the frequency of A4), 400..=480 Hz.
+pub fn check_reference(problems: &mut Vec<String>, reference_hz: f64) {
+    check(
+        problems,
+        (400.0..=480.0).contains(&reference_hz),
+        "reference_hz",
+        format!("must be 400..=480, got {reference_hz}"),
+    );
+}
+
 /// Mean of the channels of one interleaved frame.
 pub fn mono_of(frame: &[f32]) -> f32 {
     frame.iter().sum::<f32>() / frame.len().max(1) as f32

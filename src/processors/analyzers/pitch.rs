@@ -79,12 +79,7 @@ impl crate::processors::Params for Params {
             "hop_size",
             format!("must be 1..=frame_size, got {}", self.hop_size),
         );
-        check(
-            &mut p,
-            self.fmin > 0.0 && self.fmax > self.fmin,
-            "fmax",
-            format!("must be above fmin ({}) > 0, got {}", self.fmin, self.fmax),
-        );
+        super::check_band(&mut p, self.fmin, self.fmax, false);
         check(
             &mut p,
             self.threshold > 0.0 && self.threshold < 1.0,

@@ -72,18 +72,8 @@ impl crate::processors::Params for Params {
             "hop_size",
             format!("must be 1..=n_fft, got {}", self.hop_size),
         );
-        check(
-            &mut p,
-            (400.0..=480.0).contains(&self.reference_hz),
-            "reference_hz",
-            format!("must be 400..=480, got {}", self.reference_hz),
-        );
-        check(
-            &mut p,
-            self.fmin > 0.0 && self.fmax > self.fmin,
-            "fmax",
-            format!("must be above fmin ({}) > 0, got {}", self.fmin, self.fmax),
-        );
+        super::check_reference(&mut p, self.reference_hz);
+        super::check_band(&mut p, self.fmin, self.fmax, false);
         p
     }
 }
