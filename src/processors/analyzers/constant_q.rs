@@ -183,11 +183,7 @@ mod tests {
 
     #[test]
     fn bins_above_nyquist_are_refused() {
-        let entry = crate::processors::lookup("constant_q").expect("registered");
-        let crate::processors::registry::Factory::Analyzer(build) = entry.factory else { panic!() };
-        let mut features = crate::features::FeatureGraph::new();
-        let mut ctx = crate::processors::BuildContext::new(mono(8000), &mut features);
-        let err = build(&json!({ "n_bins": 84 }), &mut ctx).err().expect("refused").to_string();
+        let err = super::super::testing::build_error("constant_q", json!({ "n_bins": 84 }), mono(8000));
         assert!(err.contains("Nyquist"), "{err}");
     }
 }

@@ -329,11 +329,7 @@ mod tests {
 
     #[test]
     fn too_short_frames_for_fmin_are_refused() {
-        let entry = crate::processors::lookup("pitch").expect("registered");
-        let crate::processors::registry::Factory::Analyzer(build) = entry.factory else { panic!() };
-        let mut features = crate::features::FeatureGraph::new();
-        let mut ctx = crate::processors::BuildContext::new(mono(44100), &mut features);
-        let err = build(&json!({ "fmin": 20.0 }), &mut ctx).err().expect("refused").to_string();
+        let err = super::super::testing::build_error("pitch", json!({ "fmin": 20.0 }), mono(44100));
         assert!(err.contains("frame_size") && err.contains("fmin"), "{err}");
     }
 }

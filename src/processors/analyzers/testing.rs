@@ -70,6 +70,17 @@ pub fn run_with(id: &str, params: Value, format: AudioFormat, samples: &[f32], l
     Run { results: finished.results, events }
 }
 
+/// The error building analyzer `id` with `params` for `format` gives (it must fail).
+pub fn build_error(id: &str, params: Value, format: AudioFormat) -> String {
+    let entry = lookup(id).unwrap_or_else(|| panic!("no processor {id}"));
+    let Factory::Analyzer(build) = entry.factory else { panic!("{id} is not an analyzer") };
+    let mut features = FeatureGraph::new();
+    match build(&params, &mut BuildContext::new(format, &mut features)) {
+        Ok(_) => panic!("{id} accepted {params}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 pub fn mono(samplerate: u32) -> AudioFormat {
     AudioFormat { samplerate, channels: 1 }
 }
