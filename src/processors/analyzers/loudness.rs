@@ -161,7 +161,9 @@ pub struct Loudness {
     /// (integrated loudness and range are then not available).
     keep_history: bool,
     latest: (f64, f64),
-    true_peak: TruePeakMeter,
+    /// Only when built as the `loudness` processor: the live meter, which reports momentary and
+    /// short-term loudness only, does not pay for the 4x interpolation.
+    true_peak: Option<TruePeakMeter>,
     sample_peak: f32,
     /// (target LUFS, tolerance LU, max dBTP) of the compliance check, if asked for.
     compliance: Option<(f64, f64, f64)>,
@@ -173,7 +175,7 @@ pub struct Loudness {
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {
-    let mut l = Loudness::new(ctx.format, !ctx.live);
+    let mut l = Loudness::new(ctx.format, !ctx.live).with_true_peak();
     l.compliance = p.target_lufs.map(|t| (t, p.tolerance_lu, p.max_true_peak_dbtp));
     l.events = true;
     Ok(l)
@@ -197,7 +199,7 @@ impl Loudness {
             short_term_blocks: Vec::new(),
             keep_history,
             latest: (FLOOR_DBFS, FLOOR_DBFS),
-            true_peak: TruePeakMeter::new(channels),
+            true_peak: None,
             sample_peak: 0.0,
             compliance: None,
             events: false,
@@ -214,7 +216,9 @@ impl Loudness {
 
     /// Feeds interleaved samples of the format given to `new`.
     pub fn add(&mut self, samples: &[f32]) {
-        self.true_peak.add(samples);
+        if let Some(meter) = self.true_peak.as_mut() {
+            meter.add(samples);
+        }
         self.sample_peak = self.sample_peak.max(crate::features::reduce::peak_magnitude(samples));
         let ch = self.filters.len();
         for frame in samples.chunks_exact(ch) {
@@ -269,9 +273,15 @@ impl Loudness {
         }
     }
 
-    /// Largest true peak so far, in dBTP.
+    /// Also measures the true peak (BS.1770-4 Annex 2).
+    pub fn with_true_peak(mut self) -> Self {
+        self.true_peak = Some(TruePeakMeter::new(self.filters.len()));
+        self
+    }
+
+    /// Largest true peak so far, in dBTP (the floor unless built `with_true_peak`).
     pub fn true_peak_dbtp(&self) -> f64 {
-        amplitude_to_dbfs(self.true_peak.peak() as f64)
+        amplitude_to_dbfs(self.true_peak.as_ref().map_or(0.0, |m| m.peak()) as f64)
     }
 
     /// Largest sample magnitude so far, in dBFS.
@@ -552,7 +562,7 @@ mod tests {
         for (name, divisor, phase_deg, amplitude, want) in cases {
             let rate = 48000u32;
             let format = AudioFormat { samplerate: rate, channels: 2 };
-            let mut l = Loudness::new(format, false);
+            let mut l = Loudness::new(format, false).with_true_peak();
             let samples: Vec<f32> = (0..rate as usize)
                 .flat_map(|i| {
                     let fade = (i as f64 / (0.02 * rate as f64)).min(1.0);
