@@ -10,18 +10,15 @@
 //!
 //!   bash benches/latency.sh [CHUNK_BYTES]
 
+mod common;
+use common::arg;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use timeside::media::{DecodeOptions, Input};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BYTES_PER_SECOND: f64 = 128_000.0 / 8.0;
 const SECONDS: f64 = 16.0;
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
-}
 
 /// Sample positions (seconds) where a beep starts: the first loud sample after 0.5 s of quiet.
 fn beeps(path: &std::path::Path) -> Vec<f64> {
@@ -71,19 +68,7 @@ async fn main() {
         ),
     )
     .expect("config");
-    let mut child = tokio::process::Command::new(&server_bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server");
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line)).await;
-    let addr: std::net::SocketAddr =
-        line.trim().rsplit("http://").next().unwrap_or("").parse().expect("server address");
+    let (mut child, addr) = common::start_server(&server_bin, &config).await;
 
     // The listener: every read with its arrival time.
     let listener = tokio::spawn(async move {

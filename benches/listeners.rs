@@ -11,6 +11,8 @@
 //! The load generator runs on the same machine (2 cores here), so server and clients share the
 //! CPU: figures are a lower bound of what the server does alone.
 
+mod common;
+use common::arg;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,11 +20,6 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BITRATE_BPS: f64 = 128_000.0 / 8.0;
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
-}
 
 fn proc_stat(pid: u32) -> (u64, u64) {
     // (utime + stime in clock ticks, RSS in KiB)
@@ -120,27 +117,8 @@ async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64, chunk_byt
             dir.display()
         ),
     );
-    let mut child = tokio::process::Command::new(server_bin)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the server");
+    let (mut child, addr) = common::start_server(server_bin, &config).await;
     let pid = child.id().unwrap_or(0);
-    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    use tokio::io::AsyncBufReadExt;
-    let _ = tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line)).await;
-    let addr: std::net::SocketAddr =
-        line.trim().rsplit("http://").next().unwrap_or("").parse().expect("server address");
-    tokio::spawn(async move {
-        let mut sink = String::new();
-        while stdout.read_line(&mut sink).await.map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
-        }
-    });
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // WebSocket latency probe.
