@@ -5,10 +5,10 @@
 //! matches the beeps: latency = when the listener received the bytes of a beep minus when the
 //! source sent the bytes of the same beep. Both sides are located the same way (decoded sample
 //! position → byte offset at the constant bitrate), so codec delays cancel to within one MP3
-//! frame (26 ms) and what remains is the server: decoding, 0.1 s blocks, re-encoding, chunking
-//! (`--chunk-bytes`) and delivery.
+//! frame (26 ms) and what remains is the server: decoding, 10 ms blocks, re-encoding, chunking
+//! (`--chunk-bytes`, or none for a `?latency=low` listener: `--latency low`) and delivery.
 //!
-//!   bash benches/latency.sh [CHUNK_BYTES]
+//!   bash benches/latency.sh [CHUNK_BYTES] [normal|low]
 
 mod common;
 use common::arg;
@@ -19,6 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const BYTES_PER_SECOND: f64 = 128_000.0 / 8.0;
 const SECONDS: f64 = 16.0;
+/// The source client writes about one MP3 frame (1152 samples at 44.1 kHz, 128 kbit/s) at a
+/// time, as an encoder streaming in real time does.
+const SOURCE_WRITE: usize = 418;
 
 /// Sample positions (seconds) where a beep starts: the first loud sample after 0.5 s of quiet.
 fn beeps(path: &std::path::Path) -> Vec<f64> {
@@ -45,6 +48,8 @@ fn beeps(path: &std::path::Path) -> Vec<f64> {
 async fn main() {
     let server_bin = arg("--server", "target/release/timeside");
     let chunk_bytes: usize = arg("--chunk-bytes", "4096").parse().expect("--chunk-bytes");
+    // "low": the listener asks for `?latency=low` (every encoder write at once).
+    let latency = arg("--latency", "normal");
     let dir = std::env::temp_dir().join(format!("timeside-latency-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let source_mp3 = dir.join("beeps.mp3");
@@ -71,10 +76,12 @@ async fn main() {
     let (mut child, addr) = common::start_server(&server_bin, &config).await;
 
     // The listener: every read with its arrival time.
+    let listener_latency = latency.clone();
     let listener = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("listen");
-        s.write_all(b"GET /live/probe.mp3 HTTP/1.0\r\n\r\n").await.expect("request");
+        let request = format!("GET /live/probe.mp3?latency={listener_latency} HTTP/1.0\r\n\r\n");
+        s.write_all(request.as_bytes()).await.expect("request");
         let (mut data, mut arrivals) = (Vec::new(), Vec::new());
         let mut buf = vec![0u8; 65536];
         let until = Instant::now() + Duration::from_secs_f64(SECONDS);
@@ -98,8 +105,8 @@ async fn main() {
     let mut reply = [0u8; 256];
     let _ = s.read(&mut reply).await;
     let start = Instant::now();
-    for (i, piece) in bytes.chunks(1024).enumerate() {
-        let due = start + Duration::from_secs_f64((i * 1024) as f64 / BYTES_PER_SECOND);
+    for (i, piece) in bytes.chunks(SOURCE_WRITE).enumerate() {
+        let due = start + Duration::from_secs_f64((i * SOURCE_WRITE) as f64 / BYTES_PER_SECOND);
         tokio::time::sleep_until(due.into()).await;
         if s.write_all(piece).await.is_err() {
             break;
@@ -125,7 +132,7 @@ async fn main() {
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes: {} beeps sent, {} heard",
+        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes, listener latency={latency}: {} beeps sent, {} heard",
         sent_beeps.len(),
         heard_beeps.len()
     );

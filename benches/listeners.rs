@@ -105,6 +105,21 @@ async fn listen(addr: std::net::SocketAddr, steady_from: Arc<AtomicU64>, origin:
     out
 }
 
+/// Records, for each `level` event of the channel, wall clock at receipt minus its `wall_time`.
+async fn probe_ws_latency(addr: std::net::SocketAddr, latencies: Arc<std::sync::Mutex<Vec<f64>>>) {
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await else { return };
+    let _ = ws.send(tokio_tungstenite::tungstenite::Message::text(r#"{"op":"subscribe","topic":"live:load"}"#)).await;
+    while let Some(Ok(msg)) = ws.next().await {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(msg.to_text().unwrap_or(""))
+            && let Some(w) = v["wall_time"].as_f64().filter(|_| v["event"] == "level")
+        {
+            latencies.lock().map(|mut l| l.push((now - w) * 1000.0)).ok();
+        }
+    }
+}
+
 async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64, chunk_bytes: usize) {
     let dir = std::env::temp_dir().join(format!("timeside-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -121,23 +136,17 @@ async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64, chunk_byt
     let pid = child.id().unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // WebSocket latency probe.
+    // WebSocket latency probe, on a thread and runtime of its own: the 20 000 listener tasks of
+    // this load generator must not delay its reads, or it would measure the generator.
     let ws_latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let lat = ws_latencies.clone();
-    let ws_task = tokio::spawn(async move {
-        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await else { return };
-        let _ =
-            ws.send(tokio_tungstenite::tungstenite::Message::text(r#"{"op":"subscribe","topic":"live:load"}"#)).await;
-        while let Some(Ok(msg)) = ws.next().await {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(msg.to_text().unwrap_or(""))
-                && let Some(w) = v["wall_time"].as_f64().filter(|_| v["event"] == "level")
-            {
-                lat.lock().map(|mut l| l.push((now - w) * 1000.0)).ok();
-            }
+    let probe_until = Instant::now() + Duration::from_secs_f64(n as f64 / join_rate + 3.0 + seconds);
+    let ws_probe = std::thread::spawn({
+        let lat = ws_latencies.clone();
+        move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                let _ = tokio::time::timeout_at(probe_until.into(), probe_ws_latency(addr, lat)).await;
+            });
         }
     });
 
@@ -165,7 +174,7 @@ async fn run(server_bin: &str, n: usize, seconds: f64, join_rate: f64, chunk_byt
             results.push(r);
         }
     }
-    ws_task.abort();
+    let _ = ws_probe.join();
     let _ = child.kill().await;
     let hz = 100.0; // USER_HZ on Linux
     let cpu = (ticks1 - ticks0) as f64 / hz / window * 100.0;

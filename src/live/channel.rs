@@ -54,7 +54,10 @@ pub struct Mount {
     pub ext: String,
     pub bitrate_kbps: u32,
     pub content_type: &'static str,
+    /// The encoder's output gathered into chunks of `live.chunk_bytes`: what listeners get.
     pub hub: Arc<Broadcast>,
+    /// Every encoder write at once: for listeners that ask for `?latency=low`.
+    pub immediate_hub: Arc<Broadcast>,
     pub listeners: AtomicUsize,
     pub listeners_total: AtomicU64,
     pub bytes_sent: AtomicU64,
@@ -98,8 +101,11 @@ pub struct Channel {
 /// The server's channels by id, shared with channels that look up their fallback.
 pub type ChannelRegistry = Arc<std::sync::RwLock<std::collections::BTreeMap<String, Arc<Channel>>>>;
 
-/// Blocks a fallback tap holds before the fallback channel drops new ones for it (0.1 s each).
-const TAP_BLOCKS: usize = 8;
+/// Blocks a fallback tap holds before the fallback channel drops new ones for it (0.8 s).
+const TAP_BLOCKS: usize = 80;
+/// Encoder writes (an MP3 frame or an Ogg page) are a tenth of a 4 KiB chunk or more: the
+/// immediate broadcast keeps this many per kept chunk, so both keep seconds of audio alike.
+const IMMEDIATE_CHUNKS_PER_CHUNK: usize = 8;
 
 fn content_type(ext: &str) -> &'static str {
     match ext {
@@ -127,7 +133,9 @@ struct MountOutputs {
 impl OutputFactory for MountOutputs {
     fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
         let mount = self.mounts.iter().find(|m| m.ext == file_name).ok_or_else(|| format!("no mount `{file_name}`"))?;
-        Ok(Box::new(BroadcastSink::new(mount.hub.clone(), self.chunk_bytes)))
+        Ok(Box::new(
+            BroadcastSink::new(mount.hub.clone(), self.chunk_bytes).with_immediate(mount.immediate_hub.clone()),
+        ))
     }
 }
 
@@ -176,6 +184,7 @@ impl Channel {
                     bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
                     content_type: content_type(ext),
                     hub: Broadcast::new(live.queue_chunks),
+                    immediate_hub: Broadcast::new(live.queue_chunks * IMMEDIATE_CHUNKS_PER_CHUNK),
                     listeners: AtomicUsize::new(0),
                     listeners_total: AtomicU64::new(0),
                     bytes_sent: AtomicU64::new(0),

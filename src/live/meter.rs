@@ -62,7 +62,8 @@ impl LiveSpectrum {
         if end < self.next_frame || self.recent.len() < SPECTRUM_SIZE {
             return None;
         }
-        self.next_frame = end + self.every;
+        // On the cadence, whatever the block size (a late block does not shift later events).
+        self.next_frame = (self.next_frame + self.every).max(end + 1);
         let frame: Vec<f32> = self.recent.iter().copied().collect();
         self.magnitudes.clear();
         self.node.magnitude(&frame, &mut self.magnitudes);
@@ -156,7 +157,7 @@ impl LiveMeter {
         if end < self.next_event_frame {
             return Vec::new();
         }
-        self.next_event_frame = end + self.frames_per_event;
+        self.next_event_frame = (self.next_event_frame + self.frames_per_event).max(end + 1);
         let n = self.frames.max(1) as f64;
         let peak: Vec<f64> = self.peak.iter().map(|&p| round3(amplitude_to_dbfs(p as f64))).collect();
         let rms: Vec<f64> = self.sum_squares.iter().map(|&s| round3(amplitude_to_dbfs((s / n).sqrt()))).collect();

@@ -27,7 +27,12 @@ pub enum Origin {
     /// Bytes pushed by an Icecast-style source client, when one is connected.
     Push { name: String, slot: PushSlot },
 }
-const SILENCE_BLOCK_S: f64 = 0.1;
+/// Channels work in blocks of 10 ms: a sample waits for its block to fill before it is
+/// analysed and encoded, so this adds to the source-to-listener latency (0.1 s blocks made
+/// it 130 ms at worst, 10 ms blocks 110 ms; see benches/latency.rs).
+pub const BLOCK_S: f64 = 0.01;
+/// How long to wait for the fallback channel's next block before playing silence instead.
+const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 
 /// What happened to the underlying source, for events.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,7 +74,7 @@ impl ResilientSource {
             channels: format.channels,
             // Files are paced to the clock; live sources and source clients pace themselves.
             realtime: matches!(origin, Origin::Input(Input::File(_) | Input::Uri(_))),
-            block_size: (format.samplerate as f64 * SILENCE_BLOCK_S) as usize,
+            block_size: (format.samplerate as f64 * BLOCK_S) as usize,
             ..Default::default()
         };
         ResilientSource {
@@ -101,7 +106,7 @@ impl ResilientSource {
         if self.fallback_audio.is_none() {
             self.fallback_audio = self.fallback.as_ref().and_then(|tap| tap());
         }
-        let received = self.fallback_audio.as_ref()?.recv_timeout(Duration::from_secs_f64(2.0 * SILENCE_BLOCK_S));
+        let received = self.fallback_audio.as_ref()?.recv_timeout(FALLBACK_WAIT);
         match received {
             Ok(mut block) if block.format == self.format => {
                 block.frame = self.position;
@@ -162,7 +167,7 @@ impl ResilientSource {
 
     /// A block of silence, released when the clock reaches it.
     fn silence(&mut self) -> Block {
-        let frames = (self.format.samplerate as f64 * SILENCE_BLOCK_S) as u64;
+        let frames = (self.format.samplerate as f64 * BLOCK_S) as u64;
         let (start, start_frame) = *self.silence_clock.get_or_insert((Instant::now(), self.position));
         let due = start
             + Duration::from_secs_f64((self.position + frames - start_frame) as f64 / self.format.samplerate as f64);

@@ -52,6 +52,40 @@ pub struct RunningServer {
     pub state: Arc<AppState>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    _event_runtime: EventRuntime,
+}
+
+/// The runtime that serves WebSocket clients (`GET /api/v1/ws`), apart from the one that serves
+/// stream listeners. Every chunk wakes every listener: with 15 000 of them that is a burst of
+/// about 0.1 s of work, and events queued behind it would reach their subscribers that late. On
+/// a thread of their own, they are sent as soon as the operating system gives it a core.
+/// (Listeners stay on the main runtime: moved off it, new ones would wait behind those bursts.)
+struct EventRuntime(Option<tokio::runtime::Runtime>);
+
+impl EventRuntime {
+    fn start() -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("events")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the event runtime: {e}"))?;
+        Ok(EventRuntime(Some(runtime)))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        self.0.as_ref().expect("running until dropped").handle().clone()
+    }
+}
+
+impl Drop for EventRuntime {
+    /// Dropping a runtime waits for its tasks, which is not allowed from async code (where the
+    /// server is stopped); its connections are dropped instead, after the channels ended them.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Starts the channels and the HTTP server on `config.server.listen`.
@@ -71,8 +105,9 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
-    let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown));
-    Ok(RunningServer { addr, state, stop, task })
+    let event_runtime = EventRuntime::start()?;
+    let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown, event_runtime.handle()));
+    Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime })
 }
 
 impl RunningServer {
@@ -88,11 +123,12 @@ impl RunningServer {
 
 /// Accepts connections until shutdown. Each is served by hyper with the warp routes; owning the
 /// loop (rather than `warp::serve`) lets source clients be recognised before HTTP parsing (see
-/// `ingest`).
+/// `ingest`), and WebSocket clients be served on their own runtime (see [`EventRuntime`]).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    events: tokio::runtime::Handle,
 ) {
     let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
     loop {
@@ -112,21 +148,47 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let service = service.clone();
         let state = state.clone();
+        let events = events.clone();
         tokio::spawn(async move {
             // Source clients first: their bodies are not HTTP bodies (see `ingest`).
             let mut first = [0u8; 256];
             let peeked = tokio::time::timeout(std::time::Duration::from_secs(10), stream.peek(&mut first)).await;
-            if let Ok(Ok(n)) = peeked
-                && ingest::is_source_request(&first[..n])
-            {
+            let first = match peeked {
+                Ok(Ok(n)) => &first[..n],
+                _ => &[][..],
+            };
+            if ingest::is_source_request(first) {
                 return ingest::handle(stream, state).await;
             }
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let io = hyper_util::rt::TokioIo::new(stream);
-            // A client that goes away mid-stream is an ordinary end, not an error to report.
-            let _ = builder.serve_connection_with_upgrades(io, service).await;
+            if first.starts_with(b"GET /api/v1/ws") {
+                // The socket moves to the event runtime's reactor.
+                let Ok(stream) = stream.into_std() else { return };
+                events.spawn(async move {
+                    if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                        serve_http(stream, service).await;
+                    }
+                });
+                return;
+            }
+            serve_http(stream, service).await;
         });
     }
+}
+
+/// One HTTP connection, with WebSocket upgrades.
+async fn serve_http<S, B>(stream: tokio::net::TcpStream, service: S)
+where
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let io = hyper_util::rt::TokioIo::new(stream);
+    // A client that goes away mid-stream is an ordinary end, not an error to report.
+    let _ = builder.serve_connection_with_upgrades(io, service).await;
 }
 
 /// The listening socket. Accepted sockets inherit its send buffer size (Linux), which bounds
@@ -184,6 +246,7 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
     let live_stream = warp::get()
         .and(warp::path!("live" / String))
+        .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("icy-metadata"))
         .and(with_state(state.clone()))
         .map(live_stream);
@@ -282,8 +345,28 @@ impl Drop for ListenerGuard {
     }
 }
 
-/// GET /live/<channel>.<ext> (with `Icy-MetaData: 1`, MP3 streams carry ICY metadata)
-fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>) -> warp::reply::Response {
+/// GET /live/<channel>.<ext>[?latency=low] (with `Icy-MetaData: 1`, MP3 streams carry ICY
+/// metadata). `latency=low`: every encoder write (an MP3 frame, an Ogg page) is sent at once
+/// instead of in chunks of `live.chunk_bytes`, for monitoring and interactive players; it costs
+/// the server several times more writes per listener.
+fn live_stream(
+    name: String,
+    query: std::collections::HashMap<String, String>,
+    icy_metadata: Option<String>,
+    state: Arc<AppState>,
+) -> warp::reply::Response {
+    let low_latency = match query.get("latency").map(String::as_str) {
+        None | Some("normal") => false,
+        Some("low") => true,
+        Some(other) => {
+            return error_reply(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                &format!("latency=`{other}`: expected `low` or `normal`"),
+            );
+        }
+    };
+    // Other parameters are ignored, as Icecast does: players add cache-busting ones.
     let Some((id, ext)) = name.rsplit_once('.') else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_mount", &format!("`{name}`: expected <channel>.<format>"));
     };
@@ -322,7 +405,8 @@ fn live_stream(name: String, icy_metadata: Option<String>, state: Arc<AppState>)
     }
     mount.listeners_total.fetch_add(1, Ordering::SeqCst);
     let guard = ListenerGuard(mount.clone());
-    let subscriber = mount.hub.subscribe_bytes(state.config.live.burst_bytes);
+    let hub = if low_latency { &mount.immediate_hub } else { &mount.hub };
+    let subscriber = hub.subscribe_bytes(state.config.live.burst_bytes);
     // ICY metadata goes only into MP3 streams (Ogg carries its own comments).
     let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
     let icy = with_icy.then(icy::IcyInterleaver::default);

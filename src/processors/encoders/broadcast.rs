@@ -182,26 +182,49 @@ impl Subscriber {
 }
 
 /// The encoder's side: header writes are kept for late joiners, other writes are gathered into
-/// chunks of at least `chunk_bytes` (never split inside a write) and published.
+/// chunks of at least `chunk_bytes` (never split inside a write) and published. An `immediate`
+/// broadcast, if any, gets every write as its own chunk at once.
+///
+/// Why two: each chunk costs every reader one socket write, and that cost is per write, not per
+/// byte. Gathered chunks keep thousands of listeners cheap; immediate ones keep the few readers
+/// that need it (monitoring, low-latency players) within a block of the source.
 pub struct BroadcastSink {
     hub: Arc<Broadcast>,
+    immediate: Option<Arc<Broadcast>>,
     buffer: Vec<u8>,
     chunk_bytes: usize,
 }
 
 impl BroadcastSink {
     pub fn new(hub: Arc<Broadcast>, chunk_bytes: usize) -> Self {
-        BroadcastSink { hub, buffer: Vec::new(), chunk_bytes: chunk_bytes.max(1) }
+        BroadcastSink { hub, immediate: None, buffer: Vec::new(), chunk_bytes: chunk_bytes.max(1) }
+    }
+
+    /// Also publishes every write, as it comes, to `hub`.
+    pub fn with_immediate(mut self, hub: Arc<Broadcast>) -> Self {
+        self.immediate = Some(hub);
+        self
+    }
+
+    fn hubs(&self) -> impl Iterator<Item = &Arc<Broadcast>> {
+        std::iter::once(&self.hub).chain(self.immediate.as_ref())
     }
 }
 
 impl ByteSink for BroadcastSink {
     fn write_header(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.hub.publish_header(bytes);
+        self.hubs().for_each(|hub| hub.publish_header(bytes));
         Ok(())
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // An encoder call that produced nothing must not wake every reader.
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if let Some(hub) = &self.immediate {
+            hub.publish(Chunk::copy_from_slice(bytes));
+        }
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= self.chunk_bytes {
             let chunk = Chunk::from(std::mem::take(&mut self.buffer));
@@ -223,7 +246,7 @@ impl ByteSink for BroadcastSink {
             let chunk = Chunk::from(std::mem::take(&mut self.buffer));
             self.hub.publish(chunk);
         }
-        self.hub.end();
+        self.hubs().for_each(|hub| hub.end());
         Ok(None)
     }
 
@@ -235,7 +258,7 @@ impl ByteSink for BroadcastSink {
 impl Drop for BroadcastSink {
     /// A failed run still ends the stream, so readers are not left waiting.
     fn drop(&mut self) {
-        self.hub.end();
+        self.hubs().for_each(|hub| hub.end());
     }
 }
 
@@ -293,5 +316,23 @@ mod tests {
         let chunks: Vec<Vec<u8>> =
             std::iter::from_fn(|| sub.next(Duration::from_millis(10)).map(|c| c.to_vec())).collect();
         assert_eq!(chunks, vec![b"abcdefgh".to_vec(), b"ij".to_vec()]);
+    }
+
+    #[test]
+    fn the_immediate_broadcast_gets_every_write_at_once() {
+        let (hub, immediate) = (Broadcast::new(100), Broadcast::new(100));
+        let (mut gathered, mut at_once) = (hub.subscribe(0), immediate.subscribe(0));
+        let mut sink = BroadcastSink::new(hub.clone(), 5).with_immediate(immediate.clone());
+        sink.write_header(b"H").expect("header");
+        sink.write_all(b"abc").expect("w");
+        sink.write_all(b"de").expect("w");
+        let next = |sub: &mut Subscriber| sub.next(Duration::from_millis(10)).map(|c| c.to_vec());
+        assert_eq!(next(&mut at_once), Some(b"H".to_vec()));
+        assert_eq!(next(&mut at_once), Some(b"abc".to_vec()));
+        assert_eq!(next(&mut at_once), Some(b"de".to_vec()));
+        assert_eq!(next(&mut gathered), Some(b"H".to_vec()));
+        assert_eq!(next(&mut gathered), Some(b"abcde".to_vec()));
+        Box::new(sink).finish().expect("finish");
+        assert!(at_once.ended() && gathered.ended());
     }
 }
