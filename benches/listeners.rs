@@ -62,7 +62,7 @@ async fn listen(addr: std::net::SocketAddr, steady_from: Arc<AtomicU64>, origin:
         out.failed = true;
         return out;
     }
-    let mut buf = vec![0u8; 4096];
+    let mut buf = vec![0u8; 16384];
     let mut header_done = false;
     let mut head = Vec::new();
     loop {
@@ -202,7 +202,7 @@ fn main() {
         arg("--counts", "1000,5000,10000").split(',').filter_map(|c| c.trim().parse().ok()).collect();
     let seconds: f64 = arg("--seconds", "10").parse().unwrap_or(10.0);
     let join_rate: f64 = arg("--join-rate", "500").parse().unwrap_or(500.0);
-    let chunk_bytes: usize = arg("--chunk-bytes", "4096").parse().unwrap_or(4096);
+    let chunk_bytes: usize = arg("--chunk-bytes", "8192").parse().unwrap_or(8192);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!(
         "MP3 128 kbit/s, chunks of {chunk_bytes} bytes, listeners join at {join_rate}/s, steady window {seconds} s; {} cores shared by server and clients",
