@@ -47,7 +47,7 @@ fn beeps(path: &std::path::Path) -> Vec<f64> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let server_bin = arg("--server", "target/release/timeside");
-    let chunk_bytes: usize = arg("--chunk-bytes", "8192").parse().expect("--chunk-bytes");
+    let chunk_bytes: usize = arg("--chunk-bytes", "12288").parse().expect("--chunk-bytes");
     // "low": the listener asks for `?latency=low` (every encoder write at once).
     let latency = arg("--latency", "normal");
     let dir = std::env::temp_dir().join(format!("timeside-latency-{}", std::process::id()));

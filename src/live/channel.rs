@@ -103,10 +103,10 @@ pub type ChannelRegistry = Arc<std::sync::RwLock<std::collections::BTreeMap<Stri
 
 /// Blocks a fallback tap holds before the fallback channel drops new ones for it (0.8 s).
 const TAP_BLOCKS: usize = 80;
-/// Encoder writes (an MP3 frame, 418 bytes at 128 kbit/s, or an Ogg page) are a twentieth of an
-/// 8 KiB chunk or more: the immediate broadcast keeps this many per kept chunk, so that both
+/// Encoder writes (an MP3 frame, 418 bytes at 128 kbit/s, or an Ogg page) are about a 30th of
+/// a 12 KiB chunk or more: the immediate broadcast keeps this many per kept chunk, so that both
 /// keep about as much audio.
-const IMMEDIATE_CHUNKS_PER_CHUNK: usize = 16;
+const IMMEDIATE_CHUNKS_PER_CHUNK: usize = 32;
 
 fn content_type(ext: &str) -> &'static str {
     match ext {
