@@ -4,11 +4,13 @@
 //! Icecast source client does, listens to the channel's MP3 stream, then decodes both sides and
 //! matches the beeps: latency = when the listener received the bytes of a beep minus when the
 //! source sent the bytes of the same beep. Both sides are located the same way (decoded sample
-//! position → byte offset at the constant bitrate), so codec delays cancel to within one MP3
-//! frame (26 ms) and what remains is the server: decoding, 10 ms blocks, re-encoding, chunking
-//! (`--chunk-bytes`, or none for a `?latency=low` listener: `--latency low`) and delivery.
+//! position → byte offset at the constant bitrate, no encoder delay trimmed on either side), so
+//! the source's codec delays cancel to within one MP3 frame (26 ms) and what remains is the
+//! server: chunking (`--chunk-bytes`, or none for a
+//! `?latency=low` listener: `--latency low`) and delivery, and, when the source is re-encoded
+//! (`--mp3-passthrough false`), decoding, 10 ms blocks and LAME.
 //!
-//!   bash benches/latency.sh [CHUNK_BYTES] [normal|low]
+//!   bash benches/latency.sh [CHUNK_BYTES] [normal|low] [true|false: MP3 passthrough]
 
 mod common;
 use common::arg;
@@ -22,6 +24,8 @@ const SECONDS: f64 = 16.0;
 /// The source client writes about one MP3 frame (1152 samples at 44.1 kHz, 128 kbit/s) at a
 /// time, as an encoder streaming in real time does.
 const SOURCE_WRITE: usize = 418;
+/// How early a beep may seem to arrive (one source write) before it is taken for the next one.
+const ROUNDING_S: f64 = SOURCE_WRITE as f64 / BYTES_PER_SECOND;
 
 /// Sample positions (seconds) where a beep starts: the first loud sample after 0.5 s of quiet.
 fn beeps(path: &std::path::Path) -> Vec<f64> {
@@ -50,6 +54,8 @@ async fn main() {
     let chunk_bytes: usize = arg("--chunk-bytes", "12288").parse().expect("--chunk-bytes");
     // "low": the listener asks for `?latency=low` (every encoder write at once).
     let latency = arg("--latency", "normal");
+    // "false": the mount re-encodes the source even though it is MP3 in the mount's format.
+    let passthrough: bool = arg("--mp3-passthrough", "true").parse().expect("--mp3-passthrough true|false");
     let dir = std::env::temp_dir().join(format!("timeside-latency-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let source_mp3 = dir.join("beeps.mp3");
@@ -61,6 +67,16 @@ async fn main() {
         .status()
         .expect("ffmpeg");
     assert!(status.success(), "ffmpeg failed");
+    // The source sends bare frames, as the listener gets them: without the file's ID3 tag and
+    // Info frame, whose encoder delay a decoder would trim from one side only.
+    let file = std::fs::read(&source_mp3).expect("read source");
+    let mut frames = Vec::new();
+    timeside::media::mpeg_audio::FrameSplitter::default().push(&file, |h, f, _| {
+        if !h.is_tag(f) {
+            frames.extend_from_slice(f);
+        }
+    });
+    std::fs::write(&source_mp3, frames).expect("write source");
     let sent_beeps = beeps(&source_mp3);
 
     let config = dir.join("latency.toml");
@@ -68,7 +84,7 @@ async fn main() {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"probe\"\n[live]\nchunk_bytes = {chunk_bytes}\n\
-             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\n",
+             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = {passthrough}\n",
             dir.display()
         ),
     )
@@ -124,15 +140,22 @@ async fn main() {
     for t in &heard_beeps {
         let offset = split + (t * BYTES_PER_SECOND) as usize;
         let Some(&(_, arrived)) = arrivals.iter().find(|(len, _)| *len > offset) else { continue };
-        // The source beep sent last before this arrival.
-        let candidates = sent_beeps.iter().map(|s| start + Duration::from_secs_f64(*s)).filter(|sent| *sent <= arrived);
-        if let Some(sent) = candidates.max() {
-            latencies.push((arrived - sent).as_secs_f64());
-        }
+        // When the source wrote the bytes of each beep, and the last one written before this
+        // arrival (beeps are a second apart), give or take the rounding of decoded positions to
+        // bytes: a relayed beep may seem to arrive a few ms before it was sent.
+        let written = |s: f64| {
+            let write = (s * BYTES_PER_SECOND) as usize / SOURCE_WRITE;
+            start + Duration::from_secs_f64((write * SOURCE_WRITE) as f64 / BYTES_PER_SECOND)
+        };
+        let since = |sent: Instant| {
+            arrived.checked_duration_since(sent).map_or_else(|| -(sent - arrived).as_secs_f64(), |d| d.as_secs_f64())
+        };
+        let latest = sent_beeps.iter().map(|&s| since(written(s))).filter(|&l| l > -ROUNDING_S).min_by(f64::total_cmp);
+        latencies.extend(latest);
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes, listener latency={latency}: {} beeps sent, {} heard",
+        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes, listener latency={latency}, mp3_passthrough={passthrough}: {} beeps sent, {} heard",
         sent_beeps.len(),
         heard_beeps.len()
     );

@@ -2,11 +2,12 @@
 //! channel, and the thread that decodes, meters and encodes.
 
 use super::meter::LiveMeter;
+use super::passthrough::{MountFeed, Mp3Relay};
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
 use crate::processors::AnalysisEvent;
-use crate::processors::encoders::broadcast::{Broadcast, BroadcastSink};
+use crate::processors::encoders::broadcast::Broadcast;
 use crate::processors::encoders::{ByteSink, OutputFactory};
 use crate::server::config::{ChannelConfig, LiveConfig};
 use serde_json::json;
@@ -58,6 +59,8 @@ pub struct Mount {
     pub hub: Arc<Broadcast>,
     /// Every encoder write at once: for listeners that ask for `?latency=low`.
     pub immediate_hub: Arc<Broadcast>,
+    /// What writes to both: the encoder, or a source client's own MP3 frames.
+    pub feed: Arc<MountFeed>,
     pub listeners: AtomicUsize,
     pub listeners_total: AtomicU64,
     pub bytes_sent: AtomicU64,
@@ -90,6 +93,8 @@ pub struct Channel {
     source_attached: Arc<AtomicBool>,
     /// Password a source client must give (besides the server's), empty for none.
     pub source_password: String,
+    /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
+    mp3_passthrough: bool,
     /// What is playing (ICY `StreamTitle`); the channel's name until a source client says.
     now_playing: Mutex<String>,
     cancel: CancelToken,
@@ -125,18 +130,15 @@ fn feed_taps(taps: &Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>, block: &Bloc
     taps.retain(|tx| !matches!(tx.try_send(block.clone()), Err(std::sync::mpsc::TrySendError::Disconnected(_))));
 }
 
-/// Routes each encoder of the channel's pipeline to its mount's broadcast.
+/// Routes each encoder of the channel's pipeline to its mount's feed.
 struct MountOutputs {
     mounts: Vec<Arc<Mount>>,
-    chunk_bytes: usize,
 }
 
 impl OutputFactory for MountOutputs {
     fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
         let mount = self.mounts.iter().find(|m| m.ext == file_name).ok_or_else(|| format!("no mount `{file_name}`"))?;
-        Ok(Box::new(
-            BroadcastSink::new(mount.hub.clone(), self.chunk_bytes).with_immediate(mount.immediate_hub.clone()),
-        ))
+        Ok(mount.feed.encoder_input())
     }
 }
 
@@ -180,12 +182,15 @@ impl Channel {
             .formats
             .iter()
             .map(|ext| {
+                let hub = Broadcast::new(live.queue_chunks);
+                let immediate_hub = Broadcast::new(live.queue_chunks * IMMEDIATE_CHUNKS_PER_CHUNK);
                 Arc::new(Mount {
                     ext: ext.clone(),
                     bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
                     content_type: content_type(ext),
-                    hub: Broadcast::new(live.queue_chunks),
-                    immediate_hub: Broadcast::new(live.queue_chunks * IMMEDIATE_CHUNKS_PER_CHUNK),
+                    feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext == "mp3"),
+                    hub,
+                    immediate_hub,
                     listeners: AtomicUsize::new(0),
                     listeners_total: AtomicU64::new(0),
                     bytes_sent: AtomicU64::new(0),
@@ -215,6 +220,7 @@ impl Channel {
             push,
             source_attached: Arc::new(AtomicBool::new(false)),
             source_password: config.source_password.clone(),
+            mp3_passthrough: config.mp3_passthrough,
             now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
@@ -252,7 +258,7 @@ impl Channel {
             }));
         }
         let taps = channel.taps.clone();
-        let outputs = MountOutputs { mounts: channel.mounts.clone(), chunk_bytes: live.chunk_bytes };
+        let outputs = MountOutputs { mounts: channel.mounts.clone() };
         let meter = LiveMeter::new(
             CHANNEL_FORMAT.channels,
             CHANNEL_FORMAT.samplerate,
@@ -337,6 +343,14 @@ impl Channel {
         Ok(SourceFeed { tx, attached: self.source_attached.clone() })
     }
 
+    /// For a source client of this channel: relays its MP3 frames to the mp3 mount while they
+    /// match it (see `live::passthrough`); `None` when the channel has no mp3 mount or
+    /// passthrough is off.
+    pub fn mp3_relay(&self) -> Option<Mp3Relay> {
+        let mount = self.mount("mp3").filter(|_| self.mp3_passthrough && self.push.is_some())?;
+        Some(Mp3Relay::new(mount.feed.clone(), mount.bitrate_kbps, format!("/live/{}.mp3", self.id)))
+    }
+
     pub fn now_playing(&self) -> String {
         self.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -378,6 +392,7 @@ impl Channel {
                     "listeners_total": m.listeners_total.load(Ordering::SeqCst),
                     "bytes_sent": m.bytes_sent.load(Ordering::SeqCst),
                     "chunks_skipped": m.chunks_skipped.load(Ordering::SeqCst),
+                    "passthrough": m.feed.relaying(),
                 })
             })
             .collect();

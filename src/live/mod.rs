@@ -6,15 +6,20 @@
 //!   (loops files, fills gaps                                 └► opus encoder ─► Broadcast ─► listeners
 //!    with silence, reconnects)
 //! ```
+//! An mp3 mount can also relay a source client's own MP3 frames instead of its encoder's
+//! (`passthrough`: no re-encoding, no encoder delay).
+//!
 //! Each channel runs on its own thread (GStreamer and the encoders are blocking code); the
 //! async server only reads the broadcasts and the event channel.
 
 mod channel;
 mod meter;
+mod passthrough;
 mod source;
 
 pub use channel::{
     AttachError, CHANNEL_FORMAT, Channel, ChannelRegistry, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed,
     wall_time,
 };
+pub use passthrough::{MountFeed, Mp3Relay};
 pub use source::{Origin, PushSlot, ResilientSource};

@@ -9,6 +9,7 @@ pub mod array;
 pub mod gst;
 pub mod hash;
 pub mod input;
+pub mod mpeg_audio;
 pub mod synth;
 
 use serde::{Deserialize, Serialize};

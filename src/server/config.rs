@@ -87,6 +87,10 @@ pub struct ChannelConfig {
     /// silence); empty: silence.
     #[serde(default)]
     pub fallback: String,
+    /// For `source = "push"`: a source client's MP3 that matches the mp3 mount (44.1 kHz
+    /// stereo at `mp3_bitrate_kbps`) is relayed as it is instead of re-encoded.
+    #[serde(default = "yes")]
+    pub mp3_passthrough: bool,
 }
 
 pub fn default_analyzers() -> Vec<String> {

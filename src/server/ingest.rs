@@ -187,6 +187,11 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
         return;
     }
     tracing::info!(mount = %id, method = %head.method, "source client connected");
+    // Dropped when this function returns: the mp3 mount goes back to its encoder.
+    let mut relay = channel.mp3_relay();
+    if let Some(relay) = &mut relay {
+        relay.push(&early_body);
+    }
     if !early_body.is_empty() && feed.tx.send(bytes::Bytes::from(early_body)).await.is_err() {
         return;
     }
@@ -200,6 +205,9 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
         match read {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
             Ok(Ok(n)) => {
+                if let Some(relay) = &mut relay {
+                    relay.push(&buf[..n]);
+                }
                 // Waits when the decoder is behind: the source client is slowed, not memory.
                 if feed.tx.send(bytes::Bytes::copy_from_slice(&buf[..n])).await.is_err() {
                     break;
@@ -264,6 +272,7 @@ async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Res
         source_password: String::new(),
         analyzers: super::config::default_analyzers(),
         fallback: String::new(),
+        mp3_passthrough: true,
     };
     let (live, dir, registry) =
         (state.config.live.clone(), state.config.server.data_dir.clone(), state.channels.clone());

@@ -366,7 +366,15 @@ async fn icecast_source_clients_push_to_mounts() {
     // ffmpeg as the source client, to a mount that does not exist yet: it is created.
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
     let mut ffmpeg = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-re", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100:duration=6"])
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=44100:duration=6,pan=stereo|c0=c0|c1=c0",
+        ])
         .args(["-c:a", "libmp3lame", "-b:a", "128k", "-content_type", "audio/mpeg", "-f", "mp3"])
         .arg(format!("icecast://source:secret@{addr}/pushed"))
         .kill_on_drop(true)
@@ -385,6 +393,7 @@ async fn icecast_source_clients_push_to_mounts() {
     assert!(created, "the mount was not created");
     ws.send(Message::text(r#"{"op":"subscribe","topic":"live:pushed"}"#)).await.expect("send");
     let listener = tokio::spawn(async move { get(addr, "/live/pushed.opus", Duration::from_secs(3)).await });
+    let relayed = tokio::spawn(async move { get(addr, "/live/pushed.mp3?latency=low", Duration::from_secs(3)).await });
     let mut peaks = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
     while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
@@ -404,12 +413,22 @@ async fn icecast_source_clients_push_to_mounts() {
         p[p.len() / 2]
     };
     assert!((median + 18.06).abs() < 0.5, "peak {median} dBFS, the source is -18.06");
+    // ffmpeg sends 128 kbit/s 44.1 kHz stereo MP3, the mp3 mount's format: relayed as it is.
+    let (_, status) = get(addr, "/api/v1/live/pushed", Duration::from_secs(2)).await;
+    let status: serde_json::Value = serde_json::from_slice(&status).expect("status");
+    assert_eq!(status["mounts"][0]["format"], "mp3");
+    assert_eq!(status["mounts"][0]["passthrough"], true, "{status}");
+    assert_eq!(status["mounts"][1]["passthrough"], false, "{status}");
     let (head, body) = listener.await.expect("join");
     assert!(head.contains(" 200") && head.contains("audio/ogg"), "{head}");
     let (seconds, _) = tokio::task::spawn_blocking(move || decode_level(&body, "opus")).await.expect("decode");
     // A decodable stream carrying audio (how much of the 3 s depends on the machine's load while
     // the new channel starts).
     assert!(seconds > 1.5, "{seconds}");
+    let (head, body) = relayed.await.expect("join");
+    assert!(head.contains(" 200") && head.contains("audio/mpeg"), "{head}");
+    let (seconds, peak) = tokio::task::spawn_blocking(move || decode_level(&body, "mp3")).await.expect("decode");
+    assert!(seconds > 1.5 && (peak + 18.06).abs() < 0.5, "{seconds} s at {peak} dBFS");
     let _ = tokio::time::timeout(Duration::from_secs(10), ffmpeg.wait()).await;
 
     // The source left: listeners stay on silence, subscribers are told.
@@ -422,6 +441,10 @@ async fn icecast_source_clients_push_to_mounts() {
         }
     }
     assert!(disconnected);
+    // Listeners are back on the encoder's frames (silence).
+    let (_, status) = get(addr, "/api/v1/live/pushed", Duration::from_secs(2)).await;
+    let status: serde_json::Value = serde_json::from_slice(&status).expect("status");
+    assert_eq!(status["mounts"][0]["passthrough"], false, "{status}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
 

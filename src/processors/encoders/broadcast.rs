@@ -206,6 +206,15 @@ impl BroadcastSink {
         self
     }
 
+    /// Publishes what is gathered and ends the stream for every reader.
+    pub fn end(&mut self) {
+        if !self.buffer.is_empty() {
+            let chunk = Chunk::from(std::mem::take(&mut self.buffer));
+            self.hub.publish(chunk);
+        }
+        self.hubs().for_each(|hub| hub.end());
+    }
+
     fn hubs(&self) -> impl Iterator<Item = &Arc<Broadcast>> {
         std::iter::once(&self.hub).chain(self.immediate.as_ref())
     }
@@ -242,11 +251,7 @@ impl ByteSink for BroadcastSink {
     }
 
     fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
-        if !self.buffer.is_empty() {
-            let chunk = Chunk::from(std::mem::take(&mut self.buffer));
-            self.hub.publish(chunk);
-        }
-        self.hubs().for_each(|hub| hub.end());
+        self.end();
         Ok(None)
     }
 
