@@ -14,6 +14,7 @@
 
 mod common;
 use common::arg;
+use futures_util::{SinkExt, StreamExt};
 use std::io::Write;
 use std::time::{Duration, Instant};
 use timeside::media::{DecodeOptions, Input};
@@ -24,8 +25,15 @@ const SECONDS: f64 = 16.0;
 /// The source client writes about one MP3 frame (1152 samples at 44.1 kHz, 128 kbit/s) at a
 /// time, as an encoder streaming in real time does.
 const SOURCE_WRITE: usize = 418;
+/// Events of the source's first second, left out of the event latencies (see below).
+const STARTUP_S: f64 = 1.0;
 /// How early a beep may seem to arrive (one source write) before it is taken for the next one.
 const ROUNDING_S: f64 = SOURCE_WRITE as f64 / BYTES_PER_SECOND;
+
+/// `to - from` in seconds, negative when `to` came first.
+fn seconds_between(from: Instant, to: Instant) -> f64 {
+    to.checked_duration_since(from).map_or_else(|| -(from - to).as_secs_f64(), |d| d.as_secs_f64())
+}
 
 /// Sample positions (seconds) where a beep starts: the first loud sample after 0.5 s of quiet.
 fn beeps(path: &std::path::Path) -> Vec<f64> {
@@ -84,7 +92,7 @@ async fn main() {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"probe\"\n[live]\nchunk_bytes = {chunk_bytes}\n\
-             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = {passthrough}\n",
+             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = [\"onsets\"]\nmp3_passthrough = {passthrough}\n",
             dir.display()
         ),
     )
@@ -111,6 +119,24 @@ async fn main() {
         (data, arrivals)
     });
 
+    // A WebSocket subscriber: each event's name, stream_time and arrival.
+    let subscriber = tokio::spawn(async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws")).await.expect("ws");
+        let subscribe = r#"{"op":"subscribe","topic":"live:probe"}"#;
+        ws.send(tokio_tungstenite::tungstenite::Message::text(subscribe)).await.expect("subscribe");
+        let mut events = Vec::new();
+        let until = Instant::now() + Duration::from_secs_f64(SECONDS + 1.0);
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(until.into(), ws.next()).await {
+            let arrived = Instant::now();
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(msg.to_text().unwrap_or("")) {
+                let name = v["event"].as_str().unwrap_or_default().to_string();
+                events.push((name, v["stream_time"].as_f64().unwrap_or(f64::NAN), arrived));
+            }
+        }
+        events
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
     // The source client: the MP3 bytes at their own rate, as an encoder would send them.
     let bytes = std::fs::read(&source_mp3).expect("read source");
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("source");
@@ -129,6 +155,7 @@ async fn main() {
         }
     }
     let (data, arrivals) = listener.await.expect("listener");
+    let events = subscriber.await.expect("subscriber");
     drop(s);
     let _ = child.kill().await;
 
@@ -136,6 +163,10 @@ async fn main() {
     let heard = dir.join("heard.mp3");
     std::fs::File::create(&heard).and_then(|mut f| f.write_all(&data[split..])).expect("write heard");
     let heard_beeps = beeps(&heard);
+    let written = |s: f64| {
+        let write = (s.max(0.0) * BYTES_PER_SECOND) as usize / SOURCE_WRITE;
+        start + Duration::from_secs_f64((write * SOURCE_WRITE) as f64 / BYTES_PER_SECOND)
+    };
     let mut latencies = Vec::new();
     for t in &heard_beeps {
         let offset = split + (t * BYTES_PER_SECOND) as usize;
@@ -143,14 +174,11 @@ async fn main() {
         // When the source wrote the bytes of each beep, and the last one written before this
         // arrival (beeps are a second apart), give or take the rounding of decoded positions to
         // bytes: a relayed beep may seem to arrive a few ms before it was sent.
-        let written = |s: f64| {
-            let write = (s * BYTES_PER_SECOND) as usize / SOURCE_WRITE;
-            start + Duration::from_secs_f64((write * SOURCE_WRITE) as f64 / BYTES_PER_SECOND)
-        };
-        let since = |sent: Instant| {
-            arrived.checked_duration_since(sent).map_or_else(|| -(sent - arrived).as_secs_f64(), |d| d.as_secs_f64())
-        };
-        let latest = sent_beeps.iter().map(|&s| since(written(s))).filter(|&l| l > -ROUNDING_S).min_by(f64::total_cmp);
+        let latest = sent_beeps
+            .iter()
+            .map(|&s| seconds_between(written(s), arrived))
+            .filter(|&l| l > -ROUNDING_S)
+            .min_by(f64::total_cmp);
         latencies.extend(latest);
     }
     latencies.sort_by(f64::total_cmp);
@@ -164,6 +192,42 @@ async fn main() {
     } else {
         let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] * 1000.0;
         println!("source bytes -> listener bytes: min {:.0} ms, median {:.0} ms, max {:.0} ms", p(0.0), p(0.5), p(1.0));
+    }
+
+    // Events: the source's stream starts at the channel's stream_time of `source_connected`.
+    // An event is late by its arrival minus when the source sent the newest audio it describes
+    // (its stream_time). Level events come 10 a second and describe the 0.1 s before them;
+    // onsets come when the detector has seen enough after the onset to be sure of it. The first
+    // second is left out: GStreamer finds the stream's type before it decodes anything, and the
+    // blocks held meanwhile come out at once.
+    let Some(offset) = events.iter().find(|(name, ..)| name == "source_connected").map(|e| e.1) else {
+        println!("no source_connected event");
+        return;
+    };
+    let late = |kind: &str| {
+        let mut l: Vec<f64> = events
+            .iter()
+            .filter(|(name, t, _)| name == kind && *t > offset + STARTUP_S)
+            .map(|(_, t, arrived)| seconds_between(written(t - offset), *arrived))
+            .collect();
+        l.sort_by(f64::total_cmp);
+        l
+    };
+    for kind in ["level", "onset"] {
+        let l = late(kind);
+        if l.is_empty() {
+            println!("no {kind} event");
+            continue;
+        }
+        let p = |q: f64| l[((l.len() - 1) as f64 * q).round() as usize] * 1000.0;
+        println!(
+            "source bytes -> WebSocket {kind} event ({} events): min {:.0} ms, median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            l.len(),
+            p(0.0),
+            p(0.5),
+            p(0.99),
+            p(1.0)
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -28,8 +28,8 @@ pub enum Origin {
     Push { name: String, slot: PushSlot },
 }
 /// Channels work in blocks of 10 ms: a sample waits for its block to fill before it is
-/// analysed and encoded, so this adds to the source-to-listener latency (0.1 s blocks made
-/// it 130 ms at worst, 10 ms blocks 110 ms; see benches/latency.rs).
+/// analysed and encoded, so this adds up to a block to the latency of events and re-encoded
+/// streams (going from 0.1 s to 10 ms blocks took 20 ms off the worst case; benches/latency.rs).
 pub const BLOCK_S: f64 = 0.01;
 /// How long to wait for the fallback channel's next block before playing silence instead.
 const FALLBACK_WAIT: Duration = Duration::from_millis(200);

@@ -162,11 +162,6 @@ pub struct FrameSplitter {
 }
 
 impl FrameSplitter {
-    /// Whether the bytes so far ended at a frame boundary (nothing of a next frame held).
-    pub fn between_frames(&self) -> bool {
-        self.buf.is_empty() && self.skip == 0
-    }
-
     /// Adds `bytes`; calls `on_frame` with every frame they complete, and the reservoir as it
     /// was before that frame.
     pub fn push(&mut self, bytes: &[u8], mut on_frame: impl FnMut(&FrameHeader, &[u8], &[u8])) {
