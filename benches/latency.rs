@@ -30,6 +30,32 @@ const STARTUP_S: f64 = 1.0;
 /// How early a beep may seem to arrive (one source write) before it is taken for the next one.
 const ROUNDING_S: f64 = SOURCE_WRITE as f64 / BYTES_PER_SECOND;
 
+/// Opus packets are 20 ms: 960 samples at 48 kHz.
+const OPUS_PACKET: usize = 960;
+
+/// An Ogg/Opus stream's pre-skip (48 kHz samples) and its audio pages: (end byte offset, audio
+/// packets completed by the end of the page). The stream starts with its two header pages.
+fn opus_pages(data: &[u8]) -> (usize, Vec<(usize, usize)>) {
+    let (mut at, mut pages, mut packets, mut pre_skip) = (0, Vec::new(), 0, 0);
+    while let Some(head) = data.get(at..at + 27).filter(|h| h.starts_with(b"OggS")) {
+        let segments = &data[at + 27..(at + 27 + head[26] as usize).min(data.len())];
+        let body = at + 27 + segments.len();
+        let end = body + segments.iter().map(|&s| s as usize).sum::<usize>();
+        if end > data.len() {
+            break;
+        }
+        if data[body..].starts_with(b"OpusHead") {
+            pre_skip = u16::from_le_bytes([data[body + 10], data[body + 11]]) as usize;
+        } else if !data[body..].starts_with(b"OpusTags") {
+            // A lacing value under 255 ends a packet.
+            packets += segments.iter().filter(|&&s| s < 255).count();
+            pages.push((end, packets));
+        }
+        at = end;
+    }
+    (pre_skip, pages)
+}
+
 /// `to - from` in seconds, negative when `to` came first.
 fn seconds_between(from: Instant, to: Instant) -> f64 {
     to.checked_duration_since(from).map_or_else(|| -(from - to).as_secs_f64(), |d| d.as_secs_f64())
@@ -64,6 +90,9 @@ async fn main() {
     let latency = arg("--latency", "normal");
     // "false": the mount re-encodes the source even though it is MP3 in the mount's format.
     let passthrough: bool = arg("--mp3-passthrough", "true").parse().expect("--mp3-passthrough true|false");
+    // Which of the channel's streams the listener takes: "mp3" or "opus".
+    let format = arg("--format", "mp3");
+    let opus_page_ms = arg("--opus-page-ms", "60");
     let dir = std::env::temp_dir().join(format!("timeside-latency-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let source_mp3 = dir.join("beeps.mp3");
@@ -92,7 +121,7 @@ async fn main() {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"probe\"\n[live]\nchunk_bytes = {chunk_bytes}\n\
-             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = [\"onsets\"]\nmp3_passthrough = {passthrough}\n",
+             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = [\"onsets\"]\nmp3_passthrough = {passthrough}\nopus_page_ms = {opus_page_ms}\n",
             dir.display()
         ),
     )
@@ -100,11 +129,10 @@ async fn main() {
     let (mut child, addr) = common::start_server(&server_bin, &config).await;
 
     // The listener: every read with its arrival time.
-    let listener_latency = latency.clone();
+    let request = format!("GET /live/probe.{format}?latency={latency} HTTP/1.0\r\n\r\n");
     let listener = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("listen");
-        let request = format!("GET /live/probe.mp3?latency={listener_latency} HTTP/1.0\r\n\r\n");
         s.write_all(request.as_bytes()).await.expect("request");
         let (mut data, mut arrivals) = (Vec::new(), Vec::new());
         let mut buf = vec![0u8; 65536];
@@ -160,16 +188,27 @@ async fn main() {
     let _ = child.kill().await;
 
     let split = data.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
-    let heard = dir.join("heard.mp3");
+    let heard = dir.join(format!("heard.{format}"));
     std::fs::File::create(&heard).and_then(|mut f| f.write_all(&data[split..])).expect("write heard");
     let heard_beeps = beeps(&heard);
+    // Where in the received bytes the audio at a decoded position (seconds) ends: at the
+    // constant bitrate for MP3, at the end of the page holding it for Ogg/Opus (VBR).
+    let pages = (format == "opus").then(|| opus_pages(&data[split..]));
+    let byte_of = |t: f64| match &pages {
+        None => Some(split + (t * BYTES_PER_SECOND) as usize),
+        Some((pre_skip, pages)) => {
+            let packet = ((t * 48000.0) as usize + pre_skip) / OPUS_PACKET;
+            pages.iter().find(|(_, packets_before)| *packets_before > packet).map(|(end, _)| split + end - 1)
+        }
+    };
+    // When the source wrote the bytes that decode to position `s` (seconds) of its stream.
     let written = |s: f64| {
         let write = (s.max(0.0) * BYTES_PER_SECOND) as usize / SOURCE_WRITE;
         start + Duration::from_secs_f64((write * SOURCE_WRITE) as f64 / BYTES_PER_SECOND)
     };
     let mut latencies = Vec::new();
     for t in &heard_beeps {
-        let offset = split + (t * BYTES_PER_SECOND) as usize;
+        let Some(offset) = byte_of(*t) else { continue };
         let Some(&(_, arrived)) = arrivals.iter().find(|(len, _)| *len > offset) else { continue };
         // When the source wrote the bytes of each beep, and the last one written before this
         // arrival (beeps are a second apart), give or take the rounding of decoded positions to
@@ -183,7 +222,7 @@ async fn main() {
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "MP3 128 kbit/s pushed by a source client, chunks of {chunk_bytes} bytes, listener latency={latency}, mp3_passthrough={passthrough}: {} beeps sent, {} heard",
+        "MP3 128 kbit/s pushed by a source client; {format} listener, latency={latency}, chunks of {chunk_bytes} bytes, mp3_passthrough={passthrough}, opus_page_ms={opus_page_ms}: {} beeps sent, {} heard",
         sent_beeps.len(),
         heard_beeps.len()
     );

@@ -198,9 +198,12 @@ impl Channel {
                 })
             })
             .collect();
-        let encoders = mounts.iter().map(|m| StepSpec {
-            id: m.ext.clone(),
-            params: json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps }),
+        let encoders = mounts.iter().map(|m| {
+            let mut params = json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps });
+            if m.ext == "opus" {
+                params["page_ms"] = json!(config.opus_page_ms);
+            }
+            StepSpec { id: m.ext.clone(), params }
         });
         let analyzers = config.analyzers.iter().map(|id| StepSpec { id: id.clone(), params: serde_json::Value::Null });
         let processors = encoders.chain(analyzers).collect();

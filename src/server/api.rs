@@ -4,7 +4,7 @@
 //! - `GET /api/v1/live/<id>`: one channel's status.
 //! - `POST /api/v1/live`: create a channel from a JSON object with the fields of a
 //!   `[[channels]]` entry (`id`, `source`, and optionally `name`, `loop`, `formats`,
-//!   `mp3_bitrate_kbps`, `opus_bitrate_kbps`, `max_listeners`, `source_password`, `analyzers`,
+//!   `mp3_bitrate_kbps`, `opus_bitrate_kbps`, `opus_page_ms`, `max_listeners`, `source_password`, `analyzers`,
 //!   `fallback`, `mp3_passthrough`). 201 with its status; 400 with every problem; 409 if the id
 //!   exists.
 //! - `DELETE /api/v1/live/<id>`: stop a channel; its listeners get the end of their streams.

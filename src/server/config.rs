@@ -72,6 +72,10 @@ pub struct ChannelConfig {
     pub mp3_bitrate_kbps: u32,
     #[serde(default = "default_opus_bitrate")]
     pub opus_bitrate_kbps: u32,
+    /// Audio per Ogg page of the opus stream (ms, a multiple of 20): listeners get a page when
+    /// it is complete.
+    #[serde(default = "default_opus_page_ms")]
+    pub opus_page_ms: u32,
     /// Listeners allowed per format at once; 0: no limit.
     #[serde(default)]
     pub max_listeners: usize,
@@ -105,6 +109,9 @@ fn default_mp3_bitrate() -> u32 {
 }
 fn default_opus_bitrate() -> u32 {
     96
+}
+pub fn default_opus_page_ms() -> u32 {
+    60
 }
 
 /// Stream formats a channel can serve: extension → encoder id.
@@ -222,6 +229,9 @@ impl ChannelConfig {
         if !(6..=510).contains(&self.opus_bitrate_kbps) {
             p.push("opus_bitrate_kbps: must be 6..=510".into());
         }
+        if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
+            p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
+        }
         if self.fallback == self.id {
             p.push("fallback: a channel cannot be its own fallback".into());
         }
@@ -261,13 +271,20 @@ mod tests {
         let f = dir.path().join("bad.toml");
         std::fs::write(
             &f,
-            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\nanalyzers = [\"pitchh\", \"mp3\"]\nfallback = \"nowhere\"\n",
+            "[server]\nlisten = \"nowhere\"\n[live]\nqueue_chunks = 1\n[[channels]]\nid = \"a b\"\nsource = \"\"\nformats = [\"wma\"]\nanalyzers = [\"pitchh\", \"mp3\"]\nfallback = \"nowhere\"\nopus_page_ms = 50\n",
         )
         .expect("write");
         let err = Config::load(Some(&f)).expect_err("invalid").to_string();
-        for key in
-            ["server.listen", "live.queue_chunks", "channels[0].id", "channels[0].source", "`wma`", "`pitchh`", "`mp3`"]
-        {
+        for key in [
+            "server.listen",
+            "live.queue_chunks",
+            "channels[0].id",
+            "channels[0].source",
+            "`wma`",
+            "`pitchh`",
+            "`mp3`",
+            "channels[0].opus_page_ms",
+        ] {
             assert!(err.contains(key), "{key} missing in {err}");
         }
         assert!(err.contains("bad.toml"));

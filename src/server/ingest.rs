@@ -268,6 +268,7 @@ async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Res
         formats: vec!["mp3".into(), "opus".into()],
         mp3_bitrate_kbps: 128,
         opus_bitrate_kbps: 96,
+        opus_page_ms: super::config::default_opus_page_ms(),
         max_listeners: 0,
         source_password: String::new(),
         analyzers: super::config::default_analyzers(),
