@@ -147,14 +147,6 @@ impl ByteSink for EncoderInput {
         self.0.encoded(bytes)
     }
 
-    fn seekable(&self) -> bool {
-        false
-    }
-
-    fn patch(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a broadcast cannot seek"))
-    }
-
     fn finish(self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
         self.0.end();
         Ok(None)

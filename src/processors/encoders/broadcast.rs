@@ -242,14 +242,6 @@ impl ByteSink for BroadcastSink {
         Ok(())
     }
 
-    fn seekable(&self) -> bool {
-        false
-    }
-
-    fn patch(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a broadcast cannot seek"))
-    }
-
     fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
         self.end();
         Ok(None)

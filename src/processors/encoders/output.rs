@@ -20,10 +20,14 @@ pub trait ByteSink: Send {
         self.write_all(bytes)
     }
     fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()>;
-    /// Whether `patch` works.
-    fn seekable(&self) -> bool;
+    /// Whether `patch` works; streams (stdout, broadcasts) cannot.
+    fn seekable(&self) -> bool {
+        false
+    }
     /// Overwrites bytes already written at `offset`.
-    fn patch(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()>;
+    fn patch(&mut self, _offset: u64, _bytes: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, format!("{} cannot seek", self.describe())))
+    }
     /// Completes the output; returns the file written, if any.
     fn finish(self: Box<Self>) -> std::io::Result<Option<PathBuf>>;
     /// What to call this output in messages.
@@ -101,14 +105,6 @@ impl ByteSink for StdoutSink {
         self.0.write_all(bytes)
     }
 
-    fn seekable(&self) -> bool {
-        false
-    }
-
-    fn patch(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "stdout cannot seek"))
-    }
-
     fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
         self.0.flush()?;
         Ok(None)
@@ -142,14 +138,6 @@ impl<F: FnMut(Vec<u8>) + Send> ByteSink for ChunkSink<F> {
             (self.deliver)(chunk);
         }
         Ok(())
-    }
-
-    fn seekable(&self) -> bool {
-        false
-    }
-
-    fn patch(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "a stream cannot seek"))
     }
 
     fn finish(mut self: Box<Self>) -> std::io::Result<Option<PathBuf>> {
