@@ -346,11 +346,15 @@ impl Channel {
         Ok(SourceFeed { tx, attached: self.source_attached.clone() })
     }
 
-    /// For a source client of this channel: relays its MP3 frames to the mp3 mount while they
-    /// match it (see `live::passthrough`); `None` when the channel has no mp3 mount or
-    /// passthrough is off.
-    pub fn mp3_relay(&self) -> Option<Mp3Relay> {
-        let mount = self.mount("mp3").filter(|_| self.mp3_passthrough && self.push.is_some())?;
+    /// For a source client of this channel that sends `content_type`: relays its MP3 frames to
+    /// the mp3 mount while they match it (see `live::passthrough`); `None` when the client
+    /// says it sends something else than MP3, the channel has no mp3 mount or passthrough is off.
+    pub fn mp3_relay(&self, content_type: Option<&str>) -> Option<Mp3Relay> {
+        let says_mp3 = content_type.is_none_or(|t| {
+            let t = t.split(';').next().unwrap_or_default().trim();
+            ["audio/mpeg", "audio/mp3", "audio/mpeg3"].iter().any(|m| t.eq_ignore_ascii_case(m))
+        });
+        let mount = self.mount("mp3").filter(|_| self.mp3_passthrough && self.push.is_some() && says_mp3)?;
         Some(Mp3Relay::new(mount.feed.clone(), mount.bitrate_kbps, format!("/live/{}.mp3", self.id)))
     }
 

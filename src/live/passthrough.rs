@@ -84,6 +84,11 @@ impl MountFeed {
         let Some(frames) = encoded else { return sink.write_all(bytes) };
         // LAME's output may end inside a frame (the rest comes with the next call): only whole
         // frames go out, so that a switch falls between two.
+        if *relaying {
+            // Split all the same, to keep the reservoir for the switch back.
+            frames.push(bytes, |_, _, _| {});
+            return Ok(());
+        }
         let mut whole = Vec::with_capacity(bytes.len() + 2 * MAX_FRAME);
         frames.push(bytes, |header, frame, reservoir| {
             if *resuming && whole.is_empty() {
@@ -91,7 +96,7 @@ impl MountFeed {
             }
             whole.extend_from_slice(frame);
         });
-        if *relaying || whole.is_empty() {
+        if whole.is_empty() {
             return Ok(());
         }
         *resuming = false;
@@ -164,10 +169,15 @@ impl Drop for EncoderInput {
     }
 }
 
+/// Frames that must fit the mount, one after the other, before the relay starts: bytes of
+/// another format (an Ogg stream) can look like an MP3 frame header by chance, much more
+/// rarely like several in a row.
+const SYNC_FRAMES: u32 = 3;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum RelayState {
-    /// No frame of the source yet.
-    Waiting,
+    /// Not relaying yet; how many frames in a row fit so far.
+    Waiting(u32),
     Relaying,
     /// The source's frames do not match the mount: it stays transcoded for this connection.
     Off,
@@ -187,7 +197,7 @@ pub struct Mp3Relay {
 impl Mp3Relay {
     /// A relay to `feed`, which serves MP3 at `bitrate_kbps` as `mount` (for logs).
     pub fn new(feed: Arc<MountFeed>, bitrate_kbps: u32, mount: String) -> Mp3Relay {
-        Mp3Relay { feed, frames: FrameSplitter::default(), bitrate_kbps, state: RelayState::Waiting, mount }
+        Mp3Relay { feed, frames: FrameSplitter::default(), bitrate_kbps, state: RelayState::Waiting(0), mount }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
@@ -204,10 +214,15 @@ impl Mp3Relay {
                 && header.channels == CHANNEL_FORMAT.channels
                 && header.bitrate_kbps == *bitrate_kbps;
             match (*state, fits) {
-                // A source joined in the middle of its stream: this frame borrows bytes of
-                // frames before the first one seen; the next ones will not.
-                (RelayState::Waiting, true) if header.main_data_begin(frame) > reservoir.len() => {}
-                (RelayState::Waiting, true) => {
+                // Wait for a few frames in a row, and for one that borrows no more of the bit
+                // reservoir than the frames seen so far hold (a source may join in the middle
+                // of its stream).
+                (RelayState::Waiting(n), true)
+                    if n + 1 < SYNC_FRAMES || header.main_data_begin(frame) > reservoir.len() =>
+                {
+                    *state = RelayState::Waiting(n + 1);
+                }
+                (RelayState::Waiting(_), true) => {
                     feed.start_relay(header, frame, reservoir);
                     *state = RelayState::Relaying;
                     tracing::info!(%mount, "the source's MP3 frames are relayed as they are");

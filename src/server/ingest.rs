@@ -188,7 +188,7 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
     }
     tracing::info!(mount = %id, method = %head.method, "source client connected");
     // Dropped when this function returns: the mp3 mount goes back to its encoder.
-    let mut relay = channel.mp3_relay();
+    let mut relay = channel.mp3_relay(head.header("Content-Type"));
     if let Some(relay) = &mut relay {
         relay.push(&early_body);
     }

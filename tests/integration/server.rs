@@ -703,7 +703,8 @@ async fn listeners_are_let_go_when_the_source_stays_down() {
 }
 
 /// Liquidsoap's `output.icecast` (legacy SOURCE method) pushes MP3 and Ogg/Opus to mounts
-/// that do not exist yet: they are created, and listeners get the audio in both formats.
+/// that do not exist yet: they are created, and listeners get the audio in both formats (the
+/// MP3 relayed as it is).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liquidsoap_pushes_mp3_and_ogg_opus() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -742,7 +743,19 @@ async fn liquidsoap_pushes_mp3_and_ogg_opus() {
     assert!(created, "liquidsoap's mounts were not created");
     // Let a second of audio in, then listen to each source in the other format too.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    for (path, ext) in [("/live/lqmp3.opus", "opus"), ("/live/lqogg.mp3", "mp3"), ("/live/lqogg.opus", "opus")] {
+    // Liquidsoap's MP3 (128 kbit/s, 44.1 kHz stereo) is relayed as it is; its Ogg is not MP3.
+    for (id, relayed) in [("lqmp3", true), ("lqogg", false)] {
+        let (_, status) = get(server.addr, &format!("/api/v1/live/{id}"), Duration::from_secs(2)).await;
+        let status: serde_json::Value = serde_json::from_slice(&status).expect("status");
+        assert_eq!(status["mounts"][0]["passthrough"], relayed, "{status}");
+    }
+    let lanes = [
+        ("/live/lqmp3.mp3", "mp3"),
+        ("/live/lqmp3.opus", "opus"),
+        ("/live/lqogg.mp3", "mp3"),
+        ("/live/lqogg.opus", "opus"),
+    ];
+    for (path, ext) in lanes {
         let (head, body) = get(server.addr, path, Duration::from_secs(2)).await;
         assert!(head.contains(" 200"), "{path}: {head}");
         let (seconds, peak) = decode_level(&body, ext);
