@@ -172,12 +172,18 @@ impl Drop for EncoderInput {
 /// Frames that must fit the mount, one after the other, before the relay starts: bytes of
 /// another format (an Ogg stream) can look like an MP3 frame header by chance, much more
 /// rarely like several in a row.
-const SYNC_FRAMES: u32 = 3;
+const SYNC_FRAMES: usize = 3;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A source frame held until the relay starts, with the reservoir before it.
+struct HeldFrame {
+    header: FrameHeader,
+    frame: Vec<u8>,
+    reservoir: Vec<u8>,
+}
+
 enum RelayState {
-    /// Not relaying yet; how many frames in a row fit so far.
-    Waiting(u32),
+    /// Not relaying yet: the frames in a row that fit so far (they go out when it starts).
+    Waiting(Vec<HeldFrame>),
     Relaying,
     /// The source's frames do not match the mount: it stays transcoded for this connection.
     Off,
@@ -197,38 +203,41 @@ pub struct Mp3Relay {
 impl Mp3Relay {
     /// A relay to `feed`, which serves MP3 at `bitrate_kbps` as `mount` (for logs).
     pub fn new(feed: Arc<MountFeed>, bitrate_kbps: u32, mount: String) -> Mp3Relay {
-        Mp3Relay { feed, frames: FrameSplitter::default(), bitrate_kbps, state: RelayState::Waiting(0), mount }
+        Mp3Relay { feed, frames: FrameSplitter::default(), bitrate_kbps, state: RelayState::Waiting(Vec::new()), mount }
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.state == RelayState::Off {
+        if matches!(self.state, RelayState::Off) {
             return;
         }
         let Mp3Relay { feed, frames, bitrate_kbps, state, mount } = self;
         frames.push(bytes, |header, frame, reservoir| {
-            if *state == RelayState::Off || header.is_tag(frame) {
+            if matches!(state, RelayState::Off) || header.is_tag(frame) {
                 return;
             }
             let fits = header.mpeg == 1
                 && header.samplerate == CHANNEL_FORMAT.samplerate
                 && header.channels == CHANNEL_FORMAT.channels
                 && header.bitrate_kbps == *bitrate_kbps;
-            match (*state, fits) {
-                // Wait for a few frames in a row, and for one that borrows no more of the bit
-                // reservoir than the frames seen so far hold (a source may join in the middle
-                // of its stream).
-                (RelayState::Waiting(n), true)
-                    if n + 1 < SYNC_FRAMES || header.main_data_begin(frame) > reservoir.len() =>
-                {
-                    *state = RelayState::Waiting(n + 1);
-                }
-                (RelayState::Waiting(_), true) => {
-                    feed.start_relay(header, frame, reservoir);
+            match state {
+                RelayState::Relaying if fits => feed.relay(frame),
+                RelayState::Waiting(held) if fits => {
+                    // A source may join in the middle of its stream: the first frame relayed
+                    // must not borrow more of the bit reservoir than the frames seen hold.
+                    if held.is_empty() && header.main_data_begin(frame) > reservoir.len() {
+                        return;
+                    }
+                    held.push(HeldFrame { header: *header, frame: frame.to_vec(), reservoir: reservoir.to_vec() });
+                    if held.len() < SYNC_FRAMES {
+                        return;
+                    }
+                    let first = &held[0];
+                    feed.start_relay(&first.header, &first.frame, &first.reservoir);
+                    held[1..].iter().for_each(|h| feed.relay(&h.frame));
                     *state = RelayState::Relaying;
                     tracing::info!(%mount, "the source's MP3 frames are relayed as they are");
                 }
-                (RelayState::Relaying, true) => feed.relay(frame),
-                (_, false) => {
+                _ => {
                     feed.stop_relay();
                     *state = RelayState::Off;
                     tracing::info!(
@@ -237,7 +246,6 @@ impl Mp3Relay {
                         "the source does not match the mount (MPEG-1, 44100 Hz, 2 ch, {bitrate_kbps} kbit/s): transcoded",
                     );
                 }
-                (RelayState::Off, true) => {}
             }
         });
     }
