@@ -1,16 +1,19 @@
 //! Latency benchmark (loopback only, bounded): how long after a source client sends a sound
-//! does a listener receive the bytes that carry it? Starts `timeside serve` (release build) with
-//! a push channel, pushes a 128 kbit/s MP3 of 20 ms beeps (one a second) in real time the way an
-//! Icecast source client does, listens to the channel's MP3 stream, then decodes both sides and
+//! does a listener receive the bytes that carry it, and a WebSocket subscriber the events that
+//! describe it? Starts `timeside serve` (release build) with a push channel, pushes a 128 kbit/s
+//! MP3 of 20 ms beeps (one a second) in real time the way an Icecast source client does,
+//! listens to the channel's mp3 or opus stream (`--format`), then decodes both sides and
 //! matches the beeps: latency = when the listener received the bytes of a beep minus when the
 //! source sent the bytes of the same beep. Both sides are located the same way (decoded sample
-//! position → byte offset at the constant bitrate, no encoder delay trimmed on either side), so
-//! the source's codec delays cancel to within one MP3 frame (26 ms) and what remains is the
-//! server: chunking (`--chunk-bytes`, or none for a
+//! position → byte offset: at the constant bitrate for MP3, the end of the Ogg page for Opus;
+//! no encoder delay trimmed on either side), so the source's codec delays cancel to within one
+//! MP3 frame (26 ms) and what remains is the server: chunking (`--chunk-bytes`, or none for a
 //! `?latency=low` listener: `--latency low`) and delivery, and, when the source is re-encoded
-//! (`--mp3-passthrough false`), decoding, 10 ms blocks and LAME.
+//! (always for Opus; for MP3 with `--mp3-passthrough false`), decoding, 10 ms blocks and the
+//! encoder (and its pages: `--opus-page-ms`). Events: the arrival of each `level` and `onset`
+//! event minus when the source sent the newest audio it describes (its `stream_time`).
 //!
-//!   bash benches/latency.sh [CHUNK_BYTES] [normal|low] [true|false: MP3 passthrough]
+//!   bash benches/latency.sh [CHUNK_BYTES] [normal|low] [true|false] [mp3|opus] [OPUS_PAGE_MS]
 
 mod common;
 use common::arg;

@@ -1,7 +1,8 @@
 //! MPEG audio Layer III frames in a byte stream, without decoding them: enough to relay an MP3
 //! source's own frames (see `live::passthrough`). [`FrameSplitter`] finds frame boundaries in
 //! bytes that arrive in any pieces, skips ID3v2 tags and garbage, and [`FrameHeader`] tells a
-//! frame's format and whether it can start a stream on its own.
+//! frame's format and how much of the bit reservoir it borrows; [`priming_frames`] lets a
+//! frame follow frames of another stream.
 
 /// Bitrates in kbit/s by header index: MPEG-1 Layer III, then MPEG-2/2.5 Layer III.
 const MPEG1_KBPS: [u32; 15] = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
@@ -121,7 +122,7 @@ pub fn priming_frames(next: &FrameHeader, next_frame: &[u8], reservoir: &[u8]) -
     head[1] |= 1;
     head[2] &= !2;
     let Some(prime) = FrameHeader::parse(&head) else { return Vec::new() };
-    let area = prime.length - prime.data_start();
+    let area = prime.length.saturating_sub(prime.data_start());
     if borrowed == 0 || area == 0 {
         return Vec::new();
     }
