@@ -4,8 +4,8 @@
 use super::meter::LiveMeter;
 use super::passthrough::{MountFeed, Mp3Relay};
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
-use crate::media::{ArraySource, AudioFormat, Block, DecodeOptions, Input, synth};
-use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run_source};
+use crate::media::{AudioFormat, Block, DecodeOptions, Input, synth};
+use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, encode_samples, run_source};
 use crate::processors::AnalysisEvent;
 use crate::processors::encoders::broadcast::Broadcast;
 use crate::processors::encoders::{ByteSink, OutputFactory};
@@ -155,13 +155,7 @@ fn demo_file(data_dir: &Path) -> Result<std::path::PathBuf, String> {
     }
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let samples = synth::demo_music(30.0, CHANNEL_FORMAT.samplerate);
-    let source = ArraySource::new(samples, CHANNEL_FORMAT, &DecodeOptions::default()).map_err(|e| e.to_string())?;
-    let spec = PipelineSpec::from_toml("[[processors]]\nid = \"wav\"\nparams = { file_name = \"demo.wav\" }", "demo")
-        .and_then(|s| s.compile("demo"))
-        .map_err(|e| e.to_string())?;
-    run_source(&spec, Box::new(source), &RunOptions { output_dir: Some(data_dir), ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    Ok(path)
+    encode_samples(samples, CHANNEL_FORMAT, "wav", json!({ "file_name": "demo.wav" }), data_dir)
 }
 
 impl Channel {

@@ -261,19 +261,16 @@ impl Drop for Mp3Relay {
 mod tests {
     use super::*;
     use crate::media::gst::GstSource;
-    use crate::media::{ArraySource, DecodeOptions, Input, Source, synth};
-    use crate::pipeline::{PipelineSpec, RunOptions, run_source};
+    use crate::media::{DecodeOptions, Input, Source, synth};
+    use crate::pipeline::encode_samples;
 
     /// `samples` (44.1 kHz stereo) encoded by LAME at `kbps`: the stream's frames, without the
     /// file's Info tag (streams have none).
     fn mp3_frames(samples: Vec<f32>, kbps: u32) -> Vec<Vec<u8>> {
         let dir = tempfile::tempdir().expect("tmp");
-        let source = ArraySource::new(samples, CHANNEL_FORMAT, &DecodeOptions::default()).expect("source");
-        let spec = format!("[[processors]]\nid = \"mp3\"\nparams = {{ bitrate_kbps = {kbps}, file_name = \"a.mp3\" }}");
-        let spec = PipelineSpec::from_toml(&spec, "test").and_then(|s| s.compile("test")).expect("spec");
-        run_source(&spec, Box::new(source), &RunOptions { output_dir: Some(dir.path()), ..Default::default() })
-            .expect("encode");
-        let bytes = std::fs::read(dir.path().join("a.mp3")).expect("read");
+        let params = serde_json::json!({ "bitrate_kbps": kbps, "file_name": "a.mp3" });
+        let path = encode_samples(samples, CHANNEL_FORMAT, "mp3", params, dir.path()).expect("encode");
+        let bytes = std::fs::read(path).expect("read");
         let mut frames = Vec::new();
         FrameSplitter::default().push(&bytes, |h, f, _| {
             if !h.is_tag(f) {

@@ -6,5 +6,5 @@
 mod runner;
 mod spec;
 
-pub use runner::{CancelToken, RunError, RunOptions, RunOutput, run, run_source};
+pub use runner::{CancelToken, RunError, RunOptions, RunOutput, encode_samples, run, run_source};
 pub use spec::{CompiledPipeline, CompiledStep, PipelineSpec, SpecError, StepSpec};

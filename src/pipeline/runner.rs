@@ -132,6 +132,27 @@ fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<S
     Ok(stages)
 }
 
+/// Encodes `samples` with one encoder: `id` with `params`, which name the `file_name` written
+/// in `dir`. Returns that file's path. For generated audio (the demo channel, tests).
+pub fn encode_samples(
+    samples: Vec<f32>,
+    format: crate::media::AudioFormat,
+    id: &str,
+    params: serde_json::Value,
+    dir: &Path,
+) -> Result<PathBuf, String> {
+    let file_name = params["file_name"].as_str().ok_or("params: no file_name")?.to_string();
+    let source = crate::media::ArraySource::new(samples, format, &Default::default()).map_err(|e| e.to_string())?;
+    let spec = super::PipelineSpec {
+        decoder: Default::default(),
+        processors: vec![super::StepSpec { id: id.into(), params }],
+    };
+    let pipeline = spec.compile(id).map_err(|e| e.to_string())?;
+    run_source(&pipeline, Box::new(source), &RunOptions { output_dir: Some(dir), ..Default::default() })
+        .map_err(|e| e.to_string())?;
+    Ok(dir.join(file_name))
+}
+
 /// Runs `pipeline` on an already open source (the array decoder, a live source, ...).
 pub fn run_source(
     pipeline: &CompiledPipeline,

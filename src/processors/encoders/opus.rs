@@ -281,24 +281,21 @@ impl Encoder for OpusEncoder {
 
 #[cfg(test)]
 mod tests {
-    use crate::media::{ArraySource, AudioFormat, DecodeOptions, synth};
-    use crate::pipeline::{PipelineSpec, RunOptions, run_source};
+    use crate::media::{AudioFormat, synth};
+    use crate::pipeline::encode_samples;
 
-    fn encode(params: &str) -> Result<Vec<u8>, String> {
+    /// One second of a sine, mono 48 kHz, in Ogg/Opus with pages of `page_ms`.
+    fn encode(page_ms: u32) -> Result<Vec<u8>, String> {
         let dir = tempfile::tempdir().expect("tmp");
         let format = AudioFormat { samplerate: 48000, channels: 1 };
-        let source = ArraySource::new(synth::sine(440.0, 0.1, 1.0, 48000, 1), format, &DecodeOptions::default())
-            .map_err(|e| e.to_string())?;
-        let spec = format!("[[processors]]\nid = \"opus\"\nparams = {{ file_name = \"a.opus\", {params} }}");
-        let spec = PipelineSpec::from_toml(&spec, "test").and_then(|s| s.compile("test")).map_err(|e| e.to_string())?;
-        run_source(&spec, Box::new(source), &RunOptions { output_dir: Some(dir.path()), ..Default::default() })
-            .map_err(|e| e.to_string())?;
-        std::fs::read(dir.path().join("a.opus")).map_err(|e| e.to_string())
+        let params = serde_json::json!({ "file_name": "a.opus", "page_ms": page_ms });
+        let path = encode_samples(synth::sine(440.0, 0.1, 1.0, 48000, 1), format, "opus", params, dir.path())?;
+        std::fs::read(path).map_err(|e| e.to_string())
     }
 
     #[test]
     fn pages_hold_page_ms_of_packets() {
-        let bytes = encode("page_ms = 60").expect("encode");
+        let bytes = encode(60).expect("encode");
         let mut reader = ogg::PacketReader::new(std::io::Cursor::new(bytes));
         let (mut in_page, mut pages) = (0, Vec::new());
         while let Some(packet) = reader.read_packet().expect("ogg") {
@@ -317,7 +314,7 @@ mod tests {
 
     #[test]
     fn page_ms_must_be_whole_packets() {
-        let error = encode("page_ms = 50").expect_err("50 ms is not whole packets");
+        let error = encode(50).expect_err("50 ms is not whole packets");
         assert!(error.contains("page_ms") && error.contains("multiple of 20"), "{error}");
     }
 }
