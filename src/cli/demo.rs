@@ -3,8 +3,8 @@
 //! runs the standard preset on it, printing what it found and where the files are.
 
 use super::{EXIT_INPUT_FAILED, fail};
-use crate::media::{ArraySource, AudioFormat, DecodeOptions, Input, synth};
-use crate::pipeline::{PipelineSpec, RunOptions, run, run_source};
+use crate::media::{AudioFormat, Input, synth};
+use crate::pipeline::{PipelineSpec, RunOptions, encode_samples, run};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -34,13 +34,7 @@ fn demo_inner(args: &DemoArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let format = AudioFormat { samplerate: 44100, channels: 2 };
     let samples = synth::demo_music(args.seconds, format.samplerate);
-    let source = ArraySource::new(samples, format, &DecodeOptions::default()).map_err(|e| e.to_string())?;
-    let writer = PipelineSpec::from_toml("[[processors]]\nid = \"wav\"\nparams = { file_name = \"demo.wav\" }", "demo")
-        .and_then(|s| s.compile("demo"))
-        .map_err(|e| e.to_string())?;
-    run_source(&writer, Box::new(source), &RunOptions { output_dir: Some(&args.out), ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    let wav = args.out.join("demo.wav");
+    let wav = encode_samples(samples, format, "wav", serde_json::json!({ "file_name": "demo.wav" }), &args.out)?;
     println!("generated {} ({:.0} s of stereo music-like audio)", wav.display(), args.seconds);
 
     let pipeline = PipelineSpec::from_toml(STANDARD_PRESET, "pipelines/standard.toml")
