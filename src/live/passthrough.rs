@@ -43,9 +43,6 @@ struct FeedState {
     resuming: bool,
 }
 
-/// The largest Layer III frame (MPEG-1, 320 kbit/s, 32 kHz, padded).
-const MAX_FRAME: usize = 1441;
-
 impl MountFeed {
     /// A feed into `hub` (gathered in chunks of `chunk_bytes`) and `immediate` (every write);
     /// `mp3`: the mount can relay a source's frames.
@@ -89,18 +86,14 @@ impl MountFeed {
             frames.push(bytes, |_, _, _| {});
             return Ok(());
         }
-        let mut whole = Vec::with_capacity(bytes.len() + 2 * MAX_FRAME);
         frames.push(bytes, |header, frame, reservoir| {
-            if *resuming && whole.is_empty() {
-                whole.extend_from_slice(&priming_frames(header, frame, reservoir));
+            // Writes to a broadcast do not fail.
+            if std::mem::take(resuming) {
+                let _ = sink.write_all(&priming_frames(header, frame, reservoir));
             }
-            whole.extend_from_slice(frame);
+            let _ = sink.write_all(frame);
         });
-        if whole.is_empty() {
-            return Ok(());
-        }
-        *resuming = false;
-        sink.write_all(&whole)
+        Ok(())
     }
 
     /// Starts relaying with `frame` (a source's frame, `reservoir` the end of its data areas
