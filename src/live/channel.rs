@@ -1,15 +1,16 @@
 //! A running live channel: its mounts (one encoder and broadcast per format), its event
 //! channel, and the thread that decodes, meters and encodes.
 
+use super::config::{ChannelConfig, LiveConfig};
 use super::meter::LiveMeter;
 use super::passthrough::{MountFeed, Mp3Relay};
+use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::media::{AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, encode_samples, run_source};
 use crate::processors::AnalysisEvent;
 use crate::processors::encoders::broadcast::Broadcast;
 use crate::processors::encoders::{ByteSink, OutputFactory};
-use crate::server::config::{ChannelConfig, LiveConfig};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -32,13 +33,21 @@ pub enum AttachError {
 /// A source client's connection to its channel; dropped when the client leaves.
 pub struct SourceFeed {
     pub tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    attached: Arc<AtomicBool>,
+    slot: Arc<SourceClientSlot>,
 }
 
 impl Drop for SourceFeed {
     fn drop(&mut self) {
-        self.attached.store(false, Ordering::SeqCst);
+        *self.slot.left_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        self.slot.attached.store(false, Ordering::SeqCst);
     }
+}
+
+/// Whether a source client is attached, and since when none is.
+#[derive(Default)]
+struct SourceClientSlot {
+    attached: AtomicBool,
+    left_at: Mutex<Option<Instant>>,
 }
 
 /// Every channel runs at this format: sources are converted to it, so a source can change
@@ -89,8 +98,10 @@ pub struct Channel {
     pub started: Instant,
     /// For channels fed by source clients (`source = "push"`): where their bytes go.
     push: Option<PushSlot>,
-    /// Whether a source client is attached now.
-    source_attached: Arc<AtomicBool>,
+    /// Whether a source client is attached now, and when the last one left.
+    source_client: Arc<SourceClientSlot>,
+    /// The channel whose audio plays while this one's source is down ("" for silence).
+    pub fallback: String,
     /// Password a source client must give (besides the server's), empty for none.
     pub source_password: String,
     /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
@@ -102,9 +113,6 @@ pub struct Channel {
     /// Channels that play this one as their fallback, each fed every decoded block.
     taps: Arc<Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>>,
 }
-
-/// The server's channels by id, shared with channels that look up their fallback.
-pub type ChannelRegistry = Arc<std::sync::RwLock<std::collections::BTreeMap<String, Arc<Channel>>>>;
 
 /// Blocks a fallback tap holds before the fallback channel drops new ones for it (0.8 s).
 const TAP_BLOCKS: usize = 80;
@@ -164,7 +172,7 @@ impl Channel {
         config: &ChannelConfig,
         live: &LiveConfig,
         data_dir: &Path,
-        channels: &ChannelRegistry,
+        channels: std::sync::Weak<Channels>,
     ) -> Result<Arc<Channel>, String> {
         let push: Option<PushSlot> = (config.source == PUSH_SOURCE).then(Default::default);
         let origin = match (&push, config.source.as_str()) {
@@ -215,7 +223,8 @@ impl Channel {
             stats: Arc::new(ChannelStats::default()),
             started: Instant::now(),
             push,
-            source_attached: Arc::new(AtomicBool::new(false)),
+            source_client: Default::default(),
+            fallback: config.fallback.clone(),
             source_password: config.source_password.clone(),
             mp3_passthrough: config.mp3_passthrough,
             now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
@@ -248,11 +257,8 @@ impl Channel {
         });
         let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
         if !config.fallback.is_empty() {
-            let (registry, fallback) = (channels.clone(), config.fallback.clone());
-            source = source.with_fallback(Box::new(move || {
-                let channel = registry.read().unwrap_or_else(|e| e.into_inner()).get(&fallback).cloned();
-                channel.map(|c| c.tap())
-            }));
+            let fallback = config.fallback.clone();
+            source = source.with_fallback(Box::new(move || channels.upgrade()?.get(&fallback).map(|c| c.tap())));
         }
         let taps = channel.taps.clone();
         let outputs = MountOutputs { mounts: channel.mounts.clone() };
@@ -332,12 +338,21 @@ impl Channel {
     /// silence until the next client.
     pub fn attach_source(&self) -> Result<SourceFeed, AttachError> {
         let slot = self.push.as_ref().ok_or(AttachError::NotPush)?;
-        if self.source_attached.swap(true, Ordering::SeqCst) {
+        if self.source_client.attached.swap(true, Ordering::SeqCst) {
             return Err(AttachError::Busy);
         }
         let (tx, rx) = tokio::sync::mpsc::channel(PUSH_QUEUE);
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
-        Ok(SourceFeed { tx, attached: self.source_attached.clone() })
+        Ok(SourceFeed { tx, slot: self.source_client.clone() })
+    }
+
+    /// For channels fed by source clients: how long ago the last one left, while none is
+    /// attached (`None` while one is, and before the first came).
+    pub fn source_left_for(&self) -> Option<std::time::Duration> {
+        if self.source_client.attached.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.source_client.left_at.lock().unwrap_or_else(|e| e.into_inner()).map(|t| t.elapsed())
     }
 
     /// For a source client of this channel that sends `content_type`: relays its MP3 frames to
@@ -356,8 +371,10 @@ impl Channel {
         self.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Sets the title (Icecast's metadata update) and tells subscribers.
+    /// Sets the title (Icecast's metadata update) and tells subscribers; what a client sends
+    /// is sanitised once here, for ICY listeners, the status and events alike.
     pub fn set_now_playing(&self, title: &str) {
+        let title = &super::icy::sanitize_title(title);
         *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.to_string();
         let e = json!({ "topic": format!("live:{}", self.id), "event": "metadata", "stream_time": self.stream_time(),
                         "wall_time": wall_time(), "title": title });
@@ -368,8 +385,12 @@ impl Channel {
         self.mounts.iter().find(|m| m.ext == ext)
     }
 
-    /// Ends the channel: the source stops, encoders finish, listeners get the end of stream.
+    /// Ends the channel: the source stops, encoders finish, listeners get the end of stream,
+    /// subscribers a `channel_removed` event.
     pub fn stop(&self) {
+        let e = json!({ "topic": format!("live:{}", self.id), "event": "channel_removed", "stream_time": self.stream_time(),
+                        "wall_time": wall_time() });
+        let _ = self.events.send(Event::from(e.to_string()));
         self.cancel.end_input();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
@@ -408,5 +429,12 @@ impl Channel {
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mounts": mounts,
         })
+    }
+}
+
+impl Drop for Channel {
+    /// A channel nobody holds any more ends its thread (which holds no reference to it).
+    fn drop(&mut self) {
+        self.cancel.end_input();
     }
 }

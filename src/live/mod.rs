@@ -12,14 +12,18 @@
 //! Each channel runs on its own thread (GStreamer and the encoders are blocking code); the
 //! async server only reads the broadcasts and the event channel.
 
+pub mod admission;
 mod channel;
+pub mod config;
+pub mod icy;
 mod meter;
 mod passthrough;
+mod registry;
 mod source;
 
 pub use channel::{
-    AttachError, CHANNEL_FORMAT, Channel, ChannelRegistry, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed,
-    wall_time,
+    AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed, wall_time,
 };
 pub use passthrough::{MountFeed, Mp3Relay};
+pub use registry::{Channels, CreateError, CreatedBy};
 pub use source::{Origin, PushSlot, ResilientSource};

@@ -191,19 +191,34 @@ pub struct Mp3Relay {
     bitrate_kbps: u32,
     state: RelayState,
     mount: String,
+    /// Frames relayed so far (1152 samples each): what paces the source client's reads.
+    relayed: u64,
 }
 
 impl Mp3Relay {
     /// A relay to `feed`, which serves MP3 at `bitrate_kbps` as `mount` (for logs).
     pub fn new(feed: Arc<MountFeed>, bitrate_kbps: u32, mount: String) -> Mp3Relay {
-        Mp3Relay { feed, frames: FrameSplitter::default(), bitrate_kbps, state: RelayState::Waiting(Vec::new()), mount }
+        Mp3Relay {
+            feed,
+            frames: FrameSplitter::default(),
+            bitrate_kbps,
+            state: RelayState::Waiting(Vec::new()),
+            mount,
+            relayed: 0,
+        }
+    }
+
+    /// Seconds of audio relayed to listeners so far: a source must not get ahead of the clock
+    /// with it (the caller paces its reads on this).
+    pub fn relayed_s(&self) -> f64 {
+        self.relayed as f64 * 1152.0 / CHANNEL_FORMAT.samplerate as f64
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
         if matches!(self.state, RelayState::Off) {
             return;
         }
-        let Mp3Relay { feed, frames, bitrate_kbps, state, mount } = self;
+        let Mp3Relay { feed, frames, bitrate_kbps, state, mount, relayed } = self;
         frames.push(bytes, |header, frame, reservoir| {
             if matches!(state, RelayState::Off) || header.is_tag(frame) {
                 return;
@@ -213,7 +228,10 @@ impl Mp3Relay {
                 && header.channels == CHANNEL_FORMAT.channels
                 && header.bitrate_kbps == *bitrate_kbps;
             match state {
-                RelayState::Relaying if fits => feed.relay(frame),
+                RelayState::Relaying if fits => {
+                    feed.relay(frame);
+                    *relayed += 1;
+                }
                 RelayState::Waiting(held) if fits => {
                     // A source may join in the middle of its stream: the first frame relayed
                     // must not borrow more of the bit reservoir than the frames seen hold.
@@ -227,6 +245,7 @@ impl Mp3Relay {
                     let first = &held[0];
                     feed.start_relay(&first.header, &first.frame, &first.reservoir);
                     held[1..].iter().for_each(|h| feed.relay(&h.frame));
+                    *relayed += held.len() as u64;
                     *state = RelayState::Relaying;
                     tracing::info!(%mount, "the source's MP3 frames are relayed as they are");
                 }

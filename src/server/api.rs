@@ -1,5 +1,7 @@
 //! The REST API for live channels (`/api/v1/live`). Reads are open; writes need
 //! `Authorization: Bearer <server.api_token>` and are refused when no token is configured.
+//! A channel's source is checked by `live::admission` (the API is not trusted as the config
+//! file is), and the registry's limits apply (503 past `live.max_channels`).
 //!
 //! - `GET /api/v1/live/<id>`: one channel's status.
 //! - `POST /api/v1/live`: create a channel from a JSON object with the fields of a
@@ -9,9 +11,10 @@
 //!   exists.
 //! - `DELETE /api/v1/live/<id>`: stop a channel; its listeners get the end of their streams.
 
+use super::auth::{bearer_token, secrets_equal};
 use super::config::ChannelConfig;
-use super::{AppState, error_reply};
-use crate::live::Channel;
+use super::{AppState, Peer, error_reply};
+use crate::live::{CreateError, CreatedBy, admission};
 use serde_json::json;
 use std::sync::Arc;
 use warp::Filter;
@@ -26,7 +29,7 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
         let state = state.clone();
         warp::any().map(move || state.clone())
     };
-    let auth = warp::header::optional::<String>("authorization");
+    let auth = warp::header::optional::<String>("authorization").and(warp::ext::optional::<Peer>());
     let get_one = warp::get().and(warp::path!("api" / "v1" / "live" / String)).and(with_state.clone()).map(get_channel);
     let create = warp::post()
         .and(warp::path!("api" / "v1" / "live"))
@@ -40,8 +43,9 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
     get_one.or(create).unify().or(delete).unify()
 }
 
-/// None when the request may write; otherwise the reply refusing it.
-fn refuse_write(auth: Option<&str>, state: &AppState) -> Option<Response> {
+/// None when the request may write; otherwise the reply refusing it. Refused tokens count
+/// against the client's address (see `auth::FailedLogins`).
+fn refuse_write(auth: Option<&str>, peer: Option<Peer>, state: &AppState) -> Option<Response> {
     let token = &state.config.server.api_token;
     if token.is_empty() {
         return Some(error_reply(
@@ -50,10 +54,22 @@ fn refuse_write(auth: Option<&str>, state: &AppState) -> Option<Response> {
             "API writes are disabled: set server.api_token",
         ));
     }
-    let given = auth.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
-    // Compare without stopping at the first difference.
-    let same = given.len() == token.len() && given.bytes().zip(token.bytes()).fold(0u8, |d, (a, b)| d | (a ^ b)) == 0;
-    (!same).then(|| error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
+    let peer = peer.map(|p| p.0.ip());
+    if peer.is_some_and(|p| state.logins.blocked(p)) {
+        return Some(error_reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            "too many failed logins from this address: try again later",
+        ));
+    }
+    let given = bearer_token(auth).unwrap_or_default();
+    if secrets_equal(given.as_bytes(), token.as_bytes()) {
+        return None;
+    }
+    if let Some(p) = peer {
+        state.logins.failed(p, "api");
+    }
+    Some(error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
 }
 
 /// GET /api/v1/live/<id>
@@ -65,8 +81,13 @@ fn get_channel(id: String, state: Arc<AppState>) -> Response {
 }
 
 /// POST /api/v1/live
-async fn create_channel(auth: Option<String>, body: bytes::Bytes, state: Arc<AppState>) -> Response {
-    if let Some(refused) = refuse_write(auth.as_deref(), &state) {
+async fn create_channel(
+    auth: Option<String>,
+    peer: Option<Peer>,
+    body: bytes::Bytes,
+    state: Arc<AppState>,
+) -> Response {
+    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state) {
         return refused;
     }
     let config: ChannelConfig = match serde_json::from_slice(&body) {
@@ -77,46 +98,37 @@ async fn create_channel(auth: Option<String>, body: bytes::Bytes, state: Arc<App
     if !problems.is_empty() {
         return error_reply(StatusCode::BAD_REQUEST, "invalid_channel", &problems.join("; "));
     }
-    if state.channel(&config.id).is_some() {
-        return error_reply(StatusCode::CONFLICT, "channel_exists", &format!("channel `{}` exists", config.id));
-    }
-    let (live, dir, registry) =
-        (state.config.live.clone(), state.config.server.data_dir.clone(), state.channels.clone());
-    let started = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir, &registry)).await;
-    let channel = match started {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return error_reply(StatusCode::BAD_REQUEST, "invalid_channel", &e),
-        Err(e) => return error_reply(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
-    };
-    let inserted = {
-        let mut channels = state.channels.write().unwrap_or_else(|e| e.into_inner());
-        match channels.entry(channel.id.clone()) {
-            std::collections::btree_map::Entry::Occupied(_) => false,
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(channel.clone());
-                true
-            }
+    let worker = state.clone();
+    let created = tokio::task::spawn_blocking(move || {
+        admission::check_source(&config.source, &worker.config.live, worker.addr)
+            .map_err(|e| CreateError::Invalid(vec![e]))?;
+        worker.channels.create(&config, CreatedBy::Api)
+    })
+    .await;
+    match created {
+        Ok(Ok(channel)) => {
+            warp::reply::with_status(warp::reply::json(&channel.status()), StatusCode::CREATED).into_response()
         }
-    };
-    if !inserted {
-        // Another request created it meanwhile: ours goes.
-        let _ = tokio::task::spawn_blocking(move || channel.stop()).await;
-        return error_reply(StatusCode::CONFLICT, "channel_exists", "the channel was created meanwhile");
+        Ok(Err(e @ CreateError::Exists(_))) => error_reply(StatusCode::CONFLICT, "channel_exists", &e.to_string()),
+        Ok(Err(e @ CreateError::Limit(_))) => {
+            error_reply(StatusCode::SERVICE_UNAVAILABLE, "too_many_channels", &e.to_string())
+        }
+        Ok(Err(e @ CreateError::Invalid(_))) => error_reply(StatusCode::BAD_REQUEST, "invalid_channel", &e.to_string()),
+        Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
     }
-    warp::reply::with_status(warp::reply::json(&channel.status()), StatusCode::CREATED).into_response()
 }
 
 /// DELETE /api/v1/live/<id>
-async fn delete_channel(id: String, auth: Option<String>, state: Arc<AppState>) -> Response {
-    if let Some(refused) = refuse_write(auth.as_deref(), &state) {
+async fn delete_channel(id: String, auth: Option<String>, peer: Option<Peer>, state: Arc<AppState>) -> Response {
+    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state) {
         return refused;
     }
-    let removed = state.channels.write().unwrap_or_else(|e| e.into_inner()).remove(&id);
-    match removed {
-        Some(channel) => {
-            let _ = tokio::task::spawn_blocking(move || channel.stop()).await;
+    let (channels, which) = (state.channels.clone(), id.clone());
+    match tokio::task::spawn_blocking(move || channels.remove(&which)).await {
+        Ok(Some(_)) => {
             warp::reply::with_status(warp::reply::json(&json!({ "deleted": id })), StatusCode::OK).into_response()
         }
-        None => error_reply(StatusCode::NOT_FOUND, "unknown_channel", &format!("no live channel `{id}`")),
+        Ok(None) => error_reply(StatusCode::NOT_FOUND, "unknown_channel", &format!("no live channel `{id}`")),
+        Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
     }
 }

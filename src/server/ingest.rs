@@ -11,30 +11,22 @@
 //! decoded by the channel; a mount that does not exist yet is created (mp3 and opus streams).
 
 use super::AppState;
-use super::config::ChannelConfig;
-use crate::live::{AttachError, Channel, PUSH_SOURCE};
+use super::auth::{basic_password, secrets_equal};
+use super::conn::{HEAD_TIMEOUT, Prefixed};
+use crate::live::config::{ChannelConfig, MAX_ID_LEN, valid_channel_id};
+use crate::live::{AttachError, Channel, CreateError, CreatedBy};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const MAX_HEAD: usize = 16 * 1024;
-/// A source that sends nothing for this long is dropped (its listeners go on with silence).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+type Stream = Prefixed<TcpStream>;
 
-/// Whether the first bytes of a connection are a source client's request.
-pub fn is_source_request(peeked: &[u8]) -> bool {
-    let line = peeked.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or_default();
-    let text = String::from_utf8_lossy(line);
-    let mut parts = text.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    match method {
-        "SOURCE" => true,
-        // PUT elsewhere (the API) is ordinary HTTP.
-        "PUT" => path.starts_with('/') && !path.starts_with("/api/") && !path.starts_with("/live/"),
-        _ => false,
-    }
-}
+const MAX_HEAD: usize = 16 * 1024;
+/// How far a relayed MP3 source may run ahead of the clock before its reads wait: enough for
+/// network jitter, never a burst to listeners.
+const RELAY_LEAD_S: f64 = 1.0;
 
 struct Head {
     method: String,
@@ -50,9 +42,11 @@ impl Head {
 }
 
 /// Reads the request head; returns it and whatever body bytes came with it.
-async fn read_head(stream: &mut TcpStream) -> Result<(Head, Vec<u8>), String> {
+async fn read_head(stream: &mut Stream) -> Result<(Head, Vec<u8>), String> {
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
+    // One deadline for the whole head: a client trickling a byte at a time is let go too.
+    let deadline = tokio::time::Instant::now() + HEAD_TIMEOUT;
     let end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i;
@@ -60,7 +54,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<(Head, Vec<u8>), String> {
         if buf.len() > MAX_HEAD {
             return Err("request head too large".into());
         }
-        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut chunk))
             .await
             .map_err(|_| "timed out reading the request".to_string())?
             .map_err(|e| e.to_string())?;
@@ -80,7 +74,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<(Head, Vec<u8>), String> {
     Ok((Head { method, path, version, headers }, buf[end + 4..].to_vec()))
 }
 
-async fn respond(stream: &mut TcpStream, version: &str, status: &str, code: &str, message: &str) {
+async fn respond(stream: &mut Stream, version: &str, status: &str, code: &str, message: &str) {
     let body = serde_json::json!({ "code": code, "message": message }).to_string();
     let auth = if status.starts_with("401") { "WWW-Authenticate: Basic realm=\"TimeSide source\"\r\n" } else { "" };
     let reply = format!(
@@ -91,32 +85,6 @@ async fn respond(stream: &mut TcpStream, version: &str, status: &str, code: &str
     let _ = stream.shutdown().await;
 }
 
-/// Decodes standard base64 (for the basic auth header).
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.trim().bytes().filter(|&c| c != b'=') {
-        let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-/// The password of a `Basic` authorization header (the user name is not checked, as Icecast's
-/// default `source` user).
-fn basic_password(header: Option<&str>) -> Option<String> {
-    let encoded = header?.strip_prefix("Basic ").or_else(|| header?.strip_prefix("basic "))?;
-    let decoded = String::from_utf8(base64_decode(encoded)?).ok()?;
-    decoded.split_once(':').map(|(_, p)| p.to_string())
-}
-
 /// The mount's channel id: `/name`, `/name.mp3` and `/name.ogg` all mean channel `name`.
 fn mount_id(path: &str) -> String {
     let name = path.trim_start_matches('/').split('?').next().unwrap_or_default();
@@ -124,42 +92,70 @@ fn mount_id(path: &str) -> String {
     name.to_string()
 }
 
-pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
+/// The password a source of `channel` must give (the channel's own, or the server's).
+fn expected_password<'a>(state: &'a AppState, channel: Option<&'a Arc<Channel>>) -> &'a str {
+    match channel {
+        Some(c) if !c.source_password.is_empty() => &c.source_password,
+        _ => &state.config.server.source_password,
+    }
+}
+
+pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) {
     let (head, early_body) = match read_head(&mut stream).await {
         Ok(h) => h,
         Err(e) => return respond(&mut stream, "HTTP/1.0", "400 Bad Request", "bad_request", &e).await,
     };
     let version = if head.version == "HTTP/1.1" { "HTTP/1.1" } else { "HTTP/1.0" };
     let id = mount_id(&head.path);
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        let msg = format!("`{}` is not a mount name (letters, digits, - and _)", head.path);
+    if !valid_channel_id(&id) {
+        let msg = format!("`{}` is not a mount name (1 to {MAX_ID_LEN} letters, digits, - and _)", head.path);
         return respond(&mut stream, version, "400 Bad Request", "bad_mount", &msg).await;
     }
-    if head.header("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        let msg = "chunked source streams are not supported: send the raw stream (as Icecast clients do)";
-        return respond(&mut stream, version, "501 Not Implemented", "chunked_source", msg).await;
+    // Any transfer coding (chunked, gzip, ...) would reach the decoder as garbage.
+    if let Some(coding) = head.header("Transfer-Encoding").filter(|t| !t.trim().eq_ignore_ascii_case("identity")) {
+        let msg = format!(
+            "Transfer-Encoding `{coding}` is not supported for source streams: send the raw stream (as Icecast clients do)"
+        );
+        return respond(&mut stream, version, "501 Not Implemented", "transfer_encoding", &msg).await;
+    }
+    if state.logins.blocked(peer.ip()) {
+        let msg = "too many failed logins from this address: try again later";
+        return respond(&mut stream, version, "429 Too Many Requests", "too_many_failures", msg).await;
     }
     let channel = state.channel(&id);
-    let password = basic_password(head.header("Authorization"));
-    let expected = match &channel {
-        Some(c) if !c.source_password.is_empty() => c.source_password.clone(),
-        _ => state.config.server.source_password.clone(),
-    };
-    if expected.is_empty() || password.as_deref() != Some(expected.as_str()) {
-        let msg = if expected.is_empty() {
-            "source clients are not enabled (set server.source_password or --source-password)"
-        } else {
-            "wrong or missing source password"
-        };
+    let expected = expected_password(&state, channel.as_ref());
+    if expected.is_empty() {
+        let msg = "source clients are not enabled (set server.source_password or --source-password)";
+        return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
+    }
+    let given = basic_password(head.header("Authorization")).unwrap_or_default();
+    if !secrets_equal(given.as_bytes(), expected.as_bytes()) {
+        state.logins.failed(peer.ip(), "source");
+        let msg = "wrong or missing source password";
         return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
     }
     let channel = match channel {
         Some(c) => c,
         None if state.config.server.create_channels_on_source => {
             let name = head.header("ice-name").unwrap_or(&id).to_string();
-            match create_push_channel(&state, &id, &name).await {
-                Ok(c) => c,
+            let config = ChannelConfig::for_source_client(&id, &name);
+            let channels = state.channels.clone();
+            match tokio::task::spawn_blocking(move || channels.create(&config, CreatedBy::SourceClient)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(CreateError::Exists(_))) => {
+                    // Another source created it meanwhile: it has the mount.
+                    let msg = format!("`/{id}` already has a source");
+                    return respond(&mut stream, version, "409 Conflict", "source_busy", &msg).await;
+                }
+                Ok(Err(CreateError::Limit(e))) => {
+                    return respond(&mut stream, version, "503 Service Unavailable", "too_many_channels", &e).await;
+                }
+                Ok(Err(e)) => {
+                    let e = e.to_string();
+                    return respond(&mut stream, version, "500 Internal Server Error", "channel_failed", &e).await;
+                }
                 Err(e) => {
+                    let e = e.to_string();
                     return respond(&mut stream, version, "500 Internal Server Error", "channel_failed", &e).await;
                 }
             }
@@ -186,7 +182,7 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
     if stream.write_all(format!("{version} 200 OK\r\nServer: TimeSide\r\n\r\n").as_bytes()).await.is_err() {
         return;
     }
-    tracing::info!(mount = %id, method = %head.method, "source client connected");
+    tracing::info!(mount = %id, method = %head.method, %peer, "source client connected");
     // Dropped when this function returns: the mp3 mount goes back to its encoder.
     let mut relay = channel.mp3_relay(head.header("Content-Type"));
     if let Some(relay) = &mut relay {
@@ -196,14 +192,30 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
         return;
     }
     let mut shutdown = state.shutdown.clone();
+    let idle = Duration::from_secs_f64(state.config.live.source_timeout_s);
+    let relay_started = Instant::now();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
+        // A relayed source is paced here: its frames reach listeners as they are read, so
+        // one that sends faster than real time waits (its TCP window closes), and listeners
+        // get audio at the pace of the clock. Other sources are paced by the channel, which
+        // decodes no faster than real time and makes this loop wait on `feed.tx`.
+        if let Some(ahead) =
+            relay.as_ref().map(|r| r.relayed_s() - relay_started.elapsed().as_secs_f64() - RELAY_LEAD_S)
+            && ahead > 0.0
+        {
+            tokio::time::sleep(Duration::from_secs_f64(ahead)).await;
+        }
         let read = tokio::select! {
-            r = tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut buf)) => r,
+            r = tokio::time::timeout(idle, stream.read(&mut buf)) => r,
             _ = shutdown.changed() => break,
         };
         match read {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Err(_) => {
+                tracing::warn!(mount = %id, %peer, seconds = idle.as_secs_f64(), "source client sent nothing: dropped");
+                break;
+            }
             Ok(Ok(n)) => {
                 if let Some(relay) = &mut relay {
                     relay.push(&buf[..n]);
@@ -225,6 +237,7 @@ pub async fn handle(mut stream: TcpStream, state: Arc<AppState>) {
 pub fn admin_metadata(
     query: std::collections::HashMap<String, String>,
     auth: Option<String>,
+    peer: Option<super::Peer>,
     state: Arc<AppState>,
 ) -> warp::reply::Response {
     use warp::http::StatusCode;
@@ -242,12 +255,16 @@ pub fn admin_metadata(
     let Some(channel) = state.channel(&id) else {
         return xml(StatusCode::NOT_FOUND, false, "Source does not exist");
     };
-    let expected = if channel.source_password.is_empty() {
-        &state.config.server.source_password
-    } else {
-        &channel.source_password
-    };
-    if expected.is_empty() || basic_password(auth.as_deref()).as_deref() != Some(expected.as_str()) {
+    let peer = peer.map(|p| p.0.ip());
+    if peer.is_some_and(|p| state.logins.blocked(p)) {
+        return xml(StatusCode::TOO_MANY_REQUESTS, false, "Too many failed logins");
+    }
+    let expected = expected_password(&state, Some(&channel));
+    let given = basic_password(auth.as_deref()).unwrap_or_default();
+    if expected.is_empty() || !secrets_equal(given.as_bytes(), expected.as_bytes()) {
+        if let Some(p) = peer {
+            state.logins.failed(p, "admin");
+        }
         return xml(StatusCode::UNAUTHORIZED, false, "Authentication Required");
     }
     if query.get("mode").map(String::as_str) != Some("updinfo") {
@@ -258,50 +275,12 @@ pub fn admin_metadata(
     xml(StatusCode::OK, true, "Metadata update successful")
 }
 
-/// A channel for a source client's new mount: mp3 and opus streams, default bitrates.
-async fn create_push_channel(state: &Arc<AppState>, id: &str, name: &str) -> Result<Arc<Channel>, String> {
-    let config = ChannelConfig {
-        id: id.to_string(),
-        name: name.to_string(),
-        source: PUSH_SOURCE.to_string(),
-        looped: false,
-        formats: vec!["mp3".into(), "opus".into()],
-        mp3_bitrate_kbps: 128,
-        opus_bitrate_kbps: 96,
-        opus_page_ms: super::config::default_opus_page_ms(),
-        max_listeners: 0,
-        source_password: String::new(),
-        analyzers: super::config::default_analyzers(),
-        fallback: String::new(),
-        mp3_passthrough: true,
-    };
-    let (live, dir, registry) =
-        (state.config.live.clone(), state.config.server.data_dir.clone(), state.channels.clone());
-    let channel = tokio::task::spawn_blocking(move || Channel::start(&config, &live, &dir, &registry))
-        .await
-        .map_err(|e| e.to_string())??;
-    let mut channels = state.channels.write().unwrap_or_else(|e| e.into_inner());
-    // Two sources may have raced to create the mount: the first one wins.
-    Ok(channels.entry(id.to_string()).or_insert(channel).clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn recognises_source_requests() {
-        assert!(is_source_request(b"SOURCE /live HTTP/1.0\r\n"));
-        assert!(is_source_request(b"PUT /mychannel HTTP/1.1\r\nHost: x\r\n"));
-        assert!(!is_source_request(b"PUT /api/v1/live/x HTTP/1.1\r\n"));
-        assert!(!is_source_request(b"GET /live/demo.mp3 HTTP/1.1\r\n"));
-    }
-
-    #[test]
-    fn basic_auth_and_mounts() {
-        // "source:hackme"
-        assert_eq!(basic_password(Some("Basic c291cmNlOmhhY2ttZQ==")).as_deref(), Some("hackme"));
-        assert_eq!(basic_password(None), None);
+    fn mount_names() {
         assert_eq!(mount_id("/radio.mp3"), "radio");
         assert_eq!(mount_id("/studio"), "studio");
     }

@@ -10,13 +10,16 @@
 //! Channels run on their own threads; this module only reads their broadcasts and events.
 
 mod api;
+mod auth;
 pub mod config;
-pub mod icy;
+mod conn;
+
 mod ingest;
+pub mod routing;
 mod status;
 mod ws;
 
-use crate::live::{Channel, ChannelRegistry, Mount};
+use crate::live::{Channel, Channels, CreatedBy, Mount, icy};
 use config::Config;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -28,23 +31,36 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Reply;
 
 pub struct AppState {
-    /// Channels by id; source clients may add some while the server runs.
-    pub channels: ChannelRegistry,
+    /// Channels by id; the API and source clients may add some while the server runs.
+    pub channels: Arc<Channels>,
     pub config: Config,
+    /// The address the server listens on (what channel sources must not point back to).
+    pub addr: SocketAddr,
     pub started: Instant,
     /// Turns true when the server shuts down: WebSocket loops close their connections.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Refused credentials per client address.
+    pub logins: auth::FailedLogins,
 }
 
 impl AppState {
     pub fn channel(&self, id: &str) -> Option<Arc<Channel>> {
-        self.channels.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.channels.get(id)
     }
 
     pub fn channel_list(&self) -> Vec<Arc<Channel>> {
-        self.channels.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.channels.list()
     }
 }
+
+/// The client's address, put in every request's extensions by the accept loop.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub SocketAddr);
+
+/// How often source-created channels are looked at for expiry.
+const EXPIRY_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Failed `accept`s (out of file descriptors, ...) are logged at most once per this long.
+const ACCEPT_ERROR_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A running server: its address, and the handle to stop it.
 pub struct RunningServer {
@@ -93,19 +109,25 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let addr: SocketAddr = config.server.listen.parse().map_err(|e| format!("server.listen: {e}"))?;
     let listener = listen(addr, config.live.send_buffer_bytes).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let channels: ChannelRegistry = Default::default();
+    let channels = Channels::new(config.live.clone(), config.server.data_dir.clone());
     for c in &config.channels {
-        let (c, live, dir, registry) =
-            (c.clone(), config.live.clone(), config.server.data_dir.clone(), channels.clone());
-        let channel = tokio::task::spawn_blocking(move || Channel::start(&c, &live, &dir, &registry))
+        let (c, channels) = (c.clone(), channels.clone());
+        tokio::task::spawn_blocking(move || channels.create(&c, CreatedBy::Config))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| format!("channel: {e}"))?;
-        channels.write().unwrap_or_else(|e| e.into_inner()).insert(channel.id.clone(), channel);
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let state = Arc::new(AppState { channels, config, started: Instant::now(), shutdown: shutdown.clone() });
+    let state = Arc::new(AppState {
+        channels,
+        config,
+        addr,
+        started: Instant::now(),
+        shutdown: shutdown.clone(),
+        logins: Default::default(),
+    });
     let event_runtime = EventRuntime::start()?;
+    tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown, event_runtime.handle()));
     Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime })
 }
@@ -114,16 +136,34 @@ impl RunningServer {
     /// Stops the channels (listeners receive the end of their streams), closes WebSockets and
     /// waits for the server to finish.
     pub async fn shutdown(self) {
-        let channels = self.state.channel_list();
-        let _ = tokio::task::spawn_blocking(move || channels.iter().for_each(|c| c.stop())).await;
+        let channels = self.state.channels.clone();
+        let _ = tokio::task::spawn_blocking(move || channels.stop_all()).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
 }
 
-/// Accepts connections until shutdown. Each is served by hyper with the warp routes; owning the
-/// loop (rather than `warp::serve`) lets source clients be recognised before HTTP parsing (see
-/// `ingest`), and WebSocket clients be served on their own runtime (see [`EventRuntime`]).
+/// Removes channels whose source client left over `live.source_channel_expire_s` ago.
+async fn expire_source_channels(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let after = std::time::Duration::from_secs_f64(state.config.live.source_channel_expire_s);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(EXPIRY_CHECK_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+        let channels = state.channels.clone();
+        if let Ok(expired) = tokio::task::spawn_blocking(move || channels.expire_source_channels(after)).await {
+            for id in expired {
+                tracing::info!(channel = %id, "source channel removed: its source left");
+            }
+        }
+    }
+}
+
+/// Accepts connections until shutdown. Each is routed on its request line (see [`routing`])
+/// to the source-client reader, the WebSocket runtime, or hyper with the warp routes; owning
+/// the loop (rather than `warp::serve`) is what allows that, and gives handlers the client's
+/// address ([`Peer`]).
 async fn accept_loop(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -131,52 +171,73 @@ async fn accept_loop(
     events: tokio::runtime::Handle,
 ) {
     let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
+    let mut last_accept_error: Option<Instant> = None;
+    let mut accept_errors = 0u64;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = shutdown.changed() => return,
         };
-        let (stream, _peer) = match accepted {
+        let (mut stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // Out of file descriptors and the like: wait a little instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
+                // Out of file descriptors and the like: wait a little instead of spinning, and
+                // say so once in a while, not at every try.
+                accept_errors += 1;
+                if last_accept_error.is_none_or(|t| t.elapsed() >= ACCEPT_ERROR_LOG_EVERY) {
+                    tracing::warn!(error = %e, failures = accept_errors, "accept failed");
+                    (last_accept_error, accept_errors) = (Some(Instant::now()), 0);
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = service.clone();
+        let service = WithPeer { inner: service.clone(), peer: Peer(peer) };
         let state = state.clone();
         let events = events.clone();
         tokio::spawn(async move {
-            // Source clients first: their bodies are not HTTP bodies (see `ingest`).
-            let mut first = [0u8; 256];
-            let peeked = tokio::time::timeout(std::time::Duration::from_secs(10), stream.peek(&mut first)).await;
-            let first = match peeked {
-                Ok(Ok(n)) => &first[..n],
-                _ => &[][..],
-            };
-            if ingest::is_source_request(first) {
-                return ingest::handle(stream, state).await;
+            let Some(line) = conn::read_request_line(&mut stream).await else { return };
+            match routing::classify(&line) {
+                routing::Route::SourceClient => ingest::handle(conn::Prefixed::new(line, stream), peer, state).await,
+                routing::Route::WebSocket => {
+                    // The socket moves to the event runtime's reactor.
+                    let Ok(stream) = stream.into_std() else { return };
+                    events.spawn(async move {
+                        if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
+                            serve_http(conn::Prefixed::new(line, stream), service).await;
+                        }
+                    });
+                }
+                routing::Route::Http => serve_http(conn::Prefixed::new(line, stream), service).await,
             }
-            if first.starts_with(b"GET /api/v1/ws") {
-                // The socket moves to the event runtime's reactor.
-                let Ok(stream) = stream.into_std() else { return };
-                events.spawn(async move {
-                    if let Ok(stream) = tokio::net::TcpStream::from_std(stream) {
-                        serve_http(stream, service).await;
-                    }
-                });
-                return;
-            }
-            serve_http(stream, service).await;
         });
     }
 }
 
+/// Puts the client's address in each request's extensions, where `warp::ext` finds it.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: Peer,
+}
+
+impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
+where
+    S: hyper::service::Service<hyper::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(self.peer);
+        self.inner.call(request)
+    }
+}
+
 /// One HTTP connection, with WebSocket upgrades.
-async fn serve_http<S, B>(stream: tokio::net::TcpStream, service: S)
+async fn serve_http<S, B>(stream: conn::Prefixed<tokio::net::TcpStream>, service: S)
 where
     S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>> + Send + 'static,
     S::Future: Send + 'static,
@@ -185,7 +246,9 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    // A client has this long for each request head, keep-alive waits included.
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(conn::HEAD_TIMEOUT);
     let io = hyper_util::rt::TokioIo::new(stream);
     // A client that goes away mid-stream is an ordinary end, not an error to report.
     let _ = builder.serve_connection_with_upgrades(io, service).await;
@@ -262,6 +325,7 @@ pub fn routes(
         .and(warp::path!("admin" / "metadata"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
+        .and(warp::ext::optional::<Peer>())
         .and(with_state(state.clone()))
         .map(ingest::admin_metadata);
     let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(

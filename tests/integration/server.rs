@@ -246,7 +246,7 @@ async fn icy_metadata_monitoring_limits_and_slow_listeners() {
     let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
     let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
     assert!(head.contains("icy-metaint: 16000"), "{head}");
-    let (audio, titles) = timeside::server::icy::strip(&data[split..]);
+    let (audio, titles) = timeside::live::icy::strip(&data[split..]);
     assert_eq!(titles.first().map(String::as_str), Some("StreamTitle='Fast ’n’ loud';"), "{titles:?}");
     // 320 kbit/s for about 4 s (no burst): the normal listener kept the full rate.
     let rate = audio.len() as f64 * 8.0 / 4.0 / 1000.0;
@@ -584,7 +584,7 @@ async fn alarms_and_now_playing_metadata() {
         }
     }
     let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
-    let (_, titles) = timeside::server::icy::strip(&data[split..]);
+    let (_, titles) = timeside::live::icy::strip(&data[split..]);
     assert_eq!(titles.first().map(String::as_str), Some("StreamTitle='Second Song';"), "{titles:?}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }

@@ -631,7 +631,7 @@ fn build_launch(desc: &str, name: &str, caps: &gst::Caps) -> Result<(gst::Pipeli
         return Err(launch_err("empty description".into()));
     }
     let line = format!("{desc} ! audioconvert ! audioresample ! appsink name={LAUNCH_SINK}");
-    let element = gst::parse::launch(&line).map_err(|e| {
+    let element = parse_launch(&line).map_err(|e| {
         let msg = e.to_string();
         if msg.contains("could not link") && msg.contains("audioconvert") {
             launch_err("its last element does not produce audio (cannot link to audioconvert)".into())
@@ -646,4 +646,44 @@ fn build_launch(desc: &str, name: &str, caps: &gst::Caps) -> Result<(gst::Pipeli
         .ok_or_else(|| launch_err(format!("`{LAUNCH_SINK}` is reserved")))?;
     configure_sink(&sink, caps, false);
     Ok((pipeline, sink))
+}
+
+/// Parses a launch line. FATAL_ERRORS: on any error GStreamer frees what it built, where plain
+/// `parse::launch` may hand back a half-built pipeline with the error, which the bindings drop
+/// unreleased (its bus and elements: two file descriptors per failed retry of a live channel).
+fn parse_launch(line: &str) -> Result<gst::Element, gst::glib::Error> {
+    gst::parse::launch_full(line, None, gst::ParseFlags::FATAL_ERRORS)
+}
+
+/// The factory names of every element a launch description makes, bins included, read from
+/// the parsed graph (not the text: no spelling, quoting or bin nesting hides an element).
+/// Nothing is started.
+pub fn launch_elements(desc: &str) -> Result<Vec<String>, MediaError> {
+    super::init()?;
+    let name = format!("{}{desc}", crate::media::input::LAUNCH_PREFIX);
+    let element = parse_launch(desc).map_err(|e| MediaError::Launch { input: name.clone(), message: e.to_string() })?;
+    let mut factories = vec![factory_name(&element)];
+    if let Some(bin) = element.downcast_ref::<gst::Bin>() {
+        let mut elements = bin.iterate_recurse();
+        loop {
+            match elements.next() {
+                Ok(Some(e)) => factories.push(factory_name(&e)),
+                Ok(None) => break,
+                Err(gst::IteratorError::Resync) => {
+                    factories.truncate(1);
+                    elements.resync();
+                }
+                Err(gst::IteratorError::Error) => {
+                    return Err(MediaError::Launch { input: name, message: "cannot list its elements".into() });
+                }
+            }
+        }
+    }
+    Ok(factories)
+}
+
+/// An element's factory name; a bin made by the parser (`bin.( ... )`, the top pipeline) has
+/// its type name instead.
+fn factory_name(element: &gst::Element) -> String {
+    element.factory().map(|f| f.name().to_string()).unwrap_or_else(|| element.type_().name().to_lowercase())
 }

@@ -7,7 +7,7 @@ pub mod encode;
 mod resolve;
 mod tags;
 
-pub use decoder::{GstSource, PushReceiver};
+pub use decoder::{GstSource, PushReceiver, launch_elements};
 pub use discover::{MediaInfo, media_info};
 
 use super::MediaError;

@@ -19,12 +19,28 @@ impl Default for IcyInterleaver {
     }
 }
 
+/// Longest title sent, in bytes of UTF-8 (a block holds at most 255 × 16 bytes; players show
+/// a line).
+pub const MAX_TITLE_BYTES: usize = 1024;
+
+/// `title` as it can go into a metadata block: no control characters (a CR, LF or NUL would
+/// end the block or the line early in some players), single quotes (which would end the
+/// value: ICY has no escaping) as typographic ones, at most [`MAX_TITLE_BYTES`] bytes, cut
+/// on a character boundary.
+pub fn sanitize_title(title: &str) -> String {
+    let mut clean = String::with_capacity(title.len().min(MAX_TITLE_BYTES));
+    for c in title.chars().filter(|c| !c.is_control()).map(|c| if c == '\'' { '’' } else { c }) {
+        if clean.len() + c.len_utf8() > MAX_TITLE_BYTES {
+            break;
+        }
+        clean.push(c);
+    }
+    clean
+}
+
 /// The metadata block for `title`: length byte, then `StreamTitle='title';` padded to 16.
 pub fn metadata_block(title: &str) -> Vec<u8> {
-    // Single quotes would end the value early: ICY has no escaping.
-    let text = format!("StreamTitle='{}';", title.replace('\'', "’"));
-    let mut bytes = text.into_bytes();
-    bytes.truncate(255 * 16);
+    let mut bytes = format!("StreamTitle='{}';", sanitize_title(title)).into_bytes();
     let blocks = bytes.len().div_ceil(16);
     bytes.resize(blocks * 16, 0);
     let mut out = vec![blocks as u8];
@@ -91,5 +107,19 @@ mod tests {
         assert_eq!(back, audio);
         assert_eq!(titles, vec!["StreamTitle='One';".to_string(), "StreamTitle='Two';".to_string()]);
         assert_eq!(stream[METAINT] as usize, metadata_block("One").len() / 16);
+    }
+
+    #[test]
+    fn stream_titles_are_sanitised_capped_and_closed() {
+        let block = metadata_block("a\r\nb\0c'd");
+        let text = String::from_utf8(block[1..].to_vec()).expect("utf8");
+        assert_eq!(text.trim_end_matches('\0'), "StreamTitle='abc’d';");
+        // Long titles are cut on a character boundary and still closed.
+        let long = "é".repeat(3000);
+        let block = metadata_block(&long);
+        assert_eq!(block[0] as usize * 16, block.len() - 1);
+        let text = String::from_utf8(block[1..].to_vec()).expect("valid UTF-8");
+        let text = text.trim_end_matches('\0');
+        assert!(text.ends_with("';") && text.len() <= MAX_TITLE_BYTES + 15, "{}", text.len());
     }
 }

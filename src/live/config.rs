@@ -1,0 +1,279 @@
+//! The live layer's settings: the `[live]` table (limits and timings every channel shares) and
+//! one `[[channels]]` entry. The server's config file holds them; the API and source clients
+//! build a [`ChannelConfig`] too, and every entry point checks it with [`ChannelConfig::problems`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveConfig {
+    pub burst_bytes: usize,
+    pub send_buffer_bytes: u32,
+    pub queue_chunks: usize,
+    pub chunk_bytes: usize,
+    pub events_per_second: f64,
+    pub silence_threshold_dbfs: f64,
+    pub dead_air_seconds: f64,
+    pub spectrum_per_second: f64,
+    /// How long listeners stay on silence (or the fallback) while a channel's source is down
+    /// before their streams end; 0: as long as it takes.
+    pub source_down_timeout_s: f64,
+    /// A connected source that yields no audio for this long (a stalled source client, garbage
+    /// bytes, a dead stream) is dropped; listeners hear silence or the fallback meanwhile.
+    pub source_timeout_s: f64,
+    /// Whether channels created through the API may use `launch:` sources (checked against
+    /// [`super::admission`]'s allow-list even then). Config-file channels may always.
+    pub api_launch_sources: bool,
+    /// Folders whose files channels created through the API may play; empty: none.
+    pub media_roots: Vec<PathBuf>,
+    /// Whether channels created through the API may read URIs on loopback, private and
+    /// link-local addresses (never the server's own address).
+    pub api_private_uris: bool,
+    /// Channels at once, whoever created them (config, API, source clients); 0: no limit.
+    pub max_channels: usize,
+    /// Channels created by source clients at once; 0: no limit.
+    pub max_source_channels: usize,
+    /// A channel that a source client created is removed this long after its source left
+    /// (its listeners get the end of their streams); 0: right away.
+    pub source_channel_expire_s: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub source: String,
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    #[serde(default = "default_mp3_bitrate")]
+    pub mp3_bitrate_kbps: u32,
+    #[serde(default = "default_opus_bitrate")]
+    pub opus_bitrate_kbps: u32,
+    /// Audio per Ogg page of the opus stream (ms, a multiple of 20): listeners get a page when
+    /// it is complete.
+    #[serde(default = "default_opus_page_ms")]
+    pub opus_page_ms: u32,
+    /// Listeners allowed per format at once; 0: no limit.
+    #[serde(default)]
+    pub max_listeners: usize,
+    /// For `source = "push"`: the password a source client must give (any user name);
+    /// empty: the server's `source_password`.
+    #[serde(default)]
+    pub source_password: String,
+    /// Analyzers run on the stream (ids from `timeside list` that can run live, default
+    /// parameters); their events go to the channel's WebSocket topic.
+    #[serde(default = "default_analyzers")]
+    pub analyzers: Vec<String>,
+    /// Another channel whose audio listeners hear while this one's source is down (instead of
+    /// silence); empty: silence.
+    #[serde(default)]
+    pub fallback: String,
+    /// For `source = "push"`: a source client's MP3 that matches the mp3 mount (44.1 kHz
+    /// stereo at `mp3_bitrate_kbps`) is relayed as it is instead of re-encoded.
+    #[serde(default = "yes")]
+    pub mp3_passthrough: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn default_analyzers() -> Vec<String> {
+    ["onsets", "pitch", "tempo"].map(String::from).to_vec()
+}
+
+fn default_formats() -> Vec<String> {
+    vec!["mp3".into(), "opus".into()]
+}
+fn default_mp3_bitrate() -> u32 {
+    128
+}
+fn default_opus_bitrate() -> u32 {
+    96
+}
+fn default_opus_page_ms() -> u32 {
+    60
+}
+
+/// Stream formats a channel can serve: extension → encoder id.
+pub const STREAM_FORMATS: &[(&str, &str)] = &[("mp3", "mp3"), ("opus", "opus")];
+
+/// Longest channel id (and so mount name) accepted anywhere.
+pub const MAX_ID_LEN: usize = 64;
+
+/// The one rule for channel ids, whoever names the channel (config, API, source client's mount).
+pub fn valid_channel_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
+impl ChannelConfig {
+    /// What a source client's new mount gets: mp3 and opus, default bitrates and analyzers.
+    pub fn for_source_client(id: &str, name: &str) -> ChannelConfig {
+        ChannelConfig {
+            id: id.to_string(),
+            name: name.to_string(),
+            source: super::PUSH_SOURCE.to_string(),
+            looped: false,
+            formats: default_formats(),
+            mp3_bitrate_kbps: default_mp3_bitrate(),
+            opus_bitrate_kbps: default_opus_bitrate(),
+            opus_page_ms: default_opus_page_ms(),
+            max_listeners: 0,
+            source_password: String::new(),
+            analyzers: default_analyzers(),
+            fallback: String::new(),
+            mp3_passthrough: true,
+        }
+    }
+
+    /// Every problem with this channel, as "key: why" (for the config file and the API alike).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !valid_channel_id(&self.id) {
+            p.push(format!("id: `{}` must be 1 to {MAX_ID_LEN} letters, digits, - or _", self.id));
+        }
+        if self.source.trim().is_empty() {
+            p.push("source: is empty".into());
+        }
+        if self.formats.is_empty() {
+            p.push("formats: lists no format".into());
+        }
+        let known: Vec<&str> = STREAM_FORMATS.iter().map(|(e, _)| *e).collect();
+        for f in &self.formats {
+            if !known.contains(&f.as_str()) {
+                p.push(format!("formats: unknown format `{f}` (known: {})", known.join(", ")));
+            }
+        }
+        if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&self.mp3_bitrate_kbps) {
+            p.push(format!("mp3_bitrate_kbps: {} is not an MP3 bitrate", self.mp3_bitrate_kbps));
+        }
+        if !(6..=510).contains(&self.opus_bitrate_kbps) {
+            p.push("opus_bitrate_kbps: must be 6..=510".into());
+        }
+        if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
+            p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
+        }
+        if self.fallback == self.id {
+            p.push("fallback: a channel cannot be its own fallback".into());
+        }
+        for id in &self.analyzers {
+            match crate::processors::lookup(id) {
+                Some(e) if e.descriptor.kind == crate::processors::Kind::Analyzer && e.descriptor.live => {}
+                Some(e) if e.descriptor.kind == crate::processors::Kind::Analyzer => {
+                    p.push(format!("analyzers: `{id}` needs the whole signal and cannot run live"))
+                }
+                _ => {
+                    let live: Vec<&str> = crate::processors::registry()
+                        .iter()
+                        .filter(|e| e.descriptor.kind == crate::processors::Kind::Analyzer && e.descriptor.live)
+                        .map(|e| e.descriptor.id)
+                        .collect();
+                    p.push(format!("analyzers: unknown analyzer `{id}` (live analyzers: {})", live.join(", ")))
+                }
+            }
+        }
+        p
+    }
+}
+
+impl LiveConfig {
+    /// Every problem with the `[live]` table, as "key: why".
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let mut bad = |key: &str, why: &str| p.push(format!("live.{key}: {why}"));
+        if !(1024..=16 * 1024 * 1024).contains(&self.burst_bytes) && self.burst_bytes != 0 {
+            bad("burst_bytes", "must be 0 or 1024..=16777216");
+        }
+        if self.send_buffer_bytes != 0 && !(4096..=16 * 1024 * 1024).contains(&self.send_buffer_bytes) {
+            bad("send_buffer_bytes", "must be 0 or 4096..=16777216");
+        }
+        if !(4..=65536).contains(&self.queue_chunks) {
+            bad("queue_chunks", "must be 4..=65536");
+        }
+        if !(256..=1024 * 1024).contains(&self.chunk_bytes) {
+            bad("chunk_bytes", "must be 256..=1048576");
+        }
+        if !(self.events_per_second > 0.0 && self.events_per_second <= 100.0) {
+            bad("events_per_second", "must be > 0 and <= 100");
+        }
+        if !(-150.0..=0.0).contains(&self.silence_threshold_dbfs) {
+            bad("silence_threshold_dbfs", "must be -150..=0");
+        }
+        if !(0.0..=50.0).contains(&self.spectrum_per_second) {
+            bad("spectrum_per_second", "must be 0..=50");
+        }
+        if !(self.source_down_timeout_s >= 0.0 && self.source_down_timeout_s.is_finite()) {
+            bad("source_down_timeout_s", "must be >= 0 (0: no limit)");
+        }
+        if !(self.dead_air_seconds > 0.0 && self.dead_air_seconds <= 3600.0) {
+            bad("dead_air_seconds", "must be > 0 and <= 3600");
+        }
+        if !(1.0..=3600.0).contains(&self.source_timeout_s) {
+            bad("source_timeout_s", "must be 1..=3600");
+        }
+        if !(self.source_channel_expire_s >= 0.0 && self.source_channel_expire_s <= 86400.0) {
+            bad("source_channel_expire_s", "must be 0..=86400");
+        }
+        for (i, root) in self.media_roots.iter().enumerate() {
+            if !root.is_absolute() {
+                p.push(format!("live.media_roots[{i}]: `{}` must be an absolute path", root.display()));
+            }
+        }
+        p
+    }
+}
+
+/// The fallback cycle that `fallbacks` (channel id → its fallback, "" for none) contains, if
+/// any, as the ids along it (`a → b → a`). A cycle would have every channel in it wait on the
+/// next one's audio, which comes from the first.
+pub fn fallback_cycle(fallbacks: &BTreeMap<String, String>) -> Option<Vec<String>> {
+    for start in fallbacks.keys() {
+        let mut path = vec![start.clone()];
+        let mut at = start;
+        while let Some(next) = fallbacks.get(at).filter(|f| !f.is_empty()) {
+            if let Some(i) = path.iter().position(|p| p == next) {
+                let mut cycle = path[i..].to_vec();
+                cycle.push(next.clone());
+                return Some(cycle);
+            }
+            path.push(next.clone());
+            at = next;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn fallback_cycles_of_any_length_are_found() {
+        assert_eq!(fallback_cycle(&map(&[("a", "b"), ("b", "")])), None);
+        assert_eq!(fallback_cycle(&map(&[("a", "b"), ("b", "a")])), Some(vec!["a".into(), "b".into(), "a".into()]));
+        let long = fallback_cycle(&map(&[("x", "a"), ("a", "b"), ("b", "c"), ("c", "a")])).expect("cycle");
+        assert_eq!(long, ["a", "b", "c", "a"].map(String::from).to_vec());
+        // A fallback that names no channel is no cycle (it is refused elsewhere).
+        assert_eq!(fallback_cycle(&map(&[("a", "nowhere")])), None);
+    }
+
+    #[test]
+    fn mount_ids_follow_the_api_rules() {
+        assert!(valid_channel_id("radio-1_a"));
+        assert!(!valid_channel_id(&"a".repeat(MAX_ID_LEN + 1)));
+        assert!(valid_channel_id(&"a".repeat(MAX_ID_LEN)));
+        assert!(!valid_channel_id("a.b") && !valid_channel_id("") && !valid_channel_id("é"));
+    }
+}
