@@ -334,7 +334,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
 pub(crate) fn install_interrupt(token: &CancelToken) {
     let token = token.clone();
     let _ = ctrlc::set_handler(move || {
-        if token.input_ended() {
+        if token.is_cancelled() {
+            // Whatever is still running, a third Ctrl-C ends the process.
+            std::process::exit(130);
+        } else if token.input_ended() {
+            eprintln!("aborting (Ctrl-C again to exit at once)");
             token.cancel();
         } else {
             eprintln!("stopping input (Ctrl-C again to abort)");

@@ -474,7 +474,7 @@ async fn request(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_are_created_and_deleted_through_the_api() {
     let dir = tempfile::tempdir().expect("tmp");
-    let mut config = load_config(dir.path(), "api_token = \"t0k3n\"", "");
+    let mut config = load_config(dir.path(), "api_token = \"t0k3n\"", "[live]\napi_launch_sources = true\n");
     config.channels.clear();
     let server = timeside::server::start(config).await.expect("start");
     let addr = server.addr;

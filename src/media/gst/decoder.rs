@@ -36,6 +36,10 @@ const TRUNCATION_FRACTION: f64 = 0.98;
 /// ... unless less than this is missing (container durations are estimates for some formats).
 const TRUNCATION_MIN_MISSING_S: f64 = 0.5;
 const NO_AUDIO_MESSAGE: &str = "timeside-no-audio";
+/// Empty buffers in a row after which a decoder is declared stuck: some demuxers, given a
+/// broken header (a WAV whose `LIST` chunk runs past the end of the file), push empty buffers
+/// forever and never reach the end of the stream. Real streams send at most a few.
+const MAX_EMPTY_BUFFERS: u32 = 1000;
 /// While prerolling a local file, the demuxer reads it continuously; a demuxer that stopped
 /// reading this long without producing audio has failed. Needed because decodebin (1.22) can
 /// drop a demuxer's error posted while it is still being set up (seen with truncated MP4s under
@@ -80,6 +84,8 @@ pub struct GstSource {
     tags: BTreeMap<String, String>,
     /// Samples of the appsink buffer being converted (reused).
     scratch: Vec<f32>,
+    /// Empty buffers received in a row (see [`MAX_EMPTY_BUFFERS`]).
+    empty_buffers: u32,
 }
 
 impl GstSource {
@@ -150,6 +156,7 @@ impl GstSource {
             read_to_end: false,
             tags: BTreeMap::new(),
             scratch: Vec::new(),
+            empty_buffers: 0,
         };
         source.start(options)?;
         Ok(source)
@@ -311,6 +318,18 @@ impl GstSource {
         drop(map);
         let ch = self.format.channels as usize;
         let frames = (samples.len() / ch) as u64;
+        if frames == 0 {
+            self.scratch = samples;
+            self.empty_buffers += 1;
+            if self.empty_buffers >= MAX_EMPTY_BUFFERS {
+                return Err(decode_error(
+                    &self.name,
+                    "the decoder makes no progress (empty buffers without end): corrupt or truncated file",
+                ));
+            }
+            return Ok(());
+        }
+        self.empty_buffers = 0;
         let rate = self.format.samplerate;
         let pts_frame = buffer.pts().map(|pts| {
             let ns = pts.nseconds();
