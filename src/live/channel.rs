@@ -255,7 +255,8 @@ impl Channel {
                             "wall_time": wall_time(), "message": message });
             let _ = state_events.send(Event::from(e.to_string()));
         });
-        let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, on_state);
+        let source_timeout = std::time::Duration::from_secs_f64(live.source_timeout_s);
+        let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, source_timeout, on_state);
         if !config.fallback.is_empty() {
             let fallback = config.fallback.clone();
             source = source.with_fallback(Box::new(move || channels.upgrade()?.get(&fallback).map(|c| c.tap())));

@@ -2,6 +2,11 @@
 //! while the real source is down (failed, disconnected, not yet started) it yields silence at
 //! the pace of the clock and retries, so encoders keep running and listeners stay connected;
 //! with a fallback channel it plays that channel's audio instead of silence.
+//!
+//! It is also the channel's clock: whatever the source (a file, a source client pushing ten
+//! times faster than real time, a fallback chain), audio comes out no faster than real time,
+//! and a source that stalls without ending has its gap filled with silence from a quarter of a
+//! second on, and is dropped after `live.source_timeout_s`.
 //! Positions run on continuously across restarts: `stream_time` is seconds since the channel
 //! started.
 
@@ -33,6 +38,13 @@ pub enum Origin {
 pub const BLOCK_S: f64 = 0.01;
 /// How long to wait for the fallback channel's next block before playing silence instead.
 const FALLBACK_WAIT: Duration = Duration::from_millis(200);
+/// How long a connected source may give nothing before silence fills in for it.
+const GAP_FILL_AFTER: Duration = Duration::from_millis(250);
+/// How far ahead of the clock audio may run (what players and encoders smooth out anyway).
+const MAX_LEAD: Duration = Duration::from_millis(200);
+/// How far behind the clock the channel may fall before the clock is set back to it (a slow
+/// source is not made up for with a burst later).
+const MAX_LAG: Duration = Duration::from_secs(1);
 
 /// What happened to the underlying source, for events.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,8 +64,12 @@ pub struct ResilientSource {
     /// Where the current inner source's frame 0 sits in the channel.
     offset: u64,
     last_retry: Option<Instant>,
-    /// Wall-clock pacing of silence.
-    silence_clock: Option<(Instant, u64)>,
+    /// The channel's clock: when it was at which frame (set at the first block).
+    clock: Option<(Instant, u64)>,
+    /// Since when the open source has given nothing.
+    stalled_since: Option<Instant>,
+    /// How long it may give nothing before it is dropped.
+    source_timeout: Duration,
     stopped: bool,
     on_state: Box<dyn Fn(SourceState) + Send>,
     fallback: Option<FallbackTap>,
@@ -62,11 +78,13 @@ pub struct ResilientSource {
 }
 
 impl ResilientSource {
-    /// `format` is fixed for the channel: every (re)opened source is converted to it.
+    /// `format` is fixed for the channel: every (re)opened source is converted to it; a source
+    /// that gives no audio for `source_timeout` is dropped (and retried).
     pub fn new(
         origin: Origin,
         looped: bool,
         format: AudioFormat,
+        source_timeout: Duration,
         on_state: Box<dyn Fn(SourceState) + Send>,
     ) -> ResilientSource {
         let options = DecodeOptions {
@@ -86,7 +104,9 @@ impl ResilientSource {
             position: 0,
             offset: 0,
             last_retry: None,
-            silence_clock: None,
+            clock: None,
+            stalled_since: None,
+            source_timeout,
             stopped: false,
             on_state,
             fallback: None,
@@ -111,7 +131,6 @@ impl ResilientSource {
             Ok(mut block) if block.format == self.format => {
                 block.frame = self.position;
                 self.position += block.frames() as u64;
-                self.silence_clock = None;
                 Some(block)
             }
             Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
@@ -150,7 +169,7 @@ impl ResilientSource {
             Ok(s) => {
                 self.inner = Some(s);
                 self.offset = self.position;
-                self.silence_clock = None;
+                self.stalled_since = None;
                 // Closing the tap detaches it from the fallback channel.
                 self.fallback_audio = None;
                 (self.on_state)(SourceState::Connected);
@@ -165,15 +184,9 @@ impl ResilientSource {
         (self.on_state)(SourceState::Disconnected(e.to_string()));
     }
 
-    /// A block of silence, released when the clock reaches it.
+    /// A block of silence (its pace is the clock's, see [`Self::paced`]).
     fn silence(&mut self) -> Block {
         let frames = (self.format.samplerate as f64 * BLOCK_S) as u64;
-        let (start, start_frame) = *self.silence_clock.get_or_insert((Instant::now(), self.position));
-        let due = start
-            + Duration::from_secs_f64((self.position + frames - start_frame) as f64 / self.format.samplerate as f64);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
         let block = Block {
             frame: self.position,
             samples: vec![0.0; frames as usize * self.format.channels as usize],
@@ -181,6 +194,49 @@ impl ResilientSource {
         };
         self.position += frames;
         block
+    }
+
+    /// The frame the clock is at now.
+    fn clock_frame(&mut self) -> u64 {
+        let rate = self.format.samplerate as f64;
+        let (start, frame) = *self.clock.get_or_insert((Instant::now(), self.position));
+        frame + (start.elapsed().as_secs_f64() * rate) as u64
+    }
+
+    /// Holds `block` (already counted in `position`) until the clock is near it: no source
+    /// makes the channel run ahead of real time.
+    fn paced(&mut self, block: Block) -> Block {
+        let rate = self.format.samplerate as f64;
+        let now = self.clock_frame();
+        let lag = Duration::from_secs_f64(now.saturating_sub(self.position) as f64 / rate);
+        if lag > MAX_LAG {
+            self.clock = Some((Instant::now(), self.position));
+        }
+        let lead = Duration::from_secs_f64(self.position.saturating_sub(now) as f64 / rate);
+        if let Some(wait) = lead.checked_sub(MAX_LEAD) {
+            std::thread::sleep(wait);
+        }
+        block
+    }
+
+    /// The open source gave nothing in time: silence while the clock runs on, and the source
+    /// dropped once it has been silent for `source_timeout`.
+    fn fill_gap(&mut self) -> Option<Block> {
+        let since = *self.stalled_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= self.source_timeout {
+            let seconds = self.source_timeout.as_secs_f64();
+            let message = format!("no audio for {seconds} s (live.source_timeout_s): dropped");
+            self.lost(MediaError::Decode { input: self.name(), message });
+            self.stalled_since = None;
+            return None;
+        }
+        let frames = (self.format.samplerate as f64 * BLOCK_S) as u64;
+        if self.position + frames > self.clock_frame() {
+            return None;
+        }
+        // The source's own positions go on after the gap.
+        self.offset += frames;
+        Some(self.silence())
     }
 }
 
@@ -201,23 +257,40 @@ impl Source for ResilientSource {
             if self.inner.is_none() {
                 self.try_open();
                 if self.inner.is_none() {
-                    if let Some(block) = self.fallback_block() {
-                        return Ok(Some(block));
-                    }
-                    return Ok(Some(self.silence()));
+                    let block = match self.fallback_block() {
+                        Some(block) => block,
+                        None => self.silence(),
+                    };
+                    return Ok(Some(self.paced(block)));
                 }
             }
+            if self.stalled_since.is_some()
+                && let Some(block) = self.fill_gap()
+            {
+                return Ok(Some(block));
+            }
             let Some(inner) = self.inner.as_mut() else { continue };
-            match inner.next_block() {
+            // Stalled: look again every block; otherwise give the source a quarter second.
+            let wait = if self.stalled_since.is_some() { Duration::from_secs_f64(BLOCK_S) } else { GAP_FILL_AFTER };
+            match inner.next_block_within(wait) {
                 Ok(Some(mut b)) => {
+                    self.stalled_since = None;
                     b.frame += self.offset;
                     self.position = b.frame + b.frames() as u64;
-                    return Ok(Some(b));
+                    return Ok(Some(self.paced(b)));
+                }
+                Err(MediaError::NothingYet { .. }) => {
+                    self.stalled_since.get_or_insert_with(Instant::now);
                 }
                 Ok(None) if self.looped => {
-                    // Reopen at once for a seamless loop.
+                    // Reopen at once for a seamless loop, unless the file gave next to no
+                    // audio (then it waits for the next retry, on silence, rather than
+                    // reopening as fast as the machine can).
+                    let played = self.position.saturating_sub(self.offset);
                     self.inner = None;
-                    self.last_retry = None;
+                    if played >= self.format.samplerate as u64 {
+                        self.last_retry = None;
+                    }
                 }
                 Ok(None) => self.lost(MediaError::Decode { input: self.name(), message: "the source ended".into() }),
                 Err(e) => self.lost(e),

@@ -156,6 +156,9 @@ pub enum MediaError {
     SegmentOutOfRange { input: String, start_s: f64, duration_s: f64 },
     #[error("{input}: the decoder stalled (no data for {seconds} s)")]
     Stalled { input: String, seconds: u64 },
+    /// A live source gave no audio within the time its caller allowed; it is still open.
+    #[error("{input}: no audio yet")]
+    NothingYet { input: String },
     #[error("{input}: invalid decode options: {message}")]
     Options { input: String, message: String },
     #[error("GStreamer could not be initialised: {0}")]

@@ -329,7 +329,8 @@ fn with_state(
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
-    let live_stream = warp::get()
+    let get_or_head = warp::get().map(|| false).or(warp::head().map(|| true)).unify();
+    let live_stream = get_or_head
         .and(warp::path!("live" / String))
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("icy-metadata"))
@@ -352,7 +353,11 @@ pub fn routes(
         .map(ingest::admin_metadata);
     let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
         |socket: warp::ws::Ws, state: Arc<AppState>| {
-            socket.on_upgrade(move |ws| ws::session(ws, state)).into_response()
+            socket
+                .max_message_size(ws::MAX_MESSAGE_BYTES)
+                .max_frame_size(ws::MAX_MESSAGE_BYTES)
+                .on_upgrade(move |ws| ws::session(ws, state))
+                .into_response()
         },
     );
     live_stream
@@ -436,6 +441,7 @@ impl Drop for ListenerGuard {
 /// instead of in chunks of `live.chunk_bytes`, for monitoring and interactive players; it costs
 /// the server several times more writes per listener.
 fn live_stream(
+    head: bool,
     name: String,
     query: std::collections::HashMap<String, String>,
     icy_metadata: Option<String>,
@@ -467,6 +473,14 @@ fn live_stream(
             &format!("channel `{id}` has no `{ext}` stream (it has: {})", formats.join(", ")),
         );
     };
+    // With ICY metadata only for MP3 streams (Ogg carries its own comments).
+    let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
+    if head {
+        // What a GET would answer, without a body and without counting a listener.
+        let mut response = warp::reply().into_response();
+        stream_headers(&mut response, &channel, mount, with_icy);
+        return response;
+    }
     let limit = channel.max_listeners;
     let now = mount.listeners.fetch_add(1, Ordering::SeqCst) + 1;
     if limit > 0 && now > limit {
@@ -493,8 +507,6 @@ fn live_stream(
     let guard = ListenerGuard(mount.clone());
     let hub = if low_latency { &mount.immediate_hub } else { &mount.hub };
     let subscriber = hub.subscribe_bytes(state.config.live.burst_bytes);
-    // ICY metadata goes only into MP3 streams (Ogg carries its own comments).
-    let with_icy = icy_metadata.as_deref().map(str::trim) == Some("1") && ext == "mp3";
     let icy = with_icy.then(icy::IcyInterleaver::default);
     let playing = channel.clone();
     let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {
@@ -516,6 +528,12 @@ fn live_stream(
         }
     });
     let mut response = warp::reply::stream(body).into_response();
+    stream_headers(&mut response, &channel, &mount, with_icy);
+    response
+}
+
+/// The headers of a mount's stream (GET and HEAD alike).
+fn stream_headers(response: &mut warp::reply::Response, channel: &Channel, mount: &Mount, with_icy: bool) {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mount.content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
@@ -530,5 +548,4 @@ fn live_stream(
     if let Ok(v) = HeaderValue::from_str(&channel.name) {
         headers.insert("icy-name", v);
     }
-    response
 }

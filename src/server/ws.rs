@@ -26,6 +26,11 @@ use tokio::sync::mpsc;
 use warp::ws::{Message, WebSocket};
 
 const QUEUE: usize = 256;
+/// Largest message (and frame) a client may send: ops are a few dozen bytes. A larger one is
+/// refused as its header arrives (close 1009), before its payload is buffered.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// A connection that neither sends nor receives a message for this long is closed.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn reply(topic: &str, event: &str, stream_time: f64, extra: serde_json::Value) -> Message {
     let mut v = json!({ "topic": topic, "event": event, "stream_time": stream_time, "wall_time": wall_time() });
@@ -44,13 +49,30 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     if *shutdown.borrow() {
         return;
     }
+    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
             incoming = rx.next() => {
-                let Some(Ok(msg)) = incoming else { break };
+                let msg = match incoming {
+                    Some(Ok(msg)) => msg,
+                    Some(Err(e)) => {
+                        // Over-size messages (and broken frames) get a close frame saying why.
+                        let text = e.to_string();
+                        let (code, reason) = if text.contains("Space limit") || text.contains("too long") {
+                            (1009, format!("message too big: at most {MAX_MESSAGE_BYTES} bytes"))
+                        } else {
+                            (1002, "protocol error".to_string())
+                        };
+                        let _ = tx.send(Message::close_with(code as u16, reason)).await;
+                        break;
+                    }
+                    None => break,
+                };
                 if msg.is_close() {
                     break;
                 }
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
                 let Ok(text) = msg.to_str() else { continue };
                 let out = handle(text, &state, &queue, &dropped, &mut forwards);
                 if tx.send(out).await.is_err() {
@@ -59,9 +81,14 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
             }
             event = queued.recv() => {
                 let Some(event) = event else { break };
-                if tx.send(Message::text(event.to_string())).await.is_err() {
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                if tx.send(Message::text(with_dropped(&event, &dropped))).await.is_err() {
                     break;
                 }
+            }
+            _ = &mut idle => {
+                let _ = tx.send(Message::close_with(1000u16, "idle: no message either way for 60 s")).await;
+                break;
             }
             // The flag only ever turns true: any change is the shutdown.
             _ = shutdown.changed() => {
@@ -72,6 +99,22 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     }
     for (_, f) in forwards {
         f.abort();
+    }
+}
+
+/// The event as sent: with a `dropped` field counting the events this client missed since
+/// the last one it got (it read too slowly), when it missed any.
+fn with_dropped(event: &Event, dropped: &AtomicU64) -> String {
+    let missed = dropped.swap(0, Ordering::Relaxed);
+    if missed == 0 {
+        return event.to_string();
+    }
+    match serde_json::from_str::<serde_json::Value>(event) {
+        Ok(mut v) => {
+            v["dropped"] = json!(missed);
+            v.to_string()
+        }
+        Err(_) => event.to_string(),
     }
 }
 

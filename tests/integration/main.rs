@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod decode;
 mod encode;
+mod hardening;
 mod pipeline;
 mod server;
 mod sox_parity;

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// A config on an ephemeral loopback port with `data_dir` in `dir`; `rest` adds tables and
 /// channels (it must not repeat `[server]`'s listen and data_dir).
-fn load_config(dir: &std::path::Path, server_extra: &str, rest: &str) -> Config {
+pub(crate) fn load_config(dir: &std::path::Path, server_extra: &str, rest: &str) -> Config {
     let file = dir.join("server.toml");
     let text = format!("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{server_extra}\n{rest}", dir.display());
     std::fs::write(&file, text).expect("write config");
@@ -36,7 +36,7 @@ formats = ["mp3"]
 
 /// GET over HTTP/1.0 (no chunked encoding); returns (status line + headers, body read until
 /// `listen` elapsed or the stream ended).
-async fn get(addr: std::net::SocketAddr, path: &str, listen: Duration) -> (String, Vec<u8>) {
+pub(crate) async fn get(addr: std::net::SocketAddr, path: &str, listen: Duration) -> (String, Vec<u8>) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await.expect("send");
     let mut data = Vec::new();
@@ -321,7 +321,7 @@ async fn icy_metadata_monitoring_limits_and_slow_listeners() {
 }
 
 /// Sends a raw request head and returns the status line of the reply.
-async fn raw_status(addr: std::net::SocketAddr, head: &str) -> (String, tokio::net::TcpStream) {
+pub(crate) async fn raw_status(addr: std::net::SocketAddr, head: &str) -> (String, tokio::net::TcpStream) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.write_all(head.as_bytes()).await.expect("send");
     let mut reply = Vec::new();
@@ -449,7 +449,7 @@ async fn icecast_source_clients_push_to_mounts() {
 }
 
 /// An HTTP/1.0 request with an optional bearer token and JSON body; returns (status, body).
-async fn request(
+pub(crate) async fn request(
     addr: std::net::SocketAddr,
     method: &str,
     path: &str,

@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 /// How long a pipeline may go without producing data or a message before it is declared stalled.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one look at the appsink waits before the bus is read again.
+const PULL_WAIT: Duration = Duration::from_millis(100);
 /// Buffers the appsink may hold before upstream waits.
 const APPSINK_MAX_BUFFERS: u32 = 8;
 /// How far a buffer's timestamp may drift from the running frame count before we trust the
@@ -197,7 +199,7 @@ impl GstSource {
             }
         }
         self.pipeline.set_state(gst::State::Playing).map_err(|_| self.pending_error("cannot play"))?;
-        let first = self.pull_sample()?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
+        let first = self.pull_sample(None)?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
         let caps = first.caps().ok_or_else(|| decode_error(&self.name, "decoded audio has no caps"))?;
         let s = caps.structure(0).ok_or_else(|| decode_error(&self.name, "decoded audio has empty caps"))?;
         let rate = s.get::<i32>("rate").map_err(|_| decode_error(&self.name, "decoded audio has no rate"))?;
@@ -242,14 +244,16 @@ impl GstSource {
     }
 
     /// The next sample from the appsink, `None` at end of stream; bus errors become errors.
-    fn pull_sample(&mut self) -> Result<Option<gst::Sample>, MediaError> {
+    /// With `give_up`, [`MediaError::NothingYet`] when no sample came by then.
+    fn pull_sample(&mut self, give_up: Option<Instant>) -> Result<Option<gst::Sample>, MediaError> {
         let mut last_progress = Instant::now();
         loop {
             while let Some(msg) = self.bus.pop() {
                 self.handle_message(&msg)?;
                 last_progress = Instant::now();
             }
-            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            let wait = give_up.map_or(PULL_WAIT, |t| t.saturating_duration_since(Instant::now()).min(PULL_WAIT));
+            if let Some(sample) = self.appsink.try_pull_sample(gst::ClockTime::from_nseconds(wait.as_nanos() as u64)) {
                 return Ok(Some(sample));
             }
             if self.appsink.is_eos() {
@@ -260,8 +264,41 @@ impl GstSource {
                 self.read_to_end = true;
                 return Ok(None);
             }
+            if give_up.is_some_and(|t| Instant::now() >= t) {
+                return Err(MediaError::NothingYet { input: self.name.clone() });
+            }
             if last_progress.elapsed() > STALL_TIMEOUT {
                 return Err(MediaError::Stalled { input: self.name.clone(), seconds: STALL_TIMEOUT.as_secs() });
+            }
+        }
+    }
+
+    /// The next block as [`Source::next_block`], but waiting at most `wait` for the pipeline:
+    /// `Err(NothingYet)` then, and the source is still open (a live caller fills the gap).
+    pub fn next_block_within(&mut self, wait: Duration) -> Result<Option<Block>, MediaError> {
+        self.next_block_until(Some(Instant::now() + wait))
+    }
+
+    fn next_block_until(&mut self, give_up: Option<Instant>) -> Result<Option<Block>, MediaError> {
+        loop {
+            if let Some(block) = self.out.pop_front() {
+                self.first_frame.get_or_insert(block.frame);
+                self.delivered += block.frames() as u64;
+                return Ok(Some(block));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            let sample = match self.pending.take() {
+                Some(s) => Some(s),
+                None => self.pull_sample(give_up)?,
+            };
+            match sample {
+                Some(s) => self.take_sample(s)?,
+                None => {
+                    self.finish_decoding();
+                    self.check_truncation()?;
+                }
             }
         }
     }
@@ -397,27 +434,7 @@ impl Source for GstSource {
     }
 
     fn next_block(&mut self) -> Result<Option<Block>, MediaError> {
-        loop {
-            if let Some(block) = self.out.pop_front() {
-                self.first_frame.get_or_insert(block.frame);
-                self.delivered += block.frames() as u64;
-                return Ok(Some(block));
-            }
-            if self.done {
-                return Ok(None);
-            }
-            let sample = match self.pending.take() {
-                Some(s) => Some(s),
-                None => self.pull_sample()?,
-            };
-            match sample {
-                Some(s) => self.take_sample(s)?,
-                None => {
-                    self.finish_decoding();
-                    self.check_truncation()?;
-                }
-            }
-        }
+        self.next_block_until(None)
     }
 
     fn stop(&mut self) {

@@ -193,11 +193,24 @@ pub struct BroadcastSink {
     immediate: Option<Arc<Broadcast>>,
     buffer: Vec<u8>,
     chunk_bytes: usize,
+    /// When the first byte of `buffer` came.
+    gathering_since: Option<std::time::Instant>,
 }
+
+/// A chunk is published when it is `chunk_bytes` long or this old, whichever comes first: a
+/// low-bitrate stream (Opus of a silent channel: a few bytes a packet) would otherwise reach
+/// its listeners tens of seconds late.
+pub const MAX_CHUNK_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl BroadcastSink {
     pub fn new(hub: Arc<Broadcast>, chunk_bytes: usize) -> Self {
-        BroadcastSink { hub, immediate: None, buffer: Vec::new(), chunk_bytes: chunk_bytes.max(1) }
+        BroadcastSink {
+            hub,
+            immediate: None,
+            buffer: Vec::new(),
+            chunk_bytes: chunk_bytes.max(1),
+            gathering_since: None,
+        }
     }
 
     /// Also publishes every write, as it comes, to `hub`.
@@ -235,9 +248,11 @@ impl ByteSink for BroadcastSink {
             hub.publish(Chunk::copy_from_slice(bytes));
         }
         self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= self.chunk_bytes {
+        let since = *self.gathering_since.get_or_insert_with(std::time::Instant::now);
+        if self.buffer.len() >= self.chunk_bytes || since.elapsed() >= MAX_CHUNK_AGE {
             let chunk = Chunk::from(std::mem::take(&mut self.buffer));
             self.hub.publish(chunk);
+            self.gathering_since = None;
         }
         Ok(())
     }
