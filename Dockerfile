@@ -7,9 +7,13 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       pkg-config cmake libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Exactly what the build needs (scripts/check-dockerfile.sh builds from these lines alone):
+# the manifest names the benches, the binary embeds config/timeside.toml and pipelines/.
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src src
 COPY pipelines pipelines
+COPY config config
+COPY benches benches
 RUN cargo build --release --locked && strip target/release/timeside
 
 FROM debian:bookworm-slim
@@ -20,6 +24,7 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
     && useradd --system --create-home timeside
 COPY --from=build /src/target/release/timeside /usr/local/bin/timeside
 COPY pipelines /usr/share/timeside/pipelines
+COPY config /usr/share/timeside/config
 USER timeside
 WORKDIR /data
 ENTRYPOINT ["timeside"]

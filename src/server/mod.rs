@@ -528,7 +528,7 @@ fn live_stream(
         }
     });
     let mut response = warp::reply::stream(body).into_response();
-    stream_headers(&mut response, &channel, &mount, with_icy);
+    stream_headers(&mut response, &channel, mount, with_icy);
     response
 }
 

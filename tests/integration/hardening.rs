@@ -467,9 +467,10 @@ fn fds_and_threads() -> (usize, usize) {
 fn retry_probe() {
     use timeside::media::{DecodeOptions, Input, Source, gst::GstSource};
     let options = DecodeOptions::default();
-    let attempt = |input: &str| match GstSource::open(&Input::parse(input), &options) {
-        Ok(mut s) => while let Ok(Some(_)) = s.next_block() {},
-        Err(_) => {}
+    let attempt = |input: &str| {
+        if let Ok(mut s) = GstSource::open(&Input::parse(input), &options) {
+            while let Ok(Some(_)) = s.next_block() {}
+        }
     };
     // Warm up GStreamer's registry and thread pools first.
     for input in
