@@ -4,9 +4,10 @@
 //! output (every encoder writes a part file renamed only on success).
 
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
+use crate::media::sink::{ByteSink, open_sink};
 use crate::media::{DecodeOptions, Input};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run};
-use crate::processors::encoders::{ByteSink, OutputFactory, output::open_sink};
+use crate::processors::encoders::OutputFactory;
 use clap::Args;
 use serde_json::{Value, json};
 use std::collections::HashMap;

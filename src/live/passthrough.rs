@@ -20,9 +20,9 @@
 //! ([`priming_frames`]): 26 to 52 ms of silence per switch, no noise.
 
 use super::channel::CHANNEL_FORMAT;
+use crate::media::broadcast::{Broadcast, BroadcastSink};
 use crate::media::mpeg_audio::{FrameHeader, FrameSplitter, priming_frames};
-use crate::processors::encoders::ByteSink;
-use crate::processors::encoders::broadcast::{Broadcast, BroadcastSink};
+use crate::media::sink::ByteSink;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 

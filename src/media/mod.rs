@@ -6,10 +6,12 @@
 //! imports GStreamer), or an in-memory array ([`ArraySource`]) for tests and the API.
 
 pub mod array;
+pub mod broadcast;
 pub mod gst;
 pub mod hash;
 pub mod input;
 pub mod mpeg_audio;
+pub mod sink;
 pub mod synth;
 
 use serde::{Deserialize, Serialize};

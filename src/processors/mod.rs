@@ -85,7 +85,7 @@ impl<'a> BuildContext<'a> {
     pub fn open_output(&self, encoder: &str, file_name: &str) -> Result<Box<dyn encoders::ByteSink>, String> {
         match self.outputs {
             Some(f) => f.open(encoder, file_name),
-            None => encoders::output::open_sink(self.output_dir, file_name),
+            None => crate::media::sink::open_sink(self.output_dir, file_name),
         }
     }
 

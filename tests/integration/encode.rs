@@ -6,10 +6,11 @@ use crate::common::*;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use timeside::media::gst::GstSource;
+use timeside::media::sink::{ByteSink, ChunkSink};
 use timeside::media::synth::sine;
 use timeside::media::{ArraySource, AudioFormat, DecodeOptions, Input, Source};
 use timeside::pipeline::{PipelineSpec, RunOptions, run_source};
-use timeside::processors::encoders::{ByteSink, ChunkSink, OutputFactory};
+use timeside::processors::encoders::OutputFactory;
 
 /// (encoder, params, extension, codec frame in decoded samples, decoded rate if fixed)
 const ENCODERS: &[(&str, &str, &str, u64, Option<u32>)] = &[
@@ -333,7 +334,7 @@ fn sixteen_bit_sources_stay_bit_exact_in_flac_and_wav() {
 /// at the start never reads while 6 s are encoded (it falls behind), then reads what is left.
 #[test]
 fn late_or_lagging_readers_still_get_a_decodable_stream() {
-    use timeside::processors::encoders::broadcast::{Broadcast, BroadcastSink, Subscriber};
+    use timeside::media::broadcast::{Broadcast, BroadcastSink, Subscriber};
     struct Hubs(Mutex<Vec<(String, Subscriber)>>);
     impl OutputFactory for Hubs {
         fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {

@@ -11,7 +11,7 @@
 //! patch, and a buffer whose offset lies before the end of what was written becomes a patch.
 
 use crate::media::AudioFormat;
-use crate::processors::encoders::{ByteSink, Tags};
+use crate::media::sink::{ByteSink, Tags};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;

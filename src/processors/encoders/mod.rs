@@ -2,47 +2,20 @@
 //! through a [`ByteSink`] (file, stdout or chunk stream, see [`output`]) chosen by the run.
 
 pub mod aac;
-pub mod broadcast;
 pub mod flac;
 mod gst_backed;
 pub mod mp3;
 pub mod opus;
-pub mod output;
 pub mod vorbis;
 pub mod wav;
 pub mod webm;
 
+pub use crate::media::sink::{ByteSink, Tags};
 use crate::processors::ProcessError;
-pub use output::{ByteSink, ChunkSink, PartFile};
-use serde::{Deserialize, Serialize};
 
 /// Chooses the sink of each encoder of a run (the default writes files in the output folder).
 pub trait OutputFactory: Sync {
     fn open(&self, encoder: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String>;
-}
-
-/// Tags written into every format that has them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct Tags {
-    /// Title. Default none.
-    pub title: Option<String>,
-    /// Artist. Default none.
-    pub artist: Option<String>,
-    /// Album. Default none.
-    pub album: Option<String>,
-    /// Comment. Default none.
-    pub comment: Option<String>,
-}
-
-impl Tags {
-    /// (Vorbis-comment style field name, value) for each tag set.
-    pub fn fields(&self) -> Vec<(&'static str, &str)> {
-        [("TITLE", &self.title), ("ARTIST", &self.artist), ("ALBUM", &self.album), ("COMMENT", &self.comment)]
-            .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-            .collect()
-    }
 }
 
 /// A write error of an encoder, naming the output it was writing to.

@@ -152,3 +152,27 @@ impl<F: FnMut(Vec<u8>) + Send> ByteSink for ChunkSink<F> {
         "stream".into()
     }
 }
+
+/// Tags written into every format that has them.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tags {
+    /// Title. Default none.
+    pub title: Option<String>,
+    /// Artist. Default none.
+    pub artist: Option<String>,
+    /// Album. Default none.
+    pub album: Option<String>,
+    /// Comment. Default none.
+    pub comment: Option<String>,
+}
+
+impl Tags {
+    /// (Vorbis-comment style field name, value) for each tag set.
+    pub fn fields(&self) -> Vec<(&'static str, &str)> {
+        [("TITLE", &self.title), ("ARTIST", &self.artist), ("ALBUM", &self.album), ("COMMENT", &self.comment)]
+            .into_iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+            .collect()
+    }
+}

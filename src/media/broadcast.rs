@@ -10,7 +10,7 @@
 //!   the oldest kept chunk; `Subscriber::skipped` counts what it missed. Memory is bounded by
 //!   `capacity`, whatever the readers do.
 
-use super::ByteSink;
+use super::sink::ByteSink;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
