@@ -1,7 +1,11 @@
-//! The command line: `list`, `info`, `analyze`, `run`, `demo`.
+//! The command line: `list`, `info`, `analyze`, `run` (batch), `transcode`, `demo`, `serve`.
+//! Thin glue: it parses flags, builds pipeline specs and the server config, and prints; the
+//! work is in `pipeline`, `live` and `server`.
 //!
 //! Exit codes: 0 success; 1 an input could not be processed (the others still were);
-//! 2 the command itself is wrong (unknown processor, bad parameter, invalid pipeline file).
+//! 2 the command itself is wrong (unknown processor, bad parameter, invalid pipeline file or
+//! config). Ctrl-C ends live inputs (results are still written), a second one aborts, a third
+//! exits at once.
 
 mod batch;
 mod demo;

@@ -2,6 +2,10 @@
 //! output. The format comes from each output's extension unless `--format` is given; `-o -`
 //! writes to stdout. Existing files are kept unless `--force`; a failed run leaves no partial
 //! output (every encoder writes a part file renamed only on success).
+//!
+//! Each output may carry its own encoder parameters after a colon, as ffmpeg users expect:
+//! `-o web.mp3:bitrate=128 -o web.opus:bitrate=96,page_ms=60` (`bitrate` and `quality` mean
+//! what the flags mean; any other name is the encoder's own parameter, checked as in presets).
 
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
 use crate::media::sink::{ByteSink, open_sink};
@@ -18,7 +22,8 @@ pub struct TranscodeArgs {
     /// File, URI or `launch:<description>`.
     input: String,
     /// Output file (repeat for several formats in one pass); `-` is stdout (needs --format).
-    #[arg(short, long = "output", required = true, value_name = "FILE")]
+    /// `FILE:name=value,...` sets encoder parameters for this output only.
+    #[arg(short, long = "output", required = true, value_name = "FILE[:PARAMS]")]
     outputs: Vec<String>,
     /// Format for every output: wav, mp3, opus, ogg (Vorbis), flac, m4a, aac (ADTS), webm.
     #[arg(long)]
@@ -83,6 +88,29 @@ impl OutputFactory for Targets {
     }
 }
 
+/// `out` split into the path and its own parameters (`web.mp3:bitrate=128,quality=2`); a
+/// colon not followed by `name=value` pairs is part of the path.
+fn split_output(out: &str) -> (&str, Vec<(&str, &str)>) {
+    if let Some((path, params)) = out.split_once(':') {
+        let pairs: Option<Vec<(&str, &str)>> =
+            params.split(',').map(|kv| kv.split_once('=').filter(|(k, _)| !k.trim().is_empty())).collect();
+        if let Some(pairs) = pairs.filter(|_| !path.is_empty()) {
+            return (path, pairs.into_iter().map(|(k, v)| (k.trim(), v.trim())).collect());
+        }
+    }
+    (out, Vec::new())
+}
+
+/// The encoder parameter a flag-like name stands for (`bitrate`, `quality`), else the name.
+fn parameter_name<'a>(encoder: &str, name: &'a str) -> &'a str {
+    match (name, encoder) {
+        ("bitrate", _) => "bitrate_kbps",
+        ("quality", "mp3") => "vbr_quality",
+        ("quality", "flac") => "compression",
+        _ => name,
+    }
+}
+
 fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, key: &str) -> Value {
     let mut p = json!({ "file_name": key });
     let tags: serde_json::Map<String, Value> =
@@ -131,6 +159,8 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
         problems.push("only one output can be stdout (-o -)".to_string());
     }
     for (i, out) in args.outputs.iter().enumerate() {
+        let (out, own) = split_output(out);
+        let out = &out.to_string();
         let ext = Path::new(out).extension().map(|e| e.to_string_lossy().into_owned());
         let Some(name) = args.format.clone().or(ext) else {
             problems.push(format!("{out}: no extension to tell the format: use --format ({FORMATS})"));
@@ -144,7 +174,11 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
             problems.push(format!("{out}: exists (use --force to replace it)"));
         }
         let key = format!("output-{i}.{name}");
-        steps.push(StepSpec { id: encoder.into(), params: encoder_params(&args, encoder, container, &key) });
+        let mut params = encoder_params(&args, encoder, container, &key);
+        for (name, value) in own {
+            params[parameter_name(encoder, name)] = crate::processors::params::parse_cli_value(value);
+        }
+        steps.push(StepSpec { id: encoder.into(), params });
         targets.insert(key, out.clone());
     }
     if !problems.is_empty() {
@@ -168,5 +202,24 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
             0
         }
         Err(e) => fail(EXIT_INPUT_FAILED, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_carry_their_own_parameters() {
+        assert_eq!(split_output("web.mp3:bitrate=128"), ("web.mp3", vec![("bitrate", "128")]));
+        assert_eq!(
+            split_output("a.opus:bitrate=96, page_ms=60"),
+            ("a.opus", vec![("bitrate", "96"), ("page_ms", "60")])
+        );
+        assert_eq!(split_output("plain.flac"), ("plain.flac", vec![]));
+        // A colon without name=value pairs belongs to the path.
+        assert_eq!(split_output("take:2.wav"), ("take:2.wav", vec![]));
+        assert_eq!(parameter_name("mp3", "quality"), "vbr_quality");
+        assert_eq!(parameter_name("opus", "bitrate"), "bitrate_kbps");
     }
 }

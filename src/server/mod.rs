@@ -1,13 +1,20 @@
-//! `timeside serve`: the HTTP server (warp on tokio).
+//! `timeside serve`: the network edge (hyper + warp on tokio). It turns requests into calls
+//! on `live` and owns no engine logic.
 //!
-//! - `GET /live/<channel>.<ext>`: the channel's stream in that format (chunked; burst on
-//!   connect; CORS for browser players). A listener that falls behind skips forward; it never
-//!   slows the channel or other listeners.
-//! - `GET /api/v1/ws`: WebSocket events (see [`ws`] for the protocol).
-//! - `GET /api/v1/live`: channels, source state, listeners and bytes per format.
-//! - `GET /api/v1/health`.
+//! - Connections are routed on their request line ([`routing`]): Icecast source clients to
+//!   `ingest`, WebSocket clients to their own runtime, the rest to the warp routes. Every
+//!   request line and head has a deadline ([`conn`]).
+//! - `GET|HEAD /live/<channel>.<ext>`: the channel's stream (chunked; burst on connect; CORS;
+//!   ICY metadata). A listener that falls behind skips forward; it never slows the channel.
+//! - `GET /api/v1/ws`: WebSocket events (see [`ws`] for the protocol and its limits).
+//! - `/api/v1/live[/<id>]`: channels, and their creation and removal ([`api`], writes need the
+//!   API token; what an API channel may play is `live::admission`'s to say).
+//! - `GET /api/v1/health`, `/metrics`, `/status-json.xsl`, `GET /admin/metadata`.
+//! - Credentials are compared in constant time and refused ones are limited per address
+//!   ([`auth`]).
 //!
-//! Channels run on their own threads; this module only reads their broadcasts and events.
+//! Channels run on their own threads, in `live::Channels`; this module only reads their
+//! broadcasts and events.
 
 mod api;
 mod auth;

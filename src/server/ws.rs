@@ -12,8 +12,13 @@
 //! - `source_connected` / `source_disconnected` (`message`: why);
 //! - `error` (`message`), e.g. for an unknown topic or op; `topic` is then `""` if none.
 //!
+//! - `channel_removed`: the channel was deleted or expired; nothing more comes on the topic.
+//!
 //! A client that reads slowly is thinned: at most `QUEUE` events wait for it, newer ones are
-//! dropped (and the drop counted in a `dropped` field of the next `level` event it gets).
+//! dropped, and the next event it gets carries `dropped` (how many it missed). Client messages
+//! are at most [`MAX_MESSAGE_BYTES`] (a larger one is refused at its frame header, with close
+//! code 1009 and the reason); a connection with no message either way for [`IDLE_TIMEOUT`] is
+//! closed. Subscriptions are per existing channel, so bounded by `live.max_channels`.
 
 use super::AppState;
 use crate::live::{Event, wall_time};

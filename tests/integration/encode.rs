@@ -199,6 +199,40 @@ fn segments_cut_the_right_audio() {
 }
 
 #[test]
+fn transcode_outputs_take_their_own_parameters() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = write_wav(
+        dir.path(),
+        "in.wav",
+        sine(440.0, 0.5, 4.0, 44100, 2),
+        AudioFormat { samplerate: 44100, channels: 2 },
+        16,
+    );
+    let (low, high, opus) = (dir.path().join("low.mp3"), dir.path().join("high.mp3"), dir.path().join("o.opus"));
+    let o = timeside(&[
+        "transcode",
+        wav.to_str().expect("p"),
+        "-o",
+        &format!("{}:bitrate=64", low.display()),
+        "-o",
+        &format!("{}:bitrate=192", high.display()),
+        "-o",
+        &format!("{}:bitrate=32,page_ms=60", opus.display()),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // CBR MP3: the file size follows the bitrate (4 s: 32 000 bytes at 64 kbit/s).
+    let (low, high) = (std::fs::metadata(&low).expect("low").len(), std::fs::metadata(&high).expect("high").len());
+    assert!((28_000..40_000).contains(&low), "{low}");
+    assert!((high as f64 / low as f64 - 3.0).abs() < 0.3, "{low} {high}");
+    assert!(std::fs::metadata(&opus).expect("opus").len() < 24_000);
+    // A parameter the encoder does not have is named, with exit code 2.
+    let bad = dir.path().join("bad.mp3");
+    let o = timeside(&["transcode", wav.to_str().expect("p"), "-o", &format!("{}:colour=1", bad.display())]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("colour"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
 fn transcode_applies_gain_tags_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().expect("tmp");
     let wav = write_wav(
