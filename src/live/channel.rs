@@ -1,8 +1,11 @@
 //! A running live channel: its mounts (one encoder and broadcast per format), its event
-//! channel, and the thread that decodes, meters and encodes.
+//! channel, and the thread that decodes, meters and encodes. The meters are registry
+//! analyzers running live (`level`, `loudness`, `clipping`, `silence`, `band_spectrum`, set up
+//! from `[live]`), beside the channel's own `analyzers`: a live event and a batch result come
+//! from the same code.
 
 use super::config::{ChannelConfig, LiveConfig};
-use super::meter::LiveMeter;
+use super::events::{Body, Publisher};
 use super::passthrough::{MountFeed, Mp3Relay};
 use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
@@ -54,12 +57,6 @@ struct SourceClientSlot {
 /// Every channel runs at this format: sources are converted to it, so a source can change
 /// (reconnect, loop, fall back to silence) without restarting the encoders.
 pub const CHANNEL_FORMAT: AudioFormat = AudioFormat { samplerate: 44100, channels: 2 };
-/// Events kept for a WebSocket client that is behind; past that it skips (thinned).
-const EVENT_QUEUE: usize = 256;
-
-/// A JSON event, shared by all subscribers.
-pub type Event = Arc<str>;
-
 /// One format of a channel: `/live/<channel>.<ext>`.
 pub struct Mount {
     pub ext: String,
@@ -94,7 +91,8 @@ pub struct Channel {
     pub mounts: Vec<Arc<Mount>>,
     /// Listeners allowed per mount; 0: no limit.
     pub max_listeners: usize,
-    pub events: tokio::sync::broadcast::Sender<Event>,
+    /// The channel's WebSocket topic (`live:<id>`).
+    pub events: Arc<Publisher>,
     pub stats: Arc<ChannelStats>,
     pub started: Instant,
     /// For channels fed by source clients (`source = "push"`): where their bytes go.
@@ -151,9 +149,18 @@ impl OutputFactory for MountOutputs {
     }
 }
 
-/// Now, in Unix seconds: the `wall_time` of every event.
-pub fn wall_time() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+/// The meters every channel runs, from the `[live]` settings: (analyzer id, parameters).
+fn meters(live: &LiveConfig) -> Vec<(&'static str, serde_json::Value)> {
+    let mut meters = vec![
+        ("level", json!({ "event_period_s": 1.0 / live.events_per_second })),
+        ("loudness", serde_json::Value::Null),
+        ("clipping", serde_json::Value::Null),
+        ("silence", json!({ "threshold_dbfs": live.silence_threshold_dbfs, "min_duration": live.dead_air_seconds })),
+    ];
+    if live.spectrum_per_second > 0.0 {
+        meters.push(("band_spectrum", json!({ "events_per_second": live.spectrum_per_second })));
+    }
+    meters
 }
 
 /// `data_dir/demo.wav`: generated music-like audio for the demo channel (written once).
@@ -208,12 +215,15 @@ impl Channel {
             }
             StepSpec { id: m.ext.clone(), params }
         });
+        // The channel's analyzers with their default parameters; a meter it lists is not run twice.
+        let meters = meters(live).into_iter().filter(|(id, _)| !config.analyzers.iter().any(|a| a == id));
+        let meters = meters.map(|(id, params)| StepSpec { id: id.to_string(), params });
         let analyzers = config.analyzers.iter().map(|id| StepSpec { id: id.clone(), params: serde_json::Value::Null });
-        let processors = encoders.chain(analyzers).collect();
+        let processors = encoders.chain(meters).chain(analyzers).collect();
         let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors }
             .compile(&format!("channel {}", config.id))
             .map_err(|e| e.to_string())?;
-        let (events, _) = tokio::sync::broadcast::channel(EVENT_QUEUE);
+        let events = Arc::new(Publisher::new(format!("live:{}", config.id)));
         let channel = Arc::new(Channel {
             id: config.id.clone(),
             name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
@@ -234,14 +244,9 @@ impl Channel {
             taps: Arc::new(Mutex::new(Vec::new())),
         });
 
-        let topic = format!("live:{}", channel.id);
         let (events, stats) = (channel.events.clone(), channel.stats.clone());
-        let (state_topic, state_events, state_stats) = (topic.clone(), events.clone(), stats.clone());
+        let (state_events, state_stats) = (events.clone(), stats.clone());
         let on_state = Box::new(move |state: SourceState| {
-            let (event, message) = match &state {
-                SourceState::Connected => ("source_connected", None),
-                SourceState::Disconnected(m) => ("source_disconnected", Some(m.clone())),
-            };
             state_stats.source_connected.store(state == SourceState::Connected, Ordering::SeqCst);
             {
                 let mut down = state_stats.down_since.lock().unwrap_or_else(|e| e.into_inner());
@@ -250,11 +255,15 @@ impl Channel {
                     SourceState::Disconnected(_) => *down = Some(down.unwrap_or_else(Instant::now)),
                 }
             }
-            *state_stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = message.clone();
+            let (body, error) = match state {
+                SourceState::Connected => (Body::SourceConnected, None),
+                SourceState::Disconnected(message) => {
+                    (Body::SourceDisconnected { message: message.clone() }, Some(message))
+                }
+            };
+            *state_stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
             let frames = state_stats.frames.load(Ordering::SeqCst);
-            let e = json!({ "topic": state_topic, "event": event, "stream_time": frames as f64 / CHANNEL_FORMAT.samplerate as f64,
-                            "wall_time": wall_time(), "message": message });
-            let _ = state_events.send(Event::from(e.to_string()));
+            state_events.publish(frames as f64 / CHANNEL_FORMAT.samplerate as f64, body);
         });
         let source_timeout = std::time::Duration::from_secs_f64(live.source_timeout_s);
         let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, source_timeout, on_state);
@@ -264,45 +273,21 @@ impl Channel {
         }
         let taps = channel.taps.clone();
         let outputs = MountOutputs { mounts: channel.mounts.clone() };
-        let meter = LiveMeter::new(
-            CHANNEL_FORMAT.channels,
-            CHANNEL_FORMAT.samplerate,
-            live.events_per_second,
-            live.silence_threshold_dbfs,
-            live.dead_air_seconds,
-            live.spectrum_per_second,
-        );
         let cancel = channel.cancel.clone();
         let id = channel.id.clone();
         let handle = std::thread::Builder::new()
             .name(format!("channel-{id}"))
             .spawn(move || {
-                let meter = Mutex::new(meter);
                 let on_block = |block: &Block| {
-                    let end = block.frame + block.frames() as u64;
-                    stats.frames.store(end, Ordering::SeqCst);
-                    let due = meter.lock().unwrap_or_else(|e| e.into_inner()).add(block);
+                    stats.frames.store(block.frame + block.frames() as u64, Ordering::SeqCst);
                     feed_taps(&taps, block);
-                    for (name, mut e) in due {
-                        e["topic"] = json!(topic);
-                        e["event"] = json!(name);
-                        // The time of the audio the event describes: the end of the block.
-                        e["stream_time"] = json!(end as f64 / CHANNEL_FORMAT.samplerate as f64);
-                        e["wall_time"] = json!(wall_time());
-                        // No subscriber is not an error.
-                        let _ = events.send(Event::from(e.to_string()));
-                    }
                 };
-                // Analyzer events carry the time of the audio they describe, on the same clock.
+                // Analyzer events carry the time of the audio they describe, on the channel's clock.
                 let on_events = |analyzer: &str, batch: &[AnalysisEvent]| {
                     for e in batch {
-                        let mut v = e.fields.clone();
-                        v["topic"] = json!(topic);
-                        v["event"] = json!(e.event);
-                        v["analyzer"] = json!(analyzer);
-                        v["stream_time"] = json!(e.time);
-                        v["wall_time"] = json!(wall_time());
-                        let _ = events.send(Event::from(v.to_string()));
+                        let fields = e.fields.as_object().cloned().unwrap_or_default();
+                        let body = Body::Analysis { event: e.event, analyzer: analyzer.to_string(), fields };
+                        events.publish(e.time, body);
                     }
                 };
                 let options = RunOptions {
@@ -376,11 +361,9 @@ impl Channel {
     /// Sets the title (Icecast's metadata update) and tells subscribers; what a client sends
     /// is sanitised once here, for ICY listeners, the status and events alike.
     pub fn set_now_playing(&self, title: &str) {
-        let title = &super::icy::sanitize_title(title);
-        *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.to_string();
-        let e = json!({ "topic": format!("live:{}", self.id), "event": "metadata", "stream_time": self.stream_time(),
-                        "wall_time": wall_time(), "title": title });
-        let _ = self.events.send(Event::from(e.to_string()));
+        let title = super::icy::sanitize_title(title);
+        *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.clone();
+        self.events.publish(self.stream_time(), Body::Metadata { title });
     }
 
     pub fn mount(&self, ext: &str) -> Option<&Arc<Mount>> {
@@ -390,9 +373,7 @@ impl Channel {
     /// Ends the channel: the source stops, encoders finish, listeners get the end of stream,
     /// subscribers a `channel_removed` event.
     pub fn stop(&self) {
-        let e = json!({ "topic": format!("live:{}", self.id), "event": "channel_removed", "stream_time": self.stream_time(),
-                        "wall_time": wall_time() });
-        let _ = self.events.send(Event::from(e.to_string()));
+        self.events.publish(self.stream_time(), Body::ChannelRemoved);
         self.cancel.end_input();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();

@@ -2,10 +2,13 @@
 //! any number of listeners (HTTP) and event subscribers (WebSocket).
 //!
 //! ```text
-//! ResilientSource ─► pipeline (on_block: level meter events) ─► mp3 encoder ─► Broadcast ─► listeners
-//!   (loops files, fills gaps                                 └► opus encoder ─► Broadcast ─► listeners
+//! ResilientSource ─► pipeline ─┬► mp3 encoder ─► Broadcast ─► listeners
+//!   (the channel's clock:      ├► opus encoder ─► Broadcast ─► listeners
+//!    loops files, fills gaps   └► analyzers (meters + the channel's) ─► events::Publisher ─► WebSocket
 //!    with silence, reconnects)
 //! ```
+//! [`Channels`] is the one registry of running channels; [`admission`] says what a channel
+//! created over the network may play.
 //! An mp3 mount can also relay a source client's own MP3 frames instead of its encoder's
 //! (`passthrough`: no re-encoding, no encoder delay).
 //!
@@ -15,15 +18,13 @@
 pub mod admission;
 mod channel;
 pub mod config;
+pub mod events;
 pub mod icy;
-mod meter;
 mod passthrough;
 mod registry;
 mod source;
 
-pub use channel::{
-    AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Event, Mount, PUSH_SOURCE, SourceFeed, wall_time,
-};
+pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Mount, PUSH_SOURCE, SourceFeed};
 pub use passthrough::{MountFeed, Mp3Relay};
 pub use registry::{Channels, CreateError, CreatedBy};
 pub use source::{Origin, PushSlot, ResilientSource};

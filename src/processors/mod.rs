@@ -88,12 +88,6 @@ impl<'a> BuildContext<'a> {
             None => crate::media::sink::open_sink(self.output_dir, file_name),
         }
     }
-
-    /// Whether the sink `open_output` would give can seek (files can; stdout and streams
-    /// cannot), for encoders that choose a streamable layout.
-    pub fn open_output_is_seekable(&self, file_name: &str) -> bool {
-        self.outputs.is_none() && file_name != "-"
-    }
 }
 
 /// What a processor gets at the end of the stream.

@@ -105,6 +105,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Analyzer, analyzers::phase_correlation),
             entry!(Analyzer, analyzers::dc_offset),
             entry!(Analyzer, analyzers::dissonance),
+            entry!(Analyzer, analyzers::band_spectrum),
             entry!(Grapher, graphers::waveform),
             entry!(Encoder, encoders::wav),
             entry!(Encoder, encoders::mp3),

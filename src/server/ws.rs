@@ -3,16 +3,9 @@
 //! Client → server, one JSON object per message:
 //! `{"op": "subscribe", "topic": "live:<channel>"}`, `{"op": "unsubscribe", "topic": ...}`.
 //!
-//! Server → client, one JSON object per message, always with `topic`, `event`, `stream_time`
-//! (seconds of audio since the channel started) and `wall_time` (Unix seconds), plus the
-//! event's own fields:
-//! - `subscribed` / `unsubscribed`: the answer to an op;
-//! - `level`: `peak_dbfs`, `rms_dbfs` (one per channel) over the audio since the previous
-//!   event, `events_per_second` times a second; `stream_time` is the end of that audio;
-//! - `source_connected` / `source_disconnected` (`message`: why);
-//! - `error` (`message`), e.g. for an unknown topic or op; `topic` is then `""` if none.
-//!
-//! - `channel_removed`: the channel was deleted or expired; nothing more comes on the topic.
+//! Server → client, one JSON object per message: a `live::events::Event` (`topic`, `event`,
+//! `stream_time`, `wall_time` and the event's own fields; the catalogue is docs/events.md).
+//! `error` answers a message that could not be applied (`topic` is then `""` if none).
 //!
 //! A client that reads slowly is thinned: at most `QUEUE` events wait for it, newer ones are
 //! dropped, and the next event it gets carries `dropped` (how many it missed). Client messages
@@ -21,9 +14,8 @@
 //! closed. Subscriptions are per existing channel, so bounded by `live.max_channels`.
 
 use super::AppState;
-use crate::live::{Event, wall_time};
+use crate::live::events::{Body, Event, Shared, with_dropped};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,17 +29,13 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 /// A connection that neither sends nor receives a message for this long is closed.
 pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn reply(topic: &str, event: &str, stream_time: f64, extra: serde_json::Value) -> Message {
-    let mut v = json!({ "topic": topic, "event": event, "stream_time": stream_time, "wall_time": wall_time() });
-    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
-        obj.extend(more.clone());
-    }
-    Message::text(v.to_string())
+fn reply(topic: &str, stream_time: f64, body: Body) -> Message {
+    Message::text(Event::new(topic, stream_time, body).to_json())
 }
 
 pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     let (mut tx, mut rx) = ws.split();
-    let (queue, mut queued) = mpsc::channel::<Event>(QUEUE);
+    let (queue, mut queued) = mpsc::channel::<Shared>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let mut forwards: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
     let mut shutdown = state.shutdown.clone();
@@ -87,7 +75,8 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
             event = queued.recv() => {
                 let Some(event) = event else { break };
                 idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
-                if tx.send(Message::text(with_dropped(&event, &dropped))).await.is_err() {
+                let missed = dropped.swap(0, Ordering::Relaxed);
+                if tx.send(Message::text(with_dropped(&event, missed))).await.is_err() {
                     break;
                 }
             }
@@ -107,31 +96,15 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     }
 }
 
-/// The event as sent: with a `dropped` field counting the events this client missed since
-/// the last one it got (it read too slowly), when it missed any.
-fn with_dropped(event: &Event, dropped: &AtomicU64) -> String {
-    let missed = dropped.swap(0, Ordering::Relaxed);
-    if missed == 0 {
-        return event.to_string();
-    }
-    match serde_json::from_str::<serde_json::Value>(event) {
-        Ok(mut v) => {
-            v["dropped"] = json!(missed);
-            v.to_string()
-        }
-        Err(_) => event.to_string(),
-    }
-}
-
 /// Applies one client message; returns the reply.
 fn handle(
     text: &str,
     state: &Arc<AppState>,
-    queue: &mpsc::Sender<Event>,
+    queue: &mpsc::Sender<Shared>,
     dropped: &Arc<AtomicU64>,
     forwards: &mut HashMap<String, tokio::task::JoinHandle<()>>,
 ) -> Message {
-    let error = |topic: &str, message: String| reply(topic, "error", 0.0, json!({ "message": message }));
+    let error = |topic: &str, message: String| reply(topic, 0.0, Body::Error { message });
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return error("", "messages must be JSON objects like {\"op\":\"subscribe\",\"topic\":\"live:demo\"}".into());
     };
@@ -163,13 +136,13 @@ fn handle(
                     }),
                 );
             }
-            reply(&topic, "subscribed", c.stream_time(), json!({}))
+            reply(&topic, c.stream_time(), Body::Subscribed)
         }
         ("unsubscribe", Some(c)) => {
             if let Some(f) = forwards.remove(&topic) {
                 f.abort();
             }
-            reply(&topic, "unsubscribed", c.stream_time(), json!({}))
+            reply(&topic, c.stream_time(), Body::Unsubscribed)
         }
         ("subscribe" | "unsubscribe", None) => {
             let known: Vec<String> = state.channel_list().iter().map(|c| format!("live:{}", c.id)).collect();

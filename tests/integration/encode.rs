@@ -198,6 +198,46 @@ fn segments_cut_the_right_audio() {
     }
 }
 
+/// WebM and M4A files from `transcode` carry their duration and index (Cues, moov), as
+/// ffmpeg's do, so browsers show their length and seek in them (the review found WebM files
+/// with `duration=N/A`).
+#[test]
+fn transcoded_webm_and_m4a_files_have_a_duration_and_an_index() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = write_wav(
+        dir.path(),
+        "in.wav",
+        sine(440.0, 0.5, 4.0, 44100, 2),
+        AudioFormat { samplerate: 44100, channels: 2 },
+        16,
+    );
+    let (webm, m4a) = (dir.path().join("a.webm"), dir.path().join("a.m4a"));
+    let o = timeside(&[
+        "transcode",
+        wav.to_str().expect("p"),
+        "-o",
+        webm.to_str().expect("p"),
+        "-o",
+        m4a.to_str().expect("p"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for path in [&webm, &m4a] {
+        let probe = Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+            .arg(path)
+            .output()
+            .expect("ffprobe (apt install ffmpeg)");
+        let text = String::from_utf8_lossy(&probe.stdout);
+        let duration: f64 = text.trim().parse().unwrap_or_else(|_| panic!("{}: duration `{text}`", path.display()));
+        assert!((duration - 4.0).abs() < 0.05, "{}: {duration}", path.display());
+    }
+    // The Matroska Cues element (ID 0x1C53BB6B) and an MP4 `moov` that is not fragmented.
+    let bytes = std::fs::read(&webm).expect("read");
+    assert!(bytes.windows(4).any(|w| w == [0x1C, 0x53, 0xBB, 0x6B]), "no Cues in the WebM file");
+    let bytes = std::fs::read(&m4a).expect("read");
+    assert!(bytes.windows(4).any(|w| w == b"moov") && !bytes.windows(4).any(|w| w == b"moof"), "fragmented M4A");
+}
+
 #[test]
 fn transcode_outputs_take_their_own_parameters() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -550,13 +550,25 @@ async fn alarms_and_now_playing_metadata() {
         let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await else { break };
         let v: serde_json::Value = serde_json::from_str(msg.to_text().expect("text")).expect("json");
         match (v["topic"].as_str().unwrap_or(""), v["event"].as_str().unwrap_or("")) {
-            ("live:quiet", "silence") => {
-                assert!(v["duration_s"].as_f64().expect("duration") >= 1.0, "{v}");
+            // Dead air: the `silence` analyzer's event, sent once the run lasted
+            // dead_air_seconds, timed at its start.
+            ("live:quiet", "silence_start") => {
+                assert_eq!(v["analyzer"], "silence", "{v}");
+                assert!(v["start"].as_f64().is_some_and(|s| s >= 0.0), "{v}");
                 seen.insert("silence");
             }
-            ("live:hot", "clipping") => {
-                assert!(v["clipped_samples"][0].as_u64().expect("count") > 0, "{v}");
+            // One field set per event name, whoever sends it (the review found two for
+            // `clipping` and `loudness`: the channel's meter and the analyzer's).
+            (_, "clipping") => {
+                assert_eq!(v["analyzer"], "clipping", "{v}");
+                assert!(v["samples"].as_u64().is_some_and(|n| n > 0) && v["channel"].as_u64().is_some(), "{v}");
+                assert!(v.get("clipped_samples").is_none(), "{v}");
                 seen.insert("clipping");
+            }
+            (_, "loudness") => {
+                for key in ["momentary_lufs", "short_term_lufs", "true_peak_dbtp"] {
+                    assert!(v[key].as_f64().is_some(), "{key} missing: {v}");
+                }
             }
             ("live:hot", "metadata") => {
                 assert_eq!(v["title"], "Second Song");

@@ -5,7 +5,10 @@
 //! - `clipping.runs`: each run's start time (events) and length in samples; at most
 //!   `MAX_POSITIONS` are kept (the count goes on), so a wholly clipped hour stays small.
 //!
-//! Live: a `clipping` event per run (channel, length), at most `MAX_EVENTS_PER_SECOND`.
+//! Live: a `clipping` event per run when it ends (`channel`, `samples`: its length,
+//! `total_runs`, `ongoing`: false), at most `MAX_EVENTS_PER_SECOND`; a run that goes on (a
+//! signal stuck at full scale) is also reported every second it lasts, with `ongoing` true and
+//! its length so far, so a meter never waits for its end.
 //!
 //! ```toml
 //! [[processors]]
@@ -115,7 +118,7 @@ impl Clipping {
             self.pending.push(AnalysisEvent {
                 event: "clipping",
                 time,
-                fields: json!({ "channel": channel, "samples": length, "total_runs": self.count }),
+                fields: json!({ "channel": channel, "samples": length, "total_runs": self.count, "ongoing": false }),
             });
         }
     }
@@ -141,6 +144,17 @@ impl Analyzer for Clipping {
                 } else if self.current[c].1 > 0 {
                     self.end_run(c);
                 }
+            }
+        }
+        // Runs that went on past another whole second during this block.
+        let (second, frames) = (self.rate as u64, block.frames() as u64);
+        for (channel, &(start, length)) in self.current.iter().enumerate() {
+            if length >= second && length / second != length.saturating_sub(frames) / second {
+                self.pending.push(AnalysisEvent {
+                    event: "clipping",
+                    time: start as f64 / self.rate,
+                    fields: json!({ "channel": channel, "samples": length, "total_runs": self.count, "ongoing": true }),
+                });
             }
         }
     }
@@ -185,6 +199,23 @@ mod tests {
         let want = (2.0f64 / 3.0).asin() / (std::f64::consts::TAU * f);
         assert!((first - want).abs() < 1.5 / rate as f64, "{first} vs {want}");
         assert_eq!(r.events.len(), 10, "events are limited to 10 per second");
+    }
+
+    #[test]
+    fn a_run_that_goes_on_is_reported_every_second() {
+        use super::{Analyzer, Block, BuildContext, FeatureGraph};
+        use crate::media::AudioFormat;
+        let format = AudioFormat { samplerate: 1000, channels: 1 };
+        let mut features = FeatureGraph::new();
+        let mut c = super::build(super::Params::default(), &mut BuildContext::new(format, &mut features)).expect("c");
+        let mut events = Vec::new();
+        for b in 0..35 {
+            c.process(&Block { frame: b * 100, samples: vec![1.0; 100], format }, &FeatureGraph::new());
+            c.take_events(&mut events);
+        }
+        let lengths: Vec<u64> = events.iter().map(|e| e.fields["samples"].as_u64().expect("n")).collect();
+        assert_eq!(lengths, vec![1000, 2000, 3000]);
+        assert!(events.iter().all(|e| e.fields["ongoing"] == true && e.time == 0.0));
     }
 
     #[test]

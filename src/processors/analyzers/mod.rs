@@ -2,6 +2,7 @@
 //! share: dB conversions, framing parameters and [`series::FramewiseSeries`] (per-frame
 //! results that also feed live events).
 
+pub mod band_spectrum;
 pub mod chroma;
 pub mod clipping;
 pub mod constant_q;

@@ -62,19 +62,19 @@ impl crate::processors::Params for Params {
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
     let enc = format!("avenc_aac bitrate={}", p.bitrate_kbps * 1000);
     match p.container {
-        Container::Adts => start(
-            DESCRIPTOR.id,
-            &format!("{enc} ! aacparse ! audio/mpeg,stream-format=adts"),
-            &p.file_name,
-            &p.tags,
-            ctx,
-        ),
-        Container::M4a if ctx.open_output_is_seekable(&p.file_name) => {
-            start(DESCRIPTOR.id, &format!("{enc} ! aacparse ! mp4mux"), &p.file_name, &p.tags, ctx)
+        Container::Adts => {
+            let chain = format!("{enc} ! aacparse ! audio/mpeg,stream-format=adts");
+            start(DESCRIPTOR.id, |_| chain, &p.file_name, &p.tags, ctx)
         }
+        // A file gets a regular MP4 (moov at the end, written by seeking back); a stream a
+        // fragmented one, whose init segment is its header.
         Container::M4a => {
-            let chain = format!("{enc} ! aacparse ! mp4mux fragment-duration=1000 streamable=true");
-            Ok(start(DESCRIPTOR.id, &chain, &p.file_name, &p.tags, ctx)?.fragmented_mp4())
+            let chain = |seekable: bool| match seekable {
+                true => format!("{enc} ! aacparse ! mp4mux"),
+                false => format!("{enc} ! aacparse ! mp4mux fragment-duration=1000 streamable=true"),
+            };
+            let encoder = start(DESCRIPTOR.id, chain, &p.file_name, &p.tags, ctx)?;
+            Ok(if encoder.seekable() { encoder } else { encoder.fragmented_mp4() })
         }
     }
 }

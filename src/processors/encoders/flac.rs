@@ -57,5 +57,5 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
     // flacenc straight to the sink: a parser in between would answer its seeking query and the
     // STREAMINFO (total samples, MD5) would never be completed.
     let chain = format!("audio/x-raw,format={format} ! flacenc quality={}", p.compression);
-    start(DESCRIPTOR.id, &chain, &p.file_name, &p.tags, ctx)
+    start(DESCRIPTOR.id, |_| chain, &p.file_name, &p.tags, ctx)
 }

@@ -9,22 +9,32 @@ use super::Tags;
 pub struct GstBacked {
     id: &'static str,
     inner: Option<GstEncoder>,
+    seekable: bool,
 }
 
-/// Opens the sink for `file_name` and starts `chain` on it.
+/// Opens the sink for `file_name` and starts the chain `chain(seekable)` on it: muxers that
+/// write an index or a duration at the end (WebM's Cues, MP4's moov) need to know whether the
+/// sink they get can seek back, and only the opened sink can say (a file given by the CLI can,
+/// a stream cannot).
 pub fn start(
     id: &'static str,
-    chain: &str,
+    chain: impl FnOnce(bool) -> String,
     file_name: &str,
     tags: &Tags,
     ctx: &BuildContext,
 ) -> Result<GstBacked, String> {
     let sink = ctx.open_output(id, file_name)?;
-    let inner = GstEncoder::new(id, chain, ctx.format, tags, sink).map_err(|e| e.to_string())?;
-    Ok(GstBacked { id, inner: Some(inner) })
+    let seekable = sink.seekable();
+    let inner = GstEncoder::new(id, &chain(seekable), ctx.format, tags, sink).map_err(|e| e.to_string())?;
+    Ok(GstBacked { id, inner: Some(inner), seekable })
 }
 
 impl GstBacked {
+    /// Whether the output can seek (a file) or not (a stream, stdout).
+    pub fn seekable(&self) -> bool {
+        self.seekable
+    }
+
     /// The output is fragmented MP4: its init segment is the stream header.
     pub fn fragmented_mp4(mut self) -> Self {
         self.inner = self.inner.take().map(GstEncoder::fragmented_mp4);

@@ -62,5 +62,5 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
         Some(b) => format!("vorbisenc bitrate={}", b * 1000),
         None => format!("vorbisenc quality={}", p.quality),
     };
-    start(DESCRIPTOR.id, &format!("{enc} ! oggmux"), &p.file_name, &p.tags, ctx)
+    start(DESCRIPTOR.id, |_| format!("{enc} ! oggmux"), &p.file_name, &p.tags, ctx)
 }

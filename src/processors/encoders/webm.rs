@@ -49,10 +49,14 @@ impl crate::processors::Params for Params {
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
-    let streamable = !ctx.open_output_is_seekable(&p.file_name);
-    let chain = format!(
-        "audioresample ! audio/x-raw,rate=48000 ! opusenc bitrate={} ! webmmux streamable={streamable}",
-        p.bitrate_kbps * 1000
-    );
-    start(DESCRIPTOR.id, &chain, &p.file_name, &p.tags, ctx)
+    // On a file, webmmux seeks back at the end to write the duration and the Cues (the index
+    // browsers seek with); on a stream it cannot.
+    let chain = |seekable: bool| {
+        format!(
+            "audioresample ! audio/x-raw,rate=48000 ! opusenc bitrate={} ! webmmux streamable={}",
+            p.bitrate_kbps * 1000,
+            !seekable
+        )
+    };
+    start(DESCRIPTOR.id, chain, &p.file_name, &p.tags, ctx)
 }

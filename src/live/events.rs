@@ -1,0 +1,143 @@
+//! The one event model of the WebSocket protocol: every message the server sends, whoever
+//! produces it (a channel's source, its analyzers, the WebSocket session answering an op), is
+//! an [`Event`] serialised here, once, and shared by every subscriber. The catalogue of events
+//! and their fields is docs/events.md.
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// An event as sent: `topic`, `event`, `stream_time` (seconds of audio since the channel
+/// started: the time of the audio the event describes), `wall_time` (Unix seconds, when it
+/// was sent), and the event's own fields.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    pub topic: String,
+    pub stream_time: f64,
+    pub wall_time: f64,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Body {
+    /// The answer to a `subscribe` op.
+    Subscribed,
+    /// The answer to an `unsubscribe` op.
+    Unsubscribed,
+    /// A client message that could not be applied (unknown topic or op, malformed JSON).
+    Error { message: String },
+    /// The channel's source plays.
+    SourceConnected,
+    /// The channel's source was lost (`message`: why); listeners hear silence or the fallback.
+    SourceDisconnected { message: String },
+    /// What is playing now (a source client's metadata update), sanitised.
+    Metadata { title: String },
+    /// The channel was deleted or expired: nothing more comes on its topic.
+    ChannelRemoved,
+    /// An event of one of the channel's analyzers (registry processors running live): `event`
+    /// is its name (`level`, `onset`, `silence_start`, ...), the fields are the analyzer's own.
+    #[serde(untagged)]
+    Analysis {
+        event: &'static str,
+        analyzer: String,
+        #[serde(flatten)]
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+/// An event serialised once, shared by every subscriber.
+pub type Shared = Arc<str>;
+
+/// Events kept for a subscriber that is behind; past that it skips (and is told `dropped`).
+const QUEUE: usize = 256;
+
+/// A channel's topic: the one way its events are sent.
+pub struct Publisher {
+    topic: String,
+    tx: tokio::sync::broadcast::Sender<Shared>,
+}
+
+impl Publisher {
+    pub fn new(topic: String) -> Publisher {
+        Publisher { topic, tx: tokio::sync::broadcast::channel(QUEUE).0 }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Sends `body` about the audio at `stream_time` to every subscriber (none is no error).
+    pub fn publish(&self, stream_time: f64, body: Body) {
+        let _ = self.tx.send(Event::new(&self.topic, stream_time, body).shared());
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Shared> {
+        self.tx.subscribe()
+    }
+}
+
+impl Event {
+    pub fn new(topic: &str, stream_time: f64, body: Body) -> Event {
+        Event { topic: topic.to_string(), stream_time, wall_time: wall_time(), body }
+    }
+
+    /// The JSON text sent to clients.
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn shared(&self) -> Shared {
+        Shared::from(self.to_json())
+    }
+}
+
+/// `event` (a serialised [`Event`]) with a `dropped` field: how many events its client missed
+/// before it (it read too slowly). Spliced into the text, so a shared event is not parsed again.
+pub fn with_dropped(event: &str, dropped: u64) -> String {
+    match event.strip_suffix('}') {
+        Some(open) if dropped > 0 => format!("{open},\"dropped\":{dropped}}}"),
+        _ => event.to_string(),
+    }
+}
+
+/// Now, in Unix seconds: the `wall_time` of every event.
+pub fn wall_time() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(e: &Event) -> serde_json::Value {
+        serde_json::from_str(&e.to_json()).expect("json")
+    }
+
+    #[test]
+    fn every_event_has_the_envelope_and_its_own_fields() {
+        let v = parse(&Event::new("live:a", 1.5, Body::SourceDisconnected { message: "gone".into() }));
+        assert_eq!(v["topic"], "live:a");
+        assert_eq!(v["event"], "source_disconnected");
+        assert_eq!(v["stream_time"], 1.5);
+        assert_eq!(v["message"], "gone");
+        assert!(v["wall_time"].as_f64().is_some_and(|t| t > 1.7e9));
+        assert_eq!(parse(&Event::new("live:a", 0.0, Body::ChannelRemoved))["event"], "channel_removed");
+        let fields = json!({ "peak_dbfs": [-20.0], "rms_dbfs": [-23.01] }).as_object().cloned().expect("object");
+        let v = parse(&Event::new("live:a", 2.0, Body::Analysis { event: "level", analyzer: "level".into(), fields }));
+        assert_eq!(v["event"], "level");
+        assert_eq!(v["analyzer"], "level");
+        assert_eq!(v["peak_dbfs"][0], -20.0);
+        assert_eq!(v["topic"], "live:a");
+    }
+
+    #[test]
+    fn dropped_counts_are_spliced_into_the_shared_text() {
+        let e = Event::new("live:a", 0.0, Body::Subscribed).to_json();
+        let v: serde_json::Value = serde_json::from_str(&with_dropped(&e, 3)).expect("json");
+        assert_eq!(v["dropped"], 3);
+        assert_eq!(with_dropped(&e, 0), e);
+    }
+}
