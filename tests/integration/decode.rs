@@ -234,3 +234,41 @@ fn a_segment_past_the_end_is_refused() {
     let err = GstSource::open(&Input::File(wav), &opts).err().expect("error").to_string();
     assert!(err.contains("after the end"), "{err}");
 }
+
+/// Lossy formats put peaks over full scale; decoding must keep them (as float), so level,
+/// clipping and true peak see what the file holds. The review found Opus peaks clipped at
+/// 0.0 dBFS where ffmpeg reads more; MP3 was clipped the same way. Reference: ffmpeg's astats.
+#[test]
+fn lossy_peaks_over_full_scale_are_decoded_as_the_file_holds_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // A 220 Hz square at 0.99: lossy coding rings over full scale at its edges.
+    let format = AudioFormat { samplerate: 48000, channels: 2 };
+    let square: Vec<f32> = (0..48000 * 2)
+        .flat_map(|i| {
+            let v = if (i as f64 * 220.0 / 48000.0).fract() < 0.5 { 0.99 } else { -0.99 };
+            [v, v]
+        })
+        .collect();
+    for (encoder, params) in [
+        ("opus", serde_json::json!({ "file_name": "sq.opus", "bitrate_kbps": 96 })),
+        ("mp3", serde_json::json!({ "file_name": "sq.mp3", "bitrate_kbps": 128 })),
+    ] {
+        let path =
+            timeside::pipeline::encode_samples(square.clone(), format, encoder, params, dir.path()).expect("encode");
+        let astats = std::process::Command::new("ffmpeg")
+            .args(["-i", path.to_str().expect("path"), "-af", "astats=metadata=0", "-f", "null", "-"])
+            .output()
+            .expect("ffmpeg");
+        let text = String::from_utf8_lossy(&astats.stderr);
+        let reference: f64 = text
+            .lines()
+            .rfind(|l| l.contains("Peak level dB:"))
+            .and_then(|l| l.rsplit(':').next())
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no astats peak: {text}"));
+        assert!(reference > 0.1, "{encoder}: the test signal must overshoot (ffmpeg reads {reference} dBFS)");
+        let out = crate::common::analyze(&path, "level", DecodeOptions::default());
+        let peak = crate::common::global(&out, "level.max");
+        assert!((peak - reference).abs() < 0.05, "{encoder}: level.max {peak} dBFS, ffmpeg {reference} dBFS");
+    }
+}

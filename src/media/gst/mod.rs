@@ -18,7 +18,27 @@ use std::sync::OnceLock;
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {
     static INIT: OnceLock<Result<(), String>> = OnceLock::new();
-    INIT.get_or_init(|| gst::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
+    INIT.get_or_init(|| {
+        gst::init().map_err(|e| e.to_string())?;
+        prefer_float_decoders();
+        Ok(())
+    })
+    .clone()
+    .map_err(MediaError::Init)
+}
+
+/// Decoders that give float go first: lossy coding puts peaks over full scale, and a decoder
+/// that gives S16 clips them, so level, clipping and true peak would not see what the file
+/// holds. GStreamer 1.22's `opusdec` and libav's `avdec_mp3` (picked for MP3 by name among
+/// equal ranks) give S16 only; libav's `avdec_opus` and `avdec_mp3float` give float (and read
+/// as ffmpeg does). Vorbis and AAC decoders give float already; FLAC and WAV are integer and
+/// lossless, with nothing over full scale.
+fn prefer_float_decoders() {
+    for name in ["avdec_opus", "avdec_mp3float"] {
+        if let Some(factory) = gst::ElementFactory::find(name) {
+            factory.set_rank(gst::Rank::PRIMARY + 1);
+        }
+    }
 }
 
 /// URI schemes this installation can read (file, http, https, ...), sorted. Scanned once: the
