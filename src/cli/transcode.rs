@@ -12,6 +12,7 @@ use crate::media::sink::{ByteSink, open_sink};
 use crate::media::{DecodeOptions, Input};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run};
 use crate::processors::encoders::OutputFactory;
+use crate::processors::encoders::formats::{self, Format};
 use clap::Args;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -55,23 +56,6 @@ pub struct TranscodeArgs {
     decode: DecodeArgs,
 }
 
-/// (encoder id, container) for a format name or file extension.
-pub fn format_encoder(name: &str) -> Option<(&'static str, Option<&'static str>)> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "wav" | "wave" => ("wav", None),
-        "mp3" => ("mp3", None),
-        "opus" => ("opus", None),
-        "ogg" | "oga" | "vorbis" => ("vorbis", None),
-        "flac" => ("flac", None),
-        "m4a" | "mp4" => ("aac", Some("m4a")),
-        "aac" | "adts" => ("aac", Some("adts")),
-        "webm" => ("webm", None),
-        _ => return None,
-    })
-}
-
-const FORMATS: &str = "wav, mp3, opus, ogg, flac, m4a, aac, webm";
-
 /// Maps each encoder's key (its `file_name` parameter) to the real output path.
 struct Targets(HashMap<String, String>);
 
@@ -101,17 +85,10 @@ fn split_output(out: &str) -> (&str, Vec<(&str, &str)>) {
     (out, Vec::new())
 }
 
-/// The encoder parameter a flag-like name stands for (`bitrate`, `quality`), else the name.
-fn parameter_name<'a>(encoder: &str, name: &'a str) -> &'a str {
-    match (name, encoder) {
-        ("bitrate", _) => "bitrate_kbps",
-        ("quality", "mp3") => "vbr_quality",
-        ("quality", "flac") => "compression",
-        _ => name,
-    }
-}
-
-fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, key: &str) -> Value {
+/// The encoder's parameters for one output: the flags that apply to its format (the format
+/// table says which parameter each stands for; the others are ignored, as ffmpeg does), then
+/// the output's own `name=value` settings, which are checked by the encoder.
+fn encoder_params(args: &TranscodeArgs, format: &Format, key: &str, own: &[(&str, &str)]) -> Result<Value, String> {
     let mut p = json!({ "file_name": key });
     let tags: serde_json::Map<String, Value> =
         [("title", &args.title), ("artist", &args.artist), ("album", &args.album), ("comment", &args.comment)]
@@ -121,31 +98,25 @@ fn encoder_params(args: &TranscodeArgs, encoder: &str, container: Option<&str>, 
     if !tags.is_empty() {
         p["tags"] = Value::Object(tags);
     }
-    if let Some(c) = container {
+    if let Some(c) = format.container {
         p["container"] = json!(c);
     }
-    if let Some(b) = args.bitrate
-        && matches!(encoder, "mp3" | "opus" | "vorbis" | "aac" | "webm")
-    {
-        p["bitrate_kbps"] = json!(b);
-    }
-    if let Some(q) = args.quality {
-        // Whole numbers as integers: flac's compression and mp3's vbr_quality are integer
-        // parameters (a fractional value is then refused by their parameter check).
-        let q = if q.fract() == 0.0 && q.abs() < 1e9 { json!(q as i64) } else { json!(q) };
-        match encoder {
-            "mp3" => p["vbr_quality"] = json!(q),
-            "vorbis" => p["quality"] = json!(q),
-            "flac" => p["compression"] = json!(q),
-            _ => {}
+    // Whole numbers as integers: flac's compression and mp3's vbr_quality are integer
+    // parameters (a fractional value is then refused by their parameter check).
+    let number = |x: f64| if x.fract() == 0.0 && x.abs() < 1e9 { json!(x as i64) } else { json!(x) };
+    let flags =
+        [("bitrate", args.bitrate.map(f64::from)), ("quality", args.quality), ("bits", args.bits.map(f64::from))];
+    for (setting, value) in flags {
+        if let (Some(param), Some(v)) = (format.parameter(setting), value) {
+            p[param] = number(v);
         }
     }
-    if let Some(bits) = args.bits
-        && matches!(encoder, "wav" | "flac")
-    {
-        p["bits"] = json!(bits);
+    for (name, value) in own {
+        let param =
+            format.parameter(name).ok_or_else(|| format!("{}: `{name}` does not apply to {}", key, format.name))?;
+        p[param] = crate::processors::params::parse_cli_value(value);
     }
-    p
+    Ok(p)
 }
 
 pub fn transcode(args: TranscodeArgs) -> i32 {
@@ -163,22 +134,21 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
         let out = &out.to_string();
         let ext = Path::new(out).extension().map(|e| e.to_string_lossy().into_owned());
         let Some(name) = args.format.clone().or(ext) else {
-            problems.push(format!("{out}: no extension to tell the format: use --format ({FORMATS})"));
+            problems.push(format!("{out}: no extension to tell the format: use --format ({})", formats::names(false)));
             continue;
         };
-        let Some((encoder, container)) = format_encoder(&name) else {
-            problems.push(format!("{out}: unknown format `{name}` (known: {FORMATS})"));
+        let Some(format) = formats::format(&name) else {
+            problems.push(format!("{out}: unknown format `{name}` (known: {})", formats::names(false)));
             continue;
         };
         if out != "-" && !args.force && Path::new(out).exists() {
             problems.push(format!("{out}: exists (use --force to replace it)"));
         }
         let key = format!("output-{i}.{name}");
-        let mut params = encoder_params(&args, encoder, container, &key);
-        for (name, value) in own {
-            params[parameter_name(encoder, name)] = crate::processors::params::parse_cli_value(value);
+        match encoder_params(&args, format, &key, &own) {
+            Ok(params) => steps.push(StepSpec { id: format.encoder.into(), params }),
+            Err(e) => problems.push(format!("{out}: {e}")),
         }
-        steps.push(StepSpec { id: encoder.into(), params });
         targets.insert(key, out.clone());
     }
     if !problems.is_empty() {
@@ -219,7 +189,5 @@ mod tests {
         assert_eq!(split_output("plain.flac"), ("plain.flac", vec![]));
         // A colon without name=value pairs belongs to the path.
         assert_eq!(split_output("take:2.wav"), ("take:2.wav", vec![]));
-        assert_eq!(parameter_name("mp3", "quality"), "vbr_quality");
-        assert_eq!(parameter_name("opus", "bitrate"), "bitrate_kbps");
     }
 }

@@ -14,7 +14,7 @@ use crate::media::sink::ByteSink;
 use crate::media::{AudioFormat, Block, DecodeOptions, Input, synth};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, encode_samples, run_source};
 use crate::processors::AnalysisEvent;
-use crate::processors::encoders::OutputFactory;
+use crate::processors::encoders::{OutputFactory, formats};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -120,14 +120,6 @@ const TAP_BLOCKS: usize = 80;
 /// keep about as much audio.
 const IMMEDIATE_CHUNKS_PER_CHUNK: usize = 32;
 
-fn content_type(ext: &str) -> &'static str {
-    match ext {
-        "mp3" => "audio/mpeg",
-        "opus" => "audio/ogg; codecs=opus",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Sends `block` to every fallback tap, forgetting the ones whose reader is gone.
 fn feed_taps(taps: &Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>, block: &Block) {
     let mut taps = taps.lock().unwrap_or_else(|e| e.into_inner());
@@ -197,7 +189,7 @@ impl Channel {
                 Arc::new(Mount {
                     ext: ext.clone(),
                     bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
-                    content_type: content_type(ext),
+                    content_type: formats::format(ext).map_or("application/octet-stream", |f| f.mime),
                     feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext == "mp3"),
                     hub,
                     immediate_hub,
@@ -346,10 +338,7 @@ impl Channel {
     /// the mp3 mount while they match it (see `live::passthrough`); `None` when the client
     /// says it sends something else than MP3, the channel has no mp3 mount or passthrough is off.
     pub fn mp3_relay(&self, content_type: Option<&str>) -> Option<Mp3Relay> {
-        let says_mp3 = content_type.is_none_or(|t| {
-            let t = t.split(';').next().unwrap_or_default().trim();
-            ["audio/mpeg", "audio/mp3", "audio/mpeg3"].iter().any(|m| t.eq_ignore_ascii_case(m))
-        });
+        let says_mp3 = content_type.is_none_or(|t| formats::format_of_mime(t).is_some_and(|f| f.name == "mp3"));
         let mount = self.mount("mp3").filter(|_| self.mp3_passthrough && self.push.is_some() && says_mp3)?;
         Some(Mp3Relay::new(mount.feed.clone(), mount.bitrate_kbps, format!("/live/{}.mp3", self.id)))
     }

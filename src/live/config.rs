@@ -101,9 +101,6 @@ fn default_opus_page_ms() -> u32 {
     60
 }
 
-/// Stream formats a channel can serve: extension → encoder id.
-pub const STREAM_FORMATS: &[(&str, &str)] = &[("mp3", "mp3"), ("opus", "opus")];
-
 /// Longest channel id (and so mount name) accepted anywhere.
 pub const MAX_ID_LEN: usize = 64;
 
@@ -146,10 +143,10 @@ impl ChannelConfig {
         if self.formats.is_empty() {
             p.push("formats: lists no format".into());
         }
-        let known: Vec<&str> = STREAM_FORMATS.iter().map(|(e, _)| *e).collect();
         for f in &self.formats {
-            if !known.contains(&f.as_str()) {
-                p.push(format!("formats: unknown format `{f}` (known: {})", known.join(", ")));
+            if !crate::processors::encoders::formats::format(f).is_some_and(|f| f.live_mount) {
+                let known = crate::processors::encoders::formats::names(true);
+                p.push(format!("formats: unknown format `{f}` (live mounts: {known})"));
             }
         }
         if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&self.mp3_bitrate_kbps) {

@@ -88,8 +88,11 @@ async fn respond(stream: &mut Stream, version: &str, status: &str, code: &str, m
 /// The mount's channel id: `/name`, `/name.mp3` and `/name.ogg` all mean channel `name`.
 fn mount_id(path: &str) -> String {
     let name = path.trim_start_matches('/').split('?').next().unwrap_or_default();
-    let name = [".mp3", ".ogg", ".opus", ".aac", ".oga"].iter().find_map(|ext| name.strip_suffix(ext)).unwrap_or(name);
-    name.to_string()
+    // Source clients often name the mount after their format: `/radio.mp3`, `/radio.ogg`.
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if crate::processors::encoders::formats::format(ext).is_some() => stem.to_string(),
+        _ => name.to_string(),
+    }
 }
 
 /// The password a source of `channel` must give (the channel's own, or the server's).

@@ -3,6 +3,7 @@
 
 pub mod aac;
 pub mod flac;
+pub mod formats;
 mod gst_backed;
 pub mod mp3;
 pub mod opus;
