@@ -205,7 +205,7 @@ mod tests {
     use super::*;
 
     fn live() -> LiveConfig {
-        crate::server::config::Config::load(None).expect("defaults").live
+        crate::live::config::shipped_live_config()
     }
 
     const SERVER: &str = "127.0.0.1:8000";

@@ -228,6 +228,14 @@ impl LiveConfig {
     }
 }
 
+/// The `[live]` table of the shipped config file, for tests of the live layer (which must not
+/// reach up to the server's config loader).
+#[cfg(test)]
+pub fn shipped_live_config() -> LiveConfig {
+    let file: toml::Table = toml::from_str(include_str!("../../config/timeside.toml")).expect("shipped config");
+    file["live"].clone().try_into().expect("shipped [live]")
+}
+
 /// The fallback cycle that `fallbacks` (channel id → its fallback, "" for none) contains, if
 /// any, as the ids along it (`a → b → a`). A cycle would have every channel in it wait on the
 /// next one's audio, which comes from the first.

@@ -149,3 +149,51 @@ impl Channels {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Threads of this process whose name starts with `prefix`.
+    fn threads_named(prefix: &str) -> usize {
+        let tasks = std::fs::read_dir("/proc/self/task").map(|d| d.flatten().collect::<Vec<_>>()).unwrap_or_default();
+        tasks
+            .iter()
+            .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim().starts_with(prefix)))
+            .count()
+    }
+
+    /// Two source clients racing to create one mount: one channel starts, the other creator is
+    /// told it exists (the review found the loser's channel decoding and encoding forever,
+    /// unlisted).
+    #[test]
+    fn racing_creators_start_one_channel() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let live = crate::live::config::shipped_live_config();
+        let channels = Channels::new(live, dir.path().to_path_buf());
+        let config = ChannelConfig::for_source_client("race", "race");
+        let barrier = std::sync::Barrier::new(4);
+        let results: Vec<Result<Arc<Channel>, CreateError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        channels.create(&config, CreatedBy::SourceClient)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("join")).collect()
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, CreateError::Exists(_))));
+        drop(results);
+        // A thread takes its name once it runs.
+        let started = std::time::Instant::now();
+        while threads_named("channel-race") == 0 && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(threads_named("channel-race"), 1);
+        channels.remove("race");
+        assert_eq!(threads_named("channel-race"), 0);
+    }
+}

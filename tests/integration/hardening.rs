@@ -511,3 +511,53 @@ fn retried_sources_release_their_file_descriptors_and_threads() {
     assert!(fds.1 <= fds.0 + 4, "{line}");
     assert!(threads.1 <= threads.0 + 4, "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_turns_to_garbage_or_another_format_leaves_no_gap() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rest = "[live]\nburst_bytes = 0\nsource_timeout_s = 3.0\n\
+                [[channels]]\nid = \"junk\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = false\n";
+    let server =
+        timeside::server::start(load_config(dir.path(), "source_password = \"hackme\"", rest)).await.expect("start");
+    let addr = server.addr;
+    let audio = tokio::task::spawn_blocking(|| mp3_stream(1.0)).await.expect("encode");
+    let ogg = tokio::task::spawn_blocking(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let samples = timeside::media::synth::sine(440.0, 0.1, 2.0, 44100, 2);
+        let params = serde_json::json!({ "file_name": "a.opus" });
+        let path =
+            timeside::pipeline::encode_samples(samples, timeside::live::CHANNEL_FORMAT, "opus", params, dir.path())
+                .expect("encode");
+        std::fs::read(path).expect("read")
+    })
+    .await
+    .expect("encode");
+    let (status, mut source) = raw_status(addr, &format!("PUT /junk HTTP/1.1\r\n{GOOD}\r\n")).await;
+    assert!(status.contains(" 200"), "{status}");
+    source.write_all(&audio).await.expect("push");
+    let listener = tokio::spawn(async move { listen(addr, "/live/junk.mp3?latency=low", 5.0).await });
+    // Then an Ogg/Opus stream, then random bytes, 4 KiB every 100 ms.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let _ = source.write_all(&ogg).await;
+    for _ in 0..30 {
+        let junk: Vec<u8> = (0..4096)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        if source.write_all(&junk).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (bytes, longest) = listener.await.expect("join");
+    assert!(bytes > 0 && longest < Duration::from_secs(1), "longest gap {longest:?}, {bytes} bytes");
+    // The channel still answers and still meters.
+    let (_, status) = get(addr, "/api/v1/live/junk", Duration::from_secs(2)).await;
+    let status: serde_json::Value = serde_json::from_slice(&status).expect("json");
+    assert!(status["stream_time"].as_f64().expect("time") > 4.0, "{status}");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
