@@ -198,19 +198,18 @@ fn segments_cut_the_right_audio() {
     }
 }
 
+/// 4 s of a 440 Hz sine at -6 dBFS, 44.1 kHz stereo, 16-bit WAV.
+fn four_second_sine(dir: &std::path::Path) -> std::path::PathBuf {
+    write_wav(dir, "in.wav", sine(440.0, 0.5, 4.0, 44100, 2), AudioFormat { samplerate: 44100, channels: 2 }, 16)
+}
+
 /// WebM and M4A files from `transcode` carry their duration and index (Cues, moov), as
 /// ffmpeg's do, so browsers show their length and seek in them (the review found WebM files
 /// with `duration=N/A`).
 #[test]
 fn transcoded_webm_and_m4a_files_have_a_duration_and_an_index() {
     let dir = tempfile::tempdir().expect("tmp");
-    let wav = write_wav(
-        dir.path(),
-        "in.wav",
-        sine(440.0, 0.5, 4.0, 44100, 2),
-        AudioFormat { samplerate: 44100, channels: 2 },
-        16,
-    );
+    let wav = four_second_sine(dir.path());
     let (webm, m4a) = (dir.path().join("a.webm"), dir.path().join("a.m4a"));
     let o = timeside(&[
         "transcode",
@@ -241,13 +240,7 @@ fn transcoded_webm_and_m4a_files_have_a_duration_and_an_index() {
 #[test]
 fn transcode_outputs_take_their_own_parameters() {
     let dir = tempfile::tempdir().expect("tmp");
-    let wav = write_wav(
-        dir.path(),
-        "in.wav",
-        sine(440.0, 0.5, 4.0, 44100, 2),
-        AudioFormat { samplerate: 44100, channels: 2 },
-        16,
-    );
+    let wav = four_second_sine(dir.path());
     let (low, high, opus) = (dir.path().join("low.mp3"), dir.path().join("high.mp3"), dir.path().join("o.opus"));
     let o = timeside(&[
         "transcode",

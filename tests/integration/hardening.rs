@@ -367,6 +367,12 @@ async fn a_broken_file_source_does_not_freeze_its_channel() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// A server that takes source clients with the password `hackme`; `rest` adds tables and
+/// channels.
+async fn start_for_sources(dir: &std::path::Path, rest: &str) -> timeside::server::RunningServer {
+    timeside::server::start(load_config(dir, "source_password = \"hackme\"", rest)).await.expect("start")
+}
+
 /// MP3 frames of a -20 dBFS sine in the channels' format, as ffmpeg would push them.
 fn mp3_stream(seconds: f64) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tmp");
@@ -401,8 +407,7 @@ async fn a_source_pushing_ten_times_real_time_is_paced() {
     let rest = "[live]\nburst_bytes = 0\n\
                 [[channels]]\nid = \"relayed\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\n\
                 [[channels]]\nid = \"decoded\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = false\n";
-    let server =
-        timeside::server::start(load_config(dir.path(), "source_password = \"hackme\"", rest)).await.expect("start");
+    let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(30.0)).await.expect("encode");
     for mount in ["relayed", "decoded"] {
@@ -429,8 +434,7 @@ async fn a_stalled_source_leaves_no_gap_and_is_dropped() {
     let dir = tempfile::tempdir().expect("tmp");
     let rest = "[live]\nburst_bytes = 0\nsource_timeout_s = 2.0\n\
                 [[channels]]\nid = \"stall\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = []\nmp3_passthrough = false\n";
-    let server =
-        timeside::server::start(load_config(dir.path(), "source_password = \"hackme\"", rest)).await.expect("start");
+    let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(1.0)).await.expect("encode");
     let (status, mut source) =
@@ -517,8 +521,7 @@ async fn a_source_that_turns_to_garbage_or_another_format_leaves_no_gap() {
     let dir = tempfile::tempdir().expect("tmp");
     let rest = "[live]\nburst_bytes = 0\nsource_timeout_s = 3.0\n\
                 [[channels]]\nid = \"junk\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = false\n";
-    let server =
-        timeside::server::start(load_config(dir.path(), "source_password = \"hackme\"", rest)).await.expect("start");
+    let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(1.0)).await.expect("encode");
     let ogg = tokio::task::spawn_blocking(|| {

@@ -12,7 +12,7 @@
 //! params = { events_per_second = 4 }
 //! ```
 
-use super::amplitude_to_dbfs;
+use super::{amplitude_to_dbfs, event_dbfs};
 use crate::features::{FeatureGraph, SpectrumNode, Window};
 use crate::media::Block;
 use crate::processors::params::check;
@@ -101,10 +101,6 @@ pub fn build(params: Params, ctx: &mut BuildContext) -> Result<BandSpectrum, Str
     })
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 impl Analyzer for BandSpectrum {
     fn process(&mut self, block: &Block, _: &FeatureGraph) {
         let ch = block.format.channels as usize;
@@ -133,7 +129,7 @@ impl Analyzer for BandSpectrum {
             })
             .collect();
         self.peak_hold.iter_mut().zip(&bands).for_each(|(h, &b)| *h = h.max(b));
-        let dbfs: Vec<f64> = bands.iter().map(|&m| round3(amplitude_to_dbfs(m as f64))).collect();
+        let dbfs: Vec<f64> = bands.iter().map(|&m| event_dbfs(m as f64)).collect();
         self.pending.push(AnalysisEvent {
             event: "spectrum",
             time: end as f64 / self.samplerate,

@@ -12,7 +12,7 @@
 //! params = { event_period_s = 0.1 }
 //! ```
 
-use super::amplitude_to_dbfs;
+use super::{amplitude_to_dbfs, event_dbfs};
 use crate::features::{FeatureGraph, reduce};
 use crate::media::Block;
 use crate::processors::params::check;
@@ -90,10 +90,6 @@ pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Level, String> {
     Ok(Level { meter, ..Default::default() })
 }
 
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
 impl PeriodMeter {
     fn add(&mut self, block: &Block) {
         let ch = self.peak.len();
@@ -111,8 +107,8 @@ impl PeriodMeter {
         // On the cadence, whatever the block size (a late block does not shift later events).
         self.next_event_frame = (self.next_event_frame + self.frames_per_event).max(end + 1);
         let n = self.frames.max(1) as f64;
-        let peak: Vec<f64> = self.peak.iter().map(|&p| round3(amplitude_to_dbfs(p as f64))).collect();
-        let rms: Vec<f64> = self.sum_squares.iter().map(|&s| round3(amplitude_to_dbfs((s / n).sqrt()))).collect();
+        let peak: Vec<f64> = self.peak.iter().map(|&p| event_dbfs(p as f64)).collect();
+        let rms: Vec<f64> = self.sum_squares.iter().map(|&s| event_dbfs((s / n).sqrt())).collect();
         self.pending.push(AnalysisEvent {
             event: "level",
             time: end as f64 / self.samplerate,

@@ -37,6 +37,11 @@ pub fn amplitude_to_dbfs(amplitude: f64) -> f64 {
     if amplitude > 0.0 { (20.0 * amplitude.log10()).max(FLOOR_DBFS) } else { FLOOR_DBFS }
 }
 
+/// A level for a live event: dBFS to 0.001 dB (what meters show; keeps events short).
+pub fn event_dbfs(amplitude: f64) -> f64 {
+    (amplitude_to_dbfs(amplitude) * 1000.0).round() / 1000.0
+}
+
 /// Checks the `n_fft` / `hop_size` pair every FFT-based analyzer takes.
 pub fn check_framing(problems: &mut Vec<String>, n_fft: usize, hop_size: usize) {
     check(problems, (16..=65536).contains(&n_fft), "n_fft", format!("must be 16..=65536, got {n_fft}"));
