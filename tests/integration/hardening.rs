@@ -101,8 +101,9 @@ async fn fallback_cycles_and_unknown_fallbacks_are_refused() {
     let err = timeside::server::config::Config::load(Some(&file)).expect_err("cycle").to_string();
     assert!(err.contains("cycle (a → b → c → a)"), "{err}");
 
-    // Through the API: a fallback that does not exist, and a cycle made over time.
-    let mut config = load_config(dir.path(), "api_token = \"t\"", "");
+    // Through the API: a fallback that does not exist, a cycle made over time, and no more
+    // channels than live.max_channels.
+    let mut config = load_config(dir.path(), "api_token = \"t\"", "[live]\nmax_channels = 2\n");
     config.channels.clear();
     let server = timeside::server::start(config).await.expect("start");
     let addr = server.addr;
@@ -118,6 +119,9 @@ async fn fallback_cycles_and_unknown_fallbacks_are_refused() {
     assert_eq!(request(addr, "DELETE", "/api/v1/live/a", Some("t"), "").await.0, 200);
     let (status, body) = create("a", "b").await;
     assert!(status == 400 && body.contains("cycle"), "{status} {body}");
+    assert_eq!(create("c", "").await.0, 201);
+    let (status, body) = create("d", "").await;
+    assert!(status == 503 && body.contains("max_channels"), "{status} {body}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
 
