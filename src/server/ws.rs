@@ -81,7 +81,8 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
                 }
             }
             _ = &mut idle => {
-                let _ = tx.send(Message::close_with(1000u16, "idle: no message either way for 60 s")).await;
+                let reason = format!("idle: no message either way for {} s", IDLE_TIMEOUT.as_secs());
+                let _ = tx.send(Message::close_with(1000u16, reason)).await;
                 break;
             }
             // The flag only ever turns true: any change is the shutdown.

@@ -568,3 +568,56 @@ async fn a_source_that_turns_to_garbage_or_another_format_leaves_no_gap() {
     assert!(status["stream_time"].as_f64().expect("time") > 4.0, "{status}");
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// Ctrl-C always stops the CLI: the first ends a live input (results are still printed), and
+/// on an input that never yields, later ones abort and then exit at once.
+#[test]
+fn ctrl_c_stops_the_cli() {
+    let interrupt = |child: &std::process::Child| {
+        let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -INT");
+    };
+    let wait = |child: &mut std::process::Child, limit: Duration| {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        None
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
+        .args(["analyze", "launch:audiotestsrc is-live=true volume=0.1", "-a", "level"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&child);
+    let status = wait(&mut child, Duration::from_secs(10)).expect("stopped after one Ctrl-C");
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out).expect("read");
+    assert!(out.contains("level.rms"), "results after Ctrl-C: {out}");
+    // A source that never gives a sample (a live test source with no clock running): three
+    // Ctrl-C end the process whatever it is doing.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
+        .args([
+            "analyze",
+            "launch:audiotestsrc is-live=true ! queue max-size-buffers=1 ! valve drop=true",
+            "-a",
+            "level",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..3 {
+        interrupt(&child);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(wait(&mut child, Duration::from_secs(10)).is_some(), "still running after three Ctrl-C");
+}
