@@ -31,6 +31,8 @@ pub struct LiveConfig {
     /// Whether channels created through the API may read URIs on loopback, private and
     /// link-local addresses (never the server's own address).
     pub api_private_uris: bool,
+    /// A WebSocket connection with no message either way for this long is closed (seconds).
+    pub ws_idle_timeout_s: f64,
     /// Channels at once, whoever created them (config, API, source clients); 0: no limit.
     pub max_channels: usize,
     /// Channels created by source clients at once; 0: no limit.
@@ -215,6 +217,9 @@ impl LiveConfig {
         }
         if !(1.0..=3600.0).contains(&self.source_timeout_s) {
             bad("source_timeout_s", "must be 1..=3600");
+        }
+        if !(1.0..=86400.0).contains(&self.ws_idle_timeout_s) {
+            bad("ws_idle_timeout_s", "must be 1..=86400");
         }
         if !(self.source_channel_expire_s >= 0.0 && self.source_channel_expire_s <= 86400.0) {
             bad("source_channel_expire_s", "must be 0..=86400");

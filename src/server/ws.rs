@@ -10,8 +10,9 @@
 //! A client that reads slowly is thinned: at most `QUEUE` events wait for it, newer ones are
 //! dropped, and the next event it gets carries `dropped` (how many it missed). Client messages
 //! are at most [`MAX_MESSAGE_BYTES`] (a larger one is refused at its frame header, with close
-//! code 1009 and the reason); a connection with no message either way for [`IDLE_TIMEOUT`] is
-//! closed. Subscriptions are per existing channel, so bounded by `live.max_channels`.
+//! code 1009 and the reason); a connection with no message either way for
+//! `live.ws_idle_timeout_s` is closed. Subscriptions are per existing channel, so bounded by
+//! `live.max_channels`.
 
 use super::AppState;
 use crate::live::events::{Body, Event, Shared, with_dropped};
@@ -26,8 +27,6 @@ const QUEUE: usize = 256;
 /// Largest message (and frame) a client may send: ops are a few dozen bytes. A larger one is
 /// refused as its header arrives (close 1009), before its payload is buffered.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
-/// A connection that neither sends nor receives a message for this long is closed.
-pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn reply(topic: &str, stream_time: f64, body: Body) -> Message {
     Message::text(Event::new(topic, stream_time, body).to_json())
@@ -42,7 +41,9 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     if *shutdown.borrow() {
         return;
     }
-    let idle = tokio::time::sleep(IDLE_TIMEOUT);
+    // A connection that neither sends nor receives a message for this long is closed.
+    let idle_timeout = std::time::Duration::from_secs_f64(state.config.live.ws_idle_timeout_s);
+    let idle = tokio::time::sleep(idle_timeout);
     tokio::pin!(idle);
     loop {
         tokio::select! {
@@ -65,7 +66,7 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
                 if msg.is_close() {
                     break;
                 }
-                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
                 let Ok(text) = msg.to_str() else { continue };
                 let out = handle(text, &state, &queue, &dropped, &mut forwards);
                 if tx.send(out).await.is_err() {
@@ -74,14 +75,14 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
             }
             event = queued.recv() => {
                 let Some(event) = event else { break };
-                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
                 let missed = dropped.swap(0, Ordering::Relaxed);
                 if tx.send(Message::text(with_dropped(&event, missed))).await.is_err() {
                     break;
                 }
             }
             _ = &mut idle => {
-                let reason = format!("idle: no message either way for {} s", IDLE_TIMEOUT.as_secs());
+                let reason = format!("idle: no message either way for {} s", idle_timeout.as_secs_f64());
                 let _ = tx.send(Message::close_with(1000u16, reason)).await;
                 break;
             }

@@ -290,6 +290,26 @@ async fn websocket_clients_get_limits_and_channel_removal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_websockets_are_closed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server =
+        timeside::server::start(load_config(dir.path(), "", "[live]\nws_idle_timeout_s = 1.0\n")).await.expect("start");
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", server.addr)).await.expect("ws");
+    let started = Instant::now();
+    let mut closed = None;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+        if let Message::Close(frame) = msg {
+            closed = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+            break;
+        }
+    }
+    let (code, reason) = closed.expect("a close frame");
+    assert!(code == 1000 && reason.contains("idle"), "{code} {reason}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_on_a_mount_answers_its_headers_without_a_listener() {
     let dir = tempfile::tempdir().expect("tmp");
     let server = timeside::server::start(load_config(dir.path(), "", "")).await.expect("start");
