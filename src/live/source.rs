@@ -40,7 +40,9 @@ pub const BLOCK_S: f64 = 0.01;
 const FALLBACK_WAIT: Duration = Duration::from_millis(200);
 /// How long a connected source may give nothing before silence fills in for it.
 const GAP_FILL_AFTER: Duration = Duration::from_millis(250);
-/// How far ahead of the clock audio may run (what players and encoders smooth out anyway).
+/// How far ahead of the clock a source's audio may run: small bursts (network jitter) pass
+/// untouched, a source that stays faster than real time is held. Kept short: listeners get
+/// that lead as a burst, then nothing until the clock catches up if the source stalls.
 const MAX_LEAD: Duration = Duration::from_millis(200);
 /// How far behind the clock the channel may fall before the clock is set back to it (a slow
 /// source is not made up for with a burst later).
@@ -203,17 +205,19 @@ impl ResilientSource {
         frame + (start.elapsed().as_secs_f64() * rate) as u64
     }
 
-    /// Holds `block` (already counted in `position`) until the clock is near it: no source
-    /// makes the channel run ahead of real time.
-    fn paced(&mut self, block: Block) -> Block {
+    /// Holds `block` (already counted in `position`) until its end is at most `max_lead` ahead
+    /// of the clock: no source makes the channel run ahead of real time. Silence gets no lead
+    /// (it is made when due), so the lead is left for a real source's bursts: silence that ran
+    /// ahead would make the source that follows it wait, and add that much to its latency.
+    fn paced(&mut self, block: Block, max_lead: Duration) -> Block {
         let rate = self.format.samplerate as f64;
         let now = self.clock_frame();
         let lag = Duration::from_secs_f64(now.saturating_sub(self.position) as f64 / rate);
         if lag > MAX_LAG {
             self.clock = Some((Instant::now(), self.position));
         }
-        let lead = Duration::from_secs_f64(self.position.saturating_sub(now) as f64 / rate);
-        if let Some(wait) = lead.checked_sub(MAX_LEAD) {
+        let lead = Duration::from_secs_f64(self.position.saturating_sub(self.clock_frame()) as f64 / rate);
+        if let Some(wait) = lead.checked_sub(max_lead) {
             std::thread::sleep(wait);
         }
         block
@@ -257,11 +261,11 @@ impl Source for ResilientSource {
             if self.inner.is_none() {
                 self.try_open();
                 if self.inner.is_none() {
-                    let block = match self.fallback_block() {
-                        Some(block) => block,
-                        None => self.silence(),
+                    let (block, lead) = match self.fallback_block() {
+                        Some(block) => (block, MAX_LEAD),
+                        None => (self.silence(), Duration::ZERO),
                     };
-                    return Ok(Some(self.paced(block)));
+                    return Ok(Some(self.paced(block, lead)));
                 }
             }
             if self.stalled_since.is_some()
@@ -277,9 +281,12 @@ impl Source for ResilientSource {
                     self.stalled_since = None;
                     b.frame += self.offset;
                     self.position = b.frame + b.frames() as u64;
-                    return Ok(Some(self.paced(b)));
+                    return Ok(Some(self.paced(b, MAX_LEAD)));
                 }
                 Err(MediaError::NothingYet { .. }) => {
+                    if self.stalled_since.is_none() {
+                        tracing::info!(input = %self.name(), at_s = self.position as f64 / self.format.samplerate as f64, "source gives no audio: silence fills in");
+                    }
                     self.stalled_since.get_or_insert_with(Instant::now);
                 }
                 Ok(None) if self.looped => {
