@@ -90,6 +90,19 @@ impl Channels {
         Ok(channel)
     }
 
+    /// Starts the config file's channels, each after the channel it falls back on (which must
+    /// exist first; the config has no cycle, its check saw to that).
+    pub fn start_configured(&self, configs: &[ChannelConfig]) -> Result<(), CreateError> {
+        let mut waiting: Vec<&ChannelConfig> = configs.iter().collect();
+        while !waiting.is_empty() {
+            let ready = waiting.iter().position(|c| c.fallback.is_empty() || self.get(&c.fallback).is_some());
+            // None only for a fallback nothing starts: `create` says what is wrong.
+            let next = waiting.remove(ready.unwrap_or(0));
+            self.create(next, CreatedBy::Config)?;
+        }
+        Ok(())
+    }
+
     fn reserve(&self, config: &ChannelConfig, created_by: CreatedBy) -> Result<Reservation<'_>, CreateError> {
         let mut starting = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         let running = self.read();

@@ -11,7 +11,7 @@
 //!   exists.
 //! - `DELETE /api/v1/live/<id>`: stop a channel; its listeners get the end of their streams.
 
-use super::auth::{bearer_token, secrets_equal};
+use super::auth::{Refused, bearer_token};
 use super::config::ChannelConfig;
 use super::{AppState, Peer, error_reply};
 use crate::live::{CreateError, CreatedBy, admission};
@@ -54,22 +54,18 @@ fn refuse_write(auth: Option<&str>, peer: Option<Peer>, state: &AppState) -> Opt
             "API writes are disabled: set server.api_token",
         ));
     }
-    let peer = peer.map(|p| p.0.ip());
-    if peer.is_some_and(|p| state.logins.blocked(p)) {
-        return Some(error_reply(
+    let given = bearer_token(auth).unwrap_or_default();
+    match state.logins.check(peer.map(|p| p.0.ip()), given, token, "api") {
+        Ok(()) => None,
+        Err(Refused::TooManyFailures) => Some(error_reply(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_failures",
             "too many failed logins from this address: try again later",
-        ));
+        )),
+        Err(Refused::Wrong) => {
+            Some(error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
+        }
     }
-    let given = bearer_token(auth).unwrap_or_default();
-    if secrets_equal(given.as_bytes(), token.as_bytes()) {
-        return None;
-    }
-    if let Some(p) = peer {
-        state.logins.failed(p, "api");
-    }
-    Some(error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
 }
 
 /// GET /api/v1/live/<id>

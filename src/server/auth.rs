@@ -19,7 +19,7 @@ const MAX_TRACKED: usize = 10_000;
 /// Whether `given` is `expected`, in a time that depends on neither (no early return on the
 /// first difference, nor on a difference of length): both are hashed, and the digests compared
 /// byte by byte in full.
-pub fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
+fn secrets_equal(given: &[u8], expected: &[u8]) -> bool {
     let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
     a.iter().zip(b.iter()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
@@ -72,15 +72,40 @@ pub struct FailedLogins {
     by_address: Mutex<HashMap<IpAddr, Failures>>,
 }
 
+/// Why a login was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The address sent too many wrong secrets lately: 429, its secret is not looked at.
+    TooManyFailures,
+    /// Missing or wrong secret: 401.
+    Wrong,
+}
+
 impl FailedLogins {
-    /// Whether `peer` is blocked now (answer 429 without looking at its credentials).
-    pub fn blocked(&self, peer: IpAddr) -> bool {
+    /// The one login check: `given` against `expected` (not empty) for a client at `peer`
+    /// (`login` names which, in the log). An address that keeps guessing is refused before its
+    /// secret is compared; a wrong secret counts against its address.
+    pub fn check(&self, peer: Option<IpAddr>, given: &str, expected: &str, login: &str) -> Result<(), Refused> {
+        if peer.is_some_and(|p| self.blocked(p)) {
+            return Err(Refused::TooManyFailures);
+        }
+        if secrets_equal(given.as_bytes(), expected.as_bytes()) {
+            return Ok(());
+        }
+        if let Some(p) = peer {
+            self.failed(p, login);
+        }
+        Err(Refused::Wrong)
+    }
+
+    /// Whether `peer` is blocked now.
+    fn blocked(&self, peer: IpAddr) -> bool {
         let map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&peer).and_then(|f| f.blocked_until).is_some_and(|until| Instant::now() < until)
     }
 
     /// Records a refused credential from `peer` (`what`: which login) and logs it.
-    pub fn failed(&self, peer: IpAddr, what: &str) {
+    fn failed(&self, peer: IpAddr, what: &str) {
         let now = Instant::now();
         let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_TRACKED && !map.contains_key(&peer) {
@@ -140,5 +165,9 @@ mod tests {
         logins.failed(guesser, "test");
         assert!(logins.blocked(guesser));
         assert!(!logins.blocked(other));
+        let other = Some(other);
+        assert_eq!(logins.check(Some(guesser), "right", "right", "test"), Err(Refused::TooManyFailures));
+        assert_eq!(logins.check(other, "right", "right", "test"), Ok(()));
+        assert_eq!(logins.check(other, "wrong", "right", "test"), Err(Refused::Wrong));
     }
 }

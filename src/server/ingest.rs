@@ -11,7 +11,7 @@
 //! decoded by the channel; a mount that does not exist yet is created (mp3 and opus streams).
 
 use super::AppState;
-use super::auth::{basic_password, secrets_equal};
+use super::auth::{Refused, basic_password};
 use super::conn::{HEAD_TIMEOUT, Prefixed};
 use crate::live::config::{ChannelConfig, MAX_ID_LEN, valid_channel_id};
 use crate::live::{AttachError, Channel, CreateError, CreatedBy};
@@ -121,10 +121,6 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
         );
         return respond(&mut stream, version, "501 Not Implemented", "transfer_encoding", &msg).await;
     }
-    if state.logins.blocked(peer.ip()) {
-        let msg = "too many failed logins from this address: try again later";
-        return respond(&mut stream, version, "429 Too Many Requests", "too_many_failures", msg).await;
-    }
     let channel = state.channel(&id);
     let expected = expected_password(&state, channel.as_ref());
     if expected.is_empty() {
@@ -132,10 +128,16 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
         return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
     }
     let given = basic_password(head.header("Authorization")).unwrap_or_default();
-    if !secrets_equal(given.as_bytes(), expected.as_bytes()) {
-        state.logins.failed(peer.ip(), "source");
-        let msg = "wrong or missing source password";
-        return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
+    match state.logins.check(Some(peer.ip()), &given, expected, "source") {
+        Ok(()) => {}
+        Err(Refused::TooManyFailures) => {
+            let msg = "too many failed logins from this address: try again later";
+            return respond(&mut stream, version, "429 Too Many Requests", "too_many_failures", msg).await;
+        }
+        Err(Refused::Wrong) => {
+            let msg = "wrong or missing source password";
+            return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
+        }
     }
     let channel = match channel {
         Some(c) => c,
@@ -143,19 +145,18 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
             let name = head.header("ice-name").unwrap_or(&id).to_string();
             let config = ChannelConfig::for_source_client(&id, &name);
             let channels = state.channels.clone();
-            match tokio::task::spawn_blocking(move || channels.create(&config, CreatedBy::SourceClient)).await {
-                Ok(Ok(c)) => c,
-                Ok(Err(CreateError::Exists(_))) => {
+            let created = tokio::task::spawn_blocking(move || channels.create(&config, CreatedBy::SourceClient))
+                .await
+                .unwrap_or_else(|e| Err(CreateError::Invalid(vec![e.to_string()])));
+            match created {
+                Ok(c) => c,
+                Err(CreateError::Exists(_)) => {
                     // Another source created it meanwhile: it has the mount.
                     let msg = format!("`/{id}` already has a source");
                     return respond(&mut stream, version, "409 Conflict", "source_busy", &msg).await;
                 }
-                Ok(Err(CreateError::Limit(e))) => {
+                Err(CreateError::Limit(e)) => {
                     return respond(&mut stream, version, "503 Service Unavailable", "too_many_channels", &e).await;
-                }
-                Ok(Err(e)) => {
-                    let e = e.to_string();
-                    return respond(&mut stream, version, "500 Internal Server Error", "channel_failed", &e).await;
                 }
                 Err(e) => {
                     let e = e.to_string();
@@ -258,17 +259,15 @@ pub fn admin_metadata(
     let Some(channel) = state.channel(&id) else {
         return xml(StatusCode::NOT_FOUND, false, "Source does not exist");
     };
-    let peer = peer.map(|p| p.0.ip());
-    if peer.is_some_and(|p| state.logins.blocked(p)) {
-        return xml(StatusCode::TOO_MANY_REQUESTS, false, "Too many failed logins");
-    }
     let expected = expected_password(&state, Some(&channel));
-    let given = basic_password(auth.as_deref()).unwrap_or_default();
-    if expected.is_empty() || !secrets_equal(given.as_bytes(), expected.as_bytes()) {
-        if let Some(p) = peer {
-            state.logins.failed(p, "admin");
-        }
+    if expected.is_empty() {
         return xml(StatusCode::UNAUTHORIZED, false, "Authentication Required");
+    }
+    let given = basic_password(auth.as_deref()).unwrap_or_default();
+    match state.logins.check(peer.map(|p| p.0.ip()), &given, expected, "admin") {
+        Ok(()) => {}
+        Err(Refused::TooManyFailures) => return xml(StatusCode::TOO_MANY_REQUESTS, false, "Too many failed logins"),
+        Err(Refused::Wrong) => return xml(StatusCode::UNAUTHORIZED, false, "Authentication Required"),
     }
     if query.get("mode").map(String::as_str) != Some("updinfo") {
         return xml(StatusCode::BAD_REQUEST, false, "Unsupported mode (only updinfo)");

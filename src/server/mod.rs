@@ -26,7 +26,7 @@ pub mod routing;
 mod status;
 mod ws;
 
-use crate::live::{Channel, Channels, CreatedBy, Mount, icy};
+use crate::live::{Channel, Channels, Mount, icy};
 use config::Config;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -117,13 +117,11 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let listener = listen(addr, config.live.send_buffer_bytes).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let channels = Channels::new(config.live.clone(), config.server.data_dir.clone());
-    for c in fallbacks_first(&config.channels) {
-        let channels = channels.clone();
-        tokio::task::spawn_blocking(move || channels.create(&c, CreatedBy::Config))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("channel: {e}"))?;
-    }
+    let (starting, configured) = (channels.clone(), config.channels.clone());
+    tokio::task::spawn_blocking(move || starting.start_configured(&configured))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("channel: {e}"))?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         channels,
@@ -148,28 +146,6 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
-}
-
-/// The config's channels, each after the one it falls back on (the registry wants a fallback
-/// to exist; the config has no cycle, [`Config::problems`] saw to that).
-fn fallbacks_first(channels: &[crate::live::config::ChannelConfig]) -> Vec<crate::live::config::ChannelConfig> {
-    let mut ordered: Vec<crate::live::config::ChannelConfig> = Vec::with_capacity(channels.len());
-    let mut rest: Vec<&crate::live::config::ChannelConfig> = channels.iter().collect();
-    while !rest.is_empty() {
-        let before = rest.len();
-        rest.retain(|c| {
-            let ready = c.fallback.is_empty() || ordered.iter().any(|o| o.id == c.fallback);
-            if ready {
-                ordered.push((*c).clone());
-            }
-            !ready
-        });
-        if rest.len() == before {
-            // Unreachable with a checked config; the registry reports what is wrong.
-            ordered.extend(rest.drain(..).cloned());
-        }
-    }
-    ordered
 }
 
 /// Removes channels whose source client left over `live.source_channel_expire_s` ago.
