@@ -63,10 +63,6 @@ impl Publisher {
         Publisher { topic, tx: tokio::sync::broadcast::channel(QUEUE).0 }
     }
 
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-
     /// Sends `body` about the audio at `stream_time` to every subscriber (none is no error).
     pub fn publish(&self, stream_time: f64, body: Body) {
         let _ = self.tx.send(Event::new(&self.topic, stream_time, body).shared());
