@@ -5,10 +5,13 @@
 //! → [`features`] (shared mono/framing/FFT) → [`processors`] → [`results`].
 
 pub mod cli;
+pub mod events;
 pub mod features;
+pub mod jobs;
 pub mod live;
 pub mod media;
 pub mod pipeline;
 pub mod processors;
 pub mod results;
 pub mod server;
+pub mod storage;

@@ -5,10 +5,10 @@
 //! from the same code.
 
 use super::config::{ChannelConfig, LiveConfig};
-use super::events::{Body, Publisher};
 use super::passthrough::{MountFeed, Mp3Relay};
 use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
+use crate::events::{Body, Publisher};
 use crate::media::broadcast::Broadcast;
 use crate::media::sink::ByteSink;
 use crate::media::{AudioFormat, Block, DecodeOptions, Input, synth};

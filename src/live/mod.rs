@@ -4,7 +4,7 @@
 //! ```text
 //! ResilientSource ─► pipeline ─┬► mp3 encoder ─► Broadcast ─► listeners
 //!   (the channel's clock:      ├► opus encoder ─► Broadcast ─► listeners
-//!    loops files, fills gaps   └► analyzers (meters + the channel's) ─► events::Publisher ─► WebSocket
+//!    loops files, fills gaps   └► analyzers (meters + the channel's) ─► crate::events::Publisher ─► WebSocket
 //!    with silence, reconnects)
 //! ```
 //! [`Channels`] is the one registry of running channels; [`admission`] says what a channel
@@ -18,7 +18,6 @@
 pub mod admission;
 mod channel;
 pub mod config;
-pub mod events;
 pub mod icy;
 mod passthrough;
 mod registry;

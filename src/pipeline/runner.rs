@@ -73,7 +73,16 @@ pub struct RunOutput {
     pub source: SourceSummary,
     pub results: Vec<AnalyzerResult>,
     pub files: Vec<PathBuf>,
+    /// What each step of the pipeline made, in step order: ranges of `results` and `files`.
+    pub steps: Vec<StepSpan>,
     pub features: FeatureStats,
+}
+
+/// The results and files of one pipeline step (empty for effects).
+#[derive(Clone, Debug, Default)]
+pub struct StepSpan {
+    pub results: std::ops::Range<usize>,
+    pub files: std::ops::Range<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +105,8 @@ pub fn run(pipeline: &CompiledPipeline, input: &Input, options: &RunOptions) -> 
 
 /// One built processor, with what its results are stamped with.
 struct Stage<T: ?Sized> {
+    /// Index of the pipeline step.
+    step: usize,
     descriptor: Descriptor,
     params: serde_json::Value,
     proc_uuid: String,
@@ -112,13 +123,19 @@ struct Stages {
 
 fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<Stages, BuildError> {
     let mut stages = Stages::default();
-    for step in &pipeline.steps {
+    for (index, step) in pipeline.steps.iter().enumerate() {
         let descriptor = step.entry.descriptor;
         let params = step.params.clone();
         let proc_uuid = uuid::Uuid::new_v4().to_string();
         macro_rules! stage {
             ($list:ident, $build:expr) => {
-                stages.$list.push(Stage { descriptor, params, proc_uuid, processor: $build(&step.params, ctx)? })
+                stages.$list.push(Stage {
+                    step: index,
+                    descriptor,
+                    params,
+                    proc_uuid,
+                    processor: $build(&step.params, ctx)?,
+                })
             };
         }
         match step.entry.factory {
@@ -211,46 +228,50 @@ pub fn run_source(
     let audio = audio_metadata(&summary, format, pipeline);
     let mut results = Vec::new();
     let mut files = Vec::new();
-    let mut collect = |descriptor: Descriptor, params: serde_json::Value, proc_uuid: String, finished: Finished| {
-        files.extend(finished.files);
-        for out in finished.results {
-            let id = if out.suffix.is_empty() {
-                descriptor.id.to_string()
-            } else {
-                format!("{}.{}", descriptor.id, out.suffix)
-            };
-            results.push(AnalyzerResult {
-                id_metadata: IdMetadata {
-                    id,
-                    name: out.name,
-                    unit: descriptor.unit.to_string(),
-                    description: descriptor.description.to_string(),
-                    date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    version: descriptor.version.to_string(),
-                    author: AUTHOR.to_string(),
-                    proc_uuid: proc_uuid.clone(),
-                    res_uuid: uuid::Uuid::new_v4().to_string(),
-                },
-                data_mode: out.data.data_mode,
-                time_mode: out.data.time_mode,
-                data_object: out.data.data_object,
-                audio_metadata: audio.clone(),
-                frame_metadata: out.data.frame_metadata,
-                label_metadata: out.data.label_metadata,
-                parameters: params.clone(),
-            });
-        }
-    };
+    let mut steps = vec![StepSpan::default(); pipeline.steps.len()];
+    let mut collect =
+        |step: usize, descriptor: Descriptor, params: serde_json::Value, proc_uuid: String, finished: Finished| {
+            let (first_result, first_file) = (results.len(), files.len());
+            files.extend(finished.files);
+            for out in finished.results {
+                let id = if out.suffix.is_empty() {
+                    descriptor.id.to_string()
+                } else {
+                    format!("{}.{}", descriptor.id, out.suffix)
+                };
+                results.push(AnalyzerResult {
+                    id_metadata: IdMetadata {
+                        id,
+                        name: out.name,
+                        unit: descriptor.unit.to_string(),
+                        description: descriptor.description.to_string(),
+                        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        version: descriptor.version.to_string(),
+                        author: AUTHOR.to_string(),
+                        proc_uuid: proc_uuid.clone(),
+                        res_uuid: uuid::Uuid::new_v4().to_string(),
+                    },
+                    data_mode: out.data.data_mode,
+                    time_mode: out.data.time_mode,
+                    data_object: out.data.data_object,
+                    audio_metadata: audio.clone(),
+                    frame_metadata: out.data.frame_metadata,
+                    label_metadata: out.data.label_metadata,
+                    parameters: params.clone(),
+                });
+            }
+            steps[step] = StepSpan { results: first_result..results.len(), files: first_file..files.len() };
+        };
     for s in stages.analyzers {
-        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
     for s in stages.graphers {
-        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
     for s in stages.encoders {
-        collect(s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
     }
-    Ok(RunOutput { source: summary, results, files, features: features.stats() })
+    Ok(RunOutput { source: summary, results, files, steps, features: features.stats() })
 }
 
 fn fan_out(stages: &mut Stages, block: &Block, features: &FeatureGraph) -> Result<(), ProcessError> {

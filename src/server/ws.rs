@@ -3,7 +3,7 @@
 //! Client → server, one JSON object per message:
 //! `{"op": "subscribe", "topic": "live:<channel>"}`, `{"op": "unsubscribe", "topic": ...}`.
 //!
-//! Server → client, one JSON object per message: a `live::events::Event` (`topic`, `event`,
+//! Server → client, one JSON object per message: an `events::Event` (`topic`, `event`,
 //! `stream_time`, `wall_time` and the event's own fields; the catalogue is docs/events.md).
 //! `error` answers a message that could not be applied (`topic` is then `""` if none).
 //!
@@ -15,7 +15,7 @@
 //! `live.max_channels`.
 
 use super::AppState;
-use crate::live::events::{Body, Event, Shared, with_dropped};
+use crate::events::{Body, Event, Shared, with_dropped};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;

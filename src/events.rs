@@ -1,7 +1,10 @@
 //! The one event model of the WebSocket protocol: every message the server sends, whoever
-//! produces it (a channel's source, its analyzers, the WebSocket session answering an op), is
-//! an [`Event`] serialised here, once, and shared by every subscriber. The catalogue of events
-//! and their fields is docs/events.md.
+//! produces it (a live channel's source and analyzers, a task's workers, the WebSocket session
+//! answering an op), is an [`Event`] serialised here, once, and shared by every subscriber.
+//! The catalogue of events and their fields is docs/events.md.
+//!
+//! A live channel publishes on its own [`Publisher`]; tasks and items publish through the
+//! [`Topics`] hub, which keeps a topic only while someone listens to it.
 
 use serde::Serialize;
 use std::sync::Arc;
@@ -35,6 +38,13 @@ pub enum Body {
     Metadata { title: String },
     /// The channel was deleted or expired: nothing more comes on its topic.
     ChannelRemoved,
+    /// A task's status changed (`task:` topics, and `item:` topics of its items). `error`: why
+    /// it failed, per failed item.
+    TaskStatus { task: String, status: String, progress: f64, error: String },
+    /// How far a task (`task:` topics) or the processing of an item (`item:` topics) is, 0..1.
+    Progress { task: String, fraction: f64 },
+    /// A result was stored (done or failed) for an item.
+    Result { task: String, item: String, result: String, processor: String, status: String },
     /// An event of one of the channel's analyzers (registry processors running live): `event`
     /// is its name (`level`, `onset`, `silence_start`, ...), the fields are the analyzer's own.
     #[serde(untagged)]
@@ -70,6 +80,53 @@ impl Publisher {
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Shared> {
         self.tx.subscribe()
+    }
+}
+
+/// Topics other than live channels' (`task:<uuid>`, `item:<uuid>`): a broadcast per topic,
+/// made when the first client subscribes and dropped when the last one left, so publishing to
+/// a topic nobody follows costs a map lookup. Progress is sent at most every
+/// [`PROGRESS_EVERY`] per topic.
+#[derive(Default)]
+pub struct Topics {
+    inner: std::sync::Mutex<TopicsInner>,
+}
+
+#[derive(Default)]
+struct TopicsInner {
+    senders: std::collections::HashMap<String, tokio::sync::broadcast::Sender<Shared>>,
+    last_progress: std::collections::HashMap<String, std::time::Instant>,
+}
+
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Topics {
+    pub fn subscribe(&self, topic: &str) -> tokio::sync::broadcast::Receiver<Shared> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.senders.retain(|_, tx| tx.receiver_count() > 0);
+        inner.senders.entry(topic.to_string()).or_insert_with(|| tokio::sync::broadcast::channel(QUEUE).0).subscribe()
+    }
+
+    /// Sends `body` to the subscribers of `topic`, if any.
+    pub fn publish(&self, topic: &str, body: Body) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Body::Progress { .. } = body {
+            let now = std::time::Instant::now();
+            if inner.last_progress.get(topic).is_some_and(|t| now.duration_since(*t) < PROGRESS_EVERY) {
+                return;
+            }
+            if inner.last_progress.len() > 10_000 {
+                inner.last_progress.clear();
+            }
+            inner.last_progress.insert(topic.to_string(), now);
+        }
+        let live = match inner.senders.get(topic) {
+            Some(tx) => tx.send(Event::new(topic, 0.0, body).shared()).is_ok(),
+            None => return,
+        };
+        if !live {
+            inner.senders.remove(topic);
+        }
     }
 }
 

@@ -1,0 +1,174 @@
+//! The job queue, in the database, for any number of worker processes: a job is claimed with a
+//! lease that its worker renews (the heartbeat); a job whose lease ran out (its worker died or
+//! hung) is claimed again, up to `max_attempts` times, then failed with a message (a poison
+//! input must not take workers down forever). Finishing a job checks that the worker still
+//! holds it, in the transaction that stores its results: a worker that lost its lease stores
+//! nothing.
+//!
+//! On SQLite the claim is one `UPDATE ... RETURNING` (SQLite has a single writer, so two
+//! claimers never get the same job).
+
+use crate::storage::results::{NewResult, status};
+use crate::storage::{Store, StoreError, db, int, text};
+
+/// A claimed job.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub uuid: uuid::Uuid,
+    pub task: uuid::Uuid,
+    pub item: uuid::Uuid,
+    pub attempts: i64,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lease {
+    Held,
+    /// The task was cancelled: stop, store nothing.
+    Cancelled,
+    /// Another worker has the job now (this one was too slow to renew): stop, store nothing.
+    Lost,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueConfig {
+    /// How long a claim lasts without a heartbeat.
+    pub lease_s: f64,
+    /// Claims of one job (a worker died each time) before it is failed.
+    pub max_attempts: i64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig { lease_s: 30.0, max_attempts: 3 }
+    }
+}
+
+fn uuid_of(row: &sqlx::any::AnyRow, col: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
+}
+
+/// Fails the jobs whose lease ran out `max_attempts` times; returns their tasks.
+pub async fn fail_abandoned(store: &Store, config: &QueueConfig) -> Result<Vec<uuid::Uuid>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE jobs SET status = 'failed', date_finished = $3,
+            error = 'gave up after ' || attempts || ' attempts: each time its worker stopped (crashed or was killed) before finishing'
+         WHERE status = 'running' AND lease_expires < $1 AND attempts >= $2
+         RETURNING task",
+    )
+    .bind(db::unix_now())
+    .bind(config.max_attempts)
+    .bind(db::now())
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows.iter().map(|r| uuid_of(r, "task")).collect())
+}
+
+/// Claims the oldest runnable job for `owner`: a pending one, or a running one whose lease
+/// ran out (its worker is gone).
+pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<Option<Job>, StoreError> {
+    let now = db::unix_now();
+    let row = sqlx::query(
+        "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires = $2, attempts = attempts + 1,
+            date_started = COALESCE(date_started, $3)
+         WHERE uuid = (
+            SELECT uuid FROM jobs
+            WHERE (status = 'pending' OR (status = 'running' AND lease_expires < $4)) AND attempts < $5
+            ORDER BY date_added LIMIT 1)
+         AND (status = 'pending' OR (status = 'running' AND lease_expires < $4))
+         RETURNING uuid, task, item, attempts",
+    )
+    .bind(owner.to_string())
+    .bind(now + config.lease_s)
+    .bind(db::now())
+    .bind(now)
+    .bind(config.max_attempts)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.map(|r| Job {
+        uuid: uuid_of(&r, "uuid"),
+        task: uuid_of(&r, "task"),
+        item: uuid_of(&r, "item"),
+        attempts: int(&r, "attempts"),
+    }))
+}
+
+/// Renews `owner`'s lease on `job` and records its progress.
+pub async fn heartbeat(
+    store: &Store,
+    job: &Job,
+    owner: &str,
+    config: &QueueConfig,
+    progress: f64,
+) -> Result<Lease, StoreError> {
+    let renewed = sqlx::query(
+        "UPDATE jobs SET lease_expires = $3, progress = $4 WHERE uuid = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(job.uuid.to_string())
+    .bind(owner.to_string())
+    .bind(db::unix_now() + config.lease_s)
+    .bind(progress)
+    .execute(&store.pool)
+    .await?;
+    if renewed.rows_affected() > 0 {
+        return Ok(Lease::Held);
+    }
+    let row = sqlx::query("SELECT status FROM jobs WHERE uuid = $1")
+        .bind(job.uuid.to_string())
+        .fetch_optional(&store.pool)
+        .await?;
+    Ok(match row.map(|r| text(&r, "status")) {
+        Some(s) if s == status::CANCELLED => Lease::Cancelled,
+        None => Lease::Cancelled,
+        _ => Lease::Lost,
+    })
+}
+
+/// Ends `job` as `outcome` (`done` or `failed`, with `error`) and stores its `results`, all in
+/// one transaction and only if `owner` still holds the job. Returns the results' ids, or
+/// `None` if the job was no longer this worker's (nothing stored).
+pub async fn finish(
+    store: &Store,
+    job: &Job,
+    owner: &str,
+    outcome: &'static str,
+    error: &str,
+    results: &[NewResult],
+) -> Result<Option<Vec<uuid::Uuid>>, StoreError> {
+    let mut tx = store.pool.begin().await?;
+    let ended = sqlx::query(
+        "UPDATE jobs SET status = $3, error = $4, progress = 1, date_finished = $5, lease_expires = NULL
+         WHERE uuid = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(job.uuid.to_string())
+    .bind(owner.to_string())
+    .bind(outcome)
+    .bind(error.to_string())
+    .bind(db::now())
+    .execute(&mut *tx)
+    .await?;
+    if ended.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let mut ids = Vec::with_capacity(results.len());
+    for r in results {
+        ids.push(Store::put_result(&mut *tx, r).await?);
+    }
+    tx.commit().await?;
+    Ok(Some(ids))
+}
+
+/// Puts a job this worker holds back in the queue, as if never claimed (the server stops).
+pub async fn release(store: &Store, job: &Job, owner: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'pending', lease_owner = NULL, lease_expires = NULL, progress = 0,
+            attempts = attempts - 1
+         WHERE uuid = $1 AND lease_owner = $2 AND status = 'running'",
+    )
+    .bind(job.uuid.to_string())
+    .bind(owner.to_string())
+    .execute(&store.pool)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,493 @@
+//! Workers: claim a job, run the experience on the job's item in one decoding pass, store the
+//! results. `timeside serve` runs a pool of them in process; separate worker processes run the
+//! same loop on the same queue.
+//!
+//! A job first reuses every result whose cache key is already done (no decoding if all are),
+//! then runs the rest in one pass: effects, then the fan-out. The pass runs on its own thread,
+//! watched from here: the lease is renewed every [`HEARTBEAT`], progress is published, and the
+//! run is stopped when the task is cancelled, the lease is lost, or decoding made no progress
+//! for `stall_timeout_s` (a hung input). A panic in a processor fails the job, never the
+//! worker. A failed item fails its own results, with the message; other jobs go on.
+
+use super::cache;
+use super::queue::{self, Job, Lease, QueueConfig};
+use crate::events::{Body, Topics};
+use crate::media::Input;
+use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, RunOutput};
+use crate::processors::registry::Factory;
+use crate::storage::processing::Experience;
+use crate::storage::results::{NewResult, status};
+use crate::storage::tasks::Task;
+use crate::storage::{Store, StoreError, Viewer, files};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often a running job renews its lease and publishes its progress.
+pub const HEARTBEAT: Duration = Duration::from_millis(250);
+/// How long a stopped pass may take to return before its thread is left behind.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub workers: usize,
+    pub queue: QueueConfig,
+    /// A pass that decodes nothing for this long is stopped and its job failed.
+    pub stall_timeout_s: f64,
+    /// How often an idle worker looks for jobs (it is also woken when a task is created).
+    pub poll_every: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            queue: QueueConfig::default(),
+            stall_timeout_s: 60.0,
+            poll_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A pool of workers on one store.
+pub struct Workers {
+    stop: tokio::sync::watch::Sender<bool>,
+    wake: Arc<tokio::sync::Notify>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What a worker needs, shared by the pool.
+struct Context {
+    store: Store,
+    topics: Arc<Topics>,
+    config: WorkerConfig,
+    /// This process's id in leases (`<host>:<pid>:<n>`).
+    owner_prefix: String,
+}
+
+impl Workers {
+    pub fn start(store: Store, topics: Arc<Topics>, config: WorkerConfig) -> Workers {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+        let ctx = Arc::new(Context { store, topics, config, owner_prefix: format!("{host}:{}", std::process::id()) });
+        let handles = (0..ctx.config.workers)
+            .map(|n| {
+                tokio::spawn(worker_loop(
+                    ctx.clone(),
+                    format!("{}:{n}", ctx.owner_prefix),
+                    wake.clone(),
+                    stopped.clone(),
+                ))
+            })
+            .collect();
+        Workers { stop, wake, handles }
+    }
+
+    /// A task was queued: idle workers look now instead of at their next poll.
+    pub fn wake(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Stops claiming; running jobs are stopped and put back in the queue (a restart runs them).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for h in self.handles {
+            let _ = h.await;
+        }
+    }
+}
+
+async fn worker_loop(
+    ctx: Arc<Context>,
+    owner: String,
+    wake: Arc<tokio::sync::Notify>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        match queue::fail_abandoned(&ctx.store, &ctx.config.queue).await {
+            Ok(tasks) => {
+                for t in tasks {
+                    publish_task(&ctx, &t).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "queue: cannot fail abandoned jobs"),
+        }
+        let claimed = queue::claim(&ctx.store, &owner, &ctx.config.queue).await;
+        match claimed {
+            Ok(Some(job)) => {
+                run_job(&ctx, &job, &owner, &mut stopped).await;
+                continue;
+            }
+            Ok(None) => {}
+            // A busy database (another process writing): try again shortly.
+            Err(e) => tracing::debug!(error = %e, "queue: claim failed"),
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(ctx.config.poll_every) => {}
+            _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// Publishes a task's status (if it changed) on its topic and its items' topics.
+async fn publish_task(ctx: &Context, task: &uuid::Uuid) {
+    match ctx.store.refresh_task(task).await {
+        Ok(Some(t)) => publish_status(&ctx.topics, &t),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(task = %task, error = %e, "cannot update the task's status"),
+    }
+}
+
+/// The `task_status` event of `task`, on its topic and its items'.
+pub fn publish_status(topics: &Topics, task: &Task) {
+    let body = || Body::TaskStatus {
+        task: task.uuid.to_string(),
+        status: task.status.clone(),
+        progress: task.progress,
+        error: task.error.clone(),
+    };
+    topics.publish(&format!("task:{}", task.uuid), body());
+    for i in &task.items {
+        topics.publish(&format!("item:{}", i.item), body());
+    }
+}
+
+/// How a pass ended, seen from the worker.
+enum Ended {
+    Ran(Result<RunOutput, String>),
+    Cancelled,
+    Lost,
+    Stalled,
+    Stopping,
+}
+
+async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::sync::watch::Receiver<bool>) {
+    let started = Instant::now();
+    publish_task(ctx, &job.task).await;
+    let (outcome, error, results) = match prepare(ctx, job).await {
+        Ok(prepared) => execute(ctx, job, owner, prepared, stopped).await,
+        Err(e) => (Some(status::FAILED), e.to_string(), Vec::new()),
+    };
+    let Some(outcome) = outcome else {
+        // Cancelled, lost or stopping: nothing is stored.
+        publish_task(ctx, &job.task).await;
+        return;
+    };
+    match queue::finish(&ctx.store, job, owner, outcome, &error, &results).await {
+        Ok(Some(ids)) => {
+            tracing::info!(job = %job.uuid, item = %job.item, outcome, seconds = started.elapsed().as_secs_f64(), error = %error, "job finished");
+            for (r, id) in results.iter().zip(ids) {
+                let body = || Body::Result {
+                    task: job.task.to_string(),
+                    item: job.item.to_string(),
+                    result: id.to_string(),
+                    processor: r.processor.clone(),
+                    status: r.status.to_string(),
+                };
+                ctx.topics.publish(&format!("task:{}", job.task), body());
+                ctx.topics.publish(&format!("item:{}", job.item), body());
+            }
+        }
+        Ok(None) => tracing::info!(job = %job.uuid, "job lost its lease before finishing: its results were not stored"),
+        Err(e) => tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's results"),
+    }
+    publish_task(ctx, &job.task).await;
+}
+
+/// What a job runs: its experience, item, and which presets are cached already.
+struct Prepared {
+    experience: Experience,
+    media: std::path::PathBuf,
+    keys: Vec<Option<String>>,
+    /// Results reused from the cache.
+    reused: Vec<NewResult>,
+    /// Presets (indices) to compute.
+    to_run: Vec<usize>,
+}
+
+async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
+    let task = ctx.store.task(&Viewer::ADMIN, &job.task).await?;
+    let experience = ctx.store.experience(&Viewer::ADMIN, &task.experience).await?;
+    let item = ctx.store.item(&Viewer::ADMIN, &job.item).await?;
+    let media =
+        ctx.store.media_path(&item.location).ok_or_else(|| StoreError::Io("the item has no media file".into()))?;
+    let keys = cache::keys(&experience, &item.sha256);
+    let (mut reused, mut to_run) = (Vec::new(), Vec::new());
+    for (i, (preset, key)) in experience.presets.iter().zip(&keys).enumerate() {
+        let Some(key) = key else { continue };
+        match ctx.store.cached_result(key).await? {
+            Some(cached) => reused.push(NewResult {
+                item: job.item,
+                preset: preset.uuid,
+                task: job.task,
+                status: status::DONE,
+                error: String::new(),
+                run_time: cached.run_time,
+                processor: cached.processor,
+                version: cached.version,
+                parameters: cached.parameters,
+                cache_key: cached.cache_key,
+                mime_type: cached.mime_type,
+                data_path: cached.data_path,
+            }),
+            None => to_run.push(i),
+        }
+    }
+    Ok(Prepared { experience, media, keys, reused, to_run })
+}
+
+/// Runs what is not cached; returns the job's outcome (`None`: store nothing), its error and
+/// its results.
+async fn execute(
+    ctx: &Context,
+    job: &Job,
+    owner: &str,
+    p: Prepared,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> (Option<&'static str>, String, Vec<NewResult>) {
+    let mut results = p.reused.clone();
+    if p.to_run.is_empty() {
+        return (Some(status::DONE), String::new(), results);
+    }
+    // The pass: every effect (they shape what follows them) and the presets to compute, in order.
+    let steps: Vec<usize> =
+        (0..p.experience.presets.len()).filter(|i| p.to_run.contains(i) || p.keys[*i].is_none()).collect();
+    let spec = serde_json::json!({
+        "decoder": p.experience.decoder,
+        "processors": steps.iter().map(|&i| {
+            let preset = &p.experience.presets[i];
+            serde_json::json!({ "id": preset.processor, "params": preset.parameters })
+        }).collect::<Vec<_>>(),
+    });
+    let pipeline = match PipelineSpec::from_json(spec, &p.experience.title).and_then(|s| s.compile(&p.experience.title))
+    {
+        Ok(pipeline) => pipeline,
+        Err(e) => return fail_all(job, &p, e.to_string(), results),
+    };
+    let out_dir = ctx.store.files.temp("job");
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        return fail_all(job, &p, format!("cannot make a working folder: {e}"), results);
+    }
+    let started = Instant::now();
+    let ended = watch_pass(ctx, job, owner, pipeline, Input::File(p.media.clone()), out_dir.clone(), stopped).await;
+    let run_time = started.elapsed().as_secs_f64();
+    let outcome = match ended {
+        Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
+            Ok(stored) => {
+                results.extend(stored);
+                (Some(status::DONE), String::new(), results)
+            }
+            Err(e) => fail_all(job, &p, e, results),
+        },
+        Ended::Ran(Err(e)) => fail_all(job, &p, e, results),
+        Ended::Stalled => fail_all(
+            job,
+            &p,
+            format!("stopped: decoding made no progress for {} s (the input hangs)", ctx.config.stall_timeout_s),
+            results,
+        ),
+        Ended::Cancelled | Ended::Lost => (None, String::new(), Vec::new()),
+        Ended::Stopping => {
+            if let Err(e) = queue::release(&ctx.store, job, owner).await {
+                tracing::warn!(job = %job.uuid, error = %e, "cannot put the job back in the queue");
+            }
+            (None, String::new(), Vec::new())
+        }
+    };
+    let _ = std::fs::remove_dir_all(&out_dir);
+    outcome
+}
+
+/// The job fails: every result it was to compute fails with `error` (reused ones stay done).
+fn fail_all(
+    job: &Job,
+    p: &Prepared,
+    error: String,
+    mut results: Vec<NewResult>,
+) -> (Option<&'static str>, String, Vec<NewResult>) {
+    for &i in &p.to_run {
+        let preset = &p.experience.presets[i];
+        let version = crate::processors::lookup(&preset.processor).map(|e| e.descriptor.version).unwrap_or_default();
+        results.push(NewResult {
+            item: job.item,
+            preset: preset.uuid,
+            task: job.task,
+            status: status::FAILED,
+            error: error.clone(),
+            run_time: 0.0,
+            processor: preset.processor.clone(),
+            version: version.to_string(),
+            parameters: preset.parameters.clone(),
+            cache_key: p.keys[i].clone().unwrap_or_default(),
+            mime_type: String::new(),
+            data_path: None,
+        });
+    }
+    (Some(status::FAILED), error, results)
+}
+
+/// Runs the pass on its own thread and watches it (see the module's comment).
+async fn watch_pass(
+    ctx: &Context,
+    job: &Job,
+    owner: &str,
+    pipeline: crate::pipeline::CompiledPipeline,
+    input: Input,
+    out_dir: std::path::PathBuf,
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Ended {
+    let cancel = CancelToken::default();
+    let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
+    // Milliseconds since `t0` of the last decoded block: the watchdog's clock.
+    let t0 = Instant::now();
+    let last_block = Arc::new(AtomicU64::new(0));
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+    {
+        let (cancel, progress, last_block) = (cancel.clone(), progress.clone(), last_block.clone());
+        let spawned = std::thread::Builder::new().name("job".into()).spawn(move || {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let on_progress = |f: f64| progress.store(f.to_bits(), Ordering::Relaxed);
+                let on_block =
+                    |_: &crate::media::Block| last_block.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
+                let options = RunOptions {
+                    output_dir: Some(&out_dir),
+                    cancel,
+                    progress: Some(&on_progress),
+                    on_block: Some(&on_block),
+                    ..Default::default()
+                };
+                crate::pipeline::run(&pipeline, &input, &options).map_err(|e| e.to_string())
+            }));
+            let result = run.unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(format!("internal error in a processor (panic): {message}"))
+            });
+            let _ = done_tx.send(result);
+        });
+        if let Err(e) = spawned {
+            return Ended::Ran(Err(format!("cannot start the pass: {e}")));
+        }
+    }
+    let topic = format!("task:{}", job.task);
+    let item_topic = format!("item:{}", job.item);
+    let stall = Duration::from_secs_f64(ctx.config.stall_timeout_s);
+    let mut ending: Option<Ended> = None;
+    let mut stop_deadline: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            result = &mut done_rx => {
+                return match ending {
+                    Some(e) => e,
+                    None => Ended::Ran(result.unwrap_or_else(|_| Err("the pass ended without a result".into()))),
+                };
+            }
+            _ = tokio::time::sleep(HEARTBEAT) => {}
+            _ = stopped.changed(), if ending.is_none() => {
+                cancel.cancel();
+                ending = Some(Ended::Stopping);
+                stop_deadline = Some(Instant::now() + STOP_GRACE);
+                continue;
+            }
+        }
+        if let Some(deadline) = stop_deadline {
+            if Instant::now() > deadline {
+                // The pass is stuck in a call that never returns: leave its thread behind.
+                tracing::warn!(job = %job.uuid, "the pass did not stop: its thread is left behind");
+                return ending.unwrap_or(Ended::Stalled);
+            }
+            continue;
+        }
+        let fraction = f64::from_bits(progress.load(Ordering::Relaxed));
+        match queue::heartbeat(&ctx.store, job, owner, &ctx.config.queue, fraction).await {
+            Ok(Lease::Held) => {}
+            Ok(Lease::Cancelled) => ending = Some(Ended::Cancelled),
+            Ok(Lease::Lost) => ending = Some(Ended::Lost),
+            Err(e) => tracing::debug!(job = %job.uuid, error = %e, "heartbeat failed"),
+        }
+        let idle = t0.elapsed().saturating_sub(Duration::from_millis(last_block.load(Ordering::Relaxed)));
+        if ending.is_none() && idle > stall {
+            ending = Some(Ended::Stalled);
+        }
+        if ending.is_some() {
+            cancel.cancel();
+            stop_deadline = Some(Instant::now() + STOP_GRACE);
+            continue;
+        }
+        let body = || Body::Progress { task: job.task.to_string(), fraction };
+        ctx.topics.publish(&topic, body());
+        ctx.topics.publish(&item_topic, body());
+    }
+}
+
+/// Moves each computed preset's results and files into its content-addressed place.
+fn store_outputs(
+    ctx: &Context,
+    job: &Job,
+    p: &Prepared,
+    steps: &[usize],
+    out: &RunOutput,
+    out_dir: &std::path::Path,
+    run_time: f64,
+) -> Result<Vec<NewResult>, String> {
+    let mut stored = Vec::new();
+    for (step, &i) in steps.iter().enumerate() {
+        let Some(key) = p.keys[i].clone() else { continue };
+        let preset = &p.experience.presets[i];
+        let entry = crate::processors::lookup(&preset.processor).ok_or("unknown processor")?;
+        let span = &out.steps[step];
+        let staging = ctx.store.files.temp("result");
+        std::fs::create_dir_all(&staging).map_err(|e| format!("cannot write results: {e}"))?;
+        let json = serde_json::to_vec(&out.results[span.results.clone()]).map_err(|e| e.to_string())?;
+        std::fs::write(staging.join("results.json"), json).map_err(|e| format!("cannot write results: {e}"))?;
+        let mut primary = ("results.json".to_string(), "application/json".to_string());
+        for file in &out.files[span.files.clone()] {
+            let name = files::safe_file_name(
+                &file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                "data",
+            );
+            if !file.starts_with(out_dir) {
+                continue;
+            }
+            std::fs::rename(file, staging.join(&name)).map_err(|e| format!("cannot move {name}: {e}"))?;
+            let ext = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+            let mime = match (&entry.factory, ext.as_str()) {
+                (Factory::Grapher(_), "png") => Some("image/png".to_string()),
+                (Factory::Encoder(_), ext) => {
+                    crate::processors::encoders::formats::format(ext).map(|f| f.mime.to_string())
+                }
+                _ => None,
+            };
+            if let Some(mime) = mime
+                && primary.0 == "results.json"
+            {
+                primary = (name, mime);
+            }
+        }
+        let place = ctx.store.files.result_dir(&key);
+        files::put_in_place(&staging, &place).map_err(|e| format!("cannot store results: {e}"))?;
+        stored.push(NewResult {
+            item: job.item,
+            preset: preset.uuid,
+            task: job.task,
+            status: status::DONE,
+            error: String::new(),
+            run_time,
+            processor: preset.processor.clone(),
+            version: entry.descriptor.version.to_string(),
+            parameters: preset.parameters.clone(),
+            data_path: ctx.store.files.relative(&place.join(&primary.0)),
+            cache_key: key,
+            mime_type: primary.1,
+        });
+    }
+    Ok(stored)
+}

@@ -1,0 +1,293 @@
+//! Items: one media file each (uploaded, fetched from a URL, or under a media root) with what
+//! was read from it when it was added.
+
+use super::{Page, PageRequest, Store, StoreError, Viewer, db, files, float, int, not_found, opt_int, opt_text, text};
+use crate::media::Input;
+use crate::media::gst::{MediaInfo, media_info};
+use sqlx::any::AnyRow;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Item {
+    pub uuid: uuid::Uuid,
+    pub title: String,
+    pub description: String,
+    pub author: Option<String>,
+    pub is_public: bool,
+    pub source_url: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub codec: String,
+    pub container: String,
+    pub bitrate: Option<i64>,
+    pub audio_duration: Option<f64>,
+    pub samplerate: i64,
+    pub channels: i64,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub artist: String,
+    pub album: String,
+    pub tags: serde_json::Value,
+    pub date_added: String,
+    pub date_modified: String,
+    /// Where the media is: in the data directory or under a media root (not sent to clients).
+    #[serde(skip)]
+    pub location: Location,
+}
+
+#[derive(Clone, Debug, Default)]
+pub enum Location {
+    /// Relative to the data directory.
+    DataDir(String),
+    /// Under a configured media root.
+    MediaRoot(PathBuf),
+    #[default]
+    Missing,
+}
+
+/// What a client gives for a new item; empty fields are filled from the media's tags.
+#[derive(Clone, Debug, Default)]
+pub struct NewItem {
+    pub title: String,
+    pub description: String,
+    pub is_public: bool,
+    pub source_url: String,
+}
+
+/// The fields a `PATCH` may change.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+    pub artist: Option<String>,
+    pub album: Option<String>,
+}
+
+/// Filters of the item list.
+#[derive(Clone, Debug, Default)]
+pub struct ItemFilter {
+    /// Words found in the title, description, artist, album or file name.
+    pub q: Option<String>,
+    pub author: Option<String>,
+    pub is_public: Option<bool>,
+}
+
+fn row_to_item(row: &AnyRow) -> Item {
+    let location = match (opt_text(row, "source_file"), opt_text(row, "source_path")) {
+        (Some(rel), _) => Location::DataDir(rel),
+        (None, Some(abs)) => Location::MediaRoot(PathBuf::from(abs)),
+        _ => Location::Missing,
+    };
+    Item {
+        uuid: uuid::Uuid::parse_str(&text(row, "uuid")).unwrap_or_default(),
+        title: text(row, "title"),
+        description: text(row, "description"),
+        author: opt_text(row, "author"),
+        is_public: int(row, "is_public") != 0,
+        source_url: text(row, "source_url"),
+        file_name: text(row, "file_name"),
+        mime_type: text(row, "mime_type"),
+        codec: text(row, "codec"),
+        container: text(row, "container"),
+        bitrate: opt_int(row, "bitrate"),
+        audio_duration: float(row, "audio_duration"),
+        samplerate: int(row, "samplerate"),
+        channels: int(row, "channels"),
+        size_bytes: int(row, "size_bytes"),
+        sha256: text(row, "sha256"),
+        artist: text(row, "artist"),
+        album: text(row, "album"),
+        tags: super::json(row, "tags"),
+        date_added: text(row, "date_added"),
+        date_modified: text(row, "date_modified"),
+        location,
+    }
+}
+
+/// The container's MIME type as a browser knows it (GStreamer names some its own way).
+fn mime_type(info: &MediaInfo) -> String {
+    let name = info.container.as_deref().unwrap_or(&info.mime);
+    match name {
+        "audio/x-wav" => "audio/wav",
+        "audio/x-flac" => "audio/flac",
+        "audio/mpeg" | "application/x-id3" => "audio/mpeg",
+        "application/ogg" | "audio/ogg" => "audio/ogg",
+        "audio/x-m4a" | "video/quicktime" => "audio/mp4",
+        "video/webm" | "audio/webm" => "audio/webm",
+        other => other,
+    }
+    .to_string()
+}
+
+impl Store {
+    /// Adds the media at `media` (already in place: see [`Location`]) as a new item by `author`.
+    /// The media is read first (GStreamer's discoverer and a SHA-256 of the bytes); what is not
+    /// decodable audio is refused with the decoder's message, and nothing is stored.
+    pub async fn add_item(
+        &self,
+        uuid: uuid::Uuid,
+        location: Location,
+        file_name: &str,
+        new: NewItem,
+        author: Option<uuid::Uuid>,
+    ) -> Result<Item, StoreError> {
+        let path = self.media_path(&location).ok_or_else(|| StoreError::Io("the media file is missing".into()))?;
+        let info = probe(path).await?;
+        let tag = |key: &str| info.tags.get(key).cloned().unwrap_or_default();
+        let title = if new.title.is_empty() {
+            Some(tag("title")).filter(|t| !t.is_empty()).unwrap_or_else(|| file_name.to_string())
+        } else {
+            new.title
+        };
+        let (source_file, source_path) = match &location {
+            Location::DataDir(rel) => (Some(rel.clone()), None),
+            Location::MediaRoot(p) => (None, Some(p.display().to_string())),
+            Location::Missing => (None, None),
+        };
+        let now = db::now();
+        sqlx::query(
+            "INSERT INTO items (uuid, title, description, author, is_public, source_file, source_path, source_url,
+                file_name, mime_type, codec, container, bitrate, audio_duration, samplerate, channels, size_bytes,
+                sha256, artist, album, tags, date_added, date_modified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)",
+        )
+        .bind(uuid.to_string())
+        .bind(title)
+        .bind(new.description)
+        .bind(author.map(|a| a.to_string()))
+        .bind(new.is_public as i64)
+        .bind(source_file)
+        .bind(source_path)
+        .bind(new.source_url)
+        .bind(file_name.to_string())
+        .bind(mime_type(&info))
+        .bind(info.codec.clone().unwrap_or_default())
+        .bind(info.container.clone().unwrap_or_default())
+        .bind(info.bitrate.map(i64::from))
+        .bind(info.duration_s)
+        .bind(info.samplerate as i64)
+        .bind(info.channels as i64)
+        .bind(info.size_bytes.unwrap_or_default() as i64)
+        .bind(info.sha256.clone().unwrap_or_default())
+        .bind(tag("artist"))
+        .bind(tag("album"))
+        .bind(serde_json::to_string(&info.tags).unwrap_or_default())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.item(&Viewer::ADMIN, &uuid).await
+    }
+
+    /// The item, if `viewer` may see it (else not found, as if absent).
+    pub async fn item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Item, StoreError> {
+        let sql = format!("SELECT * FROM items WHERE uuid = $1 AND {}", Viewer::visible_sql(2));
+        let row = viewer
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(uuid.to_string()))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_item).ok_or_else(|| not_found("item", uuid))
+    }
+
+    /// Items `viewer` sees, newest first.
+    pub async fn items(
+        &self,
+        viewer: &Viewer,
+        filter: &ItemFilter,
+        page: PageRequest,
+    ) -> Result<Page<Item>, StoreError> {
+        // One query text whatever the filters: unused ones are bound as "no filter" values.
+        let cond = format!(
+            "{} AND ($3 = '' OR author = $3) AND ($4 = -1 OR is_public = $4)
+             AND ($5 = '' OR LOWER(title || ' ' || description || ' ' || artist || ' ' || album || ' ' || file_name) LIKE $5)",
+            Viewer::visible_sql(1)
+        );
+        let q = filter.q.as_deref().map(|q| format!("%{}%", q.to_lowercase())).unwrap_or_default();
+        let bind = |query| {
+            viewer
+                .bind(query)
+                .bind(filter.author.clone().unwrap_or_default())
+                .bind(filter.is_public.map_or(-1, i64::from))
+                .bind(q.clone())
+        };
+        let count: i64 = {
+            let sql = format!("SELECT COUNT(*) AS n FROM items WHERE {cond}");
+            int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n")
+        };
+        let sql = format!("SELECT * FROM items WHERE {cond} ORDER BY date_added DESC, uuid LIMIT $6 OFFSET $7");
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(page.size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page { count: count as u64, rows: rows.iter().map(row_to_item).collect() })
+    }
+
+    pub async fn update_item(&self, viewer: &Viewer, uuid: &uuid::Uuid, patch: ItemPatch) -> Result<Item, StoreError> {
+        let item = self.item(viewer, uuid).await?;
+        if !viewer.may_write(item.author.as_deref()) {
+            return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
+        }
+        sqlx::query(
+            "UPDATE items SET title = $2, description = $3, is_public = $4, artist = $5, album = $6, date_modified = $7
+             WHERE uuid = $1",
+        )
+        .bind(uuid.to_string())
+        .bind(patch.title.unwrap_or(item.title))
+        .bind(patch.description.unwrap_or(item.description))
+        .bind(patch.is_public.unwrap_or(item.is_public) as i64)
+        .bind(patch.artist.unwrap_or(item.artist))
+        .bind(patch.album.unwrap_or(item.album))
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        self.item(viewer, uuid).await
+    }
+
+    /// Deletes the item, its results' rows and its files in the data directory (media under a
+    /// media root is the operator's and is left alone; result data may be shared with other
+    /// items of the same content and stays).
+    pub async fn delete_item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
+        let item = self.item(viewer, uuid).await?;
+        if !viewer.may_write(item.author.as_deref()) {
+            return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
+        }
+        sqlx::query("DELETE FROM items WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
+        if let Location::DataDir(_) = item.location {
+            let _ = std::fs::remove_dir_all(self.files.media_dir(uuid));
+        }
+        let _ = std::fs::remove_dir_all(self.files.transcodes_of(uuid));
+        Ok(())
+    }
+
+    /// The path of an item's media on this machine.
+    pub fn media_path(&self, location: &Location) -> Option<PathBuf> {
+        match location {
+            Location::DataDir(rel) => self.files.resolve(rel),
+            Location::MediaRoot(p) => Some(p.clone()),
+            Location::Missing => None,
+        }
+    }
+
+    /// A fresh folder for a new item's media, and the path of its file named after `name`.
+    pub fn new_media_file(&self, uuid: &uuid::Uuid, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.files.media_dir(uuid);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir.join(files::safe_file_name(name, "media")))
+    }
+}
+
+/// Reads the media info of a file (blocking GStreamer work, off the runtime). Not audio:
+/// `StoreError::Media` with the decoder's message.
+pub async fn probe(path: PathBuf) -> Result<MediaInfo, StoreError> {
+    tokio::task::spawn_blocking(move || media_info_of(&path)).await.map_err(|e| StoreError::Io(e.to_string()))?
+}
+
+fn media_info_of(path: &Path) -> Result<MediaInfo, StoreError> {
+    let info = media_info(&Input::File(path.to_path_buf())).map_err(|e| StoreError::Media(e.to_string()))?;
+    if info.samplerate == 0 || info.channels == 0 {
+        return Err(StoreError::Media(format!("{}: no decodable audio stream", path.display())));
+    }
+    Ok(info)
+}

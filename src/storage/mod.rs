@@ -1,0 +1,158 @@
+//! What the on-demand server keeps: the database (users, items, selections, presets,
+//! experiences, tasks, jobs, results) and the files of the data directory. Every read says who
+//! is reading ([`Viewer`]): private rows of other users are not found, as if absent.
+//!
+//! The server and the workers go through [`Store`]; nothing else opens the database or writes
+//! in the data directory.
+
+pub mod db;
+pub mod files;
+pub mod items;
+pub mod processing;
+pub mod results;
+pub mod tasks;
+pub mod users;
+
+use files::Files;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::path::Path;
+
+/// The database and the data directory, shared by the server and its workers.
+#[derive(Clone)]
+pub struct Store {
+    pub pool: db::Pool,
+    pub files: Files,
+}
+
+impl Store {
+    /// Opens the data directory (creating its layout) and the database: `database` if given,
+    /// else SQLite in the data directory.
+    pub async fn open(data_dir: &Path, database: Option<&str>) -> Result<Store, StoreError> {
+        let files =
+            Files::open(data_dir).map_err(|e| StoreError::Io(format!("data directory {}: {e}", data_dir.display())))?;
+        let url = database.map_or_else(|| db::sqlite_url(data_dir), str::to_string);
+        let pool = db::connect(&url).await?;
+        Ok(Store { pool, files })
+    }
+}
+
+/// Who reads: anonymous clients see public rows; users their own too; admins everything.
+#[derive(Clone, Debug, Default)]
+pub struct Viewer {
+    pub user: Option<uuid::Uuid>,
+    pub admin: bool,
+}
+
+impl Viewer {
+    pub const ANONYMOUS: Viewer = Viewer { user: None, admin: false };
+    pub const ADMIN: Viewer = Viewer { user: None, admin: true };
+
+    /// Whether a row by `author`, public or not, is visible.
+    pub fn sees(&self, author: Option<&str>, is_public: bool) -> bool {
+        self.admin || is_public || self.owns(author)
+    }
+
+    /// Whether this viewer may change a row by `author` (admins may change anything).
+    pub fn may_write(&self, author: Option<&str>) -> bool {
+        self.admin || self.owns(author)
+    }
+
+    fn owns(&self, author: Option<&str>) -> bool {
+        matches!((self.user, author), (Some(u), Some(a)) if u.to_string() == a)
+    }
+
+    /// The SQL condition for rows this viewer sees, with the user id as parameter `$n` and the
+    /// admin flag as `$n+1` (both always bound: one query text whoever reads).
+    fn visible_sql(n: usize) -> String {
+        format!("(is_public = 1 OR author = ${n} OR ${} = 1)", n + 1)
+    }
+
+    fn bind<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        query.bind(self.user.map(|u| u.to_string()).unwrap_or_default()).bind(self.admin as i64)
+    }
+}
+
+/// A page of a list: 1-based `page`, `size` rows.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub page: u64,
+    pub size: u64,
+}
+
+impl PageRequest {
+    pub const MAX_SIZE: u64 = 1000;
+
+    fn offset(&self) -> i64 {
+        ((self.page.max(1) - 1) * self.size) as i64
+    }
+}
+
+#[derive(Debug)]
+pub struct Page<T> {
+    pub count: u64,
+    pub rows: Vec<T>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} `{id}` does not exist")]
+    NotFound { what: &'static str, id: String },
+    /// Every problem with what was asked.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The media is not decodable audio: the decoder's message.
+    #[error("{0}")]
+    Media(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(db::DbError::Query(e))
+    }
+}
+
+pub fn not_found(what: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound { what, id: id.to_string() }
+}
+
+/// Column readers for the `Any` driver, which maps few types: text, integers and doubles.
+pub(crate) fn text(row: &AnyRow, col: &str) -> String {
+    row.try_get::<Option<String>, _>(col).ok().flatten().unwrap_or_default()
+}
+
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Option<String> {
+    row.try_get::<Option<String>, _>(col).ok().flatten().filter(|s| !s.is_empty())
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> i64 {
+    row.try_get::<Option<i64>, _>(col).ok().flatten().unwrap_or_default()
+}
+
+pub(crate) fn opt_int(row: &AnyRow, col: &str) -> Option<i64> {
+    row.try_get::<Option<i64>, _>(col).ok().flatten()
+}
+
+pub(crate) fn float(row: &AnyRow, col: &str) -> Option<f64> {
+    row.try_get::<Option<f64>, _>(col).ok().flatten()
+}
+
+pub(crate) fn json(row: &AnyRow, col: &str) -> serde_json::Value {
+    serde_json::from_str(&text(row, col)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A uuid from a client, or the error naming it.
+pub fn parse_uuid(what: &'static str, text: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::parse_str(text).map_err(|_| not_found(what, text))
+}

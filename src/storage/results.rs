@@ -1,0 +1,165 @@
+//! Results: one row per (item, preset). The data lives in the data directory, content-addressed
+//! by the row's cache key (content SHA-256, processor, version, canonical parameters, decode
+//! options and the effects before it), so rows of equal content share one copy.
+
+use super::{Page, PageRequest, Store, StoreError, Viewer, float, int, not_found, opt_text, text};
+use sqlx::any::AnyRow;
+
+/// Status names shared by tasks, jobs and results.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const RUNNING: &str = "running";
+    pub const DONE: &str = "done";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ResultRow {
+    pub uuid: uuid::Uuid,
+    pub item: uuid::Uuid,
+    pub preset: uuid::Uuid,
+    pub task: Option<String>,
+    pub status: String,
+    pub error: String,
+    pub run_time: f64,
+    pub processor: String,
+    pub version: String,
+    pub parameters: serde_json::Value,
+    pub cache_key: String,
+    pub mime_type: String,
+    pub date_added: String,
+    pub date_modified: String,
+    /// Relative to the data directory (not sent to clients).
+    #[serde(skip)]
+    pub data_path: Option<String>,
+}
+
+/// A result to store (the row's identity is its item and preset).
+#[derive(Clone, Debug)]
+pub struct NewResult {
+    pub item: uuid::Uuid,
+    pub preset: uuid::Uuid,
+    pub task: uuid::Uuid,
+    pub status: &'static str,
+    pub error: String,
+    pub run_time: f64,
+    pub processor: String,
+    pub version: String,
+    pub parameters: serde_json::Value,
+    pub cache_key: String,
+    pub mime_type: String,
+    pub data_path: Option<String>,
+}
+
+fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
+}
+
+pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
+    ResultRow {
+        uuid: uuid_of(row, "uuid"),
+        item: uuid_of(row, "item"),
+        preset: uuid_of(row, "preset"),
+        task: opt_text(row, "task"),
+        status: text(row, "status"),
+        error: text(row, "error"),
+        run_time: float(row, "run_time").unwrap_or_default(),
+        processor: text(row, "processor"),
+        version: text(row, "version"),
+        parameters: super::json(row, "parameters"),
+        cache_key: text(row, "cache_key"),
+        mime_type: text(row, "mime_type"),
+        date_added: text(row, "date_added"),
+        date_modified: text(row, "date_modified"),
+        data_path: opt_text(row, "data_path"),
+    }
+}
+
+/// Results are visible with their item.
+const VISIBLE: &str = "item IN (SELECT uuid FROM items WHERE (is_public = 1 OR author = $1 OR $2 = 1))";
+
+impl Store {
+    /// Stores `r` as the result of its (item, preset), replacing an older one; `executor` is
+    /// the transaction that also marks the job finished, so both happen or neither.
+    pub async fn put_result<'e, E>(executor: E, r: &NewResult) -> Result<uuid::Uuid, StoreError>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
+        let now = super::db::now();
+        let row = sqlx::query(
+            "INSERT INTO results (uuid, item, preset, task, status, error, run_time, processor, version, parameters,
+                cache_key, mime_type, data_path, date_added, date_modified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             ON CONFLICT (item, preset) DO UPDATE SET task = $4, status = $5, error = $6, run_time = $7,
+                processor = $8, version = $9, parameters = $10, cache_key = $11, mime_type = $12, data_path = $13,
+                date_modified = $14
+             RETURNING uuid",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(r.item.to_string())
+        .bind(r.preset.to_string())
+        .bind(r.task.to_string())
+        .bind(r.status)
+        .bind(r.error.clone())
+        .bind(r.run_time)
+        .bind(r.processor.clone())
+        .bind(r.version.clone())
+        .bind(super::processing::canonical_json(&r.parameters))
+        .bind(r.cache_key.clone())
+        .bind(r.mime_type.clone())
+        .bind(r.data_path.clone())
+        .bind(now)
+        .fetch_one(executor)
+        .await?;
+        Ok(uuid_of(&row, "uuid"))
+    }
+
+    /// A finished result with this cache key, of any item: its data can be reused as it is.
+    pub async fn cached_result(&self, cache_key: &str) -> Result<Option<ResultRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM results WHERE cache_key = $1 AND status = 'done' LIMIT 1")
+            .bind(cache_key.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(row_to_result))
+    }
+
+    pub async fn result(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<ResultRow, StoreError> {
+        let sql = format!("SELECT * FROM results WHERE {VISIBLE} AND uuid = $3");
+        let row = viewer
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(uuid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(row_to_result).ok_or_else(|| not_found("result", uuid))
+    }
+
+    /// Results `viewer` sees, optionally of one item, one processor or one task.
+    pub async fn results(
+        &self,
+        viewer: &Viewer,
+        item: Option<&uuid::Uuid>,
+        processor: Option<&str>,
+        task: Option<&uuid::Uuid>,
+        page: PageRequest,
+    ) -> Result<Page<ResultRow>, StoreError> {
+        let cond =
+            format!("{VISIBLE} AND ($3 = '' OR item = $3) AND ($4 = '' OR processor = $4) AND ($5 = '' OR task = $5)");
+        let bind = |q| {
+            viewer
+                .bind(q)
+                .bind(item.map(|i| i.to_string()).unwrap_or_default())
+                .bind(processor.unwrap_or_default().to_string())
+                .bind(task.map(|t| t.to_string()).unwrap_or_default())
+        };
+        let sql = format!("SELECT COUNT(*) AS n FROM results WHERE {cond}");
+        let count = int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
+        let sql = format!("SELECT * FROM results WHERE {cond} ORDER BY date_added, uuid LIMIT $6 OFFSET $7");
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(page.size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page { count: count as u64, rows: rows.iter().map(row_to_result).collect() })
+    }
+}

@@ -1,0 +1,270 @@
+//! Tasks: an experience over an item or a selection. A task is one job per item in the queue
+//! (see `jobs::queue`); its status and progress are derived from its jobs'.
+
+use super::results::{ResultRow, row_to_result, status};
+use super::{Page, PageRequest, Store, StoreError, Viewer, db, float, int, not_found, opt_text, text};
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Task {
+    pub uuid: uuid::Uuid,
+    pub experience: uuid::Uuid,
+    pub item: Option<String>,
+    pub selection: Option<String>,
+    pub author: Option<String>,
+    pub status: String,
+    /// 0..1, over all the task's items.
+    pub progress: f64,
+    pub error: String,
+    pub date_added: String,
+    pub date_modified: String,
+    pub date_started: Option<String>,
+    pub date_finished: Option<String>,
+    /// One entry per item, in order.
+    pub items: Vec<TaskItem>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TaskItem {
+    pub item: uuid::Uuid,
+    pub status: String,
+    pub progress: f64,
+    pub error: String,
+    pub attempts: i64,
+    pub results: Vec<ResultRow>,
+}
+
+fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
+}
+
+/// Tasks are their author's (and admins').
+const VISIBLE: &str = "(author = $1 OR $2 = 1)";
+
+impl Store {
+    /// A new task, with one pending job per item: `item`, or every item of `selection` that the
+    /// viewer sees. Everything is checked first; nothing is queued for a bad request.
+    pub async fn create_task(
+        &self,
+        viewer: &Viewer,
+        experience: &uuid::Uuid,
+        item: Option<&uuid::Uuid>,
+        selection: Option<&uuid::Uuid>,
+    ) -> Result<Task, StoreError> {
+        let exp = self.experience(viewer, experience).await?;
+        exp.pipeline()?;
+        let items = match (item, selection) {
+            (Some(i), None) => vec![self.item(viewer, i).await?.uuid],
+            (None, Some(s)) => {
+                let items = self.selection_items(viewer, s).await?;
+                if items.is_empty() {
+                    return Err(StoreError::Invalid(vec![format!("selection `{s}` has no items")]));
+                }
+                items
+            }
+            _ => return Err(StoreError::Invalid(vec!["give either `item` or `selection`".into()])),
+        };
+        let uuid = uuid::Uuid::new_v4();
+        let now = db::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO tasks (uuid, experience, item, selection, author, status, date_added, date_modified)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(uuid.to_string())
+        .bind(experience.to_string())
+        .bind(item.map(|i| i.to_string()))
+        .bind(selection.map(|s| s.to_string()))
+        .bind(viewer.user.map(|u| u.to_string()))
+        .bind(status::PENDING)
+        .bind(now.clone())
+        .execute(&mut *tx)
+        .await?;
+        for (i, item) in items.iter().enumerate() {
+            // The position is in the creation time so that jobs are claimed in order.
+            sqlx::query("INSERT INTO jobs (uuid, task, item, status, date_added) VALUES ($1, $2, $3, $4, $5)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(uuid.to_string())
+                .bind(item.to_string())
+                .bind(status::PENDING)
+                .bind(format!("{now}#{i:08}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.task(viewer, &uuid).await
+    }
+
+    pub async fn task(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Task, StoreError> {
+        let sql = format!("SELECT * FROM tasks WHERE {VISIBLE} AND uuid = $3");
+        let row = viewer
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(uuid.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let row = row.ok_or_else(|| not_found("task", uuid))?;
+        self.task_from_row(&row).await
+    }
+
+    async fn task_from_row(&self, row: &AnyRow) -> Result<Task, StoreError> {
+        let uuid = uuid_of(row, "uuid");
+        let jobs = sqlx::query("SELECT * FROM jobs WHERE task = $1 ORDER BY date_added")
+            .bind(uuid.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let results = sqlx::query("SELECT * FROM results WHERE task = $1 ORDER BY date_added")
+            .bind(uuid.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        let results: Vec<ResultRow> = results.iter().map(row_to_result).collect();
+        let items: Vec<TaskItem> = jobs
+            .iter()
+            .map(|j| {
+                let item = uuid_of(j, "item");
+                TaskItem {
+                    item,
+                    status: text(j, "status"),
+                    progress: float(j, "progress").unwrap_or_default(),
+                    error: text(j, "error"),
+                    attempts: int(j, "attempts"),
+                    results: results.iter().filter(|r| r.item == item).cloned().collect(),
+                }
+            })
+            .collect();
+        let progress = if items.is_empty() {
+            0.0
+        } else {
+            items
+                .iter()
+                .map(|i| if i.status == status::RUNNING || i.status == status::PENDING { i.progress } else { 1.0 })
+                .sum::<f64>()
+                / items.len() as f64
+        };
+        Ok(Task {
+            uuid,
+            experience: uuid_of(row, "experience"),
+            item: opt_text(row, "item"),
+            selection: opt_text(row, "selection"),
+            author: opt_text(row, "author"),
+            status: text(row, "status"),
+            progress,
+            error: text(row, "error"),
+            date_added: text(row, "date_added"),
+            date_modified: text(row, "date_modified"),
+            date_started: opt_text(row, "date_started"),
+            date_finished: opt_text(row, "date_finished"),
+            items,
+        })
+    }
+
+    pub async fn tasks(
+        &self,
+        viewer: &Viewer,
+        status: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<Task>, StoreError> {
+        let cond = format!("{VISIBLE} AND ($3 = '' OR status = $3)");
+        let bind = |q| viewer.bind(q).bind(status.unwrap_or_default().to_string());
+        let sql = format!("SELECT COUNT(*) AS n FROM tasks WHERE {cond}");
+        let count = int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
+        let sql = format!("SELECT * FROM tasks WHERE {cond} ORDER BY date_added DESC, uuid LIMIT $4 OFFSET $5");
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(page.size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.task_from_row(row).await?);
+        }
+        Ok(Page { count: count as u64, rows: out })
+    }
+
+    /// Cancels a task that has not finished: its pending jobs will not run, its running ones
+    /// stop at their next heartbeat (their workers see the job cancelled).
+    pub async fn cancel_task(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Task, StoreError> {
+        let task = self.task(viewer, uuid).await?;
+        if !viewer.may_write(task.author.as_deref()) {
+            return Err(StoreError::Forbidden(format!("task `{uuid}` is not yours")));
+        }
+        if [status::DONE, status::FAILED, status::CANCELLED].contains(&task.status.as_str()) {
+            return Err(StoreError::Conflict(format!("task `{uuid}` has already ended ({})", task.status)));
+        }
+        let now = db::now();
+        sqlx::query(
+            "UPDATE jobs SET status = 'cancelled', date_finished = $2 WHERE task = $1 AND status IN ('pending', 'running')",
+        )
+        .bind(uuid.to_string())
+        .bind(now.clone())
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("UPDATE tasks SET status = 'cancelled', date_modified = $2, date_finished = $2 WHERE uuid = $1")
+            .bind(uuid.to_string())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        self.task(viewer, uuid).await
+    }
+
+    /// Derives a task's status from its jobs' and stores it; returns the task when its status
+    /// changed. Ended tasks keep their status.
+    pub async fn refresh_task(&self, uuid: &uuid::Uuid) -> Result<Option<Task>, StoreError> {
+        let task = self.task(&Viewer::ADMIN, uuid).await?;
+        let count = |s: &str| task.items.iter().filter(|i| i.status == s).count();
+        let (pending, running, failed) = (count(status::PENDING), count(status::RUNNING), count(status::FAILED));
+        let total = task.items.len();
+        let next = if [status::DONE, status::FAILED, status::CANCELLED].contains(&task.status.as_str()) {
+            return Ok(None);
+        } else if pending == total {
+            status::PENDING
+        } else if pending + running > 0 {
+            status::RUNNING
+        } else if count(status::CANCELLED) > 0 {
+            status::CANCELLED
+        } else if failed > 0 {
+            status::FAILED
+        } else {
+            status::DONE
+        };
+        if next == task.status {
+            return Ok(None);
+        }
+        let error = if next == status::FAILED {
+            let each: Vec<String> = task
+                .items
+                .iter()
+                .filter(|i| i.status == status::FAILED)
+                .map(|i| format!("{}: {}", i.item, i.error))
+                .collect();
+            format!("{failed} of {total} items failed: {}", each.join("; "))
+        } else {
+            String::new()
+        };
+        let now = db::now();
+        let ended = [status::DONE, status::FAILED, status::CANCELLED].contains(&next);
+        sqlx::query(
+            "UPDATE tasks SET status = $2, error = $3, date_modified = $4,
+                date_started = COALESCE(date_started, $5), date_finished = $6
+             WHERE uuid = $1 AND status = $7",
+        )
+        .bind(uuid.to_string())
+        .bind(next)
+        .bind(error)
+        .bind(now.clone())
+        .bind((next != status::PENDING).then(|| now.clone()))
+        .bind(ended.then_some(now))
+        .bind(task.status.clone())
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(self.task(&Viewer::ADMIN, uuid).await?))
+    }
+
+    /// How many jobs have status `state` (queue depth, running jobs).
+    pub async fn job_count(&self, state: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = $1")
+            .bind(state.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(int(&row, "n"))
+    }
+}
