@@ -4,6 +4,9 @@
 //! Data flow: [`media`] (sources → blocks) → [`pipeline`] (effects in series, then fan-out)
 //! → [`features`] (shared mono/framing/FFT) → [`processors`] → [`results`].
 
+// warp's filters nest one type per `.and`: the API's request filter is past the default depth.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod events;
 pub mod features;

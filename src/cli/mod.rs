@@ -11,6 +11,7 @@ mod batch;
 mod demo;
 mod output;
 mod transcode;
+mod user;
 
 use crate::media::gst::media_info;
 use crate::media::{DecodeOptions, Input};
@@ -51,8 +52,14 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Run a pipeline preset (TOML, see pipelines/) over many inputs, writing one folder each.
     Run(batch::RunArgs),
-    /// Run the server: live channels (HTTP streams, WebSocket events) from the configuration.
+    /// Run the server: the REST API (items, experiences, tasks, results) with its workers, and
+    /// live channels (HTTP streams, WebSocket events) from the configuration.
     Serve(ServeArgs),
+    /// Manage the server's users (in its database).
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
     /// Convert to one or more formats in one decoding pass (format from each extension).
     Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
@@ -118,6 +125,14 @@ struct ServeArgs {
     /// Bearer token for API writes (overrides server.api_token).
     #[arg(long, env = "TIMESIDE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// Database URL (overrides server.database): postgres://USER:PASS@HOST/DB; default SQLite
+    /// in the data directory.
+    #[arg(long, env = "TIMESIDE_DATABASE", value_name = "URL", hide_env_values = true)]
+    database: Option<String>,
+    /// In-process workers for tasks (overrides jobs.workers; default one per core; 0 leaves
+    /// jobs to `timeside worker` processes).
+    #[arg(long, env = "TIMESIDE_WORKERS", value_name = "N")]
+    workers: Option<usize>,
 }
 
 #[derive(Args)]
@@ -157,6 +172,7 @@ pub fn main() -> i32 {
         Command::Analyze(args) => analyze(args),
         Command::Run(args) => batch::run_batch(args),
         Command::Serve(args) => serve(args),
+        Command::User { command } => user::run(command),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }
@@ -191,6 +207,12 @@ fn serve(args: ServeArgs) -> i32 {
     }
     if let Some(t) = args.api_token {
         config.server.api_token = t;
+    }
+    if let Some(d) = args.database {
+        config.server.database = d;
+    }
+    if let Some(w) = args.workers {
+        config.jobs.workers = Some(w);
     }
     let problems = config.problems("command line");
     if !problems.is_empty() {

@@ -32,6 +32,11 @@ pub fn keys(experience: &Experience, sha256: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// SHA-256 of `text`, in hex.
+pub fn digest(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -53,7 +53,7 @@ impl Default for WorkerConfig {
 pub struct Workers {
     stop: tokio::sync::watch::Sender<bool>,
     wake: Arc<tokio::sync::Notify>,
-    handles: Vec<tokio::task::JoinHandle<()>>,
+    handles: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// What a worker needs, shared by the pool.
@@ -81,7 +81,7 @@ impl Workers {
                 ))
             })
             .collect();
-        Workers { stop, wake, handles }
+        Workers { stop, wake, handles: std::sync::Mutex::new(handles) }
     }
 
     /// A task was queued: idle workers look now instead of at their next poll.
@@ -90,9 +90,10 @@ impl Workers {
     }
 
     /// Stops claiming; running jobs are stopped and put back in the queue (a restart runs them).
-    pub async fn stop(self) {
+    pub async fn stop(&self) {
         let _ = self.stop.send(true);
-        for h in self.handles {
+        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|e| e.into_inner()));
+        for h in handles {
             let _ = h.await;
         }
     }
@@ -446,7 +447,12 @@ fn store_outputs(
         let span = &out.steps[step];
         let staging = ctx.store.files.temp("result");
         std::fs::create_dir_all(&staging).map_err(|e| format!("cannot write results: {e}"))?;
-        let json = serde_json::to_vec(&out.results[span.results.clone()]).map_err(|e| e.to_string())?;
+        // The media's path on this server is no business of clients: results name the item.
+        let mut results = out.results[span.results.clone()].to_vec();
+        for r in &mut results {
+            r.audio_metadata.uri = format!("/api/v1/items/{}/download/original", job.item);
+        }
+        let json = serde_json::to_vec(&results).map_err(|e| e.to_string())?;
         std::fs::write(staging.join("results.json"), json).map_err(|e| format!("cannot write results: {e}"))?;
         let mut primary = ("results.json".to_string(), "application/json".to_string());
         for file in &out.files[span.files.clone()] {

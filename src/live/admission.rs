@@ -105,7 +105,7 @@ fn check_launch(desc: &str, live: &LiveConfig) -> Result<(), String> {
     Ok(())
 }
 
-fn check_file(path: &Path, roots: &[std::path::PathBuf]) -> Result<(), String> {
+pub fn check_file(path: &Path, roots: &[std::path::PathBuf]) -> Result<(), String> {
     if roots.is_empty() {
         return Err("source: files are not allowed through the API (live.media_roots is empty)".into());
     }
@@ -123,7 +123,7 @@ fn check_file(path: &Path, roots: &[std::path::PathBuf]) -> Result<(), String> {
     if inside { Ok(()) } else { Err(outside()) }
 }
 
-fn check_uri(uri: &str, allow_private: bool, server: SocketAddr) -> Result<(), String> {
+pub fn check_uri(uri: &str, allow_private: bool, server: SocketAddr) -> Result<(), String> {
     let scheme = crate::media::input::uri_scheme(uri).unwrap_or_default().to_ascii_lowercase();
     if scheme != "http" && scheme != "https" {
         return Err(format!("source: `{scheme}://` URIs are not allowed through the API (http and https only)"));

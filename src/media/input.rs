@@ -63,7 +63,7 @@ pub fn uri_scheme(text: &str) -> Option<&str> {
     (valid && !rest.is_empty()).then_some(scheme)
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

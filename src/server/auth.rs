@@ -99,13 +99,13 @@ impl FailedLogins {
     }
 
     /// Whether `peer` is blocked now.
-    fn blocked(&self, peer: IpAddr) -> bool {
+    pub fn blocked(&self, peer: IpAddr) -> bool {
         let map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&peer).and_then(|f| f.blocked_until).is_some_and(|until| Instant::now() < until)
     }
 
     /// Records a refused credential from `peer` (`what`: which login) and logs it.
-    fn failed(&self, peer: IpAddr, what: &str) {
+    pub fn failed(&self, peer: IpAddr, what: &str) {
         let now = Instant::now();
         let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_TRACKED && !map.contains_key(&peer) {

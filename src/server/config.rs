@@ -14,9 +14,50 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../config/timeside.toml");
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    pub jobs: JobsConfig,
     pub live: LiveConfig,
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// In-process workers; `None`: one per core; 0: none (separate worker processes).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    pub lease_s: f64,
+    pub max_attempts: i64,
+    pub stall_timeout_s: f64,
+}
+
+impl JobsConfig {
+    pub fn worker_config(&self) -> crate::jobs::WorkerConfig {
+        let defaults = crate::jobs::WorkerConfig::default();
+        crate::jobs::WorkerConfig {
+            workers: self.workers.unwrap_or(defaults.workers),
+            queue: crate::jobs::queue::QueueConfig { lease_s: self.lease_s, max_attempts: self.max_attempts },
+            stall_timeout_s: self.stall_timeout_s,
+            ..defaults
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !(1.0..=3600.0).contains(&self.lease_s) {
+            p.push(format!("jobs.lease_s: {} is not within 1..3600 seconds", self.lease_s));
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            p.push(format!("jobs.max_attempts: {} is not within 1..100", self.max_attempts));
+        }
+        if !(1.0..=86400.0).contains(&self.stall_timeout_s) {
+            p.push(format!("jobs.stall_timeout_s: {} is not within 1..86400 seconds", self.stall_timeout_s));
+        }
+        if self.workers.is_some_and(|w| w > 256) {
+            p.push("jobs.workers: at most 256".into());
+        }
+        p
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -36,6 +77,12 @@ pub struct ServerConfig {
     /// writes are refused.
     #[serde(default)]
     pub api_token: String,
+    /// Empty: SQLite in the data directory; else a database URL (postgres://...).
+    #[serde(default)]
+    pub database: String,
+    pub upload_max_mb: u64,
+    pub access_token_s: u64,
+    pub refresh_token_s: u64,
 }
 
 fn yes() -> bool {
@@ -78,6 +125,15 @@ impl Config {
         let mut p = Vec::new();
         if self.server.listen.parse::<SocketAddr>().is_err() {
             p.push(format!("{name}: server.listen: `{}` is not an address:port", self.server.listen));
+        }
+        for problem in self.jobs.problems() {
+            p.push(format!("{name}: {problem}"));
+        }
+        if self.server.upload_max_mb == 0 {
+            p.push(format!("{name}: server.upload_max_mb: must be at least 1"));
+        }
+        if self.server.access_token_s == 0 || self.server.refresh_token_s < self.server.access_token_s {
+            p.push(format!("{name}: server.access_token_s / refresh_token_s: both > 0, refresh at least as long"));
         }
         for problem in self.live.problems() {
             p.push(format!("{name}: {problem}"));

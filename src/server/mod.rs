@@ -22,8 +22,10 @@ pub mod config;
 mod conn;
 
 mod ingest;
+pub mod rest;
 pub mod routing;
 mod status;
+pub mod tokens;
 mod ws;
 
 use crate::live::{Channel, Channels, Mount, icy};
@@ -48,6 +50,15 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// Refused credentials per client address.
     pub logins: auth::FailedLogins,
+    /// The database and the data directory (items, tasks, results).
+    pub store: crate::storage::Store,
+    /// Task and item event topics (WebSocket).
+    pub topics: Arc<crate::events::Topics>,
+    pub tokens: tokens::Tokens,
+    /// The in-process workers, if any (`jobs.workers` > 0).
+    pub workers: Option<crate::jobs::Workers>,
+    /// Downloads being transcoded, one at a time per file.
+    pub transcodes: rest::TranscodeLocks,
 }
 
 impl AppState {
@@ -122,6 +133,14 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("channel: {e}"))?;
+    let database = Some(config.server.database.as_str()).filter(|d| !d.is_empty());
+    let store = crate::storage::Store::open(&config.server.data_dir, database).await.map_err(|e| e.to_string())?;
+    store.sync_shipped_experiences().await.map_err(|e| format!("shipped experiences: {e}"))?;
+    let tokens = tokens::Tokens::open(&store.files, config.server.access_token_s, config.server.refresh_token_s)?;
+    let topics = Arc::new(crate::events::Topics::default());
+    let worker_config = config.jobs.worker_config();
+    let workers =
+        (worker_config.workers > 0).then(|| crate::jobs::Workers::start(store.clone(), topics.clone(), worker_config));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         channels,
@@ -130,6 +149,11 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         started: Instant::now(),
         shutdown: shutdown.clone(),
         logins: Default::default(),
+        store,
+        topics,
+        tokens,
+        workers,
+        transcodes: Default::default(),
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));
@@ -141,6 +165,10 @@ impl RunningServer {
     /// Stops the channels (listeners receive the end of their streams), closes WebSockets and
     /// waits for the server to finish.
     pub async fn shutdown(self) {
+        // Running jobs go back to the queue (a restart runs them).
+        if let Some(workers) = &self.state.workers {
+            workers.stop().await;
+        }
         let channels = self.state.channels.clone();
         let _ = tokio::task::spawn_blocking(move || channels.stop_all()).await;
         let _ = self.stop.send(true);
@@ -282,6 +310,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         }
     }
     println!("  events: ws://{addr}/api/v1/ws   status: http://{addr}/api/v1/live");
+    println!("  API: http://{addr}/api/v1/items   docs: http://{addr}/api/docs");
     wait_for_signal().await;
     eprintln!("shutting down");
     server.shutdown().await;
@@ -327,6 +356,10 @@ pub fn routes(
     let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).map(status::metrics);
     let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
     let api = api::routes(state.clone());
+    let rest = rest::filter(state.clone()).boxed();
+    let docs = warp::get()
+        .and(warp::path!("api" / "docs"))
+        .map(|| warp::reply::html(rest::openapi::docs_page()).into_response());
     let admin_metadata = warp::get()
         .and(warp::path!("admin" / "metadata"))
         .and(warp::query::<std::collections::HashMap<String, String>>())
@@ -346,6 +379,8 @@ pub fn routes(
     live_stream
         .or(api)
         .unify()
+        .or(docs)
+        .unify()
         .or(admin_metadata)
         .unify()
         .or(health)
@@ -359,6 +394,8 @@ pub fn routes(
         .or(preflight)
         .unify()
         .or(events)
+        .unify()
+        .or(rest)
         .unify()
         .recover(not_found)
         .unify()

@@ -4,11 +4,13 @@
 mod decoder;
 mod discover;
 pub mod encode;
+mod fetch;
 mod resolve;
 mod tags;
 
 pub use decoder::{GstSource, PushReceiver, launch_elements};
 pub use discover::{MediaInfo, media_info};
+pub use fetch::fetch;
 
 use super::MediaError;
 use gstreamer as gst;

@@ -1,0 +1,90 @@
+//! Fetching a URL's bytes into a file (media the server reads by URL): `souphttpsrc` into an
+//! appsink, with a size limit and time limits. Redirects are not followed: the address the
+//! caller checked is the only one connected to.
+
+use crate::media::MediaError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Longest wait for the next bytes of a download.
+const STALL: Duration = Duration::from_secs(30);
+
+/// Writes the body of `uri` (http or https) to `dest`; at most `max_bytes`, in at most
+/// `max_time`. Returns the number of bytes written. On error `dest` may hold part of the body:
+/// the caller removes it.
+pub fn fetch(uri: &str, dest: &Path, max_bytes: u64, max_time: Duration) -> Result<u64, MediaError> {
+    super::init()?;
+    let err = |message: String| MediaError::Io { input: uri.to_string(), message };
+    let src = gst::ElementFactory::make("souphttpsrc")
+        .property("location", uri)
+        .property("automatic-redirect", false)
+        .property("timeout", STALL.as_secs() as u32)
+        .build()
+        .map_err(|_| {
+            err("cannot read URLs: GStreamer's souphttpsrc is not installed (gstreamer1.0-plugins-good)".into())
+        })?;
+    let sink = gst_app::AppSink::builder().sync(false).max_buffers(16).build();
+    let pipeline = gst::Pipeline::new();
+    pipeline.add_many([&src, sink.upcast_ref()]).map_err(|e| err(e.to_string()))?;
+    src.link(&sink).map_err(|e| err(e.to_string()))?;
+    let result = pull(&pipeline, &sink, uri, dest, max_bytes, max_time);
+    let _ = pipeline.set_state(gst::State::Null);
+    result
+}
+
+fn pull(
+    pipeline: &gst::Pipeline,
+    sink: &gst_app::AppSink,
+    uri: &str,
+    dest: &Path,
+    max_bytes: u64,
+    max_time: Duration,
+) -> Result<u64, MediaError> {
+    let err = |message: String| MediaError::Io { input: uri.to_string(), message };
+    pipeline.set_state(gst::State::Playing).map_err(|_| err(bus_error(pipeline).unwrap_or("cannot start".into())))?;
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dest).map_err(|e| err(e.to_string()))?);
+    let started = Instant::now();
+    let mut written = 0u64;
+    loop {
+        if started.elapsed() > max_time {
+            return Err(err(format!("the download took over {} s", max_time.as_secs())));
+        }
+        match sink.try_pull_sample(gst::ClockTime::from_mseconds(500)) {
+            Some(sample) => {
+                let Some(buffer) = sample.buffer() else { continue };
+                let map = buffer.map_readable().map_err(|e| err(e.to_string()))?;
+                written += map.len() as u64;
+                if written > max_bytes {
+                    return Err(err(format!("larger than the {} MiB allowed", max_bytes / (1024 * 1024))));
+                }
+                file.write_all(&map).map_err(|e| err(e.to_string()))?;
+            }
+            None if sink.is_eos() => break,
+            None => {
+                if let Some(message) = bus_error(pipeline) {
+                    return Err(err(message));
+                }
+            }
+        }
+    }
+    file.flush().map_err(|e| err(e.to_string()))?;
+    if let Some(message) = bus_error(pipeline) {
+        return Err(err(message));
+    }
+    Ok(written)
+}
+
+/// The pipeline's error, if it posted one (HTTP status, refused connection, redirect, ...).
+fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(super::resolve::describe_gst_error(&e.error()));
+        }
+    }
+    None
+}

@@ -1,0 +1,290 @@
+//! Items: upload (multipart, streamed to disk), add by URL or media-root path, list, read,
+//! change, delete. A new item's media is read before anything is stored: what is not
+//! decodable audio is answered 422 with the decoder's message, and leaves nothing behind.
+
+use super::{ApiError, Ctx, Reply_, json};
+use crate::storage::items::{Item, ItemFilter, ItemPatch, Location, NewItem};
+use crate::storage::{Store, StoreError, Viewer, files};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use warp::http::StatusCode;
+
+/// Longest a URL's media may take to download.
+const FETCH_TIME: Duration = Duration::from_secs(600);
+/// Text fields of an upload (title, description, ...) are at most this long.
+const MAX_TEXT_FIELD: u64 = 64 * 1024;
+/// Formats offered in an item's `audio_url` (TimeSide's, plus Opus).
+const AUDIO_URL_FORMATS: &[&str] = &["mp3", "ogg", "opus", "flac"];
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ByUrl {
+    /// http(s) URL the server downloads, or an absolute path (or file:// URL) under one of
+    /// the server's media roots (`live.media_roots`), which is read in place.
+    source_url: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    is_public: bool,
+}
+
+pub fn create_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ByUrl)).unwrap_or_default()
+}
+
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Patch {
+    title: Option<String>,
+    description: Option<String>,
+    is_public: Option<bool>,
+    artist: Option<String>,
+    album: Option<String>,
+}
+
+pub fn patch_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Patch)).unwrap_or_default()
+}
+
+/// An item as the API shows it: its fields, the URLs of its audio, its results.
+pub async fn view(store: &Store, viewer: &Viewer, item: &Item) -> Result<serde_json::Value, StoreError> {
+    let base = format!("/api/v1/items/{}", item.uuid);
+    let mut v = serde_json::to_value(item).unwrap_or_default();
+    let mut audio = serde_json::Map::new();
+    for ext in AUDIO_URL_FORMATS {
+        audio.insert((*ext).into(), format!("{base}/download/{ext}").into());
+    }
+    audio.insert("original".into(), format!("{base}/download/original").into());
+    v["audio_url"] = audio.into();
+    v["stream_url"] = format!("{base}/stream.mp3").into();
+    let page = crate::storage::PageRequest { page: 1, size: crate::storage::PageRequest::MAX_SIZE };
+    let results = store.results(viewer, Some(&item.uuid), None, None, page).await?.rows;
+    // The waveform image of the latest `waveform` result, once there is one.
+    let waveform = results
+        .iter()
+        .filter(|r| r.processor == "waveform" && r.status == "done" && r.mime_type == "image/png")
+        .max_by(|a, b| a.date_modified.cmp(&b.date_modified));
+    v["waveform_url"] = waveform.map(|r| format!("/api/v1/results/{}/data", r.uuid)).into();
+    v["results"] = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({ "uuid": r.uuid, "processor": r.processor, "status": r.status, "preset": r.preset,
+                "mime_type": r.mime_type, "data_url": format!("/api/v1/results/{}/data", r.uuid) })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    Ok(v)
+}
+
+/// GET /items
+pub async fn list(ctx: Ctx) -> Reply_ {
+    let page = ctx.page()?;
+    let filter = ItemFilter {
+        q: ctx.query.get("q").filter(|q| !q.is_empty()).cloned(),
+        author: ctx.query.get("author").filter(|a| !a.is_empty()).cloned(),
+        is_public: ctx.query_as::<bool>("is_public")?,
+    };
+    let found = ctx.state.store.items(&ctx.viewer, &filter, page).await?;
+    ctx.page_reply("/items", page, found.count, found.rows)
+}
+
+/// GET /items/{uuid}
+pub async fn get(ctx: Ctx) -> Reply_ {
+    let uuid = ctx.uuid("uuid", "item")?;
+    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
+    Ok(json(StatusCode::OK, &view(&ctx.state.store, &ctx.viewer, &item).await?))
+}
+
+/// PATCH /items/{uuid}
+pub async fn patch(mut ctx: Ctx) -> Reply_ {
+    let uuid = ctx.uuid("uuid", "item")?;
+    let patch: ItemPatch = ctx.json_body().await?;
+    let item = ctx.state.store.update_item(&ctx.viewer, &uuid, patch).await?;
+    Ok(json(StatusCode::OK, &view(&ctx.state.store, &ctx.viewer, &item).await?))
+}
+
+/// DELETE /items/{uuid}
+pub async fn delete(ctx: Ctx) -> Reply_ {
+    let uuid = ctx.uuid("uuid", "item")?;
+    ctx.state.store.delete_item(&ctx.viewer, &uuid).await?;
+    Ok(super::catalog::no_content())
+}
+
+/// POST /items: multipart upload, or JSON `{source_url}`.
+pub async fn create(mut ctx: Ctx) -> Reply_ {
+    let content_type = ctx.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let (uuid, location, file_name, new) = if content_type.starts_with("multipart/form-data") {
+        receive_upload(&mut ctx, &content_type).await?
+    } else {
+        let body: ByUrl = ctx.json_body().await?;
+        let new = NewItem {
+            title: body.title,
+            description: body.description,
+            is_public: body.is_public,
+            source_url: body.source_url,
+        };
+        by_url(&ctx, new).await?
+    };
+    let added = ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user).await;
+    match added {
+        Ok(item) => Ok(json(StatusCode::CREATED, &view(&ctx.state.store, &ctx.viewer, &item).await?)),
+        Err(e) => {
+            // Nothing of a refused item stays.
+            if let Location::DataDir(_) = location {
+                let _ = std::fs::remove_dir_all(ctx.state.store.files.media_dir(&uuid));
+            }
+            let e = match e {
+                // The decoder names the file by its path on the server: name it as the client did.
+                StoreError::Media(m) => StoreError::Media(hide_paths(&m, &ctx.state.store, &file_name)),
+                other => other,
+            };
+            Err(e.into())
+        }
+    }
+}
+
+fn hide_paths(message: &str, store: &Store, file_name: &str) -> String {
+    let root = store.files.root().display().to_string();
+    match message.find(&root) {
+        Some(start) => {
+            let end = message[start..].find(": ").map_or(message.len(), |i| start + i);
+            format!("{}{file_name}{}", &message[..start], &message[end..])
+        }
+        None => message.to_string(),
+    }
+}
+
+type Received = (uuid::Uuid, Location, String, NewItem);
+
+/// Streams the `file` field to the item's media folder (at most `server.upload_max_mb`);
+/// the text fields come before or after it.
+async fn receive_upload(ctx: &mut Ctx, content_type: &str) -> Result<Received, ApiError> {
+    let boundary =
+        multer::parse_boundary(content_type).map_err(|e| ApiError::bad_request(format!("multipart: {e}")))?;
+    let max = ctx.state.config.server.upload_max_mb * 1024 * 1024;
+    let limits =
+        multer::SizeLimit::new().whole_stream(max + 1024 * 1024).per_field(MAX_TEXT_FIELD).for_field("file", max);
+    let body = ctx.take_body().ok_or_else(|| ApiError::bad_request("no body"))?;
+    let mut form = multer::Multipart::with_constraints(body, boundary, multer::Constraints::new().size_limit(limits));
+    let uuid = uuid::Uuid::new_v4();
+    let mut new = NewItem::default();
+    let mut file: Option<(PathBuf, String)> = None;
+    let result: Result<(), ApiError> = async {
+        while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+            match field.name().unwrap_or_default() {
+                "file" => {
+                    if file.is_some() {
+                        return Err(ApiError::bad_request("multipart: one `file` per item"));
+                    }
+                    let name = field.file_name().unwrap_or("upload").to_string();
+                    let path = ctx.state.store.new_media_file(&uuid, &name).map_err(|e| internal(e.to_string()))?;
+                    file = Some((path.clone(), files::safe_file_name(&name, "media")));
+                    let mut out = tokio::fs::File::create(&path).await.map_err(|e| internal(e.to_string()))?;
+                    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                        out.write_all(&chunk).await.map_err(|e| internal(e.to_string()))?;
+                    }
+                    out.flush().await.map_err(|e| internal(e.to_string()))?;
+                }
+                "title" => new.title = field.text().await.map_err(multipart_error)?,
+                "description" => new.description = field.text().await.map_err(multipart_error)?,
+                "is_public" => {
+                    let text = field.text().await.map_err(multipart_error)?;
+                    new.is_public = matches!(text.trim(), "true" | "1" | "on" | "yes");
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "multipart: unknown field `{other}` (fields: file, title, description, is_public)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let cleanup = || {
+        let _ = std::fs::remove_dir_all(ctx.state.store.files.media_dir(&uuid));
+    };
+    if let Err(e) = result {
+        cleanup();
+        return Err(e);
+    }
+    let Some((path, name)) = file else {
+        cleanup();
+        return Err(ApiError::bad_request("multipart: no `file` field"));
+    };
+    let relative = ctx.state.store.files.relative(&path).ok_or_else(|| internal("media path".into()))?;
+    Ok((uuid, Location::DataDir(relative), name, new))
+}
+
+fn multipart_error(e: multer::Error) -> ApiError {
+    match e {
+        multer::Error::FieldSizeExceeded { field_name, limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("field `{}` is larger than {limit} bytes", field_name.unwrap_or_default()),
+        ),
+        multer::Error::StreamSizeExceeded { limit } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the upload is larger than {limit} bytes"),
+        ),
+        other => ApiError::bad_request(format!("multipart: {other}")),
+    }
+}
+
+fn internal(message: String) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+}
+
+/// `source_url`: an http(s) URL is checked (no loopback, private or link-local address unless
+/// `live.api_private_uris`; never this server) and downloaded; a path is accepted only under
+/// a media root, and read in place.
+async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
+    let url = new.source_url.trim().to_string();
+    if url.is_empty() {
+        return Err(ApiError::bad_request("source_url: must not be empty"));
+    }
+    let uuid = uuid::Uuid::new_v4();
+    let live = ctx.state.config.live.clone();
+    let server = ctx.state.addr;
+    match crate::media::Input::parse(&url) {
+        crate::media::Input::File(path) => {
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::live::admission::check_file(&path, &live.media_roots)?;
+                std::fs::canonicalize(&path).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| internal(e.to_string()))?
+            .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
+            let name = checked.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            Ok((uuid, Location::MediaRoot(checked), name, new))
+        }
+        crate::media::Input::Uri(uri) => {
+            let name = files::safe_file_name(uri.split(['?', '#']).next().unwrap_or_default(), "media");
+            let dest = ctx.state.store.new_media_file(&uuid, &name).map_err(|e| internal(e.to_string()))?;
+            let max = ctx.state.config.server.upload_max_mb * 1024 * 1024;
+            let target = dest.clone();
+            let fetched = tokio::task::spawn_blocking(move || {
+                crate::live::admission::check_uri(&uri, live.api_private_uris, server)
+                    .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
+                crate::media::gst::fetch(&uri, &target, max, FETCH_TIME)
+                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()))
+            })
+            .await
+            .map_err(|e| internal(e.to_string()))?;
+            if let Err(e) = fetched {
+                let _ = std::fs::remove_dir_all(ctx.state.store.files.media_dir(&uuid));
+                return Err(e);
+            }
+            let relative = ctx.state.store.files.relative(&dest).ok_or_else(|| internal("media path".into()))?;
+            Ok((uuid, Location::DataDir(relative), name, new))
+        }
+        crate::media::Input::Launch(_) => {
+            Err(ApiError::bad_request("source_url: http(s) URLs or media-root paths only"))
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! An item's audio: `stream.{ext}` transcodes on the fly from a seek (bytes are sent as they
+//! are encoded), `download/{ext}` serves a complete file (transcoded once into the data
+//! directory, then served from there) or the original, with `Range` and `HEAD`, so an
+//! `<audio>` element can seek in it.
+
+use super::{ApiError, Ctx, Reply_};
+use crate::media::sink::{ByteSink, ChunkSink};
+use crate::media::{DecodeOptions, Input};
+use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec};
+use crate::processors::encoders::OutputFactory;
+use crate::processors::encoders::formats::{self, Format};
+use crate::storage::files;
+use bytes::Bytes;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use warp::Reply;
+use warp::http::{HeaderValue, StatusCode, header};
+
+/// Encoded bytes gathered before a chunk of a stream is sent.
+const STREAM_CHUNK: usize = 16 * 1024;
+/// Chunks waiting for a slow client; past that the encoder waits (and so does the decoder).
+const STREAM_QUEUE: usize = 16;
+/// Bytes read per chunk of a file sent from disk.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// The pipeline that encodes to `format` into `file_name`, from `decoder`'s segment.
+fn transcode_pipeline(
+    format: &Format,
+    decoder: DecodeOptions,
+    file_name: &str,
+) -> Result<crate::pipeline::CompiledPipeline, ApiError> {
+    let mut params = serde_json::json!({ "file_name": file_name });
+    if let Some(c) = format.container {
+        params["container"] = c.into();
+    }
+    PipelineSpec { decoder, processors: vec![StepSpec { id: format.encoder.into(), params }] }
+        .compile(format.name)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+fn format_of(ext: &str, streaming: bool) -> Result<&'static Format, ApiError> {
+    let streamable = |f: &Format| f.container != Some("m4a");
+    match formats::format(ext) {
+        Some(f) if !streaming || streamable(f) => Ok(f),
+        _ => {
+            let names: Vec<&str> =
+                formats::FORMATS.iter().filter(|f| !streaming || streamable(f)).map(|f| f.name).collect();
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_format",
+                format!(
+                    "no `{ext}` format{} (formats: {})",
+                    if streaming { " to stream" } else { "" },
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The item (visible to the client) and the path of its media.
+async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, PathBuf), ApiError> {
+    let uuid = ctx.uuid("uuid", "item")?;
+    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
+    let path = ctx.state.store.media_path(&item.location).filter(|p| p.exists()).ok_or_else(|| {
+        ApiError::new(StatusCode::GONE, "media_missing", format!("item `{uuid}`: its media file is missing"))
+    })?;
+    Ok((item, path))
+}
+
+/// Hands an encoder's bytes to the HTTP body; a client that left stops the pass.
+struct ChunkOutputs {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    cancel: CancelToken,
+}
+
+impl OutputFactory for ChunkOutputs {
+    fn open(&self, _: &str, _: &str) -> Result<Box<dyn ByteSink>, String> {
+        let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
+        Ok(Box::new(ChunkSink::new(STREAM_CHUNK, move |chunk| {
+            if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                cancel.cancel();
+            }
+        })))
+    }
+}
+
+/// GET /items/{uuid}/stream.{ext}?start=&stop=
+pub async fn stream(ctx: Ctx) -> Reply_ {
+    let format = format_of(ctx.param("ext"), true)?;
+    let start = ctx.query_as::<f64>("start")?.unwrap_or(0.0);
+    let stop = ctx.query_as::<f64>("stop")?;
+    if !start.is_finite() || start < 0.0 {
+        return Err(ApiError::bad_parameter(format!("start={start}: seconds, 0 or more")));
+    }
+    if let Some(stop) = stop
+        && !(stop.is_finite() && stop > start)
+    {
+        return Err(ApiError::bad_parameter(format!("stop={stop}: seconds, after start ({start})")));
+    }
+    let (item, path) = item_media(&ctx).await?;
+    if let Some(d) = item.audio_duration
+        && start >= d
+    {
+        return Err(ApiError::bad_parameter(format!("start={start}: the item lasts {d:.3} s")));
+    }
+    let decoder = DecodeOptions { start_s: start, duration_s: stop.map(|s| s - start), ..Default::default() };
+    let pipeline = transcode_pipeline(format, decoder, &format!("stream.{}", format.name))?;
+    let (tx, rx) = tokio::sync::mpsc::channel(STREAM_QUEUE);
+    let cancel = CancelToken::default();
+    let outputs = ChunkOutputs { tx: tx.clone(), cancel: cancel.clone() };
+    let uuid = item.uuid;
+    tokio::task::spawn_blocking(move || {
+        let options = RunOptions { cancel, outputs: Some(&outputs), ..Default::default() };
+        if let Err(e) = crate::pipeline::run(&pipeline, &Input::File(path), &options) {
+            // Headers are sent: the client sees the stream cut short; the log says why.
+            if !matches!(e, crate::pipeline::RunError::Cancelled { .. }) {
+                tracing::warn!(item = %uuid, error = %e, "item stream failed");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    let mut response = warp::reply::stream(body).into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(format.mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(response)
+}
+
+/// GET|HEAD /items/{uuid}/download/{ext}
+pub async fn download(ctx: Ctx) -> Reply_ {
+    let ext = ctx.param("ext").to_string();
+    let (item, path) = item_media(&ctx).await?;
+    if ext == "original" {
+        let mime = if item.mime_type.is_empty() { "application/octet-stream" } else { item.mime_type.as_str() };
+        return serve_file(&ctx, &path, mime).await;
+    }
+    let format = format_of(&ext, false)?;
+    // What determines the bytes: the content and the format's encoder (default parameters).
+    let version = crate::processors::lookup(format.encoder).map(|e| e.descriptor.version).unwrap_or_default();
+    let key = crate::jobs::cache::digest(&format!("{}|{}|{}|{version}", item.sha256, format.name, format.encoder));
+    let target = ctx.state.store.files.transcode(&item.uuid, &key[..16], format.name);
+    if !target.exists() {
+        // One transcode per file at a time; others wait for it and then read it.
+        let lock = ctx.state.transcodes.lock(&target);
+        let _guard = lock.lock().await;
+        if !target.exists() {
+            transcode_file(&ctx, format, &path, &target).await?;
+        }
+    }
+    serve_file(&ctx, &target, format.mime).await
+}
+
+async fn transcode_file(ctx: &Ctx, format: &'static Format, source: &Path, target: &Path) -> Result<(), ApiError> {
+    let staging = ctx.state.store.files.temp("transcode");
+    let file_name = format!("audio.{}", format.name);
+    let pipeline = transcode_pipeline(format, DecodeOptions::default(), &file_name)?;
+    let (input, dir) = (Input::File(source.to_path_buf()), staging.clone());
+    let ran = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let options = RunOptions { output_dir: Some(&dir), ..Default::default() };
+        crate::pipeline::run(&pipeline, &input, &options).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let placed = ran.and_then(|_| files::put_in_place(&staging.join(&file_name), target).map_err(|e| e.to_string()));
+    let _ = std::fs::remove_dir_all(&staging);
+    placed.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transcode_failed", e))
+}
+
+/// A byte range asked for, resolved against the file's length.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    All,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range (`a-b`, `a-`, `-n`); several ranges, or another unit, get the whole
+/// file (allowed by RFC 9110).
+fn parse_range(header: Option<&str>, len: u64) -> Wanted {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Wanted::All };
+    if spec.contains(',') {
+        return Wanted::All;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return Wanted::All };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (Some(start), Some(end)) if start <= end => Some((start, end.min(len.saturating_sub(1)))),
+        (Some(start), None) if b.is_empty() => Some((start, len.saturating_sub(1))),
+        (None, Some(n)) if a.is_empty() && n > 0 => Some((len.saturating_sub(n), len.saturating_sub(1))),
+        _ => return Wanted::All,
+    };
+    match range {
+        Some((start, end)) if start < len && start <= end => Wanted::Part(start, end),
+        _ => Wanted::Unsatisfiable,
+    }
+}
+
+/// Sends a file from disk (GET or HEAD), whole or the range asked for, in chunks.
+pub async fn serve_file(ctx: &Ctx, path: &Path, mime: &str) -> Reply_ {
+    let not_found =
+        |e: std::io::Error| ApiError::new(StatusCode::NOT_FOUND, "no_data", format!("the file is missing: {e}"));
+    let mut file = tokio::fs::File::open(path).await.map_err(not_found)?;
+    let meta = file.metadata().await.map_err(not_found)?;
+    let len = meta.len();
+    let range = ctx.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let wanted = parse_range(range, len);
+    let (status, start, end) = match wanted {
+        Wanted::All => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Wanted::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+        Wanted::Unsatisfiable => {
+            let mut r = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the file has {len} bytes"),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(r);
+        }
+    };
+    let count = if len == 0 { 0 } else { end - start + 1 };
+    let mut response = if ctx.method == warp::http::Method::HEAD {
+        warp::reply().into_response()
+    } else {
+        file.seek(std::io::SeekFrom::Start(start)).await.map_err(not_found)?;
+        let body = futures_util::stream::unfold((file, count), |(mut file, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let mut buf = vec![0u8; FILE_CHUNK.min(left as usize)];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (file, left - n as u64)))
+                }
+                Err(e) => Some((Err(e), (file, 0))),
+            }
+        });
+        warp::reply::stream(body).into_response()
+    };
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(mime) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("content-range, content-length, accept-ranges"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}"))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(response)
+}
+
+/// One lock per file being transcoded, so concurrent downloads of one item transcode once.
+#[derive(Default)]
+pub struct TranscodeLocks {
+    locks: std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl TranscodeLocks {
+    pub fn lock(&self, path: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Locks nobody holds or waits for are dropped: the map stays as small as the work.
+        map.retain(|_, l| Arc::strong_count(l) > 1);
+        map.entry(path.to_path_buf()).or_default().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_as_browsers_send_them() {
+        assert_eq!(parse_range(None, 100), Wanted::All);
+        assert_eq!(parse_range(Some("bytes=0-"), 100), Wanted::Part(0, 99));
+        assert_eq!(parse_range(Some("bytes=10-19"), 100), Wanted::Part(10, 19));
+        assert_eq!(parse_range(Some("bytes=90-200"), 100), Wanted::Part(90, 99));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), Wanted::Part(90, 99));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), Wanted::All);
+        assert_eq!(parse_range(Some("items=0-1"), 100), Wanted::All);
+        assert_eq!(parse_range(Some("bytes=5-1"), 100), Wanted::All);
+    }
+}

@@ -1,0 +1,602 @@
+//! The on-demand REST API under `/api/v1/`: one route table ([`ROUTES`]) that both dispatches
+//! requests and generates the OpenAPI document, so the two cannot disagree.
+//!
+//! Every request says who makes it ([`Viewer`]): anonymous, a user (`Authorization: Bearer
+//! <access JWT>`), or an admin (a user with the flag, or the server's `api_token`). Anonymous
+//! clients read public rows; every write needs a token; rows of other users that are private
+//! are not found (404), as if absent. Errors are `{"code", "message"}` with a stable code.
+//! Lists are pages: `?page=&page_size=` → `{count, next, previous, results}`.
+
+mod catalog;
+mod items;
+mod media;
+pub mod openapi;
+pub use media::TranscodeLocks;
+mod tasks;
+mod users;
+
+use super::{AppState, Peer, error_reply};
+use crate::storage::{PageRequest, StoreError, Viewer};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use warp::Filter;
+use warp::http::{HeaderMap, Method, StatusCode};
+use warp::reply::{Reply, Response};
+
+/// JSON bodies larger than this are refused (uploads are streamed, with their own limit).
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+
+/// One request, as handlers see it.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub method: Method,
+    /// The path's variables (`{uuid}`, `{ext}`, ...), by name.
+    pub params: HashMap<&'static str, String>,
+    pub query: BTreeMap<String, String>,
+    pub headers: HeaderMap,
+    pub peer: Option<Peer>,
+    pub viewer: Viewer,
+    /// In a mutex only to make `Ctx` `Sync` (handlers hold `&Ctx` across awaits); one task
+    /// reads it.
+    body: std::sync::Mutex<Option<BodyStream>>,
+}
+
+/// An error reply: status, stable code, message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn bad_parameter(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_parameter", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            StoreError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message),
+            StoreError::Media(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", message),
+            StoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Io(_) | StoreError::Db(_) => {
+                tracing::error!(error = %message, "request failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+            }
+        }
+    }
+}
+
+pub type Reply_ = Result<Response, ApiError>;
+type Handler = fn(Ctx) -> Pin<Box<dyn Future<Output = Reply_> + Send>>;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone; what they see depends on who they are.
+    Read,
+    /// A token is needed.
+    Write,
+}
+
+/// One endpoint: what dispatches it and what documents it.
+pub struct Route {
+    pub method: &'static str,
+    /// Under `/api/v1`; `{name}` is a variable (a whole segment, or the end of one:
+    /// `stream.{ext}`).
+    pub path: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    /// Query parameters: (name, description).
+    pub query: &'static [(&'static str, &'static str)],
+    /// The JSON body's schema, if any.
+    pub body: Option<fn() -> serde_json::Value>,
+    pub handler: Handler,
+}
+
+macro_rules! route {
+    ($method:literal, $path:literal, $access:ident, $summary:literal, $query:expr, $body:expr, $handler:path) => {
+        Route {
+            method: $method,
+            path: $path,
+            summary: $summary,
+            access: Access::$access,
+            query: $query,
+            body: $body,
+            handler: |ctx| Box::pin($handler(ctx)),
+        }
+    };
+}
+
+const PAGE: &[(&str, &str)] =
+    &[("page", "page number, from 1"), ("page_size", "rows per page, 1 to 1000 (default 50)")];
+
+/// The API, in the order the OpenAPI document lists it.
+pub static ROUTES: &[Route] = &[
+    route!(
+        "POST",
+        "/token",
+        Read,
+        "Log in: username and password → access and refresh tokens",
+        &[],
+        Some(users::login_schema),
+        users::login
+    ),
+    route!(
+        "POST",
+        "/token/refresh",
+        Read,
+        "A new access token for a refresh token",
+        &[],
+        Some(users::refresh_schema),
+        users::refresh
+    ),
+    route!("GET", "/users/me", Write, "The user the token belongs to", &[], None, users::me),
+    route!(
+        "GET",
+        "/items",
+        Read,
+        "Items (filters: q, author, is_public)",
+        &[
+            ("q", "words in title, description, artist, album or file name"),
+            ("author", "a user uuid"),
+            ("is_public", "true or false"),
+            ("page", "page number, from 1"),
+            ("page_size", "rows per page, 1 to 1000 (default 50)")
+        ],
+        None,
+        items::list
+    ),
+    route!(
+        "POST",
+        "/items",
+        Write,
+        "Add an item: multipart upload (file, title, description, is_public) or JSON {source_url}",
+        &[],
+        Some(items::create_schema),
+        items::create
+    ),
+    route!("GET", "/items/{uuid}", Read, "One item, with audio URLs and results", &[], None, items::get),
+    route!(
+        "PATCH",
+        "/items/{uuid}",
+        Write,
+        "Change an item's title, description, artist, album, is_public",
+        &[],
+        Some(items::patch_schema),
+        items::patch
+    ),
+    route!("DELETE", "/items/{uuid}", Write, "Delete an item and its files", &[], None, items::delete),
+    route!(
+        "GET",
+        "/items/{uuid}/stream.{ext}",
+        Read,
+        "The item transcoded on the fly (chunked), from start to stop seconds",
+        &[("start", "seconds from the start (seeks in the source)"), ("stop", "seconds from the start")],
+        None,
+        media::stream
+    ),
+    route!(
+        "GET",
+        "/items/{uuid}/download/{ext}",
+        Read,
+        "The item as a complete file (transcoded once, then cached; `original`: as uploaded), with Range",
+        &[],
+        None,
+        media::download
+    ),
+    route!("GET", "/processors", Read, "Every processor of the registry", PAGE, None, catalog::processors),
+    route!("GET", "/processors/{pid}", Read, "One processor", &[], None, catalog::processor),
+    route!(
+        "GET",
+        "/presets",
+        Read,
+        "Presets (filter: processor)",
+        &[("processor", "a processor id"), ("page", "page number, from 1"), ("page_size", "rows per page")],
+        None,
+        catalog::presets
+    ),
+    route!(
+        "POST",
+        "/presets",
+        Write,
+        "A processor with parameters (checked: 400 lists every problem)",
+        &[],
+        Some(catalog::preset_schema),
+        catalog::create_preset
+    ),
+    route!("GET", "/presets/{uuid}", Read, "One preset", &[], None, catalog::preset),
+    route!("DELETE", "/presets/{uuid}", Write, "Delete a preset no experience uses", &[], None, catalog::delete_preset),
+    route!(
+        "GET",
+        "/experiences",
+        Read,
+        "Experiences: ordered presets run in one decoding pass (shipped pipelines included)",
+        PAGE,
+        None,
+        catalog::experiences
+    ),
+    route!(
+        "POST",
+        "/experiences",
+        Write,
+        "A new experience of existing presets",
+        &[],
+        Some(catalog::experience_schema),
+        catalog::create_experience
+    ),
+    route!("GET", "/experiences/{uuid}", Read, "One experience", &[], None, catalog::experience),
+    route!(
+        "DELETE",
+        "/experiences/{uuid}",
+        Write,
+        "Delete an experience without tasks",
+        &[],
+        None,
+        catalog::delete_experience
+    ),
+    route!("GET", "/selections", Read, "Selections of items and nested selections", PAGE, None, catalog::selections),
+    route!(
+        "POST",
+        "/selections",
+        Write,
+        "A new selection",
+        &[],
+        Some(catalog::selection_schema),
+        catalog::create_selection
+    ),
+    route!("GET", "/selections/{uuid}", Read, "One selection", &[], None, catalog::selection),
+    route!(
+        "PATCH",
+        "/selections/{uuid}",
+        Write,
+        "Change a selection (given fields replace)",
+        &[],
+        Some(catalog::selection_schema),
+        catalog::patch_selection
+    ),
+    route!(
+        "DELETE",
+        "/selections/{uuid}",
+        Write,
+        "Delete a selection (not its items)",
+        &[],
+        None,
+        catalog::delete_selection
+    ),
+    route!(
+        "GET",
+        "/tasks",
+        Read,
+        "Your tasks (filter: status)",
+        &[
+            ("status", "pending, running, done, failed or cancelled"),
+            ("page", "page number, from 1"),
+            ("page_size", "rows per page")
+        ],
+        None,
+        tasks::list
+    ),
+    route!(
+        "POST",
+        "/tasks",
+        Write,
+        "Run an experience on an item or a selection",
+        &[],
+        Some(tasks::create_schema),
+        tasks::create
+    ),
+    route!(
+        "GET",
+        "/tasks/{uuid}",
+        Read,
+        "One task: status, progress, per-item errors and results",
+        &[],
+        None,
+        tasks::get
+    ),
+    route!(
+        "POST",
+        "/tasks/{uuid}/cancel",
+        Write,
+        "Cancel a task (running jobs stop within a second)",
+        &[],
+        None,
+        tasks::cancel
+    ),
+    route!(
+        "GET",
+        "/results",
+        Read,
+        "Results (filters: item, processor, task)",
+        &[
+            ("item", "an item uuid"),
+            ("processor", "a processor id"),
+            ("task", "a task uuid"),
+            ("page", "page number, from 1"),
+            ("page_size", "rows per page")
+        ],
+        None,
+        tasks::results
+    ),
+    route!("GET", "/results/{uuid}", Read, "One result", &[], None, tasks::result),
+    route!(
+        "GET",
+        "/results/{uuid}/data",
+        Read,
+        "A result's data: the AnalyzerResult container (JSON), or the grapher's image or encoder's file",
+        &[],
+        None,
+        tasks::result_data
+    ),
+    route!("GET", "/openapi.json", Read, "This API as an OpenAPI 3 document", &[], None, openapi::document),
+];
+
+/// Matches `path` (segments after `/api/v1`) against a route's pattern.
+fn match_path(pattern: &'static str, segments: &[&str]) -> Option<HashMap<&'static str, String>> {
+    let parts: Vec<&'static str> = pattern.trim_start_matches('/').split('/').collect();
+    if parts.len() != segments.len() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    for (part, seg) in parts.iter().zip(segments) {
+        match part.find('{') {
+            Some(open) => {
+                let (prefix, var) = part.split_at(open);
+                let value = seg.strip_prefix(prefix)?;
+                if value.is_empty() {
+                    return None;
+                }
+                params.insert(var.trim_matches(|c| c == '{' || c == '}'), percent_decode(value));
+            }
+            None if part == seg => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(text: &str) -> String {
+    crate::media::input::percent_decode(text)
+}
+
+/// The warp filter of the whole API (after the live API's routes, which it leaves alone).
+pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::path::tail())
+        .and(warp::method())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<Peer>())
+        .and(warp::body::stream())
+        .and(warp::any().map(move || state.clone()))
+        .then(
+            |tail: warp::path::Tail,
+             method: Method,
+             query: String,
+             headers: HeaderMap,
+             peer: Option<Peer>,
+             body,
+             state: Arc<AppState>| async move {
+                dispatch(tail.as_str().to_string(), method, query, headers, peer, boxed(body), state).await
+            },
+        )
+}
+
+fn boxed<S, B>(body: S) -> BodyStream
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: bytes::Buf,
+{
+    Box::pin(body.map(|chunk| chunk.map(|mut b| b.copy_to_bytes(b.remaining()))))
+}
+
+async fn dispatch(
+    path: String,
+    method: Method,
+    query: String,
+    headers: HeaderMap,
+    peer: Option<Peer>,
+    body: BodyStream,
+    state: Arc<AppState>,
+) -> Response {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    // HEAD is GET without the body (hyper leaves it out).
+    let wanted = if method == Method::HEAD { Method::GET } else { method.clone() };
+    let mut allowed = Vec::new();
+    let found = ROUTES.iter().find_map(|r| {
+        let params = match_path(r.path, &segments)?;
+        if r.method == wanted.as_str() {
+            Some((r, params))
+        } else {
+            allowed.push(r.method);
+            None
+        }
+    });
+    let Some((route, params)) = found else {
+        return if allowed.is_empty() {
+            error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no endpoint /api/v1/{path}"))
+        } else {
+            error_reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &format!("{method} is not allowed on /api/v1/{path} (allowed: {})", allowed.join(", ")),
+            )
+        };
+    };
+    let viewer = match users::viewer(&state, &headers, peer).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    if route.access == Access::Write && viewer.user.is_none() && !viewer.admin {
+        return error_reply(
+            StatusCode::UNAUTHORIZED,
+            "authentication_required",
+            "this needs a token: Authorization: Bearer <access token from POST /api/v1/token>",
+        );
+    }
+    let query = parse_query(&query);
+    let ctx = Ctx { state, method, params, query, headers, peer, viewer, body: std::sync::Mutex::new(Some(body)) };
+    match (route.handler)(ctx).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+impl ApiError {
+    pub fn into_response(self) -> Response {
+        error_reply(self.status, self.code, &self.message)
+    }
+}
+
+fn parse_query(raw: &str) -> BTreeMap<String, String> {
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(&k.replace('+', " ")), percent_decode(&v.replace('+', " ")))
+        })
+        .collect()
+}
+
+impl Ctx {
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    /// The path variable `name` as a uuid; a malformed one is not found, as an unknown one.
+    pub fn uuid(&self, name: &str, what: &'static str) -> Result<uuid::Uuid, ApiError> {
+        Ok(crate::storage::parse_uuid(what, self.param(name))?)
+    }
+
+    /// A query parameter parsed as `T`, if present; a bad value is a 400 naming it.
+    pub fn query_as<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.query.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| ApiError::bad_parameter(format!("{name}=`{v}` is not valid"))),
+        }
+    }
+
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let page = self.query_as::<u64>("page")?.unwrap_or(1);
+        let size = self.query_as::<u64>("page_size")?.unwrap_or(DEFAULT_PAGE_SIZE);
+        if page == 0 {
+            return Err(ApiError::bad_parameter("page: pages count from 1"));
+        }
+        if !(1..=PageRequest::MAX_SIZE).contains(&size) {
+            return Err(ApiError::bad_parameter(format!("page_size: 1 to {}", PageRequest::MAX_SIZE)));
+        }
+        Ok(PageRequest { page, size })
+    }
+
+    /// A list reply: `{count, next, previous, results}`; `next` and `previous` are this
+    /// request's path and query with another page.
+    pub fn page_reply<T: Serialize>(&self, path: &str, page: PageRequest, count: u64, results: Vec<T>) -> Reply_ {
+        let link = |n: u64| {
+            let mut q = self.query.clone();
+            q.insert("page".into(), n.to_string());
+            q.insert("page_size".into(), page.size.to_string());
+            let query: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            format!("/api/v1{path}?{}", query.join("&"))
+        };
+        let next = (page.page * page.size < count).then(|| link(page.page + 1));
+        let previous = (page.page > 1).then(|| link(page.page - 1));
+        Ok(json(
+            StatusCode::OK,
+            &serde_json::json!({ "count": count, "next": next, "previous": previous, "results": results }),
+        ))
+    }
+
+    /// The JSON body, read up to [`MAX_JSON_BODY`], as `T` (unknown fields are refused by
+    /// types that say so): a bad body is a 400 naming the problem.
+    pub async fn json_body<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let bytes = self.body_bytes(MAX_JSON_BODY).await?;
+        let bytes = if bytes.is_empty() { Bytes::from_static(b"{}") } else { bytes };
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("body: {e}")))
+    }
+
+    /// The whole body, refused past `limit` bytes (without reading further).
+    pub async fn body_bytes(&mut self, limit: usize) -> Result<Bytes, ApiError> {
+        let mut body = self.take_body().ok_or_else(|| ApiError::bad_request("the body was read already"))?;
+        let mut out = bytes::BytesMut::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::bad_request(format!("body: {e}")))?;
+            if out.len() + chunk.len() > limit {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than {limit} bytes"),
+                ));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out.freeze())
+    }
+
+    /// The raw body stream (uploads).
+    pub fn take_body(&mut self) -> Option<BodyStream> {
+        self.body.get_mut().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_whole_segments_and_suffix_variables() {
+        let p = match_path("/items/{uuid}/stream.{ext}", &["items", "abc", "stream.mp3"]).expect("match");
+        assert_eq!(p["uuid"], "abc");
+        assert_eq!(p["ext"], "mp3");
+        assert!(match_path("/items/{uuid}/stream.{ext}", &["items", "abc", "stream."]).is_none());
+        assert!(match_path("/items/{uuid}", &["items", "abc", "x"]).is_none());
+        assert!(match_path("/items", &["items"]).is_some());
+        assert!(match_path("/items/{uuid}", &["items", ""]).is_none());
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in ROUTES {
+            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+        }
+    }
+}
