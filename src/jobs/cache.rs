@@ -14,7 +14,7 @@ pub fn keys(experience: &Experience, sha256: &str) -> Vec<Option<String>> {
         .presets
         .iter()
         .map(|preset| {
-            let Some(entry) = crate::processors::lookup(&preset.processor) else { return None };
+            let entry = crate::processors::lookup(&preset.processor)?;
             let described = serde_json::json!({ "processor": preset.processor, "parameters": preset.parameters,
                 "version": entry.descriptor.version });
             if matches!(entry.factory, crate::processors::registry::Factory::Effect(_)) {

@@ -160,7 +160,7 @@ pub fn publish_status(topics: &Topics, task: &Task) {
 
 /// How a pass ended, seen from the worker.
 enum Ended {
-    Ran(Result<RunOutput, String>),
+    Ran(Result<Box<RunOutput>, String>),
     Cancelled,
     Lost,
     Stalled,
@@ -362,7 +362,7 @@ async fn watch_pass(
                     on_block: Some(&on_block),
                     ..Default::default()
                 };
-                crate::pipeline::run(&pipeline, &input, &options).map_err(|e| e.to_string())
+                crate::pipeline::run(&pipeline, &input, &options).map(Box::new).map_err(|e| e.to_string())
             }));
             let result = run.unwrap_or_else(|panic| {
                 let message = panic

@@ -367,15 +367,33 @@ pub fn routes(
         .and(warp::ext::optional::<Peer>())
         .and(with_state(state.clone()))
         .map(ingest::admin_metadata);
-    let events = warp::path!("api" / "v1" / "ws").and(warp::ws()).and(with_state(state)).map(
-        |socket: warp::ws::Ws, state: Arc<AppState>| {
-            socket
-                .max_message_size(ws::MAX_MESSAGE_BYTES)
-                .max_frame_size(ws::MAX_MESSAGE_BYTES)
-                .on_upgrade(move |ws| ws::session(ws, state))
-                .into_response()
-        },
-    );
+    let events = warp::path!("api" / "v1" / "ws")
+        .and(warp::ws())
+        .and(warp::query::<std::collections::HashMap<String, String>>())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<Peer>())
+        .and(with_state(state))
+        .then(
+            |socket: warp::ws::Ws,
+             query: std::collections::HashMap<String, String>,
+             headers: warp::http::HeaderMap,
+             peer: Option<Peer>,
+             state: Arc<AppState>| async move {
+                // Who the client is decides which task and item topics it may follow.
+                let viewer = match query.get("token").filter(|t| !t.is_empty()) {
+                    Some(token) => rest::viewer_of_token(&state, token, peer).await,
+                    None => rest::viewer(&state, &headers, peer).await,
+                };
+                match viewer {
+                    Ok(viewer) => socket
+                        .max_message_size(ws::MAX_MESSAGE_BYTES)
+                        .max_frame_size(ws::MAX_MESSAGE_BYTES)
+                        .on_upgrade(move |ws| ws::session(ws, state, viewer))
+                        .into_response(),
+                    Err(e) => e.into_response(),
+                }
+            },
+        );
     live_stream
         .or(api)
         .unify()

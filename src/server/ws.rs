@@ -2,6 +2,11 @@
 //!
 //! Client → server, one JSON object per message:
 //! `{"op": "subscribe", "topic": "live:<channel>"}`, `{"op": "unsubscribe", "topic": ...}`.
+//! Topics: `live:<channel>` (anyone), `task:<uuid>` (its author and admins) and `item:<uuid>`
+//! (whoever sees the item). Who the client is comes from `?token=<access token>` (browsers
+//! cannot set headers on a WebSocket) or `Authorization: Bearer`, checked at the upgrade.
+//! Subscribing to a task sends its current `task_status` at once, so a client that comes
+//! after the end still learns it.
 //!
 //! Server → client, one JSON object per message: an `events::Event` (`topic`, `event`,
 //! `stream_time`, `wall_time` and the event's own fields; the catalogue is docs/events.md).
@@ -11,11 +16,11 @@
 //! dropped, and the next event it gets carries `dropped` (how many it missed). Client messages
 //! are at most [`MAX_MESSAGE_BYTES`] (a larger one is refused at its frame header, with close
 //! code 1009 and the reason); a connection with no message either way for
-//! `live.ws_idle_timeout_s` is closed. Subscriptions are per existing channel, so bounded by
-//! `live.max_channels`.
+//! `live.ws_idle_timeout_s` is closed. A connection follows at most [`MAX_TOPICS`] topics.
 
 use super::AppState;
 use crate::events::{Body, Event, Shared, with_dropped};
+use crate::storage::Viewer;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +29,8 @@ use tokio::sync::mpsc;
 use warp::ws::{Message, WebSocket};
 
 const QUEUE: usize = 256;
+/// Topics one connection may follow at once.
+pub const MAX_TOPICS: usize = 64;
 /// Largest message (and frame) a client may send: ops are a few dozen bytes. A larger one is
 /// refused as its header arrives (close 1009), before its payload is buffered.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -32,7 +39,7 @@ fn reply(topic: &str, stream_time: f64, body: Body) -> Message {
     Message::text(Event::new(topic, stream_time, body).to_json())
 }
 
-pub async fn session(ws: WebSocket, state: Arc<AppState>) {
+pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer) {
     let (mut tx, mut rx) = ws.split();
     let (queue, mut queued) = mpsc::channel::<Shared>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
@@ -68,8 +75,11 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
                 }
                 idle.as_mut().reset(tokio::time::Instant::now() + idle_timeout);
                 let Ok(text) = msg.to_str() else { continue };
-                let out = handle(text, &state, &queue, &dropped, &mut forwards);
-                if tx.send(out).await.is_err() {
+                let mut failed = false;
+                for out in handle(text, &state, &viewer, &queue, &dropped, &mut forwards).await {
+                    failed |= tx.send(out).await.is_err();
+                }
+                if failed {
                     break;
                 }
             }
@@ -98,58 +108,110 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>) {
     }
 }
 
-/// Applies one client message; returns the reply.
-fn handle(
+/// Forwards a topic's events to the client's queue, never waiting for a slow client: events
+/// it cannot take are dropped and counted.
+fn forward(
+    mut events: tokio::sync::broadcast::Receiver<Shared>,
+    queue: &mpsc::Sender<Shared>,
+    dropped: &Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    let (queue, dropped) = (queue.clone(), dropped.clone());
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    if queue.try_send(e).is_err() {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    dropped.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    })
+}
+
+/// What a topic names, if it exists and the viewer may follow it.
+enum Target {
+    Live(Arc<crate::live::Channel>),
+    Task(Box<crate::storage::tasks::Task>),
+    Item,
+}
+
+async fn target(topic: &str, state: &AppState, viewer: &Viewer) -> Option<Target> {
+    let (kind, id) = topic.split_once(':')?;
+    match kind {
+        "live" => state.channel(id).map(Target::Live),
+        "task" => {
+            let uuid = uuid::Uuid::parse_str(id).ok()?;
+            state.store.task(viewer, &uuid).await.ok().map(|t| Target::Task(Box::new(t)))
+        }
+        "item" => {
+            let uuid = uuid::Uuid::parse_str(id).ok()?;
+            state.store.item(viewer, &uuid).await.ok().map(|_| Target::Item)
+        }
+        _ => None,
+    }
+}
+
+/// Applies one client message; returns the replies.
+async fn handle(
     text: &str,
     state: &Arc<AppState>,
+    viewer: &Viewer,
     queue: &mpsc::Sender<Shared>,
     dropped: &Arc<AtomicU64>,
     forwards: &mut HashMap<String, tokio::task::JoinHandle<()>>,
-) -> Message {
-    let error = |topic: &str, message: String| reply(topic, 0.0, Body::Error { message });
+) -> Vec<Message> {
+    let error = |topic: &str, message: String| vec![reply(topic, 0.0, Body::Error { message })];
     let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
         return error("", "messages must be JSON objects like {\"op\":\"subscribe\",\"topic\":\"live:demo\"}".into());
     };
     let op = v["op"].as_str().unwrap_or_default();
     let topic = v["topic"].as_str().unwrap_or_default().to_string();
-    let channel = topic.strip_prefix("live:").and_then(|id| state.channel(id));
-    match (op, channel) {
-        ("subscribe", Some(c)) => {
-            if !forwards.contains_key(&topic) {
-                let mut events = c.events.subscribe();
-                let (queue, dropped) = (queue.clone(), dropped.clone());
-                forwards.insert(
-                    topic.clone(),
-                    tokio::spawn(async move {
-                        loop {
-                            match events.recv().await {
-                                Ok(e) => {
-                                    // Never wait for a slow client: drop and count instead.
-                                    if queue.try_send(e).is_err() {
-                                        dropped.fetch_add(1, Ordering::Relaxed);
-                                    }
-                                }
-                                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                                    dropped.fetch_add(n, Ordering::Relaxed);
-                                }
-                                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                            }
-                        }
-                    }),
-                );
-            }
-            reply(&topic, c.stream_time(), Body::Subscribed)
+    if op != "subscribe" && op != "unsubscribe" {
+        return error(&topic, format!("unknown op `{op}` (ops: subscribe, unsubscribe)"));
+    }
+    if op == "unsubscribe" {
+        if let Some(f) = forwards.remove(&topic) {
+            f.abort();
         }
-        ("unsubscribe", Some(c)) => {
-            if let Some(f) = forwards.remove(&topic) {
-                f.abort();
-            }
-            reply(&topic, c.stream_time(), Body::Unsubscribed)
+        let at = match target(&topic, state, viewer).await {
+            Some(Target::Live(c)) => c.stream_time(),
+            _ => 0.0,
+        };
+        return vec![reply(&topic, at, Body::Unsubscribed)];
+    }
+    let Some(found) = target(&topic, state, viewer).await else {
+        let known: Vec<String> = state.channel_list().iter().map(|c| format!("live:{}", c.id)).collect();
+        return error(
+            &topic,
+            format!("unknown topic `{topic}` (topics: task:<uuid>, item:<uuid>, {})", known.join(", ")),
+        );
+    };
+    if !forwards.contains_key(&topic) && forwards.len() >= MAX_TOPICS {
+        return error(&topic, format!("at most {MAX_TOPICS} topics per connection: unsubscribe from one first"));
+    }
+    match found {
+        Target::Live(c) => {
+            forwards.entry(topic.clone()).or_insert_with(|| forward(c.events.subscribe(), queue, dropped));
+            vec![reply(&topic, c.stream_time(), Body::Subscribed)]
         }
-        ("subscribe" | "unsubscribe", None) => {
-            let known: Vec<String> = state.channel_list().iter().map(|c| format!("live:{}", c.id)).collect();
-            error(&topic, format!("unknown topic `{topic}` (topics: {})", known.join(", ")))
+        Target::Task(task) => {
+            forwards.entry(topic.clone()).or_insert_with(|| forward(state.topics.subscribe(&topic), queue, dropped));
+            let status = Body::TaskStatus {
+                task: task.uuid.to_string(),
+                status: task.status.clone(),
+                progress: task.progress,
+                error: task.error.clone(),
+            };
+            vec![reply(&topic, 0.0, Body::Subscribed), reply(&topic, 0.0, status)]
         }
-        _ => error(&topic, format!("unknown op `{op}` (ops: subscribe, unsubscribe)")),
+        Target::Item => {
+            forwards.entry(topic.clone()).or_insert_with(|| forward(state.topics.subscribe(&topic), queue, dropped));
+            vec![reply(&topic, 0.0, Body::Subscribed)]
+        }
     }
 }

@@ -229,7 +229,19 @@ impl Store {
                 problems.push(format!("presets: no preset `{p}`"));
             }
         }
+        // Decode options with every default filled in, as the shipped experiences have them:
+        // equal options, equal cache keys.
         let decoder = if decoder.is_null() { Value::Object(Default::default()) } else { decoder.clone() };
+        let decoder = match serde_json::from_value::<crate::media::DecodeOptions>(decoder) {
+            Ok(options) => {
+                problems.extend(options.problems().into_iter().map(|p| format!("decoder: {p}")));
+                serde_json::to_value(options).unwrap_or_default()
+            }
+            Err(e) => {
+                problems.push(format!("decoder: {e}"));
+                Value::Null
+            }
+        };
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }

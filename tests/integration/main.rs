@@ -6,6 +6,8 @@ mod common;
 mod decode;
 mod encode;
 mod hardening;
+mod http;
+mod on_demand;
 mod pipeline;
 mod server;
 mod sox_parity;

@@ -12,6 +12,7 @@ mod items;
 mod media;
 pub mod openapi;
 pub use media::TranscodeLocks;
+pub use users::{viewer, viewer_of_token};
 mod tasks;
 mod users;
 
@@ -392,7 +393,7 @@ pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
         .and(warp::ext::optional::<Peer>())
         .and(warp::body::stream())
         .and(warp::any().map(move || state.clone()))
-        .then(
+        .and_then(
             |tail: warp::path::Tail,
              method: Method,
              query: String,
@@ -404,6 +405,9 @@ pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
             },
         )
 }
+
+/// First path segments under `/api/v1/` that other filters serve.
+const OTHER_OWNERS: &[&str] = &["live", "health", "ws"];
 
 fn boxed<S, B>(body: S) -> BodyStream
 where
@@ -421,7 +425,7 @@ async fn dispatch(
     peer: Option<Peer>,
     body: BodyStream,
     state: Arc<AppState>,
-) -> Response {
+) -> Result<Response, warp::Rejection> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     // HEAD is GET without the body (hyper leaves it out).
     let wanted = if method == Method::HEAD { Method::GET } else { method.clone() };
@@ -437,32 +441,38 @@ async fn dispatch(
     });
     let Some((route, params)) = found else {
         return if allowed.is_empty() {
-            error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no endpoint /api/v1/{path}"))
+            if OTHER_OWNERS.contains(&segments[0]) {
+                // The live API's, health's, WebSocket's: their rejection (a body too large for
+                // the live API, say) stands.
+                Err(warp::reject::not_found())
+            } else {
+                Ok(error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no endpoint /api/v1/{path}")))
+            }
         } else {
-            error_reply(
+            Ok(error_reply(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 &format!("{method} is not allowed on /api/v1/{path} (allowed: {})", allowed.join(", ")),
-            )
+            ))
         };
     };
     let viewer = match users::viewer(&state, &headers, peer).await {
         Ok(v) => v,
-        Err(e) => return e.into_response(),
+        Err(e) => return Ok(e.into_response()),
     };
     if route.access == Access::Write && viewer.user.is_none() && !viewer.admin {
-        return error_reply(
+        return Ok(error_reply(
             StatusCode::UNAUTHORIZED,
             "authentication_required",
             "this needs a token: Authorization: Bearer <access token from POST /api/v1/token>",
-        );
+        ));
     }
     let query = parse_query(&query);
     let ctx = Ctx { state, method, params, query, headers, peer, viewer, body: std::sync::Mutex::new(Some(body)) };
-    match (route.handler)(ctx).await {
+    Ok(match (route.handler)(ctx).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 impl ApiError {

@@ -36,7 +36,12 @@ pub fn build() -> Value {
             op["security"] = json!([{ "bearer": [] }]);
         }
         if let Some(schema) = r.body {
-            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema() } } });
+            let mut schema = schema();
+            // A JSON Schema dialect marker, which OpenAPI 3.0 does not take.
+            if let Some(o) = schema.as_object_mut() {
+                o.remove("$schema");
+            }
+            op["requestBody"] = json!({ "required": true, "content": { "application/json": { "schema": schema } } });
         }
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[r.method.to_lowercase()] = op;

@@ -1,0 +1,826 @@
+//! The on-demand server: a real server on 127.0.0.1:0 with its real SQLite database and
+//! in-process workers, media made in the tests, requests over real sockets.
+
+use crate::common::{dbfs, write_wav};
+use crate::http::{self, Resp};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use timeside::media::AudioFormat;
+use timeside::media::synth::sine;
+use timeside::server::RunningServer;
+use timeside::server::config::Config;
+use tokio_tungstenite::tungstenite::Message;
+
+const STEREO: AudioFormat = AudioFormat { samplerate: 44100, channels: 2 };
+
+/// A server with data in `dir/data`, no live channel, `workers` in-process workers, and
+/// `extra` TOML tables (`[jobs]` and `[live]` keys are merged over the defaults).
+fn config(dir: &Path, workers: usize, server_extra: &str, extra: &str) -> Config {
+    let file = dir.join("server.toml");
+    let text = format!(
+        "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"the-api-token\"\n{server_extra}\n[jobs]\nworkers = {workers}\n{extra}",
+        dir.join("data").display()
+    );
+    std::fs::write(&file, text).expect("write config");
+    Config::load(Some(&file)).expect("config")
+}
+
+async fn start(dir: &Path, workers: usize) -> RunningServer {
+    timeside::server::start(config(dir, workers, "", "")).await.expect("start")
+}
+
+/// Adds a user and logs in: its access token.
+async fn user(server: &RunningServer, name: &str, admin: bool) -> String {
+    let password = format!("{name}-password");
+    server.state.store.add_user(name, &password, admin).await.expect("user");
+    let r = http::json(server.addr, "POST", "/api/v1/token", None, &json!({ "username": name, "password": password }))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["access"].as_str().expect("access").to_string()
+}
+
+/// A 1 kHz sine at -20 dBFS in both channels, `seconds` long, as 16-bit WAV.
+fn tone(dir: &Path, name: &str, seconds: f64) -> PathBuf {
+    write_wav(dir, name, sine(1000.0, 0.1, seconds, 44100, 2), STEREO, 16)
+}
+
+async fn upload(addr: SocketAddr, token: &str, path: &Path, fields: &[(&str, &str)]) -> Value {
+    let bytes = std::fs::read(path).expect("read media");
+    let name = path.file_name().expect("name").to_string_lossy().into_owned();
+    let r = http::upload(addr, Some(token), &name, &bytes, fields).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+async fn experience(addr: SocketAddr, title: &str) -> String {
+    let r = http::get(addr, "/api/v1/experiences?page_size=100", None).await;
+    let list = r.json();
+    let found = list["results"].as_array().expect("list").iter().find(|e| e["title"] == title);
+    found.unwrap_or_else(|| panic!("no experience {title}"))["uuid"].as_str().expect("uuid").to_string()
+}
+
+async fn run_task(addr: SocketAddr, token: &str, experience: &str, target: (&str, &str)) -> Value {
+    let r = http::json(
+        addr,
+        "POST",
+        "/api/v1/tasks",
+        Some(token),
+        &json!({ "experience": experience, target.0: target.1 }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let task = r.json();
+    assert_eq!(task["status"], "pending");
+    task
+}
+
+/// Polls a task until it ends (at most `limit`).
+async fn wait_task(addr: SocketAddr, token: &str, task: &str, limit: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let t = http::get(addr, &format!("/api/v1/tasks/{task}"), Some(token)).await.json();
+        if ["done", "failed", "cancelled"].contains(&t["status"].as_str().unwrap_or("")) {
+            return t;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "task did not end: {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The result data (AnalyzerResult list) of `processor` for `item`, and the result row.
+async fn result_of(addr: SocketAddr, token: &str, item: &str, processor: &str) -> (Value, Value) {
+    let list = http::get(addr, &format!("/api/v1/results?item={item}&processor={processor}"), Some(token)).await.json();
+    let row = list["results"][0].clone();
+    assert_eq!(row["status"], "done", "{list}");
+    let data =
+        http::get(addr, &format!("/api/v1/results/{}/data", row["uuid"].as_str().expect("uuid")), Some(token)).await;
+    assert_eq!(data.status, 200);
+    (if data.header("content-type") == Some("application/json") { data.json() } else { Value::Null }, row)
+}
+
+fn global(results: &Value, id: &str) -> f64 {
+    let r = results.as_array().expect("results").iter().find(|r| r["id_metadata"]["id"] == id);
+    r.unwrap_or_else(|| panic!("no {id} in {results}"))["data_object"]["value"][0].as_f64().expect("value")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_over_websocket() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 2).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let wav = tone(dir.path(), "tone.wav", 3.0);
+    let flac = dir.path().join("tone.flac");
+    crate::common::gst_launch(&format!(
+        "filesrc location={} ! wavparse ! audioconvert ! flacenc ! filesink location={}",
+        wav.display(),
+        flac.display()
+    ));
+    let mut items = Vec::new();
+    for (path, title) in [(&wav, "A tone"), (&flac, "")] {
+        let item = upload(addr, &token, path, &[("title", title), ("description", "generated")]).await;
+        assert_eq!(item["samplerate"], 44100);
+        assert_eq!(item["channels"], 2);
+        assert!((item["audio_duration"].as_f64().expect("duration") - 3.0).abs() < 0.01, "{item}");
+        let sha = timeside::media::hash::sha256_file(path).expect("sha");
+        assert_eq!(item["sha256"], sha.as_str());
+        items.push(item["uuid"].as_str().expect("uuid").to_string());
+    }
+    let first = http::get(addr, &format!("/api/v1/items/{}", items[0]), Some(&token)).await.json();
+    assert_eq!(first["title"], "A tone");
+    assert_eq!(first["mime_type"], "audio/wav");
+    assert_eq!(
+        http::get(addr, &format!("/api/v1/items/{}", items[1]), Some(&token)).await.json()["title"],
+        "tone.flac"
+    );
+
+    let r = http::json(addr, "POST", "/api/v1/selections", Some(&token), &json!({ "title": "tones", "items": items }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let selection = r.json()["uuid"].as_str().expect("uuid").to_string();
+    let exp = experience(addr, "loudness-compliance").await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await.expect("ws");
+    let task = run_task(addr, &token, &exp, ("selection", &selection)).await;
+    let id = task["uuid"].as_str().expect("uuid");
+    ws.send(Message::text(json!({ "op": "subscribe", "topic": format!("task:{id}") }).to_string()))
+        .await
+        .expect("send");
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        let Ok(text) = msg.to_text() else { continue };
+        let e: Value = serde_json::from_str(text).expect("json event");
+        let end = e["event"] == "task_status" && e["status"] == "done";
+        events.push(e);
+        if end {
+            break;
+        }
+    }
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"subscribed"), "{kinds:?}");
+    assert_eq!(events.last().map(|e| e["status"].clone()), Some(json!("done")), "{events:?}");
+    assert!(events.iter().all(|e| e["topic"] == format!("task:{id}") && e["wall_time"].as_f64().is_some()));
+    // One result event per (item, preset): 6 presets in loudness-compliance, 2 items.
+    assert_eq!(kinds.iter().filter(|k| **k == "result").count(), 12, "{kinds:?}");
+
+    let done = wait_task(addr, &token, id, Duration::from_secs(5)).await;
+    assert_eq!(done["progress"], 1.0);
+    for item in &items {
+        // Level and loudness as the signal says: -20 dBFS peak, -23.01 dBFS RMS; a 1 kHz sine
+        // at -20 dBFS in both channels is -20 LUFS (EBU Tech 3341's -23 dBFS case, 3 dB up).
+        let (level, row) = result_of(addr, &token, item, "level").await;
+        assert!((global(&level, "level.max") - dbfs(0.1)).abs() < 0.01, "{level}");
+        assert!((global(&level, "level.rms") - (dbfs(0.1) - 3.0103)).abs() < 0.01, "{level}");
+        assert_eq!(row["version"], "1.0");
+        assert_eq!(row["mime_type"], "application/json");
+        let (loudness, _) = result_of(addr, &token, item, "loudness").await;
+        assert!((global(&loudness, "loudness.integrated") + 20.0).abs() < 0.1, "{loudness}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_not_audio_is_refused_with_422_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 1).await;
+    let token = user(&server, "ada", false).await;
+    let r = http::upload(server.addr, Some(&token), "notes.wav", b"these are not audio samples at all, only text", &[])
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["code"], "undecodable_media");
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("notes.wav"), "{message}");
+    assert!(!message.contains(&dir.path().display().to_string()), "server paths leak: {message}");
+    let list = http::get(server.addr, "/api/v1/items", Some(&token)).await.json();
+    assert_eq!(list["count"], 0);
+    let media = std::fs::read_dir(dir.path().join("data/media")).expect("media dir").count();
+    assert_eq!(media, 0, "a refused upload left files");
+    // A multipart body without a file, and an unknown field, are 400s.
+    assert_eq!(
+        http::send(
+            server.addr,
+            "POST",
+            "/api/v1/items",
+            &[("Authorization", &format!("Bearer {token}")), ("Content-Type", "multipart/form-data; boundary=x")],
+            b"--x--\r\n"
+        )
+        .await
+        .status,
+        400
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_item_fails_alone_with_its_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 2).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let good = upload(addr, &token, &tone(dir.path(), "good.wav", 1.0), &[]).await;
+    let bad =
+        upload(addr, &token, &write_wav(dir.path(), "bad.wav", sine(440.0, 0.5, 1.0, 44100, 2), STEREO, 16), &[]).await;
+    // The bad item's file is damaged after it was accepted (a disk fault, a truncated copy).
+    let bad_path = dir.path().join("data/media").join(bad["uuid"].as_str().expect("uuid")).join("bad.wav");
+    std::fs::write(&bad_path, b"RIFF\x10\x00\x00\x00WAVEjunk").expect("damage");
+    let items = [good["uuid"].clone(), bad["uuid"].clone()];
+    let selection =
+        http::json(addr, "POST", "/api/v1/selections", Some(&token), &json!({ "items": items })).await.json();
+    let exp = experience(addr, "standard").await;
+    let task = run_task(addr, &token, &exp, ("selection", selection["uuid"].as_str().expect("uuid"))).await;
+    let done = wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let per_item = done["items"].as_array().expect("items");
+    let (ok, failed): (Vec<&Value>, Vec<&Value>) = per_item.iter().partition(|i| i["item"] == good["uuid"]);
+    assert_eq!(ok[0]["status"], "done");
+    assert!(ok[0]["results"].as_array().expect("results").iter().all(|r| r["status"] == "done"));
+    assert_eq!(failed[0]["status"], "failed");
+    assert!(!failed[0]["error"].as_str().unwrap_or("").is_empty(), "{done}");
+    let failed_results = failed[0]["results"].as_array().expect("results");
+    assert_eq!(failed_results.len(), 4, "{done}");
+    assert!(failed_results.iter().all(|r| r["status"] == "failed" && !r["error"].as_str().unwrap_or("").is_empty()));
+    assert!(done["error"].as_str().unwrap_or("").contains(bad["uuid"].as_str().expect("uuid")), "{done}");
+    // A failed result has no data.
+    let r = http::get(
+        addr,
+        &format!("/api/v1/results/{}/data", failed_results[0]["uuid"].as_str().expect("uuid")),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    server.shutdown().await;
+}
+
+/// An experience whose decoding runs at the pace of the clock: a task that lasts as long as
+/// its item, to catch it running.
+async fn realtime_experience(addr: SocketAddr, token: &str) -> String {
+    let preset =
+        http::json(addr, "POST", "/api/v1/presets", Some(token), &json!({ "processor": "level" })).await.json();
+    let r = http::json(
+        addr,
+        "POST",
+        "/api/v1/experiences",
+        Some(token),
+        &json!({
+        "title": "slow", "presets": [preset["uuid"]], "decoder": { "realtime": true } }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["uuid"].as_str().expect("uuid").to_string()
+}
+
+async fn wait_running(addr: SocketAddr, token: &str, task: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let t = http::get(addr, &format!("/api/v1/tasks/{task}"), Some(token)).await.json();
+        if t["status"] == "running" && t["progress"].as_f64().unwrap_or(0.0) > 0.0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never running: {t}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_a_running_task_within_a_second() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 1).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = upload(addr, &token, &tone(dir.path(), "long.wav", 60.0), &[]).await;
+    let exp = realtime_experience(addr, &token).await;
+    let task = run_task(addr, &token, &exp, ("item", item["uuid"].as_str().expect("uuid"))).await;
+    let id = task["uuid"].as_str().expect("uuid");
+    wait_running(addr, &token, id).await;
+    let r = http::json(addr, "POST", &format!("/api/v1/tasks/{id}/cancel"), Some(&token), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], "cancelled");
+    // The worker lets go of the job within a second: it takes the next one.
+    let t0 = std::time::Instant::now();
+    let next =
+        run_task(addr, &token, &experience(addr, "standard").await, ("item", item["uuid"].as_str().expect("uuid")))
+            .await;
+    let done = wait_task(addr, &token, next["uuid"].as_str().expect("uuid"), Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "done");
+    assert!(t0.elapsed() < Duration::from_secs(10), "the cancelled job held the worker");
+    let cancelled = http::get(addr, &format!("/api/v1/tasks/{id}"), Some(&token)).await.json();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["items"][0]["results"], json!([]), "a cancelled job stored results");
+    // Cancelling again: it has ended.
+    assert_eq!(
+        http::json(addr, "POST", &format!("/api/v1/tasks/{id}/cancel"), Some(&token), &json!({})).await.status,
+        409
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_finishes_queued_and_running_tasks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 1).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = upload(addr, &token, &tone(dir.path(), "four.wav", 4.0), &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    let slow = realtime_experience(addr, &token).await;
+    let running = run_task(addr, &token, &slow, ("item", &uuid)).await["uuid"].as_str().expect("uuid").to_string();
+    let queued = run_task(addr, &token, &experience(addr, "standard").await, ("item", &uuid)).await["uuid"]
+        .as_str()
+        .expect("uuid")
+        .to_string();
+    wait_running(addr, &token, &running).await;
+    server.shutdown().await;
+
+    let server = start(dir.path(), 1).await;
+    let addr = server.addr;
+    let token =
+        http::json(addr, "POST", "/api/v1/token", None, &json!({ "username": "ada", "password": "ada-password" }))
+            .await
+            .json()["access"]
+            .as_str()
+            .expect("token")
+            .to_string();
+    for task in [&running, &queued] {
+        let t = wait_task(addr, &token, task, Duration::from_secs(60)).await;
+        assert_eq!(t["status"], "done", "{t}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equal_content_shares_results_and_a_changed_parameter_recomputes_only_that() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 2).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let wav = tone(dir.path(), "same.wav", 2.0);
+    let first = upload(addr, &token, &wav, &[]).await;
+    let second = upload(addr, &token, &wav, &[("title", "the same bytes again")]).await;
+    let (a, b) = (first["uuid"].as_str().expect("uuid"), second["uuid"].as_str().expect("uuid"));
+    let standard = experience(addr, "standard").await;
+    let t1 = run_task(addr, &token, &standard, ("item", a)).await;
+    assert_eq!(
+        wait_task(addr, &token, t1["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await["status"],
+        "done"
+    );
+    // The second item's media is removed: its task can only finish from the cache.
+    std::fs::remove_file(dir.path().join("data/media").join(b).join("same.wav")).expect("remove");
+    let t2 = run_task(addr, &token, &standard, ("item", b)).await;
+    let done = wait_task(addr, &token, t2["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "done", "decoded instead of reusing: {done}");
+    let (_, level_a) = result_of(addr, &token, a, "level").await;
+    let (_, level_b) = result_of(addr, &token, b, "level").await;
+    assert_eq!(level_a["cache_key"], level_b["cache_key"]);
+    assert_ne!(level_a["uuid"], level_b["uuid"]);
+
+    // Level as before, a spectrogram with another n_fft: only the spectrogram is computed.
+    let level =
+        http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": "level" })).await.json();
+    let spectro = http::json(addr, "POST", "/api/v1/presets", Some(&token),
+        &json!({ "processor": "spectrogram", "parameters": { "n_fft": 1024, "hop_size": 512, "window": "hann", "max_frames": 2048 } })).await.json();
+    let exp = http::json(
+        addr,
+        "POST",
+        "/api/v1/experiences",
+        Some(&token),
+        &json!({ "title": "changed", "presets": [level["uuid"], spectro["uuid"]] }),
+    )
+    .await
+    .json();
+    // On the item without media: the changed spectrogram needs decoding, so it fails there ...
+    let t3 = run_task(addr, &token, exp["uuid"].as_str().expect("uuid"), ("item", b)).await;
+    let failed = wait_task(addr, &token, t3["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let by_processor = |t: &Value, p: &str| -> Value {
+        t["items"][0]["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["processor"] == p)
+            .cloned()
+            .unwrap_or_default()
+    };
+    // ... while the unchanged level is reused from the cache all the same.
+    assert_eq!(by_processor(&failed, "level")["status"], "done");
+    assert_eq!(by_processor(&failed, "level")["cache_key"], level_a["cache_key"]);
+    assert_eq!(by_processor(&failed, "spectrogram")["status"], "failed");
+    // On the item with media it is computed, with its own key.
+    let t4 = run_task(addr, &token, exp["uuid"].as_str().expect("uuid"), ("item", a)).await;
+    let done = wait_task(addr, &token, t4["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let standard_spectro = result_of(addr, &token, a, "spectrogram").await.1;
+    assert_ne!(by_processor(&done, "spectrogram")["cache_key"], standard_spectro["cache_key"]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn who_sees_and_changes_what() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), 1, "access_token_s = 1\nrefresh_token_s = 60", "");
+    let server = timeside::server::start(cfg).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let bob = user(&server, "bob", false).await;
+    let root = user(&server, "root", true).await;
+    let api = "the-api-token";
+    let item = upload(addr, &ada, &tone(dir.path(), "private.wav", 1.0), &[]).await;
+    let path = format!("/api/v1/items/{}", item["uuid"].as_str().expect("uuid"));
+    assert_eq!(item["is_public"], false);
+    let status = |r: Resp| r.status;
+    // Reading a private item: its owner and admins only; others get 404, as if absent.
+    assert_eq!(status(http::get(addr, &path, None).await), 404);
+    assert_eq!(status(http::get(addr, &path, Some(&bob)).await), 404);
+    assert_eq!(status(http::get(addr, &path, Some(&ada)).await), 200);
+    assert_eq!(status(http::get(addr, &path, Some(&root)).await), 200);
+    assert_eq!(status(http::get(addr, &path, Some(api)).await), 200);
+    assert_eq!(status(http::get(addr, &format!("{path}/download/original"), None).await), 404);
+    assert_eq!(status(http::get(addr, &format!("{path}/stream.mp3"), Some(&bob)).await), 404);
+    assert_eq!(http::get(addr, "/api/v1/items", Some(&bob)).await.json()["count"], 0);
+    assert_eq!(http::get(addr, "/api/v1/items", Some(&root)).await.json()["count"], 1);
+    // Writes need a token; another user cannot change it.
+    assert_eq!(status(http::upload(addr, None, "x.wav", b"x", &[]).await), 401);
+    assert_eq!(status(http::json(addr, "PATCH", &path, Some(&bob), &json!({ "title": "mine" })).await), 404);
+    assert_eq!(status(http::json(addr, "PATCH", &path, Some(&ada), &json!({ "is_public": true })).await), 200);
+    // Public now: anyone reads it, only its owner (or an admin) changes or deletes it.
+    assert_eq!(status(http::get(addr, &path, None).await), 200);
+    assert_eq!(status(http::json(addr, "PATCH", &path, Some(&bob), &json!({ "title": "mine" })).await), 403);
+    assert_eq!(
+        status(http::send(addr, "DELETE", &path, &[("Authorization", &format!("Bearer {bob}"))], b"").await),
+        403
+    );
+    assert_eq!(status(http::json(addr, "PATCH", &path, Some(&root), &json!({ "title": "by admin" })).await), 200);
+    assert_eq!(status(http::json(addr, "PATCH", &path, Some(&ada), &json!({ "bogus": 1 })).await), 400);
+    // Tokens: forged, mangled, refresh as access, wrong password.
+    let forged = format!("{}x", &ada[..ada.len() - 1]);
+    let r = http::get(addr, "/api/v1/users/me", Some(&forged)).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (401, json!("invalid_token")));
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&ada)).await.json()["username"], "ada");
+    let r = http::json(addr, "POST", "/api/v1/token", None, &json!({ "username": "ada", "password": "wrong" })).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (401, json!("invalid_credentials")));
+    let pair =
+        http::json(addr, "POST", "/api/v1/token", None, &json!({ "username": "ada", "password": "ada-password" }))
+            .await
+            .json();
+    let refresh = pair["refresh"].as_str().expect("refresh");
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(refresh)).await.status, 401);
+    // Expired (access tokens last 1 s here), then renewed with the refresh token.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = http::get(addr, "/api/v1/users/me", Some(&ada)).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (401, json!("token_expired")));
+    let renewed = http::json(addr, "POST", "/api/v1/token/refresh", None, &json!({ "refresh": refresh })).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
+    let fresh = renewed.json()["access"].as_str().expect("access").to_string();
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&fresh)).await.status, 200);
+    // Deleting: the owner can.
+    assert_eq!(
+        status(http::send(addr, "DELETE", &path, &[("Authorization", &format!("Bearer {fresh}"))], b"").await),
+        204
+    );
+    assert_eq!(status(http::get(addr, &path, Some(&fresh)).await), 404);
+    server.shutdown().await;
+}
+
+/// Every sample of a file, interleaved.
+fn decode_all(path: &Path) -> Vec<f32> {
+    let input = timeside::media::Input::File(path.to_path_buf());
+    let mut source = timeside::processors::decoders::open(&input, &Default::default()).expect("open");
+    let mut out = Vec::new();
+    while let Some(block) = source.next_block().expect("decode") {
+        out.extend(block.samples);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_start_at_the_offset_and_downloads_serve_ranges() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 1).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    // Four seconds, each at its own frequency: where a stream starts is heard.
+    let mut samples = Vec::new();
+    for f in [300.0, 500.0, 700.0, 900.0] {
+        samples.extend(sine(f, 0.25, 1.0, 44100, 2));
+    }
+    let source = write_wav(dir.path(), "steps.wav", samples.clone(), STEREO, 16);
+    let item = upload(addr, &token, &source, &[]).await;
+    let base = format!("/api/v1/items/{}", item["uuid"].as_str().expect("uuid"));
+
+    // WAV from 2 s to 3 s: exactly the source's samples there (16-bit either way).
+    let r = http::get(addr, &format!("{base}/stream.wav?start=2&stop=3"), Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("audio/wav"));
+    let got = dir.path().join("segment.wav");
+    std::fs::write(&got, &r.body).expect("write");
+    let decoded = crate::common::analyze(&got, "level", Default::default());
+    assert_eq!(decoded.source.frames, 44100, "one second");
+    let segment = decode_all(&got);
+    let expected = &samples[2 * 44100 * 2..3 * 44100 * 2];
+    let worst = segment.iter().zip(expected).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= 1.0 / 32768.0 + 1e-6, "differs by {worst}");
+
+    // MP3 from 3 s: one second of the 900 Hz step.
+    let r = http::get(addr, &format!("{base}/stream.mp3?start=3"), Some(&token)).await;
+    assert_eq!(r.header("content-type"), Some("audio/mpeg"));
+    let mp3 = dir.path().join("tail.mp3");
+    std::fs::write(&mp3, &r.body).expect("write");
+    let tail: Vec<f32> = decode_all(&mp3).chunks(2).map(|f| f[0]).collect();
+    let seconds = tail.len() as f64 / 44100.0;
+    assert!((seconds - 1.0).abs() < 0.1, "{seconds} s");
+    // The frequency from zero crossings over the middle half (away from the codec's edges).
+    let middle = &tail[tail.len() / 4..tail.len() * 3 / 4];
+    let crossings = middle.windows(2).filter(|w| (w[0] < 0.0) != (w[1] < 0.0)).count();
+    let frequency = crossings as f64 / 2.0 / (middle.len() as f64 / 44100.0);
+    assert!((frequency - 900.0).abs() < 10.0, "{frequency} Hz");
+    // Bad offsets are refused.
+    assert_eq!(http::get(addr, &format!("{base}/stream.mp3?start=9"), Some(&token)).await.status, 400);
+    assert_eq!(http::get(addr, &format!("{base}/stream.mp3?start=2&stop=1"), Some(&token)).await.status, 400);
+    assert_eq!(http::get(addr, &format!("{base}/stream.xyz"), Some(&token)).await.status, 404);
+
+    // Downloads: whole, HEAD, ranges.
+    let full = http::get(addr, &format!("{base}/download/mp3"), Some(&token)).await;
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("accept-ranges"), Some("bytes"));
+    let len = full.body.len();
+    assert_eq!(full.header("content-length").and_then(|l| l.parse().ok()), Some(len));
+    let auth = format!("Bearer {token}");
+    let head = http::send(addr, "HEAD", &format!("{base}/download/mp3"), &[("Authorization", &auth)], b"").await;
+    assert_eq!((head.status, head.header("content-length").and_then(|l| l.parse().ok())), (200, Some(len)));
+    assert!(head.body.is_empty());
+    let part = http::send(
+        addr,
+        "GET",
+        &format!("{base}/download/mp3"),
+        &[("Authorization", &auth), ("Range", "bytes=100-199")],
+        b"",
+    )
+    .await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.header("content-range"), Some(format!("bytes 100-199/{len}").as_str()));
+    assert_eq!(part.body, full.body[100..200]);
+    let end = http::send(
+        addr,
+        "GET",
+        &format!("{base}/download/mp3"),
+        &[("Authorization", &auth), ("Range", "bytes=-10")],
+        b"",
+    )
+    .await;
+    assert_eq!(end.body, full.body[len - 10..]);
+    let past = http::send(
+        addr,
+        "GET",
+        &format!("{base}/download/mp3"),
+        &[("Authorization", &auth), ("Range", &format!("bytes={len}-"))],
+        b"",
+    )
+    .await;
+    assert_eq!(past.status, 416);
+    let original = http::get(addr, &format!("{base}/download/original"), Some(&token)).await;
+    assert_eq!(original.body, std::fs::read(&source).expect("source"));
+    // The transcode is made once: the second download is the same file.
+    let again = http::get(addr, &format!("{base}/download/mp3"), Some(&token)).await;
+    assert_eq!(again.body, full.body);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_by_url_and_under_media_roots_only_where_the_config_allows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let roots = dir.path().join("archive");
+    std::fs::create_dir_all(&roots).expect("mkdir");
+    let inside = tone(&roots, "inside.wav", 1.0);
+    let outside = tone(dir.path(), "outside.wav", 1.0);
+    // A tiny HTTP server on loopback serving the file.
+    let bytes = std::fs::read(&inside).expect("read");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let file_addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head =
+                    format!("HTTP/1.0 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: {}\r\n\r\n", bytes.len());
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&bytes).await;
+            });
+        }
+    });
+    let url = format!("http://{file_addr}/media/tone.wav");
+    for (private_ok, root) in [(false, None), (true, Some(&roots))] {
+        let sub = tempfile::tempdir().expect("tmp");
+        let live = format!(
+            "[live]\napi_private_uris = {private_ok}\nmedia_roots = [{}]",
+            root.map(|r| format!("\"{}\"", r.display())).unwrap_or_default()
+        );
+        let server = timeside::server::start(config(sub.path(), 1, "", &live)).await.expect("start");
+        let addr = server.addr;
+        let token = user(&server, "ada", false).await;
+        let by_url = http::json(addr, "POST", "/api/v1/items", Some(&token), &json!({ "source_url": url })).await;
+        let in_root = http::json(
+            addr,
+            "POST",
+            "/api/v1/items",
+            Some(&token),
+            &json!({ "source_url": inside.display().to_string() }),
+        )
+        .await;
+        let out_root = http::json(
+            addr,
+            "POST",
+            "/api/v1/items",
+            Some(&token),
+            &json!({ "source_url": outside.display().to_string() }),
+        )
+        .await;
+        let other = http::json(
+            addr,
+            "POST",
+            "/api/v1/items",
+            Some(&token),
+            &json!({ "source_url": "ftp://example.org/x.wav" }),
+        )
+        .await;
+        assert_eq!(out_root.status, 400, "{}", out_root.text());
+        assert_eq!(other.status, 400, "{}", other.text());
+        if private_ok {
+            assert_eq!(by_url.status, 201, "{}", by_url.text());
+            let item = by_url.json();
+            assert_eq!(item["source_url"], url.as_str());
+            assert_eq!(item["sha256"], timeside::media::hash::sha256_file(&inside).expect("sha").as_str());
+            assert_eq!(in_root.status, 201, "{}", in_root.text());
+            // Read in place: nothing copied into the data directory.
+            let uuid = in_root.json()["uuid"].as_str().expect("uuid").to_string();
+            assert!(!sub.path().join("data/media").join(&uuid).exists());
+            let original = http::get(addr, &format!("/api/v1/items/{uuid}/download/original"), Some(&token)).await;
+            assert_eq!(original.body, std::fs::read(&inside).expect("read"));
+        } else {
+            assert_eq!(by_url.status, 400, "{}", by_url.text());
+            assert!(by_url.text().contains("api_private_uris"), "{}", by_url.text());
+            assert_eq!(in_root.status, 400, "{}", in_root.text());
+        }
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start(dir.path(), 0).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let r = http::json(
+        addr,
+        "POST",
+        "/api/v1/presets",
+        Some(&token),
+        &json!({ "processor": "spectrogram", "parameters": { "n_fft": 8, "bogus": 1 } }),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let message = r.json()["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("n_fft") && message.contains("bogus"), "{message}");
+    let r = http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": "levle" })).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("levle"));
+
+    let processors = http::get(addr, "/api/v1/processors?page_size=100", None).await.json();
+    let level =
+        processors["results"].as_array().expect("list").iter().find(|p| p["pid"] == "level").cloned().expect("level");
+    for field in ["name", "kind", "version", "description", "unit", "parameters_schema", "parameters_default", "live"] {
+        assert!(level.get(field).is_some(), "processors lack {field}");
+    }
+    // Pages: the five shipped experiences, two per page.
+    let p1 = http::get(addr, "/api/v1/experiences?page_size=2", None).await.json();
+    assert_eq!(p1["count"], 5);
+    assert_eq!(p1["results"].as_array().expect("list").len(), 2);
+    assert_eq!(p1["previous"], Value::Null);
+    let next = p1["next"].as_str().expect("next").to_string();
+    let p2 = http::get(addr, &next, None).await.json();
+    assert!(p2["previous"].as_str().is_some());
+    let p3 = http::get(addr, "/api/v1/experiences?page=3&page_size=2", None).await.json();
+    assert_eq!(p3["results"].as_array().expect("list").len(), 1);
+    assert_eq!(p3["next"], Value::Null);
+    assert_eq!(http::get(addr, "/api/v1/experiences?page=0", None).await.status, 400);
+    assert_eq!(http::get(addr, "/api/v1/experiences?page_size=100000", None).await.status, 400);
+    // Shipped experiences are read-only.
+    let standard = experience(addr, "standard").await;
+    assert_eq!(
+        http::send(
+            addr,
+            "DELETE",
+            &format!("/api/v1/experiences/{standard}"),
+            &[("Authorization", &format!("Bearer {token}"))],
+            b""
+        )
+        .await
+        .status,
+        403
+    );
+    // Errors have the one shape; unknown endpoints and methods say so.
+    let r = http::get(addr, "/api/v1/nothing-here", None).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (404, json!("not_found")));
+    let r = http::send(addr, "PUT", "/api/v1/items", &[], b"").await;
+    assert_eq!(r.status, 405);
+    // OpenAPI from the route table, and a docs page with no outside asset.
+    let doc = http::get(addr, "/api/v1/openapi.json", None).await.json();
+    assert_eq!(doc["openapi"], "3.0.3");
+    for path in [
+        "/api/v1/items",
+        "/api/v1/items/{uuid}/stream.{ext}",
+        "/api/v1/tasks/{uuid}/cancel",
+        "/api/v1/results/{uuid}/data",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    let docs = http::get(addr, "/api/docs", None).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("/api/v1/tasks"));
+    let page = docs.text();
+    assert!(
+        !page.contains("src=") && !page.contains("<link") && !page.contains("@import"),
+        "the docs page loads an asset"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_claimers_racing_for_one_job_store_one_result() {
+    use timeside::jobs::queue::{self, QueueConfig};
+    let dir = tempfile::tempdir().expect("tmp");
+    // No workers: the test claims by hand.
+    let server = start(dir.path(), 0).await;
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = upload(addr, &token, &tone(dir.path(), "race.wav", 1.0), &[]).await;
+    let task =
+        run_task(addr, &token, &experience(addr, "standard").await, ("item", item["uuid"].as_str().expect("uuid")))
+            .await;
+    let store = server.state.store.clone();
+    let quick = QueueConfig { lease_s: 1.0, max_attempts: 3 };
+    // Two claimers at once: one gets the job.
+    let (a, b) = tokio::join!(queue::claim(&store, "a", &quick), queue::claim(&store, "b", &quick));
+    let (a, b) = (a.expect("claim a"), b.expect("claim b"));
+    assert!(a.is_some() != b.is_some(), "both or neither got the job");
+    let (first, first_owner) = if let Some(j) = a { (j, "a") } else { (b.expect("b"), "b") };
+    // Its lease runs out (no heartbeat): another claimer takes it over.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = queue::claim(&store, "c", &quick).await.expect("claim").expect("taken over");
+    assert_eq!(second.uuid, first.uuid);
+    assert_eq!(second.attempts, 2);
+    // Both finish: only the holder of the lease stores its results.
+    let experience = store
+        .experience(
+            &timeside::storage::Viewer::ADMIN,
+            &uuid::Uuid::parse_str(task["experience"].as_str().expect("uuid")).expect("uuid"),
+        )
+        .await
+        .expect("exp");
+    let result = |owner: &str| timeside::storage::results::NewResult {
+        item: first.item,
+        preset: experience.presets[0].uuid,
+        task: first.task,
+        status: "done",
+        error: String::new(),
+        run_time: 0.1,
+        processor: format!("level-{owner}"),
+        version: "1.0".into(),
+        parameters: json!({}),
+        cache_key: format!("key-{owner}"),
+        mime_type: "application/json".into(),
+        data_path: None,
+    };
+    let (stale, current) = ([result(first_owner)], [result("c")]);
+    let (late, holder) = tokio::join!(
+        queue::finish(&store, &first, first_owner, "done", "", &stale),
+        queue::finish(&store, &second, "c", "done", "", &current)
+    );
+    assert!(late.expect("finish").is_none(), "a worker without the lease stored results");
+    assert_eq!(holder.expect("finish").map(|ids| ids.len()), Some(1));
+    let rows = http::get(addr, &format!("/api/v1/results?task={}", task["uuid"].as_str().expect("uuid")), Some(&token))
+        .await
+        .json();
+    assert_eq!(rows["count"], 1, "{rows}");
+    assert_eq!(rows["results"][0]["processor"], "level-c");
+    // A job whose workers keep dying is failed after its attempts, with a message.
+    let poison = QueueConfig { lease_s: 1.0, max_attempts: 1 };
+    let job2 =
+        run_task(addr, &token, &experience.uuid.to_string(), ("item", item["uuid"].as_str().expect("uuid"))).await;
+    let claimed = queue::claim(&store, "d", &poison).await.expect("claim").expect("job");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(queue::claim(&store, "e", &poison).await.expect("claim").is_none(), "claimed past its attempts");
+    let failed_tasks = queue::fail_abandoned(&store, &poison).await.expect("fail");
+    assert_eq!(failed_tasks, vec![claimed.task]);
+    let t = store.refresh_task(&claimed.task).await.expect("refresh").expect("changed");
+    assert_eq!(t.status, "failed");
+    assert!(t.items[0].error.contains("gave up after 1 attempts"), "{:?}", t.items[0]);
+    assert_eq!(t.uuid.to_string(), job2["uuid"].as_str().expect("uuid"));
+    server.shutdown().await;
+}
