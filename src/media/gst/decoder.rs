@@ -351,7 +351,13 @@ impl GstSource {
         // Converted into a buffer kept across samples: no allocation per GStreamer buffer.
         let mut samples = std::mem::take(&mut self.scratch);
         samples.clear();
-        samples.extend(map.as_slice().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        // A float file may hold NaN or infinities (damaged or crafted): they become silence
+        // here, once, so no analyzer or encoder downstream ever sees one (LAME aborts the
+        // whole process on them).
+        samples.extend(map.as_slice().chunks_exact(4).map(|b| {
+            let x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            if x.is_finite() { x } else { 0.0 }
+        }));
         drop(map);
         let ch = self.format.channels as usize;
         let frames = (samples.len() / ch) as u64;

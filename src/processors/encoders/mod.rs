@@ -35,3 +35,27 @@ pub fn check_file_name(problems: &mut Vec<String>, file_name: &str) {
         format!("must be a plain file name or `-` (stdout), got `{file_name}`"),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    /// NaN, infinities and values far past full scale (a crafted float file, a huge gain)
+    /// must make an encoder clip or fail, never abort the process (LAME asserts on them).
+    #[test]
+    fn wild_samples_never_abort_an_encoder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let format = crate::media::AudioFormat { samplerate: 48000, channels: 2 };
+        let mut samples = Vec::new();
+        for value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 40.0, 0.5] {
+            samples.extend(std::iter::repeat_n(value, 4800 * 2));
+        }
+        for f in super::formats::FORMATS {
+            let name = format!("wild.{}", f.name);
+            let mut params = serde_json::json!({ "file_name": name });
+            if let Some(c) = f.container {
+                params["container"] = c.into();
+            }
+            // Each either writes its file or says why not; reaching the end is the test.
+            let _ = crate::pipeline::encode_samples(samples.clone(), format, f.encoder, params, dir.path());
+        }
+    }
+}

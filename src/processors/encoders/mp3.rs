@@ -70,6 +70,8 @@ pub struct Mp3Encoder {
     sink: Option<Box<dyn ByteSink>>,
     write_lame_tag: bool,
     out: Vec<u8>,
+    /// The block's samples made safe for LAME, when they need it (see `process`).
+    safe: Vec<f32>,
 }
 
 fn bitrate(kbps: u32) -> Bitrate {
@@ -147,7 +149,7 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Mp3Encoder, String> {
     })
     .map_err(|e| err(&e))?;
     let lame = b.build().map_err(|e| err(&e))?;
-    Ok(Mp3Encoder { lame, channels, sink: Some(sink), write_lame_tag, out: Vec::new() })
+    Ok(Mp3Encoder { lame, channels, sink: Some(sink), write_lame_tag, out: Vec::new(), safe: Vec::new() })
 }
 
 impl Mp3Encoder {
@@ -176,10 +178,19 @@ impl Encoder for Mp3Encoder {
         let frames = block.frames();
         // LAME's documented worst case for one call: 1.25 * samples + 7200 bytes.
         self.out.reserve(frames * 5 / 4 + 7200);
-        let result = if self.channels == 2 {
-            self.lame.encode_to_vec(InterleavedPcm(&block.samples), &mut self.out)
+        // LAME takes -1..1 and aborts the process (an assertion) on NaN, infinities or wild
+        // values, which effects such as a large gain can make: such blocks are clamped first.
+        let samples = if block.samples.iter().all(|x| (-1.0..=1.0).contains(x)) {
+            &block.samples
         } else {
-            self.lame.encode_to_vec(MonoPcm(&block.samples), &mut self.out)
+            self.safe.clear();
+            self.safe.extend(block.samples.iter().map(|x| if x.is_finite() { x.clamp(-1.0, 1.0) } else { 0.0 }));
+            &self.safe
+        };
+        let result = if self.channels == 2 {
+            self.lame.encode_to_vec(InterleavedPcm(samples), &mut self.out)
+        } else {
+            self.lame.encode_to_vec(MonoPcm(samples), &mut self.out)
         };
         result.map_err(Self::lame_error)?;
         self.write_out()
