@@ -1,6 +1,7 @@
 # TimeSide: multi-stage image. Build: docker build -t timeside .
 # Run the demo:  docker run --rm timeside demo --out /data/demo
 # Analyse files: docker run --rm -v "$PWD:/data" timeside analyze /data/music.flac -a level
+# Serve:         docker run --rm -p 8000:8000 -v timeside-data:/data timeside serve --listen 0.0.0.0:8000 --data-dir /data
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
@@ -8,11 +9,13 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Exactly what the build needs (scripts/check-dockerfile.sh builds from these lines alone):
-# the manifest names the benches, the binary embeds config/timeside.toml and pipelines/.
+# the manifest names the benches, the binary embeds config/timeside.toml, pipelines/ and the
+# database migrations.
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src src
 COPY pipelines pipelines
 COPY config config
+COPY migrations migrations
 COPY benches benches
 RUN cargo build --release --locked && strip target/release/timeside
 

@@ -204,6 +204,8 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
 struct Prepared {
     experience: Experience,
     media: std::path::PathBuf,
+    /// The media's name as the client gave it.
+    file_name: String,
     keys: Vec<Option<String>>,
     /// Results reused from the cache.
     reused: Vec<NewResult>,
@@ -239,7 +241,7 @@ async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
             None => to_run.push(i),
         }
     }
-    Ok(Prepared { experience, media, keys, reused, to_run })
+    Ok(Prepared { experience, media, file_name: item.file_name, keys, reused, to_run })
 }
 
 /// Runs what is not cached; returns the job's outcome (`None`: store nothing), its error and
@@ -277,6 +279,12 @@ async fn execute(
     let started = Instant::now();
     let ended = watch_pass(ctx, job, owner, pipeline, Input::File(p.media.clone()), out_dir.clone(), stopped).await;
     let run_time = started.elapsed().as_secs_f64();
+    // Messages name the media by its path here: clients know it by the item's file name.
+    let hide = |e: String| e.replace(&p.media.display().to_string(), &p.file_name);
+    let ended = match ended {
+        Ended::Ran(Err(e)) => Ended::Ran(Err(hide(e))),
+        other => other,
+    };
     let outcome = match ended {
         Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
             Ok(stored) => {

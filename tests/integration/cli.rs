@@ -255,3 +255,44 @@ fn analyze_runs_every_analyzer_on_music() {
     assert!((value("tuning") - 440.0).abs() < 2.0, "tuning {}", value("tuning"));
     assert!(value("loudness.true_peak") >= value("loudness.sample_peak"));
 }
+
+#[test]
+fn user_add_reads_the_password_from_stdin_and_can_log_in() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let add = |name: &str, password: &str, admin: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"));
+        cmd.args(["user", "add", name, "--data-dir"]).arg(&data);
+        if admin {
+            cmd.arg("--admin");
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+        child.wait_with_output().expect("wait")
+    };
+    let ok = add("ada", "a long password", true);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(stdout(&ok).contains("ada") && stdout(&ok).contains("admin"), "{}", stdout(&ok));
+    // The password is nowhere but in the database, hashed.
+    let db = std::fs::read(data.join("timeside.db")).expect("db");
+    assert!(!db.windows(15).any(|w| w == b"a long password"));
+    let short = add("bob", "short", false);
+    assert_eq!(short.status.code(), Some(2), "{}", stderr(&short));
+    assert!(stderr(&short).contains("at least 8"), "{}", stderr(&short));
+    let bad_name = add("no spaces allowed", "a long password", false);
+    assert_eq!(bad_name.status.code(), Some(2));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = timeside::storage::Store::open(&data, None).await.expect("store");
+        let user = store.check_password("ada", "a long password").await.expect("check").expect("ada logs in");
+        assert!(user.is_admin);
+        assert!(store.check_password("ada", "wrong password").await.expect("check").is_none());
+        assert!(store.check_password("bob", "short").await.expect("check").is_none());
+    });
+}

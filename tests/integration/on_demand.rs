@@ -169,6 +169,35 @@ async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_ov
 
     let done = wait_task(addr, &token, id, Duration::from_secs(5)).await;
     assert_eq!(done["progress"], 1.0);
+    // A client that subscribes after the end gets the final status at once.
+    let (mut late, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await.expect("ws");
+    late.send(Message::text(json!({ "op": "subscribe", "topic": format!("task:{id}") }).to_string()))
+        .await
+        .expect("send");
+    let mut first_two = Vec::new();
+    while first_two.len() < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(5), late.next())
+            .await
+            .expect("in time")
+            .expect("open")
+            .expect("ok");
+        first_two.push(serde_json::from_str::<Value>(msg.to_text().expect("text")).expect("json"));
+    }
+    assert_eq!(first_two[0]["event"], "subscribed");
+    assert_eq!((first_two[1]["event"].clone(), first_two[1]["status"].clone()), (json!("task_status"), json!("done")));
+    // Task topics are their author's: another user, or a bad token, cannot follow them.
+    let bob = user(&server, "bob", false).await;
+    let (mut other, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={bob}")).await.expect("ws");
+    other
+        .send(Message::text(json!({ "op": "subscribe", "topic": format!("task:{id}") }).to_string()))
+        .await
+        .expect("send");
+    let msg =
+        tokio::time::timeout(Duration::from_secs(5), other.next()).await.expect("in time").expect("open").expect("ok");
+    assert_eq!(serde_json::from_str::<Value>(msg.to_text().expect("text")).expect("json")["event"], "error");
+    assert!(tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token=forged")).await.is_err());
     for item in &items {
         // Level and loudness as the signal says: -20 dBFS peak, -23.01 dBFS RMS; a 1 kHz sine
         // at -20 dBFS in both channels is -20 LUFS (EBU Tech 3341's -23 dBFS case, 3 dB up).
@@ -239,7 +268,9 @@ async fn a_broken_item_fails_alone_with_its_message() {
     assert_eq!(ok[0]["status"], "done");
     assert!(ok[0]["results"].as_array().expect("results").iter().all(|r| r["status"] == "done"));
     assert_eq!(failed[0]["status"], "failed");
-    assert!(!failed[0]["error"].as_str().unwrap_or("").is_empty(), "{done}");
+    let error = failed[0]["error"].as_str().unwrap_or("");
+    assert!(error.contains("bad.wav"), "{done}");
+    assert!(!error.contains(&dir.path().display().to_string()), "server paths leak: {error}");
     let failed_results = failed[0]["results"].as_array().expect("results");
     assert_eq!(failed_results.len(), 4, "{done}");
     assert!(failed_results.iter().all(|r| r["status"] == "failed" && !r["error"].as_str().unwrap_or("").is_empty()));
@@ -822,5 +853,43 @@ async fn two_claimers_racing_for_one_job_store_one_result() {
     assert_eq!(t.status, "failed");
     assert!(t.items[0].error.contains("gave up after 1 attempts"), "{:?}", t.items[0]);
     assert_eq!(t.uuid.to_string(), job2["uuid"].as_str().expect("uuid"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decode_that_stalls_fails_its_job_and_the_worker_goes_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = config(dir.path(), 1, "", "stall_timeout_s = 2.0");
+    let server = timeside::server::start(cfg).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = upload(addr, &token, &tone(dir.path(), "slow.wav", 30.0), &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    // Decoded at the pace of the clock in blocks of 10 s: the first block comes after 10 s,
+    // past the 2 s the watchdog allows without one. (A decoder that hangs looks the same.)
+    let preset =
+        http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": "level" })).await.json();
+    let r = http::json(
+        addr,
+        "POST",
+        "/api/v1/experiences",
+        Some(&token),
+        &json!({
+        "title": "stalls", "presets": [preset["uuid"]], "decoder": { "realtime": true, "block_size": 441000 } }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let stalls = r.json()["uuid"].as_str().expect("uuid").to_string();
+    let t0 = std::time::Instant::now();
+    let hung = run_task(addr, &token, &stalls, ("item", uuid)).await;
+    let after = run_task(addr, &token, &experience(addr, "standard").await, ("item", uuid)).await;
+    let failed = wait_task(addr, &token, hung["uuid"].as_str().expect("uuid"), Duration::from_secs(30)).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(failed["items"][0]["error"].as_str().unwrap_or("").contains("no progress"), "{failed}");
+    // Failed after the 2 s watchdog and the 3 s allowed to stop, not after the 10 s block.
+    assert!(t0.elapsed() < Duration::from_secs(9), "{:?}", t0.elapsed());
+    // The one worker was not lost with the stalled pass.
+    let done = wait_task(addr, &token, after["uuid"].as_str().expect("uuid"), Duration::from_secs(30)).await;
+    assert_eq!(done["status"], "done", "{done}");
     server.shutdown().await;
 }

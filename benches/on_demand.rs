@@ -1,0 +1,377 @@
+//! On-demand server benchmark (loopback only, bounded): starts `timeside serve` (release build)
+//! on a fresh data directory and measures, in one run:
+//!
+//! - throughput: N files of S seconds (pink noise FLAC, all different) through the `standard`
+//!   experience via the API (a selection, one task), against `timeside run
+//!   pipelines/standard.toml` on the same files with the same parallelism; wall time and CPU;
+//! - cache: the same task again (every result reused), milliseconds per item;
+//! - streams: time to first byte of `stream.mp3?start=1800` on a one-hour FLAC, and a
+//!   `download/original` with `Range` against reading the file with `cat`;
+//! - API: `GET /items?page_size=50` on 10 000 items with 50 concurrent clients, p50/p99.
+//!
+//!   bash benches/on_demand.sh              # 20 files of 240 s, 2 workers
+//!   bash benches/on_demand.sh 4 60 2       # files, seconds, workers
+//!
+//! Client and server share the machine: figures are what both together get from it.
+
+mod common;
+use common::{arg, start_server};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+
+/// CPU seconds (user + system) of a process so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    ticks as f64 / 100.0
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn sox(args: &[&str]) {
+    let status = std::process::Command::new("sox").args(args).status().expect("sox");
+    assert!(status.success(), "sox {args:?}");
+}
+
+/// One request over its own connection; returns (status, body, time to the first body byte).
+async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, Vec<u8>, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("send");
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut first_body = None;
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(600), s.read(&mut buf)).await.expect("in time").expect("read");
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if first_body.is_none()
+            && let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n")
+            && data.len() > at + 4
+        {
+            first_body = Some(started.elapsed());
+            if path.contains("stream.") {
+                break; // the time to first byte is what is measured, not the whole stream
+            }
+        }
+    }
+    let at = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+    let head = String::from_utf8_lossy(&data[..at]).to_ascii_lowercase();
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = data.get(at + 4..).unwrap_or_default();
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_vec() };
+    (status, body, first_body.unwrap_or_else(|| started.elapsed()))
+}
+
+/// A chunked body's bytes.
+fn dechunk(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut raw = body;
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 || raw.len() < end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[end + 2..end + 2 + size]);
+        raw = &raw[(end + 4 + size).min(raw.len())..];
+    }
+    out
+}
+
+async fn json(addr: std::net::SocketAddr, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let (status, bytes, _) = request(addr, method, path, &body.to_string()).await;
+    assert!((200..300).contains(&status), "{method} {path}: {status} {}", String::from_utf8_lossy(&bytes));
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Adds the files under the media root as items; returns their uuids.
+async fn add_items(addr: std::net::SocketAddr, files: &[PathBuf]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in files {
+        let item =
+            json(addr, "POST", "/api/v1/items", serde_json::json!({ "source_url": f.display().to_string() })).await;
+        out.push(item["uuid"].as_str().expect("uuid").to_string());
+    }
+    out
+}
+
+/// Runs `experience` on a new selection of `items`; returns the wall time until it is done.
+async fn run_task(addr: std::net::SocketAddr, experience: &str, items: &[String]) -> Duration {
+    let selection = json(addr, "POST", "/api/v1/selections", serde_json::json!({ "items": items })).await;
+    let started = Instant::now();
+    let task = json(
+        addr,
+        "POST",
+        "/api/v1/tasks",
+        serde_json::json!({ "experience": experience, "selection": selection["uuid"] }),
+    )
+    .await;
+    let id = task["uuid"].as_str().expect("uuid").to_string();
+    loop {
+        let t = json(addr, "GET", &format!("/api/v1/tasks/{id}"), serde_json::Value::Null).await;
+        match t["status"].as_str() {
+            Some("done") => return started.elapsed(),
+            Some("failed" | "cancelled") => panic!("task ended: {t}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+        assert!(started.elapsed() < Duration::from_secs(3600), "task too long");
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let server_bin = arg("--server", "target/release/timeside");
+    let count: usize = arg("--files", "20").parse().expect("--files");
+    let seconds: u32 = arg("--seconds", "240").parse().expect("--seconds");
+    let workers: usize = arg("--workers", "2").parse().expect("--workers");
+    let dir = tempfile::tempdir().expect("tmp");
+    let media = dir.path().join("media");
+    std::fs::create_dir_all(&media).expect("mkdir");
+    eprintln!("making {count} files of {seconds} s and a one-hour FLAC ...");
+    let files: Vec<PathBuf> = (0..count)
+        .map(|i| {
+            let f = media.join(format!("noise-{i:02}.flac"));
+            sox(&[
+                "-n",
+                "-r",
+                "44100",
+                "-c",
+                "2",
+                "-b",
+                "16",
+                f.to_str().expect("path"),
+                "synth",
+                &seconds.to_string(),
+                "pinknoise",
+                "vol",
+                "0.5",
+            ]);
+            f
+        })
+        .collect();
+    let hour = media.join("hour.flac");
+    sox(&[
+        "-n",
+        "-r",
+        "44100",
+        "-c",
+        "2",
+        "-b",
+        "16",
+        hour.to_str().expect("path"),
+        "synth",
+        "3600",
+        "sine",
+        "440",
+        "vol",
+        "0.5",
+    ]);
+
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
+            dir.path().join("data").display(),
+            media.display()
+        ),
+    )
+    .expect("config");
+    let (server, addr) = start_server(&server_bin, &config).await;
+    let pid = server.id().expect("pid");
+    let experiences = json(addr, "GET", "/api/v1/experiences", serde_json::Value::Null).await;
+    let standard = experiences["results"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["title"] == "standard")
+        .and_then(|e| e["uuid"].as_str())
+        .expect("standard")
+        .to_string();
+    let audio_s = count as f64 * seconds as f64;
+
+    // Reference: `timeside run` with the same parallelism.
+    let out = dir.path().join("run-out");
+    let started = Instant::now();
+    let mut run = std::process::Command::new(&server_bin);
+    run.args(["run", "pipelines/standard.toml", "-o"]).arg(&out).args(["-j", &workers.to_string()]).args(&files);
+    let mut child = run.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("run");
+    let run_pid = child.id();
+    let mut run_cpu = 0.0;
+    while child.try_wait().expect("wait").is_none() {
+        run_cpu = cpu_seconds(run_pid).max(run_cpu);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run_wall = started.elapsed().as_secs_f64();
+
+    // The API: add the items (read in place from the media root), one task on a selection.
+    let t0 = Instant::now();
+    let items = add_items(addr, &files).await;
+    let add_s = t0.elapsed().as_secs_f64();
+    let cpu0 = cpu_seconds(pid);
+    let api_wall = run_task(addr, &standard, &items).await.as_secs_f64();
+    let api_cpu = cpu_seconds(pid) - cpu0;
+    // The same again: every result comes from the cache.
+    let cached = run_task(addr, &standard, &items).await.as_secs_f64();
+
+    println!("\n## Throughput: {count} files x {seconds} s through `standard`, {workers} workers");
+    println!("| run | wall | x realtime | CPU |");
+    println!("|---|---|---|---|");
+    println!("| `timeside run -j {workers}` | {run_wall:.2} s | {:.0}x | {run_cpu:.1} s |", audio_s / run_wall);
+    println!("| API task (selection) | {api_wall:.2} s | {:.0}x | {api_cpu:.1} s |", audio_s / api_wall);
+    println!(
+        "server overhead: {:+.1} % wall; adding the {count} items (media info + SHA-256): {add_s:.2} s",
+        (api_wall / run_wall - 1.0) * 100.0
+    );
+    println!("cache: the same task again: {cached:.3} s, {:.1} ms per item", cached * 1000.0 / count as f64);
+
+    // Streams.
+    let hour_item = add_items(addr, std::slice::from_ref(&hour)).await.remove(0);
+    let mut ttfb = Vec::new();
+    for _ in 0..10 {
+        let (status, _, first) =
+            request(addr, "GET", &format!("/api/v1/items/{hour_item}/stream.mp3?start=1800"), "").await;
+        assert_eq!(status, 200);
+        ttfb.push(first.as_secs_f64() * 1000.0);
+    }
+    ttfb.sort_by(f64::total_cmp);
+    println!(
+        "\n## Streams (one-hour FLAC, {:.0} MiB)",
+        std::fs::metadata(&hour).expect("size").len() as f64 / 1048576.0
+    );
+    println!(
+        "stream.mp3?start=1800 time to first byte, 10 requests: median {:.1} ms, max {:.1} ms",
+        percentile(&ttfb, 0.5),
+        ttfb[ttfb.len() - 1]
+    );
+    let len = std::fs::metadata(&hour).expect("size").len();
+    let t = Instant::now();
+    let (status, body, _) = request(addr, "GET", &format!("/api/v1/items/{hour_item}/download/original"), "").await;
+    let served = t.elapsed().as_secs_f64();
+    assert_eq!((status, body.len() as u64), (200, len));
+    let t = Instant::now();
+    let mut range_total = 0u64;
+    let step = len / 8;
+    for i in 0..8 {
+        let (a, b) = (i * step, if i == 7 { len - 1 } else { (i + 1) * step - 1 });
+        let (status, body, _) = range(addr, &format!("/api/v1/items/{hour_item}/download/original"), a, b).await;
+        assert_eq!(status, 206);
+        range_total += body.len() as u64;
+    }
+    let ranged = t.elapsed().as_secs_f64();
+    assert_eq!(range_total, len);
+    let t = Instant::now();
+    let cat = std::process::Command::new("cat").arg(&hour).output().expect("cat");
+    let cat_s = t.elapsed().as_secs_f64();
+    assert_eq!(cat.stdout.len() as u64, len);
+    let mib = len as f64 / 1048576.0;
+    println!(
+        "download/original: {:.0} MiB/s whole, {:.0} MiB/s in 8 Range requests; `cat` of the file: {:.0} MiB/s",
+        mib / served,
+        mib / ranged,
+        mib / cat_s
+    );
+    let t = Instant::now();
+    let (status, mp3, _) = request(addr, "GET", &format!("/api/v1/items/{hour_item}/download/mp3"), "").await;
+    let first_mp3 = t.elapsed().as_secs_f64();
+    assert_eq!(status, 200);
+    let t = Instant::now();
+    let (_, again, _) = request(addr, "GET", &format!("/api/v1/items/{hour_item}/download/mp3"), "").await;
+    let cached_mp3 = t.elapsed().as_secs_f64();
+    assert_eq!(again.len(), mp3.len());
+    println!(
+        "download/mp3 of the hour: first (transcoded once) {first_mp3:.1} s ({:.0}x realtime), then from the cache {:.0} MiB/s",
+        3600.0 / first_mp3,
+        mp3.len() as f64 / 1048576.0 / cached_mp3
+    );
+
+    // The item list with 10 000 items: copies of one row, straight into the database.
+    fill_items(&dir.path().join("data"), 10_000 - items.len() - 1).await;
+    let clients = 50;
+    let per_client = 40;
+    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let latencies = latencies.clone();
+        tasks.push(tokio::spawn(async move {
+            for r in 0..per_client {
+                let page = 1 + (c * per_client + r) % 200;
+                let started = Instant::now();
+                let (status, _, _) = request(addr, "GET", &format!("/api/v1/items?page={page}&page_size=50"), "").await;
+                assert_eq!(status, 200);
+                latencies.lock().expect("lock").push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let total = t.elapsed().as_secs_f64();
+    let mut l = latencies.lock().expect("lock").clone();
+    l.sort_by(f64::total_cmp);
+    println!("\n## API: GET /items?page_size=50 over 10 000 items, {clients} clients x {per_client} requests");
+    println!(
+        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} requests/s",
+        percentile(&l, 0.5),
+        percentile(&l, 0.99),
+        l[l.len() - 1],
+        l.len() as f64 / total
+    );
+    drop(server);
+}
+
+async fn range(addr: std::net::SocketAddr, path: &str, a: u64, b: u64) -> (u16, Vec<u8>, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nRange: bytes={a}-{b}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("send");
+    let mut data = Vec::new();
+    s.read_to_end(&mut data).await.expect("read");
+    let at = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+    let status =
+        String::from_utf8_lossy(&data[..at]).split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, data[at + 4..].to_vec(), started.elapsed())
+}
+
+/// Copies the newest item `n` times with new ids, in one transaction (the server keeps
+/// running: SQLite in WAL mode takes a second writer in turn).
+async fn fill_items(data_dir: &Path, n: usize) {
+    let store = timeside::storage::Store::open(data_dir, None).await.expect("store");
+    let mut tx = store.pool.begin().await.expect("begin");
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO items (uuid, title, description, author, is_public, source_file, source_path, source_url, file_name,
+                mime_type, codec, container, bitrate, audio_duration, samplerate, channels, size_bytes, sha256, artist, album,
+                tags, date_added, date_modified)
+             SELECT $1, title || ' ' || $2, description, author, is_public, source_file, source_path, source_url, file_name,
+                mime_type, codec, container, bitrate, audio_duration, samplerate, channels, size_bytes, sha256, artist, album,
+                tags, $3, $3 FROM items ORDER BY date_added DESC LIMIT 1",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(i.to_string())
+        .bind(format!("2020-01-01T00:00:{:02}.{:03}Z", (i / 1000) % 60, i % 1000))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+}
