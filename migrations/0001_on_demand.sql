@@ -36,7 +36,8 @@ CREATE TABLE items (
     date_modified TEXT NOT NULL
 );
 CREATE INDEX items_sha256 ON items (sha256);
-CREATE INDEX items_date ON items (date_added);
+-- Lists are newest first, with the uuid as tie-break: one index walk, no sort.
+CREATE INDEX items_date ON items (date_added, uuid);
 
 CREATE TABLE selections (
     uuid TEXT PRIMARY KEY,
@@ -47,6 +48,7 @@ CREATE TABLE selections (
     date_added TEXT NOT NULL,
     date_modified TEXT NOT NULL
 );
+CREATE INDEX selections_date ON selections (date_added, uuid);
 CREATE TABLE selection_items (
     selection TEXT NOT NULL REFERENCES selections (uuid) ON DELETE CASCADE,
     item TEXT NOT NULL REFERENCES items (uuid) ON DELETE CASCADE,
@@ -104,7 +106,8 @@ CREATE TABLE tasks (
     date_started TEXT,
     date_finished TEXT
 );
-CREATE INDEX tasks_date ON tasks (date_added);
+CREATE INDEX tasks_date ON tasks (date_added, uuid);
+CREATE INDEX tasks_author ON tasks (author);
 
 -- The queue: one job per (task, item). A worker owns a running job while its lease lasts.
 CREATE TABLE jobs (
@@ -147,3 +150,5 @@ CREATE TABLE results (
     UNIQUE (item, preset)
 );
 CREATE INDEX results_cache ON results (cache_key, status);
+CREATE INDEX results_task ON results (task);
+CREATE INDEX results_date ON results (date_added, uuid);

@@ -1,7 +1,9 @@
 //! Items: one media file each (uploaded, fetched from a URL, or under a media root) with what
 //! was read from it when it was added.
 
-use super::{Page, PageRequest, Store, StoreError, Viewer, db, files, float, int, not_found, opt_int, opt_text, text};
+use super::{
+    Page, PageRequest, Store, StoreError, Viewer, Where, db, files, float, int, not_found, opt_int, opt_text, text,
+};
 use crate::media::Input;
 use crate::media::gst::{MediaInfo, media_info};
 use sqlx::any::AnyRow;
@@ -182,11 +184,7 @@ impl Store {
 
     /// The item, if `viewer` may see it (else not found, as if absent).
     pub async fn item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Item, StoreError> {
-        let sql = format!("SELECT * FROM items WHERE uuid = $1 AND {}", Viewer::visible_sql(2));
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(uuid.to_string()))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.row("items", &Where::default().and("uuid = ?", uuid.to_string()).visible_to(viewer)).await?;
         row.as_ref().map(row_to_item).ok_or_else(|| not_found("item", uuid))
     }
 
@@ -197,31 +195,16 @@ impl Store {
         filter: &ItemFilter,
         page: PageRequest,
     ) -> Result<Page<Item>, StoreError> {
-        // One query text whatever the filters: unused ones are bound as "no filter" values.
-        let cond = format!(
-            "{} AND ($3 = '' OR author = $3) AND ($4 = -1 OR is_public = $4)
-             AND ($5 = '' OR LOWER(title || ' ' || description || ' ' || artist || ' ' || album || ' ' || file_name) LIKE $5)",
-            Viewer::visible_sql(1)
-        );
-        let q = filter.q.as_deref().map(|q| format!("%{}%", q.to_lowercase())).unwrap_or_default();
-        let bind = |query| {
-            viewer
-                .bind(query)
-                .bind(filter.author.clone().unwrap_or_default())
-                .bind(filter.is_public.map_or(-1, i64::from))
-                .bind(q.clone())
-        };
-        let count: i64 = {
-            let sql = format!("SELECT COUNT(*) AS n FROM items WHERE {cond}");
-            int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n")
-        };
-        let sql = format!("SELECT * FROM items WHERE {cond} ORDER BY date_added DESC, uuid LIMIT $6 OFFSET $7");
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Page { count: count as u64, rows: rows.iter().map(row_to_item).collect() })
+        let filter = Where::default()
+            .visible_to(viewer)
+            .and_some("author = ?", filter.author.clone())
+            .and_some("is_public = ?", filter.is_public.map(i64::from))
+            .and_some(
+                "LOWER(title || ' ' || description || ' ' || artist || ' ' || album || ' ' || file_name) LIKE ?",
+                filter.q.as_deref().map(|q| format!("%{}%", q.to_lowercase())),
+            );
+        let (count, rows) = self.page_rows("items", &filter, "date_added DESC, uuid DESC", page).await?;
+        Ok(Page { count, rows: rows.iter().map(row_to_item).collect() })
     }
 
     pub async fn update_item(&self, viewer: &Viewer, uuid: &uuid::Uuid, patch: ItemPatch) -> Result<Item, StoreError> {

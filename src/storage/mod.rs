@@ -48,11 +48,6 @@ impl Viewer {
     pub const ANONYMOUS: Viewer = Viewer { user: None, admin: false };
     pub const ADMIN: Viewer = Viewer { user: None, admin: true };
 
-    /// Whether a row by `author`, public or not, is visible.
-    pub fn sees(&self, author: Option<&str>, is_public: bool) -> bool {
-        self.admin || is_public || self.owns(author)
-    }
-
     /// Whether this viewer may change a row by `author` (admins may change anything).
     pub fn may_write(&self, author: Option<&str>) -> bool {
         self.admin || self.owns(author)
@@ -60,19 +55,6 @@ impl Viewer {
 
     fn owns(&self, author: Option<&str>) -> bool {
         matches!((self.user, author), (Some(u), Some(a)) if u.to_string() == a)
-    }
-
-    /// The SQL condition for rows this viewer sees, with the user id as parameter `$n` and the
-    /// admin flag as `$n+1` (both always bound: one query text whoever reads).
-    fn visible_sql(n: usize) -> String {
-        format!("(is_public = 1 OR author = ${n} OR ${} = 1)", n + 1)
-    }
-
-    fn bind<'q>(
-        &self,
-        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        query.bind(self.user.map(|u| u.to_string()).unwrap_or_default()).bind(self.admin as i64)
     }
 }
 
@@ -125,6 +107,121 @@ impl From<sqlx::Error> for StoreError {
 
 pub fn not_found(what: &'static str, id: impl ToString) -> StoreError {
     StoreError::NotFound { what, id: id.to_string() }
+}
+
+/// A query being built.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// A WHERE clause made of fixed SQL fragments, each with its parameter. Only the conditions in
+/// use are in the query (so the database can use its indexes), and nothing a client sends is
+/// ever part of the SQL text.
+#[derive(Default)]
+pub(crate) struct Where {
+    clauses: Vec<String>,
+    params: Vec<Param>,
+}
+
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+}
+
+impl From<String> for Param {
+    fn from(v: String) -> Param {
+        Param::Text(v)
+    }
+}
+
+impl From<&str> for Param {
+    fn from(v: &str) -> Param {
+        Param::Text(v.to_string())
+    }
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Param {
+        Param::Int(v)
+    }
+}
+
+impl Where {
+    /// Adds `clause`, in which `?` stands for `param`.
+    pub fn and(mut self, clause: &str, param: impl Into<Param>) -> Where {
+        self.params.push(param.into());
+        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
+        self
+    }
+
+    /// Adds `clause` if there is a `param`.
+    pub fn and_some<P: Into<Param>>(self, clause: &str, param: Option<P>) -> Where {
+        match param {
+            Some(p) => self.and(clause, p),
+            None => self,
+        }
+    }
+
+    /// Rows with `is_public` and `author` that `viewer` sees: public ones, its own, or all
+    /// (admins).
+    pub fn visible_to(self, viewer: &Viewer) -> Where {
+        self.owned_by(viewer, "(is_public = 1 OR author = ?)", "is_public = 1")
+    }
+
+    /// `clause` (with `?` for the user) for users, `anonymous` for anonymous clients, nothing
+    /// for admins.
+    pub fn owned_by(mut self, viewer: &Viewer, clause: &str, anonymous: &str) -> Where {
+        match (viewer.admin, viewer.user) {
+            (true, _) => self,
+            (false, Some(user)) => self.and(clause, user.to_string()),
+            (false, None) => {
+                self.clauses.push(anonymous.to_string());
+                self
+            }
+        }
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() { "1 = 1".to_string() } else { self.clauses.join(" AND ") }
+    }
+
+    fn bind(&self, mut query: Query<'static>) -> Query<'static> {
+        for p in &self.params {
+            query = match p {
+                Param::Text(t) => query.bind(t.clone()),
+                Param::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }
+}
+
+impl Store {
+    /// The one row of `table` where `filter` holds, if any.
+    pub(crate) async fn row(&self, table: &str, filter: &Where) -> Result<Option<AnyRow>, StoreError> {
+        let sql = format!("SELECT * FROM {table} WHERE {}", filter.sql());
+        Ok(filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_optional(&self.pool).await?)
+    }
+
+    /// One page of the rows of `table` where `filter` holds, in `order`, and how many rows hold.
+    pub(crate) async fn page_rows(
+        &self,
+        table: &str,
+        filter: &Where,
+        order: &str,
+        page: PageRequest,
+    ) -> Result<(u64, Vec<AnyRow>), StoreError> {
+        let cond = filter.sql();
+        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}");
+        let count = int(&filter.bind(sqlx::query(sqlx::AssertSqlSafe(count_sql))).fetch_one(&self.pool).await?, "n");
+        let n = filter.params.len();
+        let sql = format!("SELECT * FROM {table} WHERE {cond} ORDER BY {order} LIMIT ${} OFFSET ${}", n + 1, n + 2);
+        let rows = filter
+            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
+            .bind(page.size as i64)
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((count.max(0) as u64, rows))
+    }
 }
 
 /// Column readers for the `Any` driver, which maps few types: text, integers and doubles.

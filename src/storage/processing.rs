@@ -2,7 +2,7 @@
 //! ordered list of presets, run in one decoding pass; every shipped pipeline is one) and
 //! selections (items and nested selections).
 
-use super::{Page, PageRequest, Store, StoreError, Viewer, db, int, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text};
 use crate::pipeline::{CompiledPipeline, PipelineSpec, StepSpec};
 use crate::processors::registry::unknown_processor_message;
 use serde_json::Value;
@@ -160,11 +160,7 @@ impl Store {
     }
 
     pub async fn preset(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Preset, StoreError> {
-        let sql = format!("SELECT * FROM presets WHERE uuid = $1 AND {}", Viewer::visible_sql(2));
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(uuid.to_string()))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.row("presets", &Where::default().and("uuid = ?", uuid.to_string()).visible_to(viewer)).await?;
         row.as_ref().map(row_to_preset).ok_or_else(|| not_found("preset", uuid))
     }
 
@@ -174,17 +170,9 @@ impl Store {
         processor: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<Preset>, StoreError> {
-        let cond = format!("{} AND ($3 = '' OR processor = $3)", Viewer::visible_sql(1));
-        let bind = |q| viewer.bind(q).bind(processor.unwrap_or_default().to_string());
-        let sql = format!("SELECT COUNT(*) AS n FROM presets WHERE {cond}");
-        let count = int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
-        let sql = format!("SELECT * FROM presets WHERE {cond} ORDER BY date_added, uuid LIMIT $4 OFFSET $5");
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Page { count: count as u64, rows: rows.iter().map(row_to_preset).collect() })
+        let filter = Where::default().visible_to(viewer).and_some("processor = ?", processor);
+        let (count, rows) = self.page_rows("presets", &filter, "date_added, uuid", page).await?;
+        Ok(Page { count, rows: rows.iter().map(row_to_preset).collect() })
     }
 
     pub async fn delete_preset(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
@@ -295,11 +283,8 @@ impl Store {
     }
 
     pub async fn experience(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Experience, StoreError> {
-        let sql = format!("SELECT * FROM experiences WHERE uuid = $1 AND {}", Viewer::visible_sql(2));
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(uuid.to_string()))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            self.row("experiences", &Where::default().and("uuid = ?", uuid.to_string()).visible_to(viewer)).await?;
         let row = row.ok_or_else(|| not_found("experience", uuid))?;
         self.experience_from_row(&row).await
     }
@@ -328,22 +313,14 @@ impl Store {
     }
 
     pub async fn experiences(&self, viewer: &Viewer, page: PageRequest) -> Result<Page<Experience>, StoreError> {
-        let cond = Viewer::visible_sql(1);
-        let sql = format!("SELECT COUNT(*) AS n FROM experiences WHERE {cond}");
-        let count = int(&viewer.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
-        let sql =
-            format!("SELECT * FROM experiences WHERE {cond} ORDER BY read_only DESC, title, uuid LIMIT $3 OFFSET $4");
-        let rows = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
+        let (count, rows) = self
+            .page_rows("experiences", &Where::default().visible_to(viewer), "read_only DESC, title, uuid", page)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.experience_from_row(row).await?);
         }
-        Ok(Page { count: count as u64, rows: out })
+        Ok(Page { count, rows: out })
     }
 
     pub async fn delete_experience(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
@@ -558,11 +535,8 @@ impl Store {
     }
 
     pub async fn selection(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Selection, StoreError> {
-        let sql = format!("SELECT * FROM selections WHERE uuid = $1 AND {}", Viewer::visible_sql(2));
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(uuid.to_string()))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            self.row("selections", &Where::default().and("uuid = ?", uuid.to_string()).visible_to(viewer)).await?;
         let row = row.ok_or_else(|| not_found("selection", uuid))?;
         self.selection_from_row(&row).await
     }
@@ -587,21 +561,14 @@ impl Store {
     }
 
     pub async fn selections(&self, viewer: &Viewer, page: PageRequest) -> Result<Page<Selection>, StoreError> {
-        let cond = Viewer::visible_sql(1);
-        let sql = format!("SELECT COUNT(*) AS n FROM selections WHERE {cond}");
-        let count = int(&viewer.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
-        let sql = format!("SELECT * FROM selections WHERE {cond} ORDER BY date_added DESC, uuid LIMIT $3 OFFSET $4");
-        let rows = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
+        let (count, rows) = self
+            .page_rows("selections", &Where::default().visible_to(viewer), "date_added DESC, uuid DESC", page)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.selection_from_row(row).await?);
         }
-        Ok(Page { count: count as u64, rows: out })
+        Ok(Page { count, rows: out })
     }
 
     pub async fn delete_selection(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! by the row's cache key (content SHA-256, processor, version, canonical parameters, decode
 //! options and the effects before it), so rows of equal content share one copy.
 
-use super::{Page, PageRequest, Store, StoreError, Viewer, float, int, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, float, not_found, opt_text, text};
 use sqlx::any::AnyRow;
 
 /// Status names shared by tasks, jobs and results.
@@ -77,7 +77,13 @@ pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
 }
 
 /// Results are visible with their item.
-const VISIBLE: &str = "item IN (SELECT uuid FROM items WHERE (is_public = 1 OR author = $1 OR $2 = 1))";
+fn visible(viewer: &Viewer) -> Where {
+    Where::default().owned_by(
+        viewer,
+        "item IN (SELECT uuid FROM items WHERE is_public = 1 OR author = ?)",
+        "item IN (SELECT uuid FROM items WHERE is_public = 1)",
+    )
+}
 
 impl Store {
     /// Stores `r` as the result of its (item, preset), replacing an older one; `executor` is
@@ -125,12 +131,7 @@ impl Store {
     }
 
     pub async fn result(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<ResultRow, StoreError> {
-        let sql = format!("SELECT * FROM results WHERE {VISIBLE} AND uuid = $3");
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(uuid.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.row("results", &visible(viewer).and("uuid = ?", uuid.to_string())).await?;
         row.as_ref().map(row_to_result).ok_or_else(|| not_found("result", uuid))
     }
 
@@ -143,23 +144,11 @@ impl Store {
         task: Option<&uuid::Uuid>,
         page: PageRequest,
     ) -> Result<Page<ResultRow>, StoreError> {
-        let cond =
-            format!("{VISIBLE} AND ($3 = '' OR item = $3) AND ($4 = '' OR processor = $4) AND ($5 = '' OR task = $5)");
-        let bind = |q| {
-            viewer
-                .bind(q)
-                .bind(item.map(|i| i.to_string()).unwrap_or_default())
-                .bind(processor.unwrap_or_default().to_string())
-                .bind(task.map(|t| t.to_string()).unwrap_or_default())
-        };
-        let sql = format!("SELECT COUNT(*) AS n FROM results WHERE {cond}");
-        let count = int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
-        let sql = format!("SELECT * FROM results WHERE {cond} ORDER BY date_added, uuid LIMIT $6 OFFSET $7");
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(Page { count: count as u64, rows: rows.iter().map(row_to_result).collect() })
+        let filter = visible(viewer)
+            .and_some("item = ?", item.map(|i| i.to_string()))
+            .and_some("processor = ?", processor)
+            .and_some("task = ?", task.map(|t| t.to_string()));
+        let (count, rows) = self.page_rows("results", &filter, "date_added, uuid", page).await?;
+        Ok(Page { count, rows: rows.iter().map(row_to_result).collect() })
     }
 }

@@ -2,7 +2,7 @@
 //! (see `jobs::queue`); its status and progress are derived from its jobs'.
 
 use super::results::{ResultRow, row_to_result, status};
-use super::{Page, PageRequest, Store, StoreError, Viewer, db, float, int, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, float, int, not_found, opt_text, text};
 use sqlx::any::AnyRow;
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -39,7 +39,9 @@ fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
 }
 
 /// Tasks are their author's (and admins').
-const VISIBLE: &str = "(author = $1 OR $2 = 1)";
+fn visible(viewer: &Viewer) -> Where {
+    Where::default().owned_by(viewer, "author = ?", "1 = 0")
+}
 
 impl Store {
     /// A new task, with one pending job per item: `item`, or every item of `selection` that the
@@ -96,12 +98,7 @@ impl Store {
     }
 
     pub async fn task(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Task, StoreError> {
-        let sql = format!("SELECT * FROM tasks WHERE {VISIBLE} AND uuid = $3");
-        let row = viewer
-            .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(uuid.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.row("tasks", &visible(viewer).and("uuid = ?", uuid.to_string())).await?;
         let row = row.ok_or_else(|| not_found("task", uuid))?;
         self.task_from_row(&row).await
     }
@@ -163,21 +160,13 @@ impl Store {
         status: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<Task>, StoreError> {
-        let cond = format!("{VISIBLE} AND ($3 = '' OR status = $3)");
-        let bind = |q| viewer.bind(q).bind(status.unwrap_or_default().to_string());
-        let sql = format!("SELECT COUNT(*) AS n FROM tasks WHERE {cond}");
-        let count = int(&bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n");
-        let sql = format!("SELECT * FROM tasks WHERE {cond} ORDER BY date_added DESC, uuid LIMIT $4 OFFSET $5");
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
-            .bind(page.size as i64)
-            .bind(page.offset())
-            .fetch_all(&self.pool)
-            .await?;
+        let filter = visible(viewer).and_some("status = ?", status);
+        let (count, rows) = self.page_rows("tasks", &filter, "date_added DESC, uuid DESC", page).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.task_from_row(row).await?);
         }
-        Ok(Page { count: count as u64, rows: out })
+        Ok(Page { count, rows: out })
     }
 
     /// Cancels a task that has not finished: its pending jobs will not run, its running ones

@@ -533,10 +533,15 @@ impl Ctx {
         };
         let next = (page.page * page.size < count).then(|| link(page.page + 1));
         let previous = (page.page > 1).then(|| link(page.page - 1));
-        Ok(json(
-            StatusCode::OK,
-            &serde_json::json!({ "count": count, "next": next, "previous": previous, "results": results }),
-        ))
+        // Serialised straight from the rows (no intermediate JSON tree: lists are the hot path).
+        #[derive(Serialize)]
+        struct Body<T> {
+            count: u64,
+            next: Option<String>,
+            previous: Option<String>,
+            results: Vec<T>,
+        }
+        Ok(json(StatusCode::OK, &Body { count, next, previous, results }))
     }
 
     /// The JSON body, read up to [`MAX_JSON_BODY`], as `T` (unknown fields are refused by
