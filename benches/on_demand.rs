@@ -165,22 +165,25 @@ async fn main() {
         })
         .collect();
     let hour = media.join("hour.flac");
-    sox(&[
-        "-n",
-        "-r",
-        "44100",
-        "-c",
-        "2",
-        "-b",
-        "16",
-        hour.to_str().expect("path"),
-        "synth",
-        "3600",
-        "sine",
-        "440",
-        "vol",
-        "0.5",
-    ]);
+    let api_only = arg("--api-only", "no") == "yes";
+    if !api_only {
+        sox(&[
+            "-n",
+            "-r",
+            "44100",
+            "-c",
+            "2",
+            "-b",
+            "16",
+            hour.to_str().expect("path"),
+            "synth",
+            "3600",
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ]);
+    }
 
     let config = dir.path().join("server.toml");
     std::fs::write(
@@ -203,13 +206,111 @@ async fn main() {
         .and_then(|e| e["uuid"].as_str())
         .expect("standard")
         .to_string();
-    let audio_s = count as f64 * seconds as f64;
 
+    // `--api-only`: just the item list (quick to repeat).
+    let items = if api_only {
+        add_items(addr, &files[..1]).await
+    } else {
+        media_benchmarks(addr, &server_bin, dir.path(), &files, &hour, &standard, workers, seconds, pid).await
+    };
+    // The item list with 10 000 items: copies of one row, straight into the database.
+    fill_items(&dir.path().join("data"), 10_000 - items.len()).await;
+    let clients = 50;
+    let per_client: usize = arg("--requests", "100").parse().expect("--requests");
+    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let latencies = latencies.clone();
+        tasks.push(tokio::spawn(async move {
+            // One keep-alive connection per client, as a browser or an API client keeps one.
+            let mut conn = KeepAlive::connect(addr).await;
+            for r in 0..per_client {
+                let page = 1 + (c * per_client + r) % 200;
+                let started = Instant::now();
+                let status = conn.get(&format!("/api/v1/items?page={page}&page_size=50")).await;
+                assert_eq!(status, 200);
+                latencies.lock().expect("lock").push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let total = t.elapsed().as_secs_f64();
+    let mut l = latencies.lock().expect("lock").clone();
+    l.sort_by(f64::total_cmp);
+    println!(
+        "\n## API: GET /items?page_size=50 over 10 000 items, {clients} clients (keep-alive) x {per_client} requests"
+    );
+    println!(
+        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} requests/s",
+        percentile(&l, 0.5),
+        percentile(&l, 0.99),
+        l[l.len() - 1],
+        l.len() as f64 / total
+    );
+    drop(server);
+}
+
+/// An HTTP/1.1 connection reused for many GETs (replies framed by Content-Length).
+struct KeepAlive {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl KeepAlive {
+    async fn connect(addr: std::net::SocketAddr) -> KeepAlive {
+        KeepAlive { stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await.expect("connect")) }
+    }
+
+    /// Sends a GET and reads its whole reply; returns the status.
+    async fn get(&mut self, path: &str) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+        self.stream.get_mut().write_all(head.as_bytes()).await.expect("send");
+        let (mut status, mut length) = (0u16, 0usize);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("read");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = l.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().expect("length");
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await.expect("body");
+        status
+    }
+}
+
+/// Throughput, cache and streams (see the module's comment); returns the items added.
+#[allow(clippy::too_many_arguments)]
+async fn media_benchmarks(
+    addr: std::net::SocketAddr,
+    server_bin: &str,
+    dir: &Path,
+    files: &[PathBuf],
+    hour: &Path,
+    standard: &str,
+    workers: usize,
+    seconds: u32,
+    pid: u32,
+) -> Vec<String> {
+    let count = files.len();
+    let audio_s = count as f64 * seconds as f64;
     // Reference: `timeside run` with the same parallelism.
-    let out = dir.path().join("run-out");
+    let out = dir.join("run-out");
     let started = Instant::now();
-    let mut run = std::process::Command::new(&server_bin);
-    run.args(["run", "pipelines/standard.toml", "-o"]).arg(&out).args(["-j", &workers.to_string()]).args(&files);
+    let mut run = std::process::Command::new(server_bin);
+    run.args(["run", "pipelines/standard.toml", "-o"]).arg(&out).args(["-j", &workers.to_string()]).args(files);
     let mut child = run.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("run");
     let run_pid = child.id();
     let mut run_cpu = 0.0;
@@ -221,13 +322,13 @@ async fn main() {
 
     // The API: add the items (read in place from the media root), one task on a selection.
     let t0 = Instant::now();
-    let items = add_items(addr, &files).await;
+    let items = add_items(addr, files).await;
     let add_s = t0.elapsed().as_secs_f64();
     let cpu0 = cpu_seconds(pid);
-    let api_wall = run_task(addr, &standard, &items).await.as_secs_f64();
+    let api_wall = run_task(addr, standard, &items).await.as_secs_f64();
     let api_cpu = cpu_seconds(pid) - cpu0;
     // The same again: every result comes from the cache.
-    let cached = run_task(addr, &standard, &items).await.as_secs_f64();
+    let cached = run_task(addr, standard, &items).await.as_secs_f64();
 
     println!("\n## Throughput: {count} files x {seconds} s through `standard`, {workers} workers");
     println!("| run | wall | x realtime | CPU |");
@@ -241,7 +342,7 @@ async fn main() {
     println!("cache: the same task again: {cached:.3} s, {:.1} ms per item", cached * 1000.0 / count as f64);
 
     // Streams.
-    let hour_item = add_items(addr, std::slice::from_ref(&hour)).await.remove(0);
+    let hour_item = add_items(addr, &[hour.to_path_buf()]).await.remove(0);
     let mut ttfb = Vec::new();
     for _ in 0..10 {
         let (status, _, first) =
@@ -252,14 +353,14 @@ async fn main() {
     ttfb.sort_by(f64::total_cmp);
     println!(
         "\n## Streams (one-hour FLAC, {:.0} MiB)",
-        std::fs::metadata(&hour).expect("size").len() as f64 / 1048576.0
+        std::fs::metadata(hour).expect("size").len() as f64 / 1048576.0
     );
     println!(
         "stream.mp3?start=1800 time to first byte, 10 requests: median {:.1} ms, max {:.1} ms",
         percentile(&ttfb, 0.5),
         ttfb[ttfb.len() - 1]
     );
-    let len = std::fs::metadata(&hour).expect("size").len();
+    let len = std::fs::metadata(hour).expect("size").len();
     let t = Instant::now();
     let (status, body, _) = request(addr, "GET", &format!("/api/v1/items/{hour_item}/download/original"), "").await;
     let served = t.elapsed().as_secs_f64();
@@ -276,7 +377,7 @@ async fn main() {
     let ranged = t.elapsed().as_secs_f64();
     assert_eq!(range_total, len);
     let t = Instant::now();
-    let cat = std::process::Command::new("cat").arg(&hour).output().expect("cat");
+    let cat = std::process::Command::new("cat").arg(hour).output().expect("cat");
     let cat_s = t.elapsed().as_secs_f64();
     assert_eq!(cat.stdout.len() as u64, len);
     let mib = len as f64 / 1048576.0;
@@ -300,40 +401,7 @@ async fn main() {
         mp3.len() as f64 / 1048576.0 / cached_mp3
     );
 
-    // The item list with 10 000 items: copies of one row, straight into the database.
-    fill_items(&dir.path().join("data"), 10_000 - items.len() - 1).await;
-    let clients = 50;
-    let per_client = 40;
-    let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let t = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let latencies = latencies.clone();
-        tasks.push(tokio::spawn(async move {
-            for r in 0..per_client {
-                let page = 1 + (c * per_client + r) % 200;
-                let started = Instant::now();
-                let (status, _, _) = request(addr, "GET", &format!("/api/v1/items?page={page}&page_size=50"), "").await;
-                assert_eq!(status, 200);
-                latencies.lock().expect("lock").push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("client");
-    }
-    let total = t.elapsed().as_secs_f64();
-    let mut l = latencies.lock().expect("lock").clone();
-    l.sort_by(f64::total_cmp);
-    println!("\n## API: GET /items?page_size=50 over 10 000 items, {clients} clients x {per_client} requests");
-    println!(
-        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {:.0} requests/s",
-        percentile(&l, 0.5),
-        percentile(&l, 0.99),
-        l[l.len() - 1],
-        l.len() as f64 / total
-    );
-    drop(server);
+    items
 }
 
 async fn range(addr: std::net::SocketAddr, path: &str, a: u64, b: u64) -> (u16, Vec<u8>, Duration) {

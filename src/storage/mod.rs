@@ -210,16 +210,29 @@ impl Store {
         page: PageRequest,
     ) -> Result<(u64, Vec<AnyRow>), StoreError> {
         let cond = filter.sql();
-        let count_sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}");
-        let count = int(&filter.bind(sqlx::query(sqlx::AssertSqlSafe(count_sql))).fetch_one(&self.pool).await?, "n");
         let n = filter.params.len();
-        let sql = format!("SELECT * FROM {table} WHERE {cond} ORDER BY {order} LIMIT ${} OFFSET ${}", n + 1, n + 2);
+        // The count rides along with the page (one statement: each one is a round trip to
+        // the database's thread, which costs more than the counting).
+        let sql = format!(
+            "SELECT (SELECT COUNT(*) FROM {table} WHERE {cond}) AS total_rows, * FROM {table} WHERE {cond} \
+             ORDER BY {order} LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
         let rows = filter
             .bind(sqlx::query(sqlx::AssertSqlSafe(sql)))
             .bind(page.size as i64)
             .bind(page.offset())
             .fetch_all(&self.pool)
             .await?;
+        let count = match rows.first() {
+            Some(row) => int(row, "total_rows"),
+            // A page past the end: no row to carry the count.
+            None => {
+                let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {cond}");
+                int(&filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?, "n")
+            }
+        };
         Ok((count.max(0) as u64, rows))
     }
 }
