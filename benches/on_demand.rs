@@ -36,9 +36,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn sox(args: &[&str]) {
-    let status = std::process::Command::new("sox").args(args).status().expect("sox");
-    assert!(status.success(), "sox {args:?}");
+/// A 44.1 kHz 16-bit stereo FLAC of `seconds` of sox's `signal` (`pinknoise`, `sine 440`).
+fn synth(path: &Path, seconds: u32, signal: &str) {
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
+        .arg(path)
+        .args(["synth", &seconds.to_string()])
+        .args(signal.split(' '))
+        .args(["vol", "0.5"])
+        .status()
+        .expect("sox");
+    assert!(status.success(), "sox: {}", path.display());
 }
 
 /// One request over its own connection; returns (status, body, time to the first body byte).
@@ -146,43 +154,14 @@ async fn main() {
     let files: Vec<PathBuf> = (0..count)
         .map(|i| {
             let f = media.join(format!("noise-{i:02}.flac"));
-            sox(&[
-                "-n",
-                "-r",
-                "44100",
-                "-c",
-                "2",
-                "-b",
-                "16",
-                f.to_str().expect("path"),
-                "synth",
-                &seconds.to_string(),
-                "pinknoise",
-                "vol",
-                "0.5",
-            ]);
+            synth(&f, seconds, "pinknoise");
             f
         })
         .collect();
     let hour = media.join("hour.flac");
     let api_only = arg("--api-only", "no") == "yes";
     if !api_only {
-        sox(&[
-            "-n",
-            "-r",
-            "44100",
-            "-c",
-            "2",
-            "-b",
-            "16",
-            hour.to_str().expect("path"),
-            "synth",
-            "3600",
-            "sine",
-            "440",
-            "vol",
-            "0.5",
-        ]);
+        synth(&hour, 3600, "sine 440");
     }
 
     let config = dir.path().join("server.toml");
@@ -226,7 +205,7 @@ async fn main() {
             // One keep-alive connection per client, as a browser or an API client keeps one.
             let mut conn = KeepAlive::connect(addr).await;
             for r in 0..per_client {
-                let page = 1 + (c * per_client + r) % 200;
+                let page = if arg("--first-page", "no") == "yes" { 1 } else { 1 + (c * per_client + r) % 200 };
                 let started = Instant::now();
                 let status = conn.get(&format!("/api/v1/items?page={page}&page_size=50")).await;
                 assert_eq!(status, 200);

@@ -2,7 +2,8 @@
 # On-demand server benchmark (see benches/on_demand.rs). Loopback only; bounded in count and time.
 #   bash benches/on_demand.sh [FILES] [SECONDS] [WORKERS]
 #   e.g. bash benches/on_demand.sh 20 240 2
-#   API_ONLY=yes bash benches/on_demand.sh 1 5   # only the item list benchmark
+#   API_ONLY=yes bash benches/on_demand.sh 1 5   # only the item list benchmark (the bench binary
+#   also takes --requests N per client and --first-page yes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
