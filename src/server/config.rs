@@ -81,6 +81,8 @@ pub struct ServerConfig {
     #[serde(default)]
     pub database: String,
     pub upload_max_mb: u64,
+    /// Item streams and download transcodes at once (all clients).
+    pub max_transcodes: usize,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }
@@ -128,6 +130,9 @@ impl Config {
         }
         for problem in self.jobs.problems() {
             p.push(format!("{name}: {problem}"));
+        }
+        if !(1..=1024).contains(&self.server.max_transcodes) {
+            p.push(format!("{name}: server.max_transcodes: 1 to 1024"));
         }
         if self.server.upload_max_mb == 0 {
             p.push(format!("{name}: server.upload_max_mb: must be at least 1"));

@@ -59,6 +59,8 @@ pub struct AppState {
     pub workers: Option<crate::jobs::Workers>,
     /// Downloads being transcoded, one at a time per file.
     pub transcodes: rest::TranscodeLocks,
+    /// Item streams and download transcodes running now (`server.max_transcodes`).
+    pub transcode_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -141,6 +143,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let worker_config = config.jobs.worker_config();
     let workers =
         (worker_config.workers > 0).then(|| crate::jobs::Workers::start(store.clone(), topics.clone(), worker_config));
+    let max_transcodes = config.server.max_transcodes;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         channels,
@@ -154,6 +157,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         tokens,
         workers,
         transcodes: Default::default(),
+        transcode_slots: Arc::new(tokio::sync::Semaphore::new(max_transcodes)),
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));

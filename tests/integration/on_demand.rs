@@ -893,3 +893,37 @@ async fn a_decode_that_stalls_fails_its_job_and_the_worker_goes_on() {
     assert_eq!(done["status"], "done", "{done}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = timeside::server::start(config(dir.path(), 0, "max_transcodes = 1", "")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = upload(addr, &token, &tone(dir.path(), "long.wav", 30.0), &[]).await;
+    let path = format!("/api/v1/items/{}/stream.wav", item["uuid"].as_str().expect("uuid"));
+    // A client that asks and stops reading holds the one slot.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n").as_bytes())
+        .await
+        .expect("send");
+    let mut first = [0u8; 12];
+    slow.read_exact(&mut first).await.expect("reply");
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let r = http::get(addr, &path, Some(&token)).await;
+    assert_eq!((r.status, r.json()["code"].clone()), (503, json!("too_many_transcodes")));
+    // It leaves: its pass stops and the slot is free again.
+    drop(slow);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http::get(addr, &format!("{path}?stop=1"), Some(&token)).await;
+        if r.status == 200 {
+            assert!(r.body.len() > 44 * 1024 * 4 / 10, "{} bytes", r.body.len());
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the slot was never freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.shutdown().await;
+}

@@ -59,6 +59,20 @@ fn format_of(ext: &str, streaming: bool) -> Result<&'static Format, ApiError> {
     }
 }
 
+/// A transcoding slot (see `server.max_transcodes`), held until the work ends.
+fn transcode_slot(ctx: &Ctx) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    ctx.state.transcode_slots.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_transcodes",
+            format!(
+                "the server transcodes {} items at once already: try again shortly",
+                ctx.state.config.server.max_transcodes
+            ),
+        )
+    })
+}
+
 /// The item (visible to the client) and the path of its media.
 async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, PathBuf), ApiError> {
     let uuid = ctx.uuid("uuid", "item")?;
@@ -111,7 +125,9 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     let cancel = CancelToken::default();
     let outputs = ChunkOutputs { tx: tx.clone(), cancel: cancel.clone() };
     let uuid = item.uuid;
+    let slot = transcode_slot(&ctx)?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let options = RunOptions { cancel, outputs: Some(&outputs), ..Default::default() };
         if let Err(e) = crate::pipeline::run(&pipeline, &Input::File(path), &options) {
             // Headers are sent: the client sees the stream cut short; the log says why.
@@ -150,6 +166,7 @@ pub async fn download(ctx: Ctx) -> Reply_ {
         let lock = ctx.state.transcodes.lock(&target);
         let _guard = lock.lock().await;
         if !target.exists() {
+            let _slot = transcode_slot(&ctx)?;
             transcode_file(&ctx, format, &path, &target).await?;
         }
     }
