@@ -3,8 +3,8 @@
 //! and its version, its canonical parameters, the decode options and the effects applied
 //! before it. Equal keys, equal data: a key found done is reused without decoding.
 
+use crate::media::hash::sha256_hex;
 use crate::storage::processing::{Experience, canonical_json};
-use sha2::{Digest, Sha256};
 
 /// The cache key of each preset of `experience` on content `sha256`, in order; `None` for
 /// effects (they make no result of their own, but are part of the keys after them).
@@ -27,18 +27,9 @@ pub fn keys(experience: &Experience, sha256: &str) -> Vec<Option<String>> {
                 "decoder": experience.decoder,
                 "effects_before": effects_before,
             });
-            Some(hex(&Sha256::digest(canonical_json(&identity).as_bytes())))
+            Some(sha256_hex(canonical_json(&identity).as_bytes()))
         })
         .collect()
-}
-
-/// SHA-256 of `text`, in hex.
-pub fn digest(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! claimers never get the same job).
 
 use crate::storage::results::{NewResult, status};
-use crate::storage::{Store, StoreError, db, int, text};
+use crate::storage::{Store, StoreError, db, int, text, uuid_col};
 
 /// A claimed job.
 #[derive(Clone, Debug)]
@@ -44,10 +44,6 @@ impl Default for QueueConfig {
     }
 }
 
-fn uuid_of(row: &sqlx::any::AnyRow, col: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
-}
-
 /// Fails the jobs whose lease ran out `max_attempts` times; returns their tasks.
 pub async fn fail_abandoned(store: &Store, config: &QueueConfig) -> Result<Vec<uuid::Uuid>, StoreError> {
     let rows = sqlx::query(
@@ -61,7 +57,7 @@ pub async fn fail_abandoned(store: &Store, config: &QueueConfig) -> Result<Vec<u
     .bind(db::now())
     .fetch_all(&store.pool)
     .await?;
-    Ok(rows.iter().map(|r| uuid_of(r, "task")).collect())
+    Ok(rows.iter().map(|r| uuid_col(r, "task")).collect())
 }
 
 /// Claims the oldest runnable job for `owner`: a pending one, or a running one whose lease
@@ -86,9 +82,9 @@ pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<O
     .fetch_optional(&store.pool)
     .await?;
     Ok(row.map(|r| Job {
-        uuid: uuid_of(&r, "uuid"),
-        task: uuid_of(&r, "task"),
-        item: uuid_of(&r, "item"),
+        uuid: uuid_col(&r, "uuid"),
+        task: uuid_col(&r, "task"),
+        item: uuid_col(&r, "item"),
         attempts: int(&r, "attempts"),
     }))
 }

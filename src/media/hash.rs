@@ -69,6 +69,11 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     ContentHasher::default().finish_from_file(path)
 }
 
+/// SHA-256 of `data`, in hex (cache keys and content ids alike).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -83,7 +83,7 @@ fn row_to_item(row: &AnyRow) -> Item {
         _ => Location::Missing,
     };
     Item {
-        uuid: uuid::Uuid::parse_str(&text(row, "uuid")).unwrap_or_default(),
+        uuid: super::uuid_col(row, "uuid"),
         title: text(row, "title"),
         description: text(row, "description"),
         author: opt_text(row, "author"),

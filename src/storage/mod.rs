@@ -242,6 +242,11 @@ pub(crate) fn text(row: &AnyRow, col: &str) -> String {
     row.try_get::<Option<String>, _>(col).ok().flatten().unwrap_or_default()
 }
 
+/// A uuid column (nil if it holds none).
+pub(crate) fn uuid_col(row: &AnyRow, col: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
+}
+
 pub(crate) fn opt_text(row: &AnyRow, col: &str) -> Option<String> {
     row.try_get::<Option<String>, _>(col).ok().flatten().filter(|s| !s.is_empty())
 }

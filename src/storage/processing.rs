@@ -2,7 +2,7 @@
 //! ordered list of presets, run in one decoding pass; every shipped pipeline is one) and
 //! selections (items and nested selections).
 
-use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text, uuid_col};
 use crate::pipeline::{CompiledPipeline, PipelineSpec, StepSpec};
 use crate::processors::registry::unknown_processor_message;
 use serde_json::Value;
@@ -84,13 +84,9 @@ pub fn check_parameters(processor: &str, parameters: &Value) -> Result<Value, Ve
     (entry.canonical_params)(&parameters).map_err(|errs| errs.into_iter().map(|e| e.to_string()).collect())
 }
 
-fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
-}
-
 fn row_to_preset(row: &AnyRow) -> Preset {
     Preset {
-        uuid: uuid_of(row, "uuid"),
+        uuid: uuid_col(row, "uuid"),
         processor: text(row, "processor"),
         parameters: super::json(row, "parameters"),
         author: opt_text(row, "author"),
@@ -290,7 +286,7 @@ impl Store {
     }
 
     async fn experience_from_row(&self, row: &AnyRow) -> Result<Experience, StoreError> {
-        let uuid = uuid_of(row, "uuid");
+        let uuid = uuid_col(row, "uuid");
         let presets = sqlx::query(
             "SELECT presets.* FROM experience_presets JOIN presets ON presets.uuid = experience_presets.preset
              WHERE experience = $1 ORDER BY position",
@@ -361,7 +357,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(row) = existing {
-                let old = self.experience(&Viewer::ADMIN, &uuid_of(&row, "uuid")).await?;
+                let old = self.experience(&Viewer::ADMIN, &uuid_col(&row, "uuid")).await?;
                 let have: Vec<(String, String)> =
                     old.presets.iter().map(|p| (p.processor.clone(), canonical_json(&p.parameters))).collect();
                 if have == wanted && canonical_json(&old.decoder) == canonical_json(&decoder) {
@@ -531,7 +527,7 @@ impl Store {
             .bind(uuid.to_string())
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| uuid_of(r, "child")).collect())
+        Ok(rows.iter().map(|r| uuid_col(r, "child")).collect())
     }
 
     pub async fn selection(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Selection, StoreError> {
@@ -542,7 +538,7 @@ impl Store {
     }
 
     async fn selection_from_row(&self, row: &AnyRow) -> Result<Selection, StoreError> {
-        let uuid = uuid_of(row, "uuid");
+        let uuid = uuid_col(row, "uuid");
         let items = sqlx::query("SELECT item FROM selection_items WHERE selection = $1 ORDER BY position")
             .bind(uuid.to_string())
             .fetch_all(&self.pool)
@@ -553,7 +549,7 @@ impl Store {
             description: text(row, "description"),
             author: opt_text(row, "author"),
             is_public: int(row, "is_public") != 0,
-            items: items.iter().map(|r| uuid_of(r, "item")).collect(),
+            items: items.iter().map(|r| uuid_col(r, "item")).collect(),
             selections: self.child_selections(&uuid).await?,
             date_added: text(row, "date_added"),
             date_modified: text(row, "date_modified"),

@@ -2,7 +2,7 @@
 //! by the row's cache key (content SHA-256, processor, version, canonical parameters, decode
 //! options and the effects before it), so rows of equal content share one copy.
 
-use super::{Page, PageRequest, Store, StoreError, Viewer, Where, float, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, float, not_found, opt_text, text, uuid_col};
 use sqlx::any::AnyRow;
 
 /// Status names shared by tasks, jobs and results.
@@ -52,15 +52,11 @@ pub struct NewResult {
     pub data_path: Option<String>,
 }
 
-fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
-}
-
 pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
     ResultRow {
-        uuid: uuid_of(row, "uuid"),
-        item: uuid_of(row, "item"),
-        preset: uuid_of(row, "preset"),
+        uuid: uuid_col(row, "uuid"),
+        item: uuid_col(row, "item"),
+        preset: uuid_col(row, "preset"),
         task: opt_text(row, "task"),
         status: text(row, "status"),
         error: text(row, "error"),
@@ -118,7 +114,7 @@ impl Store {
         .bind(now)
         .fetch_one(executor)
         .await?;
-        Ok(uuid_of(&row, "uuid"))
+        Ok(uuid_col(&row, "uuid"))
     }
 
     /// A finished result with this cache key, of any item: its data can be reused as it is.

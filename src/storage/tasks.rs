@@ -2,7 +2,7 @@
 //! (see `jobs::queue`); its status and progress are derived from its jobs'.
 
 use super::results::{ResultRow, row_to_result, status};
-use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, float, int, not_found, opt_text, text};
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, float, int, not_found, opt_text, text, uuid_col};
 use sqlx::any::AnyRow;
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -32,10 +32,6 @@ pub struct TaskItem {
     pub error: String,
     pub attempts: i64,
     pub results: Vec<ResultRow>,
-}
-
-fn uuid_of(row: &AnyRow, col: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(&text(row, col)).unwrap_or_default()
 }
 
 /// Tasks are their author's (and admins').
@@ -104,7 +100,7 @@ impl Store {
     }
 
     async fn task_from_row(&self, row: &AnyRow) -> Result<Task, StoreError> {
-        let uuid = uuid_of(row, "uuid");
+        let uuid = uuid_col(row, "uuid");
         let jobs = sqlx::query("SELECT * FROM jobs WHERE task = $1 ORDER BY date_added")
             .bind(uuid.to_string())
             .fetch_all(&self.pool)
@@ -117,7 +113,7 @@ impl Store {
         let items: Vec<TaskItem> = jobs
             .iter()
             .map(|j| {
-                let item = uuid_of(j, "item");
+                let item = uuid_col(j, "item");
                 TaskItem {
                     item,
                     status: text(j, "status"),
@@ -139,7 +135,7 @@ impl Store {
         };
         Ok(Task {
             uuid,
-            experience: uuid_of(row, "experience"),
+            experience: uuid_col(row, "experience"),
             item: opt_text(row, "item"),
             selection: opt_text(row, "selection"),
             author: opt_text(row, "author"),
@@ -246,14 +242,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(Some(self.task(&Viewer::ADMIN, uuid).await?))
-    }
-
-    /// How many jobs have status `state` (queue depth, running jobs).
-    pub async fn job_count(&self, state: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE status = $1")
-            .bind(state.to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(int(&row, "n"))
     }
 }

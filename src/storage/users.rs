@@ -33,7 +33,7 @@ fn decoy_hash() -> &'static str {
 
 fn row_to_user(row: &sqlx::any::AnyRow) -> User {
     User {
-        uuid: uuid::Uuid::parse_str(&text(row, "uuid")).unwrap_or_default(),
+        uuid: super::uuid_col(row, "uuid"),
         username: text(row, "username"),
         is_admin: int(row, "is_admin") != 0,
         date_added: text(row, "date_added"),

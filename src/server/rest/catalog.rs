@@ -59,7 +59,7 @@ fn yes() -> bool {
 }
 
 pub fn preset_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(NewPreset)).unwrap_or_default()
+    super::schema_of::<NewPreset>()
 }
 
 /// GET /presets
@@ -108,7 +108,7 @@ struct NewExperience {
 }
 
 pub fn experience_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(NewExperience)).unwrap_or_default()
+    super::schema_of::<NewExperience>()
 }
 
 /// GET /experiences
@@ -155,7 +155,7 @@ struct SelectionSchema {
 }
 
 pub fn selection_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(SelectionSchema)).unwrap_or_default()
+    super::schema_of::<SelectionSchema>()
 }
 
 /// GET /selections

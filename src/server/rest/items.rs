@@ -33,7 +33,7 @@ struct ByUrl {
 }
 
 pub fn create_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(ByUrl)).unwrap_or_default()
+    super::schema_of::<ByUrl>()
 }
 
 #[derive(schemars::JsonSchema)]
@@ -47,7 +47,7 @@ struct Patch {
 }
 
 pub fn patch_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Patch)).unwrap_or_default()
+    super::schema_of::<Patch>()
 }
 
 /// An item as the API shows it: its fields, the URLs of its audio, its results.

@@ -159,7 +159,9 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     let format = format_of(&ext, false)?;
     // What determines the bytes: the content and the format's encoder (default parameters).
     let version = crate::processors::lookup(format.encoder).map(|e| e.descriptor.version).unwrap_or_default();
-    let key = crate::jobs::cache::digest(&format!("{}|{}|{}|{version}", item.sha256, format.name, format.encoder));
+    let key = crate::media::hash::sha256_hex(
+        format!("{}|{}|{}|{version}", item.sha256, format.name, format.encoder).as_bytes(),
+    );
     let target = ctx.state.store.files.transcode(&item.uuid, &key[..16], format.name);
     if !target.exists() {
         // One transcode per file at a time; others wait for it and then read it.

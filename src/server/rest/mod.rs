@@ -588,6 +588,11 @@ fn encode(text: &str) -> String {
         .collect()
 }
 
+/// The JSON Schema of a request body type (for the OpenAPI document).
+pub fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default()
+}
+
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     warp::reply::with_status(warp::reply::json(value), status).into_response()
 }

@@ -18,7 +18,7 @@ struct NewTask {
 }
 
 pub fn create_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(NewTask)).unwrap_or_default()
+    super::schema_of::<NewTask>()
 }
 
 /// GET /tasks

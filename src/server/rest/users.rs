@@ -22,11 +22,11 @@ struct Refresh {
 }
 
 pub fn login_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Login)).unwrap_or_default()
+    super::schema_of::<Login>()
 }
 
 pub fn refresh_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(Refresh)).unwrap_or_default()
+    super::schema_of::<Refresh>()
 }
 
 fn too_many() -> ApiError {
