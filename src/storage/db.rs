@@ -40,6 +40,9 @@ pub async fn connect(url: &str) -> Result<Pool, DbError> {
         // SQLite has one writer at a time anyway; a few readers beside it are plenty.
         .max_connections(if is_sqlite { 8 } else { 16 })
         .acquire_timeout(std::time::Duration::from_secs(30))
+        // A ping before every use is a round trip to the connection's thread for nothing on
+        // SQLite (a local file cannot drop the connection); PostgreSQL keeps it.
+        .test_before_acquire(!is_sqlite)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if is_sqlite {
