@@ -2,7 +2,9 @@
 # Installs what a fresh Debian 12 machine lacks to build, run and test TimeSide:
 # GStreamer 1.22 (dev files + base/good/bad/ugly/libav plugins), cmake and pkg-config for the
 # crates that build C, ffmpeg/sox/time to verify outputs and run the benchmark, and
-# liquidsoap (a source client the live-server tests push with).
+# liquidsoap (a source client the live-server tests push with), and PostgreSQL 15, started
+# with a `timeside` role (password `timeside`, may create databases) that the tests make
+# their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect).
 # Safe to run again; the Rust toolchain itself is expected (rustup, or Debian's cargo >= 1.95).
 set -euo pipefail
 
@@ -12,6 +14,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   ffmpeg sox libsox-fmt-all time liquidsoap
+  postgresql
 )
 
 missing=()
@@ -25,6 +28,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# PostgreSQL: a cluster that runs, and the tests' role. On a machine that has its own
+# PostgreSQL set-up this only adds a role; TIMESIDE_TEST_POSTGRES points the tests elsewhere.
+if [ -z "${TIMESIDE_TEST_POSTGRES:-}" ]; then
+  as_postgres=(runuser -u postgres --)
+  [ "$(id -u)" -eq 0 ] || as_postgres=(sudo -u postgres)
+  cluster=$(pg_lsclusters -h 2>/dev/null | awk 'NR==1 {print $1" "$2}')
+  if [ -z "$cluster" ]; then
+    echo "no PostgreSQL cluster found (pg_lsclusters)" >&2
+    exit 1
+  fi
+  if ! pg_lsclusters -h | awk 'NR==1 {print $4}' | grep -q online; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    # shellcheck disable=SC2086
+    $sudo pg_ctlcluster $cluster start
+  fi
+  "${as_postgres[@]}" psql -q -v ON_ERROR_STOP=1 -d postgres -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'timeside') THEN
+        CREATE ROLE timeside LOGIN CREATEDB PASSWORD 'timeside';
+      END IF;
+    END \$\$;"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -5,8 +5,9 @@
 //! holds it, in the transaction that stores its results: a worker that lost its lease stores
 //! nothing.
 //!
-//! On SQLite the claim is one `UPDATE ... RETURNING` (SQLite has a single writer, so two
-//! claimers never get the same job).
+//! The claim is one `UPDATE ... RETURNING`: SQLite has a single writer, so two claimers never
+//! get the same job; on PostgreSQL the job is picked `FOR UPDATE SKIP LOCKED`, so claimers
+//! in any number of processes take different jobs without waiting for each other.
 
 use crate::storage::results::{NewResult, status};
 use crate::storage::{Store, StoreError, db, int, text, uuid_col};
@@ -64,23 +65,28 @@ pub async fn fail_abandoned(store: &Store, config: &QueueConfig) -> Result<Vec<u
 /// ran out (its worker is gone).
 pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<Option<Job>, StoreError> {
     let now = db::unix_now();
-    let row = sqlx::query(
+    let lock = match store.engine {
+        db::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        db::Engine::Sqlite => "",
+    };
+    let sql = format!(
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires = $2, attempts = attempts + 1,
             date_started = COALESCE(date_started, $3)
          WHERE uuid = (
             SELECT uuid FROM jobs
             WHERE (status = 'pending' OR (status = 'running' AND lease_expires < $4)) AND attempts < $5
-            ORDER BY date_added LIMIT 1)
+            ORDER BY date_added LIMIT 1 {lock})
          AND (status = 'pending' OR (status = 'running' AND lease_expires < $4))
-         RETURNING uuid, task, item, attempts",
-    )
-    .bind(owner.to_string())
-    .bind(now + config.lease_s)
-    .bind(db::now())
-    .bind(now)
-    .bind(config.max_attempts)
-    .fetch_optional(&store.pool)
-    .await?;
+         RETURNING uuid, task, item, attempts"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner.to_string())
+        .bind(now + config.lease_s)
+        .bind(db::now())
+        .bind(now)
+        .bind(config.max_attempts)
+        .fetch_optional(&store.pool)
+        .await?;
     Ok(row.map(|r| Job {
         uuid: uuid_col(&r, "uuid"),
         task: uuid_col(&r, "task"),

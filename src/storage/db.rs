@@ -12,6 +12,29 @@ use std::path::Path;
 
 pub type Pool = AnyPool;
 
+/// The database engine behind the pool: the few statements that differ (the queue's claim,
+/// event notifications) ask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of(url: &str) -> Result<Engine, DbError> {
+        if url.starts_with("sqlite:") {
+            Ok(Engine::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Engine::Postgres)
+        } else {
+            Err(DbError::Connect {
+                url: redact(url),
+                message: "unknown database: the URL must start with sqlite: or postgres://".into(),
+            })
+        }
+    }
+}
+
 /// The schema, in order. A new migration is a new file and a new line; shipped ones never change
 /// (their checksums are recorded in the database).
 const MIGRATIONS: &[(i64, &str, &str)] =
@@ -33,9 +56,10 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 }
 
 /// Connects to `url` and brings its schema up to date.
-pub async fn connect(url: &str) -> Result<Pool, DbError> {
+pub async fn connect(url: &str) -> Result<(Pool, Engine), DbError> {
     sqlx::any::install_default_drivers();
-    let is_sqlite = url.starts_with("sqlite:");
+    let engine = Engine::of(url)?;
+    let is_sqlite = engine == Engine::Sqlite;
     let pool = AnyPoolOptions::new()
         // SQLite has one writer at a time anyway; a few readers beside it are plenty.
         .max_connections(if is_sqlite { 8 } else { 16 })
@@ -64,7 +88,7 @@ pub async fn connect(url: &str) -> Result<Pool, DbError> {
         .await
         .map_err(|e| DbError::Connect { url: redact(url), message: e.to_string() })?;
     migrate(&pool).await?;
-    Ok(pool)
+    Ok((pool, engine))
 }
 
 async fn migrate(pool: &Pool) -> Result<(), DbError> {
@@ -107,6 +131,58 @@ pub fn unix_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// A throwaway PostgreSQL database, for the tests and benchmarks: made on the server at
+/// `TIMESIDE_TEST_POSTGRES` (default: the `timeside` role that `scripts/install-deps.sh` makes
+/// on 127.0.0.1), dropped when this value is.
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL to give `--database`.
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    pub const DEFAULT_SERVER: &str = "postgres://timeside:timeside@127.0.0.1:5432/postgres";
+
+    pub async fn create() -> Result<ScratchDatabase, DbError> {
+        use sqlx::Connection;
+        let admin_url = std::env::var("TIMESIDE_TEST_POSTGRES").unwrap_or_else(|_| Self::DEFAULT_SERVER.into());
+        let name = format!("timeside_test_{}", uuid::Uuid::new_v4().simple());
+        let fail = |e: sqlx::Error| DbError::Connect {
+            url: redact(&admin_url),
+            message: format!(
+                "{e} (the tests need PostgreSQL: run scripts/install-deps.sh, or set TIMESIDE_TEST_POSTGRES)"
+            ),
+        };
+        let mut admin = sqlx::postgres::PgConnection::connect(&admin_url).await.map_err(fail)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.map_err(fail)?;
+        admin.close().await.ok();
+        let (base, query) = admin_url.split_once('?').map_or((admin_url.as_str(), ""), |(b, q)| (b, q));
+        let server =
+            base.rfind('/').filter(|&i| i > base.find("://").map_or(0, |s| s + 2)).map_or(base, |i| &base[..i]);
+        let url = if query.is_empty() { format!("{server}/{name}") } else { format!("{server}/{name}?{query}") };
+        Ok(ScratchDatabase { admin_url, name, url })
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop may run inside a runtime (a test's): the dropping gets a thread of its own.
+        let dropping = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::postgres::PgConnection::connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = dropping.join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,10 +197,26 @@ mod tests {
     async fn the_schema_applies_and_applies_again() {
         let dir = tempfile::tempdir().expect("tmp");
         let url = sqlite_url(dir.path());
-        let pool = connect(&url).await.expect("first start");
+        applies_twice(&url).await;
+        let postgres = ScratchDatabase::create().await.expect("PostgreSQL");
+        applies_twice(&postgres.url).await;
+    }
+
+    async fn applies_twice(url: &str) {
+        let (pool, _) = connect(url).await.expect("first start");
         pool.close().await;
-        let pool = connect(&url).await.expect("second start: nothing to apply");
+        let (pool, _) = connect(url).await.expect("second start: nothing to apply");
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(&pool).await.expect("jobs");
         assert_eq!(n, 0);
+        pool.close().await;
+    }
+
+    #[test]
+    fn the_engine_comes_from_the_url() {
+        assert_eq!(Engine::of("sqlite:///x/t.db?mode=rwc").ok(), Some(Engine::Sqlite));
+        assert_eq!(Engine::of("postgres://a:b@h/db").ok(), Some(Engine::Postgres));
+        assert_eq!(Engine::of("postgresql://h/db").ok(), Some(Engine::Postgres));
+        let e = Engine::of("mysql://u:secret@h/db").expect_err("unknown");
+        assert!(e.to_string().contains("sqlite: or postgres://") && !e.to_string().contains("secret"), "{e}");
     }
 }

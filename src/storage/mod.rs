@@ -22,6 +22,7 @@ use std::path::Path;
 #[derive(Clone)]
 pub struct Store {
     pub pool: db::Pool,
+    pub engine: db::Engine,
     pub files: Files,
 }
 
@@ -32,8 +33,8 @@ impl Store {
         let files =
             Files::open(data_dir).map_err(|e| StoreError::Io(format!("data directory {}: {e}", data_dir.display())))?;
         let url = database.map_or_else(|| db::sqlite_url(data_dir), str::to_string);
-        let pool = db::connect(&url).await?;
-        Ok(Store { pool, files })
+        let (pool, engine) = db::connect(&url).await?;
+        Ok(Store { pool, engine, files })
     }
 }
 

@@ -1,5 +1,7 @@
-//! The on-demand server: a real server on 127.0.0.1:0 with its real SQLite database and
-//! in-process workers, media made in the tests, requests over real sockets.
+//! The on-demand server: a real server on 127.0.0.1:0 with its real database and in-process
+//! workers, media made in the tests, requests over real sockets. Every test runs twice: on
+//! SQLite in the data directory (`sqlite::`) and on a scratch PostgreSQL database
+//! (`postgres::`).
 
 use crate::common::{dbfs, write_wav};
 use crate::http::{self, Resp};
@@ -12,24 +14,58 @@ use timeside::media::AudioFormat;
 use timeside::media::synth::sine;
 use timeside::server::RunningServer;
 use timeside::server::config::Config;
+use timeside::storage::db::ScratchDatabase;
 use tokio_tungstenite::tungstenite::Message;
 
 const STEREO: AudioFormat = AudioFormat { samplerate: 44100, channels: 2 };
 
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A test's place: a temporary folder (the data directory is `data` in it) and, on
+/// PostgreSQL, a scratch database.
+pub struct Env {
+    dir: tempfile::TempDir,
+    database: Option<ScratchDatabase>,
+}
+
+impl Env {
+    pub async fn new(engine: Engine) -> Env {
+        let database = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(ScratchDatabase::create().await.expect("scratch PostgreSQL database")),
+        };
+        Env { dir: tempfile::tempdir().expect("tmp"), database }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `[server]` line naming the database, if not the default SQLite.
+    pub fn database_line(&self) -> String {
+        self.database.as_ref().map(|d| format!("database = \"{}\"\n", d.url)).unwrap_or_default()
+    }
+}
+
 /// A server with data in `dir/data`, no live channel, `workers` in-process workers, and
 /// `extra` TOML tables (`[jobs]` and `[live]` keys are merged over the defaults).
-fn config(dir: &Path, workers: usize, server_extra: &str, extra: &str) -> Config {
-    let file = dir.join("server.toml");
+fn config(env: &Env, workers: usize, server_extra: &str, extra: &str) -> Config {
+    let file = env.path().join("server.toml");
     let text = format!(
-        "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"the-api-token\"\n{server_extra}\n[jobs]\nworkers = {workers}\n{extra}",
-        dir.join("data").display()
+        "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"the-api-token\"\n{}{server_extra}\n[jobs]\nworkers = {workers}\n{extra}",
+        env.path().join("data").display(),
+        env.database_line()
     );
     std::fs::write(&file, text).expect("write config");
     Config::load(Some(&file)).expect("config")
 }
 
-async fn start(dir: &Path, workers: usize) -> RunningServer {
-    timeside::server::start(config(dir, workers, "", "")).await.expect("start")
+async fn start(env: &Env, workers: usize) -> RunningServer {
+    timeside::server::start(config(env, workers, "", "")).await.expect("start")
 }
 
 /// Adds a user and logs in: its access token.
@@ -106,10 +142,9 @@ fn global(results: &Value, id: &str) -> f64 {
     r.unwrap_or_else(|| panic!("no {id} in {results}"))["data_object"]["value"][0].as_f64().expect("value")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_over_websocket() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 2).await;
+async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_over_websocket(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 2).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let wav = tone(dir.path(), "tone.wav", 3.0);
@@ -212,10 +247,9 @@ async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_ov
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_is_not_audio_is_refused_with_422_and_nothing_is_stored() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 1).await;
+async fn what_is_not_audio_is_refused_with_422_and_nothing_is_stored(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 1).await;
     let token = user(&server, "ada", false).await;
     let r = http::upload(server.addr, Some(&token), "notes.wav", b"these are not audio samples at all, only text", &[])
         .await;
@@ -244,10 +278,9 @@ async fn what_is_not_audio_is_refused_with_422_and_nothing_is_stored() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_item_fails_alone_with_its_message() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 2).await;
+async fn a_broken_item_fails_alone_with_its_message(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 2).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let good = upload(addr, &token, &tone(dir.path(), "good.wav", 1.0), &[]).await;
@@ -316,10 +349,9 @@ async fn wait_running(addr: SocketAddr, token: &str, task: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_stops_a_running_task_within_a_second() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 1).await;
+async fn cancel_stops_a_running_task_within_a_second(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 1).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let item = upload(addr, &token, &tone(dir.path(), "long.wav", 60.0), &[]).await;
@@ -349,10 +381,9 @@ async fn cancel_stops_a_running_task_within_a_second() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_finishes_queued_and_running_tasks() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 1).await;
+async fn a_restart_finishes_queued_and_running_tasks(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 1).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let item = upload(addr, &token, &tone(dir.path(), "four.wav", 4.0), &[]).await;
@@ -366,7 +397,7 @@ async fn a_restart_finishes_queued_and_running_tasks() {
     wait_running(addr, &token, &running).await;
     server.shutdown().await;
 
-    let server = start(dir.path(), 1).await;
+    let server = start(&dir, 1).await;
     let addr = server.addr;
     let token =
         http::json(addr, "POST", "/api/v1/token", None, &json!({ "username": "ada", "password": "ada-password" }))
@@ -382,10 +413,9 @@ async fn a_restart_finishes_queued_and_running_tasks() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn equal_content_shares_results_and_a_changed_parameter_recomputes_only_that() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 2).await;
+async fn equal_content_shares_results_and_a_changed_parameter_recomputes_only_that(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 2).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let wav = tone(dir.path(), "same.wav", 2.0);
@@ -448,10 +478,9 @@ async fn equal_content_shares_results_and_a_changed_parameter_recomputes_only_th
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn who_sees_and_changes_what() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = config(dir.path(), 1, "access_token_s = 1\nrefresh_token_s = 60", "");
+async fn who_sees_and_changes_what(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let cfg = config(&dir, 1, "access_token_s = 1\nrefresh_token_s = 60", "");
     let server = timeside::server::start(cfg).await.expect("start");
     let addr = server.addr;
     let ada = user(&server, "ada", false).await;
@@ -526,10 +555,9 @@ fn decode_all(path: &Path) -> Vec<f32> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn streams_start_at_the_offset_and_downloads_serve_ranges() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 1).await;
+async fn streams_start_at_the_offset_and_downloads_serve_ranges(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 1).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     // Four seconds, each at its own frequency: where a stream starts is heard.
@@ -619,9 +647,8 @@ async fn streams_start_at_the_offset_and_downloads_serve_ranges() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_by_url_and_under_media_roots_only_where_the_config_allows() {
-    let dir = tempfile::tempdir().expect("tmp");
+async fn media_by_url_and_under_media_roots_only_where_the_config_allows(engine: Engine) {
+    let dir = Env::new(engine).await;
     let roots = dir.path().join("archive");
     std::fs::create_dir_all(&roots).expect("mkdir");
     let inside = tone(&roots, "inside.wav", 1.0);
@@ -646,12 +673,12 @@ async fn media_by_url_and_under_media_roots_only_where_the_config_allows() {
     });
     let url = format!("http://{file_addr}/media/tone.wav");
     for (private_ok, root) in [(false, None), (true, Some(&roots))] {
-        let sub = tempfile::tempdir().expect("tmp");
+        let sub = Env::new(engine).await;
         let live = format!(
             "[live]\napi_private_uris = {private_ok}\nmedia_roots = [{}]",
             root.map(|r| format!("\"{}\"", r.display())).unwrap_or_default()
         );
-        let server = timeside::server::start(config(sub.path(), 1, "", &live)).await.expect("start");
+        let server = timeside::server::start(config(&sub, 1, "", &live)).await.expect("start");
         let addr = server.addr;
         let token = user(&server, "ada", false).await;
         let by_url = http::json(addr, "POST", "/api/v1/items", Some(&token), &json!({ "source_url": url })).await;
@@ -701,10 +728,9 @@ async fn media_by_url_and_under_media_roots_only_where_the_config_allows() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = start(dir.path(), 0).await;
+async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 0).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let r = http::json(
@@ -782,12 +808,11 @@ async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented() 
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_claimers_racing_for_one_job_store_one_result() {
+async fn two_claimers_racing_for_one_job_store_one_result(engine: Engine) {
     use timeside::jobs::queue::{self, QueueConfig};
-    let dir = tempfile::tempdir().expect("tmp");
+    let dir = Env::new(engine).await;
     // No workers: the test claims by hand.
-    let server = start(dir.path(), 0).await;
+    let server = start(&dir, 0).await;
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let item = upload(addr, &token, &tone(dir.path(), "race.wav", 1.0), &[]).await;
@@ -856,10 +881,9 @@ async fn two_claimers_racing_for_one_job_store_one_result() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_decode_that_stalls_fails_its_job_and_the_worker_goes_on() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let cfg = config(dir.path(), 1, "", "stall_timeout_s = 2.0");
+async fn a_decode_that_stalls_fails_its_job_and_the_worker_goes_on(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let cfg = config(&dir, 1, "", "stall_timeout_s = 2.0");
     let server = timeside::server::start(cfg).await.expect("start");
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
@@ -894,11 +918,10 @@ async fn a_decode_that_stalls_fails_its_job_and_the_worker_goes_on() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot() {
+async fn transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot(engine: Engine) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().expect("tmp");
-    let server = timeside::server::start(config(dir.path(), 0, "max_transcodes = 1", "")).await.expect("start");
+    let dir = Env::new(engine).await;
+    let server = timeside::server::start(config(&dir, 0, "max_transcodes = 1", "")).await.expect("start");
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     let item = upload(addr, &token, &tone(dir.path(), "long.wav", 30.0), &[]).await;
@@ -927,3 +950,37 @@ async fn transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot(
     }
     server.shutdown().await;
 }
+
+/// Each test, on each engine.
+macro_rules! on_each_engine {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test(super::Engine::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                super::$test(super::Engine::Postgres).await
+            })*
+        }
+    };
+}
+
+on_each_engine!(
+    uploads_in_several_formats_run_an_experience_on_a_selection_followed_over_websocket,
+    what_is_not_audio_is_refused_with_422_and_nothing_is_stored,
+    a_broken_item_fails_alone_with_its_message,
+    cancel_stops_a_running_task_within_a_second,
+    a_restart_finishes_queued_and_running_tasks,
+    equal_content_shares_results_and_a_changed_parameter_recomputes_only_that,
+    who_sees_and_changes_what,
+    streams_start_at_the_offset_and_downloads_serve_ranges,
+    media_by_url_and_under_media_roots_only_where_the_config_allows,
+    presets_list_every_problem_lists_are_paged_and_the_api_is_documented,
+    two_claimers_racing_for_one_job_store_one_result,
+    a_decode_that_stalls_fails_its_job_and_the_worker_goes_on,
+    transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot,
+);
