@@ -90,6 +90,9 @@ impl Publisher {
 #[derive(Default)]
 pub struct Topics {
     inner: std::sync::Mutex<TopicsInner>,
+    /// Where published events also go for other processes (PostgreSQL's NOTIFY, see
+    /// `jobs::relay`); unset with SQLite, where one process does everything.
+    outbox: std::sync::OnceLock<tokio::sync::mpsc::Sender<Shared>>,
 }
 
 #[derive(Default)]
@@ -107,9 +110,14 @@ impl Topics {
         inner.senders.entry(topic.to_string()).or_insert_with(|| tokio::sync::broadcast::channel(QUEUE).0).subscribe()
     }
 
-    /// Sends `body` to the subscribers of `topic`, if any.
+    /// Sends `body` to the subscribers of `topic`, here and, through the outbox, in other
+    /// processes.
     pub fn publish(&self, topic: &str, body: Body) {
+        let outbox = self.outbox.get();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if outbox.is_none() && !inner.senders.contains_key(topic) {
+            return;
+        }
         if let Body::Progress { .. } = body {
             let now = std::time::Instant::now();
             if inner.last_progress.get(topic).is_some_and(|t| now.duration_since(*t) < PROGRESS_EVERY) {
@@ -120,13 +128,35 @@ impl Topics {
             }
             inner.last_progress.insert(topic.to_string(), now);
         }
+        let event = Event::new(topic, 0.0, body).shared();
+        if let Some(outbox) = outbox
+            && outbox.try_send(event.clone()).is_err()
+        {
+            tracing::warn!(topic, "events: the relay to other processes is behind; an event was not relayed");
+        }
+        Self::deliver_locked(&mut inner, topic, event);
+    }
+
+    /// Sends an event (serialised) to this process's subscribers of `topic` only: what the
+    /// relay received from another process.
+    pub fn deliver(&self, topic: &str, event: Shared) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Self::deliver_locked(&mut inner, topic, event);
+    }
+
+    fn deliver_locked(inner: &mut TopicsInner, topic: &str, event: Shared) {
         let live = match inner.senders.get(topic) {
-            Some(tx) => tx.send(Event::new(topic, 0.0, body).shared()).is_ok(),
+            Some(tx) => tx.send(event).is_ok(),
             None => return,
         };
         if !live {
             inner.senders.remove(topic);
         }
+    }
+
+    /// From now on, every published event is also sent to `outbox` (set once).
+    pub fn relay_to(&self, outbox: tokio::sync::mpsc::Sender<Shared>) {
+        let _ = self.outbox.set(outbox);
     }
 }
 

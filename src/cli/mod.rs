@@ -12,6 +12,7 @@ mod demo;
 mod output;
 mod transcode;
 mod user;
+mod worker;
 
 use crate::media::gst::media_info;
 use crate::media::{DecodeOptions, Input};
@@ -55,6 +56,9 @@ enum Command {
     /// Run the server: the REST API (items, experiences, tasks, results) with its workers, and
     /// live channels (HTTP streams, WebSocket events) from the configuration.
     Serve(ServeArgs),
+    /// Run the server's queued jobs in this process (PostgreSQL: any number of workers on
+    /// machines sharing the database and the data directory).
+    Worker(worker::WorkerArgs),
     /// Manage the server's users (in its database).
     User {
         #[command(subcommand)]
@@ -173,6 +177,7 @@ pub fn main() -> i32 {
         Command::Run(args) => batch::run_batch(args),
         Command::Serve(args) => serve(args),
         Command::User { command } => user::run(command),
+        Command::Worker(args) => worker::worker(args),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }
@@ -180,8 +185,14 @@ pub fn main() -> i32 {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("TIMESIDE_LOG").unwrap_or_else(|_| EnvFilter::new("warn,warp::server=off"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = EnvFilter::try_from_env("TIMESIDE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("warn,warp::server=off,timeside::jobs=info"));
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Prints `error: <message>` on stderr and returns `code`.

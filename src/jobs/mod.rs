@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod queue;
+pub mod relay;
 pub mod worker;
 
 pub use worker::{WorkerConfig, Workers};

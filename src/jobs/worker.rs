@@ -23,6 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The log target of the per-job lines.
+pub const LOG_TARGET: &str = "timeside::jobs";
 /// How often a running job renews its lease and publishes its progress.
 pub const HEARTBEAT: Duration = Duration::from_millis(250);
 /// How long a stopped pass may take to return before its thread is left behind.
@@ -51,6 +53,9 @@ impl Default for WorkerConfig {
 
 /// A pool of workers on one store.
 pub struct Workers {
+    /// No more claims: each worker ends after its job.
+    draining: tokio::sync::watch::Sender<bool>,
+    /// Running passes are stopped, their jobs released.
     stop: tokio::sync::watch::Sender<bool>,
     wake: Arc<tokio::sync::Notify>,
     handles: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -68,6 +73,7 @@ struct Context {
 impl Workers {
     pub fn start(store: Store, topics: Arc<Topics>, config: WorkerConfig) -> Workers {
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (draining, drained) = tokio::sync::watch::channel(false);
         let wake = Arc::new(tokio::sync::Notify::new());
         let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
         let ctx = Arc::new(Context { store, topics, config, owner_prefix: format!("{host}:{}", std::process::id()) });
@@ -77,11 +83,12 @@ impl Workers {
                     ctx.clone(),
                     format!("{}:{n}", ctx.owner_prefix),
                     wake.clone(),
+                    drained.clone(),
                     stopped.clone(),
                 ))
             })
             .collect();
-        Workers { stop, wake, handles: std::sync::Mutex::new(handles) }
+        Workers { draining, stop, wake, handles: std::sync::Mutex::new(handles) }
     }
 
     /// A task was queued: idle workers look now instead of at their next poll.
@@ -89,12 +96,15 @@ impl Workers {
         self.wake.notify_waiters();
     }
 
-    /// Stops claiming; running jobs are stopped and put back in the queue (a restart runs them).
-    pub async fn stop(&self) {
-        let _ = self.stop.send(true);
+    /// Stops claiming; running jobs may finish for `grace`, then they are stopped and put back
+    /// in the queue (whichever worker claims next runs them again).
+    pub async fn stop(&self, grace: Duration) {
+        let _ = self.draining.send(true);
         let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|e| e.into_inner()));
-        for h in handles {
-            let _ = h.await;
+        let mut all = futures_util::future::join_all(handles);
+        if tokio::time::timeout(grace, &mut all).await.is_err() {
+            let _ = self.stop.send(true);
+            all.await;
         }
     }
 }
@@ -103,10 +113,11 @@ async fn worker_loop(
     ctx: Arc<Context>,
     owner: String,
     wake: Arc<tokio::sync::Notify>,
+    mut draining: tokio::sync::watch::Receiver<bool>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        if *stopped.borrow() {
+        if *draining.borrow() || *stopped.borrow() {
             return;
         }
         match queue::fail_abandoned(&ctx.store, &ctx.config.queue).await {
@@ -130,6 +141,7 @@ async fn worker_loop(
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(ctx.config.poll_every) => {}
+            _ = draining.changed() => return,
             _ = stopped.changed() => return,
         }
     }
@@ -167,21 +179,42 @@ enum Ended {
     Stopping,
 }
 
+/// What became of a job.
+#[derive(Clone, Copy)]
+enum Verdict {
+    /// Stored as `done` or `failed`.
+    Store(&'static str),
+    /// Nothing stored: `cancelled`, `lost` (another worker has it) or `released` (back in the
+    /// queue: this worker stops).
+    Unstored(&'static str),
+}
+
 async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::sync::watch::Receiver<bool>) {
     let started = Instant::now();
     publish_task(ctx, &job.task).await;
-    let (outcome, error, results) = match prepare(ctx, job).await {
-        Ok(prepared) => execute(ctx, job, owner, prepared, stopped).await,
-        Err(e) => (Some(status::FAILED), e.to_string(), Vec::new()),
+    let (processors, (verdict, error, results)) = match prepare(ctx, job).await {
+        Ok(prepared) => {
+            let names: Vec<&str> = prepared.experience.presets.iter().map(|p| p.processor.as_str()).collect();
+            (names.join(","), execute(ctx, job, owner, prepared, stopped).await)
+        }
+        Err(e) => ("?".to_string(), (Verdict::Store(status::FAILED), e.to_string(), Vec::new())),
     };
-    let Some(outcome) = outcome else {
-        // Cancelled, lost or stopping: nothing is stored.
-        publish_task(ctx, &job.task).await;
-        return;
+    // The job's one log line (`timeside worker` shows it; `serve` with TIMESIDE_LOG=info).
+    let log = |outcome: &str| {
+        let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+        tracing::info!(target: LOG_TARGET, job = %job.uuid, item = %job.item, presets = %processors, seconds, outcome = %outcome, error = %error, "job");
+    };
+    let outcome = match verdict {
+        Verdict::Unstored(why) => {
+            log(why);
+            publish_task(ctx, &job.task).await;
+            return;
+        }
+        Verdict::Store(outcome) => outcome,
     };
     match queue::finish(&ctx.store, job, owner, outcome, &error, &results).await {
         Ok(Some(ids)) => {
-            tracing::info!(job = %job.uuid, item = %job.item, outcome, seconds = started.elapsed().as_secs_f64(), error = %error, "job finished");
+            log(outcome);
             for (r, id) in results.iter().zip(ids) {
                 let body = || Body::Result {
                     task: job.task.to_string(),
@@ -194,8 +227,11 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
                 ctx.topics.publish(&format!("item:{}", job.item), body());
             }
         }
-        Ok(None) => tracing::info!(job = %job.uuid, "job lost its lease before finishing: its results were not stored"),
-        Err(e) => tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's results"),
+        Ok(None) => log("lost"),
+        Err(e) => {
+            log("unstored");
+            tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's results");
+        }
     }
     publish_task(ctx, &job.task).await;
 }
@@ -244,18 +280,17 @@ async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
     Ok(Prepared { experience, media, file_name: item.file_name, keys, reused, to_run })
 }
 
-/// Runs what is not cached; returns the job's outcome (`None`: store nothing), its error and
-/// its results.
+/// Runs what is not cached; returns what becomes of the job, its error and its results.
 async fn execute(
     ctx: &Context,
     job: &Job,
     owner: &str,
     p: Prepared,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
-) -> (Option<&'static str>, String, Vec<NewResult>) {
+) -> (Verdict, String, Vec<NewResult>) {
     let mut results = p.reused.clone();
     if p.to_run.is_empty() {
-        return (Some(status::DONE), String::new(), results);
+        return (Verdict::Store(status::DONE), String::new(), results);
     }
     // The pass: every effect (they shape what follows them) and the presets to compute, in order.
     let steps: Vec<usize> =
@@ -289,7 +324,7 @@ async fn execute(
         Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
             Ok(stored) => {
                 results.extend(stored);
-                (Some(status::DONE), String::new(), results)
+                (Verdict::Store(status::DONE), String::new(), results)
             }
             Err(e) => fail_all(job, &p, e, results),
         },
@@ -300,12 +335,13 @@ async fn execute(
             format!("stopped: decoding made no progress for {} s (the input hangs)", ctx.config.stall_timeout_s),
             results,
         ),
-        Ended::Cancelled | Ended::Lost => (None, String::new(), Vec::new()),
+        Ended::Cancelled => (Verdict::Unstored("cancelled"), String::new(), Vec::new()),
+        Ended::Lost => (Verdict::Unstored("lost"), String::new(), Vec::new()),
         Ended::Stopping => {
             if let Err(e) = queue::release(&ctx.store, job, owner).await {
                 tracing::warn!(job = %job.uuid, error = %e, "cannot put the job back in the queue");
             }
-            (None, String::new(), Vec::new())
+            (Verdict::Unstored("released"), String::new(), Vec::new())
         }
     };
     let _ = std::fs::remove_dir_all(&out_dir);
@@ -313,12 +349,7 @@ async fn execute(
 }
 
 /// The job fails: every result it was to compute fails with `error` (reused ones stay done).
-fn fail_all(
-    job: &Job,
-    p: &Prepared,
-    error: String,
-    mut results: Vec<NewResult>,
-) -> (Option<&'static str>, String, Vec<NewResult>) {
+fn fail_all(job: &Job, p: &Prepared, error: String, mut results: Vec<NewResult>) -> (Verdict, String, Vec<NewResult>) {
     for &i in &p.to_run {
         let preset = &p.experience.presets[i];
         let version = crate::processors::lookup(&preset.processor).map(|e| e.descriptor.version).unwrap_or_default();
@@ -337,7 +368,7 @@ fn fail_all(
             data_path: None,
         });
     }
-    (Some(status::FAILED), error, results)
+    (Verdict::Store(status::FAILED), error, results)
 }
 
 /// Runs the pass on its own thread and watches it (see the module's comment).

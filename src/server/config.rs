@@ -29,6 +29,8 @@ pub struct JobsConfig {
     pub lease_s: f64,
     pub max_attempts: i64,
     pub stall_timeout_s: f64,
+    /// A `timeside worker` told to stop lets its running jobs finish for this long.
+    pub stop_grace_s: f64,
 }
 
 impl JobsConfig {
@@ -52,6 +54,9 @@ impl JobsConfig {
         }
         if !(1.0..=86400.0).contains(&self.stall_timeout_s) {
             p.push(format!("jobs.stall_timeout_s: {} is not within 1..86400 seconds", self.stall_timeout_s));
+        }
+        if !(0.0..=86400.0).contains(&self.stop_grace_s) {
+            p.push(format!("jobs.stop_grace_s: {} is not within 0..86400 seconds", self.stop_grace_s));
         }
         if self.workers.is_some_and(|w| w > 256) {
             p.push("jobs.workers: at most 256".into());

@@ -89,6 +89,8 @@ pub struct RunningServer {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     _event_runtime: EventRuntime,
+    /// Task events to and from worker processes (PostgreSQL only).
+    relay: Option<crate::jobs::relay::Relay>,
 }
 
 /// The runtime that serves WebSocket clients (`GET /api/v1/ws`), apart from the one that serves
@@ -135,11 +137,14 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("channel: {e}"))?;
-    let database = Some(config.server.database.as_str()).filter(|d| !d.is_empty());
-    let store = crate::storage::Store::open(&config.server.data_dir, database).await.map_err(|e| e.to_string())?;
+    let database = Some(config.server.database.clone()).filter(|d| !d.is_empty());
+    let store =
+        crate::storage::Store::open(&config.server.data_dir, database.as_deref()).await.map_err(|e| e.to_string())?;
     store.sync_shipped_experiences().await.map_err(|e| format!("shipped experiences: {e}"))?;
     let tokens = tokens::Tokens::open(&store.files, config.server.access_token_s, config.server.refresh_token_s)?;
     let topics = Arc::new(crate::events::Topics::default());
+    let relay = (store.engine == crate::storage::db::Engine::Postgres)
+        .then(|| crate::jobs::relay::start(&store, database.as_deref().unwrap_or_default(), topics.clone(), true));
     let worker_config = config.jobs.worker_config();
     let workers =
         (worker_config.workers > 0).then(|| crate::jobs::Workers::start(store.clone(), topics.clone(), worker_config));
@@ -162,7 +167,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown, event_runtime.handle()));
-    Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime })
+    Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime, relay })
 }
 
 impl RunningServer {
@@ -171,14 +176,20 @@ impl RunningServer {
     pub async fn shutdown(self) {
         // Running jobs go back to the queue (a restart runs them).
         if let Some(workers) = &self.state.workers {
-            workers.stop().await;
+            workers.stop(std::time::Duration::ZERO).await;
         }
         let channels = self.state.channels.clone();
         let _ = tokio::task::spawn_blocking(move || channels.stop_all()).await;
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(relay) = self.relay {
+            relay.stop(RELAY_FLUSH).await;
+        }
     }
 }
+
+/// How long a stopping server still sends queued task events to other processes.
+const RELAY_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Removes channels whose source client left over `live.source_channel_expire_s` ago.
 async fn expire_source_channels(state: Arc<AppState>, mut shutdown: tokio::sync::watch::Receiver<bool>) {

@@ -9,5 +9,6 @@ mod hardening;
 mod http;
 mod on_demand;
 mod pipeline;
+mod scale_out;
 mod server;
 mod sox_parity;

@@ -45,6 +45,11 @@ impl Env {
         self.dir.path()
     }
 
+    /// The PostgreSQL database's URL.
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|d| d.url.clone())
+    }
+
     /// The `[server]` line naming the database, if not the default SQLite.
     pub fn database_line(&self) -> String {
         self.database.as_ref().map(|d| format!("database = \"{}\"\n", d.url)).unwrap_or_default()
@@ -53,7 +58,7 @@ impl Env {
 
 /// A server with data in `dir/data`, no live channel, `workers` in-process workers, and
 /// `extra` TOML tables (`[jobs]` and `[live]` keys are merged over the defaults).
-fn config(env: &Env, workers: usize, server_extra: &str, extra: &str) -> Config {
+pub(crate) fn config(env: &Env, workers: usize, server_extra: &str, extra: &str) -> Config {
     let file = env.path().join("server.toml");
     let text = format!(
         "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"the-api-token\"\n{}{server_extra}\n[jobs]\nworkers = {workers}\n{extra}",
@@ -64,12 +69,12 @@ fn config(env: &Env, workers: usize, server_extra: &str, extra: &str) -> Config 
     Config::load(Some(&file)).expect("config")
 }
 
-async fn start(env: &Env, workers: usize) -> RunningServer {
+pub(crate) async fn start(env: &Env, workers: usize) -> RunningServer {
     timeside::server::start(config(env, workers, "", "")).await.expect("start")
 }
 
 /// Adds a user and logs in: its access token.
-async fn user(server: &RunningServer, name: &str, admin: bool) -> String {
+pub(crate) async fn user(server: &RunningServer, name: &str, admin: bool) -> String {
     let password = format!("{name}-password");
     server.state.store.add_user(name, &password, admin).await.expect("user");
     let r = http::json(server.addr, "POST", "/api/v1/token", None, &json!({ "username": name, "password": password }))
@@ -79,11 +84,11 @@ async fn user(server: &RunningServer, name: &str, admin: bool) -> String {
 }
 
 /// A 1 kHz sine at -20 dBFS in both channels, `seconds` long, as 16-bit WAV.
-fn tone(dir: &Path, name: &str, seconds: f64) -> PathBuf {
+pub(crate) fn tone(dir: &Path, name: &str, seconds: f64) -> PathBuf {
     write_wav(dir, name, sine(1000.0, 0.1, seconds, 44100, 2), STEREO, 16)
 }
 
-async fn upload(addr: SocketAddr, token: &str, path: &Path, fields: &[(&str, &str)]) -> Value {
+pub(crate) async fn upload(addr: SocketAddr, token: &str, path: &Path, fields: &[(&str, &str)]) -> Value {
     let bytes = std::fs::read(path).expect("read media");
     let name = path.file_name().expect("name").to_string_lossy().into_owned();
     let r = http::upload(addr, Some(token), &name, &bytes, fields).await;
@@ -91,14 +96,14 @@ async fn upload(addr: SocketAddr, token: &str, path: &Path, fields: &[(&str, &st
     r.json()
 }
 
-async fn experience(addr: SocketAddr, title: &str) -> String {
+pub(crate) async fn experience(addr: SocketAddr, title: &str) -> String {
     let r = http::get(addr, "/api/v1/experiences?page_size=100", None).await;
     let list = r.json();
     let found = list["results"].as_array().expect("list").iter().find(|e| e["title"] == title);
     found.unwrap_or_else(|| panic!("no experience {title}"))["uuid"].as_str().expect("uuid").to_string()
 }
 
-async fn run_task(addr: SocketAddr, token: &str, experience: &str, target: (&str, &str)) -> Value {
+pub(crate) async fn run_task(addr: SocketAddr, token: &str, experience: &str, target: (&str, &str)) -> Value {
     let r = http::json(
         addr,
         "POST",
@@ -114,7 +119,7 @@ async fn run_task(addr: SocketAddr, token: &str, experience: &str, target: (&str
 }
 
 /// Polls a task until it ends (at most `limit`).
-async fn wait_task(addr: SocketAddr, token: &str, task: &str, limit: Duration) -> Value {
+pub(crate) async fn wait_task(addr: SocketAddr, token: &str, task: &str, limit: Duration) -> Value {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let t = http::get(addr, &format!("/api/v1/tasks/{task}"), Some(token)).await.json();
@@ -127,7 +132,7 @@ async fn wait_task(addr: SocketAddr, token: &str, task: &str, limit: Duration) -
 }
 
 /// The result data (AnalyzerResult list) of `processor` for `item`, and the result row.
-async fn result_of(addr: SocketAddr, token: &str, item: &str, processor: &str) -> (Value, Value) {
+pub(crate) async fn result_of(addr: SocketAddr, token: &str, item: &str, processor: &str) -> (Value, Value) {
     let list = http::get(addr, &format!("/api/v1/results?item={item}&processor={processor}"), Some(token)).await.json();
     let row = list["results"][0].clone();
     assert_eq!(row["status"], "done", "{list}");
@@ -321,7 +326,7 @@ async fn a_broken_item_fails_alone_with_its_message(engine: Engine) {
 
 /// An experience whose decoding runs at the pace of the clock: a task that lasts as long as
 /// its item, to catch it running.
-async fn realtime_experience(addr: SocketAddr, token: &str) -> String {
+pub(crate) async fn realtime_experience(addr: SocketAddr, token: &str) -> String {
     let preset =
         http::json(addr, "POST", "/api/v1/presets", Some(token), &json!({ "processor": "level" })).await.json();
     let r = http::json(
@@ -337,7 +342,7 @@ async fn realtime_experience(addr: SocketAddr, token: &str) -> String {
     r.json()["uuid"].as_str().expect("uuid").to_string()
 }
 
-async fn wait_running(addr: SocketAddr, token: &str, task: &str) {
+pub(crate) async fn wait_running(addr: SocketAddr, token: &str, task: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let t = http::get(addr, &format!("/api/v1/tasks/{task}"), Some(token)).await.json();
