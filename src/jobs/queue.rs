@@ -19,6 +19,8 @@ pub struct Job {
     pub task: uuid::Uuid,
     pub item: uuid::Uuid,
     pub attempts: i64,
+    /// When this worker claimed it (its run time is stored when it finishes).
+    pub claimed_at: std::time::Instant,
 }
 
 /// What a heartbeat found.
@@ -92,6 +94,7 @@ pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<O
         task: uuid_col(&r, "task"),
         item: uuid_col(&r, "item"),
         attempts: int(&r, "attempts"),
+        claimed_at: std::time::Instant::now(),
     }))
 }
 
@@ -139,7 +142,8 @@ pub async fn finish(
 ) -> Result<Option<Vec<uuid::Uuid>>, StoreError> {
     let mut tx = store.pool.begin().await?;
     let ended = sqlx::query(
-        "UPDATE jobs SET status = $3, error = $4, progress = 1, date_finished = $5, lease_expires = NULL
+        "UPDATE jobs SET status = $3, error = $4, progress = 1, date_finished = $5, lease_expires = NULL,
+            run_seconds = $6
          WHERE uuid = $1 AND lease_owner = $2 AND status = 'running'",
     )
     .bind(job.uuid.to_string())
@@ -147,6 +151,7 @@ pub async fn finish(
     .bind(outcome)
     .bind(error.to_string())
     .bind(db::now())
+    .bind(job.claimed_at.elapsed().as_secs_f64())
     .execute(&mut *tx)
     .await?;
     if ended.rows_affected() == 0 {
@@ -173,4 +178,56 @@ pub async fn release(store: &Store, job: &Job, owner: &str) -> Result<(), StoreE
     .execute(&store.pool)
     .await?;
     Ok(())
+}
+
+/// The queue as `/metrics` shows it, read from the database (so it counts every worker
+/// process, wherever it runs).
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    /// Jobs by status (`pending` is the queue's depth).
+    pub jobs: Vec<(String, i64)>,
+    /// Finished jobs' run times: how many took at most each of [`DURATION_BUCKETS`], then
+    /// the count and the sum of all.
+    pub durations_le: Vec<i64>,
+    pub durations_count: i64,
+    pub durations_sum: f64,
+    /// Stored results by processor and status (`failed`: failures per processor).
+    pub results: Vec<(String, String, i64)>,
+}
+
+/// Upper bounds (seconds) of the job duration histogram.
+pub const DURATION_BUCKETS: [f64; 10] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0];
+
+pub async fn stats(store: &Store) -> Result<QueueStats, StoreError> {
+    let jobs = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status ORDER BY status")
+        .fetch_all(&store.pool)
+        .await?
+        .iter()
+        .map(|r| (text(r, "status"), int(r, "n")))
+        .collect();
+    let buckets: Vec<String> = DURATION_BUCKETS
+        .iter()
+        .enumerate()
+        .map(|(i, le)| format!("COALESCE(SUM(CASE WHEN run_seconds <= {le} THEN 1 ELSE 0 END), 0) AS le{i}"))
+        .collect();
+    let sql = format!(
+        "SELECT COUNT(run_seconds) AS n, COALESCE(SUM(run_seconds), 0) AS total, {} FROM jobs WHERE run_seconds IS NOT NULL",
+        buckets.join(", ")
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&store.pool).await?;
+    let results = sqlx::query(
+        "SELECT processor, status, COUNT(*) AS n FROM results GROUP BY processor, status ORDER BY processor, status",
+    )
+    .fetch_all(&store.pool)
+    .await?
+    .iter()
+    .map(|r| (text(r, "processor"), text(r, "status"), int(r, "n")))
+    .collect();
+    Ok(QueueStats {
+        jobs,
+        durations_le: (0..DURATION_BUCKETS.len()).map(|i| int(&row, &format!("le{i}"))).collect(),
+        durations_count: int(&row, "n"),
+        durations_sum: crate::storage::float(&row, "total").unwrap_or_default(),
+        results,
+    })
 }

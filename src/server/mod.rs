@@ -368,7 +368,7 @@ pub fn routes(
         warp::get().and(warp::path!("api" / "v1" / "live")).and(with_state(state.clone())).map(live_status);
     let icecast_status =
         warp::get().and(warp::path!("status-json.xsl")).and(with_state(state.clone())).map(status::icecast_status);
-    let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).map(status::metrics);
+    let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).then(status::metrics);
     let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
     let api = api::routes(state.clone());
     let rest = rest::filter(state.clone()).boxed();

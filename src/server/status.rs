@@ -51,8 +51,10 @@ pub fn icecast_status(state: Arc<AppState>) -> warp::reply::Response {
     .into_response()
 }
 
-/// GET /metrics, Prometheus text format.
-pub fn metrics(state: Arc<AppState>) -> warp::reply::Response {
+/// GET /metrics, Prometheus text format: the live channels, then the job queue (from the
+/// database: every worker process counts).
+pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
+    let queue = crate::jobs::queue::stats(&state.store).await;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -114,8 +116,52 @@ pub fn metrics(state: Arc<AppState>) -> warp::reply::Response {
         "1 when the channel's source is up.",
         per_channel(&|c| c.stats.source_connected.load(Ordering::SeqCst) as u8 as f64),
     );
+    match queue {
+        Ok(q) => queue_metrics(&mut family, &q),
+        // The live part still answers; the queue's absence says the database is down.
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the job queue"),
+    }
     let mut r = warp::reply::Response::new(out.into());
     r.headers_mut()
         .insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("text/plain; version=0.0.4"));
     r
+}
+
+fn queue_metrics(family: &mut impl FnMut(&str, &str, &str, Vec<(String, f64)>), q: &crate::jobs::queue::QueueStats) {
+    use crate::jobs::queue::DURATION_BUCKETS;
+    let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    // Every status appears, even at 0, so a dashboard's queue depth is never "no data".
+    let statuses = ["pending", "running", "done", "failed", "cancelled"];
+    family(
+        "timeside_jobs",
+        "gauge",
+        "Jobs by status (pending: the queue's depth; running: claimed by a worker).",
+        statuses
+            .iter()
+            .map(|s| {
+                let n = q.jobs.iter().find(|(status, _)| status == s).map_or(0, |(_, n)| *n);
+                (format!("{{status=\"{s}\"}}"), n as f64)
+            })
+            .collect(),
+    );
+    let mut buckets: Vec<(String, f64)> = DURATION_BUCKETS
+        .iter()
+        .zip(&q.durations_le)
+        .map(|(le, n)| (format!("_bucket{{le=\"{le}\"}}"), *n as f64))
+        .collect();
+    buckets.push(("_bucket{le=\"+Inf\"}".into(), q.durations_count as f64));
+    buckets.push(("_sum".into(), q.durations_sum));
+    buckets.push(("_count".into(), q.durations_count as f64));
+    family("timeside_job_duration_seconds", "histogram", "Run time of finished jobs, from their last claim.", buckets);
+    family(
+        "timeside_results",
+        "gauge",
+        "Stored results by processor and status (failed: the processor's failures).",
+        q.results
+            .iter()
+            .map(|(processor, status, n)| {
+                (format!("{{processor=\"{}\",status=\"{}\"}}", label(processor), label(status)), *n as f64)
+            })
+            .collect(),
+    );
 }

@@ -37,8 +37,10 @@ impl Engine {
 
 /// The schema, in order. A new migration is a new file and a new line; shipped ones never change
 /// (their checksums are recorded in the database).
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "on-demand server", include_str!("../../migrations/0001_on_demand.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "on-demand server", include_str!("../../migrations/0001_on_demand.sql")),
+    (2, "job run seconds", include_str!("../../migrations/0002_job_run_seconds.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

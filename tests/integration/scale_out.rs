@@ -238,6 +238,16 @@ async fn two_workers_share_a_selection_and_a_killed_one_loses_nothing() {
     let log = b.log();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" job ") && l.contains("outcome=done")).collect();
     assert!(lines.iter().any(|l| l.contains(&killed_item) && l.contains("presets=level,loudness")), "{log}");
+    // The server's /metrics counts the workers' jobs (from the database).
+    let metrics = http::get(addr, "/metrics", None).await.text();
+    for line in [
+        "timeside_jobs{status=\"done\"} 4",
+        "timeside_jobs{status=\"running\"} 0",
+        "timeside_job_duration_seconds_count 4",
+        "timeside_results{processor=\"loudness\",status=\"done\"} 4",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+    }
     server.shutdown().await;
 }
 
