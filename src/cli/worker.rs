@@ -71,9 +71,10 @@ pub fn worker(args: WorkerArgs) -> i32 {
         };
         let topics = Arc::new(crate::events::Topics::default());
         // This process has no WebSocket clients: it only sends.
-        let relay = crate::jobs::relay::start(&store, &url, topics.clone(), false);
+        let mut relay = crate::jobs::relay::start(&store, &url, topics.clone(), false);
         let jobs = worker_config.workers;
         let workers = crate::jobs::Workers::start(store, topics, worker_config);
+        relay.wake_on_new_jobs(&url, workers.waker());
         tracing::info!(
             target: crate::jobs::worker::LOG_TARGET,
             jobs,

@@ -48,33 +48,38 @@ pub fn start(store: &Store, url: &str, topics: Arc<Topics>, listen: bool) -> Rel
         }
     })];
     if listen {
-        tasks.push(tokio::spawn(listen_loop(url.to_string(), origin, topics)));
+        tasks.push(tokio::spawn(listen_loop(url.to_string(), CHANNEL, move |payload| {
+            deliver(&topics, &origin, payload)
+        })));
     }
     Relay { outbox, tasks }
 }
 
-async fn listen_loop(url: String, origin: String, topics: Arc<Topics>) {
+/// Listens to `channel` on the database at `url` for ever, handing each payload to
+/// `received`; reconnects when the connection drops.
+async fn listen_loop(url: String, channel: &'static str, received: impl Fn(&str)) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "events: cannot LISTEN; trying again");
+                tracing::warn!(error = %e, channel, "cannot LISTEN; trying again");
                 tokio::time::sleep(RECONNECT_AFTER).await;
                 continue;
             }
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
-            tracing::warn!(error = %e, "events: cannot LISTEN; trying again");
+        if let Err(e) = listener.listen(channel).await {
+            tracing::warn!(error = %e, channel, "cannot LISTEN; trying again");
             tokio::time::sleep(RECONNECT_AFTER).await;
             continue;
         }
         loop {
             match listener.recv().await {
-                Ok(n) => deliver(&topics, &origin, n.payload()),
+                Ok(n) => received(n.payload()),
                 Err(e) => {
-                    // Events sent while the connection was down are lost; task status is
-                    // also in the database, where a client that reconnects reads it.
-                    tracing::warn!(error = %e, "events: the LISTEN connection dropped");
+                    // What was sent while the connection was down is lost: task status is
+                    // also in the database (where a client that reconnects reads it), and
+                    // idle workers still look for jobs every second.
+                    tracing::warn!(error = %e, channel, "the LISTEN connection dropped");
                     tokio::time::sleep(RECONNECT_AFTER).await;
                     break;
                 }
@@ -100,6 +105,13 @@ fn deliver(topics: &Topics, origin: &str, payload: &str) {
 }
 
 impl Relay {
+    /// Calls `wake` whenever jobs are queued by any server on the database at `url`, so idle
+    /// workers claim at once rather than at their next look.
+    pub fn wake_on_new_jobs(&mut self, url: &str, wake: impl Fn() + Send + 'static) {
+        let channel = crate::storage::db::NEW_JOBS_CHANNEL;
+        self.tasks.push(tokio::spawn(listen_loop(url.to_string(), channel, move |_| wake())));
+    }
+
     /// Sends what is still queued (for at most `limit`), then stops.
     pub async fn stop(self, limit: Duration) {
         let deadline = tokio::time::Instant::now() + limit;

@@ -96,6 +96,12 @@ impl Workers {
         self.wake.notify_waiters();
     }
 
+    /// What [`wake`](Self::wake) does, for a listener that outlives a borrow of the pool.
+    pub fn waker(&self) -> impl Fn() + Send + 'static {
+        let wake = self.wake.clone();
+        move || wake.notify_waiters()
+    }
+
     /// Stops claiming; running jobs may finish for `grace`, then they are stopped and put back
     /// in the queue (whichever worker claims next runs them again).
     pub async fn stop(&self, grace: Duration) {

@@ -143,11 +143,16 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     store.sync_shipped_experiences().await.map_err(|e| format!("shipped experiences: {e}"))?;
     let tokens = tokens::Tokens::open(&store.files, config.server.access_token_s, config.server.refresh_token_s)?;
     let topics = Arc::new(crate::events::Topics::default());
-    let relay = (store.engine == crate::storage::db::Engine::Postgres)
-        .then(|| crate::jobs::relay::start(&store, database.as_deref().unwrap_or_default(), topics.clone(), true));
+    let url = database.as_deref().unwrap_or_default();
+    let mut relay = (store.engine == crate::storage::db::Engine::Postgres)
+        .then(|| crate::jobs::relay::start(&store, url, topics.clone(), true));
     let worker_config = config.jobs.worker_config();
     let workers =
         (worker_config.workers > 0).then(|| crate::jobs::Workers::start(store.clone(), topics.clone(), worker_config));
+    if let (Some(relay), Some(workers)) = (&mut relay, &workers) {
+        // Tasks queued by other servers on the database.
+        relay.wake_on_new_jobs(url, workers.waker());
+    }
     let max_transcodes = config.server.max_transcodes;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {

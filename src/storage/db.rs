@@ -35,6 +35,9 @@ impl Engine {
     }
 }
 
+/// The PostgreSQL channel notified when jobs are queued: worker processes listen to it.
+pub const NEW_JOBS_CHANNEL: &str = "timeside_jobs";
+
 /// The schema, in order. A new migration is a new file and a new line; shipped ones never change
 /// (their checksums are recorded in the database).
 const MIGRATIONS: &[(i64, &str, &str)] = &[

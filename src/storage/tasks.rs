@@ -89,6 +89,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        if self.engine == db::Engine::Postgres {
+            // Worker processes listening claim at once (sent when the jobs are committed).
+            sqlx::query("SELECT pg_notify($1, '')").bind(db::NEW_JOBS_CHANNEL).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         self.task(viewer, &uuid).await
     }
