@@ -205,7 +205,7 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
         }
         Err(e) => ("?".to_string(), (Verdict::Store(status::FAILED), e.to_string(), Vec::new())),
     };
-    // The job's one log line (`timeside worker` shows it; `serve` with TIMESIDE_LOG=info).
+    // The job's one log line (shown by default, see `cli::init_logging`).
     let log = |outcome: &str| {
         let seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         tracing::info!(target: LOG_TARGET, job = %job.uuid, item = %job.item, presets = %processors, seconds, outcome = %outcome, error = %error, "job");

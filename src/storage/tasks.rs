@@ -94,7 +94,32 @@ impl Store {
             sqlx::query("SELECT pg_notify($1, '')").bind(db::NEW_JOBS_CHANNEL).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        self.task(viewer, &uuid).await
+        // The task as created (workers may have claimed it already: a read would race them).
+        Ok(Task {
+            uuid,
+            experience: *experience,
+            item: item.map(|i| i.to_string()),
+            selection: selection.map(|s| s.to_string()),
+            author: viewer.user.map(|u| u.to_string()),
+            status: status::PENDING.into(),
+            progress: 0.0,
+            error: String::new(),
+            date_added: now.clone(),
+            date_modified: now,
+            date_started: None,
+            date_finished: None,
+            items: items
+                .into_iter()
+                .map(|item| TaskItem {
+                    item,
+                    status: status::PENDING.into(),
+                    progress: 0.0,
+                    error: String::new(),
+                    attempts: 0,
+                    results: Vec::new(),
+                })
+                .collect(),
+        })
     }
 
     pub async fn task(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Task, StoreError> {

@@ -322,18 +322,27 @@ async fn a_broken_item_fails_alone_with_its_message(engine: Engine) {
     .await;
     assert_eq!(r.status, 404);
     // /metrics counts jobs by status and results by processor and status.
-    let metrics = http::get(addr, "/metrics", None).await.text();
-    for line in [
-        "timeside_jobs{status=\"done\"} 1",
-        "timeside_jobs{status=\"failed\"} 1",
-        "timeside_jobs{status=\"pending\"} 0",
-        "timeside_job_duration_seconds_count 2",
-        "timeside_results{processor=\"level\",status=\"done\"} 1",
-        "timeside_results{processor=\"level\",status=\"failed\"} 1",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
-    }
+    assert_metrics(
+        addr,
+        &[
+            "timeside_jobs{status=\"done\"} 1",
+            "timeside_jobs{status=\"failed\"} 1",
+            "timeside_jobs{status=\"pending\"} 0",
+            "timeside_job_duration_seconds_count 2",
+            "timeside_results{processor=\"level\",status=\"done\"} 1",
+            "timeside_results{processor=\"level\",status=\"failed\"} 1",
+        ],
+    )
+    .await;
     server.shutdown().await;
+}
+
+/// Asserts that the server's `/metrics` has each of `lines`, exactly.
+pub(crate) async fn assert_metrics(addr: SocketAddr, lines: &[&str]) {
+    let metrics = http::get(addr, "/metrics", None).await.text();
+    for line in lines {
+        assert!(metrics.lines().any(|l| l == *line), "no `{line}` in\n{metrics}");
+    }
 }
 
 /// An experience whose decoding runs at the pace of the clock: a task that lasts as long as

@@ -3,7 +3,7 @@
 //! with SIGKILL and stopped with SIGTERM in the middle of jobs.
 
 use crate::http;
-use crate::on_demand::{Engine, Env, config, run_task, tone, upload, user, wait_task};
+use crate::on_demand::{Engine, Env, assert_metrics, config, run_task, tone, upload, user, wait_task};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::io::BufRead;
@@ -239,15 +239,16 @@ async fn two_workers_share_a_selection_and_a_killed_one_loses_nothing() {
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" job ") && l.contains("outcome=done")).collect();
     assert!(lines.iter().any(|l| l.contains(&killed_item) && l.contains("presets=level,loudness")), "{log}");
     // The server's /metrics counts the workers' jobs (from the database).
-    let metrics = http::get(addr, "/metrics", None).await.text();
-    for line in [
-        "timeside_jobs{status=\"done\"} 4",
-        "timeside_jobs{status=\"running\"} 0",
-        "timeside_job_duration_seconds_count 4",
-        "timeside_results{processor=\"loudness\",status=\"done\"} 4",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
-    }
+    assert_metrics(
+        addr,
+        &[
+            "timeside_jobs{status=\"done\"} 4",
+            "timeside_jobs{status=\"running\"} 0",
+            "timeside_job_duration_seconds_count 4",
+            "timeside_results{processor=\"loudness\",status=\"done\"} 4",
+        ],
+    )
+    .await;
     server.shutdown().await;
 }
 
