@@ -1,6 +1,7 @@
 //! Items: one media file each (uploaded, fetched from a URL, or under a media root) with what
 //! was read from it when it was added.
 
+use super::item_pages::Key;
 use super::{
     Page, PageRequest, Store, StoreError, Viewer, Where, db, files, float, int, not_found, opt_int, opt_text, text,
 };
@@ -8,6 +9,7 @@ use crate::media::Input;
 use crate::media::gst::{MediaInfo, media_info};
 use sqlx::any::AnyRow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Item {
@@ -179,6 +181,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        self.items_changed();
         self.item(&Viewer::ADMIN, &uuid).await
     }
 
@@ -190,6 +193,24 @@ impl Store {
 
     /// Items `viewer` sees, newest first.
     pub async fn items(
+        &self,
+        viewer: &Viewer,
+        filter: &ItemFilter,
+        page: PageRequest,
+    ) -> Result<Arc<Page<Item>>, StoreError> {
+        let Some(pages) = &self.item_pages else { return Ok(Arc::new(self.read_items(viewer, filter, page).await?)) };
+        let key = Key::new(viewer, filter, page);
+        match pages.get(&key) {
+            Ok(kept) => Ok(kept),
+            Err(generation) => {
+                let read = Arc::new(self.read_items(viewer, filter, page).await?);
+                pages.put(key, generation, read.clone());
+                Ok(read)
+            }
+        }
+    }
+
+    async fn read_items(
         &self,
         viewer: &Viewer,
         filter: &ItemFilter,
@@ -225,6 +246,7 @@ impl Store {
         .bind(db::now())
         .execute(&self.pool)
         .await?;
+        self.items_changed();
         self.item(viewer, uuid).await
     }
 
@@ -237,11 +259,19 @@ impl Store {
             return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
         }
         sqlx::query("DELETE FROM items WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
+        self.items_changed();
         if let Location::DataDir(_) = item.location {
             let _ = std::fs::remove_dir_all(self.files.media_dir(uuid));
         }
         let _ = std::fs::remove_dir_all(self.files.transcodes_of(uuid));
         Ok(())
+    }
+
+    /// Every write to `items` ends here, once committed: kept list pages are stale.
+    fn items_changed(&self) {
+        if let Some(pages) = &self.item_pages {
+            pages.invalidate();
+        }
     }
 
     /// The path of an item's media on this machine.

@@ -7,6 +7,7 @@
 
 pub mod db;
 pub mod files;
+mod item_pages;
 pub mod items;
 pub mod processing;
 pub mod results;
@@ -24,6 +25,8 @@ pub struct Store {
     pub pool: db::Pool,
     pub engine: db::Engine,
     pub files: Files,
+    /// Item list pages in memory (SQLite only: see `item_pages`).
+    item_pages: Option<std::sync::Arc<item_pages::ItemPages>>,
 }
 
 impl Store {
@@ -34,7 +37,8 @@ impl Store {
             Files::open(data_dir).map_err(|e| StoreError::Io(format!("data directory {}: {e}", data_dir.display())))?;
         let url = database.map_or_else(|| db::sqlite_url(data_dir), str::to_string);
         let (pool, engine) = db::connect(&url).await?;
-        Ok(Store { pool, engine, files })
+        let item_pages = (engine == db::Engine::Sqlite).then(Default::default);
+        Ok(Store { pool, engine, files, item_pages })
     }
 }
 

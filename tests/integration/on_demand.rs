@@ -531,14 +531,17 @@ async fn who_sees_and_changes_what(engine: Engine) {
     assert_eq!(status(http::upload(addr, None, "x.wav", b"x", &[]).await), 401);
     assert_eq!(status(http::json(addr, "PATCH", &path, Some(&bob), &json!({ "title": "mine" })).await), 404);
     assert_eq!(status(http::json(addr, "PATCH", &path, Some(&ada), &json!({ "is_public": true })).await), 200);
-    // Public now: anyone reads it, only its owner (or an admin) changes or deletes it.
+    // Public now: anyone reads it (lists too: no list page outlives a change), only its owner
+    // (or an admin) changes or deletes it.
     assert_eq!(status(http::get(addr, &path, None).await), 200);
+    assert_eq!(http::get(addr, "/api/v1/items", Some(&bob)).await.json()["count"], 1);
     assert_eq!(status(http::json(addr, "PATCH", &path, Some(&bob), &json!({ "title": "mine" })).await), 403);
     assert_eq!(
         status(http::send(addr, "DELETE", &path, &[("Authorization", &format!("Bearer {bob}"))], b"").await),
         403
     );
     assert_eq!(status(http::json(addr, "PATCH", &path, Some(&root), &json!({ "title": "by admin" })).await), 200);
+    assert_eq!(http::get(addr, "/api/v1/items", None).await.json()["results"][0]["title"], "by admin");
     assert_eq!(status(http::json(addr, "PATCH", &path, Some(&ada), &json!({ "bogus": 1 })).await), 400);
     // Tokens: forged, mangled, refresh as access, wrong password.
     let forged = format!("{}x", &ada[..ada.len() - 1]);
@@ -562,11 +565,13 @@ async fn who_sees_and_changes_what(engine: Engine) {
     let fresh = renewed.json()["access"].as_str().expect("access").to_string();
     assert_eq!(http::get(addr, "/api/v1/users/me", Some(&fresh)).await.status, 200);
     // Deleting: the owner can.
+    assert_eq!(http::get(addr, "/api/v1/items", Some("the-api-token")).await.json()["count"], 1);
     assert_eq!(
         status(http::send(addr, "DELETE", &path, &[("Authorization", &format!("Bearer {fresh}"))], b"").await),
         204
     );
     assert_eq!(status(http::get(addr, &path, Some(&fresh)).await), 404);
+    assert_eq!(http::get(addr, "/api/v1/items", Some("the-api-token")).await.json()["count"], 0);
     server.shutdown().await;
 }
 

@@ -30,7 +30,7 @@ pub async fn processors(ctx: Ctx) -> Reply_ {
     let all = crate::processors::registry::registry();
     let rows: Vec<serde_json::Value> =
         all.iter().skip(((page.page - 1) * page.size) as usize).take(page.size as usize).map(processor_view).collect();
-    ctx.page_reply("/processors", page, all.len() as u64, rows)
+    ctx.page_reply("/processors", page, all.len() as u64, &rows)
 }
 
 /// GET /processors/{pid}
@@ -67,7 +67,7 @@ pub async fn presets(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
     let processor = ctx.query.get("processor").map(String::as_str).filter(|p| !p.is_empty());
     let found = ctx.state.store.presets(&ctx.viewer, processor, page).await?;
-    ctx.page_reply("/presets", page, found.count, found.rows)
+    ctx.page_reply("/presets", page, found.count, &found.rows)
 }
 
 /// POST /presets
@@ -115,7 +115,7 @@ pub fn experience_schema() -> serde_json::Value {
 pub async fn experiences(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
     let found = ctx.state.store.experiences(&ctx.viewer, page).await?;
-    ctx.page_reply("/experiences", page, found.count, found.rows)
+    ctx.page_reply("/experiences", page, found.count, &found.rows)
 }
 
 /// POST /experiences
@@ -162,7 +162,7 @@ pub fn selection_schema() -> serde_json::Value {
 pub async fn selections(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
     let found = ctx.state.store.selections(&ctx.viewer, page).await?;
-    ctx.page_reply("/selections", page, found.count, found.rows)
+    ctx.page_reply("/selections", page, found.count, &found.rows)
 }
 
 /// POST /selections

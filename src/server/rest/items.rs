@@ -89,7 +89,7 @@ pub async fn list(ctx: Ctx) -> Reply_ {
         is_public: ctx.query_as::<bool>("is_public")?,
     };
     let found = ctx.state.store.items(&ctx.viewer, &filter, page).await?;
-    ctx.page_reply("/items", page, found.count, found.rows)
+    ctx.page_reply("/items", page, found.count, &found.rows)
 }
 
 /// GET /items/{uuid}

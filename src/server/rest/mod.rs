@@ -523,7 +523,7 @@ impl Ctx {
 
     /// A list reply: `{count, next, previous, results}`; `next` and `previous` are this
     /// request's path and query with another page.
-    pub fn page_reply<T: Serialize>(&self, path: &str, page: PageRequest, count: u64, results: Vec<T>) -> Reply_ {
+    pub fn page_reply<T: Serialize>(&self, path: &str, page: PageRequest, count: u64, results: &[T]) -> Reply_ {
         let link = |n: u64| {
             let mut q = self.query.clone();
             q.insert("page".into(), n.to_string());
@@ -535,11 +535,11 @@ impl Ctx {
         let previous = (page.page > 1).then(|| link(page.page - 1));
         // Serialised straight from the rows (no intermediate JSON tree: lists are the hot path).
         #[derive(Serialize)]
-        struct Body<T> {
+        struct Body<'a, T> {
             count: u64,
             next: Option<String>,
             previous: Option<String>,
-            results: Vec<T>,
+            results: &'a [T],
         }
         Ok(json(StatusCode::OK, &Body { count, next, previous, results }))
     }

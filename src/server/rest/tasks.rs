@@ -26,7 +26,7 @@ pub async fn list(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
     let status = ctx.query.get("status").map(String::as_str).filter(|s| !s.is_empty());
     let found = ctx.state.store.tasks(&ctx.viewer, status, page).await?;
-    ctx.page_reply("/tasks", page, found.count, found.rows)
+    ctx.page_reply("/tasks", page, found.count, &found.rows)
 }
 
 /// POST /tasks: 201 with the task, `pending`; the workers take it from the queue.
@@ -70,7 +70,7 @@ pub async fn results(ctx: Ctx) -> Reply_ {
     let task = uuid_query("task", "task")?;
     let processor = ctx.query.get("processor").map(String::as_str).filter(|p| !p.is_empty());
     let found = ctx.state.store.results(&ctx.viewer, item.as_ref(), processor, task.as_ref(), page).await?;
-    ctx.page_reply("/results", page, found.count, found.rows)
+    ctx.page_reply("/results", page, found.count, &found.rows)
 }
 
 /// GET /results/{uuid}
