@@ -13,6 +13,7 @@ pub mod features;
 pub mod jobs;
 pub mod live;
 pub mod media;
+pub mod peaks;
 pub mod pipeline;
 pub mod processors;
 pub mod results;

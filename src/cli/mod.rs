@@ -10,6 +10,7 @@
 mod batch;
 mod demo;
 mod output;
+mod peaks;
 mod transcode;
 mod user;
 mod worker;
@@ -64,6 +65,8 @@ enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// Waveform peaks in audiowaveform's .dat or .json (peaks.js, waveform-data.js read them).
+    Peaks(peaks::PeaksArgs),
     /// Convert to one or more formats in one decoding pass (format from each extension).
     Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
@@ -178,6 +181,7 @@ pub fn main() -> i32 {
         Command::Serve(args) => serve(args),
         Command::User { command } => user::run(command),
         Command::Worker(args) => worker::worker(args),
+        Command::Peaks(args) => peaks::peaks(args),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }

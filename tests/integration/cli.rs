@@ -296,3 +296,89 @@ fn user_add_reads_the_password_from_stdin_and_can_log_in() {
         assert!(store.check_password("bob", "short").await.expect("check").is_none());
     });
 }
+
+/// Min/max per `spp` frames of `lanes` interleaved channels, as audiowaveform's 16-bit values.
+fn expected_peaks(samples: &[f32], lanes: usize, spp: usize) -> Vec<i16> {
+    use timeside::peaks::to_i16;
+    samples
+        .chunks(spp * lanes)
+        .flat_map(|pixel| {
+            (0..lanes).flat_map(move |c| {
+                let lane = pixel.iter().skip(c).step_by(lanes);
+                let lo = lane.clone().fold(f32::INFINITY, |a, &b| a.min(b));
+                let hi = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                [to_i16(lo), to_i16(hi)]
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn peaks_writes_audiowaveform_files_equal_to_the_decoded_samples() {
+    use timeside::peaks::{Bits, Peaks};
+    let dir = tempfile::tempdir().expect("tmp");
+    // Different signals per channel, a second and a bit (the last pixel is partial).
+    let format = AudioFormat { samplerate: RATE, channels: 2 };
+    let left = sine(440.0, 0.8, 1.03, RATE, 1);
+    let right = sine(97.0, 0.3, 1.03, RATE, 1);
+    let samples: Vec<f32> = left.iter().zip(&right).flat_map(|(l, r)| [*l, *r]).collect();
+    let wav = write_wav(dir.path(), "two.wav", samples, format, 16);
+    let decoded = decode_all(&wav);
+    // Split channels, 16 bits, .dat version 2, at two zooms.
+    for spp in [100usize, 4096] {
+        let out = dir.path().join(format!("split-{spp}.dat"));
+        let o = timeside(&[
+            "peaks",
+            &wav.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+            "--samples-per-pixel",
+            &spp.to_string(),
+            "--split-channels",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let (peaks, bits) = Peaks::from_dat(&std::fs::read(&out).expect("dat")).expect("parse");
+        assert_eq!(
+            (bits, peaks.channels, peaks.sample_rate, peaks.samples_per_pixel),
+            (Bits::Sixteen, 2, RATE, spp as u32)
+        );
+        assert_eq!(peaks.data, expected_peaks(&decoded, 2, spp));
+    }
+    // The mono mix, 8 bits, .json at 50 pixels per second; and a mono .dat is version 1.
+    let mono: Vec<f32> = decoded.chunks(2).map(|f| (f[0] + f[1]) / 2.0).collect();
+    let json = dir.path().join("mono.json");
+    let o = timeside(&[
+        "peaks",
+        &wav.display().to_string(),
+        "-o",
+        &json.display().to_string(),
+        "--pixels-per-second",
+        "50",
+        "--bits",
+        "8",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).expect("json")).expect("parse");
+    let spp = (RATE / 50) as usize;
+    assert_eq!((v["version"].as_u64(), v["channels"].as_u64(), v["bits"].as_u64()), (Some(2), Some(1), Some(8)));
+    assert_eq!(v["samples_per_pixel"].as_u64(), Some(spp as u64));
+    let expected: Vec<i64> = expected_peaks(&mono, 1, spp).iter().map(|&x| i64::from(x / 256)).collect();
+    assert_eq!(v["length"].as_u64(), Some(expected.len() as u64 / 2));
+    let data: Vec<i64> = v["data"].as_array().expect("data").iter().filter_map(|x| x.as_i64()).collect();
+    assert_eq!(data, expected);
+    let dat = dir.path().join("mono.dat");
+    let o = timeside(&["peaks", &wav.display().to_string(), "-o", &dat.display().to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(&std::fs::read(&dat).expect("dat")[..4], &1i32.to_le_bytes());
+    // Bad requests say what is wrong and write nothing.
+    let bad = dir.path().join("x.png");
+    let o = timeside(&["peaks", &wav.display().to_string(), "-o", &bad.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(".dat or .json"), "{}", stderr(&o));
+    let o = timeside(&["peaks", &wav.display().to_string(), "-o", &json.display().to_string(), "--bits", "12"]);
+    assert!(stderr(&o).contains("8 or 16"), "{}", stderr(&o));
+    let missing = dir.path().join("missing.dat");
+    let o = timeside(&["peaks", "/nonexistent.wav", "-o", &missing.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!missing.exists() && !dir.path().join("missing.dat.part").exists());
+}

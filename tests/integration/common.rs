@@ -128,3 +128,14 @@ pub fn timeside(args: &[&str]) -> Output {
 pub fn dbfs(amplitude: f64) -> f64 {
     20.0 * amplitude.log10()
 }
+
+/// Every sample of a file as TimeSide decodes it, interleaved.
+pub fn decode_all(path: &Path) -> Vec<f32> {
+    let input = timeside::media::Input::File(path.to_path_buf());
+    let mut source = timeside::processors::decoders::open(&input, &Default::default()).expect("open");
+    let mut out = Vec::new();
+    while let Some(block) = source.next_block().expect("decode") {
+        out.extend(block.samples);
+    }
+    out
+}

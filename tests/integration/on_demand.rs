@@ -3,7 +3,7 @@
 //! SQLite in the data directory (`sqlite::`) and on a scratch PostgreSQL database
 //! (`postgres::`).
 
-use crate::common::{dbfs, write_wav};
+use crate::common::{dbfs, decode_all, write_wav};
 use crate::http::{self, Resp};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -573,17 +573,6 @@ async fn who_sees_and_changes_what(engine: Engine) {
     assert_eq!(status(http::get(addr, &path, Some(&fresh)).await), 404);
     assert_eq!(http::get(addr, "/api/v1/items", Some("the-api-token")).await.json()["count"], 0);
     server.shutdown().await;
-}
-
-/// Every sample of a file, interleaved.
-fn decode_all(path: &Path) -> Vec<f32> {
-    let input = timeside::media::Input::File(path.to_path_buf());
-    let mut source = timeside::processors::decoders::open(&input, &Default::default()).expect("open");
-    let mut out = Vec::new();
-    while let Some(block) = source.next_block().expect("decode") {
-        out.extend(block.samples);
-    }
-    out
 }
 
 async fn streams_start_at_the_offset_and_downloads_serve_ranges(engine: Engine) {

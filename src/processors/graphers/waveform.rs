@@ -141,17 +141,9 @@ impl Waveform {
             move |source| ProcessError::Io { processor: DESCRIPTOR.id, path, source }
         };
         let json_path = dir.join("waveform.json");
-        let to_i16 = |x: f32| (x.clamp(-1.0, 1.0) * 32767.0).round() as i16;
-        let peaks = serde_json::json!({
-            "version": 2,
-            "channels": self.lanes,
-            "sample_rate": self.samplerate,
-            "samples_per_pixel": self.params.samples_per_pixel,
-            "bits": 16,
-            "length": self.peaks.len() / (2 * self.lanes),
-            "data": self.peaks.iter().map(|&x| to_i16(x)).collect::<Vec<_>>(),
-        });
-        std::fs::write(&json_path, peaks.to_string()).map_err(io(&json_path))?;
+        let spp = self.params.samples_per_pixel as u32;
+        let peaks = crate::peaks::Peaks::from_f32(self.samplerate, spp, self.lanes as u16, &self.peaks);
+        std::fs::write(&json_path, peaks.to_json(crate::peaks::Bits::Sixteen)).map_err(io(&json_path))?;
         let png_path = dir.join("waveform.png");
         let png = render_png(&self.peaks, self.lanes, self.params.image_width, self.params.image_height);
         std::fs::write(&png_path, png).map_err(io(&png_path))?;
