@@ -52,11 +52,19 @@ async fn main() {
         synth(&hour, 3600, "sine 440");
     }
 
+    // `--postgres yes`: the server on a scratch PostgreSQL database instead of SQLite.
+    let postgres = if arg("--postgres", "no") == "yes" {
+        Some(timeside::storage::db::ScratchDatabase::create().await.expect("PostgreSQL"))
+    } else {
+        None
+    };
+    let database = postgres.as_ref().map(|d| d.url.clone());
+    let database_line = database.as_ref().map(|url| format!("database = \"{url}\"\n")).unwrap_or_default();
     let config = dir.path().join("server.toml");
     std::fs::write(
         &config,
         format!(
-            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
+            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
             dir.path().join("data").display(),
             media.display()
         ),
@@ -82,14 +90,14 @@ async fn main() {
     };
     // The item list with 10 000 items: copies of one row, straight into the database, before
     // any list is asked for (the server keeps list pages until it changes an item itself).
-    fill_items(&dir.path().join("data"), 10_000 - items.len()).await;
+    fill_items(&dir.path().join("data"), database.as_deref(), 10_000 - items.len()).await;
     let per_client: usize = arg("--requests", "100").parse().expect("--requests");
     println!(
         "\n## API: GET /items?page_size=50 over 10 000 items, {LIST_CLIENTS} clients (keep-alive) x {per_client} requests, random pages"
     );
     // The same load twice: first with no page kept (as after any change to the items: each
     // page's first requests read the database), then with every page kept (SQLite only; with
-    // PostgreSQL every request reads the database).
+    // PostgreSQL every request reads the database, both rounds).
     for round in ["first (no page kept yet)", "again (pages kept)"] {
         let (l, rate) = list_load(addr, per_client).await;
         println!(
@@ -309,8 +317,8 @@ async fn range(addr: std::net::SocketAddr, path: &str, a: u64, b: u64) -> (u16, 
 
 /// Copies the newest item `n` times with new ids, in one transaction (the server keeps
 /// running: SQLite in WAL mode takes a second writer in turn).
-async fn fill_items(data_dir: &Path, n: usize) {
-    let store = timeside::storage::Store::open(data_dir, None).await.expect("store");
+async fn fill_items(data_dir: &Path, database: Option<&str>, n: usize) {
+    let store = timeside::storage::Store::open(data_dir, database).await.expect("store");
     let mut tx = store.pool.begin().await.expect("begin");
     for i in 0..n {
         sqlx::query(
