@@ -96,8 +96,7 @@ async fn main() {
         "\n## API: GET /items?page_size=50 over 10 000 items, {LIST_CLIENTS} clients (keep-alive) x {per_client} requests, random pages"
     );
     // The same load twice: first with no page kept (as after any change to the items: each
-    // page's first requests read the database), then with every page kept (SQLite only; with
-    // PostgreSQL every request reads the database, both rounds).
+    // page's first requests read the database), then with every page kept.
     for round in ["first (no page kept yet)", "again (pages kept)"] {
         let (l, rate) = list_load(addr, per_client).await;
         println!(

@@ -48,16 +48,16 @@ pub fn start(store: &Store, url: &str, topics: Arc<Topics>, listen: bool) -> Rel
         }
     })];
     if listen {
-        tasks.push(tokio::spawn(listen_loop(url.to_string(), CHANNEL, move |payload| {
-            deliver(&topics, &origin, payload)
-        })));
+        let received = move |payload: &str| deliver(&topics, &origin, payload);
+        tasks.push(tokio::spawn(listen_loop(url.to_string(), CHANNEL, received, |_| {})));
     }
     Relay { outbox, tasks }
 }
 
 /// Listens to `channel` on the database at `url` for ever, handing each payload to
-/// `received`; reconnects when the connection drops.
-async fn listen_loop(url: String, channel: &'static str, received: impl Fn(&str)) {
+/// `received`; reconnects when the connection drops. `hearing` is told when listening starts
+/// and when it stops (what is sent meanwhile is lost).
+async fn listen_loop(url: String, channel: &'static str, received: impl Fn(&str), hearing: impl Fn(bool)) {
     loop {
         let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
             Ok(l) => l,
@@ -72,14 +72,18 @@ async fn listen_loop(url: String, channel: &'static str, received: impl Fn(&str)
             tokio::time::sleep(RECONNECT_AFTER).await;
             continue;
         }
+        hearing(true);
+        // `try_recv`, not `recv`: `recv` reconnects silently, and what was sent while the
+        // connection was down would be lost without anyone knowing.
         loop {
-            match listener.recv().await {
-                Ok(n) => received(n.payload()),
-                Err(e) => {
-                    // What was sent while the connection was down is lost: task status is
-                    // also in the database (where a client that reconnects reads it), and
-                    // idle workers still look for jobs every second.
-                    tracing::warn!(error = %e, channel, "the LISTEN connection dropped");
+            match listener.try_recv().await {
+                Ok(Some(n)) => received(n.payload()),
+                Ok(None) | Err(_) => {
+                    // Task status is also in the database (where a client that reconnects
+                    // reads it), idle workers still look for jobs every second, and list
+                    // pages are not kept until listening again.
+                    hearing(false);
+                    tracing::warn!(channel, "the LISTEN connection dropped; listening again");
                     tokio::time::sleep(RECONNECT_AFTER).await;
                     break;
                 }
@@ -109,7 +113,21 @@ impl Relay {
     /// workers claim at once rather than at their next look.
     pub fn wake_on_new_jobs(&mut self, url: &str, wake: impl Fn() + Send + 'static) {
         let channel = crate::storage::db::NEW_JOBS_CHANNEL;
-        self.tasks.push(tokio::spawn(listen_loop(url.to_string(), channel, move |_| wake())));
+        self.tasks.push(tokio::spawn(listen_loop(url.to_string(), channel, move |_| wake(), |_| {})));
+    }
+
+    /// Drops `store`'s kept item list pages whenever another server changes an item, and
+    /// lets it keep pages only while listening (see `storage::item_pages`).
+    pub fn follow_item_changes(&mut self, url: &str, store: &Store) {
+        let channel = crate::storage::db::ITEMS_CHANGED_CHANNEL;
+        let (changed, hearing) = (store.clone(), store.clone());
+        let listen = listen_loop(
+            url.to_string(),
+            channel,
+            move |_| changed.items_changed_elsewhere(),
+            move |on| hearing.hearing_item_changes(on),
+        );
+        self.tasks.push(tokio::spawn(listen));
     }
 
     /// Sends what is still queued (for at most `limit`), then stops.

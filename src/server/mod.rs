@@ -153,6 +153,9 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         // Tasks queued by other servers on the database.
         relay.wake_on_new_jobs(url, workers.waker());
     }
+    if let Some(relay) = &mut relay {
+        relay.follow_item_changes(url, &store);
+    }
     let max_transcodes = config.server.max_transcodes;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {

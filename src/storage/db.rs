@@ -37,6 +37,9 @@ impl Engine {
 
 /// The PostgreSQL channel notified when jobs are queued: worker processes listen to it.
 pub const NEW_JOBS_CHANNEL: &str = "timeside_jobs";
+/// The PostgreSQL channel notified when an item is added, changed or deleted: servers drop
+/// the list pages they keep.
+pub const ITEMS_CHANGED_CHANNEL: &str = "timeside_items";
 
 /// The schema, in order. A new migration is a new file and a new line; shipped ones never change
 /// (their checksums are recorded in the database).

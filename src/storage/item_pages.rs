@@ -1,8 +1,12 @@
 //! Item list pages kept in memory until an item changes: the library view is the API's most
 //! read list, and a page from memory costs a fraction of one from the database (one query
-//! with its count, 50 rows copied through the driver's thread). Used with SQLite only, where
-//! this server is the only process that writes items; with PostgreSQL several servers may,
-//! and every list reads the database.
+//! with its count, 50 rows copied through the driver's thread).
+//!
+//! A change made by this process drops every page at once. With SQLite the server is the
+//! only process that writes items, so that is all. With PostgreSQL other servers may: every
+//! item write also sends a NOTIFY, which each server's relay hears (`jobs::relay`), and pages
+//! are kept only while that LISTEN connection is up (a change it could have missed would
+//! leave stale pages).
 
 use super::items::{Item, ItemFilter};
 use super::{Page, PageRequest, Viewer};
@@ -13,13 +17,14 @@ use std::sync::{Arc, Mutex};
 /// full: they are cheap to read again), whatever page sizes clients ask for.
 const MAX_ROWS: usize = 50_000;
 
-#[derive(Default)]
 pub(crate) struct ItemPages {
     inner: Mutex<Inner>,
 }
 
 #[derive(Default)]
 struct Inner {
+    /// Whether pages may be kept at all (see the module's comment).
+    active: bool,
     /// Counts item changes: a page read from the database before a change is not kept.
     generation: u64,
     pages: HashMap<Key, Arc<Page<Item>>>,
@@ -53,16 +58,22 @@ impl Key {
 }
 
 impl ItemPages {
+    /// Pages kept from the start (SQLite), or only once [`set_active`](Self::set_active).
+    pub(crate) fn new(active: bool) -> ItemPages {
+        ItemPages { inner: Mutex::new(Inner { active, ..Default::default() }) }
+    }
+
     /// The kept page, or the generation to give [`put`](Self::put) with the page read now.
     pub(crate) fn get(&self, key: &Key) -> Result<Arc<Page<Item>>, u64> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.pages.get(key).cloned().ok_or(inner.generation)
     }
 
-    /// Keeps `page`, read at `generation`, unless an item changed since.
+    /// Keeps `page`, read at `generation`, unless an item changed since (or pages are not
+    /// kept now).
     pub(crate) fn put(&self, key: Key, generation: u64, page: Arc<Page<Item>>) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.generation != generation {
+        if !inner.active || inner.generation != generation {
             return;
         }
         if inner.rows + page.rows.len() > MAX_ROWS {
@@ -78,6 +89,17 @@ impl ItemPages {
     /// An item was added, changed or deleted (call after the change is committed).
     pub(crate) fn invalidate(&self) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Self::drop_all(&mut inner);
+    }
+
+    /// Starts or stops keeping pages; either way what was kept is dropped.
+    pub(crate) fn set_active(&self, active: bool) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.active = active;
+        Self::drop_all(&mut inner);
+    }
+
+    fn drop_all(inner: &mut Inner) {
         inner.generation += 1;
         inner.pages.clear();
         inner.rows = 0;
@@ -94,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_page_read_before_a_change_is_never_kept_and_a_change_drops_every_page() {
-        let pages = ItemPages::default();
+        let pages = ItemPages::new(true);
         let filter = ItemFilter::default();
         let first = Key::new(&Viewer::ANONYMOUS, &filter, PageRequest { page: 1, size: 50 });
         let admin = Key::new(&Viewer::ADMIN, &filter, PageRequest { page: 1, size: 50 });
@@ -109,5 +131,14 @@ mod tests {
         pages.put(admin.clone(), before, page(2));
         assert!(pages.get(&admin).is_err());
         assert!(pages.get(&first).is_err(), "a change drops every page");
+        // Inactive (PostgreSQL with its LISTEN connection down): nothing is kept.
+        pages.set_active(false);
+        let generation = pages.get(&first).expect_err("empty");
+        pages.put(first.clone(), generation, page(3));
+        assert!(pages.get(&first).is_err());
+        // Reactivated: a page read before is not kept either.
+        pages.set_active(true);
+        pages.put(first.clone(), generation, page(4));
+        assert!(pages.get(&first).is_err());
     }
 }

@@ -181,7 +181,7 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.items_changed();
+        self.items_changed().await;
         self.item(&Viewer::ADMIN, &uuid).await
     }
 
@@ -198,7 +198,7 @@ impl Store {
         filter: &ItemFilter,
         page: PageRequest,
     ) -> Result<Arc<Page<Item>>, StoreError> {
-        let Some(pages) = &self.item_pages else { return Ok(Arc::new(self.read_items(viewer, filter, page).await?)) };
+        let pages = &self.item_pages;
         let key = Key::new(viewer, filter, page);
         match pages.get(&key) {
             Ok(kept) => Ok(kept),
@@ -246,7 +246,7 @@ impl Store {
         .bind(db::now())
         .execute(&self.pool)
         .await?;
-        self.items_changed();
+        self.items_changed().await;
         self.item(viewer, uuid).await
     }
 
@@ -259,7 +259,7 @@ impl Store {
             return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
         }
         sqlx::query("DELETE FROM items WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
-        self.items_changed();
+        self.items_changed().await;
         if let Location::DataDir(_) = item.location {
             let _ = std::fs::remove_dir_all(self.files.media_dir(uuid));
         }
@@ -268,10 +268,27 @@ impl Store {
     }
 
     /// Every write to `items` ends here, once committed: kept list pages are stale.
-    fn items_changed(&self) {
-        if let Some(pages) = &self.item_pages {
-            pages.invalidate();
+    async fn items_changed(&self) {
+        self.item_pages.invalidate();
+        if self.engine == db::Engine::Postgres {
+            // Other servers drop their pages too (see `item_pages`).
+            let sent =
+                sqlx::query("SELECT pg_notify($1, '')").bind(db::ITEMS_CHANGED_CHANNEL).execute(&self.pool).await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "cannot tell other servers that an item changed");
+            }
         }
+    }
+
+    /// Another process changed an item (the relay heard it): kept pages are stale.
+    pub fn items_changed_elsewhere(&self) {
+        self.item_pages.invalidate();
+    }
+
+    /// Whether this process hears other processes' item changes (PostgreSQL's LISTEN is up):
+    /// list pages are kept only while it does.
+    pub fn hearing_item_changes(&self, hearing: bool) {
+        self.item_pages.set_active(hearing);
     }
 
     /// The path of an item's media on this machine.

@@ -25,8 +25,8 @@ pub struct Store {
     pub pool: db::Pool,
     pub engine: db::Engine,
     pub files: Files,
-    /// Item list pages in memory (SQLite only: see `item_pages`).
-    item_pages: Option<std::sync::Arc<item_pages::ItemPages>>,
+    /// Item list pages in memory (see `item_pages`).
+    item_pages: std::sync::Arc<item_pages::ItemPages>,
 }
 
 impl Store {
@@ -37,7 +37,8 @@ impl Store {
             Files::open(data_dir).map_err(|e| StoreError::Io(format!("data directory {}: {e}", data_dir.display())))?;
         let url = database.map_or_else(|| db::sqlite_url(data_dir), str::to_string);
         let (pool, engine) = db::connect(&url).await?;
-        let item_pages = (engine == db::Engine::Sqlite).then(Default::default);
+        // With PostgreSQL, pages are kept only once the relay follows item changes.
+        let item_pages = std::sync::Arc::new(item_pages::ItemPages::new(engine == db::Engine::Sqlite));
         Ok(Store { pool, engine, files, item_pages })
     }
 }

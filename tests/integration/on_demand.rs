@@ -1004,3 +1004,50 @@ on_each_engine!(
     a_decode_that_stalls_fails_its_job_and_the_worker_goes_on,
     transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot,
 );
+
+/// With PostgreSQL several servers share the items: each keeps list pages (once it hears
+/// item changes) and drops them when any server changes an item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_on_one_postgresql_database_drop_list_pages_when_either_changes_an_item() {
+    let dir = Env::new(Engine::Postgres).await;
+    let a = timeside::server::start(config(&dir, 0, "", "")).await.expect("a");
+    let b = timeside::server::start(config(&dir, 0, "", "")).await.expect("b");
+    let token = user(&a, "ada", false).await;
+    let item = upload(a.addr, &token, &tone(dir.path(), "shared.wav", 1.0), &[("is_public", "true")]).await;
+    let title_on = |addr: SocketAddr| async move {
+        let list = http::get(addr, "/api/v1/items", None).await.json();
+        list["results"][0]["title"].as_str().unwrap_or_default().to_string()
+    };
+    // B keeps its page once it listens: a change made behind both servers' backs (no
+    // notification) then goes unseen on B. (Bounded wait for B's LISTEN.)
+    let pool = a.state.store.pool.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for n in 0.. {
+        let before = title_on(b.addr).await;
+        sqlx::query("UPDATE items SET title = $1").bind(format!("behind {n}")).execute(&pool).await.expect("update");
+        if title_on(b.addr).await == before {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "B never kept a page");
+    }
+    // A change through A: A shows it at once, B as soon as the notification arrives.
+    let path = format!("/api/v1/items/{}", item["uuid"].as_str().expect("uuid"));
+    let r = http::json(a.addr, "PATCH", &path, Some(&token), &json!({ "title": "through a" })).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(title_on(a.addr).await, "through a");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while title_on(b.addr).await != "through a" {
+        assert!(tokio::time::Instant::now() < deadline, "B kept a stale page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A deletion through B: gone from A's list too.
+    let r = http::send(b.addr, "DELETE", &path, &[("Authorization", &format!("Bearer {token}"))], b"").await;
+    assert_eq!(r.status, 204);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while http::get(a.addr, "/api/v1/items", None).await.json()["count"] != 0 {
+        assert!(tokio::time::Instant::now() < deadline, "A kept a stale page");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
