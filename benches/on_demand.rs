@@ -17,7 +17,7 @@
 
 mod api;
 mod common;
-use api::{TOKEN, add_items, cpu_seconds, json, request, run_task, synth};
+use api::{TOKEN, add_items, cpu_seconds, json, request, run_task, synth, write_server_config};
 use common::{arg, start_server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -59,17 +59,7 @@ async fn main() {
         None
     };
     let database = postgres.as_ref().map(|d| d.url.clone());
-    let database_line = database.as_ref().map(|url| format!("database = \"{url}\"\n")).unwrap_or_default();
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
-            dir.path().join("data").display(),
-            media.display()
-        ),
-    )
-    .expect("config");
+    let config = write_server_config(dir.path(), &media, workers, database.as_deref());
     let (server, addr) = start_server(&server_bin, &config).await;
     let pid = server.id().expect("pid");
     let experiences = json(addr, "GET", "/api/v1/experiences", serde_json::Value::Null).await;

@@ -16,7 +16,7 @@
 
 mod api;
 mod common;
-use api::{TOKEN, add_items, cpu_seconds, json, run_task, synth};
+use api::{add_items, cpu_seconds, json, run_task, synth, write_server_config};
 use common::{arg, start_server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -45,17 +45,7 @@ impl Setup {
     async fn start(server_bin: &str, media: &Path, postgres: bool, in_process: usize, processes: usize) -> Setup {
         let dir = tempfile::tempdir().expect("tmp");
         let database = if postgres { Some(ScratchDatabase::create().await.expect("PostgreSQL")) } else { None };
-        let config = dir.path().join("server.toml");
-        let database_line = database.as_ref().map(|d| format!("database = \"{}\"\n", d.url)).unwrap_or_default();
-        std::fs::write(
-            &config,
-            format!(
-                "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {in_process}\n[live]\nmedia_roots = [\"{}\"]\n",
-                dir.path().join("data").display(),
-                media.display()
-            ),
-        )
-        .expect("config");
+        let config = write_server_config(dir.path(), media, in_process, database.as_ref().map(|d| d.url.as_str()));
         let (server, addr) = start_server(server_bin, &config).await;
         let workers = (0..processes)
             .map(|_| {

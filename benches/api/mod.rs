@@ -6,6 +6,24 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "bench-token";
 
+/// Writes `dir/server.toml` for a server with data in `dir/data`, no live channel, the bench
+/// token, `workers` in-process workers, files read in place under `media`, and `database` (a
+/// PostgreSQL URL) or SQLite; returns its path.
+pub fn write_server_config(dir: &Path, media: &Path, workers: usize, database: Option<&str>) -> PathBuf {
+    let database_line = database.map(|url| format!("database = \"{url}\"\n")).unwrap_or_default();
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
+            dir.join("data").display(),
+            media.display()
+        ),
+    )
+    .expect("config");
+    config
+}
+
 /// CPU seconds (user + system) of a process so far.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -206,41 +206,57 @@ pub(crate) fn fail(code: i32, message: impl std::fmt::Display) -> i32 {
 }
 
 fn serve(args: ServeArgs) -> i32 {
-    use crate::server::config::Config;
-    let mut config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, e),
-    };
-    if let Some(l) = args.listen {
-        config.server.listen = l;
-    }
-    if let Some(d) = args.data_dir {
-        config.server.data_dir = d;
-    }
-    if let Some(p) = args.source_password {
-        config.server.source_password = p;
-    }
-    if let Some(t) = args.api_token {
-        config.server.api_token = t;
-    }
-    if let Some(d) = args.database {
-        config.server.database = d;
-    }
-    if let Some(w) = args.workers {
-        config.jobs.workers = Some(w);
-    }
-    let problems = config.problems("command line");
-    if !problems.is_empty() {
-        return fail(EXIT_USAGE, crate::server::config::ConfigError(problems));
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => return fail(EXIT_INPUT_FAILED, format!("cannot start the runtime: {e}")),
+    let loaded = server_config(args.config.as_deref(), |config| {
+        if let Some(l) = args.listen {
+            config.server.listen = l;
+        }
+        if let Some(d) = args.data_dir {
+            config.server.data_dir = d;
+        }
+        if let Some(p) = args.source_password {
+            config.server.source_password = p;
+        }
+        if let Some(t) = args.api_token {
+            config.server.api_token = t;
+        }
+        if let Some(d) = args.database {
+            config.server.database = d;
+        }
+        if let Some(w) = args.workers {
+            config.jobs.workers = Some(w);
+        }
+    });
+    let (config, runtime) = match loaded.and_then(|config| Ok((config, multi_thread_runtime()?))) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     match runtime.block_on(crate::server::serve(config)) {
         Ok(()) => 0,
         Err(e) => fail(EXIT_INPUT_FAILED, e),
     }
+}
+
+/// The server's configuration (`file` over the defaults) with a command's flags applied by
+/// `flags`, checked; an exit code (the problems printed) if it is wrong.
+pub(crate) fn server_config(
+    file: Option<&std::path::Path>,
+    flags: impl FnOnce(&mut crate::server::config::Config),
+) -> Result<crate::server::config::Config, i32> {
+    let mut config = crate::server::config::Config::load(file).map_err(|e| fail(EXIT_USAGE, e))?;
+    flags(&mut config);
+    let problems = config.problems("command line");
+    if !problems.is_empty() {
+        return Err(fail(EXIT_USAGE, crate::server::config::ConfigError(problems)));
+    }
+    Ok(config)
+}
+
+/// The runtime of the long-running commands (`serve`, `worker`).
+pub(crate) fn multi_thread_runtime() -> Result<tokio::runtime::Runtime, i32> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(EXIT_INPUT_FAILED, format!("cannot start the runtime: {e}")))
 }
 
 fn list(json: bool) -> i32 {

@@ -30,23 +30,21 @@ pub struct WorkerArgs {
 }
 
 pub fn worker(args: WorkerArgs) -> i32 {
-    let mut config = match crate::server::config::Config::load(args.config.as_deref()) {
+    let loaded = super::server_config(args.config.as_deref(), |config| {
+        if let Some(d) = args.data_dir {
+            config.server.data_dir = d;
+        }
+        if let Some(d) = args.database {
+            config.server.database = d;
+        }
+        if let Some(n) = args.jobs {
+            config.jobs.workers = Some(n);
+        }
+    });
+    let config = match loaded {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, e),
+        Err(code) => return code,
     };
-    if let Some(d) = args.data_dir {
-        config.server.data_dir = d;
-    }
-    if let Some(d) = args.database {
-        config.server.database = d;
-    }
-    if let Some(n) = args.jobs {
-        config.jobs.workers = Some(n);
-    }
-    let problems = config.problems("command line");
-    if !problems.is_empty() {
-        return fail(EXIT_USAGE, crate::server::config::ConfigError(problems));
-    }
     let url = config.server.database.clone();
     if url.is_empty() || Engine::of(&url).ok() != Some(Engine::Postgres) {
         return fail(
@@ -60,9 +58,9 @@ pub fn worker(args: WorkerArgs) -> i32 {
         return fail(EXIT_USAGE, "--jobs: at least 1");
     }
     let grace = Duration::from_secs_f64(config.jobs.stop_grace_s);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::multi_thread_runtime() {
         Ok(r) => r,
-        Err(e) => return fail(EXIT_INPUT_FAILED, format!("cannot start the runtime: {e}")),
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let store = match crate::storage::Store::open(&config.server.data_dir, Some(&url)).await {
