@@ -4,6 +4,9 @@
 //! so a 16-bit source's samples come back exactly) or 8-bit (the 16-bit value / 256,
 //! truncated, as audiowaveform does).
 
+pub mod pyramid;
+pub mod window;
+
 /// Min/max pairs, `channels` per pixel, as 16-bit values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peaks {
@@ -38,10 +41,40 @@ impl Bits {
     }
 
     /// A 16-bit value at this width.
-    fn narrow(self, v: i16) -> i16 {
+    pub fn narrow(self, v: i16) -> i16 {
         match self {
             Bits::Eight => v / 256,
             Bits::Sixteen => v,
+        }
+    }
+}
+
+/// Widens `acc` (per channel: min, max) with interleaved `samples` (whole frames).
+pub fn accumulate_min_max(acc: &mut [(f32, f32)], samples: &[f32]) {
+    let lanes = acc.len();
+    let mut frames = samples;
+    if 8 % lanes == 0 {
+        // Eight samples at a time (whole frames, as the channel count divides 8): slot i of the
+        // accumulators holds channel i % lanes, and the loop vectorises.
+        let (mut low, mut high) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+        let chunks = samples.chunks_exact(8);
+        frames = chunks.remainder();
+        for chunk in chunks {
+            for ((l, h), &x) in low.iter_mut().zip(high.iter_mut()).zip(chunk) {
+                *l = l.min(x);
+                *h = h.max(x);
+            }
+        }
+        for (i, (l, h)) in low.iter().zip(&high).enumerate() {
+            let a = &mut acc[i % lanes];
+            a.0 = a.0.min(*l);
+            a.1 = a.1.max(*h);
+        }
+    }
+    for frame in frames.chunks_exact(lanes) {
+        for (a, &x) in acc.iter_mut().zip(frame) {
+            a.0 = a.0.min(x);
+            a.1 = a.1.max(x);
         }
     }
 }
@@ -65,6 +98,28 @@ impl Peaks {
 
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
+    }
+
+    /// One channel: per pixel, the smallest min and the largest max of all channels (the
+    /// envelope a player draws for "all channels").
+    pub fn merged(&self) -> Peaks {
+        let lanes = 2 * usize::from(self.channels.max(1));
+        let data = self
+            .data
+            .chunks_exact(lanes)
+            .flat_map(|px| {
+                let lo = px.iter().step_by(2).copied().min().unwrap_or(0);
+                let hi = px.iter().skip(1).step_by(2).copied().max().unwrap_or(0);
+                [lo, hi]
+            })
+            .collect();
+        Peaks { channels: 1, data, ..*self }
+    }
+
+    /// Channel `c`'s (min, max) per pixel.
+    pub fn channel(&self, c: usize) -> impl Iterator<Item = (i16, i16)> + '_ {
+        let lanes = 2 * usize::from(self.channels.max(1));
+        self.data.chunks_exact(lanes).map(move |px| (px[2 * c], px[2 * c + 1]))
     }
 
     /// The binary format: version 1 for one channel (as audiowaveform writes), else 2.

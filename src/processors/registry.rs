@@ -107,6 +107,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Analyzer, analyzers::dissonance),
             entry!(Analyzer, analyzers::band_spectrum),
             entry!(Grapher, graphers::waveform),
+            entry!(Grapher, graphers::peaks_pyramid),
             entry!(Encoder, encoders::wav),
             entry!(Encoder, encoders::mp3),
             entry!(Encoder, encoders::opus),

@@ -15,6 +15,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../config/timeside.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub jobs: JobsConfig,
+    pub items: ItemsConfig,
     pub live: LiveConfig,
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
@@ -60,6 +61,33 @@ impl JobsConfig {
         }
         if self.workers.is_some_and(|w| w > 256) {
             p.push("jobs.workers: at most 256".into());
+        }
+        p
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemsConfig {
+    /// The shipped experience run on every new item (empty: none).
+    pub ingest_experience: String,
+    /// Longest window (seconds of audio) that peaks routes decode on demand.
+    pub decode_window_max_s: f64,
+}
+
+impl ItemsConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let shipped: Vec<&str> = crate::pipeline::SHIPPED.iter().map(|(name, _)| *name).collect();
+        if !self.ingest_experience.is_empty() && !shipped.contains(&self.ingest_experience.as_str()) {
+            p.push(format!(
+                "items.ingest_experience: `{}` is not a shipped experience ({})",
+                self.ingest_experience,
+                shipped.join(", ")
+            ));
+        }
+        if !(1.0..=86400.0).contains(&self.decode_window_max_s) {
+            p.push(format!("items.decode_window_max_s: {} is not within 1..86400 seconds", self.decode_window_max_s));
         }
         p
     }
@@ -133,7 +161,7 @@ impl Config {
         if self.server.listen.parse::<SocketAddr>().is_err() {
             p.push(format!("{name}: server.listen: `{}` is not an address:port", self.server.listen));
         }
-        for problem in self.jobs.problems() {
+        for problem in self.jobs.problems().into_iter().chain(self.items.problems()) {
             p.push(format!("{name}: {problem}"));
         }
         if !(1..=1024).contains(&self.server.max_transcodes) {

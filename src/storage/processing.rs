@@ -342,6 +342,15 @@ impl Store {
         Ok(())
     }
 
+    /// The current experience of the shipped pipeline `name`.
+    pub async fn shipped_experience(&self, name: &str) -> Result<Option<uuid::Uuid>, StoreError> {
+        let row = sqlx::query("SELECT uuid FROM experiences WHERE title = $1 AND read_only = 1")
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| uuid_col(&r, "uuid")))
+    }
+
     /// Makes every shipped pipeline a public, read-only experience named after its file, and
     /// keeps it in step with the binary: one whose pipeline changed is replaced by a new one
     /// (the old one is kept, renamed, if tasks refer to it).
@@ -352,12 +361,8 @@ impl Store {
             let decoder = serde_json::to_value(&compiled.decoder).unwrap_or(Value::Null);
             let wanted: Vec<(String, String)> =
                 compiled.steps.iter().map(|s| (s.entry.descriptor.id.to_string(), canonical_json(&s.params))).collect();
-            let existing = sqlx::query("SELECT uuid FROM experiences WHERE title = $1 AND read_only = 1")
-                .bind(name.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = existing {
-                let old = self.experience(&Viewer::ADMIN, &uuid_col(&row, "uuid")).await?;
+            if let Some(uuid) = self.shipped_experience(name).await? {
+                let old = self.experience(&Viewer::ADMIN, &uuid).await?;
                 let have: Vec<(String, String)> =
                     old.presets.iter().map(|p| (p.processor.clone(), canonical_json(&p.parameters))).collect();
                 if have == wanted && canonical_json(&old.decoder) == canonical_json(&decoder) {

@@ -4,6 +4,7 @@
 
 use super::{Page, PageRequest, Store, StoreError, Viewer, Where, float, not_found, opt_text, text, uuid_col};
 use sqlx::any::AnyRow;
+use std::path::PathBuf;
 
 /// Status names shared by tasks, jobs and results.
 pub mod status {
@@ -124,6 +125,20 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(row_to_result))
+    }
+
+    /// The folder of the newest finished result of `processor` for `item` (whoever may see it:
+    /// callers check the item).
+    pub async fn item_result_dir(&self, item: &uuid::Uuid, processor: &str) -> Result<Option<PathBuf>, StoreError> {
+        let row = sqlx::query(
+            "SELECT cache_key FROM results WHERE item = $1 AND processor = $2 AND status = 'done'
+             ORDER BY date_modified DESC LIMIT 1",
+        )
+        .bind(item.to_string())
+        .bind(processor.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| self.files.result_dir(&text(&r, "cache_key"))))
     }
 
     pub async fn result(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<ResultRow, StoreError> {

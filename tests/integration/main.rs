@@ -12,3 +12,4 @@ mod pipeline;
 mod scale_out;
 mod server;
 mod sox_parity;
+mod visual;

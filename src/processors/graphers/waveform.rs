@@ -94,31 +94,7 @@ impl Waveform {
             // The frames that still belong to the current pixel, in one tight loop.
             let take = ((spp - self.in_current) * self.lanes).min(rest.len());
             let (run, after) = rest.split_at(take);
-            let mut frames = run;
-            if 8 % self.lanes == 0 {
-                // Eight samples at a time (whole frames, as the channel count divides 8):
-                // slot i of the accumulators holds channel i % lanes, and the loop vectorises.
-                let (mut low, mut high) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
-                let chunks = run.chunks_exact(8);
-                frames = chunks.remainder();
-                for chunk in chunks {
-                    for ((l, h), &x) in low.iter_mut().zip(high.iter_mut()).zip(chunk) {
-                        *l = l.min(x);
-                        *h = h.max(x);
-                    }
-                }
-                for (i, (l, h)) in low.iter().zip(&high).enumerate() {
-                    let acc = &mut self.current[i % self.lanes];
-                    acc.0 = acc.0.min(*l);
-                    acc.1 = acc.1.max(*h);
-                }
-            }
-            for frame in frames.chunks_exact(self.lanes) {
-                for (acc, &x) in self.current.iter_mut().zip(frame) {
-                    acc.0 = acc.0.min(x);
-                    acc.1 = acc.1.max(x);
-                }
-            }
+            crate::peaks::accumulate_min_max(&mut self.current, run);
             self.in_current += take / self.lanes;
             if self.in_current == spp {
                 self.close_pixel();

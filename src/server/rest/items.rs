@@ -131,7 +131,13 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
     };
     let added = ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user).await;
     match added {
-        Ok(item) => Ok(json(StatusCode::CREATED, &view(&ctx.state.store, &ctx.viewer, &item).await?)),
+        Ok(item) => {
+            let mut body = view(&ctx.state.store, &ctx.viewer, &item).await?;
+            if let Some(task) = queue_ingest(&ctx, &item.uuid).await {
+                body["ingest_task"] = task.to_string().into();
+            }
+            Ok(json(StatusCode::CREATED, &body))
+        }
         Err(e) => {
             // Nothing of a refused item stays.
             if let Location::DataDir(_) = location {
@@ -143,6 +149,31 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
                 other => other,
             };
             Err(e.into())
+        }
+    }
+}
+
+/// Queues `items.ingest_experience` on a new item (a task of the client's, so that it can
+/// follow it); the item stands whatever happens here.
+async fn queue_ingest(ctx: &Ctx, item: &uuid::Uuid) -> Option<uuid::Uuid> {
+    let name = &ctx.state.config.items.ingest_experience;
+    if name.is_empty() {
+        return None;
+    }
+    let store = &ctx.state.store;
+    let queued = match store.shipped_experience(name).await {
+        Ok(Some(experience)) => store.create_task(&ctx.viewer, &experience, Some(item), None).await,
+        Ok(None) => Err(StoreError::Invalid(vec![format!("no shipped experience `{name}`")])),
+        Err(e) => Err(e),
+    };
+    match queued {
+        Ok(task) => {
+            super::tasks::announce(&ctx.state, &task);
+            Some(task.uuid)
+        }
+        Err(e) => {
+            tracing::warn!(%item, error = %e, "could not queue the item's ingest task");
+            None
         }
     }
 }

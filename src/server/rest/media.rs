@@ -74,7 +74,7 @@ fn transcode_slot(ctx: &Ctx) -> Result<tokio::sync::OwnedSemaphorePermit, ApiErr
 }
 
 /// The item (visible to the client) and the path of its media.
-async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, PathBuf), ApiError> {
+pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, PathBuf), ApiError> {
     let uuid = ctx.uuid("uuid", "item")?;
     let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
     let path = ctx.state.store.media_path(&item.location).filter(|p| p.exists()).ok_or_else(|| {

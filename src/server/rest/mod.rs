@@ -15,6 +15,7 @@ pub use media::TranscodeLocks;
 pub use users::{viewer, viewer_of_token};
 mod tasks;
 mod users;
+mod visual;
 
 use super::{AppState, Peer, error_reply};
 use crate::storage::{PageRequest, StoreError, Viewer};
@@ -206,6 +207,35 @@ pub static ROUTES: &[Route] = &[
         &[],
         None,
         media::download
+    ),
+    route!(
+        "GET",
+        "/items/{uuid}/waveform",
+        Read,
+        "Min/max per pixel of a window at any zoom (TimeSide's JSON: start, stop, nb_pixels, time, min, max)",
+        &[
+            ("start", "seconds (default 0)"),
+            ("stop", "seconds (default: the end)"),
+            ("nb_pixels", "pixels, 1 to 20000 (default 1024)"),
+            ("split_channels", "true: also `per_channel` min/max"),
+        ],
+        None,
+        visual::waveform
+    ),
+    route!(
+        "GET",
+        "/items/{uuid}/peaks.{ext}",
+        Read,
+        "Peaks in audiowaveform's formats (`dat`: binary v1/v2, `json`), as peaks.js and waveform-data.js read them",
+        &[
+            ("samples_per_pixel", "frames per pixel (default 256)"),
+            ("start", "seconds (default 0)"),
+            ("stop", "seconds (default: the end)"),
+            ("bits", "8 or 16 (default 16; stored peaks have 8-bit precision)"),
+            ("channels", "1: all channels together (default); the item's channel count: each channel"),
+        ],
+        None,
+        visual::peaks
     ),
     route!("GET", "/processors", Read, "Every processor of the registry", PAGE, None, catalog::processors),
     route!("GET", "/processors/{pid}", Read, "One processor", &[], None, catalog::processor),

@@ -34,11 +34,16 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
     let body: NewTask = ctx.json_body().await?;
     let task =
         ctx.state.store.create_task(&ctx.viewer, &body.experience, body.item.as_ref(), body.selection.as_ref()).await?;
-    if let Some(workers) = &ctx.state.workers {
+    announce(&ctx.state, &task);
+    Ok(json(StatusCode::CREATED, &task))
+}
+
+/// Tells this server's workers and the task's subscribers about a task just queued.
+pub(super) fn announce(state: &crate::server::AppState, task: &crate::storage::tasks::Task) {
+    if let Some(workers) = &state.workers {
         workers.wake();
     }
-    crate::jobs::worker::publish_status(&ctx.state.topics, &task);
-    Ok(json(StatusCode::CREATED, &task))
+    crate::jobs::worker::publish_status(&state.topics, task);
 }
 
 /// GET /tasks/{uuid}

@@ -1,0 +1,262 @@
+//! An item's waveform data for any window at any zoom: TimeSide's `waveform` JSON and
+//! audiowaveform's `peaks.dat` / `peaks.json` (which peaks.js and waveform-data.js read).
+//!
+//! Windows are read from the item's stored peaks pyramid (made by the `ingest` experience when
+//! the item was added) without decoding. Windows finer than its finest level (256 frames per
+//! pixel), `peaks.*` windows not aligned to its pixels, and any window asked before the pyramid
+//! exists, are decoded on demand from a seek, up to `items.decode_window_max_s` of audio.
+
+use super::{ApiError, Ctx, Reply_, json};
+use crate::peaks::pyramid::Pyramid;
+use crate::peaks::{Bits, Peaks, window};
+use crate::processors::graphers::peaks_pyramid;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use warp::Reply;
+use warp::http::{HeaderValue, StatusCode, header};
+
+/// Most pixels one reply holds (a three-hour item at 256 frames per pixel is ~1.9 million).
+const MAX_PIXELS: u64 = 1 << 22;
+/// Most pixels of a `waveform` reply.
+const MAX_WAVEFORM_PIXELS: usize = 20_000;
+/// How long an on-demand window waits for a decoding slot before the reply is 503.
+const DECODE_SLOT_WAIT: Duration = Duration::from_secs(10);
+
+/// What an item's windows are made from.
+struct ItemPeaks {
+    media: PathBuf,
+    pyramid: Option<Arc<Pyramid>>,
+    samplerate: u32,
+    channels: u16,
+    /// Frames of audio (the pyramid's count when stored, else from the probed duration).
+    frames: u64,
+}
+
+impl ItemPeaks {
+    fn duration(&self) -> f64 {
+        self.frames as f64 / f64::from(self.samplerate)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+}
+
+async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
+    let (item, media) = super::media::item_media(ctx).await?;
+    let dir = ctx.state.store.item_result_dir(&item.uuid, peaks_pyramid::DESCRIPTOR.id).await?;
+    let pyramid = match dir {
+        Some(dir) => {
+            let path = dir.join(peaks_pyramid::FILE_NAME);
+            match tokio::task::spawn_blocking(move || Pyramid::open(&path)).await.map_err(internal)? {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    // Served by decoding meanwhile; running `ingest` again rewrites it.
+                    tracing::warn!(item = %item.uuid, error = %e, "the item's peaks pyramid is unreadable");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let samplerate = pyramid.as_ref().map_or(item.samplerate as u32, |p| p.sample_rate);
+    let channels = pyramid.as_ref().map_or(item.channels as u16, |p| p.channels);
+    if samplerate == 0 || channels == 0 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_audio", "the item has no audio stream"));
+    }
+    let frames = match &pyramid {
+        Some(p) => p.frames,
+        None => (item.audio_duration.unwrap_or(0.0) * f64::from(samplerate)).round() as u64,
+    };
+    Ok(ItemPeaks { media, pyramid, samplerate, channels, frames })
+}
+
+/// How a window's pixels must relate to the stored ones.
+#[derive(Clone, Copy, PartialEq)]
+enum Precision {
+    /// Exactly min/max of each pixel's frames (`peaks.*`): stored levels only when they tile
+    /// the pixels, else decoded.
+    Exact,
+    /// From the nearest finer level (`waveform`): a pixel may take in part of a stored pixel
+    /// beyond its edges.
+    NearestLevel,
+}
+
+/// `count` pixels of `spp` frames from frame `start`, all channels.
+async fn window_peaks(
+    ctx: &Ctx,
+    item: &ItemPeaks,
+    start: f64,
+    spp: f64,
+    count: usize,
+    precision: Precision,
+) -> Result<Peaks, ApiError> {
+    if let Some(pyramid) = &item.pyramid {
+        let level = match precision {
+            Precision::NearestLevel => window::finer_level(pyramid, spp),
+            Precision::Exact if start.fract() == 0.0 && spp.fract() == 0.0 => {
+                window::exact_level(pyramid, start as u64, spp as u64)
+            }
+            Precision::Exact => None,
+        };
+        if let Some(level) = level {
+            let pyramid = pyramid.clone();
+            return tokio::task::spawn_blocking(move || window::from_level(&pyramid, level, start, spp, count))
+                .await
+                .map_err(internal)?
+                .map_err(internal);
+        }
+    }
+    let first = start.floor() as u64;
+    let frames = ((start + spp * count as f64).ceil() as u64).min(item.frames).saturating_sub(first);
+    let seconds = frames as f64 / f64::from(item.samplerate);
+    let max = ctx.state.config.items.decode_window_max_s;
+    if seconds > max {
+        return Err(if item.pyramid.is_none() {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "peaks_pending",
+                format!(
+                    "the item's peaks are not stored yet (its ingest task has not finished): windows of up to \
+                     {max} s are decoded on demand, this one is {seconds:.1} s"
+                ),
+            )
+        } else {
+            ApiError::bad_parameter(format!(
+                "this window ({seconds:.1} s) is finer than the stored peaks or not aligned to them (pixels of a \
+                 multiple of 256 frames, starting on one), so it must be decoded: at most {max} s"
+            ))
+        });
+    }
+    let slot = tokio::time::timeout(DECODE_SLOT_WAIT, ctx.state.transcode_slots.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_transcodes",
+                "the server is busy decoding: try again",
+            )
+        })?
+        .map_err(internal)?;
+    let (media, rate) = (item.media.clone(), item.samplerate);
+    let decoded = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        window::decode_frames(&media, rate, first, frames)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", e))?;
+    let (src, src_first) = decoded;
+    Ok(window::bin(&src, src_first, start, spp, count))
+}
+
+/// `start` and `stop` query parameters in seconds, checked against the item.
+fn time_window(ctx: &Ctx, item: &ItemPeaks) -> Result<(f64, f64), ApiError> {
+    let duration = item.duration();
+    let start = ctx.query_as::<f64>("start")?.unwrap_or(0.0);
+    let stop = ctx.query_as::<f64>("stop")?.map_or(duration, |s| s.min(duration));
+    if !start.is_finite() || start < 0.0 || start >= duration.max(f64::MIN_POSITIVE) {
+        return Err(ApiError::bad_parameter(format!("start={start}: seconds from 0 to the item's {duration:.3} s")));
+    }
+    if !stop.is_finite() || stop <= start {
+        return Err(ApiError::bad_parameter(format!("stop={stop}: seconds after start ({start})")));
+    }
+    Ok((start, stop))
+}
+
+/// GET /items/{uuid}/waveform?start=&stop=&nb_pixels=&split_channels=: TimeSide's JSON.
+pub async fn waveform(ctx: Ctx) -> Reply_ {
+    let item = item_peaks(&ctx).await?;
+    let (start, stop) = time_window(&ctx, &item)?;
+    let nb_pixels = ctx.query_as::<usize>("nb_pixels")?.unwrap_or(1024);
+    if !(1..=MAX_WAVEFORM_PIXELS).contains(&nb_pixels) {
+        return Err(ApiError::bad_parameter(format!("nb_pixels={nb_pixels}: 1 to {MAX_WAVEFORM_PIXELS}")));
+    }
+    let split = ctx.query_as::<bool>("split_channels")?.unwrap_or(false);
+    let rate = f64::from(item.samplerate);
+    let spp = (stop - start) * rate / nb_pixels as f64;
+    let peaks = window_peaks(&ctx, &item, start * rate, spp, nb_pixels, Precision::NearestLevel).await?;
+    let value = |v: i16| f32::from(v) / 32768.0;
+    let lanes =
+        |p: &Peaks, c: usize| -> (Vec<f32>, Vec<f32>) { p.channel(c).map(|(lo, hi)| (value(lo), value(hi))).unzip() };
+    let (min, max) = lanes(&peaks.merged(), 0);
+    let step = (stop - start) / nb_pixels as f64;
+    let time: Vec<f64> = (0..nb_pixels).map(|j| start + j as f64 * step).collect();
+    let mut body = serde_json::json!({
+        "start": start,
+        "stop": stop,
+        "nb_pixels": nb_pixels,
+        "samplerate": item.samplerate,
+        "samples_per_pixel": spp,
+        "channels": item.channels,
+        "time": time,
+        "min": min,
+        "max": max,
+    });
+    if split {
+        let per: Vec<serde_json::Value> = (0..usize::from(peaks.channels))
+            .map(|c| {
+                let (min, max) = lanes(&peaks, c);
+                serde_json::json!({ "min": min, "max": max })
+            })
+            .collect();
+        body["per_channel"] = per.into();
+    }
+    Ok(cacheable(json(StatusCode::OK, &body)))
+}
+
+/// GET /items/{uuid}/peaks.{dat|json}?samples_per_pixel=&start=&stop=&bits=&channels=:
+/// audiowaveform's formats.
+pub async fn peaks(ctx: Ctx) -> Reply_ {
+    let ext = ctx.param("ext").to_string();
+    if ext != "dat" && ext != "json" {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "unknown_format", format!("no `peaks.{ext}`: dat or json")));
+    }
+    let item = item_peaks(&ctx).await?;
+    let (start, stop) = time_window(&ctx, &item)?;
+    let spp = ctx.query_as::<u32>("samples_per_pixel")?.unwrap_or(crate::peaks::pyramid::BASE_SPP);
+    if spp == 0 || spp > 1 << 30 {
+        return Err(ApiError::bad_parameter(format!("samples_per_pixel={spp}: 1 to 2^30")));
+    }
+    let bits_n = ctx.query_as::<u8>("bits")?.unwrap_or(16);
+    let bits = Bits::parse(bits_n).ok_or_else(|| ApiError::bad_parameter(format!("bits={bits_n}: 8 or 16")))?;
+    let channels = ctx.query_as::<u16>("channels")?.unwrap_or(1);
+    if channels != 1 && channels != item.channels {
+        return Err(ApiError::bad_parameter(format!(
+            "channels={channels}: 1 (all channels together) or {} (each channel)",
+            item.channels
+        )));
+    }
+    let rate = f64::from(item.samplerate);
+    let first = (start * rate).round() as u64;
+    let last = ((stop * rate).round() as u64).min(item.frames);
+    let count = (last.saturating_sub(first)).div_ceil(u64::from(spp)).max(1);
+    if count > MAX_PIXELS {
+        return Err(ApiError::bad_parameter(format!(
+            "{count} pixels asked (at most {MAX_PIXELS}): a larger samples_per_pixel or a shorter window"
+        )));
+    }
+    // The last pixel covers only the frames that exist, as audiowaveform's does.
+    let mut peaks = window_peaks(&ctx, &item, first as f64, f64::from(spp), count as usize, Precision::Exact).await?;
+    peaks.samples_per_pixel = spp;
+    if channels == 1 {
+        peaks = peaks.merged();
+    }
+    let (body, mime) = match ext.as_str() {
+        "dat" => (peaks.to_dat(bits), "application/octet-stream"),
+        _ => (peaks.to_json(bits).into_bytes(), "application/json"),
+    };
+    let mut response = warp::reply::with_status(body, StatusCode::OK).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    Ok(cacheable(response))
+}
+
+/// Windows of an item do not change while it exists (its media is never replaced): clients
+/// and proxies may keep them a while.
+fn cacheable(mut response: warp::reply::Response) -> warp::reply::Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}

@@ -1,0 +1,224 @@
+//! An item's waveform data at any zoom, from a real server: the peaks pyramid stored by the
+//! `ingest` task when the item is added, and windows decoded on demand. Every value is checked
+//! against min/max computed here from the decoded samples.
+
+use crate::common::{decode_all, write_wav};
+use crate::http;
+use crate::on_demand::{Engine, Env, config, upload, user, wait_task};
+use serde_json::Value;
+use std::time::Duration;
+use timeside::media::AudioFormat;
+use timeside::peaks::to_i16;
+
+const RATE: u32 = 44100;
+const SECONDS: f64 = 20.0;
+
+/// Left: a 440 Hz sine whose amplitude rises from 0 to 0.9; right: a deterministic rough
+/// signal, so the two channels' peaks differ everywhere.
+fn two_channels() -> Vec<f32> {
+    let frames = (SECONDS * f64::from(RATE)) as usize;
+    (0..frames)
+        .flat_map(|i| {
+            let t = i as f64 / f64::from(RATE);
+            let left = 0.9 * (t / SECONDS) * (2.0 * std::f64::consts::PI * 440.0 * t).sin();
+            let right = ((i * 7919 + 13) % 1000) as f64 / 1000.0 - 0.5;
+            [left as f32, right as f32]
+        })
+        .collect()
+}
+
+/// Per pixel `j`, per channel: (min, max) as 16-bit values over frames `first(j)..end(j)`.
+fn direct(samples: &[f32], channels: usize, pixels: impl Iterator<Item = (usize, usize)>) -> Vec<Vec<(i16, i16)>> {
+    let frames = samples.len() / channels;
+    pixels
+        .map(|(a, b)| {
+            (0..channels)
+                .map(|c| {
+                    let values = (a..b.min(frames)).map(|f| to_i16(samples[f * channels + c]));
+                    (values.clone().min().unwrap_or(0), values.max().unwrap_or(0))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The envelope of all channels of each pixel.
+fn merged(px: &[Vec<(i16, i16)>]) -> Vec<(i16, i16)> {
+    px.iter()
+        .map(|chs| (chs.iter().map(|c| c.0).min().unwrap_or(0), chs.iter().map(|c| c.1).max().unwrap_or(0)))
+        .collect()
+}
+
+fn eight(v: i16) -> i64 {
+    i64::from(v / 256)
+}
+
+/// audiowaveform's JSON `data` for pixels of `channels` lanes each.
+fn flat(px: &[Vec<(i16, i16)>], narrow: fn(i16) -> i64) -> Vec<i64> {
+    px.iter().flat_map(|chs| chs.iter().flat_map(|&(lo, hi)| [narrow(lo), narrow(hi)])).collect()
+}
+
+/// Pixels of `spp` frames from frame `start` up to frame `end`.
+fn tiles(start: usize, spp: usize, end: usize) -> impl Iterator<Item = (usize, usize)> {
+    (start..end).step_by(spp).map(move |a| (a, (a + spp).min(end)))
+}
+
+async fn peaks_json(addr: std::net::SocketAddr, token: &str, item: &str, query: &str) -> Value {
+    let r = http::get(addr, &format!("/api/v1/items/{item}/peaks.json?{query}"), Some(token)).await;
+    assert_eq!(r.status, 200, "{query}: {}", r.text());
+    r.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_peaks_at_every_zoom_equal_min_max_of_the_decoded_samples() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "[items]\n")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ana", false).await;
+    let format = AudioFormat { samplerate: RATE, channels: 2 };
+    let wav = write_wav(env.path(), "two.wav", two_channels(), format, 16);
+    let item = upload(addr, &token, &wav, &[("title", "two channels")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    let ingest = item["ingest_task"].as_str().expect("an ingest task is queued with the item");
+    let task = wait_task(addr, &token, ingest, Duration::from_secs(60)).await;
+    assert_eq!(task["status"], "done", "{task}");
+    let samples = decode_all(&wav);
+    let frames = samples.len() / 2;
+
+    // Stored levels, whole item: 8-bit values exactly as stored, each channel and merged.
+    for spp in [256usize, 1024, 65536] {
+        let want = direct(&samples, 2, tiles(0, spp, frames));
+        let split = peaks_json(addr, &token, &uuid, &format!("samples_per_pixel={spp}&bits=8&channels=2")).await;
+        assert_eq!(
+            (split["version"].as_u64(), split["channels"].as_u64(), split["bits"].as_u64()),
+            (Some(2), Some(2), Some(8))
+        );
+        assert_eq!(split["length"].as_u64(), Some(frames.div_ceil(spp) as u64));
+        let got: Vec<i64> = serde_json::from_value(split["data"].clone()).expect("data");
+        assert_eq!(got, flat(&want, eight), "spp {spp}, split");
+        let mono = peaks_json(addr, &token, &uuid, &format!("samples_per_pixel={spp}&bits=8")).await;
+        let got: Vec<i64> = serde_json::from_value(mono["data"].clone()).expect("data");
+        let want_mono: Vec<i64> = merged(&want).iter().flat_map(|&(lo, hi)| [eight(lo), eight(hi)]).collect();
+        assert_eq!(got, want_mono, "spp {spp}, merged");
+    }
+
+    // A window starting on a stored pixel, in .dat (version 2 header, 8 bits).
+    let (start, spp) = (256 * 300, 2048);
+    let stop = start + 2048 * 50;
+    let query = format!(
+        "samples_per_pixel={spp}&bits=8&channels=2&start={}&stop={}",
+        start as f64 / f64::from(RATE),
+        stop as f64 / f64::from(RATE)
+    );
+    let dat = http::get(addr, &format!("/api/v1/items/{uuid}/peaks.dat?{query}"), Some(&token)).await;
+    assert_eq!(dat.status, 200, "{}", dat.text());
+    let header: Vec<i32> = dat.body[..24].chunks(4).map(|c| i32::from_le_bytes(c.try_into().expect("4"))).collect();
+    assert_eq!(header, vec![2, 1, RATE as i32, spp as i32, 50, 2]);
+    let values: Vec<i64> = dat.body[24..].iter().map(|&b| i64::from(b as i8)).collect();
+    assert_eq!(values, flat(&direct(&samples, 2, tiles(start, spp, stop)), eight));
+
+    // Not on the stored pixels (300 frames per pixel, an unaligned start): decoded on demand,
+    // exact to 16 bits.
+    let start = 88_201;
+    let stop = start + 300 * 40;
+    let query = format!(
+        "samples_per_pixel=300&bits=16&channels=2&start={}&stop={}",
+        start as f64 / f64::from(RATE),
+        stop as f64 / f64::from(RATE)
+    );
+    let got: Vec<i64> =
+        serde_json::from_value(peaks_json(addr, &token, &uuid, &query).await["data"].clone()).expect("data");
+    assert_eq!(got, flat(&direct(&samples, 2, tiles(start, 300, stop)), i64::from));
+
+    // Mono .dat is version 1 (no channel field), as audiowaveform writes it.
+    let dat = http::get(addr, &format!("/api/v1/items/{uuid}/peaks.dat?samples_per_pixel=4096"), Some(&token)).await;
+    assert_eq!(i32::from_le_bytes(dat.body[..4].try_into().expect("4")), 1);
+    assert_eq!(dat.body.len(), 20 + frames.div_ceil(4096) * 2 * 2);
+
+    // TimeSide's waveform: finer than a sample (decoded), each pixel shows the sample under it.
+    let (t0, nb) = (5.0, 100);
+    let f0 = (t0 * f64::from(RATE)) as usize;
+    let r = http::get(
+        addr,
+        &format!(
+            "/api/v1/items/{uuid}/waveform?start={t0}&stop={}&nb_pixels={nb}&split_channels=true",
+            t0 + 50.0 / f64::from(RATE)
+        ),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let w = r.json();
+    assert_eq!(w["time"].as_array().map(Vec::len), Some(nb));
+    let left_max: Vec<f64> = serde_json::from_value(w["per_channel"][0]["max"].clone()).expect("max");
+    for (j, v) in left_max.iter().enumerate() {
+        let sample = f64::from(to_i16(samples[(f0 + j / 2) * 2])) / 32768.0;
+        assert!((v - sample).abs() < 1e-6, "pixel {j}: {v} vs sample {sample}");
+    }
+
+    // A coarse window from a stored level: every pixel's span holds the exact min/max of its
+    // frames (it may reach a little beyond its edges), and the extremes are the item's.
+    let nb = 300;
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform?nb_pixels={nb}"), Some(&token)).await;
+    let w = r.json();
+    let (min, max): (Vec<f64>, Vec<f64>) = (
+        serde_json::from_value(w["min"].clone()).expect("min"),
+        serde_json::from_value(w["max"].clone()).expect("max"),
+    );
+    let spp = frames as f64 / nb as f64;
+    let exact =
+        merged(&direct(&samples, 2, (0..nb).map(|j| ((j as f64 * spp) as usize, ((j + 1) as f64 * spp) as usize))));
+    let q = |v: i16| f64::from(eight(v) as i16 * 256) / 32768.0;
+    for (j, &(lo, hi)) in exact.iter().enumerate() {
+        assert!(
+            min[j] <= q(lo) + 1e-9 && max[j] >= q(hi) - 1e-9,
+            "pixel {j}: [{}, {}] vs exact [{lo}, {hi}]",
+            min[j],
+            max[j]
+        );
+    }
+    let all = merged(&direct(&samples, 2, std::iter::once((0, frames))))[0];
+    assert!((max.iter().cloned().fold(f64::MIN, f64::max) - q(all.1)).abs() < 1e-9);
+
+    // Bad requests name the parameter.
+    for (query, word) in [
+        ("peaks.json?bits=12", "bits"),
+        ("peaks.json?channels=3", "channels"),
+        ("peaks.json?samples_per_pixel=0", "samples_per_pixel"),
+        ("waveform?nb_pixels=0", "nb_pixels"),
+        ("waveform?start=30", "start"),
+        ("waveform?start=3&stop=2", "stop"),
+    ] {
+        let r = http::get(addr, &format!("/api/v1/items/{uuid}/{query}"), Some(&token)).await;
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.text().contains(word), "{query}: {}", r.text());
+    }
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/peaks.png"), Some(&token)).await;
+    assert_eq!(r.status, 404);
+    // Private items' peaks are not found for others.
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/peaks.json"), None).await;
+    assert_eq!(r.status, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_stored_pyramid_short_windows_are_decoded_and_long_ones_wait() {
+    let env = Env::new(Engine::Sqlite).await;
+    let extra = "[items]\ningest_experience = \"\"\ndecode_window_max_s = 5.0\n";
+    let server = timeside::server::start(config(&env, 1, "", extra)).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ana", false).await);
+    let format = AudioFormat { samplerate: RATE, channels: 2 };
+    let wav = write_wav(env.path(), "two.wav", two_channels(), format, 16);
+    let item = upload(addr, &token, &wav, &[]).await;
+    assert!(item.get("ingest_task").is_none(), "{item}");
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform"), Some(&token)).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["code"], "peaks_pending");
+    let samples = decode_all(&wav);
+    let got = peaks_json(addr, &token, uuid, "samples_per_pixel=512&stop=2&channels=2").await;
+    let got: Vec<i64> = serde_json::from_value(got["data"].clone()).expect("data");
+    // Pixels are whole: the last one runs past `stop` to its end.
+    assert_eq!(got, flat(&direct(&samples, 2, tiles(0, 512, (2 * RATE as usize).div_ceil(512) * 512)), i64::from));
+    server.shutdown().await;
+}
