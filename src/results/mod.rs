@@ -6,6 +6,7 @@
 //! built by the constructors of [`ResultData`]. Labels are integer codes named in
 //! `label_metadata`, as in TimeSide.
 
+pub mod formats;
 pub mod values;
 
 use serde::{Deserialize, Serialize};
