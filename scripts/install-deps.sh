@@ -4,7 +4,8 @@
 # crates that build C, ffmpeg/sox/time to verify outputs and run the benchmark, and
 # liquidsoap (a source client the live-server tests push with), and PostgreSQL 15, started
 # with a `timeside` role (password `timeside`, may create databases) that the tests make
-# their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect).
+# their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect); libhdf5 for
+# HDF5 results, and the Python readers the export tests use (in target/pytools).
 # Safe to run again; the Rust toolchain itself is expected (rustup, or Debian's cargo >= 1.95).
 set -euo pipefail
 
@@ -15,6 +16,7 @@ packages=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   ffmpeg sox libsox-fmt-all time liquidsoap
   postgresql
+  libhdf5-dev hdf5-tools python3-venv
 )
 
 missing=()
@@ -51,6 +53,17 @@ if [ -z "${TIMESIDE_TEST_POSTGRES:-}" ]; then
         CREATE ROLE timeside LOGIN CREATEDB PASSWORD 'timeside';
       END IF;
     END \$\$;"
+fi
+
+# The Python readers the export tests check files with (jams, pympi-ling, praatio, webvtt-py,
+# h5py), from PyPI, in a virtual environment under target/ (nothing installed system-wide).
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv="$repo/target/pytools"
+requirements="$repo/tests/python-requirements.txt"
+if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$venv/requirements.txt"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

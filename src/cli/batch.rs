@@ -1,7 +1,7 @@
 //! `timeside run <pipeline.toml> <input>... -o <dir> [-j N]`: a preset over many inputs.
 //!
-//! Each input gets `<dir>/<stem>/` with `results.json` and whatever graphers and encoders
-//! write. The folder is built under a temporary name and renamed only when the input succeeded,
+//! Each input gets `<dir>/<stem>/` with `results.json`, `results.<ext>` for each of the
+//! preset's `formats`, and whatever graphers and encoders write. The folder is built under a temporary name and renamed only when the input succeeded,
 //! so a failed input leaves nothing that looks complete. Inputs run N at a time; one failing
 //! does not stop the others; the exit code is 1 if any failed.
 
@@ -9,6 +9,7 @@ use super::output::write_results_file;
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
 use crate::media::Input;
 use crate::pipeline::{CancelToken, CompiledPipeline, PipelineSpec, RunOptions, run};
+use crate::results::formats::Format;
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -151,7 +152,14 @@ fn run_one(
         RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress), ..Default::default() };
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
         write_results_file(&tmp.join("results.json"), &out.results, true)
-            .map_err(|e| format!("{}: cannot write results: {e}", job.input))
+            .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;
+        // The preset's other formats, beside it (TimeSide's -R).
+        let media = super::output::media_of(&job.input.to_string());
+        for format in pipeline.formats.iter().filter(|f| **f != Format::Json) {
+            let file = tmp.join(format!("results.{}", format.extension()));
+            super::output::write_format(*format, &out.results, &media, &file)?;
+        }
+        Ok(())
     });
     if let Err(e) = outcome {
         let _ = std::fs::remove_dir_all(&tmp);

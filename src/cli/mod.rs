@@ -20,9 +20,11 @@ use crate::media::{DecodeOptions, Input};
 use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec, run};
 use crate::processors::params::parse_cli_value;
 use crate::processors::registry;
+use crate::results::formats::{Format, MediaInfo};
+use crate::results::{self, AnalyzerResult};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub const EXIT_INPUT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -67,6 +69,8 @@ enum Command {
     },
     /// Waveform peaks in audiowaveform's .dat or .json (peaks.js, waveform-data.js read them).
     Peaks(peaks::PeaksArgs),
+    /// Convert results (JSON, YAML, XML or HDF5, as `analyze` writes them) to another format.
+    Export(ExportArgs),
     /// Convert to one or more formats in one decoding pass (format from each extension).
     Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
@@ -159,8 +163,28 @@ struct AnalyzeArgs {
     /// Indent the JSON.
     #[arg(long)]
     pretty: bool,
+    /// Output format: json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt.
+    /// Other than json: one input, and `-o` for hdf5 and for csv of several results (one file
+    /// each, `<stem>.<result id>.csv`).
+    #[arg(long, default_value = "json", value_name = "FORMAT")]
+    format: String,
     #[command(flatten)]
     decode: DecodeArgs,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Results as `timeside analyze` or `run` wrote them (JSON, YAML, XML or HDF5; by extension).
+    results: PathBuf,
+    /// json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt.
+    #[arg(long, value_name = "FORMAT")]
+    format: String,
+    /// The file to write.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Title of the media, for exports that carry one (JAMS); default: the results' file name.
+    #[arg(long)]
+    title: Option<String>,
 }
 
 /// Entry point; returns the process exit code.
@@ -182,6 +206,7 @@ pub fn main() -> i32 {
         Command::User { command } => user::run(command),
         Command::Worker(args) => worker::worker(args),
         Command::Peaks(args) => peaks::peaks(args),
+        Command::Export(args) => export(args),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
     }
@@ -344,10 +369,24 @@ fn analyze_spec(args: &AnalyzeArgs) -> Result<PipelineSpec, Vec<String>> {
             StepSpec { id, params }
         })
         .collect();
-    Ok(PipelineSpec { decoder: args.decode.apply(DecodeOptions::default()), processors })
+    Ok(PipelineSpec { decoder: args.decode.apply(DecodeOptions::default()), processors, ..Default::default() })
+}
+
+fn parse_format(name: &str) -> Result<Format, i32> {
+    Format::parse(name).ok_or_else(|| fail(EXIT_USAGE, Format::unknown_message(name)))
 }
 
 fn analyze(args: AnalyzeArgs) -> i32 {
+    let format = match parse_format(&args.format) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    if format != Format::Json && args.inputs.len() != 1 {
+        return fail(EXIT_USAGE, format!("--format {}: one input (JSON writes one line per input)", format.name()));
+    }
+    if format == Format::Hdf5 && args.output.is_none() {
+        return fail(EXIT_USAGE, "--format hdf5: give a file with -o");
+    }
     let spec = match analyze_spec(&args) {
         Ok(s) => s,
         Err(problems) => return fail(EXIT_USAGE, problems.join("\n  ")),
@@ -376,7 +415,12 @@ fn analyze(args: AnalyzeArgs) -> i32 {
             }
         }
     }
-    let code = output::write_results(&outputs, args.output.as_deref(), args.pretty);
+    let code = match (format, outputs.first()) {
+        (Format::Json, _) | (_, None) => output::write_results(&outputs, args.output.as_deref(), args.pretty),
+        (format, Some(results)) => {
+            write_formatted(format, results, &output::media_of(&args.inputs[0]), args.output.as_deref())
+        }
+    };
     if code != 0 {
         code
     } else if failed {
@@ -384,6 +428,56 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     } else {
         0
     }
+}
+
+/// Writes results in a format other than JSON to `path` (or stdout for the text formats).
+fn write_formatted(format: Format, results: &[AnalyzerResult], media: &MediaInfo, path: Option<&Path>) -> i32 {
+    match path {
+        Some(path) => match output::write_format(format, results, media, path) {
+            Ok(files) => {
+                if files.len() > 1 {
+                    for f in files {
+                        eprintln!("wrote {}", f.display());
+                    }
+                }
+                0
+            }
+            Err(e) => fail(EXIT_INPUT_FAILED, e),
+        },
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = results::formats::write(format, results, media, &mut out)
+                .and_then(|_| Ok(std::io::Write::flush(&mut out)?));
+            match written {
+                Ok(()) => 0,
+                Err(e) => fail(EXIT_INPUT_FAILED, e),
+            }
+        }
+    }
+}
+
+/// `timeside export <results> --format F -o FILE`
+fn export(args: ExportArgs) -> i32 {
+    let format = match parse_format(&args.format) {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let ext = args.results.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default();
+    let from = Format::parse(&ext).filter(|f| f.reads_back()).unwrap_or(Format::Json);
+    let bytes = match std::fs::read(&args.results) {
+        Ok(b) => b,
+        Err(e) => return fail(EXIT_INPUT_FAILED, format!("{}: {e}", args.results.display())),
+    };
+    let results = match results::formats::read(from, &bytes) {
+        Ok(r) => r,
+        Err(e) => return fail(EXIT_INPUT_FAILED, format!("{}: {e}", args.results.display())),
+    };
+    let mut media = output::media_of(&args.results.display().to_string());
+    media.media_url = results.first().map(|r| r.audio_metadata.uri.clone()).unwrap_or_default();
+    if let Some(title) = args.title {
+        media.title = title;
+    }
+    write_formatted(format, &results, &media, Some(&args.output))
 }
 
 /// First Ctrl-C ends the input (a live source stops and its results are written); the

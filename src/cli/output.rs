@@ -2,9 +2,10 @@
 //! string), and through a temporary file so no half-written file is left behind.
 
 use crate::results::AnalyzerResult;
+use crate::results::formats::{self, Format, FormatError, MediaInfo};
 use serde::Serialize;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn print_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> i32 {
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -64,4 +65,34 @@ pub fn write_results(outputs: &[Vec<AnalyzerResult>], path: Option<&Path>, prett
             super::fail(super::EXIT_INPUT_FAILED, format!("{target}: cannot write: {e}"))
         }
     }
+}
+
+/// Writes `results` as `format` to `path` (whole or not at all). CSV holds one result a file:
+/// several go to `<stem>.<result id>.csv` beside `path`. Returns the files written.
+pub fn write_format(
+    format: Format,
+    results: &[AnalyzerResult],
+    media: &MediaInfo,
+    path: &Path,
+) -> Result<Vec<PathBuf>, String> {
+    let fail = |p: &Path, e: FormatError| format!("{}: cannot write {}: {e}", p.display(), format.name());
+    if format == Format::Csv && results.len() != 1 {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "results".into());
+        let mut written = Vec::new();
+        for r in results {
+            let name = crate::storage::files::safe_file_name(&format!("{stem}.{}.csv", r.id_metadata.id), "result.csv");
+            let file = path.with_file_name(name);
+            formats::write_file(format, std::slice::from_ref(r), media, &file).map_err(|e| fail(&file, e))?;
+            written.push(file);
+        }
+        return Ok(written);
+    }
+    formats::write_file(format, results, media, path).map_err(|e| fail(path, e))?;
+    Ok(vec![path.to_path_buf()])
+}
+
+/// What exports say about the media of an input: its name, and the input as its location.
+pub fn media_of(input: &str) -> MediaInfo {
+    let title = std::path::Path::new(input).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    MediaInfo { title, media_url: input.to_string(), ..Default::default() }
 }

@@ -154,7 +154,8 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
     if !problems.is_empty() {
         return fail(EXIT_USAGE, problems.join("\n  "));
     }
-    let spec = PipelineSpec { decoder: args.decode.apply(DecodeOptions::default()), processors: steps };
+    let spec =
+        PipelineSpec { decoder: args.decode.apply(DecodeOptions::default()), processors: steps, ..Default::default() };
     let pipeline = match spec.compile("command line") {
         Ok(p) => p,
         Err(e) => return fail(EXIT_USAGE, e),

@@ -212,7 +212,7 @@ impl Channel {
         let meters = meters.map(|(id, params)| StepSpec { id: id.to_string(), params });
         let analyzers = config.analyzers.iter().map(|id| StepSpec { id: id.clone(), params: serde_json::Value::Null });
         let processors = encoders.chain(meters).chain(analyzers).collect();
-        let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors }
+        let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors, ..Default::default() }
             .compile(&format!("channel {}", config.id))
             .map_err(|e| e.to_string())?;
         let events = Arc::new(Publisher::new(format!("live:{}", config.id)));

@@ -163,6 +163,7 @@ pub fn encode_samples(
     let spec = super::PipelineSpec {
         decoder: Default::default(),
         processors: vec![super::StepSpec { id: id.into(), params }],
+        ..Default::default()
     };
     let pipeline = spec.compile(id).map_err(|e| e.to_string())?;
     run_source(&pipeline, Box::new(source), &RunOptions { output_dir: Some(dir), ..Default::default() })

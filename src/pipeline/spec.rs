@@ -17,6 +17,7 @@ use crate::media::DecodeOptions;
 use crate::processors::params::toml_to_json;
 use crate::processors::registry::{Factory, unknown_processor_message};
 use crate::processors::{ProcessorEntry, lookup};
+use crate::results::formats::Format;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -27,6 +28,10 @@ pub struct PipelineSpec {
     pub decoder: DecodeOptions,
     #[serde(default)]
     pub processors: Vec<StepSpec>,
+    /// Result formats written beside `results.json` by `timeside run` (TimeSide's `-R`):
+    /// names of [`crate::results::formats::Format`].
+    #[serde(default)]
+    pub formats: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -56,6 +61,7 @@ pub struct CompiledStep {
 pub struct CompiledPipeline {
     pub decoder: DecodeOptions,
     pub steps: Vec<CompiledStep>,
+    pub formats: Vec<Format>,
 }
 
 impl PipelineSpec {
@@ -96,11 +102,18 @@ impl PipelineSpec {
                 Err(errs) => problems.extend(errs.into_iter().map(|e| format!("{place}: {e}"))),
             }
         }
+        let mut formats = Vec::new();
+        for (i, name) in self.formats.iter().enumerate() {
+            match Format::parse(name) {
+                Some(f) => formats.push(f),
+                None => problems.push(format!("formats[{i}]: {}", Format::unknown_message(name))),
+            }
+        }
         if self.processors.is_empty() {
             problems.push("no processors: add at least one [[processors]] entry".into());
         }
         if problems.is_empty() {
-            Ok(CompiledPipeline { decoder: self.decoder.clone(), steps })
+            Ok(CompiledPipeline { decoder: self.decoder.clone(), steps, formats })
         } else {
             Err(SpecError { source_name: source_name.to_string(), problems })
         }

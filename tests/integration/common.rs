@@ -109,6 +109,7 @@ pub fn analyze(path: &Path, ids: &str, options: DecodeOptions) -> RunOutput {
             .split(',')
             .map(|id| timeside::pipeline::StepSpec { id: id.into(), params: serde_json::Value::Null })
             .collect(),
+        ..Default::default()
     };
     let p = spec.compile("test").expect("pipeline");
     run(&p, &Input::File(path.to_path_buf()), &RunOptions::default())

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod decode;
 mod encode;
+mod exports;
 mod hardening;
 mod http;
 mod on_demand;

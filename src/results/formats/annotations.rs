@@ -176,7 +176,11 @@ pub fn textgrid(results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Wri
             writeln!(out, "        xmin = 0\n        xmax = {xmax}\n        intervals: size = {}", intervals.len())?;
             for (i, (a, b, text)) in intervals.iter().enumerate() {
                 writeln!(out, "        intervals [{}]:", i + 1)?;
-                writeln!(out, "            xmin = {a}\n            xmax = {b}\n            text = {}", praat_text(text))?;
+                writeln!(
+                    out,
+                    "            xmin = {a}\n            xmax = {b}\n            text = {}",
+                    praat_text(text)
+                )?;
             }
         } else {
             let mut points: Vec<&Mark> = tier.marks.iter().collect();
@@ -256,7 +260,10 @@ pub fn eaf(results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Write) -
         }
         writeln!(out, "  </TIER>")?;
     }
-    writeln!(out, "  <LINGUISTIC_TYPE GRAPHIC_REFERENCES=\"false\" LINGUISTIC_TYPE_ID=\"timeside\" TIME_ALIGNABLE=\"true\"/>")?;
+    writeln!(
+        out,
+        "  <LINGUISTIC_TYPE GRAPHIC_REFERENCES=\"false\" LINGUISTIC_TYPE_ID=\"timeside\" TIME_ALIGNABLE=\"true\"/>"
+    )?;
     writeln!(out, "</ANNOTATION_DOCUMENT>")?;
     Ok(())
 }
@@ -275,7 +282,11 @@ pub fn svl(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Format
         let (dimensions, layer, points): (u8, &str, Vec<(u64, Option<f32>, Option<u64>, String)>) = match r.time_mode {
             TimeMode::Event => {
                 let times = d.time.as_deref().unwrap_or_default();
-                (1, "timeinstants", times.iter().enumerate().map(|(i, &t)| (frame(t), None, None, text_of(r, i))).collect())
+                (
+                    1,
+                    "timeinstants",
+                    times.iter().enumerate().map(|(i, &t)| (frame(t), None, None, text_of(r, i))).collect(),
+                )
             }
             TimeMode::Segment => {
                 let times = d.time.as_deref().unwrap_or_default();
@@ -285,15 +296,21 @@ pub fn svl(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Format
                     .iter()
                     .zip(durations)
                     .enumerate()
-                    .map(|(i, (&t, &len))| (frame(t), Some(value(i).unwrap_or(0.0)), Some((len * rate).round() as u64), text_of(r, i)))
+                    .map(|(i, (&t, &len))| {
+                        (frame(t), Some(value(i).unwrap_or(0.0)), Some((len * rate).round() as u64), text_of(r, i))
+                    })
                     .collect();
                 (3, "regions", points)
             }
             TimeMode::Framewise => match (&d.value, r.frame_metadata) {
                 (Some(v), Some(f)) if v.width() == 1 => {
                     let step = f.stepsize as f64 / f64::from(f.samplerate.max(1));
-                    let points =
-                        v.as_flat().iter().enumerate().map(|(i, &x)| (frame(i as f64 * step), Some(x), None, String::new())).collect();
+                    let points = v
+                        .as_flat()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &x)| (frame(i as f64 * step), Some(x), None, String::new()))
+                        .collect();
                     (2, "timevalues", points)
                 }
                 _ => continue,
@@ -339,8 +356,12 @@ mod tests {
         assert_eq!(names, ["onsets", "tempo.beats", "loud", "state", "clicks", "silence"]);
         let state = &tiers[3];
         // Labels 0, 1, 1, 0 every 256 frames at 8 kHz: three runs.
-        let runs: Vec<(f64, Option<f64>, &str)> = state.marks.iter().map(|m| (m.start, m.end, m.text.as_str())).collect();
-        assert_eq!(runs, [(0.0, Some(0.032), "silence"), (0.032, Some(0.096), "sound, \"loud\" é"), (0.096, Some(0.128), "silence")]);
+        let runs: Vec<(f64, Option<f64>, &str)> =
+            state.marks.iter().map(|m| (m.start, m.end, m.text.as_str())).collect();
+        assert_eq!(
+            runs,
+            [(0.0, Some(0.032), "silence"), (0.032, Some(0.096), "sound, \"loud\" é"), (0.096, Some(0.128), "silence")]
+        );
         assert_eq!(tiers[0].marks[1], Mark { start: 1.25, end: None, text: "1".into() });
     }
 

@@ -44,7 +44,8 @@ fn mode_name<T: serde::Serialize>(mode: &T) -> String {
 }
 
 fn mode_of<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, FormatError> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown mode `{name}`")))
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| err(format!("unknown mode `{name}`")))
 }
 
 fn dataset<T: hdf5::H5Type>(group: &hdf5::Group, name: &str, data: &[T]) -> Result<(), FormatError> {
@@ -165,7 +166,11 @@ fn read_one(g: &hdf5::Group) -> Result<(u64, AnalyzerResult), FormatError> {
         start: get_num(&a, "start")?,
         duration: get_num(&a, "duration")?,
         is_segment: get_num::<u8>(&a, "is_segment")? != 0,
-        sha256: if a.attr_names().map_err(err)?.iter().any(|n| n == "sha256") { Some(get_str(&a, "sha256")?) } else { None },
+        sha256: if a.attr_names().map_err(err)?.iter().any(|n| n == "sha256") {
+            Some(get_str(&a, "sha256")?)
+        } else {
+            None
+        },
         channels: get_num(&a, "channels")?,
         samplerate: get_num(&a, "samplerate")?,
         channels_management: get_str(&a, "channelsManagement")?,

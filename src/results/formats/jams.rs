@@ -97,7 +97,9 @@ fn annotation(r: &AnalyzerResult, all: &[AnalyzerResult]) -> Option<(&'static st
                 return None;
             }
             // The namespace wants numbers: a non-finite value (none of ours) becomes 0.
-            let row = |i: usize| Value::Array(values.row(i).iter().map(|&x| json!(if x.is_finite() { x } else { 0.0 })).collect());
+            let row = |i: usize| {
+                Value::Array(values.row(i).iter().map(|&x| json!(if x.is_finite() { x } else { 0.0 })).collect())
+            };
             ("vector", observations(r, row).into())
         }
     })

@@ -128,7 +128,12 @@ fn invalid(format: Format, message: impl Into<String>) -> FormatError {
 
 /// Writes `results` as `format` into `out`. HDF5 is a file format: it is built in a temporary
 /// file next to nothing the caller sees, then copied into `out`.
-pub fn write(format: Format, results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Write) -> Result<(), FormatError> {
+pub fn write(
+    format: Format,
+    results: &[AnalyzerResult],
+    media: &MediaInfo,
+    out: &mut dyn Write,
+) -> Result<(), FormatError> {
     match format {
         Format::Json => serde_json::to_writer(&mut *out, results).map_err(|e| invalid(format, e.to_string()))?,
         Format::Yaml => serde_yaml::to_writer(&mut *out, results).map_err(|e| invalid(format, e.to_string()))?,
@@ -152,7 +157,12 @@ pub fn write(format: Format, results: &[AnalyzerResult], media: &MediaInfo, out:
 }
 
 /// Writes `results` as `format` to `path`, whole or not at all (a temporary file renamed).
-pub fn write_file(format: Format, results: &[AnalyzerResult], media: &MediaInfo, path: &Path) -> Result<(), FormatError> {
+pub fn write_file(
+    format: Format,
+    results: &[AnalyzerResult],
+    media: &MediaInfo,
+    path: &Path,
+) -> Result<(), FormatError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{name}.part"));
     let written = if format == Format::Hdf5 {
@@ -259,7 +269,10 @@ pub(crate) mod tests {
             stamp("onsets", ResultData::event_value(vec![0.5, 1.25, 3.0], Values::scalars(vec![0.3, 1.0, 0.7]))),
             stamp("tempo", ResultData::global_value(Values::scalars(vec![120.0]))),
             stamp("tempo.beats", ResultData::event_value(vec![0.5, 1.0], Values::scalars(vec![1.0, 2.0]))),
-            stamp("loud", ResultData::segment_value(vec![0.0, 2.0], vec![1.5, 0.5], Values::scalars(vec![-23.0, -9.5]))),
+            stamp(
+                "loud",
+                ResultData::segment_value(vec![0.0, 2.0], vec![1.5, 0.5], Values::scalars(vec![-23.0, -9.5])),
+            ),
             stamp("kind", ResultData::global_label(vec![1], labels.clone())),
             stamp("state", ResultData::framewise_label(vec![0, 1, 1, 0], frames, labels.clone())),
             stamp("clicks", ResultData::event_label(vec![0.1, 2.5], vec![1, 0], labels.clone())),

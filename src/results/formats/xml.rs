@@ -147,7 +147,8 @@ fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, Forma
 }
 
 fn mode_of<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, FormatError> {
-    serde_json::from_value(serde_json::Value::String(name.to_string())).map_err(|_| err(format!("unknown mode `{name}`")))
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| err(format!("unknown mode `{name}`")))
 }
 
 /// One `<result>` being read.
@@ -248,7 +249,9 @@ pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
                             label_type: a.text("label_type")?,
                         });
                     }
-                    ("label", Some(p)) if p.labels.is_some() && text_of.is_none() && matches!(event, Event::Empty(_)) => {
+                    ("label", Some(p))
+                        if p.labels.is_some() && text_of.is_none() && matches!(event, Event::Empty(_)) =>
+                    {
                         let a = attrs("label")?;
                         let code: i64 = a.parse("code")?;
                         let labels = p.labels.as_mut().ok_or_else(|| err("<label> outside <label_metadata>"))?;

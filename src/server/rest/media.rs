@@ -34,7 +34,7 @@ fn transcode_pipeline(
     if let Some(c) = format.container {
         params["container"] = c.into();
     }
-    PipelineSpec { decoder, processors: vec![StepSpec { id: format.encoder.into(), params }] }
+    PipelineSpec { decoder, processors: vec![StepSpec { id: format.encoder.into(), params }], ..Default::default() }
         .compile(format.name)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }

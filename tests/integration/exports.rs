@@ -1,0 +1,232 @@
+//! Result formats from the command line, each file opened by its own tool's reader: `jams`
+//! (validates against the JAMS schema), `pympi-ling` (ELAN), `praatio` (TextGrid), `webvtt-py`,
+//! `h5py`, Python's `csv` and XML parser (Sonic Visualiser). The readers live in
+//! `target/pytools` (made by `scripts/install-deps.sh`); what they find is compared with the
+//! JSON results of the same run.
+
+use crate::common::{timeside, write_wav};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use timeside::media::AudioFormat;
+
+const RATE: u32 = 44100;
+const CLICKS: [f64; 6] = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0];
+/// The clicks, and the tone's abrupt start and stop (a stop is a broadband click too).
+const ONSETS: [f64; 8] = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.5];
+
+/// Six clicks over silence, then a second of 440 Hz at -20 dBFS, then two seconds of silence.
+fn clicks_tone_silence() -> Vec<f32> {
+    let n = (6.5 * f64::from(RATE)) as usize;
+    let mut s = vec![0.0f32; n];
+    for &t in &CLICKS {
+        let at = (t * f64::from(RATE)) as usize;
+        for (k, v) in s[at..at + 64].iter_mut().enumerate() {
+            *v = 0.9 * (-(k as f32) / 12.0).exp();
+        }
+    }
+    let tone = (3.5 * f64::from(RATE)) as usize;
+    for (i, v) in s[tone..tone + RATE as usize].iter_mut().enumerate() {
+        *v = 0.1 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / RATE as f32).sin();
+    }
+    s
+}
+
+fn python() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pytools/bin/python");
+    assert!(p.exists(), "{} is missing: run `bash scripts/install-deps.sh`", p.display());
+    p
+}
+
+/// What the tool's reader found in `path`.
+fn read_with_tool(format: &str, path: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_export.py");
+    let out = std::process::Command::new(python()).arg(script).arg(format).arg(path).output().expect("python");
+    assert!(
+        out.status.success(),
+        "{format} reader refused {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reader output")
+}
+
+fn analyze(input: &Path, format: &str, output: &Path) {
+    let ids = "onsets,silence,pitch,level";
+    let out = timeside(&[
+        "analyze",
+        input.to_str().expect("path"),
+        "-a",
+        ids,
+        "-p",
+        "silence.min_duration=0.3",
+        "--format",
+        format,
+        "-o",
+        output.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "--format {format}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn result<'a>(results: &'a Value, id: &str) -> &'a Value {
+    results.as_array().expect("list").iter().find(|r| r["id_metadata"]["id"] == id).unwrap_or_else(|| panic!("no {id}"))
+}
+
+fn count(results: &Value, id: &str) -> usize {
+    result(results, id)["data_object"]["time"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn every_export_opens_in_its_tools_reader_with_the_results_marks() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav =
+        write_wav(dir.path(), "marks.wav", clicks_tone_silence(), AudioFormat { samplerate: RATE, channels: 1 }, 16);
+    let json_path = dir.path().join("results.json");
+    analyze(&wav, "json", &json_path);
+    let results: Value = serde_json::from_slice(&std::fs::read(&json_path).expect("json")).expect("parse");
+    let onsets = count(&results, "onsets");
+    assert_eq!(onsets, ONSETS.len(), "the click track's onsets: {}", result(&results, "onsets"));
+    let silences = count(&results, "silence");
+    assert!(silences >= 2, "silence before the clicks' end and after the tone");
+    let file = |ext: &str| dir.path().join(format!("marks.{ext}"));
+
+    // JAMS: schema-valid, onsets in `onset` at the clicks' times, pitch as a contour.
+    analyze(&wav, "jams", &file("jams"));
+    let jams = read_with_tool("jams", &file("jams"));
+    assert_eq!(jams["namespaces"]["onset"], serde_json::json!([onsets]), "{jams}");
+    assert_eq!(jams["namespaces"]["segment_open"], serde_json::json!([silences]), "{jams}");
+    assert!(jams["namespaces"]["pitch_contour"][0].as_u64().expect("pitch contour") > 100, "{jams}");
+    assert!(jams["namespaces"]["vector"].as_array().is_some(), "level goes to vector: {jams}");
+    for (t, want) in jams["onset_times"].as_array().expect("times").iter().zip(ONSETS) {
+        assert!((t.as_f64().expect("time") - want).abs() < 0.03, "onset at {t}, click at {want}");
+    }
+    assert!((jams["duration"].as_f64().expect("duration") - 6.5).abs() < 0.01);
+
+    // ELAN, Praat, WebVTT: a tier per result with marks, each mark once.
+    analyze(&wav, "eaf", &file("eaf"));
+    let eaf = read_with_tool("eaf", &file("eaf"));
+    assert_eq!(eaf["tiers"]["onsets"], onsets, "{eaf}");
+    assert_eq!(eaf["tiers"]["silence"], silences, "{eaf}");
+    let first_ms = eaf["starts_ms"]["onsets"][0].as_f64().expect("ms");
+    assert!((first_ms - 500.0).abs() < 30.0, "{eaf}");
+    analyze(&wav, "textgrid", &file("TextGrid"));
+    let tg = read_with_tool("textgrid", &file("TextGrid"));
+    assert_eq!(tg["tiers"]["onsets"], onsets, "{tg}");
+    assert_eq!(tg["tiers"]["silence"], silences, "{tg}");
+    analyze(&wav, "vtt", &file("vtt"));
+    let vtt = read_with_tool("vtt", &file("vtt"));
+    assert_eq!(vtt["cues"], onsets + silences, "{vtt}");
+    assert!(vtt["texts"][0].as_str().expect("text").starts_with("silence: "), "{vtt}");
+
+    // Sonic Visualiser: instants for onsets, regions for silences, a curve for the pitch.
+    analyze(&wav, "svl", &file("svl"));
+    let svl = read_with_tool("svl", &file("svl"));
+    assert_eq!(svl["points"]["onsets"], onsets, "{svl}");
+    assert_eq!(svl["points"]["silence"], silences, "{svl}");
+    let frames = result(&results, "pitch")["data_object"]["value"].as_array().expect("pitch").len();
+    assert_eq!(svl["points"]["pitch"], frames, "{svl}");
+
+    // Audacity: one label a line, points with start = end.
+    analyze(&wav, "audacity", &file("txt"));
+    let labels = std::fs::read_to_string(file("txt")).expect("labels");
+    let onset_lines: Vec<&str> = labels.lines().filter(|l| l.contains("\tonsets: ")).collect();
+    assert_eq!(onset_lines.len(), onsets);
+    let fields: Vec<&str> = onset_lines[0].split('\t').collect();
+    assert_eq!((fields.len(), fields[0]), (3, fields[1]), "{}", onset_lines[0]);
+
+    // HDF5 in TimeSide's layout, read by h5py: the same values as the JSON.
+    analyze(&wav, "hdf5", &file("h5"));
+    let h5 = read_with_tool("hdf5", &file("h5"));
+    let level = &h5["groups"]["level.max"];
+    assert_eq!((level["data_mode"].as_str(), level["time_mode"].as_str()), (Some("value"), Some("global")));
+    let json_level = result(&results, "level.max")["data_object"]["value"][0].as_f64().expect("level");
+    assert!((level["value"][0][0].as_f64().expect("h5 level") - json_level).abs() < 1e-6, "{level}");
+    assert_eq!(h5["groups"]["onsets"]["time"].as_array().map(Vec::len), Some(onsets));
+
+    // CSV: one table per result, read by Python's csv.
+    analyze(&wav, "csv", &file("csv"));
+    let onsets_csv = dir.path().join("marks.onsets.csv");
+    let csv = read_with_tool("csv", &onsets_csv);
+    assert_eq!(csv["header"], serde_json::json!(["time", "value"]));
+    assert_eq!(csv["rows"], onsets);
+
+    // YAML, XML and HDF5 read back into the same results (`timeside export` back to JSON).
+    for ext in ["yaml", "xml", "h5"] {
+        let written = file(ext);
+        if ext != "h5" {
+            analyze(&wav, ext, &written);
+        }
+        let back = dir.path().join(format!("back-{ext}.json"));
+        let out = timeside(&[
+            "export",
+            written.to_str().expect("path"),
+            "--format",
+            "json",
+            "-o",
+            back.to_str().expect("path"),
+        ]);
+        assert!(out.status.success(), "{ext}: {}", String::from_utf8_lossy(&out.stderr));
+        let again: Value = serde_json::from_slice(&std::fs::read(&back).expect("back")).expect("json");
+        // Dates and ids differ between runs; the data must not.
+        for (a, b) in again.as_array().expect("list").iter().zip(results.as_array().expect("list")) {
+            assert_eq!(a["id_metadata"]["id"], b["id_metadata"]["id"]);
+            assert_eq!(a["data_object"], b["data_object"], "{ext}: {}", a["id_metadata"]["id"]);
+            assert_eq!(a["parameters"], b["parameters"]);
+        }
+    }
+
+    // `export` from the JSON to an export format writes the same as `analyze --format`.
+    let exported = dir.path().join("exported.jams");
+    let out = timeside(&[
+        "export",
+        json_path.to_str().expect("path"),
+        "--format",
+        "jams",
+        "-o",
+        exported.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(read_with_tool("jams", &exported)["namespaces"]["onset"], serde_json::json!([onsets]));
+
+    // Unknown formats and damaged inputs are refused with the reason.
+    let out = timeside(&["analyze", wav.to_str().expect("path"), "-a", "level", "--format", "wma"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("textgrid"));
+    std::fs::write(dir.path().join("bad.xml"), "<results><result data_mode=\"value\"").expect("write");
+    let bad = dir.path().join("bad.xml");
+    let out = timeside(&[
+        "export",
+        bad.to_str().expect("path"),
+        "--format",
+        "vtt",
+        "-o",
+        file("never.vtt").to_str().expect("p"),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("xml"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!file("never.vtt").exists());
+}
+
+#[test]
+fn a_preset_writes_its_formats_beside_the_json() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav = write_wav(dir.path(), "p.wav", clicks_tone_silence(), AudioFormat { samplerate: RATE, channels: 1 }, 16);
+    let preset = dir.path().join("preset.toml");
+    std::fs::write(&preset, "formats = [\"yaml\", \"jams\", \"textgrid\"]\n[[processors]]\nid = \"onsets\"\n")
+        .expect("write");
+    let out_dir = dir.path().join("out");
+    let out =
+        timeside(&["run", preset.to_str().expect("p"), wav.to_str().expect("p"), "-o", out_dir.to_str().expect("p")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["results.json", "results.yaml", "results.jams", "results.TextGrid"] {
+        assert!(out_dir.join("p").join(name).exists(), "{name}");
+    }
+    assert_eq!(
+        read_with_tool("jams", &out_dir.join("p/results.jams"))["namespaces"]["onset"],
+        serde_json::json!([ONSETS.len()])
+    );
+    std::fs::write(&preset, "formats = [\"wma\"]\n[[processors]]\nid = \"onsets\"\n").expect("write");
+    let out =
+        timeside(&["run", preset.to_str().expect("p"), wav.to_str().expect("p"), "-o", out_dir.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("formats[0]"), "{}", String::from_utf8_lossy(&out.stderr));
+}
