@@ -268,6 +268,9 @@ pub fn eaf(results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Write) -
     Ok(())
 }
 
+/// A Sonic Visualiser point: frame, value, duration (frames), label.
+type SvPoint = (u64, Option<f32>, Option<u64>, String);
+
 /// Sonic Visualiser: one model and layer per result with a place in time: points
 /// (`timeinstants`), regions (`regions`, with their value when they have one) and framewise
 /// single values (`timevalues`: a curve). Frames are sample indices at the results' rate.
@@ -278,8 +281,7 @@ pub fn svl(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Format
         let rate = f64::from(r.audio_metadata.samplerate.max(1));
         let frame = |t: f64| ((r.audio_metadata.start + t) * rate).round().max(0.0) as u64;
         let d = &r.data_object;
-        // (dimensions, layer type, points as (frame, value, duration, label)).
-        let (dimensions, layer, points): (u8, &str, Vec<(u64, Option<f32>, Option<u64>, String)>) = match r.time_mode {
+        let (dimensions, layer, points): (u8, &str, Vec<SvPoint>) = match r.time_mode {
             TimeMode::Event => {
                 let times = d.time.as_deref().unwrap_or_default();
                 (

@@ -277,24 +277,18 @@ pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
                 }
                 text.clear();
             }
-            Event::Text(t) => {
-                if text_of.is_some() {
-                    text.push_str(&t.decode().map_err(|e| err(e.to_string()))?);
-                }
-            }
-            Event::GeneralRef(r) => {
-                if text_of.is_some() {
-                    let name = r.decode().map_err(|e| err(e.to_string()))?;
-                    let c = match name.as_ref() {
-                        "amp" => '&',
-                        "lt" => '<',
-                        "gt" => '>',
-                        "quot" => '"',
-                        "apos" => '\'',
-                        other => return Err(err(format!("unknown entity &{other};"))),
-                    };
-                    text.push(c);
-                }
+            Event::Text(t) if text_of.is_some() => text.push_str(&t.decode().map_err(|e| err(e.to_string()))?),
+            Event::GeneralRef(r) if text_of.is_some() => {
+                let name = r.decode().map_err(|e| err(e.to_string()))?;
+                let c = match name.as_ref() {
+                    "amp" => '&',
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    other => return Err(err(format!("unknown entity &{other};"))),
+                };
+                text.push(c);
             }
             Event::End(e) => {
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
@@ -327,7 +321,7 @@ fn store_text(p: Option<&mut Partial>, what: &str, text: &str) -> Result<(), For
         "value" => {
             let flat: Vec<f32> = numbers(text, "value")?;
             let columns = p.value_columns.max(1);
-            if flat.len() % columns != 0 {
+            if !flat.len().is_multiple_of(columns) {
                 return Err(err(format!("<value>: {} numbers for {columns} columns", flat.len())));
             }
             p.data.value = Some(if columns == 1 { Values::scalars(flat) } else { Values::rows_of(flat, columns) });
