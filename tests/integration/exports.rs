@@ -230,3 +230,68 @@ fn a_preset_writes_its_formats_beside_the_json() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("formats[0]"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_exports_an_items_analyses_and_converts_one_result() {
+    use crate::http;
+    use crate::on_demand::{Engine, Env, config, experience, run_task, upload, user, wait_task};
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ana", false).await);
+    let wav =
+        write_wav(env.path(), "marks.wav", clicks_tone_silence(), AudioFormat { samplerate: RATE, channels: 1 }, 16);
+    let item = upload(addr, &token, &wav, &[("title", "Clicks, tone \"and\" silence")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    let analysis = experience(addr, "analysis").await;
+    let task = run_task(addr, &token, &analysis, ("item", &uuid)).await;
+    let done = wait_task(addr, &token, task["uuid"].as_str().expect("task"), std::time::Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "done", "{done}");
+
+    // The item's analyses in one file per tool, read by the tools' readers.
+    let save = |name: &str, body: &[u8]| {
+        let p = env.path().join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    };
+    let jams = http::get(addr, &format!("/api/v1/items/{uuid}/export.jams"), Some(&token)).await;
+    assert_eq!((jams.status, jams.header("content-type")), (200, Some("application/json")), "{}", jams.text());
+    let found = read_with_tool("jams", &save("item.jams", &jams.body));
+    assert_eq!(found["namespaces"]["onset"], serde_json::json!([ONSETS.len()]), "{found}");
+    assert_eq!(found["namespaces"]["tempo"].as_array().map(Vec::len), Some(1), "{found}");
+    assert!(found["namespaces"]["pitch_contour"].is_array(), "{found}");
+    for (ext, tool) in [("eaf", "eaf"), ("TextGrid", "textgrid")] {
+        let r = http::get(addr, &format!("/api/v1/items/{uuid}/export.{ext}"), Some(&token)).await;
+        assert_eq!(r.status, 200, "{ext}: {}", r.text());
+        let found = read_with_tool(tool, &save(&format!("item.{ext}"), &r.body));
+        assert_eq!(found["tiers"]["onsets"], ONSETS.len(), "{ext}: {found}");
+        assert!(found["tiers"]["tempo.beats"].as_u64().is_some(), "{ext}: {found}");
+    }
+    let vtt = http::get(addr, &format!("/api/v1/items/{uuid}/export.vtt"), Some(&token)).await;
+    assert_eq!(vtt.header("content-type"), Some("text/vtt; charset=utf-8"));
+    assert!(read_with_tool("vtt", &save("item.vtt", &vtt.body))["cues"].as_u64().expect("cues") >= ONSETS.len() as u64);
+    let txt = http::get(addr, &format!("/api/v1/items/{uuid}/export.txt"), Some(&token)).await;
+    assert_eq!(txt.text().lines().filter(|l| l.contains("\tonsets: ")).count(), ONSETS.len());
+    assert!(txt.header("content-disposition").is_some_and(|d| d.contains(".txt")), "{:?}", txt.headers);
+
+    // One result converted: YAML reads back to the stored JSON; CSV needs one result.
+    let rows = http::get(addr, &format!("/api/v1/results?item={uuid}&processor=level"), Some(&token)).await.json();
+    let level = rows["results"][0]["uuid"].as_str().expect("level result").to_string();
+    let stored = http::get(addr, &format!("/api/v1/results/{level}/data"), Some(&token)).await;
+    let stored =
+        timeside::results::formats::read(timeside::results::formats::Format::Json, &stored.body).expect("json");
+    let yaml = http::get(addr, &format!("/api/v1/results/{level}/data?format=yaml"), Some(&token)).await;
+    assert_eq!(yaml.status, 200, "{}", yaml.text());
+    let back = timeside::results::formats::read(timeside::results::formats::Format::Yaml, &yaml.body).expect("yaml");
+    assert_eq!(back, stored);
+    let csv = http::get(addr, &format!("/api/v1/results/{level}/data?format=csv"), Some(&token)).await;
+    assert_eq!(csv.status, 400);
+    assert!(csv.text().contains("level.max"), "{}", csv.text());
+    let csv = http::get(addr, &format!("/api/v1/results/{level}/data?format=csv&id=level.rms"), Some(&token)).await;
+    assert_eq!((csv.status, csv.text().lines().next()), (200, Some("value")));
+    let bad = http::get(addr, &format!("/api/v1/results/{level}/data?format=wma"), Some(&token)).await;
+    assert_eq!(bad.status, 404);
+    assert!(bad.text().contains("textgrid"));
+    // Others do not see a private item's exports.
+    assert_eq!(http::get(addr, &format!("/api/v1/items/{uuid}/export.jams"), None).await.status, 404);
+    server.shutdown().await;
+}

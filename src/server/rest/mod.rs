@@ -8,6 +8,7 @@
 //! Lists are pages: `?page=&page_size=` → `{count, next, previous, results}`.
 
 mod catalog;
+mod exports;
 mod items;
 mod media;
 pub mod openapi;
@@ -237,6 +238,15 @@ pub static ROUTES: &[Route] = &[
         None,
         visual::peaks
     ),
+    route!(
+        "GET",
+        "/items/{uuid}/export.{ext}",
+        Read,
+        "All of an item's analyses in one file: export.jams, .eaf, .TextGrid, .vtt, .txt (Audacity), .svl, .yaml, ...",
+        &[],
+        None,
+        exports::item_export
+    ),
     route!("GET", "/processors", Read, "Every processor of the registry", PAGE, None, catalog::processors),
     route!("GET", "/processors/{pid}", Read, "One processor", &[], None, catalog::processor),
     route!(
@@ -376,8 +386,12 @@ pub static ROUTES: &[Route] = &[
         "GET",
         "/results/{uuid}/data",
         Read,
-        "A result's data: the AnalyzerResult container (JSON), or the grapher's image or encoder's file",
-        &[],
+        "A result's data: the AnalyzerResult container (JSON), or the grapher's image or encoder's file; \
+         with `format`, the container converted",
+        &[
+            ("format", "json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt"),
+            ("id", "one result of the container (e.g. `level.rms`); CSV holds one"),
+        ],
         None,
         tasks::result_data
     ),

@@ -91,6 +91,9 @@ pub async fn result(ctx: Ctx) -> Reply_ {
 pub async fn result_data(ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "result")?;
     let r = ctx.state.store.result(&ctx.viewer, &uuid).await?;
+    if let Some(format) = ctx.query.get("format").filter(|f| !f.is_empty()) {
+        return super::exports::result_data_as(&ctx, &r, format).await;
+    }
     let path = r.data_path.as_deref().and_then(|p| ctx.state.store.files.resolve(p)).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

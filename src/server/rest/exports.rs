@@ -1,0 +1,123 @@
+//! Results in the formats of [`crate::results::formats`]: one result's data with `?format=`,
+//! and all of an item's results at once as `export.{ext}` (JAMS, ELAN, TextGrid, WebVTT,
+//! Audacity labels, ...), converted from the stored `results.json` on request.
+
+use super::{ApiError, Ctx, Reply_};
+use crate::results::AnalyzerResult;
+use crate::results::formats::{self, Format, MediaInfo};
+use crate::storage::PageRequest;
+use crate::storage::results::{ResultRow, status};
+use std::path::PathBuf;
+use warp::Reply;
+use warp::http::{HeaderValue, StatusCode, header};
+
+/// Most stored result JSON one export reads (an item with hours of framewise results).
+const MAX_EXPORT_BYTES: u64 = 512 * 1024 * 1024;
+
+fn format_param(name: &str) -> Result<Format, ApiError> {
+    Format::parse(name)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown_format", Format::unknown_message(name)))
+}
+
+/// The `results.json` beside a result's data.
+fn results_json(ctx: &Ctx, r: &ResultRow) -> Option<PathBuf> {
+    let data = ctx.state.store.files.resolve(r.data_path.as_deref()?)?;
+    Some(data.with_file_name("results.json")).filter(|p| p.exists())
+}
+
+/// Reads stored results, off the runtime.
+async fn read_results(paths: Vec<PathBuf>) -> Result<Vec<AnalyzerResult>, ApiError> {
+    let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    if total > MAX_EXPORT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "export_too_large",
+            format!("{} MB of results: export them one result at a time", total / 1_000_000),
+        ));
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        for p in paths {
+            let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
+            all.extend(formats::read(Format::Json, &bytes).map_err(|e| e.to_string())?);
+        }
+        Ok::<_, String>(all)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
+}
+
+fn is_analysis(r: &ResultRow) -> bool {
+    crate::processors::lookup(&r.processor).is_some_and(|e| e.descriptor.kind == crate::processors::Kind::Analyzer)
+}
+
+async fn media_info(ctx: &Ctx, item: &uuid::Uuid) -> Result<MediaInfo, ApiError> {
+    let item = ctx.state.store.item(&ctx.viewer, item).await?;
+    Ok(MediaInfo {
+        title: item.title,
+        artist: item.artist,
+        duration: item.audio_duration.unwrap_or(0.0),
+        media_url: format!("/api/v1/items/{}/download/original", item.uuid),
+    })
+}
+
+/// `results` as `format`, as a download named `name`.
+async fn reply(format: Format, results: Vec<AnalyzerResult>, media: MediaInfo, name: String) -> Reply_ {
+    let body = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        formats::write(format, &results, &media, &mut out).map(|_| out)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(|e| ApiError::bad_parameter(e.to_string()))?;
+    let mut response = warp::reply::with_status(body, StatusCode::OK).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.mime()));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// GET /results/{uuid}/data?format=&id=: the result's container converted (`id` picks one
+/// result of a processor that has several, e.g. `level.rms`; CSV needs one).
+pub async fn result_data_as(ctx: &Ctx, r: &ResultRow, format_name: &str) -> Reply_ {
+    let format = format_param(format_name)?;
+    let path = results_json(ctx, r).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_data",
+            format!("result `{}` has no results to convert ({})", r.uuid, r.status),
+        )
+    })?;
+    let mut results = read_results(vec![path]).await?;
+    if let Some(id) = ctx.query.get("id").filter(|i| !i.is_empty()) {
+        let ids: Vec<String> = results.iter().map(|r| r.id_metadata.id.clone()).collect();
+        results.retain(|r| &r.id_metadata.id == id);
+        if results.is_empty() {
+            return Err(ApiError::bad_parameter(format!("id={id}: this result has {}", ids.join(", "))));
+        }
+    }
+    let media = media_info(ctx, &r.item).await?;
+    reply(format, results, media, format!("{}.{}", r.processor, format.extension())).await
+}
+
+/// GET /items/{uuid}/export.{ext}: every finished analysis of the item, in one file (graphers'
+/// and encoders' results are pictures and audio, not annotations).
+pub async fn item_export(ctx: Ctx) -> Reply_ {
+    let format = format_param(ctx.param("ext"))?;
+    let uuid = ctx.uuid("uuid", "item")?;
+    let media = media_info(&ctx, &uuid).await?;
+    let page = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
+    let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, page).await?;
+    let paths: Vec<PathBuf> = rows
+        .rows
+        .iter()
+        .filter(|r| r.status == status::DONE && is_analysis(r))
+        .filter_map(|r| results_json(&ctx, r))
+        .collect();
+    let results = read_results(paths).await?;
+    let stem = crate::storage::files::safe_file_name(&media.title, "item");
+    reply(format, results, media, format!("{stem}.{}", format.extension())).await
+}
