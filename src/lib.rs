@@ -16,6 +16,7 @@ pub mod media;
 pub mod peaks;
 pub mod pipeline;
 pub mod processors;
+pub mod render;
 pub mod results;
 pub mod server;
 pub mod storage;
