@@ -182,7 +182,7 @@ pub fn plot_area(canvas: &Canvas, axes: bool) -> Area {
 
 /// Ticks at 1, 2 or 5 × 10^k, about `target` of them over `lo..hi`.
 pub fn ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if !(hi > lo) || target == 0 {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || target == 0 {
         return Vec::new();
     }
     let raw = (hi - lo) / target as f64;

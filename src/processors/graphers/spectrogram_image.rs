@@ -327,7 +327,7 @@ mod tests {
             c.push(&[1.0, (i % 2) as f32, 0.0]);
         }
         let (powers, count) = c.finish();
-        assert!(count <= 8 && count >= 4, "{count}");
+        assert!((4..=8).contains(&count), "{count}");
         assert!((powers[0] - 1.0).abs() < 1e-6);
         assert!((powers[1] - 0.5).abs() < 1e-6, "{}", powers[1]);
     }
