@@ -6,6 +6,7 @@ mod common;
 mod decode;
 mod encode;
 mod exports;
+mod graphers;
 mod hardening;
 mod http;
 mod on_demand;
