@@ -4,6 +4,7 @@
 
 pub mod colormap;
 mod font;
+pub mod plot;
 
 pub use colormap::ColorMap;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Rect, Stroke, Transform};

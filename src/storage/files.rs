@@ -8,6 +8,7 @@
 //! <data dir>/media/<item>/<file name>           uploaded and fetched media
 //! <data dir>/results/<ab>/<cache key>/<file>    result data, content-addressed by cache key
 //! <data dir>/transcodes/<item>/<key>.<ext>      complete transcodes served by `download`
+//! <data dir>/tiles/<item>/<key>.png             rendered spectrogram tiles
 //! <data dir>/tmp/                               files being written, renamed into place when whole
 //! ```
 
@@ -21,7 +22,7 @@ pub struct Files {
 impl Files {
     /// The layout under `data_dir`, whose folders are created.
     pub fn open(data_dir: &Path) -> std::io::Result<Files> {
-        for sub in ["media", "results", "transcodes", "tmp"] {
+        for sub in ["media", "results", "transcodes", "tiles", "tmp"] {
             std::fs::create_dir_all(data_dir.join(sub))?;
         }
         Ok(Files { root: data_dir.to_path_buf() })
@@ -48,6 +49,15 @@ impl Files {
     /// A complete transcode of an item, named by what determines its bytes (`key`).
     pub fn transcode(&self, item: &uuid::Uuid, key: &str, ext: &str) -> PathBuf {
         self.root.join("transcodes").join(item.to_string()).join(format!("{key}.{ext}"))
+    }
+
+    /// A rendered image of a window of an item, named by what determines its pixels (`key`).
+    pub fn tile(&self, item: &uuid::Uuid, key: &str) -> PathBuf {
+        self.tiles_of(item).join(format!("{key}.png"))
+    }
+
+    pub fn tiles_of(&self, item: &uuid::Uuid) -> PathBuf {
+        self.root.join("tiles").join(item.to_string())
     }
 
     pub fn transcodes_of(&self, item: &uuid::Uuid) -> PathBuf {

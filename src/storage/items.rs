@@ -264,6 +264,7 @@ impl Store {
             let _ = std::fs::remove_dir_all(self.files.media_dir(uuid));
         }
         let _ = std::fs::remove_dir_all(self.files.transcodes_of(uuid));
+        let _ = std::fs::remove_dir_all(self.files.tiles_of(uuid));
         Ok(())
     }
 

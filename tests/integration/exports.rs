@@ -291,6 +291,32 @@ async fn the_api_exports_an_items_analyses_and_converts_one_result() {
     let bad = http::get(addr, &format!("/api/v1/results/{level}/data?format=wma"), Some(&token)).await;
     assert_eq!(bad.status, 404);
     assert!(bad.text().contains("textgrid"));
+    // Results drawn over a window: the onsets as markers, one per onset.
+    let rows = http::get(addr, &format!("/api/v1/results?item={uuid}&processor=onsets"), Some(&token)).await.json();
+    let onsets = rows["results"][0]["uuid"].as_str().expect("onsets result").to_string();
+    let png = http::get(addr, &format!("/api/v1/results/{onsets}/visual?width=650&height=100"), Some(&token)).await;
+    assert_eq!((png.status, png.header("content-type")), (200, Some("image/png")), "{}", png.text());
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png.body.clone())).read_info().expect("png");
+    let mut rgba = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut rgba).expect("png data");
+    assert_eq!((info.width, info.height), (650, 100));
+    let red = |x: usize| {
+        let p = &rgba[(40 * 650 + x) * 4..(40 * 650 + x) * 4 + 3];
+        p[0] > 150 && p[1] < 120 && p[2] < 120
+    };
+    let markers = (1..650).filter(|&x| red(x) && !red(x - 1)).count();
+    assert_eq!(markers, ONSETS.len(), "markers drawn");
+    for processor in ["loudness", "pitch", "onset_detection_function"] {
+        let rows =
+            http::get(addr, &format!("/api/v1/results?item={uuid}&processor={processor}"), Some(&token)).await.json();
+        let r = rows["results"][0]["uuid"].as_str().expect("result").to_string();
+        let png = http::get(addr, &format!("/api/v1/results/{r}/visual?start=1&stop=5"), Some(&token)).await;
+        assert_eq!((png.status, png.header("content-type")), (200, Some("image/png")), "{processor}: {}", png.text());
+    }
+    let bad = http::get(addr, &format!("/api/v1/results/{level}/visual"), Some(&token)).await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("nothing to draw"), "{}", bad.text());
+
     // Others do not see a private item's exports.
     assert_eq!(http::get(addr, &format!("/api/v1/items/{uuid}/export.jams"), None).await.status, 404);
     server.shutdown().await;

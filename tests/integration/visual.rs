@@ -180,6 +180,24 @@ async fn item_peaks_at_every_zoom_equal_min_max_of_the_decoded_samples() {
     let all = merged(&direct(&samples, 2, std::iter::once((0, frames))))[0];
     assert!((max.iter().cloned().fold(f64::MIN, f64::max) - q(all.1)).abs() < 1e-9);
 
+    // Spectrogram tiles: the size asked, rendered once and then kept.
+    let tile = format!("/api/v1/items/{uuid}/spectrogram.png?start=1&stop=3&width=200&height=100&scale=lin");
+    let r = http::get(addr, &tile, Some(&token)).await;
+    assert_eq!((r.status, r.header("content-type")), (200, Some("image/png")), "{}", r.text());
+    let info = png::Decoder::new(std::io::Cursor::new(r.body.clone())).read_info().expect("png");
+    assert_eq!((info.info().width, info.info().height), (200, 100));
+    let tiles = env.path().join("data/tiles").join(&uuid);
+    let kept: Vec<_> = std::fs::read_dir(&tiles).expect("tiles").collect();
+    assert_eq!(kept.len(), 1);
+    let again = http::get(addr, &tile, Some(&token)).await;
+    assert_eq!(again.body, r.body);
+    assert_eq!(std::fs::read_dir(&tiles).expect("tiles").count(), 1);
+    for (query, word) in [("scale=mel", "scale"), ("width=5", "width"), ("fmin=900&fmax=100", "fmax")] {
+        let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?{query}"), Some(&token)).await;
+        assert_eq!(r.status, 400, "{query}");
+        assert!(r.text().contains(word), "{query}: {}", r.text());
+    }
+
     // Bad requests name the parameter.
     for (query, word) in [
         ("peaks.json?bits=12", "bits"),

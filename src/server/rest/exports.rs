@@ -1,6 +1,7 @@
-//! Results in the formats of [`crate::results::formats`]: one result's data with `?format=`,
-//! and all of an item's results at once as `export.{ext}` (JAMS, ELAN, TextGrid, WebVTT,
-//! Audacity labels, ...), converted from the stored `results.json` on request.
+//! Stored results converted on request from their `results.json`: one result's data in the
+//! formats of [`crate::results::formats`] (`?format=`), all of an item's analyses at once as
+//! `export.{ext}` (JAMS, ELAN, TextGrid, WebVTT, Audacity labels, ...), and a result drawn over
+//! a window (`visual`, TimeSide's route).
 
 use super::{ApiError, Ctx, Reply_};
 use crate::results::AnalyzerResult;
@@ -120,4 +121,52 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
     let results = read_results(paths).await?;
     let stem = crate::storage::files::safe_file_name(&media.title, "item");
     reply(format, results, media, format!("{stem}.{}", format.extension())).await
+}
+
+/// GET /results/{uuid}/visual?id=&start=&stop=&width=&height=: the result (the container's
+/// `id`, default its first result with a time axis) drawn over `start..stop` seconds.
+pub async fn result_visual(ctx: Ctx) -> Reply_ {
+    let uuid = ctx.uuid("uuid", "result")?;
+    let r = ctx.state.store.result(&ctx.viewer, &uuid).await?;
+    let width = ctx.query_as::<u32>("width")?.unwrap_or(1024);
+    let height = ctx.query_as::<u32>("height")?.unwrap_or(256);
+    if !(64..=8192).contains(&width) || !(32..=4096).contains(&height) {
+        return Err(ApiError::bad_parameter(format!("width={width}, height={height}: 64..=8192 by 32..=4096 pixels")));
+    }
+    let path = results_json(&ctx, &r).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_data",
+            format!("result `{uuid}` has no results to draw ({})", r.status),
+        )
+    })?;
+    let results = read_results(vec![path]).await?;
+    let plottable: Vec<&str> =
+        results.iter().filter(|r| crate::render::plot::plottable(r)).map(|r| r.id_metadata.id.as_str()).collect();
+    let chosen = match ctx.query.get("id").filter(|i| !i.is_empty()) {
+        Some(id) => results.iter().position(|r| &r.id_metadata.id == id && crate::render::plot::plottable(r)),
+        None => results.iter().position(crate::render::plot::plottable),
+    }
+    .ok_or_else(|| {
+        ApiError::bad_parameter(format!(
+            "nothing to draw{}: results over time here: {}",
+            ctx.query.get("id").map(|i| format!(" for id={i}")).unwrap_or_default(),
+            if plottable.is_empty() { "none".to_string() } else { plottable.join(", ") }
+        ))
+    })?;
+    let audio = &results[chosen].audio_metadata;
+    let end = audio.start + audio.duration;
+    let start = ctx.query_as::<f64>("start")?.unwrap_or(audio.start);
+    let stop = ctx.query_as::<f64>("stop")?.unwrap_or(end);
+    if !(start.is_finite() && stop.is_finite() && start >= 0.0 && stop > start) {
+        return Err(ApiError::bad_parameter(format!("start={start}, stop={stop}: seconds, stop after start")));
+    }
+    let png = tokio::task::spawn_blocking(move || {
+        crate::render::plot::plot(&results, chosen, start, stop, width, height).png()
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let mut response = warp::reply::with_status(png, StatusCode::OK).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    Ok(response)
 }

@@ -247,6 +247,23 @@ pub static ROUTES: &[Route] = &[
         None,
         exports::item_export
     ),
+    route!(
+        "GET",
+        "/items/{uuid}/spectrogram.png",
+        Read,
+        "A spectrogram tile of a window (PNG; rendered once, then kept)",
+        &[
+            ("start", "seconds (default 0)"),
+            ("stop", "seconds (default: the end)"),
+            ("width", "pixels, 16 to 16384 (default 1024)"),
+            ("height", "pixels, 16 to 4096 (default 256)"),
+            ("scale", "log (default) or lin"),
+            ("fmin", "Hz (default 20 on log, 0 on lin)"),
+            ("fmax", "Hz (default Nyquist)"),
+        ],
+        None,
+        visual::spectrogram
+    ),
     route!("GET", "/processors", Read, "Every processor of the registry", PAGE, None, catalog::processors),
     route!("GET", "/processors/{pid}", Read, "One processor", &[], None, catalog::processor),
     route!(
@@ -394,6 +411,21 @@ pub static ROUTES: &[Route] = &[
         ],
         None,
         tasks::result_data
+    ),
+    route!(
+        "GET",
+        "/results/{uuid}/visual",
+        Read,
+        "A result drawn over a window (PNG): curves, markers, spans",
+        &[
+            ("id", "which result of the container (default: the first with a time axis)"),
+            ("start", "seconds (default: the start)"),
+            ("stop", "seconds (default: the end)"),
+            ("width", "pixels, 64 to 8192 (default 1024)"),
+            ("height", "pixels, 32 to 4096 (default 256)"),
+        ],
+        None,
+        exports::result_visual
     ),
     route!("GET", "/openapi.json", Read, "This API as an OpenAPI 3 document", &[], None, openapi::document),
 ];

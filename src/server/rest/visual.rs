@@ -1,5 +1,7 @@
 //! An item's waveform data for any window at any zoom: TimeSide's `waveform` JSON and
-//! audiowaveform's `peaks.dat` / `peaks.json` (which peaks.js and waveform-data.js read).
+//! audiowaveform's `peaks.dat` / `peaks.json` (which peaks.js and waveform-data.js read); and
+//! spectrogram tiles (`spectrogram.png`), rendered from a seek-and-decode of the window and kept
+//! in the data directory.
 //!
 //! Windows are read from the item's stored peaks pyramid (made by the `ingest` experience when
 //! the item was added) without decoding. Windows finer than its finest level (256 frames per
@@ -26,6 +28,8 @@ const DECODE_SLOT_WAIT: Duration = Duration::from_secs(10);
 /// What an item's windows are made from.
 struct ItemPeaks {
     media: PathBuf,
+    uuid: uuid::Uuid,
+    sha256: String,
     pyramid: Option<Arc<Pyramid>>,
     samplerate: u32,
     channels: u16,
@@ -69,7 +73,7 @@ async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
         Some(p) => p.frames,
         None => (item.audio_duration.unwrap_or(0.0) * f64::from(samplerate)).round() as u64,
     };
-    Ok(ItemPeaks { media, pyramid, samplerate, channels, frames })
+    Ok(ItemPeaks { media, uuid: item.uuid, sha256: item.sha256, pyramid, samplerate, channels, frames })
 }
 
 /// How a window's pixels must relate to the stored ones.
@@ -250,6 +254,82 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
     let mut response = warp::reply::with_status(body, StatusCode::OK).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     Ok(cacheable(response))
+}
+
+/// GET /items/{uuid}/spectrogram.png?start=&stop=&width=&height=&scale=log|lin&fmin=&fmax=
+pub async fn spectrogram(ctx: Ctx) -> Reply_ {
+    use crate::processors::graphers::spectrogram_image::Params;
+    let item = item_peaks(&ctx).await?;
+    let (start, stop) = time_window(&ctx, &item)?;
+    let scale = ctx.query.get("scale").map(String::as_str).unwrap_or("log");
+    let id = match scale {
+        "log" => "spectrogram_log",
+        "lin" => "spectrogram_lin",
+        other => return Err(ApiError::bad_parameter(format!("scale={other}: log or lin"))),
+    };
+    let width = ctx.query_as::<u32>("width")?.unwrap_or(1024);
+    let height = ctx.query_as::<u32>("height")?.unwrap_or(256);
+    let n_fft = Params::default().n_fft;
+    // About two spectra a pixel column, never less overlap than half a window.
+    let frames = (stop - start) * f64::from(item.samplerate);
+    let hop = ((frames / (2.0 * f64::from(width.max(1)))) as usize).clamp(32, n_fft / 2);
+    let mut params = serde_json::json!({ "width": width, "height": height, "hop": hop, "n_fft": n_fft });
+    for name in ["fmin", "fmax"] {
+        if let Some(v) = ctx.query_as::<f64>(name)? {
+            params[name] = v.into();
+        }
+    }
+    let seconds = stop - start;
+    let max = ctx.state.config.items.decode_window_max_s;
+    if seconds > max {
+        return Err(ApiError::bad_parameter(format!(
+            "a spectrogram tile of {seconds:.1} s: tiles are decoded from their window, at most {max} s"
+        )));
+    }
+    let spec = crate::pipeline::PipelineSpec {
+        decoder: crate::media::DecodeOptions { start_s: start, duration_s: Some(seconds), ..Default::default() },
+        processors: vec![crate::pipeline::StepSpec { id: id.into(), params }],
+        ..Default::default()
+    };
+    // Bad sizes or frequencies are named here, before any work.
+    let pipeline = spec.compile("query").map_err(|e| ApiError::bad_parameter(e.problems.join("; ")))?;
+    let version = crate::processors::lookup(id).map(|e| e.descriptor.version).unwrap_or_default();
+    let canonical = crate::storage::processing::canonical_json(&pipeline.steps[0].params);
+    let key =
+        crate::media::hash::sha256_hex(format!("{}|{id}|{version}|{canonical}|{start}|{stop}", item.sha256).as_bytes());
+    let tile = ctx.state.store.files.tile(&item.uuid, &key[..32]);
+    if !tile.exists() {
+        // One rendering per tile at a time; others wait for it and then read it.
+        let lock = ctx.state.transcodes.lock(&tile);
+        let _guard = lock.lock().await;
+        if !tile.exists() {
+            let slot = tokio::time::timeout(DECODE_SLOT_WAIT, ctx.state.transcode_slots.clone().acquire_owned())
+                .await
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "too_many_transcodes",
+                        "the server is busy decoding: try again",
+                    )
+                })?
+                .map_err(internal)?;
+            let staging = ctx.state.store.files.temp("tile");
+            let (media, target, dir) = (item.media.clone(), tile.clone(), staging.clone());
+            let rendered = tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
+                crate::pipeline::run(&pipeline, &crate::media::Input::File(media), &options)
+                    .map_err(|e| e.to_string())?;
+                crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(internal)?;
+            let _ = std::fs::remove_dir_all(&staging);
+            rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
+        }
+    }
+    super::media::serve_file(&ctx, &tile, "image/png").await.map(cacheable)
 }
 
 /// Windows of an item do not change while it exists (its media is never replaced): clients
