@@ -46,7 +46,7 @@ pub fn plot(results: &[AnalyzerResult], chosen: usize, start: f64, stop: f64, wi
                 lo = lo.min(g);
                 hi = hi.max(g);
             }
-            if !(lo <= hi) {
+            if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
                 return canvas;
             }
             if hi - lo < 1e-6 {
