@@ -155,7 +155,7 @@ fn the_centroid_colour_follows_a_sweep() {
         assert!(pair[1] > pair[0], "the colour does not rise with the frequency: {segments:?}");
     }
     // A sine's centroid is its frequency: at the end (~10 kHz) the colour is near the top.
-    let expected = ((9400.0f64 / 50.0).ln() / (22050.0f64 / 50.0).ln() * 255.0) as f64;
+    let expected = (9400.0f64 / 50.0).ln() / (22050.0f64 / 50.0).ln() * 255.0;
     assert!((segments[7] - expected).abs() < 25.0, "{segments:?} vs {expected}");
 }
 
