@@ -17,17 +17,10 @@
 
 mod api;
 mod common;
-use api::{TOKEN, add_items, cpu_seconds, json, request, run_task, synth, write_server_config};
+use api::{KeepAlive, TOKEN, add_items, cpu_seconds, json, percentile, request, run_task, synth, write_server_config};
 use common::{arg, start_server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 #[tokio::main]
 async fn main() {
@@ -135,44 +128,6 @@ async fn list_load(addr: std::net::SocketAddr, per_client: usize) -> (Vec<f64>, 
     let mut l = latencies.lock().expect("lock").clone();
     l.sort_by(f64::total_cmp);
     (l, rate)
-}
-
-/// An HTTP/1.1 connection reused for many GETs (replies framed by Content-Length).
-struct KeepAlive {
-    stream: tokio::io::BufReader<tokio::net::TcpStream>,
-}
-
-impl KeepAlive {
-    async fn connect(addr: std::net::SocketAddr) -> KeepAlive {
-        KeepAlive { stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await.expect("connect")) }
-    }
-
-    /// Sends a GET and reads its whole reply; returns the status.
-    async fn get(&mut self, path: &str) -> u16 {
-        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
-        self.stream.get_mut().write_all(head.as_bytes()).await.expect("send");
-        let (mut status, mut length) = (0u16, 0usize);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).await.expect("read");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if status == 0 {
-                status = l.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-            } else if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().expect("length");
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await.expect("body");
-        status
-    }
 }
 
 /// Throughput, cache and streams (see the module's comment); returns the items added.

@@ -1,5 +1,8 @@
 //! A small HTTP client for the on-demand API, shared by the server benchmarks that drive it
-//! (`on_demand`, `scale_out`), and the media they feed it.
+//! (`on_demand`, `scale_out`, `visual`), and the media they feed it.
+
+// Each benchmark binary compiles this module and uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -134,5 +137,51 @@ pub async fn run_task(addr: std::net::SocketAddr, experience: &str, items: &[Str
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
         assert!(started.elapsed() < Duration::from_secs(3600), "task too long");
+    }
+}
+
+/// The value at fraction `p` of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// An HTTP/1.1 connection reused for many GETs (replies framed by Content-Length).
+pub struct KeepAlive {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl KeepAlive {
+    pub async fn connect(addr: std::net::SocketAddr) -> KeepAlive {
+        KeepAlive { stream: tokio::io::BufReader::new(tokio::net::TcpStream::connect(addr).await.expect("connect")) }
+    }
+
+    /// Sends a GET and reads its whole reply; returns the status.
+    pub async fn get(&mut self, path: &str) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
+        self.stream.get_mut().write_all(head.as_bytes()).await.expect("send");
+        let (mut status, mut length) = (0u16, 0usize);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await.expect("read");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if status == 0 {
+                status = l.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().expect("length");
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await.expect("body");
+        status
     }
 }
