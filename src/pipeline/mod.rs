@@ -14,6 +14,7 @@ pub use spec::{CompiledPipeline, CompiledStep, PipelineSpec, SpecError, StepSpec
 pub const SHIPPED: &[(&str, &str)] = &[
     ("analysis", include_str!("../../pipelines/analysis.toml")),
     ("archive-master", include_str!("../../pipelines/archive-master.toml")),
+    ("images", include_str!("../../pipelines/images.toml")),
     ("ingest", include_str!("../../pipelines/ingest.toml")),
     ("loudness-compliance", include_str!("../../pipelines/loudness-compliance.toml")),
     ("standard", include_str!("../../pipelines/standard.toml")),

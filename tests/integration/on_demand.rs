@@ -786,7 +786,7 @@ async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented(en
     let p2 = http::get(addr, &next, None).await.json();
     assert!(p2["previous"].as_str().is_some());
     let p3 = http::get(addr, "/api/v1/experiences?page=3&page_size=2", None).await.json();
-    assert_eq!(p3["results"].as_array().expect("list").len(), timeside::pipeline::SHIPPED.len() - 4);
+    assert_eq!(p3["results"].as_array().expect("list").len(), (timeside::pipeline::SHIPPED.len() - 4).min(2));
     assert_eq!(p3["next"], Value::Null);
     assert_eq!(http::get(addr, "/api/v1/experiences?page=0", None).await.status, 400);
     assert_eq!(http::get(addr, "/api/v1/experiences?page_size=100000", None).await.status, 400);
