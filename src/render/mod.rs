@@ -42,6 +42,16 @@ impl Rgba {
     }
 }
 
+/// Most pixels an image may have (64 MB of RGBA): a client's size asks for no more memory.
+pub const MAX_PIXELS: u64 = 1 << 24;
+
+/// Checks an image size against [`MAX_PIXELS`].
+pub fn check_size(problems: &mut Vec<String>, width: u32, height: u32) {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        problems.push(format!("width x height: {width}x{height} is more than {MAX_PIXELS} pixels"));
+    }
+}
+
 /// Checks a colour parameter: a message naming it when it is not a colour.
 pub fn check_color(problems: &mut Vec<String>, name: &str, value: &str) {
     if Rgba::parse(value).is_none() {

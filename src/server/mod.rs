@@ -59,6 +59,8 @@ pub struct AppState {
     pub workers: Option<crate::jobs::Workers>,
     /// Downloads being transcoded, one at a time per file.
     pub transcodes: rest::TranscodeLocks,
+    /// Items' peaks pyramids, open (index read) for the waveform and peaks routes.
+    pub pyramids: rest::OpenPyramids,
     /// Item streams and download transcodes running now (`server.max_transcodes`).
     pub transcode_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -170,6 +172,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         tokens,
         workers,
         transcodes: Default::default(),
+        pyramids: Default::default(),
         transcode_slots: Arc::new(tokio::sync::Semaphore::new(max_transcodes)),
     });
     let event_runtime = EventRuntime::start()?;

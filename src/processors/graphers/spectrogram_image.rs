@@ -56,6 +56,7 @@ impl crate::processors::Params for Params {
         let mut p = Vec::new();
         check(&mut p, (16..=16384).contains(&self.width), "width", "must be 16..=16384");
         check(&mut p, (16..=4096).contains(&self.height), "height", "must be 16..=4096");
+        crate::render::check_size(&mut p, self.width, self.height);
         check(
             &mut p,
             self.n_fft.is_power_of_two() && (256..=16384).contains(&self.n_fft),

@@ -53,6 +53,7 @@ impl crate::processors::Params for Params {
         check(&mut p, (1..=10_000_000).contains(&self.samples_per_pixel), "samples_per_pixel", "must be 1..=10000000");
         check(&mut p, (16..=65536).contains(&self.image_width), "image_width", "must be 16..=65536");
         check(&mut p, (16..=8192).contains(&self.image_height), "image_height", "must be 16..=8192");
+        crate::render::check_size(&mut p, self.image_width, self.image_height);
         p
     }
 }

@@ -40,6 +40,7 @@ impl crate::processors::Params for Params {
         let mut p = Vec::new();
         check(&mut p, (16..=65536).contains(&self.width), "width", "must be 16..=65536");
         check(&mut p, (16..=8192).contains(&self.height), "height", "must be 16..=8192");
+        crate::render::check_size(&mut p, self.width, self.height);
         for (name, value) in [("color", &self.color), ("background", &self.background)] {
             if let Some(v) = value {
                 check_color(&mut p, name, v);

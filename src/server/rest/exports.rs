@@ -130,8 +130,14 @@ pub async fn result_visual(ctx: Ctx) -> Reply_ {
     let r = ctx.state.store.result(&ctx.viewer, &uuid).await?;
     let width = ctx.query_as::<u32>("width")?.unwrap_or(1024);
     let height = ctx.query_as::<u32>("height")?.unwrap_or(256);
-    if !(64..=8192).contains(&width) || !(32..=4096).contains(&height) {
-        return Err(ApiError::bad_parameter(format!("width={width}, height={height}: 64..=8192 by 32..=4096 pixels")));
+    if !(64..=8192).contains(&width)
+        || !(32..=4096).contains(&height)
+        || u64::from(width) * u64::from(height) > crate::render::MAX_PIXELS
+    {
+        return Err(ApiError::bad_parameter(format!(
+            "width={width}, height={height}: 64..=8192 by 32..=4096 pixels, at most {} in all",
+            crate::render::MAX_PIXELS
+        )));
     }
     let path = results_json(&ctx, &r).ok_or_else(|| {
         ApiError::new(

@@ -14,6 +14,7 @@ mod media;
 pub mod openapi;
 pub use media::TranscodeLocks;
 pub use users::{viewer, viewer_of_token};
+pub use visual::OpenPyramids;
 mod tasks;
 mod users;
 mod visual;
@@ -255,7 +256,7 @@ pub static ROUTES: &[Route] = &[
         &[
             ("start", "seconds (default 0)"),
             ("stop", "seconds (default: the end)"),
-            ("width", "pixels, 16 to 16384 (default 1024)"),
+            ("width", "pixels, 16 to 16384 (default 1024; width x height at most 2^24)"),
             ("height", "pixels, 16 to 4096 (default 256)"),
             ("scale", "log (default) or lin"),
             ("fmin", "Hz (default 20 on log, 0 on lin)"),

@@ -43,26 +43,63 @@ impl ItemPeaks {
     }
 }
 
+/// The item's stored pyramid, opened and kept, if its ingest task has made it.
+async fn open_pyramid(ctx: &Ctx, item: &uuid::Uuid) -> Result<Option<Arc<Pyramid>>, ApiError> {
+    let Some(dir) = ctx.state.store.item_result_dir(item, peaks_pyramid::DESCRIPTOR.id).await? else {
+        return Ok(None);
+    };
+    let path = dir.join(peaks_pyramid::FILE_NAME);
+    match tokio::task::spawn_blocking(move || Pyramid::open(&path)).await.map_err(internal)? {
+        Ok(p) => {
+            let p = Arc::new(p);
+            ctx.state.pyramids.put(*item, p.clone());
+            Ok(Some(p))
+        }
+        Err(e) => {
+            // Served by decoding meanwhile; running `ingest` again rewrites it.
+            tracing::warn!(%item, error = %e, "the item's peaks pyramid is unreadable");
+            Ok(None)
+        }
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
 
-async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
-    let (item, media) = super::media::item_media(ctx).await?;
-    let dir = ctx.state.store.item_result_dir(&item.uuid, peaks_pyramid::DESCRIPTOR.id).await?;
-    let pyramid = match dir {
-        Some(dir) => {
-            let path = dir.join(peaks_pyramid::FILE_NAME);
-            match tokio::task::spawn_blocking(move || Pyramid::open(&path)).await.map_err(internal)? {
-                Ok(p) => Some(Arc::new(p)),
-                Err(e) => {
-                    // Served by decoding meanwhile; running `ingest` again rewrites it.
-                    tracing::warn!(item = %item.uuid, error = %e, "the item's peaks pyramid is unreadable");
-                    None
-                }
+/// Open pyramids by item, so that a window costs a block read, not a file open and an index
+/// parse. An item's pyramid never changes (its content is fixed; a new ingest of the same
+/// content writes the same file); a deleted item is refused before its entry is looked at.
+#[derive(Default)]
+pub struct OpenPyramids {
+    open: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, Arc<Pyramid>>>,
+}
+
+/// Open pyramids kept (each holds a file descriptor).
+const OPEN_PYRAMIDS: usize = 256;
+
+impl OpenPyramids {
+    fn get(&self, item: &uuid::Uuid) -> Option<Arc<Pyramid>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).get(item).cloned()
+    }
+
+    fn put(&self, item: uuid::Uuid, pyramid: Arc<Pyramid>) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if open.len() >= OPEN_PYRAMIDS {
+            // Any one goes: reopening costs a millisecond.
+            if let Some(k) = open.keys().next().copied() {
+                open.remove(&k);
             }
         }
-        None => None,
+        open.insert(item, pyramid);
+    }
+}
+
+async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
+    let (item, media) = super::media::item_media(ctx).await?;
+    let pyramid = match ctx.state.pyramids.get(&item.uuid) {
+        Some(p) => Some(p),
+        None => open_pyramid(ctx, &item.uuid).await?,
     };
     let samplerate = pyramid.as_ref().map_or(item.samplerate as u32, |p| p.sample_rate);
     let channels = pyramid.as_ref().map_or(item.channels as u16, |p| p.channels);
@@ -169,6 +206,30 @@ fn time_window(ctx: &Ctx, item: &ItemPeaks) -> Result<(f64, f64), ApiError> {
     Ok((start, stop))
 }
 
+/// One channel's (or all channels') min and max per pixel, -1..1.
+#[derive(serde::Serialize)]
+struct Lane {
+    min: Vec<f32>,
+    max: Vec<f32>,
+}
+
+/// TimeSide's waveform reply (`start`, `stop`, `nb_pixels`, `time`, `min`, `max`), with the
+/// framing and, when asked, each channel.
+#[derive(serde::Serialize)]
+struct WaveformReply {
+    start: f64,
+    stop: f64,
+    nb_pixels: usize,
+    samplerate: u32,
+    samples_per_pixel: f64,
+    channels: u16,
+    time: Vec<f64>,
+    #[serde(flatten)]
+    all: Lane,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_channel: Option<Vec<Lane>>,
+}
+
 /// GET /items/{uuid}/waveform?start=&stop=&nb_pixels=&split_channels=: TimeSide's JSON.
 pub async fn waveform(ctx: Ctx) -> Reply_ {
     let item = item_peaks(&ctx).await?;
@@ -181,32 +242,24 @@ pub async fn waveform(ctx: Ctx) -> Reply_ {
     let rate = f64::from(item.samplerate);
     let spp = (stop - start) * rate / nb_pixels as f64;
     let peaks = window_peaks(&ctx, &item, start * rate, spp, nb_pixels, Precision::NearestLevel).await?;
-    let value = |v: i16| f32::from(v) / 32768.0;
-    let lanes =
-        |p: &Peaks, c: usize| -> (Vec<f32>, Vec<f32>) { p.channel(c).map(|(lo, hi)| (value(lo), value(hi))).unzip() };
-    let (min, max) = lanes(&peaks.merged(), 0);
+    let lanes = |p: &Peaks, c: usize| -> Lane {
+        let (min, max) = p.channel(c).map(|(lo, hi)| (f32::from(lo) / 32768.0, f32::from(hi) / 32768.0)).unzip();
+        Lane { min, max }
+    };
     let step = (stop - start) / nb_pixels as f64;
-    let time: Vec<f64> = (0..nb_pixels).map(|j| start + j as f64 * step).collect();
-    let mut body = serde_json::json!({
-        "start": start,
-        "stop": stop,
-        "nb_pixels": nb_pixels,
-        "samplerate": item.samplerate,
-        "samples_per_pixel": spp,
-        "channels": item.channels,
-        "time": time,
-        "min": min,
-        "max": max,
-    });
-    if split {
-        let per: Vec<serde_json::Value> = (0..usize::from(peaks.channels))
-            .map(|c| {
-                let (min, max) = lanes(&peaks, c);
-                serde_json::json!({ "min": min, "max": max })
-            })
-            .collect();
-        body["per_channel"] = per.into();
-    }
+    // Microseconds are finer than any pixel: shorter numbers, a smaller reply.
+    let time: Vec<f64> = (0..nb_pixels).map(|j| ((start + j as f64 * step) * 1e6).round() / 1e6).collect();
+    let body = WaveformReply {
+        start,
+        stop,
+        nb_pixels,
+        samplerate: item.samplerate,
+        samples_per_pixel: spp,
+        channels: item.channels,
+        time,
+        all: lanes(&peaks.merged(), 0),
+        per_channel: split.then(|| (0..usize::from(peaks.channels)).map(|c| lanes(&peaks, c)).collect()),
+    };
     Ok(cacheable(json(StatusCode::OK, &body)))
 }
 
