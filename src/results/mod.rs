@@ -47,6 +47,23 @@ pub struct IdMetadata {
     pub res_uuid: String,
 }
 
+impl IdMetadata {
+    /// Every field by its name, in order (for formats that write them one by one).
+    pub fn fields(&self) -> [(&'static str, &String); 9] {
+        [
+            ("id", &self.id),
+            ("name", &self.name),
+            ("unit", &self.unit),
+            ("description", &self.description),
+            ("date", &self.date),
+            ("version", &self.version),
+            ("author", &self.author),
+            ("proc_uuid", &self.proc_uuid),
+            ("res_uuid", &self.res_uuid),
+        ]
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AudioMetadata {
     pub uri: String,

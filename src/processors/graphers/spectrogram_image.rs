@@ -8,7 +8,7 @@
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
 use crate::processors::params::check;
-use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, ProcessError};
+use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, ProcessError};
 use crate::render::{Canvas, ColorMap, Rgba, draw_axes, hz_label, plot_area, ticks};
 use serde::{Deserialize, Serialize};
 
@@ -263,59 +263,23 @@ impl SpectrogramImage {
         let columns = Columns::new(params.width as usize, params.n_fft / 2 + 1);
         Ok(SpectrogramImage { descriptor, look, params, spectrum, columns, frames: 0 })
     }
+}
 
-    pub fn process(&mut self, block: &Block, features: &FeatureGraph) {
+impl Grapher for SpectrogramImage {
+    fn process(&mut self, block: &Block, features: &FeatureGraph) {
         self.frames += block.frames() as u64;
         for spectrum in features.frames(self.spectrum).iter() {
             self.columns.push(spectrum);
         }
     }
 
-    pub fn finish(self, ctx: &FinishContext) -> Result<Finished, ProcessError> {
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError> {
         let seconds = self.frames as f64 / f64::from(self.look.samplerate.max(1));
         let (powers, count) = self.columns.finish();
         let canvas = draw(&powers, count, seconds, &self.look, &self.params);
         super::waveform_image::write_png(self.descriptor, &canvas, ctx)
     }
 }
-
-/// Declares a spectrogram grapher module.
-macro_rules! spectrogram_grapher {
-    ($id:literal, $name:literal, $description:literal, $scale:expr) => {
-        pub use super::spectrogram_image::Params;
-        use super::spectrogram_image::SpectrogramImage;
-        use crate::features::FeatureGraph;
-        use crate::media::Block;
-        use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, ProcessError};
-
-        pub const DESCRIPTOR: Descriptor = Descriptor {
-            id: $id,
-            name: $name,
-            kind: Kind::Grapher,
-            version: "1.0",
-            description: $description,
-            unit: "",
-            live: false,
-        };
-
-        pub struct Image(SpectrogramImage);
-
-        pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Image, String> {
-            SpectrogramImage::new(DESCRIPTOR, $scale, params, ctx).map(Image)
-        }
-
-        impl Grapher for Image {
-            fn process(&mut self, block: &Block, features: &FeatureGraph) {
-                self.0.process(block, features);
-            }
-
-            fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError> {
-                self.0.finish(ctx)
-            }
-        }
-    };
-}
-pub(crate) use spectrogram_grapher;
 
 #[cfg(test)]
 mod tests {

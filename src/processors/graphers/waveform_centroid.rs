@@ -2,11 +2,12 @@
 //! audio (viridis, log frequency from 50 Hz to Nyquist: dark is dull or low, yellow is bright).
 //! TimeSide's `waveform_centroid`. Writes `waveform_centroid.png`.
 
-super::waveform_image::waveform_grapher!(
+super::image_grapher!(
     "waveform_centroid",
     "Waveform (spectral centroid colours)",
     "The waveform, each column coloured by the spectral centroid (viridis, log 50 Hz..Nyquist): \
      waveform_centroid.png.",
+    waveform_image::WaveformImage,
     super::waveform_image::Style::Centroid,
     ("#26547c", "#ffffff")
 );

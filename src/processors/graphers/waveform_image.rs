@@ -9,7 +9,7 @@
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
 use crate::processors::params::check;
-use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, ProcessError};
+use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, ProcessError};
 use crate::render::{Canvas, ColorMap, Rgba, check_color, draw_axes, plot_area};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -293,8 +293,10 @@ impl WaveformImage {
             envelope,
         })
     }
+}
 
-    pub fn process(&mut self, _: &Block, features: &FeatureGraph) {
+impl Grapher for WaveformImage {
+    fn process(&mut self, _: &Block, features: &FeatureGraph) {
         self.envelope.push(features.mono(self.mono));
         if let Some((id, size, hop)) = self.spectrum {
             let batch = features.frames(id);
@@ -314,7 +316,7 @@ impl WaveformImage {
         }
     }
 
-    pub fn finish(self, ctx: &FinishContext) -> Result<Finished, ProcessError> {
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError> {
         let (bins, frames) = self.envelope.finish();
         let seconds = frames as f64 / f64::from(self.samplerate.max(1));
         let canvas = draw(&bins, seconds, self.samplerate, self.style, &self.params, self.colors);
@@ -336,44 +338,6 @@ pub fn write_png(descriptor: Descriptor, canvas: &Canvas, ctx: &FinishContext) -
     }
     Ok(Finished { results: Vec::new(), files })
 }
-
-/// Declares a waveform image grapher module: its descriptor, style and default colours.
-macro_rules! waveform_grapher {
-    ($id:literal, $name:literal, $description:literal, $style:expr, $colors:expr) => {
-        pub use super::waveform_image::Params;
-        use super::waveform_image::WaveformImage;
-        use crate::features::FeatureGraph;
-        use crate::media::Block;
-        use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, ProcessError};
-
-        pub const DESCRIPTOR: Descriptor = Descriptor {
-            id: $id,
-            name: $name,
-            kind: Kind::Grapher,
-            version: "1.0",
-            description: $description,
-            unit: "",
-            live: false,
-        };
-
-        pub struct Image(WaveformImage);
-
-        pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Image, String> {
-            WaveformImage::new(DESCRIPTOR, $style, $colors, params, ctx).map(Image)
-        }
-
-        impl Grapher for Image {
-            fn process(&mut self, block: &Block, features: &FeatureGraph) {
-                self.0.process(block, features);
-            }
-
-            fn finish(self: Box<Self>, ctx: &FinishContext) -> Result<Finished, ProcessError> {
-                self.0.finish(ctx)
-            }
-        }
-    };
-}
-pub(crate) use waveform_grapher;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@
 //!
 //! h5py reads it: `f['level']['data_object']['value'][()]`.
 
-use super::{Format, FormatError, invalid};
+use super::{Format, FormatError, invalid, mode_name, mode_of};
 use crate::results::{
     AnalyzerResult, AudioMetadata, DataMode, DataObject, FrameMetadata, IdMetadata, LabelMetadata, TimeMode, Values,
 };
@@ -39,15 +39,6 @@ fn get_num<T: hdf5::H5Type>(loc: &hdf5::Location, name: &str) -> Result<T, Forma
     loc.attr(name).and_then(|a| a.read_scalar()).map_err(|e| err(format!("{name}: {e}")))
 }
 
-fn mode_name<T: serde::Serialize>(mode: &T) -> String {
-    serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-fn mode_of<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, FormatError> {
-    serde_json::from_value(serde_json::Value::String(name.to_string()))
-        .map_err(|_| err(format!("unknown mode `{name}`")))
-}
-
 fn dataset<T: hdf5::H5Type>(group: &hdf5::Group, name: &str, data: &[T]) -> Result<(), FormatError> {
     group.new_dataset_builder().with_data(data).create(name).map_err(err)?;
     Ok(())
@@ -72,18 +63,7 @@ pub fn write(results: &[AnalyzerResult], path: &Path) -> Result<(), FormatError>
         set_str(&g, "data_mode", &mode_name(&r.data_mode))?;
         set_str(&g, "time_mode", &mode_name(&r.time_mode))?;
         let id = g.create_group("id_metadata").map_err(err)?;
-        let m = &r.id_metadata;
-        for (k, v) in [
-            ("id", &m.id),
-            ("name", &m.name),
-            ("unit", &m.unit),
-            ("description", &m.description),
-            ("date", &m.date),
-            ("version", &m.version),
-            ("author", &m.author),
-            ("proc_uuid", &m.proc_uuid),
-            ("res_uuid", &m.res_uuid),
-        ] {
+        for (k, v) in r.id_metadata.fields() {
             set_str(&id, k, v)?;
         }
         let audio = g.create_group("audio_metadata").map_err(err)?;
@@ -217,8 +197,8 @@ fn read_one(g: &hdf5::Group) -> Result<(u64, AnalyzerResult), FormatError> {
     };
     let result = AnalyzerResult {
         id_metadata,
-        data_mode: mode_of::<DataMode>(&get_str(g, "data_mode")?)?,
-        time_mode: mode_of::<TimeMode>(&get_str(g, "time_mode")?)?,
+        data_mode: mode_of::<DataMode>(Format::Hdf5, &get_str(g, "data_mode")?)?,
+        time_mode: mode_of::<TimeMode>(Format::Hdf5, &get_str(g, "time_mode")?)?,
         data_object,
         audio_metadata,
         frame_metadata,

@@ -201,6 +201,17 @@ pub fn read(format: Format, bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatE
     }
 }
 
+/// A data or time mode's name (`value`, `framewise`, ...).
+fn mode_name<T: serde::Serialize>(mode: &T) -> String {
+    serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// A data or time mode from its name.
+fn mode_of<T: serde::de::DeserializeOwned>(format: Format, name: &str) -> Result<T, FormatError> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| invalid(format, format!("unknown mode `{name}`")))
+}
+
 /// A fresh private folder under the system's temporary directory.
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("timeside-{}", uuid::Uuid::new_v4()));

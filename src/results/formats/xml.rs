@@ -15,7 +15,7 @@
 //! ```
 
 use super::annotations::escape;
-use super::{Format, FormatError, invalid};
+use super::{Format, FormatError, invalid, mode_name, mode_of};
 use crate::results::{
     AnalyzerResult, AudioMetadata, DataMode, DataObject, FrameMetadata, IdMetadata, LabelMetadata, TimeMode, Values,
 };
@@ -27,10 +27,6 @@ fn join<T: std::fmt::Display>(values: &[T]) -> String {
     values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
 }
 
-fn mode_name<T: serde::Serialize>(mode: &T) -> String {
-    serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), FormatError> {
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<results>")?;
     for r in results {
@@ -40,21 +36,7 @@ pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Form
             mode_name(&r.data_mode),
             mode_name(&r.time_mode)
         )?;
-        let m = &r.id_metadata;
-        let attrs: Vec<String> = [
-            ("id", &m.id),
-            ("name", &m.name),
-            ("unit", &m.unit),
-            ("description", &m.description),
-            ("date", &m.date),
-            ("version", &m.version),
-            ("author", &m.author),
-            ("proc_uuid", &m.proc_uuid),
-            ("res_uuid", &m.res_uuid),
-        ]
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
+        let attrs: Vec<String> = r.id_metadata.fields().iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
         writeln!(out, "    <id_metadata {}/>", attrs.join(" "))?;
         let a = &r.audio_metadata;
         let sha = a.sha256.as_ref().map(|s| format!(" sha256=\"{}\"", escape(s))).unwrap_or_default();
@@ -146,11 +128,6 @@ fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, Forma
     text.split_whitespace().map(|t| t.parse().map_err(|_| err(format!("<{what}>: `{t}` is not a number")))).collect()
 }
 
-fn mode_of<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, FormatError> {
-    serde_json::from_value(serde_json::Value::String(name.to_string()))
-        .map_err(|_| err(format!("unknown mode `{name}`")))
-}
-
 /// One `<result>` being read.
 #[derive(Default)]
 struct Partial {
@@ -203,7 +180,10 @@ pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
                     ("results", None) => {}
                     ("result", None) => {
                         let a = attrs("result")?;
-                        let modes = (mode_of(&a.text("data_mode")?)?, mode_of(&a.text("time_mode")?)?);
+                        let modes = (
+                            mode_of(Format::Xml, &a.text("data_mode")?)?,
+                            mode_of(Format::Xml, &a.text("time_mode")?)?,
+                        );
                         current = Some(Partial { modes: Some(modes), ..Default::default() });
                     }
                     ("id_metadata", Some(p)) => {

@@ -63,6 +63,20 @@ async fn open_pyramid(ctx: &Ctx, item: &uuid::Uuid) -> Result<Option<Arc<Pyramid
     }
 }
 
+/// A decoding slot (shared with item streams, `server.max_transcodes`), waited for a while.
+async fn decode_slot(ctx: &Ctx) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout(DECODE_SLOT_WAIT, ctx.state.transcode_slots.clone().acquire_owned())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_transcodes",
+                "the server is busy decoding: try again",
+            )
+        })?
+        .map_err(internal)
+}
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
 }
@@ -170,16 +184,7 @@ async fn window_peaks(
             ))
         });
     }
-    let slot = tokio::time::timeout(DECODE_SLOT_WAIT, ctx.state.transcode_slots.clone().acquire_owned())
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_transcodes",
-                "the server is busy decoding: try again",
-            )
-        })?
-        .map_err(internal)?;
+    let slot = decode_slot(ctx).await?;
     let (media, rate) = (item.media.clone(), item.samplerate);
     let decoded = tokio::task::spawn_blocking(move || {
         let _slot = slot;
@@ -356,16 +361,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
         let lock = ctx.state.transcodes.lock(&tile);
         let _guard = lock.lock().await;
         if !tile.exists() {
-            let slot = tokio::time::timeout(DECODE_SLOT_WAIT, ctx.state.transcode_slots.clone().acquire_owned())
-                .await
-                .map_err(|_| {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "too_many_transcodes",
-                        "the server is busy decoding: try again",
-                    )
-                })?
-                .map_err(internal)?;
+            let slot = decode_slot(&ctx).await?;
             let staging = ctx.state.store.files.temp("tile");
             let (media, target, dir) = (item.media.clone(), tile.clone(), staging.clone());
             let rendered = tokio::task::spawn_blocking(move || {
