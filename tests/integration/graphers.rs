@@ -8,6 +8,13 @@ use timeside::media::synth::sine;
 use timeside::render::ColorMap;
 
 const RATE: u32 = 44100;
+const WAVEFORMS: [&str; 5] = [
+    "waveform_simple",
+    "waveform_centroid",
+    "waveform_transparent",
+    "waveform_contour_black",
+    "waveform_contour_white",
+];
 
 struct Image {
     width: usize,
@@ -64,13 +71,7 @@ fn sweep(f0: f64, f1: f64, seconds: f64) -> Vec<f32> {
 fn silence_is_a_flat_line_and_every_image_has_its_size() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut processors = String::new();
-    for id in [
-        "waveform_simple",
-        "waveform_centroid",
-        "waveform_transparent",
-        "waveform_contour_black",
-        "waveform_contour_white",
-    ] {
+    for id in WAVEFORMS {
         processors.push_str(&format!("[[processors]]\nid = \"{id}\"\nparams = {{ width = 300, height = 101 }}\n"));
     }
     for id in ["spectrogram_lin", "spectrogram_log"] {
@@ -78,13 +79,7 @@ fn silence_is_a_flat_line_and_every_image_has_its_size() {
     }
     let out = render(dir.path(), "silence", vec![0.0; RATE as usize * 2], 1, &processors);
     let background = |img: &Image| img.at(0, 0);
-    for id in [
-        "waveform_simple",
-        "waveform_centroid",
-        "waveform_transparent",
-        "waveform_contour_black",
-        "waveform_contour_white",
-    ] {
+    for id in WAVEFORMS {
         let img = Image::read(&out.join(format!("{id}.png")));
         assert_eq!((img.width, img.height), (300, 101), "{id}");
         let bg = background(&img);
