@@ -5,7 +5,7 @@
 
 FROM rust:1.95-bookworm AS build
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
-      pkg-config cmake libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+      pkg-config cmake libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libhdf5-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Exactly what the build needs (scripts/check-dockerfile.sh builds from these lines alone):
@@ -22,7 +22,7 @@ RUN cargo build --release --locked && strip target/release/timeside
 FROM debian:bookworm-slim
 RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-      gstreamer1.0-plugins-ugly gstreamer1.0-libav ca-certificates \
+      gstreamer1.0-plugins-ugly gstreamer1.0-libav libhdf5-103-1 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home timeside
 COPY --from=build /src/target/release/timeside /usr/local/bin/timeside
