@@ -637,10 +637,15 @@ async fn live_analyzer_events_onsets_and_pitch() {
         }
     }
     assert!(onsets.len() >= 6, "onsets {onsets:?}");
-    // Ticks every 0.5 s: consecutive onsets 0.5 s apart (within 20 ms), in stream time.
-    for pair in onsets.windows(2) {
-        assert!((pair[1] - pair[0] - 0.5).abs() < 0.02, "{onsets:?}");
+    // Ticks every 0.5 s: onsets a whole number of ticks apart (within 20 ms), in stream time.
+    // A live source starved of CPU (the whole suite runs at once on two cores) is filled with
+    // silence after 0.25 s, by design: its ticks are missing, not moved; most are there.
+    let gaps: Vec<f64> = onsets.windows(2).map(|p| p[1] - p[0]).collect();
+    for gap in &gaps {
+        let ticks = (gap / 0.5).round();
+        assert!(ticks >= 1.0 && (gap - ticks * 0.5).abs() < 0.02, "{onsets:?}");
     }
+    assert!(gaps.iter().filter(|g| (**g - 0.5).abs() < 0.02).count() >= 4, "{onsets:?}");
     assert!(pitches.len() >= 10, "pitch events {pitches:?}");
     for (_, f0) in &pitches[2..] {
         assert!((f0 / 440.0 - 1.0).abs() < 0.01, "{pitches:?}");
