@@ -35,7 +35,7 @@ pub fn plot(results: &[AnalyzerResult], chosen: usize, start: f64, stop: f64, wi
     match (r.time_mode, r.data_mode) {
         (TimeMode::Framewise, DataMode::Value) => {
             let (Some(values), Some(frames)) = (&d.value, r.frame_metadata) else { return canvas };
-            let step = frames.stepsize as f64 / f64::from(frames.samplerate.max(1));
+            let step = frames.step_seconds();
             let first = (((start - offset) / step).floor().max(0.0)) as usize;
             let last = ((((stop - offset) / step).ceil()) as usize + 1).min(values.rows());
             let in_window = || (first..last).flat_map(|i| values.row(i).iter().copied()).filter(|v| v.is_finite());
@@ -143,31 +143,13 @@ fn target(r: &AnalyzerResult) -> Option<f32> {
 
 /// Segments (or runs of equal frame labels) as (start, end, label code) in media seconds.
 fn spans(r: &AnalyzerResult) -> Vec<(f64, f64, i64)> {
-    let d = &r.data_object;
-    let offset = r.audio_metadata.start;
     match r.time_mode {
-        TimeMode::Segment => {
-            let times = d.time.as_deref().unwrap_or_default();
-            let durations = d.duration.as_deref().unwrap_or_default();
-            times
-                .iter()
-                .zip(durations)
-                .enumerate()
-                .map(|(i, (&t, &len))| (offset + t, offset + t + len, d.label.as_ref().map_or(0, |l| l[i])))
-                .collect()
-        }
-        _ => {
-            let (Some(labels), Some(f)) = (&d.label, r.frame_metadata) else { return Vec::new() };
-            let step = f.stepsize as f64 / f64::from(f.samplerate.max(1));
-            let mut out: Vec<(f64, f64, i64)> = Vec::new();
-            for (i, &code) in labels.iter().enumerate() {
-                let (a, b) = (offset + i as f64 * step, offset + (i + 1) as f64 * step);
-                match out.last_mut() {
-                    Some(last) if last.2 == code => last.1 = b,
-                    _ => out.push((a, b, code)),
-                }
-            }
-            out
-        }
+        TimeMode::Segment => (0..r.points())
+            .map(|i| {
+                let (start, length) = r.span(i);
+                (start, start + length, r.data_object.label.as_ref().map_or(0, |l| l[i]))
+            })
+            .collect(),
+        _ => r.label_runs(),
     }
 }

@@ -48,6 +48,21 @@ pub struct IdMetadata {
 }
 
 impl IdMetadata {
+    /// From every field by its name (for formats that read them one by one).
+    pub fn from_fields<E>(mut field: impl FnMut(&str) -> Result<String, E>) -> Result<IdMetadata, E> {
+        Ok(IdMetadata {
+            id: field("id")?,
+            name: field("name")?,
+            unit: field("unit")?,
+            description: field("description")?,
+            date: field("date")?,
+            version: field("version")?,
+            author: field("author")?,
+            proc_uuid: field("proc_uuid")?,
+            res_uuid: field("res_uuid")?,
+        })
+    }
+
     /// Every field by its name, in order (for formats that write them one by one).
     pub fn fields(&self) -> [(&'static str, &String); 9] {
         [
@@ -88,6 +103,13 @@ pub struct FrameMetadata {
     pub samplerate: u32,
     pub blocksize: usize,
     pub stepsize: usize,
+}
+
+impl FrameMetadata {
+    /// Seconds from one frame to the next.
+    pub fn step_seconds(&self) -> f64 {
+        self.stepsize as f64 / f64::from(self.samplerate.max(1))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,6 +233,50 @@ pub struct AnalyzerResult {
 }
 
 impl AnalyzerResult {
+    /// Rows of data: values or labels.
+    pub fn points(&self) -> usize {
+        let d = &self.data_object;
+        d.value.as_ref().map(Values::rows).or(d.label.as_ref().map(Vec::len)).unwrap_or(0)
+    }
+
+    /// Where point `i` starts, in seconds from the start of the media, and how long it lasts:
+    /// a global result spans the analysed audio, a frame its step, an event nothing, a segment
+    /// its duration.
+    pub fn span(&self, i: usize) -> (f64, f64) {
+        let offset = self.audio_metadata.start;
+        let d = &self.data_object;
+        let at = |list: &Option<Vec<f64>>| list.as_ref().and_then(|l| l.get(i).copied()).unwrap_or(0.0);
+        match self.time_mode {
+            TimeMode::Global => (offset, self.audio_metadata.duration),
+            TimeMode::Framewise => {
+                let step = self.frame_metadata.map_or(0.0, |f| f.step_seconds());
+                (offset + i as f64 * step, step)
+            }
+            TimeMode::Event => (offset + at(&d.time), 0.0),
+            TimeMode::Segment => (offset + at(&d.time), at(&d.duration)),
+        }
+    }
+
+    /// The name of label `code` (the code itself when it has none).
+    pub fn label_name(&self, code: i64) -> String {
+        self.label_metadata.as_ref().and_then(|m| m.label.get(&code).cloned()).unwrap_or_else(|| code.to_string())
+    }
+
+    /// Framewise labels as runs of equal labels: (start, end, code) in media seconds.
+    pub fn label_runs(&self) -> Vec<(f64, f64, i64)> {
+        let (Some(labels), Some(frames)) = (&self.data_object.label, self.frame_metadata) else { return Vec::new() };
+        let (offset, step) = (self.audio_metadata.start, frames.step_seconds());
+        let mut runs: Vec<(f64, f64, i64)> = Vec::new();
+        for (i, &code) in labels.iter().enumerate() {
+            let (start, end) = (offset + i as f64 * step, offset + (i + 1) as f64 * step);
+            match runs.last_mut() {
+                Some(last) if last.2 == code => last.1 = end,
+                _ => runs.push((start, end, code)),
+            }
+        }
+        runs
+    }
+
     /// Checks that the data object has exactly the fields its modes call for, with matching
     /// lengths. Every result the pipeline emits passes; a failure is a processor bug.
     pub fn check_shape(&self) -> Result<(), String> {
@@ -228,7 +294,7 @@ impl AnalyzerResult {
             }
             _ => {}
         }
-        let points = d.value.as_ref().map(Values::rows).or(d.label.as_ref().map(Vec::len)).unwrap_or(0);
+        let points = self.points();
         let needs_time = matches!(self.time_mode, TimeMode::Event | TimeMode::Segment);
         let needs_duration = self.time_mode == TimeMode::Segment;
         if needs_time != d.time.is_some() || needs_duration != d.duration.is_some() {

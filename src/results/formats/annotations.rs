@@ -32,14 +32,10 @@ pub struct Tier {
 fn text_of(r: &AnalyzerResult, i: usize) -> String {
     let d = &r.data_object;
     match (r.data_mode, &d.label, &d.value) {
-        (DataMode::Label, Some(labels), _) => label_name(r, labels[i]),
+        (DataMode::Label, Some(labels), _) => r.label_name(labels[i]),
         (_, _, Some(values)) => values.row(i).iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(" "),
         _ => String::new(),
     }
-}
-
-fn label_name(r: &AnalyzerResult, code: i64) -> String {
-    r.label_metadata.as_ref().and_then(|m| m.label.get(&code).cloned()).unwrap_or_else(|| code.to_string())
 }
 
 /// The marks of every result that has some, in the results' order.
@@ -47,48 +43,25 @@ pub fn tiers(results: &[AnalyzerResult]) -> Vec<Tier> {
     results
         .iter()
         .filter_map(|r| {
-            let offset = r.audio_metadata.start;
-            let d = &r.data_object;
             let marks: Vec<Mark> = match r.time_mode {
-                TimeMode::Event => d
-                    .time
-                    .iter()
-                    .flatten()
-                    .enumerate()
-                    .map(|(i, &t)| Mark { start: offset + t, end: None, text: text_of(r, i) })
+                TimeMode::Event | TimeMode::Segment => (0..r.points())
+                    .map(|i| {
+                        let (start, length) = r.span(i);
+                        let end = (r.time_mode == TimeMode::Segment).then_some(start + length);
+                        Mark { start, end, text: text_of(r, i) }
+                    })
                     .collect(),
-                TimeMode::Segment => d
-                    .time
-                    .iter()
-                    .flatten()
-                    .zip(d.duration.iter().flatten())
-                    .enumerate()
-                    .map(|(i, (&t, &len))| Mark { start: offset + t, end: Some(offset + t + len), text: text_of(r, i) })
+                TimeMode::Framewise if r.data_mode == DataMode::Label => r
+                    .label_runs()
+                    .into_iter()
+                    .map(|(start, end, code)| Mark { start, end: Some(end), text: r.label_name(code) })
                     .collect(),
-                TimeMode::Framewise if r.data_mode == DataMode::Label => label_runs(r),
                 _ => return None,
             };
             let regions = r.time_mode != TimeMode::Event;
             Some(Tier { name: r.id_metadata.id.clone(), marks, regions })
         })
         .collect()
-}
-
-/// A framewise label result as regions: one per run of equal labels.
-pub(super) fn label_runs(r: &AnalyzerResult) -> Vec<Mark> {
-    let (Some(labels), Some(frames)) = (&r.data_object.label, r.frame_metadata) else { return Vec::new() };
-    let step = frames.stepsize as f64 / f64::from(frames.samplerate.max(1));
-    let offset = r.audio_metadata.start;
-    let mut marks: Vec<Mark> = Vec::new();
-    for (i, &code) in labels.iter().enumerate() {
-        let (start, end) = (offset + i as f64 * step, offset + (i + 1) as f64 * step);
-        let text = label_name(r, code);
-        match marks.last_mut() {
-            Some(last) if last.text == text && last.end == Some(start) => last.end = Some(end),
-            _ => marks.push(Mark { start, end: Some(end), text }),
-        }
-    }
-    marks
 }
 
 /// Audacity labels: `start<TAB>end<TAB>text`, six decimals, all results in one track sorted by
@@ -279,41 +252,24 @@ pub fn svl(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Format
     let mut layers = Vec::new();
     for r in results {
         let rate = f64::from(r.audio_metadata.samplerate.max(1));
-        let frame = |t: f64| ((r.audio_metadata.start + t) * rate).round().max(0.0) as u64;
-        let d = &r.data_object;
+        let frame = |i: usize| (r.span(i).0 * rate).round().max(0.0) as u64;
+        let first_value = |i: usize| r.data_object.value.as_ref().and_then(|v| v.row(i).first().copied());
         let (dimensions, layer, points): (u8, &str, Vec<SvPoint>) = match r.time_mode {
             TimeMode::Event => {
-                let times = d.time.as_deref().unwrap_or_default();
-                (
-                    1,
-                    "timeinstants",
-                    times.iter().enumerate().map(|(i, &t)| (frame(t), None, None, text_of(r, i))).collect(),
-                )
+                (1, "timeinstants", (0..r.points()).map(|i| (frame(i), None, None, text_of(r, i))).collect())
             }
             TimeMode::Segment => {
-                let times = d.time.as_deref().unwrap_or_default();
-                let durations = d.duration.as_deref().unwrap_or_default();
-                let value = |i: usize| d.value.as_ref().and_then(|v| v.row(i).first().copied());
-                let points = times
-                    .iter()
-                    .zip(durations)
-                    .enumerate()
-                    .map(|(i, (&t, &len))| {
-                        (frame(t), Some(value(i).unwrap_or(0.0)), Some((len * rate).round() as u64), text_of(r, i))
+                let points = (0..r.points())
+                    .map(|i| {
+                        let length = (r.span(i).1 * rate).round() as u64;
+                        (frame(i), Some(first_value(i).unwrap_or(0.0)), Some(length), text_of(r, i))
                     })
                     .collect();
                 (3, "regions", points)
             }
-            TimeMode::Framewise => match (&d.value, r.frame_metadata) {
-                (Some(v), Some(f)) if v.width() == 1 => {
-                    let step = f.stepsize as f64 / f64::from(f.samplerate.max(1));
-                    let points = v
-                        .as_flat()
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &x)| (frame(i as f64 * step), Some(x), None, String::new()))
-                        .collect();
-                    (2, "timevalues", points)
+            TimeMode::Framewise => match &r.data_object.value {
+                Some(v) if v.width() == 1 && r.frame_metadata.is_some() => {
+                    (2, "timevalues", (0..v.rows()).map(|i| (frame(i), first_value(i), None, String::new())).collect())
                 }
                 _ => continue,
             },

@@ -27,8 +27,6 @@ pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), Form
 
 pub fn write_one(r: &AnalyzerResult, out: &mut dyn Write) -> Result<(), FormatError> {
     let d = &r.data_object;
-    let offset = r.audio_metadata.start;
-    let rows = d.value.as_ref().map(|v| v.rows()).or(d.label.as_ref().map(Vec::len)).unwrap_or(0);
     let width = d.value.as_ref().map_or(1, |v| v.width());
     let mut header: Vec<String> = Vec::new();
     if r.time_mode != TimeMode::Global {
@@ -43,25 +41,17 @@ pub fn write_one(r: &AnalyzerResult, out: &mut dyn Write) -> Result<(), FormatEr
         DataMode::Value => header.extend((0..width).map(|i| format!("value_{i}"))),
     }
     writeln!(out, "{}", header.join(","))?;
-    let step = r.frame_metadata.map(|f| f.stepsize as f64 / f64::from(f.samplerate.max(1)));
-    for i in 0..rows {
+    for i in 0..r.points() {
         let mut line: Vec<String> = Vec::new();
-        match r.time_mode {
-            TimeMode::Global => {}
-            TimeMode::Framewise => line.push(format!("{}", offset + i as f64 * step.unwrap_or(0.0))),
-            TimeMode::Event | TimeMode::Segment => {
-                line.push(format!("{}", offset + d.time.as_ref().map_or(0.0, |t| t[i])));
-            }
+        let (time, duration) = r.span(i);
+        if r.time_mode != TimeMode::Global {
+            line.push(format!("{time}"));
         }
         if r.time_mode == TimeMode::Segment {
-            line.push(format!("{}", d.duration.as_ref().map_or(0.0, |t| t[i])));
+            line.push(format!("{duration}"));
         }
         match (&d.label, &d.value) {
-            (Some(labels), _) => {
-                let code = labels[i];
-                let name = r.label_metadata.as_ref().and_then(|m| m.label.get(&code).cloned());
-                line.push(field(&name.unwrap_or_else(|| code.to_string())));
-            }
+            (Some(labels), _) => line.push(field(&r.label_name(labels[i]))),
             (None, Some(values)) => line.extend(values.row(i).iter().map(|v| format!("{v}"))),
             (None, None) => {}
         }

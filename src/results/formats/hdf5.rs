@@ -129,17 +129,7 @@ fn read_strings(g: &hdf5::Group, name: &str) -> Result<Vec<String>, FormatError>
 fn read_one(g: &hdf5::Group) -> Result<(u64, AnalyzerResult), FormatError> {
     let sub = |name: &str| g.group(name).map_err(|e| err(format!("{}: {name}: {e}", g.name())));
     let id = sub("id_metadata")?;
-    let id_metadata = IdMetadata {
-        id: get_str(&id, "id")?,
-        name: get_str(&id, "name")?,
-        unit: get_str(&id, "unit")?,
-        description: get_str(&id, "description")?,
-        date: get_str(&id, "date")?,
-        version: get_str(&id, "version")?,
-        author: get_str(&id, "author")?,
-        proc_uuid: get_str(&id, "proc_uuid")?,
-        res_uuid: get_str(&id, "res_uuid")?,
-    };
+    let id_metadata = IdMetadata::from_fields(|name| get_str(&id, name))?;
     let a = sub("audio_metadata")?;
     let audio_metadata = AudioMetadata {
         uri: get_str(&a, "uri")?,

@@ -13,20 +13,9 @@ pub const JAMS_VERSION: &str = "0.3.5";
 
 /// Sparse observations of one result: (time, duration, value).
 fn observations(r: &AnalyzerResult, value: impl Fn(usize) -> Value) -> Vec<Value> {
-    let d = &r.data_object;
-    let offset = r.audio_metadata.start;
-    let rows = d.value.as_ref().map(|v| v.rows()).or(d.label.as_ref().map(Vec::len)).unwrap_or(0);
-    let step = r.frame_metadata.map_or(0.0, |f| f.stepsize as f64 / f64::from(f.samplerate.max(1)));
-    (0..rows)
+    (0..r.points())
         .map(|i| {
-            let (time, duration) = match r.time_mode {
-                TimeMode::Global => (offset, r.audio_metadata.duration),
-                TimeMode::Framewise => (offset + i as f64 * step, step),
-                TimeMode::Event => (offset + d.time.as_ref().map_or(0.0, |t| t[i]), 0.0),
-                TimeMode::Segment => {
-                    (offset + d.time.as_ref().map_or(0.0, |t| t[i]), d.duration.as_ref().map_or(0.0, |t| t[i]))
-                }
-            };
+            let (time, duration) = r.span(i);
             json!({ "time": time.max(0.0), "duration": duration.max(0.0), "value": value(i), "confidence": Value::Null })
         })
         .collect()
@@ -38,9 +27,7 @@ fn number(x: f32) -> Value {
 }
 
 fn label(r: &AnalyzerResult, i: usize) -> Value {
-    let code = r.data_object.label.as_ref().map_or(0, |l| l[i]);
-    let name = r.label_metadata.as_ref().and_then(|m| m.label.get(&code).cloned());
-    Value::String(name.unwrap_or_else(|| code.to_string()))
+    Value::String(r.label_name(r.data_object.label.as_ref().map_or(0, |l| l[i])))
 }
 
 /// The (namespace, data) of one result; `None` for results merged into another (pitch.confidence).
@@ -60,8 +47,7 @@ fn annotation(r: &AnalyzerResult, all: &[AnalyzerResult]) -> Option<(&'static st
         }
         ("pitch", TimeMode::Framewise, DataMode::Value) => {
             let values = d.value.as_ref()?;
-            let f = r.frame_metadata?;
-            let step = f.stepsize as f64 / f64::from(f.samplerate.max(1));
+            r.frame_metadata?;
             let confidence = all
                 .iter()
                 .find(|c| c.id_metadata.id == "pitch.confidence")
@@ -69,7 +55,7 @@ fn annotation(r: &AnalyzerResult, all: &[AnalyzerResult]) -> Option<(&'static st
                 .filter(|c| c.rows() == values.rows());
             let n = values.rows();
             let data = json!({
-                "time": (0..n).map(|i| r.audio_metadata.start + i as f64 * step).collect::<Vec<_>>(),
+                "time": (0..n).map(|i| r.span(i).0).collect::<Vec<_>>(),
                 "duration": vec![0.0; n],
                 "value": (0..n).map(|i| {
                     let hz = values.row(i)[0];
@@ -83,9 +69,8 @@ fn annotation(r: &AnalyzerResult, all: &[AnalyzerResult]) -> Option<(&'static st
         (_, TimeMode::Segment, DataMode::Label) => ("segment_open", observations(r, |i| label(r, i)).into()),
         // Frame labels are runs of equal labels: segments.
         (_, TimeMode::Framewise, DataMode::Label) => {
-            let runs = super::annotations::label_runs(r).into_iter().map(|m| {
-                let end = m.end.unwrap_or(m.start);
-                json!({ "time": m.start, "duration": end - m.start, "value": m.text, "confidence": Value::Null })
+            let runs = r.label_runs().into_iter().map(|(start, end, code)| {
+                json!({ "time": start, "duration": end - start, "value": r.label_name(code), "confidence": Value::Null })
             });
             ("segment_open", runs.collect::<Vec<_>>().into())
         }

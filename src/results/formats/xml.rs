@@ -188,17 +188,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
                     }
                     ("id_metadata", Some(p)) => {
                         let a = attrs("id_metadata")?;
-                        p.id = Some(IdMetadata {
-                            id: a.text("id")?,
-                            name: a.text("name")?,
-                            unit: a.text("unit")?,
-                            description: a.text("description")?,
-                            date: a.text("date")?,
-                            version: a.text("version")?,
-                            author: a.text("author")?,
-                            proc_uuid: a.text("proc_uuid")?,
-                            res_uuid: a.text("res_uuid")?,
-                        });
+                        p.id = Some(IdMetadata::from_fields(|name| a.text(name))?);
                     }
                     ("audio_metadata", Some(p)) => {
                         let a = attrs("audio_metadata")?;
