@@ -147,8 +147,9 @@ impl<W: Write + Seek> PyramidWriter<W> {
         Ok(())
     }
 
-    /// Closes the last pixels (shorter than the rest) and writes the index; returns the output.
-    pub fn finish(mut self) -> std::io::Result<W> {
+    /// Closes the last pixels (shorter than the rest) and writes the index; returns the output,
+    /// the number of levels and the pixels of level 0.
+    pub fn finish(mut self) -> std::io::Result<(W, usize, u64)> {
         if self.in_current > 0 {
             self.close_base_pixel()?;
         }
@@ -196,7 +197,7 @@ impl<W: Write + Seek> PyramidWriter<W> {
         self.out.seek(std::io::SeekFrom::Start(0))?;
         self.out.write_all(&header)?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok((self.out, self.levels.len(), self.levels[0].pixels))
     }
 }
 

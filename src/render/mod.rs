@@ -153,16 +153,21 @@ impl Canvas {
                 }
             }
         }
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, self.width(), self.height());
-        enc.set_color(png::ColorType::Rgba);
-        enc.set_depth(png::BitDepth::Eight);
-        // Encoding into a Vec cannot fail for a correctly sized buffer.
-        if let Ok(mut writer) = enc.write_header() {
-            let _ = writer.write_image_data(&data);
-        }
-        out
+        encode_png(self.width(), self.height(), &data)
     }
+}
+
+/// Straight RGBA pixels (8 bits, row after row) as a PNG.
+pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, width, height);
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    // Encoding into a Vec cannot fail for a correctly sized buffer.
+    if let Ok(mut writer) = enc.write_header() {
+        let _ = writer.write_image_data(rgba);
+    }
+    out
 }
 
 fn path_of(points: &[(f32, f32)], close: bool) -> Option<tiny_skia::Path> {

@@ -12,7 +12,7 @@
 
 use crate::features::FeatureGraph;
 use crate::media::Block;
-use crate::peaks::pyramid::{BASE_SPP, Pyramid, PyramidWriter};
+use crate::peaks::pyramid::{BASE_SPP, PyramidWriter};
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
@@ -77,11 +77,12 @@ impl Grapher for PeaksPyramid {
         if let Some(e) = self.error.take() {
             return Err(io(&self.path)(e));
         }
-        if let Some(w) = self.writer.take() {
-            w.finish().map_err(io(&self.path))?;
-        }
-        let pyramid = Pyramid::open(&self.path).map_err(io(&self.path))?;
-        let summary = vec![pyramid.levels() as f32, pyramid.pixels(0) as f32];
+        let writer = self
+            .writer
+            .take()
+            .ok_or_else(|| io(&self.path)(std::io::Error::other("no writer after an earlier error")))?;
+        let (_, levels, pixels) = writer.finish().map_err(io(&self.path))?;
+        let summary = vec![levels as f32, pixels as f32];
         Ok(Finished {
             results: vec![Output {
                 suffix: "",

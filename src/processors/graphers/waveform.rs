@@ -193,15 +193,7 @@ fn render_png(peaks: &[f32], lanes: usize, width: u32, height: u32) -> Vec<u8> {
             }
         }
     }
-    let mut out = Vec::new();
-    let mut enc = png::Encoder::new(&mut out, width, height);
-    enc.set_color(png::ColorType::Rgba);
-    enc.set_depth(png::BitDepth::Eight);
-    // Encoding into a Vec cannot fail for a correctly sized buffer.
-    if let Ok(mut writer) = enc.write_header() {
-        let _ = writer.write_image_data(&pixels);
-    }
-    out
+    crate::render::encode_png(width, height, &pixels)
 }
 
 #[cfg(test)]
