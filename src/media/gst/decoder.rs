@@ -37,6 +37,8 @@ const RESYNC_TOLERANCE_S: f64 = 0.010;
 const TRUNCATION_FRACTION: f64 = 0.98;
 /// ... unless less than this is missing (container durations are estimates for some formats).
 const TRUNCATION_MIN_MISSING_S: f64 = 0.5;
+/// How far before a segment the quick seek aims, so that the parser's estimate lands early.
+const SEEK_LEAD_S: f64 = 1.0;
 const NO_AUDIO_MESSAGE: &str = "timeside-no-audio";
 /// Empty buffers in a row after which a decoder is declared stuck: some demuxers, given a
 /// broken header (a WAV whose `LIST` chunk runs past the end of the file), push empty buffers
@@ -181,25 +183,21 @@ impl GstSource {
                 }
             }
             if options.is_segment() {
-                // Decoding starts near the segment; exact trimming happens on timestamps below,
-                // so a source that cannot seek is still cut correctly (only more slowly).
-                let start = gst::ClockTime::from_nseconds((options.start_s * 1e9) as u64);
-                let stop = options
-                    .duration_s
-                    .map(|d| gst::ClockTime::from_nseconds(((options.start_s + d) * 1e9) as u64 + 50_000_000));
-                let stop_type = if stop.is_some() { gst::SeekType::Set } else { gst::SeekType::None };
-                let _ = self.pipeline.seek(
-                    1.0,
-                    gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-                    gst::SeekType::Set,
-                    Some(start),
-                    stop_type,
-                    stop,
-                );
+                self.seek_segment(options, false);
             }
         }
         self.pipeline.set_state(gst::State::Playing).map_err(|_| self.pending_error("cannot play"))?;
-        let first = self.pull_sample(None)?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
+        let mut first = self.pull_sample(None)?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
+        let start_ns = (options.start_s * 1e9) as u64;
+        if !self.live
+            && options.is_segment()
+            && first.buffer().and_then(|b| b.pts()).is_some_and(|p| p.nseconds() > start_ns)
+        {
+            // The quick seek landed past the segment's start (a variable bitrate misled the
+            // parser's estimate): the accurate one, slower but never late.
+            self.seek_segment(options, true);
+            first = self.pull_sample(None)?.ok_or_else(|| decode_error(&self.name, "contains no audio samples"))?;
+        }
         let caps = first.caps().ok_or_else(|| decode_error(&self.name, "decoded audio has no caps"))?;
         let s = caps.structure(0).ok_or_else(|| decode_error(&self.name, "decoded audio has empty caps"))?;
         let rate = s.get::<i32>("rate").map_err(|_| decode_error(&self.name, "decoded audio has no rate"))?;
@@ -219,6 +217,43 @@ impl GstSource {
     }
 
     /// Waits until the pipeline has prerolled (or fails, or stalls).
+    /// Seeks to the segment. Decoding starts near it and exact trimming happens on timestamps
+    /// (`take_sample`), so a source that cannot seek is still cut correctly, only more slowly.
+    /// The quick seek aims [`SEEK_LEAD_S`] early and lets the parser estimate the byte offset:
+    /// an accurate seek in a file without a seek index (FLAC from ffmpeg, most MP3) makes
+    /// GStreamer's parsers scan from the start, which costs time in proportion to the
+    /// position (220 ms at one hour of FLAC, against 10 ms).
+    fn seek_segment(&self, options: &DecodeOptions, accurate: bool) {
+        let accurate = accurate || self.times_quick_seeks_inexactly();
+        let lead = if accurate { 0.0 } else { SEEK_LEAD_S };
+        let start = gst::ClockTime::from_nseconds(((options.start_s - lead).max(0.0) * 1e9) as u64);
+        let stop = options
+            .duration_s
+            .map(|d| gst::ClockTime::from_nseconds(((options.start_s + d) * 1e9) as u64 + 50_000_000));
+        let stop_type = if stop.is_some() { gst::SeekType::Set } else { gst::SeekType::None };
+        let flags = if accurate { gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE } else { gst::SeekFlags::FLUSH };
+        let _ = self.pipeline.seek(1.0, flags, gst::SeekType::Set, Some(start), stop_type, stop);
+    }
+
+    /// Whether an element in the pipeline times what follows a quick seek inexactly: parsers
+    /// of raw MP3, AAC, AC-3, DTS and AMR streams time it by byte offset (variable bitrate
+    /// makes that wrong by up to seconds); Matroska/WebM rounds its times to a millisecond.
+    /// An accurate seek times them exactly.
+    fn times_quick_seeks_inexactly(&self) -> bool {
+        const INEXACT: [&str; 6] = ["mpegaudioparse", "aacparse", "ac3parse", "dcaparse", "amrparse", "matroskademux"];
+        let mut elements = self.pipeline.iterate_recurse();
+        loop {
+            match elements.next() {
+                Ok(Some(e)) if INEXACT.contains(&factory_name(&e).as_str()) => return true,
+                Ok(Some(_)) => {}
+                Ok(None) => return false,
+                Err(gst::IteratorError::Resync) => elements.resync(),
+                // Cannot tell: the slow seek is right for every format.
+                Err(gst::IteratorError::Error) => return true,
+            }
+        }
+    }
+
     fn wait_preroll(&mut self) -> Result<(), MediaError> {
         let deadline = Instant::now() + STALL_TIMEOUT;
         while Instant::now() < deadline {
