@@ -6,6 +6,9 @@
 //!   whole item, 1000 pixels (p50, p99);
 //! - `waveform` windows decoded on demand: 10 s at 2000 pixels (220 frames per pixel, finer
 //!   than the pyramid), random start;
+//!
+//!   both closed loop (each client sends its next request when the last is answered: what the
+//!   server gives at most) and paced like players (10 and 1 requests a second per client);
 //! - `peaks.dat` of the whole item at 4096 frames per pixel (what peaks.js loads);
 //! - `spectrogram.png` tiles of 10 s, 1024x256, first (rendered) and again (kept).
 //!
@@ -32,11 +35,22 @@ impl Lcg {
     }
 }
 
+/// How each client sends its requests.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// The next as soon as the last is answered: the most the server gives (closed loop).
+    Flat,
+    /// One every this long (a player scrolling or zooming), or at once when the last took
+    /// longer.
+    Every(Duration),
+}
+
 /// `CLIENTS` keep-alive clients, each sending `per_client` requests from `path(client, rng)`:
 /// sorted latencies in ms and requests per second.
 async fn load(
     addr: std::net::SocketAddr,
     per_client: usize,
+    pace: Pace,
     path: fn(&mut Lcg, f64) -> String,
     duration: f64,
 ) -> (Vec<f64>, f64) {
@@ -46,6 +60,10 @@ async fn load(
             tokio::spawn(async move {
                 let mut rng = Lcg(c as u64 * 7919 + 1);
                 let mut conn = KeepAlive::connect(addr).await;
+                if let Pace::Every(interval) = pace {
+                    // Spread over the interval, as independent users are.
+                    tokio::time::sleep(interval * c as u32 / CLIENTS as u32).await;
+                }
                 let mut latencies = Vec::with_capacity(per_client);
                 for _ in 0..per_client {
                     let p = path(&mut rng, duration);
@@ -53,6 +71,9 @@ async fn load(
                     let status = tokio::time::timeout(Duration::from_secs(60), conn.get(&p)).await.expect("in time");
                     assert_eq!(status, 200, "{p}");
                     latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                    if let Pace::Every(interval) = pace {
+                        tokio::time::sleep_until((t + interval).into()).await;
+                    }
                 }
                 latencies
             })
@@ -94,8 +115,7 @@ async fn main() {
     let file = media.join("long.flac");
     eprintln!("making {hours} h of music-like audio ...");
     // Two tones under a slow tremolo: a waveform with shape everywhere. Encoded by ffmpeg, as
-    // FLAC files usually are made, with a seek table (sox writes none, and GStreamer then seeks
-    // by bisection: three times the cost of a decoded window).
+    // FLAC files usually are made (without a seek table).
     let wav = media.join("long.wav");
     let status = std::process::Command::new("sox")
         .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
@@ -149,37 +169,39 @@ async fn main() {
     ITEM.set(uuid).expect("once");
     let duration = f64::from(seconds);
     println!("\n## Window requests, {CLIENTS} clients (keep-alive)");
+    let stored = |rng: &mut Lcg, d: f64| {
+        let len = 6.0 * (d / 6.0).powf(rng.unit());
+        let start = (d - len) * rng.unit();
+        format!("/api/v1/items/{}/waveform?start={start:.3}&stop={:.3}&nb_pixels=1000", item(), start + len)
+    };
+    let decoded = |rng: &mut Lcg, d: f64| {
+        let start = (d - 10.0) * rng.unit();
+        format!("/api/v1/items/{}/waveform?start={start:.3}&stop={:.3}&nb_pixels=2000", item(), start + 10.0)
+    };
+    let every = |ms| Pace::Every(Duration::from_millis(ms));
     report(
-        "waveform, stored levels (6 s to the whole item, 1000 px)",
-        load(
-            addr,
-            100,
-            |rng, d| {
-                let len = 6.0 * (d / 6.0).powf(rng.unit());
-                let start = (d - len) * rng.unit();
-                format!("/api/v1/items/{}/waveform?start={start:.3}&stop={:.3}&nb_pixels=1000", item(), start + len)
-            },
-            duration,
-        )
-        .await,
+        "waveform, stored levels (6 s to the whole item, 1000 px), closed loop",
+        load(addr, 100, Pace::Flat, stored, duration).await,
+    );
+    report("waveform, stored levels, each client 10 requests/s", load(addr, 50, every(100), stored, duration).await);
+    report(
+        "waveform, decoded on demand (10 s, 2000 px: 220 frames per pixel), closed loop",
+        load(addr, 10, Pace::Flat, decoded, duration).await,
     );
     report(
-        "waveform, decoded on demand (10 s, 2000 px: 220 frames per pixel)",
-        load(
-            addr,
-            10,
-            |rng, d| {
-                let start = (d - 10.0) * rng.unit();
-                format!("/api/v1/items/{}/waveform?start={start:.3}&stop={:.3}&nb_pixels=2000", item(), start + 10.0)
-            },
-            duration,
-        )
-        .await,
+        "waveform, decoded on demand, each client 1 request/s",
+        load(addr, 10, every(1000), decoded, duration).await,
     );
     report(
         "peaks.dat, whole item, 4096 frames per pixel, 8 bits",
-        load(addr, 4, |_, _| format!("/api/v1/items/{}/peaks.dat?samples_per_pixel=4096&bits=8", item()), duration)
-            .await,
+        load(
+            addr,
+            4,
+            Pace::Flat,
+            |_, _| format!("/api/v1/items/{}/peaks.dat?samples_per_pixel=4096&bits=8", item()),
+            duration,
+        )
+        .await,
     );
     // The same ten tiles for every client: the first requests render them, the rest read them.
     let tiles = |rng: &mut Lcg, d: f64| {
@@ -188,9 +210,9 @@ async fn main() {
     };
     report(
         "spectrogram.png, 10 s tiles, first requests (rendered, 10 distinct tiles)",
-        load(addr, 1, tiles, duration).await,
+        load(addr, 1, Pace::Flat, tiles, duration).await,
     );
-    report("spectrogram.png, 10 s tiles, again (kept)", load(addr, 20, tiles, duration).await);
+    report("spectrogram.png, 10 s tiles, again (kept)", load(addr, 20, Pace::Flat, tiles, duration).await);
     drop(server);
 }
 
