@@ -3,7 +3,11 @@
 //! any number) and the JSON (always version 2). Values are 16-bit (an f32 sample times 32768,
 //! so a 16-bit source's samples come back exactly) or 8-bit (the 16-bit value / 256,
 //! truncated, as audiowaveform does).
+//!
+//! Also what the server stores for each item to draw it at any zoom without decoding: the
+//! peaks [`pyramid`] and the [`coarse_spectrogram`].
 
+pub mod coarse_spectrogram;
 pub mod pyramid;
 pub mod window;
 

@@ -108,6 +108,7 @@ pub fn registry() -> &'static [ProcessorEntry] {
             entry!(Analyzer, analyzers::band_spectrum),
             entry!(Grapher, graphers::waveform),
             entry!(Grapher, graphers::peaks_pyramid),
+            entry!(Grapher, graphers::coarse_spectrogram),
             entry!(Grapher, graphers::waveform_simple),
             entry!(Grapher, graphers::waveform_centroid),
             entry!(Grapher, graphers::waveform_transparent),

@@ -16,15 +16,19 @@ const WAVEFORMS: [&str; 5] = [
     "waveform_contour_white",
 ];
 
-struct Image {
-    width: usize,
-    height: usize,
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
     rgba: Vec<u8>,
 }
 
 impl Image {
     fn read(path: &Path) -> Image {
-        let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png")));
+        Image::decode(&std::fs::read(path).expect("png"))
+    }
+
+    pub fn decode(png: &[u8]) -> Image {
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
         let mut reader = decoder.read_info().expect("png header");
         let mut rgba = vec![0; reader.output_buffer_size().expect("size")];
         let info = reader.next_frame(&mut rgba).expect("png data");
@@ -102,8 +106,13 @@ fn silence_is_a_flat_line_and_every_image_has_its_size() {
 
 /// The row holding most of each column's brightness, averaged over the image.
 fn brightest_row(img: &Image) -> f64 {
+    brightest_row_between(img, img.width / 4, img.width * 3 / 4)
+}
+
+/// The brightest row, averaged over columns `x0..x1`.
+pub fn brightest_row_between(img: &Image, x0: usize, x1: usize) -> f64 {
     let mut rows = Vec::new();
-    for x in (img.width / 4..img.width * 3 / 4).step_by(5) {
+    for x in (x0..x1).step_by(5) {
         let y = (0..img.height)
             .max_by_key(|&y| img.at(x, y)[..3].iter().map(|&c| u32::from(c)).sum::<u32>())
             .expect("rows");

@@ -3,6 +3,7 @@
 //! against min/max computed here from the decoded samples.
 
 use crate::common::{decode_all, write_wav};
+use crate::graphers::{Image, brightest_row_between};
 use crate::http;
 use crate::on_demand::{Engine, Env, config, upload, user, wait_task};
 use serde_json::Value;
@@ -233,10 +234,63 @@ async fn without_a_stored_pyramid_short_windows_are_decoded_and_long_ones_wait()
     let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform"), Some(&token)).await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert_eq!(r.json()["code"], "peaks_pending");
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?stop=6"), Some(&token)).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["code"], "spectrogram_pending");
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?stop=4"), Some(&token)).await;
+    assert_eq!(r.status, 200, "a short tile is decoded: {}", r.text());
     let samples = decode_all(&wav);
     let got = peaks_json(addr, &token, uuid, "samples_per_pixel=512&stop=2&channels=2").await;
     let got: Vec<i64> = serde_json::from_value(got["data"].clone()).expect("data");
     // Pixels are whole: the last one runs past `stop` to its end.
     assert_eq!(got, flat(&direct(&samples, 2, tiles(0, 512, (2 * RATE as usize).div_ceil(512) * 512)), i64::from));
+    server.shutdown().await;
+}
+
+/// Tiles longer than the decoding limit are drawn from the coarse spectrogram the ingest task
+/// stored; short ones are decoded. 10 s of 500 Hz then 10 s of 3 kHz: each half of a tile has
+/// its tone's row brightest, on a linear axis up to 4 kHz (20 Hz a row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectrogram_tiles_of_long_windows_are_drawn_from_the_stored_spectrogram() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server =
+        timeside::server::start(config(&env, 1, "", "[items]\ndecode_window_max_s = 5.0\n")).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ana", false).await);
+    let tones: Vec<f32> = (0..20 * RATE as usize)
+        .map(|i| {
+            let t = i as f64 / f64::from(RATE);
+            let hz = if t < 10.0 { 500.0 } else { 3000.0 };
+            (0.5 * (2.0 * std::f64::consts::PI * hz * t).sin()) as f32
+        })
+        .collect();
+    let wav = write_wav(env.path(), "tones.wav", tones, AudioFormat { samplerate: RATE, channels: 1 }, 16);
+    let item = upload(addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let task = wait_task(addr, &token, item["ingest_task"].as_str().expect("ingest"), Duration::from_secs(60)).await;
+    assert_eq!(task["status"], "done", "{task}");
+    let tile = |query: &'static str| {
+        let token = token.clone();
+        async move {
+            let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?{query}"), Some(&token)).await;
+            assert_eq!(r.status, 200, "{query}: {}", r.text());
+            Image::decode(&r.body)
+        }
+    };
+    let row = |hz: f64| 200.0 * (1.0 - hz / 4000.0);
+    // The whole item (20 s, over the 5 s limit): from the stored columns.
+    let whole = tile("scale=lin&fmax=4000&width=200&height=200").await;
+    assert_eq!((whole.width, whole.height), (200, 200));
+    let (left, right) = (brightest_row_between(&whole, 10, 90), brightest_row_between(&whole, 110, 190));
+    assert!((left - row(500.0)).abs() <= 2.5, "500 Hz: row {left}, want {}", row(500.0));
+    assert!((right - row(3000.0)).abs() <= 2.5, "3 kHz: row {right}, want {}", row(3000.0));
+    // Two seconds across the change: decoded at full resolution, the change in the middle.
+    let short = tile("scale=lin&fmax=4000&width=200&height=200&start=9&stop=11").await;
+    let (left, right) = (brightest_row_between(&short, 10, 90), brightest_row_between(&short, 110, 190));
+    assert!((left - row(500.0)).abs() <= 1.5 && (right - row(3000.0)).abs() <= 1.5, "rows {left}, {right}");
+    // The log scale from the stored columns: 500 Hz at log(500/20)/log(22050/20) from the bottom.
+    let log = tile("width=200&height=200").await;
+    let want = 200.0 * (1.0 - (500.0f64 / 20.0).ln() / (22050.0f64 / 20.0).ln());
+    let got = brightest_row_between(&log, 10, 90);
+    assert!((got - want).abs() <= 3.0, "log 500 Hz: row {got}, want {want:.1}");
     server.shutdown().await;
 }

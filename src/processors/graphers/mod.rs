@@ -1,5 +1,6 @@
 //! Graphers: pictures of the signal (peaks, images), one file per processor id.
 
+pub mod coarse_spectrogram;
 pub mod peaks_pyramid;
 pub mod spectrogram_image;
 pub mod spectrogram_lin;

@@ -118,8 +118,13 @@ impl Columns {
     }
 
     pub fn push(&mut self, amplitudes: &[f32]) {
-        for (s, &a) in self.current.iter_mut().zip(amplitudes) {
-            *s += a * a;
+        self.push_powers(amplitudes.iter().map(|a| a * a));
+    }
+
+    /// A spectrum given as powers (a stored column).
+    pub fn push_powers(&mut self, powers: impl Iterator<Item = f32>) {
+        for (s, p) in self.current.iter_mut().zip(powers) {
+            *s += p;
         }
         self.in_current += 1;
         if self.in_current == self.per_column {

@@ -1,7 +1,7 @@
 //! An item's waveform data for any window at any zoom: TimeSide's `waveform` JSON and
 //! audiowaveform's `peaks.dat` / `peaks.json` (which peaks.js and waveform-data.js read); and
-//! spectrogram tiles (`spectrogram.png`), rendered from a seek-and-decode of the window and kept
-//! in the data directory.
+//! spectrogram tiles (`spectrogram.png`), drawn from the item's stored coarse spectrogram or
+//! from a seek-and-decode of the window, and kept in the data directory.
 //!
 //! Windows are read from the item's stored peaks pyramid (made by the `ingest` experience when
 //! the item was added) without decoding. Windows finer than its finest level (256 frames per
@@ -9,9 +9,10 @@
 //! exists, are decoded on demand from a seek, up to `items.decode_window_max_s` of audio.
 
 use super::{ApiError, Ctx, Reply_, json};
+use crate::peaks::coarse_spectrogram::{BINS, CoarseSpectrogram, N_FFT, spectra_per_column};
 use crate::peaks::pyramid::Pyramid;
 use crate::peaks::{Bits, Peaks, window};
-use crate::processors::graphers::peaks_pyramid;
+use crate::processors::graphers::{coarse_spectrogram, peaks_pyramid};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,12 +44,17 @@ impl ItemPeaks {
     }
 }
 
+/// A file the item's ingest stored (`processor`'s done result), if there is one.
+async fn item_file(ctx: &Ctx, item: &uuid::Uuid, processor: &str, name: &str) -> Result<Option<PathBuf>, ApiError> {
+    let dir = ctx.state.store.item_result_dir(item, processor).await?;
+    Ok(dir.map(|d| d.join(name)).filter(|p| p.is_file()))
+}
+
 /// The item's stored pyramid, opened and kept, if its ingest task has made it.
 async fn open_pyramid(ctx: &Ctx, item: &uuid::Uuid) -> Result<Option<Arc<Pyramid>>, ApiError> {
-    let Some(dir) = ctx.state.store.item_result_dir(item, peaks_pyramid::DESCRIPTOR.id).await? else {
+    let Some(path) = item_file(ctx, item, peaks_pyramid::DESCRIPTOR.id, peaks_pyramid::FILE_NAME).await? else {
         return Ok(None);
     };
-    let path = dir.join(peaks_pyramid::FILE_NAME);
     match tokio::task::spawn_blocking(move || Pyramid::open(&path)).await.map_err(internal)? {
         Ok(p) => {
             let p = Arc::new(p);
@@ -315,6 +321,10 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
 }
 
 /// GET /items/{uuid}/spectrogram.png?start=&stop=&width=&height=&scale=log|lin&fmin=&fmax=
+///
+/// A tile is drawn from the item's stored coarse spectrogram when its pixels are at least a
+/// stored column long, or when its window is too long to decode (`items.decode_window_max_s`);
+/// otherwise from a seek-and-decode of the window, at full resolution. Tiles are kept.
 pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     use crate::processors::graphers::spectrogram_image::Params;
     let item = item_peaks(&ctx).await?;
@@ -327,22 +337,30 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     };
     let width = ctx.query_as::<u32>("width")?.unwrap_or(1024);
     let height = ctx.query_as::<u32>("height")?.unwrap_or(256);
-    let n_fft = Params::default().n_fft;
+    let seconds = stop - start;
+    let stored = item_file(&ctx, &item.uuid, coarse_spectrogram::DESCRIPTOR.id, coarse_spectrogram::FILE_NAME).await?;
+    let column_s = f64::from(spectra_per_column(item.samplerate) * N_FFT as u32) / f64::from(item.samplerate);
+    let max = ctx.state.config.items.decode_window_max_s;
+    let from_store = stored.is_some() && (seconds > max || seconds / f64::from(width.max(1)) >= column_s);
+    if !from_store && seconds > max {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "spectrogram_pending",
+            format!(
+                "the item's coarse spectrogram is not stored yet (its ingest task has not finished): tiles of up \
+                 to {max} s are decoded on demand, this one is {seconds:.1} s"
+            ),
+        ));
+    }
+    let n_fft = if from_store { N_FFT } else { Params::default().n_fft };
     // About two spectra a pixel column, never less overlap than half a window.
-    let frames = (stop - start) * f64::from(item.samplerate);
+    let frames = seconds * f64::from(item.samplerate);
     let hop = ((frames / (2.0 * f64::from(width.max(1)))) as usize).clamp(32, n_fft / 2);
     let mut params = serde_json::json!({ "width": width, "height": height, "hop": hop, "n_fft": n_fft });
     for name in ["fmin", "fmax"] {
         if let Some(v) = ctx.query_as::<f64>(name)? {
             params[name] = v.into();
         }
-    }
-    let seconds = stop - start;
-    let max = ctx.state.config.items.decode_window_max_s;
-    if seconds > max {
-        return Err(ApiError::bad_parameter(format!(
-            "a spectrogram tile of {seconds:.1} s: tiles are decoded from their window, at most {max} s"
-        )));
     }
     let spec = crate::pipeline::PipelineSpec {
         decoder: crate::media::DecodeOptions { start_s: start, duration_s: Some(seconds), ..Default::default() },
@@ -353,32 +371,72 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     let pipeline = spec.compile("query").map_err(|e| ApiError::bad_parameter(e.problems.join("; ")))?;
     let version = crate::processors::lookup(id).map(|e| e.descriptor.version).unwrap_or_default();
     let canonical = crate::storage::processing::canonical_json(&pipeline.steps[0].params);
-    let key =
-        crate::media::hash::sha256_hex(format!("{}|{id}|{version}|{canonical}|{start}|{stop}", item.sha256).as_bytes());
+    let source = if from_store { "stored" } else { "decoded" };
+    let key = crate::media::hash::sha256_hex(
+        format!("{}|{id}|{version}|{canonical}|{start}|{stop}|{source}", item.sha256).as_bytes(),
+    );
     let tile = ctx.state.store.files.tile(&item.uuid, &key[..32]);
     if !tile.exists() {
         // One rendering per tile at a time; others wait for it and then read it.
         let lock = ctx.state.transcodes.lock(&tile);
         let _guard = lock.lock().await;
         if !tile.exists() {
-            let slot = decode_slot(&ctx).await?;
             let staging = ctx.state.store.files.temp("tile");
             let (media, target, dir) = (item.media.clone(), tile.clone(), staging.clone());
-            let rendered = tokio::task::spawn_blocking(move || {
-                let _slot = slot;
-                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
-                crate::pipeline::run(&pipeline, &crate::media::Input::File(media), &options)
-                    .map_err(|e| e.to_string())?;
-                crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target).map_err(|e| e.to_string())
-            })
-            .await
+            let rendered = match stored {
+                Some(path) if from_store => {
+                    let params: Params = serde_json::from_value(pipeline.steps[0].params.clone()).map_err(internal)?;
+                    let log = scale == "log";
+                    tokio::task::spawn_blocking(move || {
+                        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                        let png = dir.join("tile.png");
+                        let canvas = stored_tile(&path, start, stop, log, &params).map_err(|e| e.to_string())?;
+                        std::fs::write(&png, canvas.png()).map_err(|e| e.to_string())?;
+                        crate::storage::files::put_in_place(&png, &target).map_err(|e| e.to_string())
+                    })
+                    .await
+                }
+                _ => {
+                    let slot = decode_slot(&ctx).await?;
+                    tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
+                        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                        let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
+                        crate::pipeline::run(&pipeline, &crate::media::Input::File(media), &options)
+                            .map_err(|e| e.to_string())?;
+                        crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target)
+                            .map_err(|e| e.to_string())
+                    })
+                    .await
+                }
+            }
             .map_err(internal)?;
             let _ = std::fs::remove_dir_all(&staging);
             rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
         }
     }
     super::media::serve_file(&ctx, &tile, "image/png").await.map(cacheable)
+}
+
+/// A tile of `start..stop` s drawn from a stored coarse spectrogram, reading only the columns
+/// of the window and keeping at most twice the tile's width of them. Blocking.
+fn stored_tile(
+    path: &std::path::Path,
+    start: f64,
+    stop: f64,
+    log: bool,
+    params: &crate::processors::graphers::spectrogram_image::Params,
+) -> std::io::Result<crate::render::Canvas> {
+    use crate::processors::graphers::spectrogram_image::{Columns, Look, Scale, draw};
+    let stored = CoarseSpectrogram::open(path)?;
+    let column_s = f64::from(stored.frames_per_column) / f64::from(stored.sample_rate);
+    let first = (start / column_s).floor() as u64;
+    let end = (stop / column_s).ceil() as u64;
+    let mut columns = Columns::new(params.width as usize, BINS);
+    stored.read(first, end.saturating_sub(first), |powers| columns.push_powers(powers.iter().copied()))?;
+    let (powers, count) = columns.finish();
+    let look = Look::new(if log { Scale::Log } else { Scale::Linear }, stored.sample_rate, params);
+    Ok(draw(&powers, count, stop - start, &look, params))
 }
 
 /// Windows of an item do not change while it exists (its media is never replaced): clients
