@@ -10,7 +10,8 @@
 //!   both closed loop (each client sends its next request when the last is answered: what the
 //!   server gives at most) and paced like players (10 and 1 requests a second per client);
 //! - `peaks.dat` of the whole item at 4096 frames per pixel (what peaks.js loads);
-//! - `spectrogram.png` tiles of 10 s, 1024x256, first (rendered) and again (kept).
+//! - `spectrogram.png` tiles of 10 s, 1024x256, first (rendered) and again (kept); tiles of
+//!   one hour, drawn from the stored coarse spectrogram.
 //!
 //!   bash benches/visual.sh            # a three-hour item
 //!   bash benches/visual.sh 1          # hours
@@ -139,32 +140,39 @@ async fn main() {
     let added = Instant::now();
     let uuid = add_items(addr, std::slice::from_ref(&file)).await.remove(0);
     loop {
-        let rows =
-            json(addr, "GET", &format!("/api/v1/results?item={uuid}&processor=peaks_pyramid"), serde_json::Value::Null)
-                .await;
-        if rows["results"][0]["status"] == "done" {
+        let rows = json(addr, "GET", &format!("/api/v1/results?item={uuid}"), serde_json::Value::Null).await;
+        let done = |id: &str| {
+            rows["results"].as_array().into_iter().flatten().any(|r| r["processor"] == id && r["status"] == "done")
+        };
+        if done("peaks_pyramid") && done("coarse_spectrogram") {
             break;
         }
         assert!(added.elapsed() < Duration::from_secs(3600), "ingest too long");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ingest = added.elapsed().as_secs_f64();
-    let pyramid: u64 = walk(&dir.path().join("data/results"))
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "tspk"))
-        .map(|p| p.metadata().map_or(0, |m| m.len()))
-        .sum();
+    let stored = |ext: &str| -> u64 {
+        walk(&dir.path().join("data/results"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .map(|p| p.metadata().map_or(0, |m| m.len()))
+            .sum()
+    };
+    let (pyramid, spectrogram) = (stored("tspk"), stored("tssg"));
     let mp3 = 16_000.0 * f64::from(seconds);
     println!(
         "## Visual data: a {hours} h stereo item (44.1 kHz FLAC, {:.0} MB)",
         file.metadata().map_or(0, |m| m.len()) as f64 / 1e6
     );
     println!(
-        "ingest (add by path, probe, hash, ingest task with the pyramid): {ingest:.1} s ({:.0}x realtime); pyramid {:.2} MB = {:.2} % of a 128 kbit/s MP3 ({:.1} MB)",
+        "ingest (add by path, probe, hash, ingest task: pyramid and coarse spectrogram): {ingest:.1} s ({:.0}x realtime); \
+         pyramid {:.2} MB = {:.2} % of a 128 kbit/s MP3 ({:.1} MB); coarse spectrogram {:.2} MB = {:.2} %",
         f64::from(seconds) / ingest,
         pyramid as f64 / 1e6,
         pyramid as f64 / mp3 * 100.0,
-        mp3 / 1e6
+        mp3 / 1e6,
+        spectrogram as f64 / 1e6,
+        spectrogram as f64 / mp3 * 100.0,
     );
     ITEM.set(uuid).expect("once");
     let duration = f64::from(seconds);
@@ -213,6 +221,16 @@ async fn main() {
         load(addr, 1, Pace::Flat, tiles, duration).await,
     );
     report("spectrogram.png, 10 s tiles, again (kept)", load(addr, 20, Pace::Flat, tiles, duration).await);
+    // Ten one-hour tiles, or the whole item: drawn from the stored coarse spectrogram.
+    let long_tiles = |rng: &mut Lcg, d: f64| {
+        let len = 3600f64.min(d);
+        let start = ((rng.unit() * 10.0).floor() * (d - len) / 10.0).round();
+        format!("/api/v1/items/{}/spectrogram.png?start={start}&stop={}&width=1024&height=256", item(), start + len)
+    };
+    report(
+        "spectrogram.png, 1 h tiles from the stored spectrogram, first requests (10 distinct tiles)",
+        load(addr, 1, Pace::Flat, long_tiles, duration).await,
+    );
     drop(server);
 }
 
