@@ -9,12 +9,13 @@ RUN apt-get update -q && apt-get install -y -q --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Exactly what the build needs (scripts/check-dockerfile.sh builds from these lines alone):
-# the manifest names the benches, the binary embeds config/timeside.toml, pipelines/ and the
-# database migrations.
+# the manifest names the benches, the binary embeds config/timeside.toml, pipelines/, the
+# database migrations and the web player (web/, without its test tools in node_modules).
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src src
 COPY pipelines pipelines
 COPY config config
+COPY web web
 COPY migrations migrations
 COPY benches benches
 RUN cargo build --release --locked && strip target/release/timeside

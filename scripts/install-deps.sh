@@ -5,7 +5,9 @@
 # liquidsoap (a source client the live-server tests push with), and PostgreSQL 15, started
 # with a `timeside` role (password `timeside`, may create databases) that the tests make
 # their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect); libhdf5 for
-# HDF5 results, and the Python readers the export tests use (in target/pytools).
+# HDF5 results, and the Python readers the export tests use (in target/pytools); Chromium and
+# the npm packages of web/package-lock.json (playwright-core: the browser tests drive Debian's
+# Chromium with it, no browser download).
 # Safe to run again; the Rust toolchain itself is expected (rustup, or Debian's cargo >= 1.95).
 set -euo pipefail
 
@@ -17,6 +19,7 @@ packages=(
   ffmpeg sox libsox-fmt-all time liquidsoap
   postgresql
   libhdf5-dev hdf5-tools python3-venv
+  chromium
 )
 
 missing=()
@@ -64,6 +67,17 @@ if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   cp "$requirements" "$venv/requirements.txt"
+fi
+
+# The browser tests' npm packages, exactly as locked, when the lock file changed. Node.js 20
+# and npm come with the machine (Debian's own npm would replace its Node.js).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm not found: install Node.js 20 with npm and run this again" >&2
+  exit 1
+fi
+if ! cmp -s "$repo/web/package-lock.json" "$repo/web/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  (cd "$repo/web" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$repo/web/package-lock.json" "$repo/web/node_modules/.package-lock.json.installed"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

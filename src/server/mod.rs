@@ -26,6 +26,7 @@ pub mod rest;
 pub mod routing;
 mod status;
 pub mod tokens;
+mod web;
 mod ws;
 
 use crate::live::{Channel, Channels, Mount, icy};
@@ -421,6 +422,8 @@ pub fn routes(
             },
         );
     live_stream
+        .or(web::routes())
+        .unify()
         .or(api)
         .unify()
         .or(docs)

@@ -1,6 +1,7 @@
 //! Integration tests: real GStreamer decoding of files made in the tests, the real binary,
 //! a real HTTP server on 127.0.0.1. One test binary (see `common` for the signal helpers).
 
+mod browser;
 mod cli;
 mod common;
 mod decode;

@@ -1,0 +1,88 @@
+//! The web player (`web/`): `GET /` is its page, `GET /web/{path}` its modules and styles.
+//! The files are embedded into release builds (one binary to deploy) and read from `web/` in
+//! debug builds, so an edit shows on reload. No build step: the browser loads the modules as
+//! they are. `web/node_modules` (the browser tests' tools) and npm's files are left out.
+
+use warp::Filter;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Reply;
+
+#[derive(rust_embed::Embed)]
+#[folder = "web/"]
+#[exclude = "node_modules/*"]
+#[exclude = "package.json"]
+#[exclude = "package-lock.json"]
+struct Assets;
+
+/// The content type of a player file, by extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "json" => "application/json",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A player file with its type and an ETag (its hash): a browser revalidates and gets 304 when
+/// nothing changed.
+fn asset(path: &str, if_none_match: Option<String>) -> warp::reply::Response {
+    // Debug builds read the folder: nothing may name a file outside it.
+    let inside = !path.starts_with('/') && !path.contains('\\') && path.split('/').all(|part| part != "..");
+    let Some(file) = Assets::get(path).filter(|_| inside) else {
+        return super::error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no player file `{path}`"));
+    };
+    let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let mut response = if if_none_match.as_deref() == Some(etag.as_str()) {
+        warp::reply::with_status(Vec::new(), StatusCode::NOT_MODIFIED).into_response()
+    } else {
+        let mut r = warp::reply::Response::new(file.data.into_owned().into());
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // The player runs its own code only: no inline scripts, no other origins.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
+             style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// `GET /` and `GET /web/{path}`.
+pub fn routes() -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let index = warp::get()
+        .and(warp::path::end())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .map(|tag| asset("index.html", tag));
+    let files = warp::get()
+        .and(warp::path("web"))
+        .and(warp::path::tail())
+        .and(warp::header::optional::<String>("if-none-match"))
+        .map(|tail: warp::path::Tail, tag| asset(tail.as_str(), tag));
+    index.or(files).unify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_is_embedded_and_test_tools_are_not() {
+        assert!(Assets::get("index.html").is_some());
+        assert!(Assets::iter().all(|p| !p.starts_with("node_modules") && !p.starts_with("package")));
+        assert_eq!(content_type("app/main.js"), "text/javascript; charset=utf-8");
+    }
+}

@@ -1,0 +1,62 @@
+// The player's shell: the session bar (log in and out) and the views by URL hash, so every
+// view can be bookmarked and reloaded.
+
+import { login, logout, session } from "./api.js";
+import { h } from "./dom.js";
+import { libraryView } from "./library.js";
+
+const routes = [[/^#?\/?$/, libraryView]];
+
+async function show() {
+  const view = document.getElementById("view");
+  const hash = location.hash || "#/";
+  for (const [pattern, render] of routes) {
+    const match = hash.match(pattern);
+    if (!match) continue;
+    try {
+      await render(view, ...match.slice(1));
+    } catch (e) {
+      view.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
+    }
+    return;
+  }
+  view.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the library")));
+}
+
+function sessionBar() {
+  const bar = document.getElementById("session");
+  const s = session();
+  if (s) {
+    bar.replaceChildren(
+      h("span", { class: "muted" }, s.username),
+      h("button", { "data-testid": "logout", onclick: () => logout() }, "Log out"),
+    );
+    return;
+  }
+  const user = h("input", { name: "username", autocomplete: "username", placeholder: "User", "aria-label": "User name", required: true });
+  const password = h("input", { name: "password", type: "password", autocomplete: "current-password", placeholder: "Password", "aria-label": "Password", required: true });
+  const problem = h("span", { class: "error", role: "alert" });
+  bar.replaceChildren(
+    h("form", {
+      "data-testid": "login",
+      class: "toolbar",
+      "aria-label": "Log in",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        try {
+          await login(user.value, password.value);
+        } catch (err) {
+          problem.textContent = err.message;
+        }
+      },
+    }, user, password, h("button", { type: "submit" }, "Log in"), problem),
+  );
+}
+
+window.addEventListener("hashchange", show);
+window.addEventListener("timeside:session", () => {
+  sessionBar();
+  show();
+});
+sessionBar();
+show();
