@@ -17,8 +17,8 @@
 //!
 //! An hour at 44.1 kHz is 9690 columns of 513 bins: 5 MB before deflating.
 
+use super::blocks::{BlockFile, BlockWriter, put_block, u32_at, u64_at};
 use std::io::{Seek, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// FFT size (Hann window, no overlap: each column averages many spectra).
@@ -33,8 +33,6 @@ const BLOCK_COLUMNS: usize = 256;
 const MAGIC: &[u8; 4] = b"TSSG";
 const VERSION: u32 = 1;
 const HEADER_LEN: usize = 32;
-const FOOTER_LEN: u64 = 12;
-const DEFLATE_LEVEL: u8 = 6;
 /// The quietest level stored, dB below full scale.
 const FLOOR_DB: f32 = -127.5;
 
@@ -55,8 +53,7 @@ fn power_table() -> [f32; 256] {
 
 /// Builds the file from amplitude spectra of [`N_FFT`] frames, one after the other.
 pub struct CoarseSpectrogramWriter<W: Write + Seek> {
-    out: W,
-    written: u64,
+    out: BlockWriter<W>,
     sample_rate: u32,
     per_column: u32,
     /// Power sums of the column being filled.
@@ -68,12 +65,10 @@ pub struct CoarseSpectrogramWriter<W: Write + Seek> {
 }
 
 impl<W: Write + Seek> CoarseSpectrogramWriter<W> {
-    pub fn new(mut out: W, sample_rate: u32) -> std::io::Result<Self> {
-        // The header's column count is filled in at the end.
-        out.write_all(&[0u8; HEADER_LEN])?;
+    pub fn new(out: W, sample_rate: u32) -> std::io::Result<Self> {
         Ok(CoarseSpectrogramWriter {
-            out,
-            written: HEADER_LEN as u64,
+            // The header's column count is known at the end.
+            out: BlockWriter::new(out, HEADER_LEN)?,
             sample_rate,
             per_column: spectra_per_column(sample_rate),
             sums: vec![0.0; BINS],
@@ -103,11 +98,8 @@ impl<W: Write + Seek> CoarseSpectrogramWriter<W> {
     }
 
     fn write_block(&mut self) -> std::io::Result<()> {
-        let packed = miniz_oxide::deflate::compress_to_vec(&self.block, DEFLATE_LEVEL);
+        self.blocks.push(self.out.block(&self.block)?);
         self.block.clear();
-        self.blocks.push((self.written, packed.len() as u32));
-        self.out.write_all(&packed)?;
-        self.written += packed.len() as u64;
         Ok(())
     }
 
@@ -120,16 +112,11 @@ impl<W: Write + Seek> CoarseSpectrogramWriter<W> {
         if !self.block.is_empty() {
             self.write_block()?;
         }
-        let index_at = self.written;
-        let mut index = Vec::with_capacity(4 + self.blocks.len() * 12 + FOOTER_LEN as usize);
+        let mut index = Vec::with_capacity(4 + self.blocks.len() * 12);
         index.extend((self.blocks.len() as u32).to_le_bytes());
-        for &(offset, len) in &self.blocks {
-            index.extend(offset.to_le_bytes());
-            index.extend(len.to_le_bytes());
+        for &block in &self.blocks {
+            put_block(&mut index, block);
         }
-        index.extend(index_at.to_le_bytes());
-        index.extend(MAGIC);
-        self.out.write_all(&index)?;
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend(MAGIC);
         header.extend(VERSION.to_le_bytes());
@@ -138,16 +125,14 @@ impl<W: Write + Seek> CoarseSpectrogramWriter<W> {
         header.extend((self.per_column * N_FFT as u32).to_le_bytes());
         header.extend(0u32.to_le_bytes());
         header.extend(self.columns.to_le_bytes());
-        self.out.seek(std::io::SeekFrom::Start(0))?;
-        self.out.write_all(&header)?;
-        self.out.flush()?;
-        Ok((self.out, self.columns))
+        let columns = self.columns;
+        Ok((self.out.finish(&index, &header, MAGIC)?, columns))
     }
 }
 
 /// A stored coarse spectrogram, open for reading columns.
 pub struct CoarseSpectrogram {
-    file: std::fs::File,
+    file: BlockFile,
     pub sample_rate: u32,
     /// Frames of audio per column (the last column may cover fewer).
     pub frames_per_column: u32,
@@ -155,58 +140,24 @@ pub struct CoarseSpectrogram {
     blocks: Vec<(u64, u32)>,
 }
 
-fn bad(what: impl Into<String>) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("coarse spectrogram: {}", what.into()))
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
 impl CoarseSpectrogram {
     pub fn open(path: &Path) -> std::io::Result<CoarseSpectrogram> {
-        let file = std::fs::File::open(path)?;
-        let len = file.metadata()?.len();
-        if len < HEADER_LEN as u64 + FOOTER_LEN {
-            return Err(bad("file too short"));
+        let file = BlockFile::open(path, "coarse spectrogram", MAGIC, HEADER_LEN)?;
+        let header = &file.header;
+        if u32_at(header, 4) != VERSION {
+            return Err(file.invalid(&format!("not a version {VERSION} file")));
         }
-        let mut header = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut header, 0)?;
-        if &header[..4] != MAGIC || u32_at(&header, 4) != VERSION {
-            return Err(bad(format!("not a version {VERSION} file")));
+        let sample_rate = u32_at(header, 8);
+        let frames_per_column = u32_at(header, 16);
+        if u32_at(header, 12) != N_FFT as u32 || sample_rate == 0 || frames_per_column == 0 {
+            return Err(file.invalid("unsupported header values"));
         }
-        let sample_rate = u32_at(&header, 8);
-        let frames_per_column = u32_at(&header, 16);
-        if u32_at(&header, 12) != N_FFT as u32 || sample_rate == 0 || frames_per_column == 0 {
-            return Err(bad("unsupported header values"));
+        let columns = u64_at(header, 24);
+        let count = if file.index.len() >= 4 { u32_at(&file.index, 0) as usize } else { 0 };
+        if count as u64 != columns.div_ceil(BLOCK_COLUMNS as u64) || file.index.len() != 4 + count * 12 {
+            return Err(file.invalid("the index does not match the columns"));
         }
-        let columns = u64_at(&header, 24);
-        let mut footer = [0u8; FOOTER_LEN as usize];
-        file.read_exact_at(&mut footer, len - FOOTER_LEN)?;
-        let index_at = u64_at(&footer, 0);
-        if &footer[8..] != MAGIC || index_at < HEADER_LEN as u64 || index_at > len - FOOTER_LEN {
-            return Err(bad("bad footer"));
-        }
-        let mut index = vec![0u8; (len - FOOTER_LEN - index_at) as usize];
-        file.read_exact_at(&mut index, index_at)?;
-        let count = if index.len() >= 4 { u32_at(&index, 0) as usize } else { return Err(bad("truncated index")) };
-        if count as u64 != columns.div_ceil(BLOCK_COLUMNS as u64) || index.len() != 4 + count * 12 {
-            return Err(bad("the index does not match the columns"));
-        }
-        let mut blocks = Vec::with_capacity(count);
-        for entry in index[4..].chunks_exact(12) {
-            let (offset, length) = (u64_at(entry, 0), u32_at(entry, 8));
-            if offset + u64::from(length) > index_at {
-                return Err(bad("block outside the file"));
-            }
-            blocks.push((offset, length));
-        }
+        let blocks = (0..count).map(|k| file.block_at(4 + 12 * k)).collect::<std::io::Result<Vec<_>>>()?;
         Ok(CoarseSpectrogram { file, sample_rate, frames_per_column, columns, blocks })
     }
 
@@ -219,16 +170,12 @@ impl CoarseSpectrogram {
         let mut column = first;
         while column < end {
             let b = (column / BLOCK_COLUMNS as u64) as usize;
-            let (offset, length) = self.blocks[b];
-            let mut packed = vec![0u8; length as usize];
-            self.file.read_exact_at(&mut packed, offset)?;
-            let raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, BLOCK_COLUMNS * BINS)
-                .map_err(|e| bad(format!("block {b}: {e:?}")))?;
+            let raw = self.file.inflate(self.blocks[b], BLOCK_COLUMNS * BINS)?;
             let block_first = b as u64 * BLOCK_COLUMNS as u64;
             let from = (column - block_first) as usize;
             let to = ((end - block_first) as usize).min(raw.len() / BINS);
             if from >= to {
-                return Err(bad(format!("block {b} is short")));
+                return Err(self.file.invalid(&format!("block {b} is short")));
             }
             for stored in raw[from * BINS..to * BINS].chunks_exact(BINS) {
                 for (p, &q) in powers.iter_mut().zip(stored) {

@@ -7,6 +7,7 @@
 //! Also what the server stores for each item to draw it at any zoom without decoding: the
 //! peaks [`pyramid`] and the [`coarse_spectrogram`].
 
+mod blocks;
 pub mod coarse_spectrogram;
 pub mod pyramid;
 pub mod window;

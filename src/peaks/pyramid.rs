@@ -27,8 +27,8 @@
 //! 5.5 bits of entropy each.
 
 use super::Peaks;
+use super::blocks::{BlockFile, BlockWriter, put_block, u32_at, u64_at};
 use std::io::{Seek, Write};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Frames per pixel of level 0, audiowaveform's default zoom.
@@ -38,9 +38,6 @@ pub const BLOCK_PIXELS: usize = 4096;
 const MAGIC: &[u8; 4] = b"TSPK";
 const VERSION: u32 = 2;
 const HEADER_LEN: usize = 28;
-const FOOTER_LEN: u64 = 12;
-/// Deflate level: 6 is within a few percent of 9's size at a third of its time.
-const DEFLATE_LEVEL: u8 = 6;
 /// A sanity bound on what a file may claim (levels beyond 2^48 frames cannot exist).
 const MAX_LEVELS: u32 = 48;
 
@@ -69,8 +66,7 @@ impl LevelWriter {
 
 /// Builds a pyramid file from interleaved f32 samples.
 pub struct PyramidWriter<W: Write + Seek> {
-    out: W,
-    written: u64,
+    out: BlockWriter<W>,
     sample_rate: u32,
     channels: usize,
     frames: u64,
@@ -81,13 +77,11 @@ pub struct PyramidWriter<W: Write + Seek> {
 }
 
 impl<W: Write + Seek> PyramidWriter<W> {
-    pub fn new(mut out: W, sample_rate: u32, channels: u16) -> std::io::Result<Self> {
-        // The header's frame count is filled in at the end.
-        out.write_all(&[0u8; HEADER_LEN])?;
+    pub fn new(out: W, sample_rate: u32, channels: u16) -> std::io::Result<Self> {
         let channels = usize::from(channels.max(1));
         Ok(PyramidWriter {
-            out,
-            written: HEADER_LEN as u64,
+            // The header's frame count is known at the end.
+            out: BlockWriter::new(out, HEADER_LEN)?,
             sample_rate,
             channels,
             frames: 0,
@@ -148,10 +142,7 @@ impl<W: Write + Seek> PyramidWriter<W> {
         let l = &mut self.levels[level];
         let raw = to_planes(&l.block, self.channels * 2);
         l.block.clear();
-        let packed = miniz_oxide::deflate::compress_to_vec(&raw, DEFLATE_LEVEL);
-        l.blocks.push((self.written, packed.len() as u32));
-        self.out.write_all(&packed)?;
-        self.written += packed.len() as u64;
+        l.blocks.push(self.out.block(&raw)?);
         Ok(())
     }
 
@@ -180,20 +171,15 @@ impl<W: Write + Seek> PyramidWriter<W> {
                 self.write_block(level)?;
             }
         }
-        let index_at = self.written;
         let mut index = Vec::new();
         index.extend((self.levels.len() as u32).to_le_bytes());
         for l in &self.levels {
             index.extend(l.pixels.to_le_bytes());
             index.extend((l.blocks.len() as u32).to_le_bytes());
-            for &(offset, len) in &l.blocks {
-                index.extend(offset.to_le_bytes());
-                index.extend(len.to_le_bytes());
+            for &block in &l.blocks {
+                put_block(&mut index, block);
             }
         }
-        index.extend(index_at.to_le_bytes());
-        index.extend(MAGIC);
-        self.out.write_all(&index)?;
         let mut header = Vec::with_capacity(HEADER_LEN);
         header.extend(MAGIC);
         header.extend(VERSION.to_le_bytes());
@@ -202,10 +188,8 @@ impl<W: Write + Seek> PyramidWriter<W> {
         header.extend([8u8, 0u8]);
         header.extend(BASE_SPP.to_le_bytes());
         header.extend(self.frames.to_le_bytes());
-        self.out.seek(std::io::SeekFrom::Start(0))?;
-        self.out.write_all(&header)?;
-        self.out.flush()?;
-        Ok((self.out, self.levels.len(), self.levels[0].pixels))
+        let (levels, pixels) = (self.levels.len(), self.levels[0].pixels);
+        Ok((self.out.finish(&index, &header, MAGIC)?, levels, pixels))
     }
 }
 
@@ -249,7 +233,7 @@ struct LevelIndex {
 
 /// A pyramid file open for reading windows.
 pub struct Pyramid {
-    file: std::fs::File,
+    file: BlockFile,
     pub sample_rate: u32,
     pub channels: u16,
     /// Frames of audio the pyramid covers.
@@ -259,69 +243,39 @@ pub struct Pyramid {
     planar: bool,
 }
 
-fn bad(what: impl Into<String>) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("peaks pyramid: {}", what.into()))
-}
-
 impl Pyramid {
     pub fn open(path: &Path) -> std::io::Result<Pyramid> {
-        let file = std::fs::File::open(path)?;
-        let len = file.metadata()?.len();
-        if len < HEADER_LEN as u64 + FOOTER_LEN {
-            return Err(bad("file too short"));
+        let file = BlockFile::open(path, "peaks pyramid", MAGIC, HEADER_LEN)?;
+        let header = &file.header;
+        let version = u32_at(header, 4);
+        if !(1..=VERSION).contains(&version) {
+            return Err(file.invalid(&format!("not a pyramid of version 1 to {VERSION}")));
         }
-        let mut header = [0u8; HEADER_LEN];
-        file.read_exact_at(&mut header, 0)?;
-        let u32_at = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        let u64_at = |b: &[u8], at: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[at..at + 8]);
-            u64::from_le_bytes(w)
-        };
-        let version = u32_at(&header, 4);
-        if &header[..4] != MAGIC || !(1..=VERSION).contains(&version) {
-            return Err(bad(format!("not a pyramid of version 1 to {VERSION}")));
-        }
-        let sample_rate = u32_at(&header, 8);
+        let sample_rate = u32_at(header, 8);
         let channels = u16::from_le_bytes([header[12], header[13]]);
-        if header[14] != 8 || u32_at(&header, 16) != BASE_SPP || channels == 0 || sample_rate == 0 {
-            return Err(bad("unsupported header values"));
+        if header[14] != 8 || u32_at(header, 16) != BASE_SPP || channels == 0 || sample_rate == 0 {
+            return Err(file.invalid("unsupported header values"));
         }
-        let frames = u64_at(&header, 20);
-        let mut footer = [0u8; FOOTER_LEN as usize];
-        file.read_exact_at(&mut footer, len - FOOTER_LEN)?;
-        let index_at = u64_at(&footer, 0);
-        if &footer[8..] != MAGIC || index_at < HEADER_LEN as u64 || index_at > len - FOOTER_LEN {
-            return Err(bad("bad footer"));
-        }
-        let mut index = vec![0u8; (len - FOOTER_LEN - index_at) as usize];
-        file.read_exact_at(&mut index, index_at)?;
-        let mut at = 0usize;
-        let mut take = |n: usize| -> std::io::Result<&[u8]> {
-            let s = index.get(at..at + n).ok_or_else(|| bad("truncated index"))?;
-            at += n;
-            Ok(s)
-        };
-        let count = u32_at(take(4)?, 0);
+        let frames = u64_at(header, 20);
+        let index = &file.index;
+        let truncated = || file.invalid("truncated index");
+        let count = if index.len() >= 4 { u32_at(index, 0) } else { return Err(truncated()) };
         if count == 0 || count > MAX_LEVELS {
-            return Err(bad(format!("{count} levels")));
+            return Err(file.invalid(&format!("{count} levels")));
         }
+        let mut at = 4;
         let mut levels = Vec::new();
         for _ in 0..count {
-            let pixels = u64_at(take(8)?, 0);
-            let n = u32_at(take(4)?, 0) as usize;
-            let mut blocks = Vec::with_capacity(n);
-            for _ in 0..n {
-                let offset = u64_at(take(8)?, 0);
-                let length = u32_at(take(4)?, 0);
-                if offset + u64::from(length) > index_at {
-                    return Err(bad("block outside the file"));
-                }
-                blocks.push((offset, length));
+            if index.len() < at + 12 {
+                return Err(truncated());
             }
-            if blocks.len() as u64 != pixels.div_ceil(BLOCK_PIXELS as u64) {
-                return Err(bad("block count does not match the pixels"));
+            let (pixels, n) = (u64_at(index, at), u32_at(index, at + 8) as usize);
+            at += 12;
+            if n as u64 != pixels.div_ceil(BLOCK_PIXELS as u64) {
+                return Err(file.invalid("block count does not match the pixels"));
             }
+            let blocks = (0..n).map(|k| file.block_at(at + 12 * k)).collect::<std::io::Result<Vec<_>>>()?;
+            at += 12 * n;
             levels.push(LevelIndex { pixels, blocks });
         }
         Ok(Pyramid { file, sample_rate, channels, frames, levels, planar: version >= 2 })
@@ -343,18 +297,14 @@ impl Pyramid {
     /// Pixels `first..first + count` of `level` (clipped to the level), as peaks with the stored
     /// 8-bit values widened to 16 bits (× 256, so that 8-bit output gives them back exactly).
     pub fn read(&self, level: usize, first: u64, count: u64) -> std::io::Result<Peaks> {
-        let l = self.levels.get(level).ok_or_else(|| bad(format!("no level {level}")))?;
+        let l = self.levels.get(level).ok_or_else(|| self.file.invalid(&format!("no level {level}")))?;
         let end = (first + count).min(l.pixels);
         let lanes = usize::from(self.channels) * 2;
         let mut data = Vec::with_capacity(end.saturating_sub(first) as usize * lanes);
         let mut pixel = first;
         while pixel < end {
             let b = (pixel / BLOCK_PIXELS as u64) as usize;
-            let (offset, length) = l.blocks[b];
-            let mut packed = vec![0u8; length as usize];
-            self.file.read_exact_at(&mut packed, offset)?;
-            let mut raw = miniz_oxide::inflate::decompress_to_vec_with_limit(&packed, BLOCK_PIXELS * lanes)
-                .map_err(|e| bad(format!("block {b} of level {level}: {e:?}")))?;
+            let mut raw = self.file.inflate(l.blocks[b], BLOCK_PIXELS * lanes)?;
             if self.planar {
                 raw = from_planes(&raw, lanes);
             }
@@ -362,7 +312,7 @@ impl Pyramid {
             let from = (pixel - block_first) as usize;
             let to = ((end - block_first) as usize).min(raw.len() / lanes);
             if from >= to {
-                return Err(bad(format!("block {b} of level {level} is short")));
+                return Err(self.file.invalid(&format!("block {b} of level {level} is short")));
             }
             data.extend(raw[from * lanes..to * lanes].iter().map(|&v| i16::from(v as i8) * 256));
             pixel = block_first + to as u64;

@@ -32,3 +32,33 @@ async fn the_library_lists_an_uploaded_file_for_its_owner() {
     browser_script("library", &[&base, "ana", "ana-password", wav.to_str().expect("path"), "3", &shot]).await;
     server.shutdown().await;
 }
+
+/// `/` is the player's page and `/web/` its files, with their types and an ETag; nothing
+/// outside `web/` (debug builds read the folder) and none of its test tools are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_player_is_served_and_nothing_beside_it() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let addr = server.addr;
+    let page = crate::http::get(addr, "/", None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(page.text().contains("/web/js/app.js"), "{}", page.text());
+    let app = crate::http::get(addr, "/web/js/app.js", None).await;
+    assert_eq!((app.status, app.header("content-type")), (200, Some("text/javascript; charset=utf-8")));
+    let etag = app.header("etag").expect("etag").to_string();
+    let again = crate::http::send(addr, "GET", "/web/js/app.js", &[("If-None-Match", &etag)], b"").await;
+    assert_eq!(again.status, 304);
+    for path in [
+        "/web/../Cargo.toml",
+        "/web/%2e%2e/Cargo.toml",
+        "/web/js/../../Cargo.toml",
+        "/web/package.json",
+        "/web/node_modules/playwright-core/package.json",
+        "/web/nothing.js",
+    ] {
+        let r = crate::http::get(addr, path, None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+    }
+    server.shutdown().await;
+}

@@ -77,18 +77,13 @@ impl Grapher for CoarseSpectrogram {
     }
 
     fn finish(mut self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
-        let io = |path: &PathBuf| {
-            let path = path.clone();
-            move |source| ProcessError::Io { processor: DESCRIPTOR.id, path, source }
-        };
-        if let Some(e) = self.error.take() {
-            return Err(io(&self.path)(e));
-        }
-        let writer = self
-            .writer
-            .take()
-            .ok_or_else(|| io(&self.path)(std::io::Error::other("no writer after an earlier error")))?;
-        let (_, columns) = writer.finish().map_err(io(&self.path))?;
+        let (_, columns) = super::finish_writing(
+            DESCRIPTOR.id,
+            &self.path,
+            self.error.take(),
+            self.writer.take(),
+            CoarseSpectrogramWriter::finish,
+        )?;
         Ok(Finished {
             results: vec![Output {
                 suffix: "",

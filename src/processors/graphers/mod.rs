@@ -37,3 +37,20 @@ macro_rules! image_grapher {
     };
 }
 use image_grapher;
+
+/// The end of a grapher that writes `path` as decoding goes: the first write error if there
+/// was one (`process` cannot fail, so it keeps it), else what finishing `writer` gives.
+fn finish_writing<W, T>(
+    processor: &'static str,
+    path: &std::path::Path,
+    error: Option<std::io::Error>,
+    writer: Option<W>,
+    finish: impl FnOnce(W) -> std::io::Result<T>,
+) -> Result<T, crate::processors::ProcessError> {
+    let io = |source| crate::processors::ProcessError::Io { processor, path: path.to_path_buf(), source };
+    if let Some(e) = error {
+        return Err(io(e));
+    }
+    let writer = writer.ok_or_else(|| io(std::io::Error::other("no writer after an earlier error")))?;
+    finish(writer).map_err(io)
+}
