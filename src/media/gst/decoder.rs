@@ -216,7 +216,6 @@ impl GstSource {
         Ok(())
     }
 
-    /// Waits until the pipeline has prerolled (or fails, or stalls).
     /// Seeks to the segment. Decoding starts near it and exact trimming happens on timestamps
     /// (`take_sample`), so a source that cannot seek is still cut correctly, only more slowly.
     /// The quick seek aims [`SEEK_LEAD_S`] early and lets the parser estimate the byte offset:
@@ -235,12 +234,12 @@ impl GstSource {
         let _ = self.pipeline.seek(1.0, flags, gst::SeekType::Set, Some(start), stop_type, stop);
     }
 
-    /// Whether an element in the pipeline times what follows a quick seek inexactly: parsers
-    /// of raw MP3, AAC, AC-3, DTS and AMR streams time it by byte offset (variable bitrate
-    /// makes that wrong by up to seconds); Matroska/WebM rounds its times to a millisecond.
-    /// An accurate seek times them exactly.
+    /// Whether a parser in the pipeline times what follows a quick seek by its byte offset:
+    /// raw MP3, AAC, AC-3, DTS and AMR streams (variable bitrate makes those times wrong by up
+    /// to seconds); an accurate seek times them exactly. (Matroska/WebM times its blocks to
+    /// the millisecond whichever seek is made.)
     fn times_quick_seeks_inexactly(&self) -> bool {
-        const INEXACT: [&str; 6] = ["mpegaudioparse", "aacparse", "ac3parse", "dcaparse", "amrparse", "matroskademux"];
+        const INEXACT: [&str; 5] = ["mpegaudioparse", "aacparse", "ac3parse", "dcaparse", "amrparse"];
         let mut elements = self.pipeline.iterate_recurse();
         loop {
             match elements.next() {
@@ -254,6 +253,7 @@ impl GstSource {
         }
     }
 
+    /// Waits until the pipeline has prerolled (or fails, or stalls).
     fn wait_preroll(&mut self) -> Result<(), MediaError> {
         let deadline = Instant::now() + STALL_TIMEOUT;
         while Instant::now() < deadline {

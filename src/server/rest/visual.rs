@@ -381,6 +381,8 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
         let lock = ctx.state.transcodes.lock(&tile);
         let _guard = lock.lock().await;
         if !tile.exists() {
+            // Drawing from stored columns takes CPU too: the same slots bound it.
+            let slot = decode_slot(&ctx).await?;
             let staging = ctx.state.store.files.temp("tile");
             let (media, target, dir) = (item.media.clone(), tile.clone(), staging.clone());
             let rendered = match stored {
@@ -388,6 +390,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
                     let params: Params = serde_json::from_value(pipeline.steps[0].params.clone()).map_err(internal)?;
                     let log = scale == "log";
                     tokio::task::spawn_blocking(move || {
+                        let _slot = slot;
                         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
                         let png = dir.join("tile.png");
                         let canvas = stored_tile(&path, start, stop, log, &params).map_err(|e| e.to_string())?;
@@ -397,7 +400,6 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
                     .await
                 }
                 _ => {
-                    let slot = decode_slot(&ctx).await?;
                     tokio::task::spawn_blocking(move || {
                         let _slot = slot;
                         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
