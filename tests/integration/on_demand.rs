@@ -528,6 +528,12 @@ async fn who_sees_and_changes_what(engine: Engine) {
     assert_eq!(status(http::get(addr, &path, Some(api)).await), 200);
     assert_eq!(status(http::get(addr, &format!("{path}/download/original"), None).await), 404);
     assert_eq!(status(http::get(addr, &format!("{path}/stream.mp3"), Some(&bob)).await), 404);
+    // What a browser loads by URL (<audio>, <img>) may give the token as `?token=`: reads only.
+    assert_eq!(status(http::get(addr, &format!("{path}/download/original?token={ada}"), None).await), 200);
+    assert_eq!(status(http::get(addr, &format!("{path}/download/original?token={bob}"), None).await), 404);
+    assert_eq!(status(http::get(addr, &format!("{path}?token=forged.token.x"), None).await), 401);
+    let by_url = http::json(addr, "PATCH", &format!("{path}?token={ada}"), None, &json!({ "title": "x" })).await;
+    assert_eq!(status(by_url), 401, "writes need the Authorization header");
     assert_eq!(http::get(addr, "/api/v1/items", Some(&bob)).await.json()["count"], 0);
     assert_eq!(http::get(addr, "/api/v1/items", Some(&root)).await.json()["count"], 1);
     // Writes need a token; another user cannot change it.

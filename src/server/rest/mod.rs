@@ -533,7 +533,19 @@ async fn dispatch(
             ))
         };
     };
-    let viewer = match users::viewer(&state, &headers, peer).await {
+    let mut query = parse_query(&query);
+    // What a browser loads by URL (`<audio src>`, `<img src>`) carries no header: reads also
+    // take the access token as `?token=`, as WebSockets do. Writes need the header.
+    let url_token = if route.access == Access::Read && !headers.contains_key("authorization") {
+        query.remove("token")
+    } else {
+        None
+    };
+    let viewer = match url_token.filter(|t| !t.is_empty()) {
+        Some(token) => users::viewer_of_token(&state, &token, peer).await,
+        None => users::viewer(&state, &headers, peer).await,
+    };
+    let viewer = match viewer {
         Ok(v) => v,
         Err(e) => return Ok(e.into_response()),
     };
@@ -544,7 +556,6 @@ async fn dispatch(
             "this needs a token: Authorization: Bearer <access token from POST /api/v1/token>",
         ));
     }
-    let query = parse_query(&query);
     let ctx = Ctx { state, method, params, query, headers, peer, viewer, body: std::sync::Mutex::new(Some(body)) };
     Ok(match (route.handler)(ctx).await {
         Ok(r) => r,
