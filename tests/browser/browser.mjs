@@ -37,3 +37,21 @@ export async function run(test) {
 export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
+
+/** Logs in through the session bar's form. */
+export async function login(page, user, password) {
+  const form = page.getByTestId("login");
+  await form.getByLabel("User name").fill(user);
+  await form.getByLabel("Password").fill(password);
+  await form.getByRole("button", { name: "Log in" }).click();
+  await page.getByTestId("logout").waitFor();
+}
+
+/** Whether a canvas has any drawn (non-transparent) pixel. */
+export function drawn(canvas) {
+  return canvas.evaluate((c) => {
+    const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+    return false;
+  });
+}

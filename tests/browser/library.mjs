@@ -2,18 +2,14 @@
 // still there after a reload; log out.
 //   node tests/browser/library.mjs BASE_URL USER PASSWORD FILE SECONDS SCREENSHOT
 
-import { check, run } from "./browser.mjs";
+import { check, login, run } from "./browser.mjs";
 
 const [base, user, password, file, seconds, screenshot] = process.argv.slice(2);
 const title = file.split("/").pop().replace(/\.[^.]+$/, "");
 
 await run(async (page) => {
   await page.goto(base + "/");
-  const login = page.getByTestId("login");
-  await login.getByLabel("User name").fill(user);
-  await login.getByLabel("Password").fill(password);
-  await login.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("logout").waitFor();
+  await login(page, user, password);
 
   await page.getByTestId("upload-input").setInputFiles(file);
   const row = page.getByTestId("item-row").filter({ hasText: title });

@@ -62,3 +62,19 @@ async fn the_player_is_served_and_nothing_beside_it() {
     }
     server.shutdown().await;
 }
+
+/// The item view draws the overview and the zoomed window from the server's data, asks for a
+/// finer window when zoomed in, shows the spectrogram tile and plays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_view_draws_zooms_and_plays() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "[items]\n")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let wav = tone(env.path(), "twenty seconds.wav", 20.0);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let base = format!("http://{}", server.addr);
+    let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/item.png")).unwrap_or_default();
+    browser_script("item", &[&base, "ana", "ana-password", uuid, "20", &shot]).await;
+    server.shutdown().await;
+}

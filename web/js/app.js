@@ -3,9 +3,13 @@
 
 import { login, logout, session } from "./api.js";
 import { h } from "./dom.js";
+import { itemView } from "./item.js";
 import { libraryView } from "./library.js";
 
-const routes = [[/^#?\/?$/, libraryView]];
+const routes = [
+  [/^#?\/?$/, libraryView],
+  [/^#\/items\/([0-9a-f-]{36})$/, itemView],
+];
 
 async function show() {
   const view = document.getElementById("view");

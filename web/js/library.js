@@ -39,7 +39,7 @@ export async function libraryView(root) {
     return h(
       "tr",
       { "data-testid": "item-row", "data-uuid": item.uuid },
-      h("td", {}, item.title || "(untitled)"),
+      h("td", {}, h("a", { href: `#/items/${item.uuid}` }, item.title || "(untitled)")),
       h("td", { class: "num" }, clock(item.audio_duration)),
       h("td", { class: "hide-narrow" }, format),
       h("td", { class: "hide-narrow" }, own ? "you" : item.author ? "another user" : ""),

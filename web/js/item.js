@@ -1,0 +1,305 @@
+// The item view (#/items/{uuid}): an overview of the whole item and a zoomed view under it,
+// from the whole item down to single samples, with a spectrogram of the zoomed window and
+// playback. Every picture is drawn from the server's windowed data for what is on screen
+// (`waveform`, `spectrogram.png`): the audio is never decoded in the browser, so a
+// three-hour item opens as fast as a three-minute one.
+
+import { call, session } from "./api.js";
+import { clock, h } from "./dom.js";
+
+const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
+/** Zoom steps: each button press or wheel notch halves or doubles the visible span. */
+const ZOOM = 2;
+/** Fewest pixels a sample takes at the deepest zoom. */
+const PIXELS_PER_SAMPLE = 8;
+
+/** A URL of the API that an element loads itself (no header): the token goes in the query. */
+function mediaUrl(path, params = {}) {
+  const s = session();
+  const query = new URLSearchParams({ ...params, ...(s ? { token: s.access } : {}) });
+  return `/api/v1${path}?${query}`;
+}
+
+/** Fetches the latest of a series of requests: a newer one aborts the older. */
+function latest() {
+  let controller = null;
+  return async (path) => {
+    controller?.abort();
+    controller = new AbortController();
+    const s = session();
+    const r = await fetch("/api/v1" + path, {
+      signal: controller.signal,
+      headers: s ? { Authorization: "Bearer " + s.access } : {},
+    });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || r.statusText);
+    return r.json();
+  };
+}
+
+/** A canvas sized to its box in device pixels. */
+function fit(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+  return { width, height, ratio };
+}
+
+/** Draws min/max pairs (-1..1), one per pixel column, centred. */
+function drawWave(ctx, width, height, data) {
+  ctx.fillStyle = COLORS.wave;
+  const mid = height / 2;
+  const n = data.min.length;
+  for (let x = 0; x < n; x++) {
+    const top = mid - data.max[x] * mid;
+    const bottom = mid - data.min[x] * mid;
+    ctx.fillRect((x * width) / n, top, Math.max(1, width / n), Math.max(1, bottom - top));
+  }
+}
+
+/** Tick spacing for a span of `seconds` over `pixels`: about one label per 100 px. */
+function tickStep(seconds, pixels) {
+  const raw = (seconds * 100) / Math.max(1, pixels);
+  const steps = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60,
+    120, 300, 600, 900, 1800, 3600];
+  return steps.find((s) => s >= raw) || 7200;
+}
+
+function label(t, step) {
+  if (step >= 1) return clock(t);
+  const digits = Math.min(4, Math.ceil(-Math.log10(step)));
+  return `${clock(Math.floor(t))}${(t % 1).toFixed(digits).slice(1)}`;
+}
+
+export async function itemView(root, uuid) {
+  const item = await call("GET", `/items/${uuid}`);
+  const duration = item.audio_duration || 0;
+  const rate = item.samplerate || 44100;
+
+  const overview = h("canvas", { class: "overview", "data-testid": "overview", tabindex: 0, role: "img",
+    "aria-label": "Overview of the whole item: click to go there" });
+  const zoomview = h("canvas", { class: "zoomview", "data-testid": "zoomview", tabindex: 0, role: "img",
+    "aria-label": "Zoomed waveform: wheel or +/- to zoom, drag or arrows to scroll, click to seek" });
+  const spectrogram = h("img", { class: "spectrogram", "data-testid": "spectrogram", alt: "Spectrogram of the zoomed window" });
+  const scale = h("select", { "aria-label": "Spectrogram frequency scale" },
+    h("option", { value: "log" }, "log"), h("option", { value: "lin" }, "linear"));
+  const audio = h("audio", { preload: "metadata" });
+  audio.src = audio.canPlayType(item.mime_type || "")
+    ? mediaUrl(`/items/${uuid}/download/original`)
+    : mediaUrl(`/items/${uuid}/download/mp3`);
+  const play = h("button", { "data-testid": "play", "aria-label": "Play", onclick: () => toggle() }, "Play");
+  const position = h("span", { class: "num", "aria-live": "off" }, `0:00 / ${clock(duration)}`);
+  const range = h("span", { class: "muted num" });
+  const problem = h("p", { class: "error", role: "alert" });
+
+  // The visible window of the zoomed view, in seconds.
+  let view = { start: 0, stop: duration };
+  let overviewData = null;
+  let zoomData = null;
+  const fetchOverview = latest();
+  const fetchZoom = latest();
+
+  function toggle() {
+    if (audio.paused) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
+    else audio.pause();
+  }
+  audio.addEventListener("play", () => Object.assign(play, { textContent: "Pause", ariaLabel: "Pause" }));
+  audio.addEventListener("pause", () => Object.assign(play, { textContent: "Play", ariaLabel: "Play" }));
+  audio.addEventListener("error", () => (problem.textContent = "the audio cannot be played in this browser"));
+
+  function setView(start, span) {
+    const minSpan = Math.min(duration, (zoomview.clientWidth || 800) / (rate * PIXELS_PER_SAMPLE));
+    span = Math.min(duration, Math.max(minSpan, span));
+    start = Math.min(Math.max(0, start), duration - span);
+    view = { start, stop: start + span };
+    zoomview.dataset.start = view.start.toFixed(6);
+    zoomview.dataset.stop = view.stop.toFixed(6);
+    range.textContent = `${label(view.start, tickStep(span, 800))} – ${label(view.stop, tickStep(span, 800))}`;
+    loadZoom();
+    paint();
+  }
+
+  function zoom(factor, at = (view.start + view.stop) / 2) {
+    const span = (view.stop - view.start) * factor;
+    const fraction = (at - view.start) / (view.stop - view.start);
+    setView(at - fraction * span, span);
+  }
+
+  let spectrogramTimer = null;
+  async function loadZoom() {
+    const { width } = fit(zoomview);
+    const wanted = { ...view };
+    try {
+      const data = await fetchZoom(
+        `/items/${uuid}/waveform?start=${wanted.start.toFixed(6)}&stop=${wanted.stop.toFixed(6)}&nb_pixels=${width}`,
+      );
+      zoomData = { ...data, view: wanted };
+      paint();
+    } catch (e) {
+      if (e.name !== "AbortError") problem.textContent = e.message;
+    }
+    // A tile per settled window: zooming and dragging ask for none in between.
+    clearTimeout(spectrogramTimer);
+    spectrogramTimer = setTimeout(() => {
+      const ratio = window.devicePixelRatio || 1;
+      spectrogram.src = mediaUrl(`/items/${uuid}/spectrogram.png`, {
+        start: view.start.toFixed(6), stop: view.stop.toFixed(6), scale: scale.value,
+        width: Math.min(4096, Math.round(spectrogram.clientWidth * ratio) || 1024),
+        height: Math.min(1024, Math.round(spectrogram.clientHeight * ratio) || 256),
+      });
+    }, 150);
+  }
+
+  async function loadOverview() {
+    const { width } = fit(overview);
+    try {
+      overviewData = await fetchOverview(`/items/${uuid}/waveform?start=0&stop=${duration}&nb_pixels=${width}`);
+      paint();
+    } catch (e) {
+      if (e.name !== "AbortError") problem.textContent = e.message;
+    }
+  }
+
+  function paintRuler(ctx, width, height, start, stop, ratio) {
+    const step = tickStep(stop - start, width / ratio);
+    ctx.fillStyle = COLORS.ruler;
+    ctx.font = `${11 * ratio}px system-ui, sans-serif`;
+    for (let t = Math.ceil(start / step) * step; t <= stop; t += step) {
+      const x = ((t - start) / (stop - start)) * width;
+      ctx.fillRect(x, 0, Math.max(1, ratio), 6 * ratio);
+      ctx.fillText(label(t, step), x + 3 * ratio, 14 * ratio);
+    }
+  }
+
+  function paint() {
+    const now = audio.currentTime || 0;
+    position.textContent = `${clock(now)} / ${clock(duration)}`;
+    {
+      const { width, height } = fit(overview);
+      const ctx = overview.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      if (overviewData) drawWave(ctx, width, height, overviewData);
+      const x0 = (view.start / duration) * width;
+      const x1 = (view.stop / duration) * width;
+      ctx.fillStyle = COLORS.window;
+      ctx.fillRect(x0, 0, Math.max(2, x1 - x0), height);
+      ctx.fillStyle = COLORS.head;
+      ctx.fillRect((now / duration) * width, 0, 2, height);
+    }
+    {
+      const { width, height, ratio } = fit(zoomview);
+      const ctx = zoomview.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      if (zoomData) {
+        // Until the new window arrives, the last one is drawn where it lies in the new one.
+        const span = view.stop - view.start;
+        const x = ((zoomData.view.start - view.start) / span) * width;
+        const w = ((zoomData.view.stop - zoomData.view.start) / span) * width;
+        ctx.save();
+        ctx.translate(x, 0);
+        drawWave(ctx, w, height, zoomData);
+        ctx.restore();
+      }
+      paintRuler(ctx, width, height, view.start, view.stop, ratio);
+      if (now >= view.start && now <= view.stop) {
+        ctx.fillStyle = COLORS.head;
+        ctx.fillRect(((now - view.start) / (view.stop - view.start)) * width, 0, 2, height);
+      }
+    }
+  }
+
+  // The playhead is followed in both views; when it leaves the zoomed window, the window pages.
+  audio.addEventListener("timeupdate", () => {
+    const t = audio.currentTime;
+    const span = view.stop - view.start;
+    if (!audio.paused && (t > view.stop || t < view.start)) setView(t - span * 0.05, span);
+    else paint();
+  });
+
+  function seek(t) {
+    audio.currentTime = Math.min(Math.max(0, t), duration);
+    paint();
+  }
+
+  // Overview: a click centres the zoomed window there and seeks.
+  overview.addEventListener("click", (e) => {
+    const t = (e.offsetX / overview.clientWidth) * duration;
+    const span = view.stop - view.start;
+    setView(t - span / 2, span);
+    seek(t);
+  });
+
+  // Zoomed view: wheel zooms around the pointer, drag scrolls, a click without a drag seeks.
+  const timeAt = (e) => view.start + (e.offsetX / zoomview.clientWidth) * (view.stop - view.start);
+  zoomview.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    zoom(e.deltaY > 0 ? ZOOM : 1 / ZOOM, timeAt(e));
+  }, { passive: false });
+  let drag = null;
+  zoomview.addEventListener("pointerdown", (e) => {
+    drag = { x: e.clientX, start: view.start, moved: false };
+    zoomview.setPointerCapture(e.pointerId);
+  });
+  zoomview.addEventListener("pointermove", (e) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x;
+    if (Math.abs(dx) > 3) drag.moved = true;
+    if (drag.moved) setView(drag.start - (dx / zoomview.clientWidth) * (view.stop - view.start), view.stop - view.start);
+  });
+  zoomview.addEventListener("pointerup", (e) => {
+    if (drag && !drag.moved) seek(timeAt(e));
+    drag = null;
+  });
+
+  function onKey(e) {
+    if (e.target.closest && e.target.closest("input, select, textarea")) return;
+    const span = view.stop - view.start;
+    const keys = {
+      " ": () => toggle(),
+      "+": () => zoom(1 / ZOOM),
+      "=": () => zoom(1 / ZOOM),
+      "-": () => zoom(ZOOM),
+      ArrowLeft: () => setView(view.start - span / 4, span),
+      ArrowRight: () => setView(view.start + span / 4, span),
+      Home: () => setView(0, duration),
+    };
+    const action = keys[e.key];
+    if (action) {
+      e.preventDefault();
+      action();
+    }
+  }
+  document.addEventListener("keydown", onKey);
+  // Leaving the view: no key handler, no sound, no resize handler left behind.
+  const resize = () => {
+    loadOverview();
+    loadZoom();
+  };
+  window.addEventListener("resize", resize);
+  window.addEventListener("hashchange", () => {
+    document.removeEventListener("keydown", onKey);
+    window.removeEventListener("resize", resize);
+    audio.pause();
+    audio.removeAttribute("src");
+  }, { once: true });
+  scale.addEventListener("change", () => loadZoom());
+
+  root.replaceChildren(
+    h("h1", {}, item.title || "(untitled)"),
+    h("p", { class: "muted" }, `${clock(duration)} · ${[item.container, item.codec].filter(Boolean).join(" / ")} · ${rate} Hz · ${item.channels} ch`),
+    h("div", { class: "toolbar" },
+      play,
+      h("button", { "data-testid": "zoom-in", "aria-label": "Zoom in", onclick: () => zoom(1 / ZOOM) }, "+"),
+      h("button", { "data-testid": "zoom-out", "aria-label": "Zoom out", onclick: () => zoom(ZOOM) }, "−"),
+      h("button", { "aria-label": "Show the whole item", onclick: () => setView(0, duration) }, "Whole"),
+      position, range,
+      h("label", {}, "Spectrogram ", scale)),
+    problem,
+    overview,
+    zoomview,
+    spectrogram,
+    audio,
+  );
+  setView(0, duration);
+  loadOverview();
+}
