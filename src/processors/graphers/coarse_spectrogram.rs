@@ -65,8 +65,13 @@ pub fn build(_: Params, ctx: &mut BuildContext) -> Result<CoarseSpectrogram, Str
 }
 
 impl Grapher for CoarseSpectrogram {
-    fn process(&mut self, _: &Block, features: &FeatureGraph) {
+    fn process(&mut self, block: &Block, features: &FeatureGraph) {
         let Some(w) = &mut self.writer else { return };
+        if block.samples.is_empty() {
+            // The end of the stream's zero-padded frames: a cut-off signal, not the audio's
+            // spectrum. The last column averages the whole spectra it has.
+            return;
+        }
         for spectrum in features.frames(self.spectrum).iter() {
             if let Err(e) = w.push(spectrum) {
                 self.error = Some(e);

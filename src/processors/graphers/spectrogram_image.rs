@@ -258,6 +258,8 @@ pub struct SpectrogramImage {
     spectrum: FeatureId,
     columns: Columns,
     frames: u64,
+    /// The last whole spectrum (silence until there is one).
+    last: Vec<f32>,
 }
 
 impl SpectrogramImage {
@@ -266,15 +268,30 @@ impl SpectrogramImage {
         let spectrum = ctx.features.request(FeatureSpec::Spectrum { size: params.n_fft, hop, window: Window::Hann });
         let look = Look::new(scale, ctx.format.samplerate, &params);
         let columns = Columns::new(params.width as usize, params.n_fft / 2 + 1);
-        Ok(SpectrogramImage { descriptor, look, params, spectrum, columns, frames: 0 })
+        let last = vec![0.0; params.n_fft / 2 + 1];
+        Ok(SpectrogramImage { descriptor, look, params, spectrum, columns, frames: 0, last })
     }
 }
 
 impl Grapher for SpectrogramImage {
     fn process(&mut self, block: &Block, features: &FeatureGraph) {
         self.frames += block.frames() as u64;
-        for spectrum in features.frames(self.spectrum).iter() {
+        let spectra = features.frames(self.spectrum);
+        if block.samples.is_empty() {
+            // The end of the stream: its frames are zero-padded, and a cut-off signal would
+            // paint a broadband edge down the last columns. The last whole spectrum holds
+            // their place instead, so the time axis keeps its length.
+            for _ in spectra.iter() {
+                self.columns.push(&self.last);
+            }
+            return;
+        }
+        for spectrum in spectra.iter() {
             self.columns.push(spectrum);
+        }
+        if let Some(last) = spectra.iter().last() {
+            self.last.clear();
+            self.last.extend_from_slice(last);
         }
     }
 
