@@ -8,11 +8,13 @@ use std::time::Duration;
 /// Runs `node tests/browser/{script}.mjs args...` and fails with its output unless it passes.
 async fn browser_script(script: &str, args: &[&str]) {
     let path = format!("{}/tests/browser/{script}.mjs", env!("CARGO_MANIFEST_DIR"));
+    let started = std::time::Instant::now();
     let run = tokio::process::Command::new("node").arg(&path).args(args).kill_on_drop(true).output();
     let out = tokio::time::timeout(Duration::from_secs(120), run)
         .await
         .unwrap_or_else(|_| panic!("{script}: no answer in 120 s"))
         .unwrap_or_else(|e| panic!("node {path}: {e} (scripts/install-deps.sh installs Node.js packages)"));
+    eprintln!("browser script {script}: {:.1} s", started.elapsed().as_secs_f64());
     assert!(
         out.status.success(),
         "{script} failed:\n{}\n{}",
@@ -76,5 +78,33 @@ async fn the_item_view_draws_zooms_and_plays() {
     let base = format!("http://{}", server.addr);
     let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/item.png")).unwrap_or_default();
     browser_script("item", &[&base, "ana", "ana-password", uuid, "20", &shot]).await;
+    server.shutdown().await;
+}
+
+/// Six clicks, one a second from 0.5 s: the `analysis` experience run from the page, followed
+/// to 100 %, and its onsets drawn as six markers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_experience_run_from_the_page_draws_its_onsets() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let rate = 44100usize;
+    let clicks: Vec<f32> = (0..6 * rate)
+        .map(|i| {
+            let in_click = i % rate >= rate / 2 && i % rate < rate / 2 + 88;
+            if in_click {
+                (0.8 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate as f64).sin()) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let format = timeside::media::AudioFormat { samplerate: rate as u32, channels: 1 };
+    let wav = crate::common::write_wav(env.path(), "clicks.wav", clicks, format, 16);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let base = format!("http://{}", server.addr);
+    let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/analysis.png")).unwrap_or_default();
+    browser_script("analysis", &[&base, "ana", "ana-password", uuid, "analysis", "6", &shot]).await;
     server.shutdown().await;
 }

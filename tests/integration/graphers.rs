@@ -196,3 +196,21 @@ fn images_match_their_golden_copies() {
         assert_golden(&out.join(format!("{id}.png")), &format!("{id}.png"));
     }
 }
+
+/// A click at 1 s in 4 s lights the column a quarter of the way across: each spectrum is drawn
+/// where its window is centred, as the waveform is (not where its window starts).
+#[test]
+fn a_click_lights_the_column_at_its_time() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut samples = vec![0f32; 4 * RATE as usize];
+    for s in &mut samples[RATE as usize..RATE as usize + 44] {
+        *s = 0.9;
+    }
+    let processors = "[[processors]]\nid = \"spectrogram_lin\"\nparams = { width = 400, height = 100 }\n";
+    let out = render(dir.path(), "click", samples, 1, processors);
+    let img = Image::read(&out.join("spectrogram_lin.png"));
+    let brightness =
+        |x: usize| (0..img.height).map(|y| img.at(x, y)[..3].iter().map(|&c| u32::from(c)).sum::<u32>()).sum::<u32>();
+    let brightest = (0..img.width).max_by_key(|&x| brightness(x)).expect("columns");
+    assert!((brightest as i64 - 100).abs() <= 1, "the click lights column {brightest}, want 100");
+}

@@ -4,6 +4,7 @@
 // (`waveform`, `spectrogram.png`): the audio is never decoded in the browser, so a
 // three-hour item opens as fast as a three-minute one.
 
+import { analysesPanel } from "./analyses.js";
 import { call, session } from "./api.js";
 import { clock, h } from "./dom.js";
 
@@ -91,6 +92,8 @@ export async function itemView(root, uuid) {
   const position = h("span", { class: "num", "aria-live": "off" }, `0:00 / ${clock(duration)}`);
   const range = h("span", { class: "muted num" });
   const problem = h("p", { class: "error", role: "alert" });
+  const tracksBox = h("div", { class: "tracks" });
+  const analyses = analysesPanel(uuid, tracksBox);
 
   // The visible window of the zoomed view, in seconds.
   let view = { start: 0, stop: duration };
@@ -117,6 +120,7 @@ export async function itemView(root, uuid) {
     range.textContent = `${label(view.start, tickStep(span, 800))} – ${label(view.stop, tickStep(span, 800))}`;
     loadZoom();
     paint();
+    analyses.draw(view);
   }
 
   function zoom(factor, at = (view.start + view.stop) / 2) {
@@ -274,6 +278,7 @@ export async function itemView(root, uuid) {
   const resize = () => {
     loadOverview();
     loadZoom();
+    analyses.draw(view);
   };
   window.addEventListener("resize", resize);
   window.addEventListener("hashchange", () => {
@@ -281,6 +286,7 @@ export async function itemView(root, uuid) {
     window.removeEventListener("resize", resize);
     audio.pause();
     audio.removeAttribute("src");
+    analyses.close();
   }, { once: true });
   scale.addEventListener("change", () => loadZoom());
 
@@ -298,6 +304,8 @@ export async function itemView(root, uuid) {
     overview,
     zoomview,
     spectrogram,
+    tracksBox,
+    analyses.element,
     audio,
   );
   setView(0, duration);

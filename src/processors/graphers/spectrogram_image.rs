@@ -260,6 +260,9 @@ pub struct SpectrogramImage {
     frames: u64,
     /// The last whole spectrum (silence until there is one).
     last: Vec<f32>,
+    /// Spectra in half a window: a spectrum's frame starts that long before its centre.
+    lead: usize,
+    pending_lead: bool,
 }
 
 impl SpectrogramImage {
@@ -269,7 +272,8 @@ impl SpectrogramImage {
         let look = Look::new(scale, ctx.format.samplerate, &params);
         let columns = Columns::new(params.width as usize, params.n_fft / 2 + 1);
         let last = vec![0.0; params.n_fft / 2 + 1];
-        Ok(SpectrogramImage { descriptor, look, params, spectrum, columns, frames: 0, last })
+        let lead = params.n_fft / 2 / hop;
+        Ok(SpectrogramImage { descriptor, look, params, spectrum, columns, frames: 0, last, lead, pending_lead: true })
     }
 }
 
@@ -280,13 +284,22 @@ impl Grapher for SpectrogramImage {
         if block.samples.is_empty() {
             // The end of the stream: its frames are zero-padded, and a cut-off signal would
             // paint a broadband edge down the last columns. The last whole spectrum holds
-            // their place instead, so the time axis keeps its length.
-            for _ in spectra.iter() {
+            // their place, less the `lead` spectra added at the start, so the time axis keeps
+            // its length.
+            for _ in spectra.iter().skip(self.lead) {
                 self.columns.push(&self.last);
             }
             return;
         }
         for spectrum in spectra.iter() {
+            if self.pending_lead {
+                // Column k is drawn at frame k × hop, where the spectrum centred there belongs:
+                // the first whole spectrum also stands for the half window before its centre.
+                for _ in 0..self.lead {
+                    self.columns.push(spectrum);
+                }
+                self.pending_lead = false;
+            }
             self.columns.push(spectrum);
         }
         if let Some(last) = spectra.iter().last() {

@@ -1,0 +1,134 @@
+// The item's analyses: run an experience on the item and follow its task over the WebSocket
+// (progress bar; new results appear without reloading), pick any result to add it as a track
+// under the zoomed view, and read global values as text.
+
+import { call, session } from "./api.js";
+import { h } from "./dom.js";
+import { analysisTrack, drawable } from "./tracks.js";
+
+/**
+ * A WebSocket to the event feed following `topic`; `onEvent(event)` for each message. Its
+ * `subscribe(topic)` follows one more topic.
+ */
+function follow(topic, onEvent) {
+  const s = session();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = s ? `?token=${encodeURIComponent(s.access)}` : "";
+  const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws${query}`);
+  const pending = [topic];
+  const send = (t) => socket.send(JSON.stringify({ op: "subscribe", topic: t }));
+  socket.addEventListener("open", () => pending.splice(0).forEach(send));
+  socket.subscribe = (t) => (socket.readyState === WebSocket.OPEN ? send(t) : pending.push(t));
+  socket.addEventListener("message", (m) => {
+    try {
+      onEvent(JSON.parse(m.data));
+    } catch {
+      // Not an event.
+    }
+  });
+  return socket;
+}
+
+/**
+ * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`
+ * draws every track for the current view. Returns `{ element, draw(view), close() }`.
+ */
+export function analysesPanel(uuid, tracksBox) {
+  const tracks = new Map();
+  let view = { start: 0, stop: 1 };
+  const picker = h("select", { "aria-label": "Result to show as a track" });
+  const add = h("button", { onclick: () => addTrack(picker.value) }, "Add track");
+  const globals = h("dl", { class: "globals" });
+  const experiences = h("select", { "aria-label": "Experience to run" });
+  const progress = h("progress", { "data-testid": "task-progress", max: 1, value: 0, "aria-label": "Task progress" });
+  const state = h("span", { class: "muted" });
+  const problem = h("p", { class: "error", role: "alert" });
+  let task = null;
+
+  async function refreshResults() {
+    const item = await call("GET", `/items/${uuid}`);
+    const rows = (item.results || []).filter((r) => r.status === "done" && r.mime_type === "application/json");
+    const chosen = picker.value;
+    picker.replaceChildren(...rows.map((r) => h("option", { value: r.uuid }, r.processor)));
+    if (rows.some((r) => r.uuid === chosen)) picker.value = chosen;
+    add.disabled = rows.length === 0;
+  }
+
+  async function addTrack(resultUuid) {
+    if (!resultUuid) return;
+    try {
+      const container = await call("GET", `/results/${resultUuid}/data`);
+      for (const result of Array.isArray(container) ? container : [container]) {
+        const id = result.id_metadata.id;
+        if (!drawable(result)) {
+          const unit = result.id_metadata.unit ? " " + result.id_metadata.unit : "";
+          const value = result.data_object.value ?? result.data_object.label;
+          globals.append(h("dt", {}, id), h("dd", { class: "num" }, `${[].concat(value).map((v) => (typeof v === "number" ? v.toFixed(3) : v)).join(", ")}${unit}`));
+          continue;
+        }
+        if (tracks.has(id)) continue;
+        const track = analysisTrack(result, () => {
+          track.element.remove();
+          tracks.delete(id);
+        });
+        tracks.set(id, track);
+        tracksBox.append(track.element);
+        track.draw(view);
+      }
+    } catch (e) {
+      problem.textContent = e.message;
+    }
+  }
+
+  async function run() {
+    problem.textContent = "";
+    try {
+      const created = await call("POST", "/tasks", { experience: experiences.value, item: uuid });
+      task = created.uuid;
+      progress.value = 0;
+      state.textContent = created.status || "pending";
+      // The task's own topic too: subscribing sends its status at once, so a task that ends
+      // before the item's subscription is in place is still seen to end.
+      subscribe(`task:${task}`);
+    } catch (e) {
+      problem.textContent = e.message;
+    }
+  }
+
+  // The item's events: progress of its tasks and results as they are stored.
+  const subscribe = (topic) => socket.subscribe(topic);
+  const socket = follow(`item:${uuid}`, (event) => {
+    if (event.task && task && event.task !== task) return;
+    if (event.event === "progress") progress.value = event.fraction;
+    if (event.event === "task_status") {
+      state.textContent = event.status;
+      progress.value = event.status === "done" ? 1 : event.progress ?? progress.value;
+      if (event.status === "done" || event.status === "failed") refreshResults();
+      if (event.error) problem.textContent = [].concat(event.error).join("; ");
+    }
+    if (event.event === "result") refreshResults();
+  });
+
+  call("GET", "/experiences?page_size=100")
+    .then((page) => experiences.replaceChildren(...page.results.map((e) => h("option", { value: e.uuid }, e.title))))
+    .catch((e) => (problem.textContent = e.message));
+  refreshResults().catch((e) => (problem.textContent = e.message));
+
+  const element = h("section", { class: "analyses", "aria-label": "Analyses" },
+    h("div", { class: "toolbar" },
+      h("label", {}, "Result ", picker), add,
+      session() && [h("label", {}, "Experience ", experiences),
+        h("button", { "data-testid": "run-experience", onclick: run }, "Run"), progress, state]),
+    problem,
+    globals);
+  return {
+    element,
+    draw(v) {
+      view = v;
+      for (const t of tracks.values()) t.draw(v);
+    },
+    close() {
+      socket.close();
+    },
+  };
+}
