@@ -46,6 +46,7 @@ pub const ITEMS_CHANGED_CHANNEL: &str = "timeside_items";
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "on-demand server", include_str!("../../migrations/0001_on_demand.sql")),
     (2, "job run seconds", include_str!("../../migrations/0002_job_run_seconds.sql")),
+    (3, "annotations", include_str!("../../migrations/0003_annotations.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,6 @@
 // Analyses in the item view: run an experience from the page and watch its progress bar reach
 // 100 % from the WebSocket; its onsets appear in the result list without a reload, and as a
-// track they show one marker per click of the item.
+// track they show one marker per click of the item. Then the tasks view lists the task.
 //   node tests/browser/analysis.mjs BASE_URL USER PASSWORD ITEM_UUID EXPERIENCE CLICKS SCREENSHOT
 
 import { check, login, run } from "./browser.mjs";
@@ -37,4 +37,13 @@ await run(async (page) => {
   await page.getByRole("button", { name: "Add track" }).click();
   await page.locator('[data-testid=analysis-track][data-result-id=onset_detection_function]').waitFor();
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+  // The tasks view lists the task, done, with its results.
+  await page.goto(`${base}/#/tasks`);
+  const row = page.getByTestId("task-row").filter({ hasText: experience });
+  await row.waitFor();
+  const summary = await row.innerText();
+  check(summary.includes("done") && summary.includes("onsets"), `the task's row says "${summary}"`);
+  check((await row.getByTestId("task-progress").evaluate((p) => p.value)) === 1, "the task's bar is full");
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/analysis\.png$/, "tasks.png") });
 });

@@ -983,6 +983,123 @@ async fn transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot(
 }
 
 /// Each test, on each engine.
+/// Annotation tracks (TimeSide's fields): created on an item one sees, read by whoever sees
+/// them (public) or only by their author (private), changed by their author only; annotations
+/// are kept within the item and, on a track that says so, apart; the item lists its tracks;
+/// deleting the item deletes them.
+async fn annotation_tracks_are_their_authors(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = timeside::server::start(config(&dir, 0, "", "")).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let bob = user(&server, "bob", false).await;
+    let item = upload(addr, &ada, &tone(dir.path(), "four.wav", 4.0), &[("is_public", "true")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let post = |token: &str, path: &str, body: Value| {
+        let (token, path) = (token.to_string(), path.to_string());
+        async move { http::json(addr, "POST", &path, Some(&token), &body).await }
+    };
+    let r =
+        post(&ada, "/api/v1/annotation_tracks", json!({ "item": uuid, "title": "verses", "overlapping": false })).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let track = r.json();
+    assert_eq!((track["item"].as_str(), track["is_public"].as_bool()), (Some(uuid), Some(false)));
+    let track_id = track["uuid"].as_str().expect("uuid").to_string();
+    // Anonymous clients cannot write; bob does not see ada's private track.
+    let anonymous = http::json(addr, "POST", "/api/v1/annotation_tracks", None, &json!({ "item": uuid })).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(http::get(addr, &format!("/api/v1/annotation_tracks/{track_id}"), Some(&bob)).await.status, 404);
+    // Annotations: a region and a point; spans within the item and apart on this track.
+    let a = post(
+        &ada,
+        "/api/v1/annotations",
+        json!({ "track": track_id, "title": "A", "start_time": 0.5, "stop_time": 1.5 }),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text());
+    let a_id = a.json()["uuid"].as_str().expect("uuid").to_string();
+    let point =
+        post(&ada, "/api/v1/annotations", json!({ "track": track_id, "title": "hit", "start_time": 2.0 })).await;
+    assert_eq!(point.status, 201, "{}", point.text());
+    assert_eq!(point.json()["stop_time"], 2.0, "a point stops where it starts");
+    let overlap =
+        post(&ada, "/api/v1/annotations", json!({ "track": track_id, "start_time": 1.0, "stop_time": 1.2 })).await;
+    assert_eq!(overlap.status, 409, "{}", overlap.text());
+    for (body, field) in [
+        (json!({ "track": track_id, "start_time": 3.0, "stop_time": 9.0 }), "stop_time"),
+        (json!({ "track": track_id, "start_time": -1.0 }), "start_time"),
+        (json!({ "track": track_id, "start_time": 3.0, "stop_time": 2.5 }), "stop_time"),
+        (json!({ "track": track_id }), "start_time"),
+        (json!({ "track": track_id, "start_time": 3.0, "bogus": 1 }), "bogus"),
+    ] {
+        let r = post(&ada, "/api/v1/annotations", body.clone()).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+        assert!(r.text().contains(field), "{body}: {}", r.text());
+    }
+    let bobs = post(&bob, "/api/v1/annotations", json!({ "track": track_id, "start_time": 3.0 })).await;
+    assert_eq!(bobs.status, 404, "another's private track is not found");
+    // Move and relabel; then the track lists its annotations by start time.
+    let moved = http::json(
+        addr,
+        "PATCH",
+        &format!("/api/v1/annotations/{a_id}"),
+        Some(&ada),
+        &json!({ "start_time": 2.5, "stop_time": 3.5, "title": "B" }),
+    )
+    .await;
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    let listed = http::get(addr, &format!("/api/v1/annotations?track={track_id}"), Some(&ada)).await.json();
+    let titles: Vec<&str> =
+        listed["results"].as_array().expect("list").iter().filter_map(|a| a["title"].as_str()).collect();
+    assert_eq!(titles, ["hit", "B"]);
+    // Public: bob reads it, and it is listed with the item, but he cannot change it.
+    let public = http::json(
+        addr,
+        "PATCH",
+        &format!("/api/v1/annotation_tracks/{track_id}"),
+        Some(&ada),
+        &json!({ "is_public": true }),
+    )
+    .await;
+    assert_eq!(public.status, 200, "{}", public.text());
+    let seen = http::get(addr, &format!("/api/v1/annotation_tracks?item={uuid}"), Some(&bob)).await.json();
+    assert_eq!(seen["count"], 1);
+    assert_eq!(seen["results"][0]["annotations"].as_array().map(Vec::len), Some(2));
+    let item_view = http::get(addr, &format!("/api/v1/items/{uuid}"), None).await.json();
+    assert_eq!(item_view["annotation_tracks"], json!([track_id]));
+    let r = http::send(
+        addr,
+        "DELETE",
+        &format!("/api/v1/annotations/{a_id}"),
+        &[("Authorization", &format!("Bearer {bob}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = http::send(
+        addr,
+        "DELETE",
+        &format!("/api/v1/annotations/{a_id}"),
+        &[("Authorization", &format!("Bearer {ada}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    // Deleting the item deletes its tracks and their annotations.
+    let r = http::send(
+        addr,
+        "DELETE",
+        &format!("/api/v1/items/{uuid}"),
+        &[("Authorization", &format!("Bearer {ada}"))],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(http::get(addr, &format!("/api/v1/annotation_tracks/{track_id}"), Some(&ada)).await.status, 404);
+    assert_eq!(http::get(addr, "/api/v1/annotation_tracks", Some(&ada)).await.json()["count"], 0);
+    server.shutdown().await;
+}
+
 macro_rules! on_each_engine {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -1014,6 +1131,7 @@ on_each_engine!(
     two_claimers_racing_for_one_job_store_one_result,
     a_decode_that_stalls_fails_its_job_and_the_worker_goes_on,
     transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot,
+    annotation_tracks_are_their_authors,
 );
 
 /// With PostgreSQL several servers share the items: each keeps list pages (once it hears

@@ -2,32 +2,9 @@
 // (progress bar; new results appear without reloading), pick any result to add it as a track
 // under the zoomed view, and read global values as text.
 
-import { call, session } from "./api.js";
+import { call, follow, session } from "./api.js";
 import { h } from "./dom.js";
 import { analysisTrack, drawable } from "./tracks.js";
-
-/**
- * A WebSocket to the event feed following `topic`; `onEvent(event)` for each message. Its
- * `subscribe(topic)` follows one more topic.
- */
-function follow(topic, onEvent) {
-  const s = session();
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const query = s ? `?token=${encodeURIComponent(s.access)}` : "";
-  const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws${query}`);
-  const pending = [topic];
-  const send = (t) => socket.send(JSON.stringify({ op: "subscribe", topic: t }));
-  socket.addEventListener("open", () => pending.splice(0).forEach(send));
-  socket.subscribe = (t) => (socket.readyState === WebSocket.OPEN ? send(t) : pending.push(t));
-  socket.addEventListener("message", (m) => {
-    try {
-      onEvent(JSON.parse(m.data));
-    } catch {
-      // Not an event.
-    }
-  });
-  return socket;
-}
 
 /**
  * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`

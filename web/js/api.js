@@ -117,3 +117,26 @@ export function upload(file, progress) {
     xhr.send(form);
   });
 }
+
+/**
+ * A WebSocket to the event feed (`/api/v1/ws`) following `topics` (one or a list), with the
+ * session's token; `onEvent(event)` for each event. Its `subscribe(topic)` follows one more.
+ */
+export function follow(topics, onEvent) {
+  const s = session();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const query = s ? `?token=${encodeURIComponent(s.access)}` : "";
+  const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws${query}`);
+  const pending = [].concat(topics);
+  const send = (topic) => socket.send(JSON.stringify({ op: "subscribe", topic }));
+  socket.addEventListener("open", () => pending.splice(0).forEach(send));
+  socket.addEventListener("message", (m) => {
+    try {
+      onEvent(JSON.parse(m.data));
+    } catch {
+      // Not an event.
+    }
+  });
+  socket.subscribe = (topic) => (socket.readyState === WebSocket.OPEN ? send(topic) : pending.push(topic));
+  return socket;
+}

@@ -5,10 +5,12 @@ import { login, logout, session } from "./api.js";
 import { h } from "./dom.js";
 import { itemView } from "./item.js";
 import { libraryView } from "./library.js";
+import { tasksView } from "./tasks.js";
 
 const routes = [
   [/^#?\/?$/, libraryView],
   [/^#\/items\/([0-9a-f-]{36})$/, itemView],
+  [/^#\/tasks$/, tasksView],
 ];
 
 async function show() {

@@ -77,6 +77,8 @@ pub async fn view(store: &Store, viewer: &Viewer, item: &Item) -> Result<serde_j
         })
         .collect::<Vec<_>>()
         .into();
+    let tracks = store.annotation_track_ids(viewer, &item.uuid).await?;
+    v["annotation_tracks"] = tracks.iter().map(|t| serde_json::Value::from(t.to_string())).collect();
     Ok(v)
 }
 

@@ -7,6 +7,7 @@
 //! are not found (404), as if absent. Errors are `{"code", "message"}` with a stable code.
 //! Lists are pages: `?page=&page_size=` → `{count, next, previous, results}`.
 
+mod annotations;
 mod catalog;
 mod exports;
 mod items;
@@ -343,6 +344,84 @@ pub static ROUTES: &[Route] = &[
         &[],
         None,
         catalog::delete_selection
+    ),
+    route!(
+        "GET",
+        "/annotation_tracks",
+        Read,
+        "Annotation tracks, with their annotations (public ones and one's own; filter: item)",
+        &[
+            ("item", "an item uuid"),
+            ("page", "page number, from 1"),
+            ("page_size", "rows per page, 1 to 1000 (default 50)")
+        ],
+        None,
+        annotations::tracks
+    ),
+    route!(
+        "POST",
+        "/annotation_tracks",
+        Write,
+        "A new annotation track on an item (item, title, description, is_public, overlapping)",
+        &[],
+        Some(annotations::track_schema),
+        annotations::create_track
+    ),
+    route!("GET", "/annotation_tracks/{uuid}", Read, "One annotation track", &[], None, annotations::track),
+    route!(
+        "PATCH",
+        "/annotation_tracks/{uuid}",
+        Write,
+        "Change an annotation track (its author)",
+        &[],
+        Some(annotations::track_schema),
+        annotations::patch_track
+    ),
+    route!(
+        "DELETE",
+        "/annotation_tracks/{uuid}",
+        Write,
+        "Delete an annotation track and its annotations (its author)",
+        &[],
+        None,
+        annotations::delete_track
+    ),
+    route!(
+        "GET",
+        "/annotations",
+        Read,
+        "The annotations of a track, by start time",
+        &[("track", "an annotation track uuid (required)")],
+        None,
+        annotations::annotations
+    ),
+    route!(
+        "POST",
+        "/annotations",
+        Write,
+        "A new annotation (track, title, description, start_time, stop_time, results)",
+        &[],
+        Some(annotations::annotation_schema),
+        annotations::create_annotation
+    ),
+    route!("GET", "/annotations/{uuid}", Read, "One annotation", &[], None, annotations::annotation),
+    route!(
+        "PATCH",
+        "/annotations/{uuid}",
+        Write,
+        "Change an annotation: label, span, results (the track's author)",
+        &[],
+        Some(annotations::annotation_schema),
+        annotations::patch_annotation
+    ),
+    route!(
+        "DELETE",
+        "/annotations/{uuid}",
+        Write,
+        "Delete an annotation (the track's author)",
+        &[],
+        None,
+        annotations::delete_annotation
     ),
     route!(
         "GET",

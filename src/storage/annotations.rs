@@ -1,0 +1,439 @@
+//! Annotation tracks and their annotations (TimeSide's `annotation_tracks` and `annotations`).
+//!
+//! A track belongs to an item and to its author; it is public or private. Whoever sees the
+//! item sees its public tracks; its author (and admins) also see the private ones and are the
+//! only ones who change a track or its annotations. An annotation is a span of the item,
+//! `start_time..stop_time` seconds (a point when they are equal), labelled by its title; a
+//! track that is not `overlapping` refuses annotations whose spans overlap.
+
+use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, float, int, not_found, opt_text, text, uuid_col};
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AnnotationTrack {
+    pub uuid: uuid::Uuid,
+    pub item: uuid::Uuid,
+    pub title: String,
+    pub description: String,
+    pub author: Option<String>,
+    pub is_public: bool,
+    pub overlapping: bool,
+    pub annotations: Vec<Annotation>,
+    pub date_added: String,
+    pub date_modified: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Annotation {
+    pub uuid: uuid::Uuid,
+    pub track: uuid::Uuid,
+    pub title: String,
+    pub description: String,
+    pub author: Option<String>,
+    pub start_time: f64,
+    pub stop_time: f64,
+    pub results: Vec<uuid::Uuid>,
+    pub date_added: String,
+    pub date_modified: String,
+}
+
+/// A new track's fields, or a change (absent fields stay).
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFields {
+    /// The item (required to create; a track never moves to another item).
+    pub item: Option<uuid::Uuid>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub is_public: Option<bool>,
+    /// Whether annotations may overlap (default true).
+    pub overlapping: Option<bool>,
+}
+
+/// A new annotation's fields, or a change (absent fields stay).
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationFields {
+    /// The track (required to create; an annotation never moves to another track).
+    pub track: Option<uuid::Uuid>,
+    /// The label.
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// Seconds from the item's start.
+    pub start_time: Option<f64>,
+    /// Seconds from the item's start; equal to start_time for a point.
+    pub stop_time: Option<f64>,
+    /// Results (uuids) the annotation refers to.
+    pub results: Option<Vec<uuid::Uuid>>,
+}
+
+/// Longest title or description, in characters.
+const MAX_TEXT: usize = 10_000;
+/// Most annotations a track holds.
+pub const MAX_ANNOTATIONS: i64 = 100_000;
+
+fn check_text(problems: &mut Vec<String>, name: &str, value: &Option<String>) {
+    if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
+        problems.push(format!("{name}: at most {MAX_TEXT} characters"));
+    }
+}
+
+impl Store {
+    /// Tracks `viewer` sees: public ones and its own (all for admins), of items it sees.
+    fn visible_tracks(viewer: &Viewer) -> Where {
+        Where::default().visible_to(viewer)
+    }
+
+    pub async fn create_annotation_track(
+        &self,
+        viewer: &Viewer,
+        fields: TrackFields,
+    ) -> Result<AnnotationTrack, StoreError> {
+        let Some(item) = fields.item else {
+            return Err(StoreError::Invalid(vec!["item: required".into()]));
+        };
+        let mut problems = Vec::new();
+        check_text(&mut problems, "title", &fields.title);
+        check_text(&mut problems, "description", &fields.description);
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        // Annotating needs seeing the item (a private one is not found for others).
+        self.item(viewer, &item).await?;
+        let uuid = uuid::Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO annotation_tracks (uuid, item, title, description, author, is_public, overlapping,
+             date_added, date_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(uuid.to_string())
+        .bind(item.to_string())
+        .bind(fields.title.unwrap_or_default())
+        .bind(fields.description.unwrap_or_default())
+        .bind(viewer.user.map(|u| u.to_string()))
+        .bind(fields.is_public.unwrap_or(false) as i64)
+        .bind(fields.overlapping.unwrap_or(true) as i64)
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        self.annotation_track(viewer, &uuid).await
+    }
+
+    pub async fn annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
+        let filter = Self::visible_tracks(viewer).and("uuid = ?", uuid.to_string());
+        let row = self.row("annotation_tracks", &filter).await?.ok_or_else(|| not_found("annotation track", uuid))?;
+        let track = self.track_from_row(&row, true).await?;
+        // The item must be visible too (its owner may have made it private since).
+        self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
+        Ok(track)
+    }
+
+    async fn track_from_row(&self, row: &AnyRow, with_annotations: bool) -> Result<AnnotationTrack, StoreError> {
+        let uuid = uuid_col(row, "uuid");
+        let annotations = if with_annotations { self.track_annotations(&uuid).await? } else { Vec::new() };
+        Ok(AnnotationTrack {
+            uuid,
+            item: uuid_col(row, "item"),
+            title: text(row, "title"),
+            description: text(row, "description"),
+            author: opt_text(row, "author"),
+            is_public: int(row, "is_public") != 0,
+            overlapping: int(row, "overlapping") != 0,
+            annotations,
+            date_added: text(row, "date_added"),
+            date_modified: text(row, "date_modified"),
+        })
+    }
+
+    /// Tracks `viewer` sees, of one item or of every item it sees; each with its annotations.
+    pub async fn annotation_tracks(
+        &self,
+        viewer: &Viewer,
+        item: Option<&uuid::Uuid>,
+        page: PageRequest,
+    ) -> Result<Page<AnnotationTrack>, StoreError> {
+        if let Some(item) = item {
+            self.item(viewer, item).await?;
+        }
+        let filter = Self::visible_tracks(viewer).and_some("item = ?", item.map(|i| i.to_string()));
+        let (count, rows) = self.page_rows("annotation_tracks", &filter, "date_added ASC, uuid ASC", page).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let track = self.track_from_row(row, true).await?;
+            // Tracks of items the viewer no longer sees are left out.
+            if item.is_some() || self.item(viewer, &track.item).await.is_ok() {
+                out.push(track);
+            }
+        }
+        Ok(Page { count, rows: out })
+    }
+
+    /// The uuids of the tracks of `item` that `viewer` sees (the item's `annotation_tracks`).
+    pub async fn annotation_track_ids(
+        &self,
+        viewer: &Viewer,
+        item: &uuid::Uuid,
+    ) -> Result<Vec<uuid::Uuid>, StoreError> {
+        let filter = Self::visible_tracks(viewer).and("item = ?", item.to_string());
+        let sql = format!("SELECT uuid FROM annotation_tracks WHERE {} ORDER BY date_added, uuid", filter.sql());
+        let rows = filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| uuid_col(r, "uuid")).collect())
+    }
+
+    /// The track, if `viewer` may change it (and its annotations).
+    async fn writable_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
+        let track = self.annotation_track(viewer, uuid).await?;
+        if !viewer.may_write(track.author.as_deref()) {
+            return Err(StoreError::Forbidden(format!("annotation track `{uuid}` is not yours")));
+        }
+        Ok(track)
+    }
+
+    pub async fn update_annotation_track(
+        &self,
+        viewer: &Viewer,
+        uuid: &uuid::Uuid,
+        fields: TrackFields,
+    ) -> Result<AnnotationTrack, StoreError> {
+        let old = self.writable_track(viewer, uuid).await?;
+        let mut problems = Vec::new();
+        if fields.item.is_some_and(|i| i != old.item) {
+            problems.push("item: a track stays on its item".into());
+        }
+        check_text(&mut problems, "title", &fields.title);
+        check_text(&mut problems, "description", &fields.description);
+        let overlapping = fields.overlapping.unwrap_or(old.overlapping);
+        if !overlapping && old.overlapping && first_overlap(&old.annotations).is_some() {
+            problems.push("overlapping: the track's annotations overlap already".into());
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        sqlx::query(
+            "UPDATE annotation_tracks SET title = $2, description = $3, is_public = $4, overlapping = $5,
+             date_modified = $6 WHERE uuid = $1",
+        )
+        .bind(uuid.to_string())
+        .bind(fields.title.unwrap_or(old.title))
+        .bind(fields.description.unwrap_or(old.description))
+        .bind(fields.is_public.unwrap_or(old.is_public) as i64)
+        .bind(overlapping as i64)
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        self.annotation_track(viewer, uuid).await
+    }
+
+    pub async fn delete_annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
+        self.writable_track(viewer, uuid).await?;
+        // Its annotations go with it (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM annotation_tracks WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn track_annotations(&self, track: &uuid::Uuid) -> Result<Vec<Annotation>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM annotations WHERE track = $1 ORDER BY start_time, uuid")
+            .bind(track.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(annotation_from_row).collect())
+    }
+
+    /// Checks an annotation's span against the item's duration and, on a track that is not
+    /// `overlapping`, against its other annotations; and its results against what `viewer` sees.
+    async fn check_annotation(
+        &self,
+        viewer: &Viewer,
+        track: &AnnotationTrack,
+        candidate: &Annotation,
+    ) -> Result<(), StoreError> {
+        let mut problems = Vec::new();
+        let (start, stop) = (candidate.start_time, candidate.stop_time);
+        if !start.is_finite() || start < 0.0 {
+            problems.push(format!("start_time: {start}: seconds from 0"));
+        }
+        if !stop.is_finite() || stop < start {
+            problems.push(format!("stop_time: {stop}: seconds, not before start_time ({start})"));
+        }
+        let item = self.item(viewer, &track.item).await?;
+        if let Some(duration) = item.audio_duration
+            && stop > duration + 1e-3
+        {
+            problems.push(format!("stop_time: {stop}: after the item's end ({duration:.3} s)"));
+        }
+        for r in &candidate.results {
+            if self.result(viewer, r).await.is_err() {
+                problems.push(format!("results: no result `{r}`"));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        if !track.overlapping {
+            let others = track.annotations.iter().filter(|a| a.uuid != candidate.uuid);
+            if let Some(other) = others.into_iter().find(|a| a.start_time < stop && start < a.stop_time) {
+                return Err(StoreError::Conflict(format!(
+                    "the track does not allow overlaps: {start}..{stop} s overlaps annotation `{}` ({}..{} s)",
+                    other.uuid, other.start_time, other.stop_time
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_annotation(&self, viewer: &Viewer, fields: AnnotationFields) -> Result<Annotation, StoreError> {
+        let mut problems = Vec::new();
+        for (name, missing) in [("track", fields.track.is_none()), ("start_time", fields.start_time.is_none())] {
+            if missing {
+                problems.push(format!("{name}: required"));
+            }
+        }
+        check_text(&mut problems, "title", &fields.title);
+        check_text(&mut problems, "description", &fields.description);
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        let track_id = fields.track.unwrap_or_default();
+        let track = self.writable_track(viewer, &track_id).await?;
+        if track.annotations.len() as i64 >= MAX_ANNOTATIONS {
+            return Err(StoreError::Invalid(vec![format!("track: at most {MAX_ANNOTATIONS} annotations")]));
+        }
+        let start = fields.start_time.unwrap_or_default();
+        let annotation = Annotation {
+            uuid: uuid::Uuid::new_v4(),
+            track: track_id,
+            title: fields.title.unwrap_or_default(),
+            description: fields.description.unwrap_or_default(),
+            author: viewer.user.map(|u| u.to_string()),
+            start_time: start,
+            stop_time: fields.stop_time.unwrap_or(start),
+            results: fields.results.unwrap_or_default(),
+            date_added: db::now(),
+            date_modified: db::now(),
+        };
+        self.check_annotation(viewer, &track, &annotation).await?;
+        sqlx::query(
+            "INSERT INTO annotations (uuid, track, title, description, author, start_time, stop_time, results,
+             date_added, date_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(annotation.uuid.to_string())
+        .bind(track_id.to_string())
+        .bind(&annotation.title)
+        .bind(&annotation.description)
+        .bind(annotation.author.clone())
+        .bind(annotation.start_time)
+        .bind(annotation.stop_time)
+        .bind(serde_json::to_string(&annotation.results).unwrap_or_else(|_| "[]".into()))
+        .bind(&annotation.date_added)
+        .execute(&self.pool)
+        .await?;
+        self.touch_track(&track_id).await?;
+        self.annotation(viewer, &annotation.uuid).await
+    }
+
+    /// The annotation and its track, if `viewer` sees the track.
+    async fn annotation_and_track(
+        &self,
+        viewer: &Viewer,
+        uuid: &uuid::Uuid,
+    ) -> Result<(Annotation, uuid::Uuid), StoreError> {
+        let row = sqlx::query("SELECT * FROM annotations WHERE uuid = $1")
+            .bind(uuid.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| not_found("annotation", uuid))?;
+        let annotation = annotation_from_row(&row);
+        // An annotation is seen with its track.
+        self.annotation_track(viewer, &annotation.track).await.map_err(|_| not_found("annotation", uuid))?;
+        let track = annotation.track;
+        Ok((annotation, track))
+    }
+
+    pub async fn annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Annotation, StoreError> {
+        Ok(self.annotation_and_track(viewer, uuid).await?.0)
+    }
+
+    /// Annotations of one track `viewer` sees.
+    pub async fn annotations(&self, viewer: &Viewer, track: &uuid::Uuid) -> Result<Vec<Annotation>, StoreError> {
+        Ok(self.annotation_track(viewer, track).await?.annotations)
+    }
+
+    pub async fn update_annotation(
+        &self,
+        viewer: &Viewer,
+        uuid: &uuid::Uuid,
+        fields: AnnotationFields,
+    ) -> Result<Annotation, StoreError> {
+        let (old, track_id) = self.annotation_and_track(viewer, uuid).await?;
+        let track = self.writable_track(viewer, &track_id).await?;
+        let mut problems = Vec::new();
+        if fields.track.is_some_and(|t| t != track_id) {
+            problems.push("track: an annotation stays on its track".into());
+        }
+        check_text(&mut problems, "title", &fields.title);
+        check_text(&mut problems, "description", &fields.description);
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(problems));
+        }
+        let changed = Annotation {
+            title: fields.title.unwrap_or(old.title.clone()),
+            description: fields.description.unwrap_or(old.description.clone()),
+            start_time: fields.start_time.unwrap_or(old.start_time),
+            stop_time: fields.stop_time.unwrap_or(old.stop_time),
+            results: fields.results.unwrap_or(old.results.clone()),
+            ..old
+        };
+        self.check_annotation(viewer, &track, &changed).await?;
+        sqlx::query(
+            "UPDATE annotations SET title = $2, description = $3, start_time = $4, stop_time = $5, results = $6,
+             date_modified = $7 WHERE uuid = $1",
+        )
+        .bind(uuid.to_string())
+        .bind(&changed.title)
+        .bind(&changed.description)
+        .bind(changed.start_time)
+        .bind(changed.stop_time)
+        .bind(serde_json::to_string(&changed.results).unwrap_or_else(|_| "[]".into()))
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        self.touch_track(&track_id).await?;
+        self.annotation(viewer, uuid).await
+    }
+
+    pub async fn delete_annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
+        let (_, track) = self.annotation_and_track(viewer, uuid).await?;
+        self.writable_track(viewer, &track).await?;
+        sqlx::query("DELETE FROM annotations WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
+        self.touch_track(&track).await
+    }
+
+    /// A change to an annotation is a change to its track.
+    async fn touch_track(&self, track: &uuid::Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE annotation_tracks SET date_modified = $2 WHERE uuid = $1")
+            .bind(track.to_string())
+            .bind(db::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn annotation_from_row(row: &AnyRow) -> Annotation {
+    Annotation {
+        uuid: uuid_col(row, "uuid"),
+        track: uuid_col(row, "track"),
+        title: text(row, "title"),
+        description: text(row, "description"),
+        author: opt_text(row, "author"),
+        start_time: float(row, "start_time").unwrap_or(0.0),
+        stop_time: float(row, "stop_time").unwrap_or(0.0),
+        results: serde_json::from_str(&text(row, "results")).unwrap_or_default(),
+        date_added: text(row, "date_added"),
+        date_modified: text(row, "date_modified"),
+    }
+}
+
+/// The first two annotations (sorted by start) that overlap, if any.
+fn first_overlap(sorted: &[Annotation]) -> Option<(&Annotation, &Annotation)> {
+    sorted.windows(2).find(|w| w[1].start_time < w[0].stop_time).map(|w| (&w[0], &w[1]))
+}

@@ -1,0 +1,77 @@
+// The tasks view (#/tasks): the user's tasks, running and finished, with their progress,
+// errors and links to their items (where their results are drawn). Running tasks are followed live over the
+// WebSocket (`task:<uuid>` topics); the list itself is read again when one ends.
+
+import { call, follow, session } from "./api.js";
+import { h } from "./dom.js";
+
+const PAGE_SIZE = 50;
+
+function when(date) {
+  return date ? new Date(date).toLocaleString() : "";
+}
+
+export async function tasksView(root) {
+  if (!session()) {
+    root.replaceChildren(h("h1", {}, "Tasks"), h("p", { class: "muted" }, "Log in to see your tasks."));
+    return;
+  }
+  const experiences = new Map();
+  const page = await call("GET", "/experiences?page_size=100").catch(() => ({ results: [] }));
+  for (const e of page.results) experiences.set(e.uuid, e.title);
+  const body = h("tbody");
+  const status = h("p", { class: "error", role: "alert" });
+  const bars = new Map();
+  let socket = null;
+
+  function row(task) {
+    const bar = h("progress", { max: 1, value: task.status === "done" ? 1 : task.progress, "data-testid": "task-progress",
+      "aria-label": `Progress of task ${task.uuid}` });
+    const state = h("span", {}, task.status);
+    bars.set(task.uuid, { bar, state });
+    const errors = [task.error, ...task.items.map((i) => i.error)].filter(Boolean);
+    // Results open in their item's view, where any of them can be drawn as a track.
+    const results = task.items.flatMap((i) => i.results.map((r) => h("a", { href: `#/items/${i.item}` }, r.processor)));
+    return h("tr", { "data-testid": "task-row", "data-uuid": task.uuid },
+      h("td", {}, experiences.get(task.experience) || task.experience),
+      h("td", {}, task.items.map((i, n) => [n ? ", " : "", h("a", { href: `#/items/${i.item}` }, "item " + (n + 1))])),
+      h("td", {}, state, " ", bar),
+      h("td", { class: "hide-narrow" }, when(task.date_added)),
+      h("td", {}, errors.length ? h("span", { class: "error" }, errors.join("; ")) : results.flatMap((a, n) => [n ? " " : "", a])));
+  }
+
+  async function refresh() {
+    try {
+      const tasks = await call("GET", `/tasks?page_size=${PAGE_SIZE}`);
+      bars.clear();
+      body.replaceChildren(...tasks.results.map(row));
+      if (!tasks.results.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No tasks yet.")));
+      socket?.close();
+      const running = tasks.results.filter((t) => t.status === "pending" || t.status === "running");
+      socket = running.length ? follow(running.map((t) => `task:${t.uuid}`), onEvent) : null;
+    } catch (e) {
+      status.textContent = e.message;
+    }
+  }
+
+  function onEvent(event) {
+    const shown = bars.get(event.task);
+    if (!shown) return;
+    if (event.event === "task_status") {
+      shown.state.textContent = event.status;
+      shown.bar.value = event.status === "done" ? 1 : event.progress ?? shown.bar.value;
+      if (event.status !== "pending" && event.status !== "running") refresh();
+    }
+  }
+
+  window.addEventListener("hashchange", () => socket?.close(), { once: true });
+  root.replaceChildren(
+    h("h1", {}, "Tasks"),
+    status,
+    h("table", { "aria-label": "Tasks" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Experience"), h("th", {}, "Items"), h("th", {}, "Status"),
+        h("th", { class: "hide-narrow" }, "Added"), h("th", {}, "Results or errors"))),
+      body),
+  );
+  await refresh();
+}
