@@ -17,17 +17,20 @@ export async function launch() {
   });
 }
 
-/** Runs `test(page)` on a fresh page; a failure prints its message and exits 1. */
+/** Runs `test(page, browser)` on a fresh page; a failure prints its message and exits 1. */
 export async function run(test) {
   const browser = await launch();
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   try {
-    await test(page);
+    await test(page, browser);
     if (errors.length) throw new Error("errors in the page: " + errors.join("; "));
   } catch (e) {
     console.error(e.stack || String(e));
+    // What the page said: its alerts and where it was.
+    const alerts = await page.locator("[role=alert]").allInnerTexts().catch(() => []);
+    console.error(`page ${page.url()}; alerts: ${JSON.stringify(alerts.filter(Boolean))}`);
     process.exitCode = 1;
   } finally {
     await browser.close();

@@ -108,3 +108,19 @@ async fn an_experience_run_from_the_page_draws_its_onsets() {
     browser_script("analysis", &[&base, "ana", "ana-password", uuid, "analysis", "6", &shot]).await;
     server.shutdown().await;
 }
+
+/// A region dragged and labelled with the mouse is stored, reloads, and shows in another
+/// browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_annotation_made_with_the_mouse_is_stored_and_reloads() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let wav = tone(env.path(), "twenty seconds.wav", 20.0);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let base = format!("http://{}", server.addr);
+    let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/annotations.png")).unwrap_or_default();
+    browser_script("annotations", &[&base, "ana", "ana-password", uuid, "20", &shot]).await;
+    server.shutdown().await;
+}

@@ -5,6 +5,7 @@
 // three-hour item opens as fast as a three-minute one.
 
 import { analysesPanel } from "./analyses.js";
+import { annotationsPanel } from "./annotations.js";
 import { call, session } from "./api.js";
 import { clock, h } from "./dom.js";
 
@@ -94,6 +95,8 @@ export async function itemView(root, uuid) {
   const problem = h("p", { class: "error", role: "alert" });
   const tracksBox = h("div", { class: "tracks" });
   const analyses = analysesPanel(uuid, tracksBox);
+  const me = session() ? await call("GET", "/users/me").catch(() => null) : null;
+  const notes = annotationsPanel(item, me);
 
   // The visible window of the zoomed view, in seconds.
   let view = { start: 0, stop: duration };
@@ -121,6 +124,7 @@ export async function itemView(root, uuid) {
     loadZoom();
     paint();
     analyses.draw(view);
+    notes.draw(view);
   }
 
   function zoom(factor, at = (view.start + view.stop) / 2) {
@@ -279,6 +283,7 @@ export async function itemView(root, uuid) {
     loadOverview();
     loadZoom();
     analyses.draw(view);
+    notes.draw(view);
   };
   window.addEventListener("resize", resize);
   window.addEventListener("hashchange", () => {
@@ -305,6 +310,7 @@ export async function itemView(root, uuid) {
     zoomview,
     spectrogram,
     tracksBox,
+    notes.element,
     analyses.element,
     audio,
   );
