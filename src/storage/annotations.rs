@@ -437,3 +437,56 @@ fn annotation_from_row(row: &AnyRow) -> Annotation {
 fn first_overlap(sorted: &[Annotation]) -> Option<(&Annotation, &Annotation)> {
     sorted.windows(2).find(|w| w[1].start_time < w[0].stop_time).map(|w| (&w[0], &w[1]))
 }
+
+impl AnnotationTrack {
+    /// The track as a result, for the item's exports: its annotations as labelled segments
+    /// (points last 0 s), labelled by their titles. Its id is `annotations.<n>` (the track's
+    /// place among the item's), its name the track's title.
+    pub fn to_result(&self, n: usize, item: &super::items::Item) -> crate::results::AnalyzerResult {
+        use crate::results::{AnalyzerResult, AudioMetadata, IdMetadata, LabelMetadata, ResultData};
+        let mut names: Vec<&str> = self.annotations.iter().map(|a| a.title.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let code = |title: &str| names.binary_search(&title).unwrap_or(0) as i64;
+        let labels = LabelMetadata {
+            label: names.iter().enumerate().map(|(i, n)| (i as i64, n.to_string())).collect(),
+            description: Default::default(),
+            label_type: "mono".into(),
+        };
+        let data = ResultData::segment_label(
+            self.annotations.iter().map(|a| a.start_time).collect(),
+            self.annotations.iter().map(|a| a.stop_time - a.start_time).collect(),
+            self.annotations.iter().map(|a| code(&a.title)).collect(),
+            labels,
+        );
+        AnalyzerResult {
+            id_metadata: IdMetadata {
+                id: format!("annotations.{n}"),
+                name: self.title.clone(),
+                unit: String::new(),
+                description: self.description.clone(),
+                date: self.date_modified.clone(),
+                version: String::new(),
+                author: self.author.clone().unwrap_or_default(),
+                proc_uuid: self.uuid.to_string(),
+                res_uuid: self.uuid.to_string(),
+            },
+            data_mode: data.data_mode,
+            time_mode: data.time_mode,
+            data_object: data.data_object,
+            audio_metadata: AudioMetadata {
+                uri: item.file_name.clone(),
+                start: 0.0,
+                duration: item.audio_duration.unwrap_or(0.0),
+                is_segment: false,
+                sha256: Some(item.sha256.clone()),
+                channels: item.channels as u16,
+                samplerate: item.samplerate as u32,
+                channels_management: "source".into(),
+            },
+            frame_metadata: None,
+            label_metadata: data.label_metadata,
+            parameters: serde_json::json!({ "overlapping": self.overlapping, "is_public": self.is_public }),
+        }
+    }
+}

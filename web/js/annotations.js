@@ -4,7 +4,7 @@
 // to the server at once (`/annotation_tracks`, `/annotations`).
 
 import { call, session } from "./api.js";
-import { h } from "./dom.js";
+import { fit, h } from "./dom.js";
 
 /** Pixels within which the pointer takes an annotation's edge. */
 const EDGE = 6;
@@ -154,10 +154,7 @@ export function annotationsPanel(item, me) {
     });
 
     function draw() {
-      const ratio = window.devicePixelRatio || 1;
-      const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-      const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-      if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+      const { width, height, ratio } = fit(canvas);
       const ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, width, height);
       ctx.font = `${11 * ratio}px system-ui, sans-serif`;

@@ -7,7 +7,7 @@
 import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
 import { call, session } from "./api.js";
-import { clock, h } from "./dom.js";
+import { clock, fit, h } from "./dom.js";
 
 const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
 /** Zoom steps: each button press or wheel notch halves or doubles the visible span. */
@@ -36,15 +36,6 @@ function latest() {
     if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || r.statusText);
     return r.json();
   };
-}
-
-/** A canvas sized to its box in device pixels. */
-function fit(canvas) {
-  const ratio = window.devicePixelRatio || 1;
-  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
-  return { width, height, ratio };
 }
 
 /** Draws min/max pairs (-1..1), one per pixel column, centred. */

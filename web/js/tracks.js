@@ -3,7 +3,7 @@
 // markers; segments as coloured spans with their labels), with a readout of the value under
 // the pointer. A result is TimeSide's AnalyzerResult, as `/results/{uuid}/data` gives it.
 
-import { h } from "./dom.js";
+import { fit, h } from "./dom.js";
 
 const PALETTE = ["#f3a712", "#4cc9f0", "#f72585", "#7bd389", "#b388ff", "#ff8c42", "#e6e9ee", "#3a86ff"];
 
@@ -135,10 +135,7 @@ export function analysisTrack(result, remove) {
 
   function draw(v) {
     view = v;
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-    if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+    const { width, height, ratio } = fit(canvas);
     const ctx = canvas.getContext("2d");
     ctx.clearRect(0, 0, width, height);
     const d = result.data_object;

@@ -1,7 +1,7 @@
 //! JAMS 0.3 (marl/jams): one annotation per result, in the namespace that says what it is —
 //! `onset` (onsets), `beat` (tempo.beats), `tempo` (tempo), `pitch_contour` (pitch, with
 //! pitch.confidence when present), `segment_open` (segments with labels), `tag_open` (events
-//! with labels); other results go to `vector` (their values, per frame, event or segment), so
+//! with labels, and annotation tracks); other results go to `vector` (their values, per frame, event or segment), so
 //! nothing is lost. Times are seconds from the start of the media.
 
 use super::{FormatError, MediaInfo, duration_of};
@@ -66,6 +66,10 @@ fn annotation(r: &AnalyzerResult, all: &[AnalyzerResult]) -> Option<(&'static st
             ("pitch_contour", data)
         }
         ("pitch.confidence", _, _) if all.iter().any(|p| p.id_metadata.id == "pitch") => return None,
+        // Annotation tracks (the item's exports add them as `annotations.<n>`).
+        (id, TimeMode::Segment, DataMode::Label) if id.starts_with("annotations.") => {
+            ("tag_open", observations(r, |i| label(r, i)).into())
+        }
         (_, TimeMode::Segment, DataMode::Label) => ("segment_open", observations(r, |i| label(r, i)).into()),
         // Frame labels are runs of equal labels: segments.
         (_, TimeMode::Framewise, DataMode::Label) => {

@@ -118,7 +118,11 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
         .filter(|r| r.status == status::DONE && is_analysis(r))
         .filter_map(|r| results_json(&ctx, r))
         .collect();
-    let results = read_results(paths).await?;
+    let mut results = read_results(paths).await?;
+    // The item's annotation tracks that the viewer sees, after its analyses.
+    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
+    let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&uuid), page).await?.rows;
+    results.extend(tracks.iter().enumerate().map(|(n, t)| t.to_result(n + 1, &item)));
     let stem = crate::storage::files::safe_file_name(&media.title, "item");
     reply(format, results, media, format!("{stem}.{}", format.extension())).await
 }
