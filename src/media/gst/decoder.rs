@@ -47,8 +47,10 @@ const MAX_EMPTY_BUFFERS: u32 = 1000;
 /// While prerolling a local file, the demuxer reads it continuously; a demuxer that stopped
 /// reading this long without producing audio has failed. Needed because decodebin (1.22) can
 /// drop a demuxer's error posted while it is still being set up (seen with truncated MP4s under
-/// load), which would otherwise leave the pipeline waiting for the full stall timeout.
-const PREROLL_IDLE_READ_TIMEOUT: Duration = Duration::from_secs(3);
+/// load), which would otherwise leave the pipeline waiting for the full stall timeout. Long
+/// enough for a loaded machine: a small file is read whole at once, and its decoder may then
+/// wait for a core (3 s failed a CI run with every unit test at once on two cores).
+const PREROLL_IDLE_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// State shared with GStreamer's streaming threads (pad-added, source-setup, probes).
 /// Bytes pushed by a source client, fed to GStreamer's appsrc on demand.
