@@ -53,14 +53,13 @@ fn is_analysis(r: &ResultRow) -> bool {
     crate::processors::lookup(&r.processor).is_some_and(|e| e.descriptor.kind == crate::processors::Kind::Analyzer)
 }
 
-async fn media_info(ctx: &Ctx, item: &uuid::Uuid) -> Result<MediaInfo, ApiError> {
-    let item = ctx.state.store.item(&ctx.viewer, item).await?;
-    Ok(MediaInfo {
-        title: item.title,
-        artist: item.artist,
+fn media_info(item: &crate::storage::items::Item) -> MediaInfo {
+    MediaInfo {
+        title: item.title.clone(),
+        artist: item.artist.clone(),
         duration: item.audio_duration.unwrap_or(0.0),
         media_url: format!("/api/v1/items/{}/download/original", item.uuid),
-    })
+    }
 }
 
 /// `results` as `format`, as a download named `name`.
@@ -100,7 +99,7 @@ pub async fn result_data_as(ctx: &Ctx, r: &ResultRow, format_name: &str) -> Repl
             return Err(ApiError::bad_parameter(format!("id={id}: this result has {}", ids.join(", "))));
         }
     }
-    let media = media_info(ctx, &r.item).await?;
+    let media = media_info(&ctx.state.store.item(&ctx.viewer, &r.item).await?);
     reply(format, results, media, format!("{}.{}", r.processor, format.extension())).await
 }
 
@@ -109,7 +108,8 @@ pub async fn result_data_as(ctx: &Ctx, r: &ResultRow, format_name: &str) -> Repl
 pub async fn item_export(ctx: Ctx) -> Reply_ {
     let format = format_param(ctx.param("ext"))?;
     let uuid = ctx.uuid("uuid", "item")?;
-    let media = media_info(&ctx, &uuid).await?;
+    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
+    let media = media_info(&item);
     let page = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
     let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, page).await?;
     let paths: Vec<PathBuf> = rows
@@ -120,7 +120,6 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
         .collect();
     let mut results = read_results(paths).await?;
     // The item's annotation tracks that the viewer sees, after its analyses.
-    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
     let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&uuid), page).await?.rows;
     results.extend(tracks.iter().enumerate().map(|(n, t)| t.to_result(n + 1, &item)));
     let stem = crate::storage::files::safe_file_name(&media.title, "item");
