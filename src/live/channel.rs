@@ -105,6 +105,8 @@ pub struct Channel {
     pub source_password: String,
     /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
     mp3_passthrough: bool,
+    /// The loudness target drawn on the player's meter (LUFS).
+    loudness_target_lufs: f64,
     /// What is playing (ICY `StreamTitle`); the channel's name until a source client says.
     now_playing: Mutex<String>,
     cancel: CancelToken,
@@ -230,6 +232,7 @@ impl Channel {
             fallback: config.fallback.clone(),
             source_password: config.source_password.clone(),
             mp3_passthrough: config.mp3_passthrough,
+            loudness_target_lufs: config.loudness_target_lufs,
             now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
@@ -397,6 +400,7 @@ impl Channel {
             "source_connected": self.stats.source_connected.load(Ordering::SeqCst),
             "source_error": *self.stats.last_error.lock().unwrap_or_else(|e| e.into_inner()),
             "now_playing": self.now_playing(),
+            "loudness_target_lufs": self.loudness_target_lufs,
             "stream_time": self.stream_time(),
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mounts": mounts,

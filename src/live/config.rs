@@ -80,6 +80,10 @@ pub struct ChannelConfig {
     /// stereo at `mp3_bitrate_kbps`) is relayed as it is instead of re-encoded.
     #[serde(default = "yes")]
     pub mp3_passthrough: bool,
+    /// The loudness the channel is meant to keep (LUFS), drawn as the target line of the
+    /// player's loudness meter; EBU R128's -23 by default.
+    #[serde(default = "default_loudness_target")]
+    pub loudness_target_lufs: f64,
 }
 
 fn yes() -> bool {
@@ -95,6 +99,9 @@ fn default_formats() -> Vec<String> {
 }
 fn default_mp3_bitrate() -> u32 {
     128
+}
+fn default_loudness_target() -> f64 {
+    -23.0
 }
 fn default_opus_bitrate() -> u32 {
     96
@@ -130,6 +137,7 @@ impl ChannelConfig {
             analyzers: default_analyzers(),
             fallback: String::new(),
             mp3_passthrough: true,
+            loudness_target_lufs: default_loudness_target(),
         }
     }
 
@@ -159,6 +167,9 @@ impl ChannelConfig {
         }
         if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
             p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
+        }
+        if !(-70.0..=0.0).contains(&self.loudness_target_lufs) {
+            p.push(format!("loudness_target_lufs: must be -70..=0 LUFS, got {}", self.loudness_target_lufs));
         }
         if self.fallback == self.id {
             p.push("fallback: a channel cannot be its own fallback".into());

@@ -503,10 +503,12 @@ impl Drop for ListenerGuard {
     }
 }
 
-/// GET /live/<channel>.<ext>[?latency=low] (with `Icy-MetaData: 1`, MP3 streams carry ICY
-/// metadata). `latency=low`: every encoder write (an MP3 frame, an Ogg page) is sent at once
-/// instead of in chunks of `live.chunk_bytes`, for monitoring and interactive players; it costs
-/// the server several times more writes per listener.
+/// GET /live/<channel>.<ext>[?latency=low][&burst=off] (with `Icy-MetaData: 1`, MP3 streams
+/// carry ICY metadata). `latency=low`: every encoder write (an MP3 frame, an Ogg page) is sent
+/// at once instead of in chunks of `live.chunk_bytes`, for monitoring and interactive players;
+/// it costs the server several times more writes per listener. `burst=off`: no recent audio
+/// first, so the stream starts at the channel's stream time of the request (what the web
+/// player aligns its analysis with), at the cost of a slower start.
 fn live_stream(
     head: bool,
     name: String,
@@ -522,6 +524,17 @@ fn live_stream(
                 StatusCode::BAD_REQUEST,
                 "bad_parameter",
                 &format!("latency=`{other}`: expected `low` or `normal`"),
+            );
+        }
+    };
+    let burst = match query.get("burst").map(String::as_str) {
+        None | Some("on") => state.config.live.burst_bytes,
+        Some("off") => 0,
+        Some(other) => {
+            return error_reply(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                &format!("burst=`{other}`: expected `on` or `off`"),
             );
         }
     };
@@ -573,7 +586,7 @@ fn live_stream(
     mount.listeners_total.fetch_add(1, Ordering::SeqCst);
     let guard = ListenerGuard(mount.clone());
     let hub = if low_latency { &mount.immediate_hub } else { &mount.hub };
-    let subscriber = hub.subscribe_bytes(state.config.live.burst_bytes);
+    let subscriber = hub.subscribe_bytes(burst);
     let icy = with_icy.then(icy::IcyInterleaver::default);
     let playing = channel.clone();
     let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {

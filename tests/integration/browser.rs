@@ -124,3 +124,26 @@ async fn an_annotation_made_with_the_mouse_is_stored_and_reloads() {
     browser_script("annotations", &[&base, "ana", "ana-password", uuid, "20", &shot]).await;
     server.shutdown().await;
 }
+
+/// The live views: the meters read a -20 dBFS test channel within 0.5 dB, the demo channel's
+/// meters move, and played, its analysis follows what is heard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_meters_a_test_channel_and_follows_the_demo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let channels = r#"
+[[channels]]
+id = "demo"
+name = "Demo channel"
+source = "demo"
+loop = true
+[[channels]]
+id = "tone"
+name = "Test tone, -20 dBFS"
+source = "launch:audiotestsrc is-live=true freq=1000 volume=0.1"
+"#;
+    let server = timeside::server::start(crate::server::load_config(dir.path(), "", channels)).await.expect("start");
+    let base = format!("http://{}", server.addr);
+    let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/live.png")).unwrap_or_default();
+    browser_script("live", &[&base, "tone", "demo", &shot]).await;
+    server.shutdown().await;
+}

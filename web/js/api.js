@@ -60,11 +60,15 @@ function authorization() {
   return s ? { Authorization: "Bearer " + s.access } : {};
 }
 
-/** `method path` with an optional JSON body; the parsed reply (null for 204). */
-export async function call(method, path, body) {
+/**
+ * `method path` with an optional JSON body; the parsed reply (null for 204). `signal` (an
+ * AbortSignal) cancels it.
+ */
+export async function call(method, path, body, { signal } = {}) {
   const send = () =>
     fetch(BASE + path, {
       method,
+      signal,
       headers: { ...authorization(), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });

@@ -5,12 +5,15 @@ import { login, logout, session } from "./api.js";
 import { h } from "./dom.js";
 import { itemView } from "./item.js";
 import { libraryView } from "./library.js";
+import { liveChannelView, liveListView } from "./live.js";
 import { tasksView } from "./tasks.js";
 
 const routes = [
   [/^#?\/?$/, libraryView],
   [/^#\/items\/([0-9a-f-]{36})$/, itemView],
   [/^#\/tasks$/, tasksView],
+  [/^#\/live$/, liveListView],
+  [/^#\/live\/([A-Za-z0-9_-]{1,64})$/, liveChannelView],
 ];
 
 async function show() {

@@ -25,16 +25,10 @@ function mediaUrl(path, params = {}) {
 /** Fetches the latest of a series of requests: a newer one aborts the older. */
 function latest() {
   let controller = null;
-  return async (path) => {
+  return (path) => {
     controller?.abort();
     controller = new AbortController();
-    const s = session();
-    const r = await fetch("/api/v1" + path, {
-      signal: controller.signal,
-      headers: s ? { Authorization: "Bearer " + s.access } : {},
-    });
-    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || r.statusText);
-    return r.json();
+    return call("GET", path, undefined, { signal: controller.signal });
   };
 }
 

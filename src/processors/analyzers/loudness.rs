@@ -141,6 +141,52 @@ fn lufs(power: f64) -> f64 {
     if power > 0.0 { (-0.691 + 10.0 * power.log10()).max(FLOOR_DBFS) } else { FLOOR_DBFS }
 }
 
+/// The 400 ms blocks of integrated loudness in flat memory, however long the signal: per
+/// 0.1 dB of block loudness above the absolute gate, how many blocks and their summed power
+/// (libebur128's histogram mode). Powers are summed exactly; only the blocks of the one bin
+/// the relative gate falls in count as a whole, above or below it by the bin's centre.
+struct GatingHistogram {
+    count: Vec<u64>,
+    power: Vec<f64>,
+}
+
+const GATING_BIN_DB: f64 = 0.1;
+/// Bins from the absolute gate to +10 LUFS (louder blocks share the top bin).
+const GATING_BINS: usize = 800;
+
+impl GatingHistogram {
+    fn new() -> Self {
+        GatingHistogram { count: vec![0; GATING_BINS], power: vec![0.0; GATING_BINS] }
+    }
+
+    fn add(&mut self, power: f64) {
+        let loudness = lufs(power);
+        if loudness <= ABSOLUTE_GATE_LUFS {
+            return;
+        }
+        let bin = (((loudness - ABSOLUTE_GATE_LUFS) / GATING_BIN_DB) as usize).min(GATING_BINS - 1);
+        self.count[bin] += 1;
+        self.power[bin] += power;
+    }
+
+    /// Mean power of the blocks in the bins whose centre is above `gate` (LUFS).
+    fn mean_above(&self, gate: f64) -> Option<f64> {
+        let (mut power, mut count) = (0.0, 0u64);
+        for (bin, (c, p)) in self.count.iter().zip(&self.power).enumerate() {
+            if ABSOLUTE_GATE_LUFS + (bin as f64 + 0.5) * GATING_BIN_DB > gate {
+                power += p;
+                count += c;
+            }
+        }
+        (count > 0).then(|| power / count as f64)
+    }
+
+    fn integrated(&self) -> f64 {
+        let Some(mean) = self.mean_above(ABSOLUTE_GATE_LUFS) else { return FLOOR_DBFS };
+        self.mean_above(lufs(mean) + RELATIVE_GATE_LU).map_or(FLOOR_DBFS, lufs)
+    }
+}
+
 pub struct Loudness {
     filters: Vec<(Biquad, Biquad)>,
     weights: Vec<f64>,
@@ -154,11 +200,12 @@ pub struct Loudness {
     recent: VecDeque<f64>,
     momentary: Vec<f32>,
     short_term: Vec<f32>,
-    /// Mean powers of every 400 ms block (integrated) and 3 s block (range).
-    gating_blocks: Vec<f64>,
+    /// Every 400 ms block, for integrated loudness (kept in flat memory, live meters too).
+    gating: GatingHistogram,
+    /// Mean power of every 3 s block (range).
     short_term_blocks: Vec<f64>,
-    /// Off for live meters: only the latest values are kept, so memory stays flat forever
-    /// (integrated loudness and range are then not available).
+    /// Off for live meters: only the latest values and the gating histogram are kept, so
+    /// memory stays flat forever (loudness range is then not available).
     keep_history: bool,
     latest: (f64, f64),
     /// Only when built as the `loudness` processor: the live meter, which reports momentary and
@@ -195,7 +242,7 @@ impl Loudness {
             recent: VecDeque::with_capacity(31),
             momentary: Vec::new(),
             short_term: Vec::new(),
-            gating_blocks: Vec::new(),
+            gating: GatingHistogram::new(),
             short_term_blocks: Vec::new(),
             keep_history,
             latest: (FLOOR_DBFS, FLOOR_DBFS),
@@ -246,8 +293,8 @@ impl Loudness {
         if self.recent.len() >= 4 {
             let power = self.recent.iter().rev().take(4).sum::<f64>() / (4.0 * n);
             self.latest.0 = lufs(power);
+            self.gating.add(power);
             if self.keep_history {
-                self.gating_blocks.push(power);
                 self.momentary.push(self.latest.0 as f32);
             }
         }
@@ -267,6 +314,7 @@ impl Loudness {
                 fields: json!({
                     "momentary_lufs": self.latest.0,
                     "short_term_lufs": self.latest.1,
+                    "integrated_lufs": self.integrated(),
                     "true_peak_dbtp": self.true_peak_dbtp(),
                 }),
             });
@@ -326,13 +374,7 @@ impl Loudness {
 
     /// Integrated loudness of the blocks seen so far.
     pub fn integrated(&self) -> f64 {
-        let above: Vec<f64> = self.gating_blocks.iter().copied().filter(|&p| lufs(p) > ABSOLUTE_GATE_LUFS).collect();
-        if above.is_empty() {
-            return FLOOR_DBFS;
-        }
-        let gate = lufs(above.iter().sum::<f64>() / above.len() as f64) + RELATIVE_GATE_LU;
-        let gated: Vec<f64> = above.into_iter().filter(|&p| lufs(p) > gate).collect();
-        if gated.is_empty() { FLOOR_DBFS } else { lufs(gated.iter().sum::<f64>() / gated.len() as f64) }
+        self.gating.integrated()
     }
 
     /// Loudness range (EBU Tech 3342) of the short-term blocks seen so far.
@@ -468,6 +510,63 @@ mod tests {
                 assert!((got - want).abs() <= 0.1, "{name} at {rate} Hz: {got:.3} LUFS, want {want}");
             }
         }
+    }
+
+    /// The histogram's gating agrees with gating every block exactly (within 0.01 LU), for
+    /// blocks spread over 60 dB, many of them near the relative gate.
+    #[test]
+    fn the_gating_histogram_matches_exact_gating() {
+        let exact = |blocks: &[f64]| {
+            let above: Vec<f64> = blocks.iter().copied().filter(|&p| lufs(p) > ABSOLUTE_GATE_LUFS).collect();
+            let gate = lufs(above.iter().sum::<f64>() / above.len() as f64) + RELATIVE_GATE_LU;
+            let gated: Vec<f64> = above.into_iter().filter(|&p| lufs(p) > gate).collect();
+            lufs(gated.iter().sum::<f64>() / gated.len() as f64)
+        };
+        // A deterministic spread of block loudness from -80 to -20 LUFS.
+        let mut state = 12345u64;
+        let blocks: Vec<f64> = (0..20_000)
+            .map(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let db = -80.0 + 60.0 * (state >> 11) as f64 / (1u64 << 53) as f64;
+                10f64.powf((db + 0.691) / 10.0)
+            })
+            .collect();
+        let mut histogram = GatingHistogram::new();
+        blocks.iter().for_each(|&p| histogram.add(p));
+        let (got, want) = (histogram.integrated(), exact(&blocks));
+        assert!((got - want).abs() < 0.01, "histogram {got:.4} LUFS, exact {want:.4}");
+    }
+
+    /// Live meters keep no history, yet their events carry the integrated loudness: case 3
+    /// (quiet, -23 dBFS, quiet) reads -23 LUFS at the end, as the batch result does.
+    #[test]
+    fn live_events_carry_the_integrated_loudness() {
+        let format = AudioFormat { samplerate: 48000, channels: 2 };
+        let mut features = FeatureGraph::new();
+        let mut ctx = BuildContext::new(format, &mut features);
+        ctx.live = true;
+        let mut live = build(Default::default(), &mut ctx).expect("build");
+        let batch = measure(48000, 2, &[(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)]);
+        let mut t = 0u64;
+        for (seconds, dbfs) in [(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)] {
+            let amp = 10f64.powf(dbfs / 20.0);
+            let n = (seconds * 48000.0) as u64;
+            let samples: Vec<f32> = (0..n)
+                .flat_map(|i| {
+                    let x = (amp * (2.0 * PI * 1000.0 * (t + i) as f64 / 48000.0).sin()) as f32;
+                    [x, x]
+                })
+                .collect();
+            live.process(&Block { frame: t, samples, format }, &features);
+            t += n;
+        }
+        assert!(live.momentary.is_empty(), "a live meter keeps no history");
+        let mut events = Vec::new();
+        live.take_events(&mut events);
+        let last = events.last().expect("loudness events");
+        let integrated = last.fields["integrated_lufs"].as_f64().expect("integrated_lufs");
+        assert!((integrated + 23.0).abs() <= 0.1, "{integrated}");
+        assert!((integrated - batch.integrated()).abs() < 1e-9, "live {integrated}, batch {}", batch.integrated());
     }
 
     /// The K-weighting is designed for each rate: case 1 (a -23 dBFS 1 kHz stereo sine) reads

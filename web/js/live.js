@@ -1,0 +1,554 @@
+// The live views. `#/live` lists every channel with its state, listeners and what is playing;
+// `#/live/{id}` plays one of its mounts and draws the channel's analysis from its WebSocket
+// topic (`live:{id}`): peak and RMS meters, loudness (momentary, short-term, integrated against
+// the channel's target, true peak), a spectrum, an event timeline and a waveform that grows as
+// the stream plays.
+//
+// Alignment: events come as the server decodes, ahead of what a listener hears (its player
+// buffers). While the mount plays, events wait in a queue until the audio reaches their
+// `stream_time`. The player asks for the stream without its burst of recent audio
+// (`?burst=off`), so its first sample is the channel's live edge when it asked (the newest
+// event's stream time, moved on by the wall clock since it came), and what is heard is that
+// plus the audio's `currentTime`, however much the player buffers or stalls. Stopped, events
+// are drawn on the next frame after they come.
+
+import { call, follow } from "./api.js";
+import { clock, fit, h } from "./dom.js";
+
+const COLORS = { peak: "#f3a712", rms: "#b57a06", ok: "#46a758", danger: "#e5484d", text: "#e6e9ee",
+  muted: "#9aa4b2", line: "#2c333d", hold: "#e6e9ee" };
+/** Meter scales: dBFS (peak, RMS), LUFS (loudness) and the spectrum's dBFS. */
+const LEVEL_RANGE = [-60, 0];
+const LOUDNESS_RANGE = [-59, -5];
+const SPECTRUM_RANGE = [-100, 0];
+/** How long a peak-hold mark stays before it falls back to the signal (ms). */
+const HOLD_MS = 1500;
+/** Seconds of stream time the event timeline shows. */
+const TIMELINE_SPAN_S = 30;
+/** Points the growing waveform keeps: when full, pairs are merged (flat memory for hours). */
+const WAVE_POINTS = 2048;
+/** Events kept waiting for the audio to reach them (about a minute at the default rates). */
+const QUEUE_MAX = 4000;
+/** Notable events listed under the timeline. */
+const LOG_MAX = 20;
+/** How often channel states (listeners, source, now playing) are read again (ms). */
+const STATUS_EVERY_MS = 2000;
+
+/** What `level` or `spectrum` meters show below their floor. */
+const FLOOR = -200;
+
+function listeners(channel) {
+  return channel.mounts.reduce((sum, m) => sum + m.listeners, 0);
+}
+
+function stateOf(channel) {
+  if (channel.source_connected) return { text: "on air", cls: "ok" };
+  return { text: channel.source_error ? `source down: ${channel.source_error}` : "waiting for its source", cls: "error" };
+}
+
+/** Re-runs `task` every `ms` until the view is left; `task` runs once at once. */
+function repeatUntilLeft(task, ms) {
+  task();
+  const timer = setInterval(task, ms);
+  window.addEventListener("hashchange", () => clearInterval(timer), { once: true });
+}
+
+export async function liveListView(root) {
+  const body = h("tbody");
+  const problem = h("p", { class: "error", role: "alert" });
+  root.replaceChildren(
+    h("h1", {}, "Live channels"),
+    problem,
+    h("table", { "aria-label": "Live channels" },
+      h("thead", {}, h("tr", {}, h("th", {}, "Channel"), h("th", {}, "State"), h("th", {}, "Listeners"),
+        h("th", {}, "Now playing"), h("th", { class: "hide-narrow" }, "Mounts"))),
+      body),
+  );
+  const rows = new Map();
+  const row = (c) => {
+    const cells = { state: h("span"), listeners: h("td", { class: "num" }), playing: h("td") };
+    const tr = h("tr", { "data-testid": "live-channel", "data-id": c.id },
+      h("td", {}, h("a", { href: `#/live/${encodeURIComponent(c.id)}` }, c.name)),
+      h("td", {}, cells.state), cells.listeners, cells.playing,
+      h("td", { class: "hide-narrow" }, c.mounts.map((m, n) => [n ? " " : "", h("a", { href: m.url }, m.format)])));
+    return { tr, cells };
+  };
+  repeatUntilLeft(async () => {
+    try {
+      const { channels } = await call("GET", "/live");
+      problem.textContent = "";
+      const seen = new Set(channels.map((c) => c.id));
+      for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
+      for (const c of channels) {
+        if (!rows.has(c.id)) rows.set(c.id, row(c));
+        const { cells } = rows.get(c.id);
+        const state = stateOf(c);
+        Object.assign(cells.state, { textContent: state.text, className: state.cls });
+        cells.listeners.textContent = listeners(c);
+        cells.playing.textContent = c.now_playing;
+      }
+      body.replaceChildren(...[...rows.values()].map((r) => r.tr));
+      if (!channels.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No live channels.")));
+    } catch (e) {
+      problem.textContent = e.message;
+    }
+  }, STATUS_EVERY_MS);
+}
+
+/** x of `value` on a `[lo, hi]` scale `width` wide, clamped. */
+function scaleX([lo, hi], value, width) {
+  return (Math.min(hi, Math.max(lo, value)) - lo) / (hi - lo) * width;
+}
+
+function format(value, unit) {
+  return value > FLOOR + 1 ? `${value.toFixed(1)} ${unit}` : "–";
+}
+
+/** Horizontal bars on a dB scale with ticks; `bars` are { label, value, hold, color, under }. */
+function drawBars(canvas, range, bars, marks = []) {
+  const { width, height, ratio } = fit(canvas);
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, width, height);
+  const labelW = 28 * ratio;
+  const barH = (height - 14 * ratio) / bars.length;
+  const w = width - labelW;
+  ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+  bars.forEach((b, i) => {
+    const y = i * barH + 2 * ratio;
+    ctx.fillStyle = COLORS.muted;
+    ctx.fillText(b.label, 2 * ratio, y + barH * 0.65);
+    ctx.fillStyle = COLORS.line;
+    ctx.fillRect(labelW, y, w, barH - 4 * ratio);
+    if (b.under !== undefined) {
+      ctx.fillStyle = COLORS.rms;
+      ctx.fillRect(labelW, y, scaleX(range, b.under, w), barH - 4 * ratio);
+    }
+    ctx.fillStyle = b.color;
+    const x = scaleX(range, b.value, w);
+    ctx.fillRect(labelW, y + (b.under !== undefined ? (barH - 4 * ratio) * 0.3 : 0), x,
+      (barH - 4 * ratio) * (b.under !== undefined ? 0.4 : 1));
+    if (b.hold !== undefined && b.hold > range[0]) {
+      ctx.fillStyle = COLORS.hold;
+      ctx.fillRect(labelW + scaleX(range, b.hold, w) - ratio, y, 2 * ratio, barH - 4 * ratio);
+    }
+  });
+  // Ticks every 6 dB (LUFS: every 6 LU from the top), and marks (target, integrated).
+  ctx.fillStyle = COLORS.muted;
+  for (let v = range[1]; v >= range[0]; v -= 6) {
+    const x = labelW + scaleX(range, v, w);
+    ctx.fillRect(x, height - 14 * ratio, ratio, 3 * ratio);
+    ctx.fillText(String(v), Math.min(x - 6 * ratio, width - 18 * ratio), height - 2 * ratio);
+  }
+  for (const m of marks) {
+    const x = labelW + scaleX(range, m.value, w);
+    ctx.strokeStyle = m.color;
+    ctx.lineWidth = 2 * ratio;
+    ctx.setLineDash(m.dashed ? [4 * ratio, 3 * ratio] : []);
+    ctx.beginPath();
+    ctx.moveTo(x, 0);
+    ctx.lineTo(x, height - 14 * ratio);
+    ctx.stroke();
+  }
+  ctx.setLineDash([]);
+}
+
+/** The newest value of each meter, with peak holds. */
+function meterState() {
+  return {
+    peak: [], rms: [], hold: [], holdAt: [],
+    momentary: FLOOR, shortTerm: FLOOR, integrated: FLOOR, truePeak: FLOOR,
+    bands: [], magnitudes: [], bandHold: [],
+    pitch: 0, tempo: 0, streamTime: 0,
+  };
+}
+
+/** A waveform of peak levels that grows as events come, in flat memory. */
+function growingWave() {
+  const peaks = new Float32Array(WAVE_POINTS);
+  let n = 0;
+  let perPoint = 1; // level events per point
+  let pending = 0; // events in the point being filled
+  let start = null;
+  let end = 0;
+  return {
+    add(streamTime, amplitude) {
+      start ??= streamTime;
+      end = streamTime;
+      if (pending === 0) {
+        if (n === WAVE_POINTS) {
+          for (let i = 0; i < WAVE_POINTS / 2; i++) peaks[i] = Math.max(peaks[2 * i], peaks[2 * i + 1]);
+          peaks.fill(0, WAVE_POINTS / 2);
+          n = WAVE_POINTS / 2;
+          perPoint *= 2;
+        }
+        n++;
+      }
+      peaks[n - 1] = Math.max(pending ? peaks[n - 1] : 0, amplitude);
+      pending = (pending + 1) % perPoint;
+    },
+    draw(canvas) {
+      const { width, height, ratio } = fit(canvas);
+      const ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      if (!n) return;
+      const mid = (height - 14 * ratio) / 2;
+      ctx.fillStyle = COLORS.peak;
+      // Until the buffer first fills the wave grows from the left; then it spans the width.
+      const columns = Math.max(n, Math.min(WAVE_POINTS, width));
+      for (let i = 0; i < n; i++) {
+        const x = (i * width) / columns;
+        const a = mid * peaks[i];
+        ctx.fillRect(x, mid - a, Math.max(1, width / columns), Math.max(1, 2 * a));
+      }
+      ctx.fillStyle = COLORS.muted;
+      ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+      const first = clock(start);
+      ctx.fillText(first, 2 * ratio, height - 2 * ratio);
+      const last = clock(end);
+      const lastX = Math.min((n * width) / columns, width) - ctx.measureText(last).width - 2 * ratio;
+      if (lastX > ctx.measureText(first).width + 12 * ratio) ctx.fillText(last, lastX, height - 2 * ratio);
+    },
+  };
+}
+
+/** The event timeline: the last TIMELINE_SPAN_S seconds of stream time. */
+function timeline() {
+  const marks = []; // { t, end?, kind, text?, strength? }
+  let now = 0;
+  const openSilence = () => marks.find((m) => m.kind === "silence" && m.end === undefined);
+  return {
+    add(e) {
+      now = Math.max(now, e.stream_time);
+      switch (e.event) {
+        case "onset": marks.push({ t: e.stream_time, kind: "onset", strength: e.strength ?? 1 }); break;
+        case "clipping": marks.push({ t: e.stream_time, kind: "clipping" }); break;
+        case "silence_start": marks.push({ t: e.start ?? e.stream_time, kind: "silence" }); break;
+        case "silence_end": {
+          const open = openSilence();
+          if (open) open.end = e.stream_time;
+          else marks.push({ t: e.start, end: e.stream_time, kind: "silence" });
+          break;
+        }
+        case "source_connected": marks.push({ t: e.stream_time, kind: "connected", text: "source connected" }); break;
+        case "source_disconnected": marks.push({ t: e.stream_time, kind: "disconnected", text: "source lost" }); break;
+        case "metadata": marks.push({ t: e.stream_time, kind: "metadata", text: e.title }); break;
+        default: return;
+      }
+      while (marks.length && (marks[0].end ?? marks[0].t) < now - TIMELINE_SPAN_S && marks[0] !== openSilence()) marks.shift();
+      if (marks.length > 2000) marks.splice(0, marks.length - 2000);
+    },
+    advance(t) {
+      now = Math.max(now, t);
+    },
+    get count() {
+      return marks.length;
+    },
+    draw(canvas) {
+      const { width, height, ratio } = fit(canvas);
+      const ctx = canvas.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      const from = now - TIMELINE_SPAN_S;
+      const x = (t) => ((t - from) / TIMELINE_SPAN_S) * width;
+      const band = height - 14 * ratio;
+      ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+      for (const m of marks) {
+        if ((m.end ?? now) < from) continue;
+        if (m.kind === "silence") {
+          ctx.fillStyle = "rgba(154, 164, 178, 0.25)";
+          ctx.fillRect(x(Math.max(m.t, from)), 0, x(m.end ?? now) - x(Math.max(m.t, from)), band);
+          ctx.fillStyle = COLORS.muted;
+          ctx.fillText("silence", x(Math.max(m.t, from)) + 2 * ratio, 12 * ratio);
+        } else if (m.kind === "onset") {
+          ctx.fillStyle = COLORS.peak;
+          const hgt = band * Math.min(1, 0.3 + 0.7 * Math.min(1, m.strength));
+          ctx.fillRect(x(m.t), band - hgt, ratio, hgt);
+        } else {
+          ctx.fillStyle = m.kind === "connected" ? COLORS.ok : m.kind === "metadata" ? COLORS.text : COLORS.danger;
+          ctx.fillRect(x(m.t), 0, 2 * ratio, band);
+          if (m.text) ctx.fillText(m.text, x(m.t) + 4 * ratio, band / 2);
+        }
+      }
+      ctx.fillStyle = COLORS.muted;
+      for (let s = Math.max(0, Math.ceil(from / 5) * 5); s <= now; s += 5) {
+        ctx.fillRect(x(s), band, ratio, 3 * ratio);
+        ctx.fillText(clock(s), x(s) + 2 * ratio, height - 2 * ratio);
+      }
+    },
+  };
+}
+
+/** Spectrum bars: one per band, on a log frequency axis, with a falling peak hold. */
+function drawSpectrum(canvas, state) {
+  const { width, height, ratio } = fit(canvas);
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, width, height);
+  const n = state.bands.length;
+  if (!n) return;
+  const band = height - 14 * ratio;
+  const barW = width / n;
+  const y = (db) => band - scaleX(SPECTRUM_RANGE, db, band);
+  for (let i = 0; i < n; i++) {
+    ctx.fillStyle = COLORS.peak;
+    ctx.fillRect(i * barW + ratio, y(state.magnitudes[i]), barW - 2 * ratio, band - y(state.magnitudes[i]));
+    ctx.fillStyle = COLORS.hold;
+    ctx.fillRect(i * barW + ratio, y(state.bandHold[i]), barW - 2 * ratio, ratio);
+  }
+  ctx.fillStyle = COLORS.muted;
+  ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+  for (let i = 0; i < n; i += 4) {
+    const hz = state.bands[i];
+    ctx.fillText(hz >= 1000 ? `${(hz / 1000).toFixed(1)}k` : Math.round(hz), i * barW + ratio, height - 2 * ratio);
+  }
+}
+
+const NOTES = ["C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B"];
+function note(hz) {
+  const midi = Math.round(69 + 12 * Math.log2(hz / 440));
+  return `${NOTES[((midi % 12) + 12) % 12]}${Math.floor(midi / 12) - 1}`;
+}
+
+/** A channel's view: player, meters, spectrum, timeline and growing waveform. */
+export async function liveChannelView(root, id) {
+  const channel = await call("GET", `/live/${encodeURIComponent(id)}`);
+  const state = meterState();
+  const wave = growingWave();
+  const events = timeline();
+  const queue = [];
+  // Newest event received: its stream time and when it came (the live edge).
+  let edge = null;
+  let dirty = false;
+  let socket = null;
+  let left = false;
+
+  // Paint latency (WebSocket receipt to the frame that shows it), kept for the benchmark.
+  const latency = { count: 0, sum: 0, max: 0 };
+  window.timesideLiveLatency = latency;
+
+  const heading = h("h1", {}, channel.name);
+  const stateEl = h("span");
+  const listenersEl = h("span", { class: "num" });
+  const playing = h("span", { "aria-live": "polite" });
+  const problem = h("p", { class: "error", role: "alert" });
+  const audio = h("audio", { preload: "none" });
+  const mount = h("select", { "aria-label": "Stream format" },
+    channel.mounts.map((m) => h("option", { value: m.url }, `${m.format.toUpperCase()} stream`)));
+  const play = h("button", { "data-testid": "play", "aria-label": "Play the stream" }, "Play");
+  const position = h("output", { class: "muted", "aria-label": "Stream time shown" });
+
+  const peakCanvas = h("canvas", { class: "meter", role: "img", "aria-label": "Peak and RMS level per audio channel" });
+  const peakText = h("output", { class: "readout" });
+  const peakMeter = h("figure", { class: "meter-box", "data-testid": "meter-peak" },
+    h("figcaption", {}, "Level (dBFS): peak and RMS"), peakCanvas, peakText);
+  const loudCanvas = h("canvas", { class: "meter", role: "img", "aria-label": "Loudness: momentary, short-term, integrated and target" });
+  const loudText = h("output", { class: "readout" });
+  const loudMeter = h("figure", { class: "meter-box", "data-testid": "meter-loudness" },
+    h("figcaption", {}, `Loudness (LUFS): momentary, short-term; integrated (white line) and target ${channel.loudness_target_lufs} (dashed)`), loudCanvas, loudText);
+  const spectrumCanvas = h("canvas", { class: "spectrum", "data-testid": "spectrum", role: "img", "aria-label": "Spectrum" });
+  const pitchText = h("output", { class: "readout" });
+  const timelineCanvas = h("canvas", { class: "timeline", role: "img", "aria-label": `Events of the last ${TIMELINE_SPAN_S} s` });
+  const log = h("ul", { class: "event-log", "aria-live": "polite", "aria-label": "Latest events" });
+  const timelineBox = h("figure", { class: "meter-box", "data-testid": "event-timeline" },
+    h("figcaption", {}, "Events: onsets, silence, clipping, source, titles"), timelineCanvas, log);
+  const waveCanvas = h("canvas", { class: "live-wave", "data-testid": "live-waveform", role: "img", "aria-label": "Waveform of the stream so far" });
+
+  function showStatus(c) {
+    const s = stateOf(c);
+    Object.assign(stateEl, { textContent: s.text, className: s.cls });
+    listenersEl.textContent = `${listeners(c)} listening`;
+    playing.textContent = c.now_playing;
+  }
+  showStatus(channel);
+
+  // The live edge: the newest event's stream time, moved on by the wall clock since it came.
+  const liveEdge = () => (edge ? edge.streamTime + (performance.now() - edge.at) / 1000 : null);
+  // Stream time of the first sample of what the player gets: it asks for no burst of recent
+  // audio, so its stream starts at the live edge of the moment it asked.
+  let streamStart = null;
+  // Where the listener is in stream time (held at the start while the player buffers), or
+  // null when not playing (then events show at once).
+  function heard() {
+    if (audio.paused || streamStart === null) return null;
+    return streamStart + audio.currentTime;
+  }
+
+  function apply(e) {
+    state.streamTime = Math.max(state.streamTime, e.stream_time);
+    events.advance(e.stream_time);
+    switch (e.event) {
+      case "level": {
+        const now = performance.now();
+        state.peak = e.peak_dbfs;
+        state.rms = e.rms_dbfs;
+        e.peak_dbfs.forEach((p, i) => {
+          if (!(state.hold[i] > p) || now - state.holdAt[i] > HOLD_MS) {
+            state.hold[i] = p;
+            state.holdAt[i] = now;
+          }
+        });
+        wave.add(e.stream_time, Math.max(...e.peak_dbfs.map((db) => 10 ** (db / 20))));
+        break;
+      }
+      case "loudness":
+        state.momentary = e.momentary_lufs;
+        state.shortTerm = e.short_term_lufs;
+        state.integrated = e.integrated_lufs ?? FLOOR;
+        state.truePeak = e.true_peak_dbtp;
+        break;
+      case "spectrum":
+        state.bands = e.bands_hz;
+        state.magnitudes = e.magnitude_dbfs;
+        state.bandHold = e.magnitude_dbfs.map((m, i) => Math.max(m, (state.bandHold[i] ?? FLOOR) - 1.5));
+        break;
+      case "pitch":
+        state.pitch = e.frequency_hz;
+        break;
+      case "tempo":
+        state.tempo = e.bpm;
+        break;
+      default:
+        events.add(e);
+        if (e.event !== "onset") {
+          const text = e.event === "metadata" ? `now playing: ${e.title}` : e.message ? `${e.event}: ${e.message}` : e.event.replace("_", " ");
+          log.prepend(h("li", {}, h("span", { class: "muted" }, clock(e.stream_time)), " ", text));
+          while (log.children.length > LOG_MAX) log.lastChild.remove();
+        }
+    }
+  }
+
+  function paint() {
+    // A peak at full scale (clipping) turns its bar red.
+    const peaks = state.peak.map((p, i) => ({ label: ["L", "R"][i] ?? String(i + 1), value: p, hold: state.hold[i],
+      color: p > -0.1 ? COLORS.danger : COLORS.peak, under: state.rms[i] }));
+    drawBars(peakCanvas, LEVEL_RANGE, peaks.length ? peaks : [{ label: "", value: FLOOR, color: COLORS.peak }]);
+    peakText.textContent = state.peak.map((p, i) => `${peaks[i].label} peak ${format(p, "dBFS")}, RMS ${format(state.rms[i], "dBFS")}`).join(" · ");
+    peakMeter.dataset.peakDbfs = state.peak.map((p) => p.toFixed(2)).join(",");
+    peakMeter.dataset.rmsDbfs = state.rms.map((p) => p.toFixed(2)).join(",");
+    drawBars(loudCanvas, LOUDNESS_RANGE, [
+      { label: "M", value: state.momentary, color: COLORS.peak },
+      { label: "S", value: state.shortTerm, color: COLORS.ok },
+    ], [
+      { value: channel.loudness_target_lufs, color: COLORS.muted, dashed: true },
+      ...(state.integrated > FLOOR + 1 ? [{ value: state.integrated, color: COLORS.text }] : []),
+    ]);
+    loudText.textContent = `M ${format(state.momentary, "LUFS")} · S ${format(state.shortTerm, "LUFS")} · I ${format(state.integrated, "LUFS")} · true peak ${format(state.truePeak, "dBTP")}`;
+    Object.assign(loudMeter.dataset, {
+      momentaryLufs: state.momentary.toFixed(2), shortTermLufs: state.shortTerm.toFixed(2),
+      integratedLufs: state.integrated.toFixed(2), truePeakDbtp: state.truePeak.toFixed(2),
+    });
+    drawSpectrum(spectrumCanvas, state);
+    pitchText.textContent = [state.pitch > 0 ? `pitch ${state.pitch.toFixed(1)} Hz (${note(state.pitch)})` : "no pitch",
+      state.tempo > 0 ? `tempo ${state.tempo.toFixed(1)} BPM` : ""].filter(Boolean).join(" · ");
+    events.draw(timelineCanvas);
+    timelineBox.dataset.marks = events.count;
+    wave.draw(waveCanvas);
+    position.textContent = `at ${clock(state.streamTime)}` + (audio.paused ? "" : " (as heard)");
+    root.dataset.streamTime = state.streamTime.toFixed(2);
+  }
+
+  // Each frame: apply the events the listener has reached (all of them when not playing), and
+  // paint once if any came.
+  function frame() {
+    if (left) return;
+    const until = heard();
+    const shownAt = [];
+    while (queue.length && (until === null || queue[0].stream_time <= until)) {
+      const e = queue.shift();
+      apply(e);
+      if (until === null) shownAt.push(e.receivedAt);
+      dirty = true;
+    }
+    if (dirty) {
+      paint();
+      dirty = false;
+      const painted = performance.now();
+      for (const at of shownAt) {
+        latency.count++;
+        latency.sum += painted - at;
+        latency.max = Math.max(latency.max, painted - at);
+      }
+    }
+    requestAnimationFrame(frame);
+  }
+
+  function onEvent(e) {
+    if (e.event === "subscribed" || e.event === "unsubscribed") return;
+    if (e.event === "error") {
+      problem.textContent = e.message;
+      return;
+    }
+    if (e.event === "channel_removed") {
+      problem.textContent = "This channel was removed.";
+      audio.pause();
+      return;
+    }
+    e.receivedAt = performance.now();
+    if (e.event === "level") {
+      edge = { streamTime: e.stream_time, at: e.receivedAt };
+      root.dataset.liveEdge = e.stream_time.toFixed(2);
+    }
+    queue.push(e);
+    if (queue.length > QUEUE_MAX) queue.splice(0, queue.length - QUEUE_MAX);
+  }
+
+  // The WebSocket, opened again after a lost connection (a server restart) until the view is left.
+  function connect() {
+    socket = follow(`live:${id}`, onEvent);
+    socket.addEventListener("close", () => {
+      if (!left) setTimeout(() => !left && connect(), 2000);
+    });
+  }
+
+  // A live stream starts from its live edge each time it plays (a paused one would fall
+  // behind), and stops downloading when stopped.
+  function start() {
+    streamStart = liveEdge();
+    audio.src = `${mount.value}?latency=low&burst=off`;
+    audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
+  }
+  function stop() {
+    audio.pause();
+    audio.removeAttribute("src");
+    audio.load();
+  }
+  play.addEventListener("click", () => (audio.paused ? start() : stop()));
+  mount.addEventListener("change", () => !audio.paused && start());
+  audio.addEventListener("play", () => Object.assign(play, { textContent: "Stop", ariaLabel: "Stop the stream" }));
+  audio.addEventListener("pause", () => Object.assign(play, { textContent: "Play", ariaLabel: "Play the stream" }));
+  audio.addEventListener("error", () => audio.getAttribute("src") && (problem.textContent = "the stream cannot be played in this browser"));
+
+  root.replaceChildren(
+    h("p", {}, h("a", { href: "#/live" }, "← Live channels")),
+    heading,
+    h("p", { class: "toolbar" }, stateEl, listenersEl, h("span", { class: "muted" }, "Now playing:"), playing),
+    h("div", { class: "toolbar" }, play, mount, position, audio),
+    problem,
+    h("div", { class: "live-grid" },
+      peakMeter, loudMeter,
+      h("figure", { class: "meter-box" }, h("figcaption", {}, "Spectrum (dBFS per band)"), spectrumCanvas, pitchText),
+      timelineBox),
+    h("figure", { class: "meter-box" }, h("figcaption", {}, "Waveform since the page opened"), waveCanvas),
+  );
+
+  // Space plays and stops, as in the item view (a focused button already acts on its own).
+  function onKey(e) {
+    if (e.key !== " " || (e.target.closest && e.target.closest("input, select, textarea, button"))) return;
+    e.preventDefault();
+    play.click();
+  }
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", () => {
+    left = true;
+    document.removeEventListener("keydown", onKey);
+    socket?.close();
+    stop();
+  }, { once: true });
+  connect();
+  requestAnimationFrame(frame);
+  repeatUntilLeft(async () => {
+    try {
+      showStatus(await call("GET", `/live/${encodeURIComponent(id)}`));
+    } catch (e) {
+      if (e.status === 404) problem.textContent = "This channel was removed.";
+    }
+  }, STATUS_EVERY_MS);
+}
