@@ -20,7 +20,7 @@
 
 mod api;
 mod common;
-use api::{KeepAlive, add_items, json, percentile, write_server_config};
+use api::{KeepAlive, add_items, music_like_flac, percentile, wait_for_ingest, write_server_config};
 use common::{arg, start_server};
 use std::time::{Duration, Instant};
 
@@ -115,41 +115,13 @@ async fn main() {
     let seconds = (hours * 3600.0) as u32;
     let file = media.join("long.flac");
     eprintln!("making {hours} h of music-like audio ...");
-    // Two tones under a slow tremolo: a waveform with shape everywhere. Encoded by ffmpeg, as
-    // FLAC files usually are made (without a seek table).
-    let wav = media.join("long.wav");
-    let status = std::process::Command::new("sox")
-        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
-        .arg(&wav)
-        .args(["synth", &seconds.to_string(), "sine", "220", "sine", "331", "tremolo", "0.3", "70", "vol", "0.5"])
-        .status()
-        .expect("sox");
-    assert!(status.success());
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-i"])
-        .arg(&wav)
-        .args(["-c:a", "flac"])
-        .arg(&file)
-        .status()
-        .expect("ffmpeg");
-    assert!(status.success());
-    let _ = std::fs::remove_file(&wav);
+    music_like_flac(&media, &file, seconds);
     let config = write_server_config(dir.path(), &media, 2, None);
     let (server, addr) = start_server(&server_bin, &config).await;
 
     let added = Instant::now();
     let uuid = add_items(addr, std::slice::from_ref(&file)).await.remove(0);
-    loop {
-        let rows = json(addr, "GET", &format!("/api/v1/results?item={uuid}"), serde_json::Value::Null).await;
-        let done = |id: &str| {
-            rows["results"].as_array().into_iter().flatten().any(|r| r["processor"] == id && r["status"] == "done")
-        };
-        if done("peaks_pyramid") && done("coarse_spectrogram") {
-            break;
-        }
-        assert!(added.elapsed() < Duration::from_secs(3600), "ingest too long");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_ingest(addr, &uuid).await;
     let ingest = added.elapsed().as_secs_f64();
     let stored = |ext: &str| -> u64 {
         walk(&dir.path().join("data/results"))

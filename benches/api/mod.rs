@@ -48,6 +48,46 @@ pub fn synth(path: &Path, seconds: u32, signal: &str) {
     assert!(status.success(), "sox: {}", path.display());
 }
 
+/// `seconds` of two tones under a slow tremolo (a waveform with shape everywhere), 44.1 kHz
+/// stereo, encoded by ffmpeg as FLAC files usually are made (without a seek table); `scratch`
+/// holds the WAV it starts from meanwhile.
+pub fn music_like_flac(scratch: &Path, file: &Path, seconds: u32) {
+    let wav = scratch.join("music-like.wav");
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2", "-b", "16"])
+        .arg(&wav)
+        .args(["synth", &seconds.to_string(), "sine", "220", "sine", "331", "tremolo", "0.3", "70", "vol", "0.5"])
+        .status()
+        .expect("sox");
+    assert!(status.success());
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&wav)
+        .args(["-c:a", "flac"])
+        .arg(file)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let _ = std::fs::remove_file(&wav);
+}
+
+/// Waits (at most an hour) until the item's ingest results (`peaks_pyramid`,
+/// `coarse_spectrogram`) are done.
+pub async fn wait_for_ingest(addr: std::net::SocketAddr, uuid: &str) {
+    let started = Instant::now();
+    loop {
+        let rows = json(addr, "GET", &format!("/api/v1/results?item={uuid}"), serde_json::Value::Null).await;
+        let done = |id: &str| {
+            rows["results"].as_array().into_iter().flatten().any(|r| r["processor"] == id && r["status"] == "done")
+        };
+        if done("peaks_pyramid") && done("coarse_spectrogram") {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(3600), "ingest too long");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One request over its own connection; returns (status, body, time to the first body byte).
 pub async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, Vec<u8>, Duration) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

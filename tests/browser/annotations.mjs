@@ -1,8 +1,9 @@
 // Annotations with the mouse: a new track, a region dragged over a quarter of the item and
 // labelled; stored through the API (checked there), there after a reload, and seen from
-// another browser.
+// another browser. Then with keys: select, move, resize, add a point, delete it.
 //   node tests/browser/annotations.mjs BASE_URL USER PASSWORD ITEM_UUID SECONDS SCREENSHOT
 
+import { readFileSync } from "node:fs";
 import { check, login, run } from "./browser.mjs";
 
 const [base, user, password, uuid, seconds, screenshot] = process.argv.slice(2);
@@ -47,10 +48,50 @@ await run(async (page, browser) => {
   const near = (a, b) => Math.abs(a - b) < duration / 100;
   check(near(annotation.start_time, duration * 0.25) && near(annotation.stop_time, duration * 0.5),
     `the region spans ${annotation.start_time}..${annotation.stop_time} s, not a quarter to a half of ${duration} s`);
-  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+  if (screenshot) {
+    await page.waitForFunction(() => {
+      const img = document.querySelector("[data-testid=spectrogram]");
+      return img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 15000 });
+    await page.screenshot({ path: screenshot, fullPage: true });
+  }
+
+  // Exported with the item's results: the WebVTT link downloads a cue with the label.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "WebVTT" }).click()]);
+  const vtt = readFileSync(await download.path(), "utf8");
+  check(vtt.startsWith("WEBVTT") && vtt.includes("chorus"), `the WebVTT export: ${vtt.slice(0, 300)}`);
 
   await page.reload();
   await page.waitForFunction(() => document.querySelector("[data-testid=annotation-track]")?.dataset.count === "1");
+
+  // Keys, on the whole item (a step is a hundredth of it): select the region, move it 5 steps
+  // right, pull its end 10 steps left; then a point at the playhead (0 s), deleted again.
+  const first = async () => (await stored(page)).results[0].annotations;
+  const until = async (ok, what) => {
+    const end = Date.now() + 10000;
+    for (;;) {
+      const value = await first();
+      if (ok(value)) return value;
+      check(Date.now() < end, `${what}: ${JSON.stringify(value)}`);
+      await page.waitForTimeout(100);
+    }
+  };
+  await track.focus();
+  await track.press("ArrowRight");
+  check(await track.getAttribute("data-selected") === annotation.uuid, "ArrowRight selects the region");
+  for (let i = 0; i < 5; i++) await track.press("Alt+ArrowRight");
+  for (let i = 0; i < 10; i++) await track.press("Shift+ArrowLeft");
+  const step = duration / 100;
+  const moved = await until(([a]) => a && near(a.start_time, annotation.start_time + 5 * step) &&
+    near(a.stop_time, annotation.stop_time + 5 * step - 10 * step), "keys moved and resized the region");
+  check(moved[0].title === "chorus", "its label stays");
+  await track.press("m");
+  await until((list) => list.length === 2 && list.some((a) => a.start_time === 0 && a.stop_time === 0), "M adds a point at the playhead");
+  await page.keyboard.press("Escape");
+  await track.press("ArrowLeft");
+  await track.press("ArrowLeft");
+  await track.press("Delete");
+  await until((list) => list.length === 1 && list[0].title === "chorus", "Delete removes the selected point");
 
   // Another browser (no shared storage), the same user: the annotation is there.
   const other = await browser.newContext({ viewport: { width: 1280, height: 720 } });

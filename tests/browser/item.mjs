@@ -1,6 +1,6 @@
 // The item view: the overview and zoomed canvases are drawn; zooming in narrows the visible
 // window and asks the server for that finer window; the spectrogram tile loads; play moves
-// the audio's currentTime.
+// the audio's currentTime. Then every view on a phone-sized screen: nothing wider than it.
 //   node tests/browser/item.mjs BASE_URL USER PASSWORD ITEM_UUID SECONDS SCREENSHOT
 
 import { check, drawn, login, run } from "./browser.mjs";
@@ -51,4 +51,18 @@ await run(async (page) => {
   // Space pauses.
   await page.keyboard.press("Space");
   await page.waitForFunction(() => document.querySelector("audio").paused, null, { timeout: 5000 });
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [hash, ready] of [["#/", "item-row"], [`#/items/${uuid}`, "zoomview"], ["#/tasks", null], ["#/live", null]]) {
+    await page.goto(`${base}/${hash}`);
+    await page.waitForLoadState("networkidle");
+    if (ready) await page.getByTestId(ready).first().waitFor();
+    const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
+    check(scroll <= width, `${hash} is ${scroll} px wide on a ${width} px screen`);
+  }
+  await page.getByRole("link", { name: "Library" }).click();
+  await page.getByTestId("item-row").first().getByRole("link").first().click();
+  await page.getByTestId("zoomview").waitFor();
+  const play = await page.getByTestId("play").boundingBox();
+  check(play && play.x >= 0 && play.x + play.width <= 390, `the play button is on a phone's screen: ${JSON.stringify(play)}`);
 });

@@ -27,6 +27,8 @@ await run(async (page) => {
   await until(page, () => rows.count(), (n) => n === 2, "the list shows both channels");
   const toneRow = page.locator(`[data-testid=live-channel][data-id="${tone}"]`);
   await until(page, () => toneRow.innerText(), (t) => t.includes("on air"), "the test channel is on air");
+  await until(page, () => toneRow.locator("meter").evaluate((m) => m.value), (v) => Math.abs(v + 20) <= 0.5,
+    "the list's level meter reads the test channel's -20 dBFS");
 
   await toneRow.getByRole("link").first().click();
   await page.waitForURL(`**/#/live/${tone}`);
@@ -74,4 +76,11 @@ await run(async (page) => {
   const played = after.audio - before.audio;
   check(Math.abs(moved - played) < 0.3, `the shown stream time follows the audio (${moved.toFixed(2)} s while it played ${played.toFixed(2)} s)`);
   if (screenshot) await page.screenshot({ path: screenshot });
+
+  // The Opus mount plays too (the choice restarts the stream from the live edge).
+  await page.getByLabel("Stream format").selectOption({ label: "OPUS stream" });
+  await page.waitForFunction(() => {
+    const audio = document.querySelector("audio");
+    return audio.src.includes(".opus") && audio.currentTime > 0.5;
+  }, null, { timeout: 15000 });
 });

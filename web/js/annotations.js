@@ -2,6 +2,10 @@
 // own tracks, drag to add a region, click to add a point, drag an annotation to move it or
 // its edge to resize it, select one to label it, Delete to remove it. Every change is saved
 // to the server at once (`/annotation_tracks`, `/annotations`).
+//
+// The same with keys, on a focused track (KEYS below): select with arrows, move and resize
+// with Alt/Shift and arrows by a hundredth of the visible span, add a point or a region at
+// the playhead, Enter to label.
 
 import { call, session } from "./api.js";
 import { fit, h } from "./dom.js";
@@ -10,8 +14,28 @@ import { fit, h } from "./dom.js";
 const EDGE = 6;
 /** Pixels a press must move to be a drag, not a click. */
 const DRAG = 4;
+/** A key move or resize step, as a fraction of the visible span. */
+const KEY_STEP = 0.01;
+/** Key moves are saved once this long after the last key (ms), not once per key. */
+const KEY_SAVE_MS = 400;
+/** What each key does on a focused track (its help text). */
+export const KEYS = [
+  ["← →", "select the previous or next annotation"],
+  ["Alt+← →", "move the selected annotation"],
+  ["Shift+← →", "move its end"],
+  ["Shift+Alt+← →", "move its start"],
+  ["M", "add a point at the playhead"],
+  ["[ then ]", "add a region from the playhead at [ to the playhead at ]"],
+  ["Enter", "label the selected annotation"],
+  ["Delete", "delete it"],
+  ["Escape", "select none"],
+];
 
-export function annotationsPanel(item, me) {
+/**
+ * The annotation tracks of `item`, editable by `me` where they are theirs; `playhead()` is the
+ * audio's position in seconds (where keys add points and regions).
+ */
+export function annotationsPanel(item, me, playhead) {
   const tracks = new Map();
   const box = h("div", { class: "tracks" });
   const problem = h("p", { class: "error", role: "alert" });
@@ -22,14 +46,16 @@ export function annotationsPanel(item, me) {
     const mine = me && (me.is_admin || track.author === me.uuid);
     const canvas = h("canvas", { class: "track annotations", "data-testid": "annotation-track", "data-uuid": track.uuid,
       tabindex: 0, role: "application",
-      "aria-label": `Annotation track ${track.title}${mine ? ": drag to add a region, click to add a point" : ""}` });
+      "aria-label": `Annotation track ${track.title}${mine ? ": drag to add a region, click to add a point; keys: " + KEYS.map((k) => `${k[0]} ${k[1]}`).join("; ") : ""}` });
     const title = h("input", { value: track.title, "aria-label": "Track title", disabled: !mine,
       onchange: () => save({ title: title.value }) });
     const isPublic = h("input", { type: "checkbox", checked: track.is_public, disabled: !mine,
       onchange: () => save({ is_public: isPublic.checked }) });
     const label = h("input", { "data-testid": "annotation-label", "aria-label": "Label of the selected annotation",
       placeholder: "label", hidden: true,
-      onchange: () => selected && change(selected, { title: label.value }) });
+      onchange: () => selected && change(selected, { title: label.value }),
+      // Enter (which saves) or Escape goes back to the track, for the next key.
+      onkeydown: (e) => (e.key === "Enter" || e.key === "Escape") && canvas.focus() });
     const element = h("section", { class: "track-box" },
       h("div", { class: "track-head" }, title, h("label", { class: "muted" }, isPublic, " public"), label,
         mine && h("button", { class: "close", "aria-label": `Delete the track ${track.title}`, onclick: remove }, "×")),
@@ -146,14 +172,55 @@ export function annotationsPanel(item, me) {
       else if (!p.under && p.moved && p.region) add(p.region[0], p.region[1]);
       else if (!p.under) add(p.t, p.t);
     });
+    // Keys: see KEYS. Handled keys stop here (the item view scrolls on bare arrows).
+    let regionStart = null;
+    let keySave = null;
+    function nudge(a, fields) {
+      Object.assign(a, fields);
+      draw();
+      clearTimeout(keySave);
+      keySave = setTimeout(() => change(a, { start_time: a.start_time, stop_time: a.stop_time }), KEY_SAVE_MS);
+    }
     canvas.addEventListener("keydown", (e) => {
-      if (mine && selected && (e.key === "Delete" || e.key === "Backspace")) {
+      const ordered = [...track.annotations].sort((a, b) => a.start_time - b.start_time);
+      const at = ordered.indexOf(selected);
+      const arrow = e.key === "ArrowLeft" ? -1 : e.key === "ArrowRight" ? 1 : 0;
+      const step = arrow * KEY_STEP * span();
+      const a = selected;
+      let handled = true;
+      if (arrow && !e.altKey && !e.shiftKey) {
+        if (ordered.length) select(ordered[Math.min(ordered.length - 1, Math.max(0, at < 0 ? (arrow > 0 ? 0 : ordered.length - 1) : at + arrow))]);
+      } else if (arrow && mine && a && e.altKey && e.shiftKey) {
+        nudge(a, { start_time: Math.min(a.stop_time, Math.max(0, a.start_time + step)) });
+      } else if (arrow && mine && a && e.shiftKey) {
+        nudge(a, { stop_time: Math.min(item.audio_duration, Math.max(a.start_time, a.stop_time + step)) });
+      } else if (arrow && mine && a && e.altKey) {
+        const d = Math.min(item.audio_duration - a.stop_time, Math.max(-a.start_time, step));
+        nudge(a, { start_time: a.start_time + d, stop_time: a.stop_time + d });
+      } else if ((e.key === "m" || e.key === "M") && mine) {
+        add(playhead(), playhead());
+      } else if (e.key === "[" && mine) {
+        regionStart = playhead();
+      } else if (e.key === "]" && mine && regionStart !== null) {
+        add(Math.min(regionStart, playhead()), Math.max(regionStart, playhead()));
+        regionStart = null;
+      } else if (e.key === "Enter" && mine && a) {
+        label.focus();
+      } else if (e.key === "Escape") {
+        select(null);
+      } else if ((e.key === "Delete" || e.key === "Backspace") && mine && a) {
+        erase(a);
+      } else {
+        handled = false;
+      }
+      if (handled) {
         e.preventDefault();
-        erase(selected);
+        e.stopPropagation();
       }
     });
 
     function draw() {
+      canvas.dataset.selected = selected ? selected.uuid : "";
       const { width, height, ratio } = fit(canvas);
       const ctx = canvas.getContext("2d");
       ctx.clearRect(0, 0, width, height);
@@ -206,8 +273,11 @@ export function annotationsPanel(item, me) {
     .then((page) => page.results.forEach(show))
     .catch(fail);
 
+  const keys = h("details", { class: "keys" }, h("summary", {}, "Annotation keys"),
+    h("dl", { class: "globals" }, KEYS.map(([k, what]) => [h("dt", {}, h("kbd", {}, k)), h("dd", {}, what)])));
   const element = h("section", { "aria-label": "Annotations" },
-    session() && h("button", { "data-testid": "new-annotation-track", onclick: create }, "New annotation track"),
+    session() && h("div", { class: "toolbar" },
+      h("button", { "data-testid": "new-annotation-track", onclick: create }, "New annotation track"), keys),
     problem, box);
   return {
     element,

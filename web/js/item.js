@@ -81,7 +81,7 @@ export async function itemView(root, uuid) {
   const tracksBox = h("div", { class: "tracks" });
   const analyses = analysesPanel(uuid, tracksBox);
   const me = session() ? await call("GET", "/users/me").catch(() => null) : null;
-  const notes = annotationsPanel(item, me);
+  const notes = annotationsPanel(item, me, () => audio.currentTime || 0);
 
   // The visible window of the zoomed view, in seconds.
   let view = { start: 0, stop: duration };
@@ -171,7 +171,11 @@ export async function itemView(root, uuid) {
       const { width, height } = fit(overview);
       const ctx = overview.getContext("2d");
       ctx.clearRect(0, 0, width, height);
-      if (overviewData) drawWave(ctx, width, height, overviewData);
+      if (overviewData) {
+        drawWave(ctx, width, height, overviewData);
+        // What tests and the browser benchmark wait for: the data is on the canvas.
+        overview.dataset.drawn = "true";
+      }
       const x0 = (view.start / duration) * width;
       const x1 = (view.stop / duration) * width;
       ctx.fillStyle = COLORS.window;
@@ -192,6 +196,9 @@ export async function itemView(root, uuid) {
         ctx.translate(x, 0);
         drawWave(ctx, w, height, zoomData);
         ctx.restore();
+        // The window whose data is drawn (data-start/stop is the one asked for).
+        zoomview.dataset.drawnStart = zoomData.view.start.toFixed(6);
+        zoomview.dataset.drawnStop = zoomData.view.stop.toFixed(6);
       }
       paintRuler(ctx, width, height, view.start, view.stop, ratio);
       if (now >= view.start && now <= view.stop) {
@@ -265,6 +272,8 @@ export async function itemView(root, uuid) {
   document.addEventListener("keydown", onKey);
   // Leaving the view: no key handler, no sound, no resize handler left behind.
   const resize = () => {
+    // Resizing a canvas clears it: draw what is at hand at once, then fetch for the new size.
+    paint();
     loadOverview();
     loadZoom();
     analyses.draw(view);
@@ -279,6 +288,14 @@ export async function itemView(root, uuid) {
     analyses.close();
   }, { once: true });
   scale.addEventListener("change", () => loadZoom());
+
+  // The item's analyses and visible annotation tracks in one file, in the formats of the tools
+  // people open them with (the link takes the session's token when followed).
+  const exportsBar = h("p", { class: "toolbar", "aria-label": "Export results and annotations" },
+    h("span", { class: "muted" }, "Export results and annotations:"),
+    [["jams", "JAMS"], ["eaf", "ELAN"], ["TextGrid", "Praat TextGrid"], ["vtt", "WebVTT"], ["txt", "Audacity labels"],
+      ["svl", "Sonic Visualiser"]].map(([ext, name]) =>
+      h("a", { href: "#", download: "", onclick: (e) => (e.currentTarget.href = mediaUrl(`/items/${uuid}/export.${ext}`)) }, name)));
 
   root.replaceChildren(
     h("h1", {}, item.title || "(untitled)"),
@@ -297,6 +314,7 @@ export async function itemView(root, uuid) {
     tracksBox,
     notes.element,
     analyses.element,
+    exportsBar,
     audio,
   );
   setView(0, duration);

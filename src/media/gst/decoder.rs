@@ -242,17 +242,8 @@ impl GstSource {
     /// the millisecond whichever seek is made.)
     fn times_quick_seeks_inexactly(&self) -> bool {
         const INEXACT: [&str; 5] = ["mpegaudioparse", "aacparse", "ac3parse", "dcaparse", "amrparse"];
-        let mut elements = self.pipeline.iterate_recurse();
-        loop {
-            match elements.next() {
-                Ok(Some(e)) if INEXACT.contains(&factory_name(&e).as_str()) => return true,
-                Ok(Some(_)) => {}
-                Ok(None) => return false,
-                Err(gst::IteratorError::Resync) => elements.resync(),
-                // Cannot tell: the slow seek is right for every format.
-                Err(gst::IteratorError::Error) => return true,
-            }
-        }
+        // Cannot tell: the slow seek is right for every format.
+        factories_within(self.pipeline.upcast_ref()).is_none_or(|f| f.iter().any(|n| INEXACT.contains(&n.as_str())))
     }
 
     /// Waits until the pipeline has prerolled (or fails, or stalls).
@@ -743,22 +734,29 @@ pub fn launch_elements(desc: &str) -> Result<Vec<String>, MediaError> {
     let element = parse_launch(desc).map_err(|e| MediaError::Launch { input: name.clone(), message: e.to_string() })?;
     let mut factories = vec![factory_name(&element)];
     if let Some(bin) = element.downcast_ref::<gst::Bin>() {
-        let mut elements = bin.iterate_recurse();
-        loop {
-            match elements.next() {
-                Ok(Some(e)) => factories.push(factory_name(&e)),
-                Ok(None) => break,
-                Err(gst::IteratorError::Resync) => {
-                    factories.truncate(1);
-                    elements.resync();
-                }
-                Err(gst::IteratorError::Error) => {
-                    return Err(MediaError::Launch { input: name, message: "cannot list its elements".into() });
-                }
-            }
-        }
+        let within = factories_within(bin)
+            .ok_or_else(|| MediaError::Launch { input: name, message: "cannot list its elements".into() })?;
+        factories.extend(within);
     }
     Ok(factories)
+}
+
+/// The factory names of every element inside `bin`, at any depth; None if GStreamer cannot
+/// list them.
+fn factories_within(bin: &gst::Bin) -> Option<Vec<String>> {
+    let mut factories = Vec::new();
+    let mut elements = bin.iterate_recurse();
+    loop {
+        match elements.next() {
+            Ok(Some(e)) => factories.push(factory_name(&e)),
+            Ok(None) => return Some(factories),
+            Err(gst::IteratorError::Resync) => {
+                factories.clear();
+                elements.resync();
+            }
+            Err(gst::IteratorError::Error) => return None,
+        }
+    }
 }
 
 /// An element's factory name; a bin made by the parser (`bin.( ... )`, the top pipeline) has
