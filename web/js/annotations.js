@@ -111,6 +111,10 @@ export function annotationsPanel(item, me, playhead) {
     }
 
     async function erase(annotation) {
+      if (keySave?.a === annotation) {
+        clearTimeout(keySave.timer);
+        keySave = null;
+      }
       try {
         await call("DELETE", `/annotations/${annotation.uuid}`);
         track.annotations = track.annotations.filter((a) => a.uuid !== annotation.uuid);
@@ -174,12 +178,20 @@ export function annotationsPanel(item, me, playhead) {
     });
     // Keys: see KEYS. Handled keys stop here (the item view scrolls on bare arrows).
     let regionStart = null;
+    // The annotation moved by keys and not saved yet, and its timer.
     let keySave = null;
+    const saveSpan = (a) => change(a, { start_time: a.start_time, stop_time: a.stop_time });
     function nudge(a, fields) {
       Object.assign(a, fields);
       draw();
-      clearTimeout(keySave);
-      keySave = setTimeout(() => change(a, { start_time: a.start_time, stop_time: a.stop_time }), KEY_SAVE_MS);
+      if (keySave) {
+        clearTimeout(keySave.timer);
+        if (keySave.a !== a) saveSpan(keySave.a);
+      }
+      keySave = { a, timer: setTimeout(() => {
+        keySave = null;
+        saveSpan(a);
+      }, KEY_SAVE_MS) };
     }
     canvas.addEventListener("keydown", (e) => {
       const ordered = [...track.annotations].sort((a, b) => a.start_time - b.start_time);
