@@ -70,7 +70,9 @@ export async function itemView(root, uuid) {
   const spectrogram = h("img", { class: "spectrogram", "data-testid": "spectrogram", alt: "Spectrogram of the zoomed window" });
   const scale = h("select", { "aria-label": "Spectrogram frequency scale" },
     h("option", { value: "log" }, "log"), h("option", { value: "lin" }, "linear"));
-  const audio = h("audio", { preload: "metadata" });
+  // No preload: the item's duration comes from the API, and a long file's metadata preload
+  // fetches a megabyte before anyone presses Play.
+  const audio = h("audio", { preload: "none" });
   audio.src = audio.canPlayType(item.mime_type || "")
     ? mediaUrl(`/items/${uuid}/download/original`)
     : mediaUrl(`/items/${uuid}/download/mp3`);

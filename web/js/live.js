@@ -217,7 +217,7 @@ export async function liveChannelView(root, id) {
       case "tempo":
         state.tempo = e.bpm;
         break;
-      default:
+      default: {
         // Onsets, silence, clipping, source and title events go on the timeline; all but
         // onsets are listed too. (Framewise analyzers' events are not drawn here.)
         if (!events.add(e) || e.event === "onset") break;
@@ -228,6 +228,7 @@ export async function liveChannelView(root, id) {
         const text = e.event === "metadata" ? `now playing: ${e.title}` : e.message ? `${e.event.replace("_", " ")}: ${e.message}` : e.event.replace("_", " ");
         log.prepend(h("li", {}, h("span", { class: "muted" }, clock(e.stream_time)), " ", text));
         while (log.children.length > LOG_MAX) log.lastChild.remove();
+      }
     }
   }
 
