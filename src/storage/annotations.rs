@@ -6,6 +6,7 @@
 //! `start_time..stop_time` seconds (a point when they are equal), labelled by its title; a
 //! track that is not `overlapping` refuses annotations whose spans overlap.
 
+use super::items::Item;
 use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, float, int, not_found, opt_text, text, uuid_col};
 use sqlx::any::AnyRow;
 
@@ -100,31 +101,48 @@ impl Store {
         }
         // Annotating needs seeing the item (a private one is not found for others).
         self.item(viewer, &item).await?;
-        let uuid = uuid::Uuid::new_v4();
+        let now = db::now();
+        let track = AnnotationTrack {
+            uuid: uuid::Uuid::new_v4(),
+            item,
+            title: fields.title.unwrap_or_default(),
+            description: fields.description.unwrap_or_default(),
+            author: viewer.user.map(|u| u.to_string()),
+            is_public: fields.is_public.unwrap_or(false),
+            overlapping: fields.overlapping.unwrap_or(true),
+            annotations: Vec::new(),
+            date_added: now.clone(),
+            date_modified: now,
+        };
         sqlx::query(
             "INSERT INTO annotation_tracks (uuid, item, title, description, author, is_public, overlapping,
              date_added, date_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
-        .bind(uuid.to_string())
+        .bind(track.uuid.to_string())
         .bind(item.to_string())
-        .bind(fields.title.unwrap_or_default())
-        .bind(fields.description.unwrap_or_default())
-        .bind(viewer.user.map(|u| u.to_string()))
-        .bind(fields.is_public.unwrap_or(false) as i64)
-        .bind(fields.overlapping.unwrap_or(true) as i64)
-        .bind(db::now())
+        .bind(&track.title)
+        .bind(&track.description)
+        .bind(track.author.clone())
+        .bind(track.is_public as i64)
+        .bind(track.overlapping as i64)
+        .bind(&track.date_added)
         .execute(&self.pool)
         .await?;
-        self.annotation_track(viewer, &uuid).await
+        Ok(track)
     }
 
     pub async fn annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
+        Ok(self.track_and_item(viewer, uuid).await?.0)
+    }
+
+    /// The track with its annotations, and the item it annotates, if `viewer` sees both (the
+    /// item's owner may have made it private since). Writes check their spans against it.
+    async fn track_and_item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(AnnotationTrack, Item), StoreError> {
         let filter = Self::visible_tracks(viewer).and("uuid = ?", uuid.to_string());
         let row = self.row("annotation_tracks", &filter).await?.ok_or_else(|| not_found("annotation track", uuid))?;
         let track = self.track_from_row(&row, true).await?;
-        // The item must be visible too (its owner may have made it private since).
-        self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
-        Ok(track)
+        let item = self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
+        Ok((track, item))
     }
 
     async fn track_from_row(&self, row: &AnyRow, with_annotations: bool) -> Result<AnnotationTrack, StoreError> {
@@ -179,13 +197,11 @@ impl Store {
         Ok(rows.iter().map(|r| uuid_col(r, "uuid")).collect())
     }
 
-    /// The track, if `viewer` may change it (and its annotations).
-    async fn writable_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
-        let track = self.annotation_track(viewer, uuid).await?;
-        if !viewer.may_write(track.author.as_deref()) {
-            return Err(StoreError::Forbidden(format!("annotation track `{uuid}` is not yours")));
-        }
-        Ok(track)
+    /// The track and its item, if `viewer` may change the track (and its annotations).
+    async fn writable_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(AnnotationTrack, Item), StoreError> {
+        let (track, item) = self.track_and_item(viewer, uuid).await?;
+        ensure_writable(viewer, &track)?;
+        Ok((track, item))
     }
 
     pub async fn update_annotation_track(
@@ -194,7 +210,7 @@ impl Store {
         uuid: &uuid::Uuid,
         fields: TrackFields,
     ) -> Result<AnnotationTrack, StoreError> {
-        let old = self.writable_track(viewer, uuid).await?;
+        let (old, _) = self.writable_track(viewer, uuid).await?;
         let mut problems = Vec::new();
         if fields.item.is_some_and(|i| i != old.item) {
             problems.push("item: a track stays on its item".into());
@@ -208,19 +224,27 @@ impl Store {
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
+        let changed = AnnotationTrack {
+            title: fields.title.unwrap_or(old.title.clone()),
+            description: fields.description.unwrap_or(old.description.clone()),
+            is_public: fields.is_public.unwrap_or(old.is_public),
+            overlapping,
+            date_modified: db::now(),
+            ..old
+        };
         sqlx::query(
             "UPDATE annotation_tracks SET title = $2, description = $3, is_public = $4, overlapping = $5,
              date_modified = $6 WHERE uuid = $1",
         )
         .bind(uuid.to_string())
-        .bind(fields.title.unwrap_or(old.title))
-        .bind(fields.description.unwrap_or(old.description))
-        .bind(fields.is_public.unwrap_or(old.is_public) as i64)
-        .bind(overlapping as i64)
-        .bind(db::now())
+        .bind(&changed.title)
+        .bind(&changed.description)
+        .bind(changed.is_public as i64)
+        .bind(changed.overlapping as i64)
+        .bind(&changed.date_modified)
         .execute(&self.pool)
         .await?;
-        self.annotation_track(viewer, uuid).await
+        Ok(changed)
     }
 
     pub async fn delete_annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
@@ -243,7 +267,7 @@ impl Store {
     async fn check_annotation(
         &self,
         viewer: &Viewer,
-        track: &AnnotationTrack,
+        (track, item): (&AnnotationTrack, &Item),
         candidate: &Annotation,
     ) -> Result<(), StoreError> {
         let mut problems = Vec::new();
@@ -254,7 +278,6 @@ impl Store {
         if !stop.is_finite() || stop < start {
             problems.push(format!("stop_time: {stop}: seconds, not before start_time ({start})"));
         }
-        let item = self.item(viewer, &track.item).await?;
         if let Some(duration) = item.audio_duration
             && stop > duration + 1e-3
         {
@@ -293,11 +316,12 @@ impl Store {
             return Err(StoreError::Invalid(problems));
         }
         let track_id = fields.track.unwrap_or_default();
-        let track = self.writable_track(viewer, &track_id).await?;
+        let (track, item) = self.writable_track(viewer, &track_id).await?;
         if track.annotations.len() as i64 >= MAX_ANNOTATIONS {
             return Err(StoreError::Invalid(vec![format!("track: at most {MAX_ANNOTATIONS} annotations")]));
         }
         let start = fields.start_time.unwrap_or_default();
+        let now = db::now();
         let annotation = Annotation {
             uuid: uuid::Uuid::new_v4(),
             track: track_id,
@@ -307,10 +331,10 @@ impl Store {
             start_time: start,
             stop_time: fields.stop_time.unwrap_or(start),
             results: fields.results.unwrap_or_default(),
-            date_added: db::now(),
-            date_modified: db::now(),
+            date_added: now.clone(),
+            date_modified: now,
         };
-        self.check_annotation(viewer, &track, &annotation).await?;
+        self.check_annotation(viewer, (&track, &item), &annotation).await?;
         sqlx::query(
             "INSERT INTO annotations (uuid, track, title, description, author, start_time, stop_time, results,
              date_added, date_modified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -327,25 +351,25 @@ impl Store {
         .execute(&self.pool)
         .await?;
         self.touch_track(&track_id).await?;
-        self.annotation(viewer, &annotation.uuid).await
+        Ok(annotation)
     }
 
-    /// The annotation and its track, if `viewer` sees the track.
+    /// The annotation, its track and the track's item, if `viewer` sees the track (an
+    /// annotation is seen with its track).
     async fn annotation_and_track(
         &self,
         viewer: &Viewer,
         uuid: &uuid::Uuid,
-    ) -> Result<(Annotation, uuid::Uuid), StoreError> {
+    ) -> Result<(Annotation, AnnotationTrack, Item), StoreError> {
         let row = sqlx::query("SELECT * FROM annotations WHERE uuid = $1")
             .bind(uuid.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| not_found("annotation", uuid))?;
         let annotation = annotation_from_row(&row);
-        // An annotation is seen with its track.
-        self.annotation_track(viewer, &annotation.track).await.map_err(|_| not_found("annotation", uuid))?;
-        let track = annotation.track;
-        Ok((annotation, track))
+        let (track, item) =
+            self.track_and_item(viewer, &annotation.track).await.map_err(|_| not_found("annotation", uuid))?;
+        Ok((annotation, track, item))
     }
 
     pub async fn annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Annotation, StoreError> {
@@ -363,8 +387,9 @@ impl Store {
         uuid: &uuid::Uuid,
         fields: AnnotationFields,
     ) -> Result<Annotation, StoreError> {
-        let (old, track_id) = self.annotation_and_track(viewer, uuid).await?;
-        let track = self.writable_track(viewer, &track_id).await?;
+        let (old, track, item) = self.annotation_and_track(viewer, uuid).await?;
+        ensure_writable(viewer, &track)?;
+        let track_id = track.uuid;
         let mut problems = Vec::new();
         if fields.track.is_some_and(|t| t != track_id) {
             problems.push("track: an annotation stays on its track".into());
@@ -380,9 +405,10 @@ impl Store {
             start_time: fields.start_time.unwrap_or(old.start_time),
             stop_time: fields.stop_time.unwrap_or(old.stop_time),
             results: fields.results.unwrap_or(old.results.clone()),
+            date_modified: db::now(),
             ..old
         };
-        self.check_annotation(viewer, &track, &changed).await?;
+        self.check_annotation(viewer, (&track, &item), &changed).await?;
         sqlx::query(
             "UPDATE annotations SET title = $2, description = $3, start_time = $4, stop_time = $5, results = $6,
              date_modified = $7 WHERE uuid = $1",
@@ -393,18 +419,18 @@ impl Store {
         .bind(changed.start_time)
         .bind(changed.stop_time)
         .bind(serde_json::to_string(&changed.results).unwrap_or_else(|_| "[]".into()))
-        .bind(db::now())
+        .bind(&changed.date_modified)
         .execute(&self.pool)
         .await?;
         self.touch_track(&track_id).await?;
-        self.annotation(viewer, uuid).await
+        Ok(changed)
     }
 
     pub async fn delete_annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
-        let (_, track) = self.annotation_and_track(viewer, uuid).await?;
-        self.writable_track(viewer, &track).await?;
+        let (_, track, _) = self.annotation_and_track(viewer, uuid).await?;
+        ensure_writable(viewer, &track)?;
         sqlx::query("DELETE FROM annotations WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
-        self.touch_track(&track).await
+        self.touch_track(&track.uuid).await
     }
 
     /// A change to an annotation is a change to its track.
@@ -415,6 +441,15 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+/// Only a track's author (or an admin) changes it and its annotations.
+fn ensure_writable(viewer: &Viewer, track: &AnnotationTrack) -> Result<(), StoreError> {
+    if viewer.may_write(track.author.as_deref()) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden(format!("annotation track `{}` is not yours", track.uuid)))
     }
 }
 
@@ -442,7 +477,7 @@ impl AnnotationTrack {
     /// The track as a result, for the item's exports: its annotations as labelled segments
     /// (points last 0 s), labelled by their titles. Its id is `annotations.<n>` (the track's
     /// place among the item's), its name the track's title.
-    pub fn to_result(&self, n: usize, item: &super::items::Item) -> crate::results::AnalyzerResult {
+    pub fn to_result(&self, n: usize, item: &Item) -> crate::results::AnalyzerResult {
         use crate::results::{AnalyzerResult, AudioMetadata, IdMetadata, LabelMetadata, ResultData};
         let mut names: Vec<&str> = self.annotations.iter().map(|a| a.title.as_str()).collect();
         names.sort_unstable();
