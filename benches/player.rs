@@ -9,7 +9,7 @@
 
 mod api;
 mod common;
-use api::{TOKEN, add_items, music_like_flac, wait_for_ingest, write_server_config};
+use api::{TOKEN, add_items, music_like_flac, wait_for_ingest, write_server_config_with_channels};
 use common::{arg, start_server};
 
 #[tokio::main]
@@ -24,10 +24,8 @@ async fn main() {
     eprintln!("making {hours} h of music-like audio ...");
     music_like_flac(&media, &file, (hours * 3600.0) as u32);
     // The bench's server, with the demo channel of the shipped config.
-    let config = write_server_config(dir.path(), &media, 2, None);
-    let text = std::fs::read_to_string(&config).expect("config").replacen("channels = []\n", "", 1);
-    std::fs::write(&config, format!("{text}[[channels]]\nid = \"demo\"\nsource = \"demo\"\nloop = true\n"))
-        .expect("config");
+    let demo = "[[channels]]\nid = \"demo\"\nsource = \"demo\"\nloop = true\n";
+    let config = write_server_config_with_channels(dir.path(), &media, 2, None, demo);
     let (_server, addr) = start_server(&server_bin, &config).await;
     let uuid = add_items(addr, std::slice::from_ref(&file)).await.remove(0);
     wait_for_ingest(addr, &uuid).await;

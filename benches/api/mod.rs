@@ -13,12 +13,25 @@ pub const TOKEN: &str = "bench-token";
 /// token, `workers` in-process workers, files read in place under `media`, and `database` (a
 /// PostgreSQL URL) or SQLite; returns its path.
 pub fn write_server_config(dir: &Path, media: &Path, workers: usize, database: Option<&str>) -> PathBuf {
+    write_server_config_with_channels(dir, media, workers, database, "")
+}
+
+/// `write_server_config` with live channels: `channels` holds their `[[channels]]` tables.
+pub fn write_server_config_with_channels(
+    dir: &Path,
+    media: &Path,
+    workers: usize,
+    database: Option<&str>,
+    channels: &str,
+) -> PathBuf {
     let database_line = database.map(|url| format!("database = \"{url}\"\n")).unwrap_or_default();
+    // No tables: no channel at all (the shipped config's demo channel would run otherwise).
+    let none = if channels.is_empty() { "channels = []\n" } else { "" };
     let config = dir.join("server.toml");
     std::fs::write(
         &config,
         format!(
-            "channels = []\n[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n",
+            "{none}[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\napi_token = \"{TOKEN}\"\n{database_line}[jobs]\nworkers = {workers}\n[live]\nmedia_roots = [\"{}\"]\n{channels}",
             dir.join("data").display(),
             media.display()
         ),

@@ -516,28 +516,20 @@ fn live_stream(
     icy_metadata: Option<String>,
     state: Arc<AppState>,
 ) -> warp::reply::Response {
-    let low_latency = match query.get("latency").map(String::as_str) {
-        None | Some("normal") => false,
-        Some("low") => true,
-        Some(other) => {
-            return error_reply(
-                StatusCode::BAD_REQUEST,
-                "bad_parameter",
-                &format!("latency=`{other}`: expected `low` or `normal`"),
-            );
+    // Each switch: absent or its first value is the default; anything else is a 400 naming it.
+    let switch = |name: &str, values: [&str; 2]| match query.get(name).map(String::as_str) {
+        None => Ok(false),
+        Some(v) if v == values[0] => Ok(false),
+        Some(v) if v == values[1] => Ok(true),
+        Some(other) => Err(format!("{name}=`{other}`: expected `{}` or `{}`", values[1], values[0])),
+    };
+    let (low_latency, no_burst) = match (switch("latency", ["normal", "low"]), switch("burst", ["on", "off"])) {
+        (Ok(low_latency), Ok(no_burst)) => (low_latency, no_burst),
+        (Err(message), _) | (_, Err(message)) => {
+            return error_reply(StatusCode::BAD_REQUEST, "bad_parameter", &message);
         }
     };
-    let burst = match query.get("burst").map(String::as_str) {
-        None | Some("on") => state.config.live.burst_bytes,
-        Some("off") => 0,
-        Some(other) => {
-            return error_reply(
-                StatusCode::BAD_REQUEST,
-                "bad_parameter",
-                &format!("burst=`{other}`: expected `on` or `off`"),
-            );
-        }
-    };
+    let burst = if no_burst { 0 } else { state.config.live.burst_bytes };
     // Other parameters are ignored, as Icecast does: players add cache-busting ones.
     let Some((id, ext)) = name.rsplit_once('.') else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_mount", &format!("`{name}`: expected <channel>.<format>"));

@@ -4,7 +4,7 @@
 //   node tests/browser/annotations.mjs BASE_URL USER PASSWORD ITEM_UUID SECONDS SCREENSHOT
 
 import { readFileSync } from "node:fs";
-import { check, login, run } from "./browser.mjs";
+import { check, login, run, until } from "./browser.mjs";
 
 const [base, user, password, uuid, seconds, screenshot] = process.argv.slice(2);
 const duration = Number(seconds);
@@ -37,14 +37,8 @@ await run(async (page, browser) => {
   await label.waitFor();
   await label.fill("chorus");
   await label.press("Tab");
-  let annotation = null;
-  const deadline = Date.now() + 10000;
-  while (!annotation || annotation.title !== "chorus") {
-    check(Date.now() < deadline, `no labelled annotation stored: ${JSON.stringify(annotation)}`);
-    await page.waitForTimeout(100);
-    const tracks = await stored(page);
-    annotation = tracks.results[0] && tracks.results[0].annotations[0];
-  }
+  const first = async () => (await stored(page)).results[0]?.annotations ?? [];
+  const [annotation] = await until(page, first, ([a]) => a?.title === "chorus", "no labelled annotation stored", 10000);
   const near = (a, b) => Math.abs(a - b) < duration / 100;
   check(near(annotation.start_time, duration * 0.25) && near(annotation.stop_time, duration * 0.5),
     `the region spans ${annotation.start_time}..${annotation.stop_time} s, not a quarter to a half of ${duration} s`);
@@ -66,32 +60,22 @@ await run(async (page, browser) => {
 
   // Keys, on the whole item (a step is a hundredth of it): select the region, move it 5 steps
   // right, pull its end 10 steps left; then a point at the playhead (0 s), deleted again.
-  const first = async () => (await stored(page)).results[0].annotations;
-  const until = async (ok, what) => {
-    const end = Date.now() + 10000;
-    for (;;) {
-      const value = await first();
-      if (ok(value)) return value;
-      check(Date.now() < end, `${what}: ${JSON.stringify(value)}`);
-      await page.waitForTimeout(100);
-    }
-  };
   await track.focus();
   await track.press("ArrowRight");
   check(await track.getAttribute("data-selected") === annotation.uuid, "ArrowRight selects the region");
   for (let i = 0; i < 5; i++) await track.press("Alt+ArrowRight");
   for (let i = 0; i < 10; i++) await track.press("Shift+ArrowLeft");
   const step = duration / 100;
-  const moved = await until(([a]) => a && near(a.start_time, annotation.start_time + 5 * step) &&
+  const moved = await until(page, first, ([a]) => a && near(a.start_time, annotation.start_time + 5 * step) &&
     near(a.stop_time, annotation.stop_time + 5 * step - 10 * step), "keys moved and resized the region");
   check(moved[0].title === "chorus", "its label stays");
   await track.press("m");
-  await until((list) => list.length === 2 && list.some((a) => a.start_time === 0 && a.stop_time === 0), "M adds a point at the playhead");
+  await until(page, first, (list) => list.length === 2 && list.some((a) => a.start_time === 0 && a.stop_time === 0), "M adds a point at the playhead");
   await page.keyboard.press("Escape");
   await track.press("ArrowLeft");
   await track.press("ArrowLeft");
   await track.press("Delete");
-  await until((list) => list.length === 1 && list[0].title === "chorus", "Delete removes the selected point");
+  await until(page, first, (list) => list.length === 1 && list[0].title === "chorus", "Delete removes the selected point");
 
   // Another browser (no shared storage), the same user: the annotation is there.
   const other = await browser.newContext({ viewport: { width: 1280, height: 720 } });

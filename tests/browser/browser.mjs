@@ -41,6 +41,20 @@ export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+/**
+ * Reads `read()` every 100 ms until `ok(value)` and resolves with that value; after `ms`, fails
+ * with `what` and the last value read.
+ */
+export async function until(page, read, ok, what, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    check(Date.now() < deadline, `${what} (last: ${JSON.stringify(value)})`);
+    await page.waitForTimeout(100);
+  }
+}
+
 /** Logs in through the session bar's form. */
 export async function login(page, user, password) {
   const form = page.getByTestId("login");

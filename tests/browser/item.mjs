@@ -3,7 +3,7 @@
 // the audio's currentTime. Then every view on a phone-sized screen: nothing wider than it.
 //   node tests/browser/item.mjs BASE_URL USER PASSWORD ITEM_UUID SECONDS SCREENSHOT
 
-import { check, drawn, login, run } from "./browser.mjs";
+import { check, drawn, login, run, until } from "./browser.mjs";
 
 const [base, user, password, uuid, seconds, screenshot] = process.argv.slice(2);
 
@@ -21,11 +21,7 @@ await run(async (page) => {
   await page.waitForFunction(() => document.querySelectorAll("canvas").length === 2);
   for (const [name, canvas] of [["overview", overview], ["zoomview", zoomview]]) {
     await page.waitForFunction((c) => c.width > 0, await canvas.elementHandle());
-    const deadline = Date.now() + 10000;
-    while (!(await drawn(canvas))) {
-      check(Date.now() < deadline, `the ${name} stays blank`);
-      await page.waitForTimeout(100);
-    }
+    await until(page, () => drawn(canvas), Boolean, `the ${name} stays blank`, 10000);
   }
   const span = async () => zoomview.evaluate((c) => Number(c.dataset.stop) - Number(c.dataset.start));
   const whole = await span();
@@ -35,11 +31,8 @@ await run(async (page) => {
   await page.getByTestId("zoom-in").click();
   const zoomed = await span();
   check(Math.abs(zoomed - whole / 4) < 0.01, `two zoom steps show a quarter (${zoomed} s of ${whole} s)`);
-  const deadline = Date.now() + 10000;
-  while (!windows.slice(asked).some((w) => Math.abs(w - zoomed) < 0.01)) {
-    check(Date.now() < deadline, `no waveform request for the ${zoomed} s window (asked: ${windows.join(", ")})`);
-    await page.waitForTimeout(100);
-  }
+  await until(page, () => windows.slice(asked), (asked) => asked.some((w) => Math.abs(w - zoomed) < 0.01),
+    `no waveform request for the ${zoomed} s window`, 10000);
   await page.waitForFunction(() => {
     const img = document.querySelector("[data-testid=spectrogram]");
     return img.complete && img.naturalWidth > 0 && img.src.includes("spectrogram.png");

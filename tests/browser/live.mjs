@@ -4,20 +4,9 @@
 // (behind the live edge by what the player buffered, and moving on).
 //   node tests/browser/live.mjs BASE_URL TONE_CHANNEL DEMO_CHANNEL SCREENSHOT
 
-import { check, drawn, run } from "./browser.mjs";
+import { check, drawn, run, until } from "./browser.mjs";
 
 const [base, tone, demo, screenshot] = process.argv.slice(2);
-
-/** Polls `read()` until `ok(value)`, for at most `ms`; the last value otherwise fails `what`. */
-async function until(page, read, ok, what, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    check(Date.now() < deadline, `${what} (last: ${JSON.stringify(value)})`);
-    await page.waitForTimeout(100);
-  }
-}
 
 const numbers = (text) => (text ? text.split(",").map(Number) : []);
 

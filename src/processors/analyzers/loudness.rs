@@ -459,9 +459,16 @@ mod tests {
 
     /// Runs the analyzer over (seconds, dBFS) segments of a 1 kHz sine on every channel.
     fn measure(rate: u32, channels: u16, segments: &[(f64, f64)]) -> Box<Loudness> {
+        measure_as(rate, channels, segments, false)
+    }
+
+    /// `measure`, built as a live meter (`live`) or for a file.
+    fn measure_as(rate: u32, channels: u16, segments: &[(f64, f64)], live: bool) -> Box<Loudness> {
         let format = AudioFormat { samplerate: rate, channels };
         let mut features = FeatureGraph::new();
-        let mut l = Box::new(build(Default::default(), &mut BuildContext::new(format, &mut features)).expect("build"));
+        let mut ctx = BuildContext::new(format, &mut features);
+        ctx.live = live;
+        let mut l = Box::new(build(Default::default(), &mut ctx).expect("build"));
         let mut t = 0u64;
         for &(seconds, dbfs) in segments {
             let amp = 10f64.powf(dbfs / 20.0);
@@ -541,25 +548,9 @@ mod tests {
     /// (quiet, -23 dBFS, quiet) reads -23 LUFS at the end, as the batch result does.
     #[test]
     fn live_events_carry_the_integrated_loudness() {
-        let format = AudioFormat { samplerate: 48000, channels: 2 };
-        let mut features = FeatureGraph::new();
-        let mut ctx = BuildContext::new(format, &mut features);
-        ctx.live = true;
-        let mut live = build(Default::default(), &mut ctx).expect("build");
-        let batch = measure(48000, 2, &[(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)]);
-        let mut t = 0u64;
-        for (seconds, dbfs) in [(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)] {
-            let amp = 10f64.powf(dbfs / 20.0);
-            let n = (seconds * 48000.0) as u64;
-            let samples: Vec<f32> = (0..n)
-                .flat_map(|i| {
-                    let x = (amp * (2.0 * PI * 1000.0 * (t + i) as f64 / 48000.0).sin()) as f32;
-                    [x, x]
-                })
-                .collect();
-            live.process(&Block { frame: t, samples, format }, &features);
-            t += n;
-        }
+        let case_3 = [(10.0, -36.0), (60.0, -23.0), (10.0, -36.0)];
+        let mut live = measure_as(48000, 2, &case_3, true);
+        let batch = measure(48000, 2, &case_3);
         assert!(live.momentary.is_empty(), "a live meter keeps no history");
         let mut events = Vec::new();
         live.take_events(&mut events);
