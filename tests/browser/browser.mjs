@@ -23,6 +23,10 @@ export async function run(test) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // Requests not answered yet, to tell a stalled page from a slow one when a step times out.
+  const pending = new Map();
+  page.on("request", (r) => pending.set(r, Date.now()));
+  for (const end of ["requestfinished", "requestfailed"]) page.on(end, (r) => pending.delete(r));
   try {
     await test(page, browser);
     if (errors.length) throw new Error("errors in the page: " + errors.join("; "));
@@ -31,6 +35,7 @@ export async function run(test) {
     // What the page said: its alerts and where it was.
     const alerts = await page.locator("[role=alert]").allInnerTexts().catch(() => []);
     console.error(`page ${page.url()}; alerts: ${JSON.stringify(alerts.filter(Boolean))}`);
+    for (const [r, since] of pending) console.error(`unanswered for ${Date.now() - since} ms: ${r.method()} ${r.url()}`);
     process.exitCode = 1;
   } finally {
     await browser.close();

@@ -1,5 +1,6 @@
 // The library: log in, upload a file with the file picker, see it listed with its duration,
-// still there after a reload; log out.
+// still there after a reload; a view left while it waited for the server does not draw over
+// the library; log out.
 //   node tests/browser/library.mjs BASE_URL USER PASSWORD FILE SECONDS SCREENSHOT
 
 import { check, login, run } from "./browser.mjs";
@@ -26,6 +27,21 @@ await run(async (page) => {
   await page.reload();
   await page.getByTestId("item-row").filter({ hasText: title }).waitFor();
   check((await page.getByTestId("item-row").count()) === 1, "one item after a reload");
+
+  // The tasks view waits for the server (held back here by 1.5 s); the user goes back to the
+  // library before it answers. The tasks view must not draw over the library when it does.
+  const slow = "**/api/v1/experiences?*";
+  await page.route(slow, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await route.continue().catch(() => {}); // the left view's request was cancelled
+  });
+  await page.goto(`${base}/#/tasks`);
+  await page.getByRole("link", { name: "Library" }).click();
+  await page.waitForTimeout(2500);
+  const heading = await page.locator("#view h1").allInnerTexts();
+  check(heading.join() === "Library" && (await page.getByTestId("item-row").count()) === 1,
+    `the library is shown after leaving a waiting view (headings: ${JSON.stringify(heading)})`);
+  await page.unroute(slow);
 
   await page.getByTestId("logout").click();
   await page.getByTestId("login").waitFor();

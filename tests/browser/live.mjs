@@ -47,7 +47,7 @@ await run(async (page) => {
   const timeline = page.getByTestId("event-timeline");
   await until(page, () => timeline.getAttribute("data-marks").then(Number), (n) => n > 0, "the demo's onsets reach the timeline");
 
-  const view = page.locator("#view");
+  const view = page.getByTestId("live-view");
   const times = async () => ({
     shown: Number(await view.getAttribute("data-stream-time")),
     edge: Number(await view.getAttribute("data-live-edge")),

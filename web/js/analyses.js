@@ -3,14 +3,15 @@
 // under the zoomed view, and read global values as text.
 
 import { call, follow, session } from "./api.js";
-import { h } from "./dom.js";
+import { h, whenLeft } from "./dom.js";
 import { analysisTrack, drawable } from "./tracks.js";
 
 /**
  * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`
- * draws every track for the current view. Returns `{ element, draw(view), close() }`.
+ * draws every track for the current view; its WebSocket closes when the view is left
+ * (`signal`). Returns `{ element, draw(view) }`.
  */
-export function analysesPanel(uuid, tracksBox) {
+export function analysesPanel(uuid, tracksBox, signal) {
   const tracks = new Map();
   let view = { start: 0, stop: 1 };
   const picker = h("select", { "aria-label": "Result to show as a track" });
@@ -85,6 +86,7 @@ export function analysesPanel(uuid, tracksBox) {
     }
     if (event.event === "result") refreshResults();
   });
+  whenLeft(signal, () => socket.close());
 
   call("GET", "/experiences?page_size=100")
     .then((page) => experiences.replaceChildren(...page.results.map((e) => h("option", { value: e.uuid }, e.title))))
@@ -103,9 +105,6 @@ export function analysesPanel(uuid, tracksBox) {
     draw(v) {
       view = v;
       for (const t of tracks.values()) t.draw(v);
-    },
-    close() {
-      socket.close();
     },
   };
 }

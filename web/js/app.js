@@ -16,20 +16,32 @@ const routes = [
   [/^#\/live\/([A-Za-z0-9_-]{1,64})$/, liveChannelView],
 ];
 
+// The view on screen: aborted when another replaces it.
+let shown = null;
+
+/**
+ * Shows the view the hash names. Each view draws into an element of its own and gets an
+ * AbortSignal that fires when it is left: a view still waiting for the server when the user
+ * moves on draws into a detached element, not over the next view, and stops its timers,
+ * sockets and key handlers even if it set them up after it was left.
+ */
 async function show() {
-  const view = document.getElementById("view");
+  shown?.abort();
+  const left = (shown = new AbortController());
+  const root = h("div");
+  document.getElementById("view").replaceChildren(root);
   const hash = location.hash || "#/";
   for (const [pattern, render] of routes) {
     const match = hash.match(pattern);
     if (!match) continue;
     try {
-      await render(view, ...match.slice(1));
+      await render(root, left.signal, ...match.slice(1));
     } catch (e) {
-      view.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
+      if (!left.signal.aborted) root.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
     }
     return;
   }
-  view.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the library")));
+  root.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the library")));
 }
 
 function sessionBar() {

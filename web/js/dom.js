@@ -32,3 +32,9 @@ export function fit(canvas) {
   if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
   return { width, height, ratio };
 }
+
+/** Runs `fn` once the view `signal` belongs to is left (at once if it already was). */
+export function whenLeft(signal, fn) {
+  if (signal.aborted) fn();
+  else signal.addEventListener("abort", fn, { once: true });
+}

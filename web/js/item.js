@@ -7,7 +7,7 @@
 import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
 import { call, session } from "./api.js";
-import { clock, fit, h } from "./dom.js";
+import { clock, fit, h, whenLeft } from "./dom.js";
 
 const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
 /** Zoom steps: each button press or wheel notch halves or doubles the visible span. */
@@ -58,8 +58,8 @@ function label(t, step) {
   return `${clock(Math.floor(t))}${(t % 1).toFixed(digits).slice(1)}`;
 }
 
-export async function itemView(root, uuid) {
-  const item = await call("GET", `/items/${uuid}`);
+export async function itemView(root, signal, uuid) {
+  const item = await call("GET", `/items/${uuid}`, undefined, { signal });
   const duration = item.audio_duration || 0;
   const rate = item.samplerate || 44100;
 
@@ -81,8 +81,9 @@ export async function itemView(root, uuid) {
   const range = h("span", { class: "muted num" });
   const problem = h("p", { class: "error", role: "alert" });
   const tracksBox = h("div", { class: "tracks" });
-  const analyses = analysesPanel(uuid, tracksBox);
-  const me = session() ? await call("GET", "/users/me").catch(() => null) : null;
+  const me = session() ? await call("GET", "/users/me", undefined, { signal }).catch(() => null) : null;
+  signal.throwIfAborted();
+  const analyses = analysesPanel(uuid, tracksBox, signal);
   const notes = annotationsPanel(item, me, () => audio.currentTime || 0);
 
   // The visible window of the zoomed view, in seconds.
@@ -133,9 +134,11 @@ export async function itemView(root, uuid) {
     } catch (e) {
       if (e.name !== "AbortError") problem.textContent = e.message;
     }
-    // A tile per settled window: zooming and dragging ask for none in between.
+    // A tile per settled window: zooming and dragging ask for none in between; none once the
+    // view is left.
     clearTimeout(spectrogramTimer);
     spectrogramTimer = setTimeout(() => {
+      if (signal.aborted) return;
       const ratio = window.devicePixelRatio || 1;
       spectrogram.src = mediaUrl(`/items/${uuid}/spectrogram.png`, {
         start: view.start.toFixed(6), stop: view.stop.toFixed(6), scale: scale.value,
@@ -272,7 +275,6 @@ export async function itemView(root, uuid) {
     }
   }
   document.addEventListener("keydown", onKey);
-  // Leaving the view: no key handler, no sound, no resize handler left behind.
   const resize = () => {
     // Resizing a canvas clears it: draw what is at hand at once, then fetch for the new size.
     paint();
@@ -282,13 +284,15 @@ export async function itemView(root, uuid) {
     notes.draw(view);
   };
   window.addEventListener("resize", resize);
-  window.addEventListener("hashchange", () => {
+  // Leaving the view: no key handler, no sound, no resize handler left behind.
+  whenLeft(signal, () => {
     document.removeEventListener("keydown", onKey);
     window.removeEventListener("resize", resize);
+    // Without load() a detached player keeps its connection (one of the browser's six).
     audio.pause();
     audio.removeAttribute("src");
-    analyses.close();
-  }, { once: true });
+    audio.load();
+  });
   scale.addEventListener("change", () => loadZoom());
 
   // The item's analyses and visible annotation tracks in one file, in the formats of the tools

@@ -6,8 +6,8 @@ import { clock, h } from "./dom.js";
 
 const PAGE_SIZE = 100;
 
-export async function libraryView(root) {
-  const me = session() ? await call("GET", "/users/me").catch(() => null) : null;
+export async function libraryView(root, signal) {
+  const me = session() ? await call("GET", "/users/me", undefined, { signal }).catch(() => null) : null;
   const status = h("p", { class: "error", role: "alert" });
   const rows = h("tbody");
   const list = h(
@@ -24,7 +24,7 @@ export async function libraryView(root) {
     const q = search.value.trim();
     const query = `?page_size=${PAGE_SIZE}` + (q ? `&q=${encodeURIComponent(q)}` : "");
     try {
-      const page = await call("GET", "/items" + query);
+      const page = await call("GET", "/items" + query, undefined, { signal });
       rows.replaceChildren(...page.results.map((item) => row(item)));
       if (!page.results.length) rows.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, q ? "No item matches." : "No items yet.")));
       status.textContent = "";

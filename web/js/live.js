@@ -13,7 +13,7 @@
 // are drawn on the next frame after they come.
 
 import { call, follow } from "./api.js";
-import { clock, h } from "./dom.js";
+import { clock, h, whenLeft } from "./dom.js";
 import { COLORS, FLOOR, LEVEL_RANGE, LOUDNESS_RANGE, TIMELINE_SPAN_S, drawBars, drawSpectrum, format, growingWave, timeline }
   from "./meters.js";
 
@@ -36,16 +36,16 @@ function stateOf(channel) {
 }
 
 /** Re-runs `task` every `ms` until the view is left; `task` runs once at once. */
-function repeatUntilLeft(task, ms) {
+function repeatUntilLeft(signal, task, ms) {
   task();
   const timer = setInterval(task, ms);
-  window.addEventListener("hashchange", () => clearInterval(timer), { once: true });
+  whenLeft(signal, () => clearInterval(timer));
 }
 
 /** Channels whose levels the list follows (one WebSocket topic each; the server allows 64). */
 const LIST_LEVELS_MAX = 60;
 
-export async function liveListView(root) {
+export async function liveListView(root, signal) {
   const body = h("tbody");
   const problem = h("p", { class: "error", role: "alert" });
   root.replaceChildren(
@@ -73,10 +73,10 @@ export async function liveListView(root) {
     const shown = e.event === "level" && rows.get(e.topic.slice("live:".length));
     if (shown) shown.cells.level.value = Math.max(LEVEL_RANGE[0], ...e.peak_dbfs);
   });
-  window.addEventListener("hashchange", () => socket.close(), { once: true });
-  repeatUntilLeft(async () => {
+  whenLeft(signal, () => socket.close());
+  repeatUntilLeft(signal, async () => {
     try {
-      const { channels } = await call("GET", "/live");
+      const { channels } = await call("GET", "/live", undefined, { signal });
       problem.textContent = "";
       const seen = new Set(channels.map((c) => c.id));
       for (const id of rows.keys()) if (!seen.has(id)) rows.delete(id);
@@ -117,8 +117,9 @@ function note(hz) {
 }
 
 /** A channel's view: player, meters, spectrum, timeline and growing waveform. */
-export async function liveChannelView(root, id) {
-  const channel = await call("GET", `/live/${encodeURIComponent(id)}`);
+export async function liveChannelView(root, signal, id) {
+  const channel = await call("GET", `/live/${encodeURIComponent(id)}`, undefined, { signal });
+  root.dataset.testid = "live-view";
   const state = meterState();
   const wave = growingWave();
   const events = timeline();
@@ -127,7 +128,6 @@ export async function liveChannelView(root, id) {
   let edge = null;
   let dirty = false;
   let socket = null;
-  let left = false;
 
   // Paint latency (WebSocket receipt to the end of the paint that shows it), kept for the
   // browser benchmark: a count, sum, max, and 5 ms buckets up to 200 ms (the last: beyond).
@@ -265,7 +265,7 @@ export async function liveChannelView(root, id) {
   // Each frame: apply the events the listener has reached (all of them when not playing), and
   // paint once if any came.
   function frame() {
-    if (left) return;
+    if (signal.aborted) return;
     const until = heard();
     const shownAt = [];
     while (queue.length && (until === null || queue[0].stream_time <= until)) {
@@ -316,7 +316,7 @@ export async function liveChannelView(root, id) {
   function connect() {
     socket = follow(`live:${id}`, onEvent);
     socket.addEventListener("close", () => {
-      if (!left) setTimeout(() => !left && connect(), 2000);
+      if (!signal.aborted) setTimeout(() => !signal.aborted && connect(), 2000);
     });
   }
 
@@ -358,17 +358,16 @@ export async function liveChannelView(root, id) {
     play.click();
   }
   document.addEventListener("keydown", onKey);
-  window.addEventListener("hashchange", () => {
-    left = true;
+  whenLeft(signal, () => {
     document.removeEventListener("keydown", onKey);
     socket?.close();
     stop();
-  }, { once: true });
+  });
   connect();
   requestAnimationFrame(frame);
-  repeatUntilLeft(async () => {
+  repeatUntilLeft(signal, async () => {
     try {
-      showStatus(await call("GET", `/live/${encodeURIComponent(id)}`));
+      showStatus(await call("GET", `/live/${encodeURIComponent(id)}`, undefined, { signal }));
     } catch (e) {
       if (e.status === 404) problem.textContent = "This channel was removed.";
     }

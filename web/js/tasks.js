@@ -3,7 +3,7 @@
 // WebSocket (`task:<uuid>` topics); the list itself is read again when one ends.
 
 import { call, follow, session } from "./api.js";
-import { h } from "./dom.js";
+import { h, whenLeft } from "./dom.js";
 
 const PAGE_SIZE = 50;
 
@@ -11,13 +11,14 @@ function when(date) {
   return date ? new Date(date).toLocaleString() : "";
 }
 
-export async function tasksView(root) {
+export async function tasksView(root, signal) {
   if (!session()) {
     root.replaceChildren(h("h1", {}, "Tasks"), h("p", { class: "muted" }, "Log in to see your tasks."));
     return;
   }
   const experiences = new Map();
-  const page = await call("GET", "/experiences?page_size=100").catch(() => ({ results: [] }));
+  const page = await call("GET", "/experiences?page_size=100", undefined, { signal }).catch(() => ({ results: [] }));
+  signal.throwIfAborted();
   for (const e of page.results) experiences.set(e.uuid, e.title);
   const body = h("tbody");
   const status = h("p", { class: "error", role: "alert" });
@@ -42,11 +43,12 @@ export async function tasksView(root) {
 
   async function refresh() {
     try {
-      const tasks = await call("GET", `/tasks?page_size=${PAGE_SIZE}`);
+      const tasks = await call("GET", `/tasks?page_size=${PAGE_SIZE}`, undefined, { signal });
       bars.clear();
       body.replaceChildren(...tasks.results.map(row));
       if (!tasks.results.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No tasks yet.")));
       socket?.close();
+      if (signal.aborted) return;
       const running = tasks.results.filter((t) => t.status === "pending" || t.status === "running");
       socket = running.length ? follow(running.map((t) => `task:${t.uuid}`), onEvent) : null;
     } catch (e) {
@@ -64,7 +66,7 @@ export async function tasksView(root) {
     }
   }
 
-  window.addEventListener("hashchange", () => socket?.close(), { once: true });
+  whenLeft(signal, () => socket?.close());
   root.replaceChildren(
     h("h1", {}, "Tasks"),
     status,
