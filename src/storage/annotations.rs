@@ -82,7 +82,7 @@ fn check_text(problems: &mut Vec<String>, name: &str, value: &Option<String>) {
 impl Store {
     /// Tracks `viewer` sees: public ones and its own (all for admins), of items it sees.
     fn visible_tracks(viewer: &Viewer) -> Where {
-        Where::default().visible_to(viewer)
+        Where::default().visible_to(viewer).of_items_visible_to(viewer)
     }
 
     pub async fn create_annotation_track(
@@ -140,26 +140,10 @@ impl Store {
     async fn track_and_item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(AnnotationTrack, Item), StoreError> {
         let filter = Self::visible_tracks(viewer).and("uuid = ?", uuid.to_string());
         let row = self.row("annotation_tracks", &filter).await?.ok_or_else(|| not_found("annotation track", uuid))?;
-        let track = self.track_from_row(&row, true).await?;
+        let mut track = track_from_row(&row);
+        track.annotations = self.track_annotations(&track.uuid).await?;
         let item = self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
         Ok((track, item))
-    }
-
-    async fn track_from_row(&self, row: &AnyRow, with_annotations: bool) -> Result<AnnotationTrack, StoreError> {
-        let uuid = uuid_col(row, "uuid");
-        let annotations = if with_annotations { self.track_annotations(&uuid).await? } else { Vec::new() };
-        Ok(AnnotationTrack {
-            uuid,
-            item: uuid_col(row, "item"),
-            title: text(row, "title"),
-            description: text(row, "description"),
-            author: opt_text(row, "author"),
-            is_public: int(row, "is_public") != 0,
-            overlapping: int(row, "overlapping") != 0,
-            annotations,
-            date_added: text(row, "date_added"),
-            date_modified: text(row, "date_modified"),
-        })
     }
 
     /// Tracks `viewer` sees, of one item or of every item it sees; each with its annotations.
@@ -174,15 +158,14 @@ impl Store {
         }
         let filter = Self::visible_tracks(viewer).and_some("item = ?", item.map(|i| i.to_string()));
         let (count, rows) = self.page_rows("annotation_tracks", &filter, "date_added ASC, uuid ASC", page).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let track = self.track_from_row(row, true).await?;
-            // Tracks of items the viewer no longer sees are left out.
-            if item.is_some() || self.item(viewer, &track.item).await.is_ok() {
-                out.push(track);
-            }
+        let mut tracks: Vec<AnnotationTrack> = rows.iter().map(track_from_row).collect();
+        // The page's annotations in one query, not one per track.
+        let uuids: Vec<uuid::Uuid> = tracks.iter().map(|t| t.uuid).collect();
+        let mut annotations = self.annotations_of_tracks(&uuids).await?;
+        for track in &mut tracks {
+            track.annotations = annotations.remove(&track.uuid).unwrap_or_default();
         }
-        Ok(Page { count, rows: out })
+        Ok(Page { count, rows: tracks })
     }
 
     /// The uuids of the tracks of `item` that `viewer` sees (the item's `annotation_tracks`).
@@ -255,11 +238,29 @@ impl Store {
     }
 
     async fn track_annotations(&self, track: &uuid::Uuid) -> Result<Vec<Annotation>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM annotations WHERE track = $1 ORDER BY start_time, uuid")
-            .bind(track.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(annotation_from_row).collect())
+        Ok(self.annotations_of_tracks(&[*track]).await?.remove(track).unwrap_or_default())
+    }
+
+    /// The annotations of `tracks`, each track's in time order.
+    async fn annotations_of_tracks(
+        &self,
+        tracks: &[uuid::Uuid],
+    ) -> Result<std::collections::HashMap<uuid::Uuid, Vec<Annotation>>, StoreError> {
+        let mut by_track = std::collections::HashMap::<uuid::Uuid, Vec<Annotation>>::new();
+        if tracks.is_empty() {
+            return Ok(by_track);
+        }
+        let marks: Vec<String> = (1..=tracks.len()).map(|n| format!("${n}")).collect();
+        let sql = format!("SELECT * FROM annotations WHERE track IN ({}) ORDER BY start_time, uuid", marks.join(", "));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for track in tracks {
+            query = query.bind(track.to_string());
+        }
+        for row in query.fetch_all(&self.pool).await? {
+            let annotation = annotation_from_row(&row);
+            by_track.entry(annotation.track).or_default().push(annotation);
+        }
+        Ok(by_track)
     }
 
     /// Checks an annotation's span against the item's duration and, on a track that is not
@@ -450,6 +451,22 @@ fn ensure_writable(viewer: &Viewer, track: &AnnotationTrack) -> Result<(), Store
         Ok(())
     } else {
         Err(StoreError::Forbidden(format!("annotation track `{}` is not yours", track.uuid)))
+    }
+}
+
+/// A track's row, without its annotations.
+fn track_from_row(row: &AnyRow) -> AnnotationTrack {
+    AnnotationTrack {
+        uuid: uuid_col(row, "uuid"),
+        item: uuid_col(row, "item"),
+        title: text(row, "title"),
+        description: text(row, "description"),
+        author: opt_text(row, "author"),
+        is_public: int(row, "is_public") != 0,
+        overlapping: int(row, "overlapping") != 0,
+        annotations: Vec::new(),
+        date_added: text(row, "date_added"),
+        date_modified: text(row, "date_modified"),
     }
 }
 

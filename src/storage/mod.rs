@@ -173,6 +173,15 @@ impl Where {
         self.owned_by(viewer, "(is_public = 1 OR author = ?)", "is_public = 1")
     }
 
+    /// Rows with an `item` column whose item `viewer` sees.
+    pub fn of_items_visible_to(self, viewer: &Viewer) -> Where {
+        self.owned_by(
+            viewer,
+            "item IN (SELECT uuid FROM items WHERE is_public = 1 OR author = ?)",
+            "item IN (SELECT uuid FROM items WHERE is_public = 1)",
+        )
+    }
+
     /// `clause` (with `?` for the user) for users, `anonymous` for anonymous clients, nothing
     /// for admins.
     pub fn owned_by(mut self, viewer: &Viewer, clause: &str, anonymous: &str) -> Where {

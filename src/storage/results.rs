@@ -75,11 +75,7 @@ pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
 
 /// Results are visible with their item.
 fn visible(viewer: &Viewer) -> Where {
-    Where::default().owned_by(
-        viewer,
-        "item IN (SELECT uuid FROM items WHERE is_public = 1 OR author = ?)",
-        "item IN (SELECT uuid FROM items WHERE is_public = 1)",
-    )
+    Where::default().of_items_visible_to(viewer)
 }
 
 impl Store {

@@ -81,6 +81,22 @@ async fn the_item_view_draws_zooms_and_plays() {
     server.shutdown().await;
 }
 
+/// The item view goes on past its access token's life: renewed without drawing the view again,
+/// and a seek the server refuses with the old token goes on with a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_view_outlives_its_access_token() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "access_token_s = 8\n", "[items]\n")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    // Long enough that the player has not read the seek target (it reads a few MB ahead).
+    let wav = tone(env.path(), "two minutes.wav", 120.0);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let base = format!("http://{}", server.addr);
+    browser_script("renewal", &[&base, "ana", "ana-password", uuid, "120", "8"]).await;
+    server.shutdown().await;
+}
+
 /// Six clicks, one a second from 0.5 s: the `analysis` experience run from the page, followed
 /// to 100 %, and its onsets drawn as six markers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1094,6 +1094,13 @@ async fn annotation_tracks_are_their_authors(engine: Engine) {
     )
     .await;
     assert_eq!(r.status, 204);
+    // A public track of an item made private is neither listed nor counted for others.
+    let item_path = format!("/api/v1/items/{uuid}");
+    assert_eq!(http::json(addr, "PATCH", &item_path, Some(&ada), &json!({ "is_public": false })).await.status, 200);
+    let listed = http::get(addr, "/api/v1/annotation_tracks", Some(&bob)).await.json();
+    assert_eq!((listed["count"].as_i64(), listed["results"].as_array().map(Vec::len)), (Some(0), Some(0)), "{listed}");
+    let own = http::get(addr, "/api/v1/annotation_tracks", Some(&ada)).await.json();
+    assert_eq!(own["results"][0]["annotations"].as_array().map(Vec::len), Some(1), "{own}");
     // Deleting the item deletes its tracks and their annotations.
     let r = http::send(
         addr,

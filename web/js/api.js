@@ -1,5 +1,9 @@
 // The REST API as the player uses it: JSON requests with the logged-in user's token (kept in
 // localStorage, renewed with the refresh token when it expires), and uploads with progress.
+//
+// Two events tell the views what changed: `timeside:session` when someone logs in or out
+// (views are drawn again for the new user), `timeside:token` when the same user's token was
+// renewed (views go on; elements that load URLs with the old token take the new one).
 
 const BASE = "/api/v1";
 const KEY = "timeside.session";
@@ -13,10 +17,10 @@ export function session() {
   }
 }
 
-function keep(s) {
+function keep(s, event = "timeside:session") {
   if (s) localStorage.setItem(KEY, JSON.stringify(s));
   else localStorage.removeItem(KEY);
-  window.dispatchEvent(new Event("timeside:session"));
+  window.dispatchEvent(new Event(event));
 }
 
 /** An API error: the server's `code` and `message`, and the HTTP status. */
@@ -38,7 +42,16 @@ async function failure(response) {
   return new ApiError(response.status, body.code || "http_" + response.status, body.message || response.statusText);
 }
 
-async function renew() {
+// The renewal under way: requests refused together share it.
+let renewing = null;
+
+/** Gets a new access token with the refresh token; false (and logged out) if refused. */
+export function renew() {
+  renewing ??= renewOnce().finally(() => (renewing = null));
+  return renewing;
+}
+
+async function renewOnce() {
   const s = session();
   if (!s || !s.refresh) return false;
   const r = await fetch(BASE + "/token/refresh", {
@@ -51,8 +64,30 @@ async function renew() {
     return false;
   }
   const pair = await r.json();
-  keep({ ...s, access: pair.access, refresh: pair.refresh || s.refresh });
+  keep({ ...s, access: pair.access, refresh: pair.refresh || s.refresh }, "timeside:token");
   return true;
+}
+
+/** Seconds left on an access token (its JWT `exp`); Infinity when it cannot be read. */
+function secondsLeft(access) {
+  try {
+    const payload = JSON.parse(atob(access.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return payload.exp - Date.now() / 1000;
+  } catch {
+    return Infinity;
+  }
+}
+
+/**
+ * A URL of the API that an element loads itself (audio, images, download links send no
+ * header): the token goes in the query, renewed first if it has less than a minute left,
+ * since an element cannot renew it on a refusal.
+ */
+export async function mediaUrl(path, params = {}) {
+  if (session() && secondsLeft(session().access) < 60) await renew();
+  const s = session();
+  const query = new URLSearchParams({ ...params, ...(s ? { token: s.access } : {}) });
+  return `${BASE}${path}?${query}`;
 }
 
 function authorization() {

@@ -6,7 +6,7 @@
 
 import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
-import { call, session } from "./api.js";
+import { call, mediaUrl, renew, session } from "./api.js";
 import { clock, fit, h, whenLeft } from "./dom.js";
 
 const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
@@ -15,11 +15,10 @@ const ZOOM = 2;
 /** Fewest pixels a sample takes at the deepest zoom. */
 const PIXELS_PER_SAMPLE = 8;
 
-/** A URL of the API that an element loads itself (no header): the token goes in the query. */
-function mediaUrl(path, params = {}) {
-  const s = session();
-  const query = new URLSearchParams({ ...params, ...(s ? { token: s.access } : {}) });
-  return `/api/v1${path}?${query}`;
+/** Follows a download link of the API with a token renewed if need be (a link sends no header). */
+async function download(event, path) {
+  event.preventDefault();
+  h("a", { href: await mediaUrl(path), download: "" }).click();
 }
 
 /** Fetches the latest of a series of requests: a newer one aborts the older. */
@@ -73,9 +72,8 @@ export async function itemView(root, signal, uuid) {
   // No preload: the item's duration comes from the API, and a long file's metadata preload
   // fetches a megabyte before anyone presses Play.
   const audio = h("audio", { preload: "none" });
-  audio.src = audio.canPlayType(item.mime_type || "")
-    ? mediaUrl(`/items/${uuid}/download/original`)
-    : mediaUrl(`/items/${uuid}/download/mp3`);
+  const audioUrl = () => mediaUrl(`/items/${uuid}/download/${audio.canPlayType(item.mime_type || "") ? "original" : "mp3"}`);
+  audio.src = await audioUrl();
   const play = h("button", { "data-testid": "play", "aria-label": "Play", onclick: () => toggle() }, "Play");
   const position = h("span", { class: "num", "aria-live": "off" }, `0:00 / ${clock(duration)}`);
   const range = h("span", { class: "muted num" });
@@ -93,13 +91,33 @@ export async function itemView(root, signal, uuid) {
   const fetchOverview = latest();
   const fetchZoom = latest();
 
+  // Whether the listener asked for sound (the player pauses itself on an error).
+  let wanted = false;
   function toggle() {
-    if (audio.paused) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
+    wanted = audio.paused;
+    if (wanted) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
     else audio.pause();
   }
+  audio.addEventListener("ended", () => (wanted = false));
+  // The audio's URL carries the access token, which expires (after an hour by default): a seek
+  // or a re-read after that is refused. Then the token is renewed and the audio goes on from
+  // where it was, once; a second error in a row is the browser's.
+  let retried = false;
+  audio.addEventListener("playing", () => (retried = false));
+  audio.addEventListener("error", async () => {
+    if (!audio.getAttribute("src") || signal.aborted) return;
+    const at = audio.currentTime;
+    if (!retried && session() && (await renew())) {
+      retried = true;
+      audio.src = await audioUrl();
+      audio.currentTime = at;
+      if (wanted) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
+      return;
+    }
+    problem.textContent = "the audio cannot be played in this browser";
+  });
   audio.addEventListener("play", () => Object.assign(play, { textContent: "Pause", ariaLabel: "Pause" }));
   audio.addEventListener("pause", () => Object.assign(play, { textContent: "Play", ariaLabel: "Play" }));
-  audio.addEventListener("error", () => (problem.textContent = "the audio cannot be played in this browser"));
 
   function setView(start, span) {
     const minSpan = Math.min(duration, (zoomview.clientWidth || 800) / (rate * PIXELS_PER_SAMPLE));
@@ -137,14 +155,14 @@ export async function itemView(root, signal, uuid) {
     // A tile per settled window: zooming and dragging ask for none in between; none once the
     // view is left.
     clearTimeout(spectrogramTimer);
-    spectrogramTimer = setTimeout(() => {
-      if (signal.aborted) return;
+    spectrogramTimer = setTimeout(async () => {
       const ratio = window.devicePixelRatio || 1;
-      spectrogram.src = mediaUrl(`/items/${uuid}/spectrogram.png`, {
+      const url = await mediaUrl(`/items/${uuid}/spectrogram.png`, {
         start: view.start.toFixed(6), stop: view.stop.toFixed(6), scale: scale.value,
         width: Math.min(4096, Math.round(spectrogram.clientWidth * ratio) || 1024),
         height: Math.min(1024, Math.round(spectrogram.clientHeight * ratio) || 256),
       });
+      if (!signal.aborted) spectrogram.src = url;
     }, 150);
   }
 
@@ -296,12 +314,12 @@ export async function itemView(root, signal, uuid) {
   scale.addEventListener("change", () => loadZoom());
 
   // The item's analyses and visible annotation tracks in one file, in the formats of the tools
-  // people open them with (the link takes the session's token when followed).
+  // people open them with.
   const exportsBar = h("p", { class: "toolbar", "aria-label": "Export results and annotations" },
     h("span", { class: "muted" }, "Export results and annotations:"),
     [["jams", "JAMS"], ["eaf", "ELAN"], ["TextGrid", "Praat TextGrid"], ["vtt", "WebVTT"], ["txt", "Audacity labels"],
       ["svl", "Sonic Visualiser"]].map(([ext, name]) =>
-      h("a", { href: "#", download: "", onclick: (e) => (e.currentTarget.href = mediaUrl(`/items/${uuid}/export.${ext}`)) }, name)));
+      h("a", { href: "#", onclick: (e) => download(e, `/items/${uuid}/export.${ext}`) }, name)));
 
   root.replaceChildren(
     h("h1", {}, item.title || "(untitled)"),
