@@ -79,13 +79,21 @@ function secondsLeft(access) {
 }
 
 /**
+ * The session, its access token renewed first if it has less than a minute left: for what
+ * cannot renew it on a refusal (elements' URLs, WebSocket handshakes, uploads).
+ */
+async function freshSession() {
+  const s = session();
+  if (s && secondsLeft(s.access) < 60) await renew();
+  return session();
+}
+
+/**
  * A URL of the API that an element loads itself (audio, images, download links send no
- * header): the token goes in the query, renewed first if it has less than a minute left,
- * since an element cannot renew it on a refusal.
+ * header): the token goes in the query.
  */
 export async function mediaUrl(path, params = {}) {
-  if (session() && secondsLeft(session().access) < 60) await renew();
-  const s = session();
+  const s = await freshSession();
   const query = new URLSearchParams({ ...params, ...(s ? { token: s.access } : {}) });
   return `${BASE}${path}?${query}`;
 }
@@ -132,12 +140,12 @@ export function logout() {
  * Uploads `file` as a new item; `progress(fraction)` follows the bytes sent. Resolves with
  * the new item. XMLHttpRequest, because fetch reports no upload progress.
  */
-export function upload(file, progress) {
+export async function upload(file, progress) {
+  const s = await freshSession();
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", BASE + "/items");
-    const auth = authorization();
-    if (auth.Authorization) xhr.setRequestHeader("Authorization", auth.Authorization);
+    if (s) xhr.setRequestHeader("Authorization", "Bearer " + s.access);
     xhr.upload.onprogress = (e) => e.lengthComputable && progress(e.loaded / e.total);
     xhr.onload = () => {
       let body = {};
@@ -159,23 +167,34 @@ export function upload(file, progress) {
 
 /**
  * A WebSocket to the event feed (`/api/v1/ws`) following `topics` (one or a list), with the
- * session's token; `onEvent(event)` for each event. Its `subscribe(topic)` follows one more.
+ * session's token (renewed first if need be: a refused handshake cannot renew it);
+ * `onEvent(event)` for each event, `onClose()` when the connection ends or cannot be made.
+ * Returns `{ subscribe(topic), close() }`; `subscribe` follows one more topic.
  */
-export function follow(topics, onEvent) {
-  const s = session();
-  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const query = s ? `?token=${encodeURIComponent(s.access)}` : "";
-  const socket = new WebSocket(`${scheme}//${location.host}/api/v1/ws${query}`);
+export function follow(topics, onEvent, onClose = () => {}) {
   const pending = [].concat(topics);
+  let socket = null;
+  let closed = false;
   const send = (topic) => socket.send(JSON.stringify({ op: "subscribe", topic }));
-  socket.addEventListener("open", () => pending.splice(0).forEach(send));
-  socket.addEventListener("message", (m) => {
-    try {
-      onEvent(JSON.parse(m.data));
-    } catch {
-      // Not an event.
-    }
-  });
-  socket.subscribe = (topic) => (socket.readyState === WebSocket.OPEN ? send(topic) : pending.push(topic));
-  return socket;
+  mediaUrl("/ws").then((url) => {
+    if (closed) return;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${location.host}${url}`);
+    socket.addEventListener("open", () => pending.splice(0).forEach(send));
+    socket.addEventListener("message", (m) => {
+      try {
+        onEvent(JSON.parse(m.data));
+      } catch {
+        // Not an event.
+      }
+    });
+    socket.addEventListener("close", onClose);
+  }, onClose);
+  return {
+    subscribe: (topic) => (socket?.readyState === WebSocket.OPEN ? send(topic) : pending.push(topic)),
+    close() {
+      closed = true;
+      socket?.close();
+    },
+  };
 }

@@ -314,8 +314,7 @@ export async function liveChannelView(root, signal, id) {
 
   // The WebSocket, opened again after a lost connection (a server restart) until the view is left.
   function connect() {
-    socket = follow(`live:${id}`, onEvent);
-    socket.addEventListener("close", () => {
+    socket = follow(`live:${id}`, onEvent, () => {
       if (!signal.aborted) setTimeout(() => !signal.aborted && connect(), 2000);
     });
   }
