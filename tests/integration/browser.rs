@@ -65,19 +65,26 @@ async fn the_player_is_served_and_nothing_beside_it() {
     server.shutdown().await;
 }
 
+/// A server with `server_extra` in its `[server]` table and items ingested, and the uuid of a
+/// `seconds`-long tone that ana (password `ana-password`) uploaded.
+async fn server_with_a_tone(env: &Env, server_extra: &str, seconds: f64) -> (timeside::server::RunningServer, String) {
+    let server = timeside::server::start(config(env, 1, server_extra, "[items]\n")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let wav = tone(env.path(), "tone.wav", seconds);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    (server, uuid)
+}
+
 /// The item view draws the overview and the zoomed window from the server's data, asks for a
 /// finer window when zoomed in, shows the spectrogram tile and plays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_item_view_draws_zooms_and_plays() {
     let env = Env::new(Engine::Sqlite).await;
-    let server = timeside::server::start(config(&env, 1, "", "[items]\n")).await.expect("start");
-    let token = crate::on_demand::user(&server, "ana", false).await;
-    let wav = tone(env.path(), "twenty seconds.wav", 20.0);
-    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
-    let uuid = item["uuid"].as_str().expect("uuid");
+    let (server, uuid) = server_with_a_tone(&env, "", 20.0).await;
     let base = format!("http://{}", server.addr);
     let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/item.png")).unwrap_or_default();
-    browser_script("item", &[&base, "ana", "ana-password", uuid, "20", &shot]).await;
+    browser_script("item", &[&base, "ana", "ana-password", &uuid, "20", &shot]).await;
     server.shutdown().await;
 }
 
@@ -86,14 +93,10 @@ async fn the_item_view_draws_zooms_and_plays() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_item_view_outlives_its_access_token() {
     let env = Env::new(Engine::Sqlite).await;
-    let server = timeside::server::start(config(&env, 1, "access_token_s = 8\n", "[items]\n")).await.expect("start");
-    let token = crate::on_demand::user(&server, "ana", false).await;
-    // Long enough that the player has not read the seek target (it reads a few MB ahead).
-    let wav = tone(env.path(), "two minutes.wav", 120.0);
-    let item = crate::on_demand::upload(server.addr, &token, &wav, &[]).await;
-    let uuid = item["uuid"].as_str().expect("uuid");
+    // Two minutes: the player has not read the seek target (it reads a few MB ahead).
+    let (server, uuid) = server_with_a_tone(&env, "access_token_s = 8\n", 120.0).await;
     let base = format!("http://{}", server.addr);
-    browser_script("renewal", &[&base, "ana", "ana-password", uuid, "120", "8"]).await;
+    browser_script("renewal", &[&base, "ana", "ana-password", &uuid, "120", "8"]).await;
     server.shutdown().await;
 }
 
