@@ -30,16 +30,17 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
         warp::any().map(move || state.clone())
     };
     let auth = warp::header::optional::<String>("authorization").and(warp::ext::optional::<Peer>());
-    let get_one = warp::get().and(warp::path!("api" / "v1" / "live" / String)).and(with_state.clone()).map(get_channel);
-    let create = warp::post()
-        .and(warp::path!("api" / "v1" / "live"))
+    // Paths before methods, as in `server::routes`.
+    let get_one = warp::path!("api" / "v1" / "live" / String).and(warp::get()).and(with_state.clone()).map(get_channel);
+    let create = warp::path!("api" / "v1" / "live")
+        .and(warp::post())
         .and(auth)
         .and(warp::body::content_length_limit(MAX_BODY))
         .and(warp::body::bytes())
         .and(with_state.clone())
         .then(create_channel);
     let delete =
-        warp::delete().and(warp::path!("api" / "v1" / "live" / String)).and(auth).and(with_state).then(delete_channel);
+        warp::path!("api" / "v1" / "live" / String).and(warp::delete()).and(auth).and(with_state).then(delete_channel);
     get_one.or(create).unify().or(delete).unify()
 }
 

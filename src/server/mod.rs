@@ -368,27 +368,31 @@ fn with_state(
 pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
+    // Every route checks its path before its method: a method refused on a path that is no
+    // route would make an unknown path's 404 a 405 (warp keeps the "most relevant" rejection).
     let get_or_head = warp::get().map(|| false).or(warp::head().map(|| true)).unify();
-    let live_stream = get_or_head
-        .and(warp::path!("live" / String))
+    let live_stream = warp::path!("live" / String)
+        .and(get_or_head)
+        .map(|name, head| (head, name))
+        .untuple_one()
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("icy-metadata"))
         .and(with_state(state.clone()))
         .map(live_stream);
-    let health = warp::get().and(warp::path!("api" / "v1" / "health")).and(with_state(state.clone())).map(health);
+    let health = warp::path!("api" / "v1" / "health").and(warp::get()).and(with_state(state.clone())).map(health);
     let live_status =
-        warp::get().and(warp::path!("api" / "v1" / "live")).and(with_state(state.clone())).map(live_status);
+        warp::path!("api" / "v1" / "live").and(warp::get()).and(with_state(state.clone())).map(live_status);
     let icecast_status =
-        warp::get().and(warp::path!("status-json.xsl")).and(with_state(state.clone())).map(status::icecast_status);
-    let metrics = warp::get().and(warp::path!("metrics")).and(with_state(state.clone())).then(status::metrics);
-    let preflight = warp::options().and(warp::path!("live" / String)).map(|_: String| cors_preflight());
+        warp::path!("status-json.xsl").and(warp::get()).and(with_state(state.clone())).map(status::icecast_status);
+    let metrics = warp::path!("metrics").and(warp::get()).and(with_state(state.clone())).then(status::metrics);
+    let preflight = warp::path!("live" / String).and(warp::options()).map(|_: String| cors_preflight());
     let api = api::routes(state.clone());
     let rest = rest::filter(state.clone()).boxed();
-    let docs = warp::get()
-        .and(warp::path!("api" / "docs"))
+    let docs = warp::path!("api" / "docs")
+        .and(warp::get())
         .map(|| warp::reply::html(rest::openapi::docs_page()).into_response());
-    let admin_metadata = warp::get()
-        .and(warp::path!("admin" / "metadata"))
+    let admin_metadata = warp::path!("admin" / "metadata")
+        .and(warp::get())
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::ext::optional::<Peer>())

@@ -63,13 +63,13 @@ fn asset(path: &str, if_none_match: Option<String>) -> warp::reply::Response {
 
 /// `GET /` and `GET /web/{path}`.
 pub fn routes() -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let index = warp::get()
-        .and(warp::path::end())
+    let index = warp::path::end()
+        .and(warp::get())
         .and(warp::header::optional::<String>("if-none-match"))
         .map(|tag| asset("index.html", tag));
-    let files = warp::get()
-        .and(warp::path("web"))
+    let files = warp::path("web")
         .and(warp::path::tail())
+        .and(warp::get())
         .and(warp::header::optional::<String>("if-none-match"))
         .map(|tail: warp::path::Tail, tag| asset(tail.as_str(), tag));
     index.or(files).unify()

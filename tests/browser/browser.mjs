@@ -23,6 +23,8 @@ export async function run(test) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // What the server's Content-Security-Policy blocked would fail silently otherwise.
+  page.on("console", (m) => m.type() === "error" && m.text().includes("Content Security Policy") && errors.push(m.text()));
   // Requests not answered yet, to tell a stalled page from a slow one when a step times out.
   const pending = new Map();
   page.on("request", (r) => pending.set(r, Date.now()));

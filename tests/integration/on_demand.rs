@@ -817,6 +817,18 @@ async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented(en
     assert_eq!((r.status, r.json()["code"].clone()), (404, json!("not_found")));
     let r = http::send(addr, "PUT", "/api/v1/items", &[], b"").await;
     assert_eq!(r.status, 405);
+    // A path that is no route is 404 whatever the method; a route's wrong method is 405.
+    for (method, path, status) in [
+        ("GET", "/favicon.ico", 404),
+        ("POST", "/nothing-here", 404),
+        ("OPTIONS", "/nothing-here", 404),
+        ("POST", "/", 405),
+        ("DELETE", "/live/nothing.mp3", 405),
+        ("POST", "/api/v1/health", 405),
+    ] {
+        let r = http::send(addr, method, path, &[], b"").await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+    }
     // OpenAPI from the route table, and a docs page with no outside asset.
     let doc = http::get(addr, "/api/v1/openapi.json", None).await.json();
     assert_eq!(doc["openapi"], "3.0.3");

@@ -109,7 +109,7 @@ export async function libraryView(root, signal) {
   root.replaceChildren(
     h("h1", {}, "Library"),
     h("div", { class: "toolbar" }, search, canWrite && h("label", {}, "Upload ", picker)),
-    canWrite ? byUrl : h("p", { class: "muted" }, "Log in to upload or add items."),
+    canWrite ? byUrl : h("p", { class: "muted" }, "Log in to upload or add items. Accounts are made on the server with ", h("code", {}, "timeside user add NAME"), "."),
     uploads,
     status,
     list,
