@@ -23,6 +23,10 @@ await run(async (page) => {
     await page.waitForFunction((c) => c.width > 0, await canvas.elementHandle());
     await until(page, () => drawn(canvas), Boolean, `the ${name} stays blank`, 10000);
   }
+  // The peaks pyramid and coarse spectrogram stored at ingest are the view's data, not tracks.
+  const offered = await until(page, () => page.getByLabel("Result to show as a track").locator("option").allInnerTexts(),
+    (o) => o.length > 0, "the result picker stays empty");
+  check(offered.join() === "no analysis results yet", `results offered as tracks before any analysis: ${offered}`);
   const span = async () => zoomview.evaluate((c) => Number(c.dataset.stop) - Number(c.dataset.start));
   const whole = await span();
   check(Math.abs(whole - Number(seconds)) < 0.01, `the zoomed view starts on the whole item (${whole} s)`);

@@ -22,12 +22,18 @@ export function analysesPanel(uuid, tracksBox, signal) {
   const state = h("span", { class: "muted" });
   const problem = h("p", { class: "error", role: "alert" });
   let task = null;
+  // Analyzers' results are offered as tracks; graphers' data (the peaks pyramid and coarse
+  // spectrogram the view itself draws from) is not.
+  const analyzers = call("GET", "/processors?page_size=100")
+    .then((page) => new Set(page.results.filter((p) => p.kind === "analyzer").map((p) => p.pid)));
 
   async function refreshResults() {
-    const item = await call("GET", `/items/${uuid}`);
-    const rows = (item.results || []).filter((r) => r.status === "done" && r.mime_type === "application/json");
+    const [item, kinds] = await Promise.all([call("GET", `/items/${uuid}`), analyzers]);
+    const rows = (item.results || [])
+      .filter((r) => r.status === "done" && r.mime_type === "application/json" && kinds.has(r.processor));
     const chosen = picker.value;
     picker.replaceChildren(...rows.map((r) => h("option", { value: r.uuid }, r.processor)));
+    if (!rows.length) picker.append(h("option", { value: "" }, "no analysis results yet"));
     if (rows.some((r) => r.uuid === chosen)) picker.value = chosen;
     add.disabled = rows.length === 0;
   }
