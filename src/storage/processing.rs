@@ -2,6 +2,7 @@
 //! ordered list of presets, run in one decoding pass; every shipped pipeline is one) and
 //! selections (items and nested selections).
 
+use super::items::Item;
 use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text, uuid_col};
 use crate::pipeline::{CompiledPipeline, PipelineSpec, StepSpec};
 use crate::processors::registry::unknown_processor_message;
@@ -583,7 +584,7 @@ impl Store {
 
     /// Every item of a selection and its nested selections that `viewer` sees, once each, in
     /// order (depth first).
-    pub async fn selection_items(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Vec<uuid::Uuid>, StoreError> {
+    pub async fn selection_items(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut seen_items = HashSet::new();
         let mut seen = HashSet::new();
@@ -594,8 +595,10 @@ impl Store {
             }
             let Ok(selection) = self.selection(viewer, &s).await else { continue };
             for i in selection.items {
-                if self.item(viewer, &i).await.is_ok() && seen_items.insert(i) {
-                    out.push(i);
+                if let Ok(item) = self.item(viewer, &i).await
+                    && seen_items.insert(i)
+                {
+                    out.push(item);
                 }
             }
             for child in selection.selections.into_iter().rev() {

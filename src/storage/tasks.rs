@@ -27,6 +27,8 @@ pub struct Task {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct TaskItem {
     pub item: uuid::Uuid,
+    /// The item's title, for lists of tasks; empty once the task's author no longer sees it.
+    pub title: String,
     pub status: String,
     pub progress: f64,
     pub error: String,
@@ -52,7 +54,7 @@ impl Store {
         let exp = self.experience(viewer, experience).await?;
         exp.pipeline()?;
         let items = match (item, selection) {
-            (Some(i), None) => vec![self.item(viewer, i).await?.uuid],
+            (Some(i), None) => vec![self.item(viewer, i).await?],
             (None, Some(s)) => {
                 let items = self.selection_items(viewer, s).await?;
                 if items.is_empty() {
@@ -83,7 +85,7 @@ impl Store {
             sqlx::query("INSERT INTO jobs (uuid, task, item, status, date_added) VALUES ($1, $2, $3, $4, $5)")
                 .bind(uuid::Uuid::new_v4().to_string())
                 .bind(uuid.to_string())
-                .bind(item.to_string())
+                .bind(item.uuid.to_string())
                 .bind(status::PENDING)
                 .bind(format!("{now}#{i:08}"))
                 .execute(&mut *tx)
@@ -111,7 +113,8 @@ impl Store {
             items: items
                 .into_iter()
                 .map(|item| TaskItem {
-                    item,
+                    item: item.uuid,
+                    title: item.title,
                     status: status::PENDING.into(),
                     progress: 0.0,
                     error: String::new(),
@@ -130,10 +133,16 @@ impl Store {
 
     async fn task_from_row(&self, row: &AnyRow) -> Result<Task, StoreError> {
         let uuid = uuid_col(row, "uuid");
-        let jobs = sqlx::query("SELECT * FROM jobs WHERE task = $1 ORDER BY date_added")
-            .bind(uuid.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        // With the item's title where the task's author still sees the item.
+        let jobs = sqlx::query(
+            "SELECT jobs.*, items.title AS item_title FROM jobs
+             JOIN tasks ON tasks.uuid = jobs.task
+             LEFT JOIN items ON items.uuid = jobs.item AND (items.is_public = 1 OR items.author = tasks.author)
+             WHERE jobs.task = $1 ORDER BY jobs.date_added",
+        )
+        .bind(uuid.to_string())
+        .fetch_all(&self.pool)
+        .await?;
         let results = sqlx::query("SELECT * FROM results WHERE task = $1 ORDER BY date_added")
             .bind(uuid.to_string())
             .fetch_all(&self.pool)
@@ -145,6 +154,7 @@ impl Store {
                 let item = uuid_col(j, "item");
                 TaskItem {
                     item,
+                    title: opt_text(j, "item_title").unwrap_or_default(),
                     status: text(j, "status"),
                     progress: float(j, "progress").unwrap_or_default(),
                     error: text(j, "error"),

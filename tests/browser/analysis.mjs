@@ -43,7 +43,7 @@ await run(async (page) => {
   const row = page.getByTestId("task-row").filter({ hasText: experience });
   await row.waitFor();
   const summary = await row.innerText();
-  check(summary.includes("done") && summary.includes("onsets"), `the task's row says "${summary}"`);
+  check(summary.includes("done") && summary.includes("onsets") && summary.includes("clicks"), `the task's row says "${summary}"`);
   check((await row.getByTestId("task-progress").evaluate((p) => p.value)) === 1, "the task's bar is full");
   if (screenshot) await page.screenshot({ path: screenshot.replace(/analysis\.png$/, "tasks.png") });
 });

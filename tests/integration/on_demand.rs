@@ -189,6 +189,11 @@ async fn uploads_in_several_formats_run_an_experience_on_a_selection_followed_ov
         tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await.expect("ws");
     let task = run_task(addr, &token, &exp, ("selection", &selection)).await;
     let id = task["uuid"].as_str().expect("uuid");
+    // Its items carry their titles, as created and as read back.
+    let titles = |t: &Value| t["items"].as_array().map(|i| i.iter().map(|i| i["title"].clone()).collect::<Vec<_>>());
+    assert_eq!(titles(&task), Some(vec![json!("A tone"), json!("tone.flac")]), "{task}");
+    let read = http::get(addr, &format!("/api/v1/tasks/{id}"), Some(&token)).await.json();
+    assert_eq!(titles(&read), titles(&task), "{read}");
     ws.send(Message::text(json!({ "op": "subscribe", "topic": format!("task:{id}") }).to_string()))
         .await
         .expect("send");

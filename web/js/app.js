@@ -37,11 +37,17 @@ async function show() {
     try {
       await render(root, left.signal, ...match.slice(1));
     } catch (e) {
-      if (!left.signal.aborted) root.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
+      if (!left.signal.aborted) {
+        root.replaceChildren(h("p", { class: "error", role: "alert" }, e.message), backToLibrary());
+      }
     }
     return;
   }
-  root.replaceChildren(h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the library")));
+  root.replaceChildren(h("h1", {}, "Not found"), backToLibrary());
+}
+
+function backToLibrary() {
+  return h("p", {}, h("a", { href: "#/" }, "Back to the library"));
 }
 
 function sessionBar() {

@@ -35,7 +35,7 @@ export async function tasksView(root, signal) {
     const results = task.items.flatMap((i) => i.results.map((r) => h("a", { href: `#/items/${i.item}` }, r.processor)));
     return h("tr", { "data-testid": "task-row", "data-uuid": task.uuid },
       h("td", {}, experiences.get(task.experience) || task.experience),
-      h("td", {}, task.items.map((i, n) => [n ? ", " : "", h("a", { href: `#/items/${i.item}` }, "item " + (n + 1))])),
+      h("td", {}, task.items.map((i, n) => [n ? ", " : "", h("a", { href: `#/items/${i.item}` }, i.title || `item ${n + 1}`)])),
       h("td", {}, state, " ", bar),
       h("td", { class: "hide-narrow" }, when(task.date_added)),
       h("td", {}, errors.length ? h("span", { class: "error" }, errors.join("; ")) : results.flatMap((a, n) => [n ? " " : "", a])));
