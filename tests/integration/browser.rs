@@ -100,6 +100,43 @@ async fn the_item_view_outlives_its_access_token() {
     server.shutdown().await;
 }
 
+/// The item view follows its events across a server restart: its WebSocket connects again,
+/// and an experience run after the restart fills the progress bar.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_item_view_follows_its_events_across_a_server_restart() {
+    let env = Env::new(Engine::Sqlite).await;
+    let (server, uuid) = server_with_a_tone(&env, "", 5.0).await;
+    let addr = server.addr;
+    let signals = env.path().join("signals");
+    std::fs::create_dir_all(&signals).expect("signals dir");
+    let args = [
+        format!("http://{addr}"),
+        "ana".into(),
+        "ana-password".into(),
+        uuid,
+        "analysis".into(),
+        signals.display().to_string(),
+    ];
+    let script = tokio::spawn(async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        browser_script("restart", &args).await
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !signals.join("connected").exists() && !script.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.shutdown().await;
+    // The same address, database and token key: the page's session stays valid.
+    let mut again = config(&env, 1, "", "[items]\n");
+    again.server.listen = addr.to_string();
+    let server = timeside::server::start(again).await.expect("restart");
+    std::fs::write(signals.join("restarted"), "").expect("signal");
+    if let Err(e) = script.await {
+        std::panic::resume_unwind(e.into_panic());
+    }
+    server.shutdown().await;
+}
+
 /// Six clicks, one a second from 0.5 s: the `analysis` experience run from the page, followed
 /// to 100 %, and its onsets drawn as six markers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,14 +2,14 @@
 // (progress bar; new results appear without reloading), pick any result to add it as a track
 // under the zoomed view, and read global values as text.
 
-import { call, follow, session } from "./api.js";
-import { h, whenLeft } from "./dom.js";
+import { call, followWhileShown, session } from "./api.js";
+import { h } from "./dom.js";
 import { analysisTrack, drawable } from "./tracks.js";
 
 /**
  * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`
- * draws every track for the current view; its WebSocket closes when the view is left
- * (`signal`). Returns `{ element, draw(view) }`.
+ * draws every track for the current view; its WebSocket is followed while the view is
+ * shown (`signal`). Returns `{ element, draw(view) }`.
  */
 export function analysesPanel(uuid, tracksBox, signal) {
   const tracks = new Map();
@@ -81,7 +81,7 @@ export function analysesPanel(uuid, tracksBox, signal) {
 
   // The item's events: progress of its tasks and results as they are stored.
   const subscribe = (topic) => socket.subscribe(topic);
-  const socket = follow(`item:${uuid}`, (event) => {
+  const socket = followWhileShown(`item:${uuid}`, (event) => {
     if (event.task && task && event.task !== task) return;
     if (event.event === "progress") progress.value = event.fraction;
     if (event.event === "task_status") {
@@ -91,8 +91,7 @@ export function analysesPanel(uuid, tracksBox, signal) {
       if (event.error) problem.textContent = [].concat(event.error).join("; ");
     }
     if (event.event === "result") refreshResults();
-  });
-  whenLeft(signal, () => socket.close());
+  }, signal);
 
   call("GET", "/experiences?page_size=100")
     .then((page) => experiences.replaceChildren(...page.results.map((e) => h("option", { value: e.uuid }, e.title))))

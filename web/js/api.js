@@ -5,6 +5,8 @@
 // (views are drawn again for the new user), `timeside:token` when the same user's token was
 // renewed (views go on; elements that load URLs with the old token take the new one).
 
+import { whenLeft } from "./dom.js";
+
 const BASE = "/api/v1";
 const KEY = "timeside.session";
 
@@ -196,5 +198,36 @@ export function follow(topics, onEvent, onClose = () => {}) {
       closed = true;
       socket?.close();
     },
+  };
+}
+
+/** How long a view waits before it connects again to the event feed after losing it (ms). */
+const RECONNECT_MS = 2000;
+
+/**
+ * follow() for a view: after a lost connection (a server restart) it connects again every
+ * RECONNECT_MS, with every topic followed so far, until `signal` (the view's) fires or it is
+ * closed. Returns `{ subscribe(topic), close() }`.
+ */
+export function followWhileShown(topics, onEvent, signal) {
+  const followed = [].concat(topics);
+  let socket = null;
+  let closed = false;
+  const open = () => !closed && !signal.aborted;
+  const connect = () => {
+    socket = follow(followed, onEvent, () => open() && setTimeout(() => open() && connect(), RECONNECT_MS));
+  };
+  const close = () => {
+    closed = true;
+    socket.close();
+  };
+  connect();
+  whenLeft(signal, close);
+  return {
+    subscribe(topic) {
+      followed.push(topic);
+      socket.subscribe(topic);
+    },
+    close,
   };
 }

@@ -12,7 +12,7 @@
 // plus the audio's `currentTime`, however much the player buffers or stalls. Stopped, events
 // are drawn on the next frame after they come.
 
-import { call, follow } from "./api.js";
+import { call, followWhileShown } from "./api.js";
 import { clock, h, whenLeft } from "./dom.js";
 import { COLORS, FLOOR, LEVEL_RANGE, LOUDNESS_RANGE, TIMELINE_SPAN_S, drawBars, drawSpectrum, format, growingWave, timeline }
   from "./meters.js";
@@ -69,11 +69,10 @@ export async function liveListView(root, signal) {
   };
   // Each channel's peak level, from its `level` events.
   const followed = new Set();
-  const socket = follow([], (e) => {
+  const socket = followWhileShown([], (e) => {
     const shown = e.event === "level" && rows.get(e.topic.slice("live:".length));
     if (shown) shown.cells.level.value = Math.max(LEVEL_RANGE[0], ...e.peak_dbfs);
-  });
-  whenLeft(signal, () => socket.close());
+  }, signal);
   repeatUntilLeft(signal, async () => {
     try {
       const { channels } = await call("GET", "/live", undefined, { signal });
@@ -127,7 +126,6 @@ export async function liveChannelView(root, signal, id) {
   // Newest event received: its stream time and when it came (the live edge).
   let edge = null;
   let dirty = false;
-  let socket = null;
 
   // Paint latency (WebSocket receipt to the end of the paint that shows it), kept for the
   // browser benchmark: a count, sum, max, and 5 ms buckets up to 200 ms (the last: beyond).
@@ -312,12 +310,6 @@ export async function liveChannelView(root, signal, id) {
     if (queue.length > QUEUE_MAX) queue.splice(0, queue.length - QUEUE_MAX);
   }
 
-  // The WebSocket, opened again after a lost connection (a server restart) until the view is left.
-  function connect() {
-    socket = follow(`live:${id}`, onEvent, () => {
-      if (!signal.aborted) setTimeout(() => !signal.aborted && connect(), 2000);
-    });
-  }
 
   // A live stream starts from its live edge each time it plays (a paused one would fall
   // behind), and stops downloading when stopped.
@@ -359,10 +351,10 @@ export async function liveChannelView(root, signal, id) {
   document.addEventListener("keydown", onKey);
   whenLeft(signal, () => {
     document.removeEventListener("keydown", onKey);
-    socket?.close();
     stop();
   });
-  connect();
+  // Opened again after a lost connection (a server restart) until the view is left.
+  followWhileShown(`live:${id}`, onEvent, signal);
   requestAnimationFrame(frame);
   repeatUntilLeft(signal, async () => {
     try {

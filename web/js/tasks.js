@@ -2,8 +2,8 @@
 // errors and links to their items (where their results are drawn). Running tasks are followed live over the
 // WebSocket (`task:<uuid>` topics); the list itself is read again when one ends.
 
-import { call, follow, session } from "./api.js";
-import { h, whenLeft } from "./dom.js";
+import { call, followWhileShown, session } from "./api.js";
+import { h } from "./dom.js";
 
 const PAGE_SIZE = 50;
 
@@ -50,7 +50,7 @@ export async function tasksView(root, signal) {
       socket?.close();
       if (signal.aborted) return;
       const running = tasks.results.filter((t) => t.status === "pending" || t.status === "running");
-      socket = running.length ? follow(running.map((t) => `task:${t.uuid}`), onEvent) : null;
+      socket = running.length ? followWhileShown(running.map((t) => `task:${t.uuid}`), onEvent, signal) : null;
     } catch (e) {
       status.textContent = e.message;
     }
@@ -66,7 +66,6 @@ export async function tasksView(root, signal) {
     }
   }
 
-  whenLeft(signal, () => socket?.close());
   root.replaceChildren(
     h("h1", {}, "Tasks"),
     status,
