@@ -6,6 +6,19 @@ import { call, followWhileShown, session } from "./api.js";
 import { h } from "./dom.js";
 import { analysisTrack, drawable } from "./tracks.js";
 
+// Analyzers' results are offered as tracks; graphers' data (the peaks pyramid and coarse
+// spectrogram the view itself draws from) is not. Read once per page (50 KB with schemas).
+let analyzerNames = null;
+function analyzers() {
+  analyzerNames ??= call("GET", "/processors?page_size=100")
+    .then((page) => new Set(page.results.filter((p) => p.kind === "analyzer").map((p) => p.pid)))
+    .catch((e) => {
+      analyzerNames = null;
+      throw e;
+    });
+  return analyzerNames;
+}
+
 /**
  * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`
  * draws every track for the current view; its WebSocket is followed while the view is
@@ -22,13 +35,9 @@ export function analysesPanel(uuid, tracksBox, signal) {
   const state = h("span", { class: "muted" });
   const problem = h("p", { class: "error", role: "alert" });
   let task = null;
-  // Analyzers' results are offered as tracks; graphers' data (the peaks pyramid and coarse
-  // spectrogram the view itself draws from) is not.
-  const analyzers = call("GET", "/processors?page_size=100")
-    .then((page) => new Set(page.results.filter((p) => p.kind === "analyzer").map((p) => p.pid)));
 
   async function refreshResults() {
-    const [item, kinds] = await Promise.all([call("GET", `/items/${uuid}`), analyzers]);
+    const [item, kinds] = await Promise.all([call("GET", `/items/${uuid}`), analyzers()]);
     const rows = (item.results || [])
       .filter((r) => r.status === "done" && r.mime_type === "application/json" && kinds.has(r.processor));
     const chosen = picker.value;
