@@ -103,7 +103,7 @@ export async function itemView(root, signal, uuid) {
   // or a re-read after that is refused. Then the token is renewed and the audio goes on from
   // where it was, once; a second error in a row is the browser's.
   let retried = false;
-  audio.addEventListener("playing", () => (retried = false));
+  audio.addEventListener("canplay", () => (retried = false));
   audio.addEventListener("error", async () => {
     if (!audio.getAttribute("src") || signal.aborted) return;
     const at = audio.currentTime;
