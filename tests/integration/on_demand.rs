@@ -788,6 +788,15 @@ async fn presets_list_every_problem_lists_are_paged_and_the_api_is_documented(en
     for field in ["name", "kind", "version", "description", "unit", "parameters_schema", "parameters_default", "live"] {
         assert!(level.get(field).is_some(), "processors lack {field}");
     }
+    // Filtered by kind: exactly the analyzers of the whole list; an unknown kind is named.
+    let all = processors["results"].as_array().expect("list");
+    let analyzers = http::get(addr, "/api/v1/processors?kind=analyzer&page_size=100", None).await.json();
+    let pids = |list: &[Value]| list.iter().map(|p| p["pid"].clone()).collect::<Vec<_>>();
+    let expected: Vec<Value> = all.iter().filter(|p| p["kind"] == "analyzer").cloned().collect();
+    assert_eq!(pids(analyzers["results"].as_array().expect("list")), pids(&expected));
+    assert_eq!(analyzers["count"].as_u64(), Some(expected.len() as u64));
+    let r = http::get(addr, "/api/v1/processors?kind=analyser", None).await;
+    assert!(r.status == 400 && r.text().contains("kind=analyser"), "{}", r.text());
     // Pages: the shipped experiences, two per page.
     let p1 = http::get(addr, "/api/v1/experiences?page_size=2", None).await.json();
     assert_eq!(p1["count"], timeside::pipeline::SHIPPED.len());

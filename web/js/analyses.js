@@ -7,11 +7,11 @@ import { h } from "./dom.js";
 import { analysisTrack, drawable } from "./tracks.js";
 
 // Analyzers' results are offered as tracks; graphers' data (the peaks pyramid and coarse
-// spectrogram the view itself draws from) is not. Read once per page (50 KB with schemas).
+// spectrogram the view itself draws from) is not. Read once per page (with their schemas).
 let analyzerNames = null;
 function analyzers() {
-  analyzerNames ??= call("GET", "/processors?page_size=100")
-    .then((page) => new Set(page.results.filter((p) => p.kind === "analyzer").map((p) => p.pid)))
+  analyzerNames ??= call("GET", "/processors?kind=analyzer&page_size=1000")
+    .then((page) => new Set(page.results.map((p) => p.pid)))
     .catch((e) => {
       analyzerNames = null;
       throw e;

@@ -27,9 +27,23 @@ fn processor_view(e: &ProcessorEntry) -> serde_json::Value {
 /// GET /processors
 pub async fn processors(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
-    let all = crate::processors::registry::registry();
-    let rows: Vec<serde_json::Value> =
-        all.iter().skip(((page.page - 1) * page.size) as usize).take(page.size as usize).map(processor_view).collect();
+    const KINDS: [&str; 5] = ["decoder", "effect", "analyzer", "grapher", "encoder"];
+    let kind = match ctx.query.get("kind") {
+        Some(k) if !KINDS.contains(&k.as_str()) => {
+            return Err(ApiError::bad_parameter(format!("kind={k}: one of {}", KINDS.join(", "))));
+        }
+        k => k,
+    };
+    let all: Vec<_> = crate::processors::registry::registry()
+        .iter()
+        .filter(|e| kind.is_none_or(|k| e.descriptor.kind.as_str() == k))
+        .collect();
+    let rows: Vec<serde_json::Value> = all
+        .iter()
+        .skip(((page.page - 1) * page.size) as usize)
+        .take(page.size as usize)
+        .map(|e| processor_view(e))
+        .collect();
     ctx.page_reply("/processors", page, all.len() as u64, &rows)
 }
 

@@ -266,7 +266,19 @@ pub static ROUTES: &[Route] = &[
         None,
         visual::spectrogram
     ),
-    route!("GET", "/processors", Read, "Every processor of the registry", PAGE, None, catalog::processors),
+    route!(
+        "GET",
+        "/processors",
+        Read,
+        "Every processor of the registry (filter: kind)",
+        &[
+            ("kind", "decoder, effect, analyzer, grapher or encoder"),
+            ("page", "page number, from 1"),
+            ("page_size", "rows per page, 1 to 1000 (default 50)")
+        ],
+        None,
+        catalog::processors
+    ),
     route!("GET", "/processors/{pid}", Read, "One processor", &[], None, catalog::processor),
     route!(
         "GET",
