@@ -1,9 +1,9 @@
 // The REST API as the player uses it: JSON requests with the logged-in user's token (kept in
 // localStorage, renewed with the refresh token when it expires), and uploads with progress.
 //
-// Two events tell the views what changed: `timeside:session` when someone logs in or out
-// (views are drawn again for the new user), `timeside:token` when the same user's token was
-// renewed (views go on; elements that load URLs with the old token take the new one).
+// Logging in or out fires `timeside:session` (the view is drawn again for the new user); a
+// renewal fires nothing (the same user goes on, and every URL is made with the token of the
+// moment: see mediaUrl).
 
 import { whenLeft } from "./dom.js";
 
@@ -19,10 +19,15 @@ export function session() {
   }
 }
 
-function keep(s, event = "timeside:session") {
+function store(s) {
   if (s) localStorage.setItem(KEY, JSON.stringify(s));
   else localStorage.removeItem(KEY);
-  window.dispatchEvent(new Event(event));
+}
+
+/** A new session (or none): stored, and announced to the views. */
+function keep(s) {
+  store(s);
+  window.dispatchEvent(new Event("timeside:session"));
 }
 
 /** An API error: the server's `code` and `message`, and the HTTP status. */
@@ -66,7 +71,7 @@ async function renewOnce() {
     return false;
   }
   const pair = await r.json();
-  keep({ ...s, access: pair.access, refresh: pair.refresh || s.refresh }, "timeside:token");
+  store({ ...s, access: pair.access, refresh: pair.refresh || s.refresh });
   return true;
 }
 
@@ -171,9 +176,10 @@ export async function upload(file, progress) {
  * A WebSocket to the event feed (`/api/v1/ws`) following `topics` (one or a list), with the
  * session's token (renewed first if need be: a refused handshake cannot renew it);
  * `onEvent(event)` for each event, `onClose()` when the connection ends or cannot be made.
- * Returns `{ subscribe(topic), close() }`; `subscribe` follows one more topic.
+ * Returns `{ subscribe(topic), close() }`; `subscribe` follows one more topic. Views use
+ * followWhileShown.
  */
-export function follow(topics, onEvent, onClose = () => {}) {
+function follow(topics, onEvent, onClose) {
   const pending = [].concat(topics);
   let socket = null;
   let closed = false;
