@@ -32,6 +32,8 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Decoder, Kind::Effect, Kind::Analyzer, Kind::Grapher, Kind::Encoder];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Decoder => "decoder",

@@ -310,7 +310,6 @@ export async function liveChannelView(root, signal, id) {
     if (queue.length > QUEUE_MAX) queue.splice(0, queue.length - QUEUE_MAX);
   }
 
-
   // A live stream starts from its live edge each time it plays (a paused one would fall
   // behind), and stops downloading when stopped.
   function start() {

@@ -27,16 +27,16 @@ fn processor_view(e: &ProcessorEntry) -> serde_json::Value {
 /// GET /processors
 pub async fn processors(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
-    const KINDS: [&str; 5] = ["decoder", "effect", "analyzer", "grapher", "encoder"];
     let kind = match ctx.query.get("kind") {
-        Some(k) if !KINDS.contains(&k.as_str()) => {
-            return Err(ApiError::bad_parameter(format!("kind={k}: one of {}", KINDS.join(", "))));
-        }
-        k => k,
+        Some(k) => Some(crate::processors::Kind::ALL.into_iter().find(|kind| kind.as_str() == k).ok_or_else(|| {
+            let kinds: Vec<&str> = crate::processors::Kind::ALL.iter().map(|k| k.as_str()).collect();
+            ApiError::bad_parameter(format!("kind={k}: one of {}", kinds.join(", ")))
+        })?),
+        None => None,
     };
     let all: Vec<_> = crate::processors::registry::registry()
         .iter()
-        .filter(|e| kind.is_none_or(|k| e.descriptor.kind.as_str() == k))
+        .filter(|e| kind.is_none_or(|k| e.descriptor.kind == k))
         .collect();
     let rows: Vec<serde_json::Value> = all
         .iter()
