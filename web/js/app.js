@@ -28,7 +28,8 @@ let shown = null;
 async function show() {
   shown?.abort();
   const left = (shown = new AbortController());
-  const root = h("div");
+  // Shown until the view draws itself (a view waiting for a slow server).
+  const root = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading…"));
   document.getElementById("view").replaceChildren(root);
   const hash = location.hash || "#/";
   for (const [pattern, render] of routes) {
