@@ -131,19 +131,19 @@ impl Store {
         Ok(track)
     }
 
-    pub async fn annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
-        Ok(self.track_and_item(viewer, uuid).await?.0)
-    }
-
-    /// The track with its annotations, and the item it annotates, if `viewer` sees both (the
-    /// item's owner may have made it private since). Writes check their spans against it.
-    async fn track_and_item(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(AnnotationTrack, Item), StoreError> {
+    /// The track without its annotations, if `viewer` sees it and its item (the item's owner
+    /// may have made it private since): what reads and deletes need.
+    async fn visible_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
         let filter = Self::visible_tracks(viewer).and("uuid = ?", uuid.to_string());
         let row = self.row("annotation_tracks", &filter).await?.ok_or_else(|| not_found("annotation track", uuid))?;
-        let mut track = track_from_row(&row);
+        Ok(track_from_row(&row))
+    }
+
+    /// The track with its annotations.
+    pub async fn annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<AnnotationTrack, StoreError> {
+        let mut track = self.visible_track(viewer, uuid).await?;
         track.annotations = self.track_annotations(&track.uuid).await?;
-        let item = self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
-        Ok((track, item))
+        Ok(track)
     }
 
     /// Tracks `viewer` sees, of one item or of every item it sees; each with its annotations.
@@ -180,10 +180,12 @@ impl Store {
         Ok(rows.iter().map(|r| uuid_col(r, "uuid")).collect())
     }
 
-    /// The track and its item, if `viewer` may change the track (and its annotations).
+    /// The track with its annotations and the item it annotates, if `viewer` may change the
+    /// track: what a written annotation's span is checked against.
     async fn writable_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(AnnotationTrack, Item), StoreError> {
-        let (track, item) = self.track_and_item(viewer, uuid).await?;
+        let track = self.annotation_track(viewer, uuid).await?;
         ensure_writable(viewer, &track)?;
+        let item = self.item(viewer, &track.item).await.map_err(|_| not_found("annotation track", uuid))?;
         Ok((track, item))
     }
 
@@ -193,7 +195,9 @@ impl Store {
         uuid: &uuid::Uuid,
         fields: TrackFields,
     ) -> Result<AnnotationTrack, StoreError> {
-        let (old, _) = self.writable_track(viewer, uuid).await?;
+        // Its annotations are checked when it stops allowing overlaps.
+        let old = self.annotation_track(viewer, uuid).await?;
+        ensure_writable(viewer, &old)?;
         let mut problems = Vec::new();
         if fields.item.is_some_and(|i| i != old.item) {
             problems.push("item: a track stays on its item".into());
@@ -231,7 +235,7 @@ impl Store {
     }
 
     pub async fn delete_annotation_track(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
-        self.writable_track(viewer, uuid).await?;
+        ensure_writable(viewer, &self.visible_track(viewer, uuid).await?)?;
         // Its annotations go with it (ON DELETE CASCADE).
         sqlx::query("DELETE FROM annotation_tracks WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
         Ok(())
@@ -355,22 +359,26 @@ impl Store {
         Ok(annotation)
     }
 
-    /// The annotation, its track and the track's item, if `viewer` sees the track (an
-    /// annotation is seen with its track).
-    async fn annotation_and_track(
-        &self,
-        viewer: &Viewer,
-        uuid: &uuid::Uuid,
-    ) -> Result<(Annotation, AnnotationTrack, Item), StoreError> {
+    /// The annotation's row, whoever may see it.
+    async fn annotation_row(&self, uuid: &uuid::Uuid) -> Result<Annotation, StoreError> {
         let row = sqlx::query("SELECT * FROM annotations WHERE uuid = $1")
             .bind(uuid.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| not_found("annotation", uuid))?;
-        let annotation = annotation_from_row(&row);
-        let (track, item) =
-            self.track_and_item(viewer, &annotation.track).await.map_err(|_| not_found("annotation", uuid))?;
-        Ok((annotation, track, item))
+        Ok(annotation_from_row(&row))
+    }
+
+    /// The annotation and its track (without its annotations), if `viewer` sees the track (an
+    /// annotation is seen with its track).
+    async fn annotation_and_track(
+        &self,
+        viewer: &Viewer,
+        uuid: &uuid::Uuid,
+    ) -> Result<(Annotation, AnnotationTrack), StoreError> {
+        let annotation = self.annotation_row(uuid).await?;
+        let track = self.visible_track(viewer, &annotation.track).await.map_err(|_| not_found("annotation", uuid))?;
+        Ok((annotation, track))
     }
 
     pub async fn annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Annotation, StoreError> {
@@ -388,8 +396,12 @@ impl Store {
         uuid: &uuid::Uuid,
         fields: AnnotationFields,
     ) -> Result<Annotation, StoreError> {
-        let (old, track, item) = self.annotation_and_track(viewer, uuid).await?;
-        ensure_writable(viewer, &track)?;
+        let old = self.annotation_row(uuid).await?;
+        // A track the viewer does not see hides its annotations.
+        let (track, item) = match self.writable_track(viewer, &old.track).await {
+            Err(StoreError::NotFound { .. }) => return Err(not_found("annotation", uuid)),
+            other => other?,
+        };
         let track_id = track.uuid;
         let mut problems = Vec::new();
         if fields.track.is_some_and(|t| t != track_id) {
@@ -428,7 +440,7 @@ impl Store {
     }
 
     pub async fn delete_annotation(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<(), StoreError> {
-        let (_, track, _) = self.annotation_and_track(viewer, uuid).await?;
+        let (_, track) = self.annotation_and_track(viewer, uuid).await?;
         ensure_writable(viewer, &track)?;
         sqlx::query("DELETE FROM annotations WHERE uuid = $1").bind(uuid.to_string()).execute(&self.pool).await?;
         self.touch_track(&track.uuid).await
