@@ -34,6 +34,11 @@ pub enum Kind {
 impl Kind {
     pub const ALL: [Kind; 5] = [Kind::Decoder, Kind::Effect, Kind::Analyzer, Kind::Grapher, Kind::Encoder];
 
+    /// The kind `as_str` names.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Decoder => "decoder",

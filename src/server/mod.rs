@@ -373,8 +373,6 @@ pub fn routes(
     let get_or_head = warp::get().map(|| false).or(warp::head().map(|| true)).unify();
     let live_stream = warp::path!("live" / String)
         .and(get_or_head)
-        .map(|name, head| (head, name))
-        .untuple_one()
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("icy-metadata"))
         .and(with_state(state.clone()))
@@ -514,8 +512,8 @@ impl Drop for ListenerGuard {
 /// first, so the stream starts at the channel's stream time of the request (what the web
 /// player aligns its analysis with), at the cost of a slower start.
 fn live_stream(
-    head: bool,
     name: String,
+    head: bool,
     query: std::collections::HashMap<String, String>,
     icy_metadata: Option<String>,
     state: Arc<AppState>,

@@ -27,9 +27,10 @@ fn processor_view(e: &ProcessorEntry) -> serde_json::Value {
 /// GET /processors
 pub async fn processors(ctx: Ctx) -> Reply_ {
     let page = ctx.page()?;
+    use crate::processors::Kind;
     let kind = match ctx.query.get("kind") {
-        Some(k) => Some(crate::processors::Kind::ALL.into_iter().find(|kind| kind.as_str() == k).ok_or_else(|| {
-            let kinds: Vec<&str> = crate::processors::Kind::ALL.iter().map(|k| k.as_str()).collect();
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+            let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
             ApiError::bad_parameter(format!("kind={k}: one of {}", kinds.join(", ")))
         })?),
         None => None,
