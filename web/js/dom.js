@@ -38,3 +38,18 @@ export function whenLeft(signal, fn) {
   if (signal.aborted) fn();
   else signal.addEventListener("abort", fn, { once: true });
 }
+
+/**
+ * The view's keys while it is shown: `keys[e.key]()` for a key pressed outside a form field
+ * (where keys are typed); the handler goes when the view is left (`signal`).
+ */
+export function viewKeys(signal, keys) {
+  const onKey = (e) => {
+    const action = keys[e.key];
+    if (!action || e.target.closest?.("input, select, textarea")) return;
+    e.preventDefault();
+    action();
+  };
+  document.addEventListener("keydown", onKey);
+  whenLeft(signal, () => document.removeEventListener("keydown", onKey));
+}

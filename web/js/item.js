@@ -7,7 +7,7 @@
 import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
 import { call, mediaUrl, renew, session } from "./api.js";
-import { clock, fit, h, whenLeft } from "./dom.js";
+import { clock, fit, h, viewKeys, whenLeft } from "./dom.js";
 
 const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
 /** Zoom steps: each button press or wheel notch halves or doubles the visible span. */
@@ -274,25 +274,19 @@ export async function itemView(root, signal, uuid) {
     drag = null;
   });
 
-  function onKey(e) {
-    if (e.target.closest && e.target.closest("input, select, textarea")) return;
+  const scroll = (quarters) => {
     const span = view.stop - view.start;
-    const keys = {
-      " ": () => toggle(),
-      "+": () => zoom(1 / ZOOM),
-      "=": () => zoom(1 / ZOOM),
-      "-": () => zoom(ZOOM),
-      ArrowLeft: () => setView(view.start - span / 4, span),
-      ArrowRight: () => setView(view.start + span / 4, span),
-      Home: () => setView(0, duration),
-    };
-    const action = keys[e.key];
-    if (action) {
-      e.preventDefault();
-      action();
-    }
-  }
-  document.addEventListener("keydown", onKey);
+    setView(view.start + (quarters * span) / 4, span);
+  };
+  viewKeys(signal, {
+    " ": () => toggle(),
+    "+": () => zoom(1 / ZOOM),
+    "=": () => zoom(1 / ZOOM),
+    "-": () => zoom(ZOOM),
+    ArrowLeft: () => scroll(-1),
+    ArrowRight: () => scroll(1),
+    Home: () => setView(0, duration),
+  });
   const resize = () => {
     // Resizing a canvas clears it: draw what is at hand at once, then fetch for the new size.
     paint();
@@ -302,9 +296,8 @@ export async function itemView(root, signal, uuid) {
     notes.draw(view);
   };
   window.addEventListener("resize", resize);
-  // Leaving the view: no key handler, no sound, no resize handler left behind.
+  // Leaving the view: no sound, no resize handler left behind.
   whenLeft(signal, () => {
-    document.removeEventListener("keydown", onKey);
     window.removeEventListener("resize", resize);
     // Without load() a detached player keeps its connection (one of the browser's six).
     audio.pause();

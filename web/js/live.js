@@ -13,7 +13,7 @@
 // are drawn on the next frame after they come.
 
 import { call, followWhileShown } from "./api.js";
-import { clock, h, whenLeft } from "./dom.js";
+import { clock, h, viewKeys, whenLeft } from "./dom.js";
 import { COLORS, FLOOR, LEVEL_RANGE, LOUDNESS_RANGE, TIMELINE_SPAN_S, drawBars, drawSpectrum, format, growingWave, timeline }
   from "./meters.js";
 
@@ -125,7 +125,6 @@ export async function liveChannelView(root, signal, id) {
   const queue = [];
   // Newest event received: its stream time and when it came (the live edge).
   let edge = null;
-  let dirty = false;
 
   // Paint latency (WebSocket receipt to the end of the paint that shows it), kept for the
   // browser benchmark: a count, sum, max, and 5 ms buckets up to 200 ms (the last: beyond).
@@ -266,6 +265,7 @@ export async function liveChannelView(root, signal, id) {
     if (signal.aborted) return;
     const until = heard();
     const shownAt = [];
+    let dirty = false;
     while (queue.length && (until === null || queue[0].stream_time <= until)) {
       const e = queue.shift();
       apply(e);
@@ -276,7 +276,6 @@ export async function liveChannelView(root, signal, id) {
     }
     if (dirty) {
       paint();
-      dirty = false;
       const painted = performance.now();
       for (const at of shownAt) {
         const ms = painted - at;
@@ -341,17 +340,9 @@ export async function liveChannelView(root, signal, id) {
     h("figure", { class: "meter-box" }, h("figcaption", {}, "Waveform since the page opened"), waveCanvas),
   );
 
-  // Space plays and stops, as in the item view (a focused button already acts on its own).
-  function onKey(e) {
-    if (e.key !== " " || (e.target.closest && e.target.closest("input, select, textarea, button"))) return;
-    e.preventDefault();
-    play.click();
-  }
-  document.addEventListener("keydown", onKey);
-  whenLeft(signal, () => {
-    document.removeEventListener("keydown", onKey);
-    stop();
-  });
+  // Space plays and stops, as in the item view.
+  viewKeys(signal, { " ": () => play.click() });
+  whenLeft(signal, stop);
   // Opened again after a lost connection (a server restart) until the view is left.
   followWhileShown(`live:${id}`, onEvent, signal);
   requestAnimationFrame(frame);
