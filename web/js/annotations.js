@@ -19,7 +19,7 @@ const KEY_STEP = 0.01;
 /** Key moves are saved once this long after the last key (ms), not once per key. */
 const KEY_SAVE_MS = 400;
 /** What each key does on a focused track (its help text). */
-export const KEYS = [
+const KEYS = [
   ["← →", "select the previous or next annotation"],
   ["Alt+← →", "move the selected annotation"],
   ["Shift+← →", "move its end"],
@@ -194,13 +194,13 @@ export function annotationsPanel(item, me, playhead) {
       }, KEY_SAVE_MS) };
     }
     canvas.addEventListener("keydown", (e) => {
-      const ordered = [...track.annotations].sort((a, b) => a.start_time - b.start_time);
-      const at = ordered.indexOf(selected);
       const arrow = e.key === "ArrowLeft" ? -1 : e.key === "ArrowRight" ? 1 : 0;
       const step = arrow * KEY_STEP * span();
       const a = selected;
       let handled = true;
       if (arrow && !e.altKey && !e.shiftKey) {
+        const ordered = [...track.annotations].sort((a, b) => a.start_time - b.start_time);
+        const at = ordered.indexOf(selected);
         if (ordered.length) select(ordered[Math.min(ordered.length - 1, Math.max(0, at < 0 ? (arrow > 0 ? 0 : ordered.length - 1) : at + arrow))]);
       } else if (arrow && mine && a && e.altKey && e.shiftKey) {
         nudge(a, { start_time: Math.min(a.stop_time, Math.max(0, a.start_time + step)) });
