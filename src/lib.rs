@@ -13,6 +13,7 @@ pub mod features;
 pub mod jobs;
 pub mod live;
 pub mod media;
+pub mod ondemand;
 pub mod peaks;
 pub mod pipeline;
 pub mod processors;

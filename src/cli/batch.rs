@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Overrides of the preset's [decoder] options.
     #[command(flatten)]
     decode: DecodeArgs,
+    /// Run a preset whose declared cost is over the server's default limits (see `analyze`).
+    #[arg(long)]
+    no_limits: bool,
 }
 
 struct Job {
@@ -90,7 +93,7 @@ pub fn run_batch(args: RunArgs) -> i32 {
                     );
                     bar.set_prefix("input");
                     bar.set_message(job.input.to_string());
-                    let result = run_one(&pipeline, job, &cancel, &bar, args.force);
+                    let result = run_one(&pipeline, job, &cancel, &bar, args.force, args.no_limits);
                     bar.finish_and_clear();
                     if let Err(e) = result {
                         bars.suspend(|| eprintln!("error: {e}"));
@@ -142,14 +145,21 @@ fn run_one(
     cancel: &CancelToken,
     bar: &ProgressBar,
     force: bool,
+    no_limits: bool,
 ) -> Result<(), String> {
     let folder_name = job.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = job.folder.with_file_name(format!(".{folder_name}.part"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
     let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
-    let options =
-        RunOptions { output_dir: Some(&tmp), cancel: cancel.clone(), progress: Some(&progress), ..Default::default() };
+    let admit = crate::ondemand::limits::admission(pipeline, super::limits(no_limits), "--no-limits");
+    let options = RunOptions {
+        output_dir: Some(&tmp),
+        cancel: cancel.clone(),
+        progress: Some(&progress),
+        admit: Some(&admit),
+        ..Default::default()
+    };
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
         write_results_file(&tmp.join("results.json"), &out.results, true)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;

@@ -75,6 +75,10 @@ enum Command {
     Transcode(transcode::TranscodeArgs),
     /// Generate a demo signal, analyze it with the standard preset, and show the results.
     Demo(demo::DemoArgs),
+    /// Runs one job's pass that the server's worker describes on stdin (internal: see
+    /// `ondemand::isolated`).
+    #[command(name = "job-pass", hide = true)]
+    JobPass,
 }
 
 /// Decode options shared by `analyze` and `run`.
@@ -170,6 +174,10 @@ struct AnalyzeArgs {
     format: String,
     #[command(flatten)]
     decode: DecodeArgs,
+    /// Run analyses whose declared cost is over the server's default limits (memory of a pass
+    /// over 2048 MiB, or over 1000 million operations per second of audio).
+    #[arg(long)]
+    no_limits: bool,
 }
 
 #[derive(Args)]
@@ -185,6 +193,11 @@ struct ExportArgs {
     /// Title of the media, for exports that carry one (JAMS); default: the results' file name.
     #[arg(long)]
     title: Option<String>,
+}
+
+/// The cost limits of `analyze` and `run`: the server's defaults, unless lifted.
+fn limits(lifted: bool) -> crate::ondemand::Limits {
+    if lifted { crate::ondemand::Limits::NONE } else { crate::ondemand::Limits::DEFAULT }
 }
 
 /// Entry point; returns the process exit code.
@@ -209,6 +222,7 @@ pub fn main() -> i32 {
         Command::Export(args) => export(args),
         Command::Transcode(args) => transcode::transcode(args),
         Command::Demo(args) => demo::demo(args),
+        Command::JobPass => crate::ondemand::isolated::child_main(),
     }
 }
 
@@ -403,7 +417,8 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     }
     let cancel = CancelToken::default();
     install_interrupt(&cancel);
-    let options = RunOptions { cancel, ..Default::default() };
+    let admit = crate::ondemand::limits::admission(&pipeline, limits(args.no_limits), "--no-limits");
+    let options = RunOptions { cancel, admit: Some(&admit), ..Default::default() };
     let mut outputs = Vec::new();
     let mut failed = false;
     for text in &args.inputs {

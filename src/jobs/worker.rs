@@ -3,32 +3,35 @@
 //! same loop on the same queue.
 //!
 //! A job first reuses every result whose cache key is already done (no decoding if all are),
-//! then runs the rest in one pass: effects, then the fan-out. The pass runs on its own thread,
-//! watched from here: the lease is renewed every [`HEARTBEAT`], progress is published, and the
-//! run is stopped when the task is cancelled, the lease is lost, or decoding made no progress
-//! for `stall_timeout_s` (a hung input). A panic in a processor fails the job, never the
-//! worker. A failed item fails its own results, with the message; other jobs go on.
+//! then runs the rest in one pass: effects, then the fan-out. The pass runs in a process of its
+//! own (`ondemand::isolated`), watched from here: the lease is renewed every [`HEARTBEAT`],
+//! progress is published, and the process is killed when the task is cancelled, the lease is
+//! lost, or decoding made no progress for `stall_timeout_s` (a hung input). A panic, a crash or
+//! an allocation failure in the pass fails the job, never the worker or the server (and is
+//! never retried as if a worker had died). A failed item fails its own results, with the
+//! message; other jobs go on.
 
 use super::cache;
 use super::queue::{self, Job, Lease, QueueConfig};
 use crate::events::{Body, Topics};
-use crate::media::Input;
-use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, RunOutput};
+use crate::ondemand::{Limits, isolated};
+use crate::pipeline::PipelineSpec;
+use crate::processors::cost::AudioShape;
 use crate::processors::registry::Factory;
 use crate::storage::processing::Experience;
 use crate::storage::results::{NewResult, status};
 use crate::storage::tasks::Task;
 use crate::storage::{Store, StoreError, Viewer, files};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The log target of the per-job lines.
 pub const LOG_TARGET: &str = "timeside::jobs";
+/// The shipped `jobs.job_address_space_mb`: the default memory limit of a pass and room for
+/// the process itself (its code, GStreamer's plugins and threads).
+pub const DEFAULT_ADDRESS_SPACE_MB: u64 = 3072;
 /// How often a running job renews its lease and publishes its progress.
 pub const HEARTBEAT: Duration = Duration::from_millis(250);
-/// How long a stopped pass may take to return before its thread is left behind.
-const STOP_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -38,6 +41,10 @@ pub struct WorkerConfig {
     pub stall_timeout_s: f64,
     /// How often an idle worker looks for jobs (it is also woken when a task is created).
     pub poll_every: Duration,
+    /// What a pass may declare it costs (checked again before it runs).
+    pub limits: Limits,
+    /// The address-space limit of a job's process, in MiB (`jobs.job_address_space_mb`); 0: none.
+    pub address_space_mb: u64,
 }
 
 impl Default for WorkerConfig {
@@ -47,6 +54,8 @@ impl Default for WorkerConfig {
             queue: QueueConfig::default(),
             stall_timeout_s: 60.0,
             poll_every: Duration::from_secs(1),
+            limits: Limits::DEFAULT,
+            address_space_mb: DEFAULT_ADDRESS_SPACE_MB,
         }
     }
 }
@@ -178,7 +187,7 @@ pub fn publish_status(topics: &Topics, task: &Task) {
 
 /// How a pass ended, seen from the worker.
 enum Ended {
-    Ran(Result<Box<RunOutput>, String>),
+    Ran(Result<isolated::PassOutput, String>),
     Cancelled,
     Lost,
     Stalled,
@@ -253,6 +262,8 @@ struct Prepared {
     reused: Vec<NewResult>,
     /// Presets (indices) to compute.
     to_run: Vec<usize>,
+    /// The media's rate, channels and duration, when known: what the pass's cost is checked on.
+    shape: Option<AudioShape>,
 }
 
 async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
@@ -283,7 +294,8 @@ async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
             None => to_run.push(i),
         }
     }
-    Ok(Prepared { experience, media, file_name: item.file_name, keys, reused, to_run })
+    let shape = item.audio_shape();
+    Ok(Prepared { experience, media, file_name: item.file_name, keys, reused, to_run, shape })
 }
 
 /// Runs what is not cached; returns what becomes of the job, its error and its results.
@@ -301,24 +313,31 @@ async fn execute(
     // The pass: every effect (they shape what follows them) and the presets to compute, in order.
     let steps: Vec<usize> =
         (0..p.experience.presets.len()).filter(|i| p.to_run.contains(i) || p.keys[*i].is_none()).collect();
-    let spec = serde_json::json!({
-        "decoder": p.experience.decoder,
-        "processors": steps.iter().map(|&i| {
-            let preset = &p.experience.presets[i];
-            serde_json::json!({ "id": preset.processor, "params": preset.parameters })
-        }).collect::<Vec<_>>(),
-    });
-    let pipeline = match PipelineSpec::from_json(spec, &p.experience.title).and_then(|s| s.compile(&p.experience.title))
+    let spec = p.experience.spec(&steps);
+    let pipeline =
+        match PipelineSpec::from_json(spec.clone(), &p.experience.title).and_then(|s| s.compile(&p.experience.title)) {
+            Ok(pipeline) => pipeline,
+            Err(e) => return fail_all(job, &p, e.to_string(), results),
+        };
+    // Checked when the task was made; checked again here, as the limits may have changed since.
+    if let Some(shape) = p.shape
+        && let Err(e) = crate::ondemand::limits::check(&pipeline, shape, &ctx.config.limits)
     {
-        Ok(pipeline) => pipeline,
-        Err(e) => return fail_all(job, &p, e.to_string(), results),
-    };
+        return fail_all(job, &p, e.to_string(), results);
+    }
     let out_dir = ctx.store.files.temp("job");
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
         return fail_all(job, &p, format!("cannot make a working folder: {e}"), results);
     }
+    let request = isolated::PassRequest {
+        spec,
+        input: p.media.clone(),
+        out_dir: out_dir.clone(),
+        uri: format!("/api/v1/items/{}/download/original", job.item),
+        address_space_mb: ctx.config.address_space_mb,
+    };
     let started = Instant::now();
-    let ended = watch_pass(ctx, job, owner, pipeline, Input::File(p.media.clone()), out_dir.clone(), stopped).await;
+    let ended = watch_pass(ctx, job, owner, &request, stopped).await;
     let run_time = started.elapsed().as_secs_f64();
     // Messages name the media by its path here: clients know it by the item's file name.
     let hide = |e: String| e.replace(&p.media.display().to_string(), &p.file_name);
@@ -377,96 +396,61 @@ fn fail_all(job: &Job, p: &Prepared, error: String, mut results: Vec<NewResult>)
     (Verdict::Store(status::FAILED), error, results)
 }
 
-/// Runs the pass on its own thread and watches it (see the module's comment).
+/// Runs the pass in its own process and watches it (see the module's comment).
 async fn watch_pass(
     ctx: &Context,
     job: &Job,
     owner: &str,
-    pipeline: crate::pipeline::CompiledPipeline,
-    input: Input,
-    out_dir: std::path::PathBuf,
+    request: &isolated::PassRequest,
     stopped: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Ended {
-    let cancel = CancelToken::default();
-    let progress = Arc::new(AtomicU64::new(0f64.to_bits()));
-    // Milliseconds since `t0` of the last decoded block: the watchdog's clock.
-    let t0 = Instant::now();
-    let last_block = Arc::new(AtomicU64::new(0));
-    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
-    {
-        let (cancel, progress, last_block) = (cancel.clone(), progress.clone(), last_block.clone());
-        let spawned = std::thread::Builder::new().name("job".into()).spawn(move || {
-            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let on_progress = |f: f64| progress.store(f.to_bits(), Ordering::Relaxed);
-                let on_block =
-                    |_: &crate::media::Block| last_block.store(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
-                let options = RunOptions {
-                    output_dir: Some(&out_dir),
-                    cancel,
-                    progress: Some(&on_progress),
-                    on_block: Some(&on_block),
-                    ..Default::default()
-                };
-                crate::pipeline::run(&pipeline, &input, &options).map(Box::new).map_err(|e| e.to_string())
-            }));
-            let result = run.unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                Err(format!("internal error in a processor (panic): {message}"))
-            });
-            let _ = done_tx.send(result);
-        });
-        if let Err(e) = spawned {
-            return Ended::Ran(Err(format!("cannot start the pass: {e}")));
-        }
-    }
+    let started = match isolated::binary() {
+        Ok(binary) => isolated::Pass::start(&binary, request).await,
+        Err(e) => Err(e),
+    };
+    let mut pass = match started {
+        Ok(pass) => pass,
+        Err(e) => return Ended::Ran(Err(e)),
+    };
     let topic = format!("task:{}", job.task);
     let item_topic = format!("item:{}", job.item);
     let stall = Duration::from_secs_f64(ctx.config.stall_timeout_s);
-    let mut ending: Option<Ended> = None;
-    let mut stop_deadline: Option<Instant> = None;
+    let mut fraction = 0.0;
+    let mut last_block = Instant::now();
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {
         tokio::select! {
-            result = &mut done_rx => {
-                return match ending {
-                    Some(e) => e,
-                    None => Ended::Ran(result.unwrap_or_else(|_| Err("the pass ended without a result".into()))),
-                };
+            report = pass.next() => match report {
+                Some(isolated::Report::Progress(f)) => {
+                    fraction = f;
+                    last_block = Instant::now();
+                    continue;
+                }
+                Some(isolated::Report::Block) => {
+                    last_block = Instant::now();
+                    continue;
+                }
+                None => return Ended::Ran(pass.finish().await),
+            },
+            _ = heartbeat.tick() => {}
+            _ = stopped.changed() => {
+                pass.kill().await;
+                return Ended::Stopping;
             }
-            _ = tokio::time::sleep(HEARTBEAT) => {}
-            _ = stopped.changed(), if ending.is_none() => {
-                cancel.cancel();
-                ending = Some(Ended::Stopping);
-                stop_deadline = Some(Instant::now() + STOP_GRACE);
-                continue;
+        }
+        let ending = match queue::heartbeat(&ctx.store, job, owner, &ctx.config.queue, fraction).await {
+            Ok(Lease::Held) => None,
+            Ok(Lease::Cancelled) => Some(Ended::Cancelled),
+            Ok(Lease::Lost) => Some(Ended::Lost),
+            Err(e) => {
+                tracing::debug!(job = %job.uuid, error = %e, "heartbeat failed");
+                None
             }
-        }
-        if let Some(deadline) = stop_deadline {
-            if Instant::now() > deadline {
-                // The pass is stuck in a call that never returns: leave its thread behind.
-                tracing::warn!(job = %job.uuid, "the pass did not stop: its thread is left behind");
-                return ending.unwrap_or(Ended::Stalled);
-            }
-            continue;
-        }
-        let fraction = f64::from_bits(progress.load(Ordering::Relaxed));
-        match queue::heartbeat(&ctx.store, job, owner, &ctx.config.queue, fraction).await {
-            Ok(Lease::Held) => {}
-            Ok(Lease::Cancelled) => ending = Some(Ended::Cancelled),
-            Ok(Lease::Lost) => ending = Some(Ended::Lost),
-            Err(e) => tracing::debug!(job = %job.uuid, error = %e, "heartbeat failed"),
-        }
-        let idle = t0.elapsed().saturating_sub(Duration::from_millis(last_block.load(Ordering::Relaxed)));
-        if ending.is_none() && idle > stall {
-            ending = Some(Ended::Stalled);
-        }
-        if ending.is_some() {
-            cancel.cancel();
-            stop_deadline = Some(Instant::now() + STOP_GRACE);
-            continue;
+        };
+        let ending = ending.or_else(|| (last_block.elapsed() > stall).then_some(Ended::Stalled));
+        if let Some(ending) = ending {
+            pass.kill().await;
+            return ending;
         }
         let body = || Body::Progress { task: job.task.to_string(), fraction };
         ctx.topics.publish(&topic, body());
@@ -480,7 +464,7 @@ fn store_outputs(
     job: &Job,
     p: &Prepared,
     steps: &[usize],
-    out: &RunOutput,
+    out: &isolated::PassOutput,
     out_dir: &std::path::Path,
     run_time: f64,
 ) -> Result<Vec<NewResult>, String> {
@@ -489,18 +473,17 @@ fn store_outputs(
         let Some(key) = p.keys[i].clone() else { continue };
         let preset = &p.experience.presets[i];
         let entry = crate::processors::lookup(&preset.processor).ok_or("unknown processor")?;
-        let span = &out.steps[step];
+        let made = out.steps.get(step).ok_or("the pass made fewer steps than it was given")?;
         let staging = ctx.store.files.temp("result");
         std::fs::create_dir_all(&staging).map_err(|e| format!("cannot write results: {e}"))?;
-        // The media's path on this server is no business of clients: results name the item.
-        let mut results = out.results[span.results.clone()].to_vec();
-        for r in &mut results {
-            r.audio_metadata.uri = format!("/api/v1/items/{}/download/original", job.item);
+        // The pass wrote them naming the item's URL, not the media's path on this server.
+        if !made.results.starts_with(out_dir) {
+            return Err("the pass wrote its results outside its folder".into());
         }
-        let json = serde_json::to_vec(&results).map_err(|e| e.to_string())?;
-        std::fs::write(staging.join("results.json"), json).map_err(|e| format!("cannot write results: {e}"))?;
+        std::fs::rename(&made.results, staging.join("results.json"))
+            .map_err(|e| format!("cannot write results: {e}"))?;
         let mut primary = ("results.json".to_string(), "application/json".to_string());
-        for file in &out.files[span.files.clone()] {
+        for file in &made.files {
             let name = files::safe_file_name(
                 &file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
                 "data",

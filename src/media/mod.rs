@@ -150,6 +150,11 @@ pub enum MediaError {
     Decode { input: String, message: String },
     #[error("{input}: no audio stream in this media")]
     NoAudio { input: String },
+    /// A playlist, a manifest or another format that opens other files or URLs.
+    #[error(
+        "{input}: `{format}` is a playlist or a format that opens other files or URLs; a file must decode from its own bytes"
+    )]
+    NotContained { input: String, format: String },
     #[error(
         "{input}: truncated or corrupt: the container announces {expected_s:.3} s but decoding stopped at {decoded_s:.3} s"
     )]

@@ -9,6 +9,7 @@
 use super::spec::CompiledPipeline;
 use crate::features::{FeatureGraph, FeatureStats};
 use crate::media::{Block, Input, MediaError, Source, SourceSummary};
+use crate::processors::cost::AudioShape;
 use crate::processors::registry::{BuildError, Factory};
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, Effect, Encoder, FinishContext, Finished, Grapher, ProcessError,
@@ -66,6 +67,9 @@ pub struct RunOptions<'a> {
     pub on_events: Option<&'a EventSink<'a>>,
     /// A live stream: analyzers keep no per-frame history (see [`BuildContext::live`]).
     pub live: bool,
+    /// Told the decoded audio's shape once the source is open, before anything is processed;
+    /// an error refuses the run (the CLI's cost limits: `ondemand::limits`).
+    pub admit: Option<&'a (dyn Fn(AudioShape) -> Result<(), String> + Sync)>,
 }
 
 #[derive(Debug)]
@@ -95,6 +99,8 @@ pub enum RunError {
     Process(#[from] ProcessError),
     #[error("{input}: cancelled")]
     Cancelled { input: String },
+    #[error("{input}: {message}")]
+    Refused { input: String, message: String },
 }
 
 /// Decodes `input` once and runs every step of `pipeline` on it.
@@ -178,6 +184,19 @@ pub fn run_source(
     options: &RunOptions,
 ) -> Result<RunOutput, RunError> {
     let format = source.format();
+    if let Some(admit) = options.admit {
+        let duration_s = match source.expected_frames() {
+            Some(frames) => frames as f64 / format.samplerate.max(1) as f64,
+            // A live source: as long as the decoder's segment, else what never ends keeps no
+            // history (see `RunOptions::live`): only its work per second counts.
+            None => pipeline.decoder.duration_s.unwrap_or(0.0),
+        };
+        let shape = AudioShape { samplerate: format.samplerate, channels: format.channels, duration_s };
+        if let Err(message) = admit(shape) {
+            source.stop();
+            return Err(RunError::Refused { input: source.summary().map(|s| s.uri).unwrap_or_default(), message });
+        }
+    }
     let mut features = FeatureGraph::new();
     let mut stages = build_stages(
         pipeline,

@@ -5,6 +5,7 @@
 //! from its parameter struct, its state is created in `build` and dropped at the end.
 
 pub mod analyzers;
+pub mod cost;
 pub mod decoders;
 pub mod effects;
 pub mod encoders;

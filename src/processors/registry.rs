@@ -1,6 +1,7 @@
 //! Every processor, in one explicit table. Adding a processor is one file named after its id,
 //! one line here, and its tests.
 
+use super::cost::{AudioShape, Cost};
 use super::params::{self, ParamError, Params};
 use super::{
     Analyzer, BuildContext, Descriptor, Effect, Encoder, Grapher, analyzers, decoders, effects, encoders, graphers,
@@ -34,6 +35,8 @@ pub struct ProcessorEntry {
     pub schema: fn() -> Value,
     /// Parses and validates parameters; returns them with every default filled in.
     pub canonical_params: fn(&Value) -> Result<Value, Vec<ParamError>>,
+    /// What running it with these parameters on this audio costs (see [`super::cost`]).
+    pub cost: fn(&Value, &AudioShape) -> Result<Cost, Vec<ParamError>>,
     pub factory: Factory,
 }
 
@@ -54,6 +57,7 @@ macro_rules! entry {
             descriptor: m::DESCRIPTOR,
             schema: schema_of::<m::Params>,
             canonical_params: |v| canonical::<m::Params>(m::DESCRIPTOR.id, v),
+            cost: |v, audio| Ok(m::cost(&params::parse::<m::Params>(m::DESCRIPTOR.id, v)?, audio)),
             factory: Factory::$variant(|v, ctx| {
                 let p: m::Params = params::parse(m::DESCRIPTOR.id, v).map_err(BuildError::Params)?;
                 let built =
@@ -71,6 +75,8 @@ macro_rules! decoder {
             descriptor: m::DESCRIPTOR,
             schema: schema_of::<crate::media::DecodeOptions>,
             canonical_params: |v| canonical::<crate::media::DecodeOptions>(m::DESCRIPTOR.id, v),
+            // Decoding is the pass's own cost, whatever else runs: counted by the engine.
+            cost: |_, _| Ok(Cost::default()),
             factory: Factory::Decoder,
         }
     }};

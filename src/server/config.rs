@@ -32,6 +32,12 @@ pub struct JobsConfig {
     pub stall_timeout_s: f64,
     /// A `timeside worker` told to stop lets its running jobs finish for this long.
     pub stop_grace_s: f64,
+    /// What the steps of one pass may declare they hold together, in MiB; 0: no limit.
+    pub max_job_memory_mb: f64,
+    /// What one second of audio may cost a pass, in millions of operations; 0: no limit.
+    pub max_work_per_audio_second: f64,
+    /// The address space of a job's process, in MiB; 0: no limit.
+    pub job_address_space_mb: u64,
 }
 
 impl JobsConfig {
@@ -41,8 +47,15 @@ impl JobsConfig {
             workers: self.workers.unwrap_or(defaults.workers),
             queue: crate::jobs::queue::QueueConfig { lease_s: self.lease_s, max_attempts: self.max_attempts },
             stall_timeout_s: self.stall_timeout_s,
+            limits: self.limits(),
+            address_space_mb: self.job_address_space_mb,
             ..defaults
         }
+    }
+
+    /// What a pass may cost (`ondemand::limits`).
+    pub fn limits(&self) -> crate::ondemand::Limits {
+        crate::ondemand::Limits { max_memory_mb: self.max_job_memory_mb, max_work_mops: self.max_work_per_audio_second }
     }
 
     fn problems(&self) -> Vec<String> {
@@ -58,6 +71,15 @@ impl JobsConfig {
         }
         if !(0.0..=86400.0).contains(&self.stop_grace_s) {
             p.push(format!("jobs.stop_grace_s: {} is not within 0..86400 seconds", self.stop_grace_s));
+        }
+        if !(self.max_job_memory_mb >= 0.0 && self.max_work_per_audio_second >= 0.0) {
+            p.push("jobs.max_job_memory_mb, jobs.max_work_per_audio_second: 0 (no limit) or more".into());
+        }
+        if self.job_address_space_mb != 0 && self.job_address_space_mb < 256 {
+            p.push(format!(
+                "jobs.job_address_space_mb: {} MiB is too little for a job's process (0: no limit, else at least 256)",
+                self.job_address_space_mb
+            ));
         }
         if self.workers.is_some_and(|w| w > 256) {
             p.push("jobs.workers: at most 256".into());

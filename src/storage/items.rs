@@ -49,6 +49,19 @@ pub enum Location {
     Missing,
 }
 
+impl Item {
+    /// The media's rate, channels and duration, when its probe found them (what the cost of a
+    /// pass on it is computed from).
+    pub fn audio_shape(&self) -> Option<crate::processors::cost::AudioShape> {
+        let duration_s = self.audio_duration?;
+        (self.samplerate > 0 && self.channels > 0).then_some(crate::processors::cost::AudioShape {
+            samplerate: self.samplerate as u32,
+            channels: self.channels as u16,
+            duration_s,
+        })
+    }
+}
+
 /// What a client gives for a new item; empty fields are filled from the media's tags.
 #[derive(Clone, Debug, Default)]
 pub struct NewItem {

@@ -4,7 +4,7 @@
 
 use super::items::Item;
 use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text, uuid_col};
-use crate::pipeline::{CompiledPipeline, PipelineSpec, StepSpec};
+use crate::pipeline::{CompiledPipeline, PipelineSpec};
 use crate::processors::registry::unknown_processor_message;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -99,34 +99,49 @@ fn row_to_preset(row: &AnyRow) -> Preset {
 }
 
 impl Experience {
+    /// The pipeline spec of the presets `steps` (indices, in order) with the decode options.
+    pub fn spec(&self, steps: &[usize]) -> Value {
+        serde_json::json!({
+            "decoder": self.decoder,
+            "processors": steps.iter().map(|&i| {
+                let preset = &self.presets[i];
+                serde_json::json!({ "id": preset.processor, "params": preset.parameters })
+            }).collect::<Vec<_>>(),
+        })
+    }
+
     /// The experience as a pipeline to run: its decode options and presets, in order.
     pub fn pipeline(&self) -> Result<CompiledPipeline, StoreError> {
-        let spec = PipelineSpec::from_json(
-            serde_json::json!({
-                "decoder": self.decoder,
-                "processors": self.presets.iter().map(|p| StepSpec { id: p.processor.clone(), params: p.parameters.clone() })
-                    .map(|s| serde_json::json!({ "id": s.id, "params": s.params })).collect::<Vec<_>>(),
-            }),
-            &self.title,
-        )
-        .and_then(|s| s.compile(&self.title))
-        .map_err(|e| StoreError::Invalid(e.problems))?;
-        Ok(spec)
+        let all: Vec<usize> = (0..self.presets.len()).collect();
+        PipelineSpec::from_json(self.spec(&all), &self.title)
+            .and_then(|s| s.compile(&self.title))
+            .map_err(|e| StoreError::Invalid(e.problems))
     }
 }
 
 impl Store {
     /// A new preset; 400 lists every problem of its parameters.
+    /// Its cost must be within `limits` on a reference input, and it may not name an output
+    /// file (the server names them).
     pub async fn create_preset(
         &self,
         author: Option<uuid::Uuid>,
         processor: &str,
         parameters: &Value,
         is_public: bool,
+        limits: &crate::ondemand::Limits,
     ) -> Result<Preset, StoreError> {
+        if parameters.get("file_name").is_some() {
+            return Err(StoreError::Invalid(vec![
+                "parameters: file_name: presets made through the API cannot name their output file (the server names it)"
+                    .into(),
+            ]));
+        }
         let canonical = check_parameters(processor, parameters).map_err(|problems| {
             StoreError::Invalid(problems.into_iter().map(|p| format!("parameters: {p}")).collect())
         })?;
+        crate::ondemand::limits::check_preset(processor, &canonical, limits)
+            .map_err(|e| StoreError::Invalid(vec![e.to_string()]))?;
         self.insert_preset(author, processor, &canonical, is_public, false).await
     }
 

@@ -44,15 +44,17 @@ fn visible(viewer: &Viewer) -> Where {
 impl Store {
     /// A new task, with one pending job per item: `item`, or every item of `selection` that the
     /// viewer sees. Everything is checked first; nothing is queued for a bad request.
+    /// The experience's cost on each item must be within `limits`.
     pub async fn create_task(
         &self,
         viewer: &Viewer,
         experience: &uuid::Uuid,
         item: Option<&uuid::Uuid>,
         selection: Option<&uuid::Uuid>,
+        limits: &crate::ondemand::Limits,
     ) -> Result<Task, StoreError> {
         let exp = self.experience(viewer, experience).await?;
-        exp.pipeline()?;
+        let pipeline = exp.pipeline()?;
         let items = match (item, selection) {
             (Some(i), None) => vec![self.item(viewer, i).await?],
             (None, Some(s)) => {
@@ -64,6 +66,18 @@ impl Store {
             }
             _ => return Err(StoreError::Invalid(vec!["give either `item` or `selection`".into()])),
         };
+        let refused: Vec<String> = items
+            .iter()
+            .filter_map(|item| {
+                let shape = item.audio_shape()?;
+                crate::ondemand::limits::check(&pipeline, shape, limits)
+                    .err()
+                    .map(|e| format!("item `{}`: experience `{}`: {e}", item.uuid, exp.title))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(StoreError::Invalid(refused));
+        }
         let uuid = uuid::Uuid::new_v4();
         let now = db::now();
         let mut tx = self.pool.begin().await?;

@@ -382,3 +382,30 @@ fn peaks_writes_audiowaveform_files_equal_to_the_decoded_samples() {
     assert_eq!(o.status.code(), Some(1));
     assert!(!missing.exists() && !dir.path().join("missing.dat.part").exists());
 }
+
+/// Issue 23.1: `analyze` and `run` refuse a pass whose declared cost is over the server's
+/// default limits before decoding it, naming the parameters; `--no-limits` lifts them.
+#[test]
+fn analyses_over_the_cost_limits_are_refused_unless_lifted() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = tone(dir.path(), "tone.wav", 0.5);
+    let heavy = ["-a", "mel_energy", "-p", "mel_energy.hop_size=1", "-p", "mel_energy.n_mels=512"];
+    let o = timeside(&[&["analyze", &input][..], &heavy[..]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let message = stderr(&o);
+    assert!(message.contains("hop_size=1") && message.contains("--no-limits"), "{message}");
+    assert!(!stdout(&o).contains("mel_energy"), "{}", stdout(&o));
+    // Lifted: one second of it runs (a lot of frames, but one second).
+    let o = timeside(&[&["analyze", &input, "--no-limits", "--duration", "0.1"][..], &heavy[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("mel_energy"));
+    // `run` refuses the input the same way, and writes no folder for it.
+    let preset = dir.path().join("heavy.toml");
+    std::fs::write(&preset, "[[processors]]\nid = \"spectrogram\"\nparams = { n_fft = 65536, hop_size = 1 }\n")
+        .expect("write");
+    let out = dir.path().join("out");
+    let o = timeside(&["run", &preset.display().to_string(), &input, "-o", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("n_fft=65536"), "{}", stderr(&o));
+    assert!(!out.join("tone").exists());
+}

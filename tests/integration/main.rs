@@ -10,6 +10,7 @@ mod exports;
 mod graphers;
 mod hardening;
 mod http;
+mod multi_user;
 mod on_demand;
 mod pipeline;
 mod scale_out;

@@ -65,6 +65,8 @@ struct Shared {
     audio_linked: AtomicBool,
     source_format: Mutex<Option<(u32, u16)>>,
     hasher: Mutex<Option<ContentHasher>>,
+    /// The first element decodebin wanted to plug for a file and may not (see `contained`).
+    refused: Mutex<Option<String>>,
 }
 
 pub struct GstSource {
@@ -135,7 +137,8 @@ impl GstSource {
                     None if lock(&shared.push).is_none() => *lock(&shared.hasher) = Some(ContentHasher::default()),
                     None => {}
                 }
-                build_uri(&resolved.uri, &caps, options.realtime, &shared)?
+                let contained = resolved.file.is_some();
+                build_uri(&resolved.uri, &caps, options.realtime, contained, &shared)?
             }
         };
         let bus = pipeline.bus().ok_or_else(|| decode_error(&name, "pipeline has no bus"))?;
@@ -334,6 +337,9 @@ impl GstSource {
     fn handle_message(&mut self, msg: &gst::Message) -> Result<(), MediaError> {
         match msg.view() {
             gst::MessageView::Error(err) => {
+                if let Some(format) = lock(&self.shared.refused).clone() {
+                    return Err(MediaError::NotContained { input: self.name.clone(), format });
+                }
                 let error = err.error();
                 // uridecodebin names its source element "source". A bare flow error there is all
                 // GStreamer says when a server cannot be reached or drops the connection.
@@ -565,10 +571,13 @@ fn add_tail(
     Ok((convert, appsink))
 }
 
+/// uridecodebin for `uri`; `contained` (a file): only elements that read the bytes handed to
+/// them are plugged (`contained::may_plug`).
 fn build_uri(
     uri: &str,
     caps: &gst::Caps,
     realtime: bool,
+    contained: bool,
     shared: &Arc<Shared>,
 ) -> Result<(gst::Pipeline, gst_app::AppSink), MediaError> {
     let pipeline = gst::Pipeline::new();
@@ -589,6 +598,25 @@ fn build_uri(
         });
         Some((!is_video_stream).to_value())
     });
+
+    if contained {
+        // GstAutoplugSelectResult: registered by the playback plugin that uridecodebin is in.
+        let result_type = gst::glib::Type::from_name("GstAutoplugSelectResult")
+            .ok_or_else(|| decode_error(uri, "this GStreamer has no GstAutoplugSelectResult"))?;
+        // TRY (0) or SKIP (2).
+        let select = move |allowed: bool| {
+            gst::glib::EnumClass::with_type(result_type).and_then(|c| c.to_value(if allowed { 0 } else { 2 }))
+        };
+        let refused = Arc::downgrade(shared);
+        decodebin.connect("autoplug-select", false, move |args| {
+            let factory = args.get(3).and_then(|v| v.get::<gst::ElementFactory>().ok());
+            let allowed = factory.as_ref().is_some_and(super::contained::may_plug);
+            if !allowed && let (Some(f), Some(shared)) = (&factory, refused.upgrade()) {
+                lock(&shared.refused).get_or_insert_with(|| f.name().to_string());
+            }
+            select(allowed)
+        });
+    }
 
     let hash_target = Arc::downgrade(shared);
     decodebin.connect("source-setup", false, move |args| {

@@ -1,6 +1,7 @@
 //! The GStreamer edge: the only module that imports GStreamer. It decodes files, URIs and live
 //! launch descriptions into [`Block`](crate::media::Block)s and reads media info.
 
+mod contained;
 mod decoder;
 mod discover;
 pub mod encode;

@@ -15,6 +15,7 @@
 use super::{amplitude_to_dbfs, event_dbfs};
 use crate::features::{FeatureGraph, SpectrumNode, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -75,6 +76,12 @@ pub struct BandSpectrum {
     peak_hold: Vec<f32>,
     samplerate: f64,
     pending: Vec<AnalysisEvent>,
+}
+
+/// 1/3-octave bands of a 4096-point spectrum, 10 times a second; constant memory.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let _ = p.events_per_second;
+    Cost::framewise(audio, 4096, 1024, fft_ops(4096), 0, "")
 }
 
 pub fn build(params: Params, ctx: &mut BuildContext) -> Result<BandSpectrum, String> {

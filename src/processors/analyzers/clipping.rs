@@ -18,6 +18,7 @@
 
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -81,6 +82,11 @@ pub struct Clipping {
     pending: Vec<AnalysisEvent>,
     /// Events sent in the current second of audio, and that second.
     events_in_second: (u64, u64),
+}
+
+/// A comparison per sample; at most [`MAX_POSITIONS`] runs kept.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 2.0, 0.0, "").keeping(2.0 * MAX_POSITIONS as f64)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Clipping, String> {

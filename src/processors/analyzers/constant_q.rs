@@ -17,6 +17,7 @@
 use super::series::FramewiseSeries;
 use crate::features::{Complex, FeatureGraph, FeatureId, FeatureSpec, SpectrumNode, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -81,6 +82,24 @@ pub struct ConstantQ {
     kernels: Vec<Vec<(usize, Complex<f32>)>>,
     row: Vec<f32>,
     series: FramewiseSeries,
+}
+
+/// An FFT of the longest kernel per frame (its size grows as `fmin` falls), then each bin's
+/// sparse kernel; `n_bins` values kept per frame.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let rate = audio.samplerate as f64;
+    let bpo = p.bins_per_octave as f64;
+    let below_nyquist = (bpo * (rate / 2.0 / p.fmin).log2()).ceil().max(0.0) as usize;
+    let n_bins = if p.n_bins == 0 { below_nyquist } else { p.n_bins };
+    let q = 1.0 / (2f64.powf(1.0 / bpo) - 1.0);
+    let size = ((q * rate / p.fmin).ceil().min(MAX_FFT as f64) as usize).next_power_of_two();
+    // Kernels are sparse: a few bins each around their frequency, more at low frequencies.
+    let kernel_bins = n_bins as f64 * (size as f64 / 64.0).max(16.0);
+    let drivers =
+        format!("fmin={}, bins_per_octave={}, n_bins={n_bins}, hop_size={}", p.fmin, p.bins_per_octave, p.hop_size);
+    let mut c = Cost::framewise(audio, size, p.hop_size, fft_ops(size) + kernel_bins * 8.0, n_bins, drivers);
+    c.memory_bytes += kernel_bins * 16.0;
+    c
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<ConstantQ, String> {

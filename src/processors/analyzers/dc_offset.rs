@@ -13,6 +13,7 @@ use super::series::FramewiseSeries;
 use super::windows::Windows;
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -63,6 +64,12 @@ pub struct DcOffset {
     /// Sum and frame count of the whole signal.
     total: (f64, u64),
     series: FramewiseSeries,
+}
+
+/// A sum per sample; one mean kept per window.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let windows = audio.duration_s / p.window.max(1e-3);
+    Cost::streaming(audio, 1.0, 0.0, format!("window={}", p.window)).keeping(windows)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<DcOffset, String> {

@@ -19,6 +19,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
 };
@@ -90,6 +91,11 @@ pub struct Dissonance {
     sum: f64,
     frames_with_peaks: u64,
     series: FramewiseSeries,
+}
+
+/// A spectrum per frame, its peaks compared pairwise (at most a few dozen); one value kept.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    Cost::framewise(audio, p.n_fft, p.hop_size, fft_ops(p.n_fft) + 4096.0, 1, framing(p.n_fft, p.hop_size))
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Dissonance, String> {

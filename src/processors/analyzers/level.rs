@@ -15,6 +15,7 @@
 use super::{amplitude_to_dbfs, event_dbfs};
 use crate::features::{FeatureGraph, reduce};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -73,6 +74,12 @@ struct PeriodMeter {
     next_event_frame: u64,
     samplerate: f64,
     pending: Vec<AnalysisEvent>,
+}
+
+/// A few operations per sample; constant memory.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let _ = p.event_period_s;
+    Cost::streaming(audio, 4.0, 0.0, "")
 }
 
 pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Level, String> {

@@ -26,6 +26,7 @@ use super::{FLOOR_DBFS, amplitude_to_dbfs};
 use crate::features::FeatureGraph;
 use crate::features::true_peak::TruePeakMeter;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -219,6 +220,12 @@ pub struct Loudness {
     events: bool,
     sub_blocks: u64,
     pending: Vec<AnalysisEvent>,
+}
+
+/// K-weighting (two biquads per channel) and 4x oversampled true peak per sample; the
+/// momentary and short-term series kept at 10 values a second each.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 64.0, 0.0, "").keeping(20.0 * audio.duration_s)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Loudness, String> {

@@ -8,6 +8,7 @@
 
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 
@@ -28,6 +29,11 @@ pub type Params = crate::processors::params::NoParams;
 pub struct MeanDcShift {
     sum: f64,
     samples: u64,
+}
+
+/// A sum per sample.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 1.0, 0.0, "")
 }
 
 pub fn build(_: Params, _: &mut BuildContext) -> Result<MeanDcShift, String> {

@@ -12,6 +12,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, MelScale, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -107,6 +108,13 @@ impl Params {
 pub struct MelEnergy {
     mel: FeatureId,
     series: FramewiseSeries,
+}
+
+/// A spectrum per frame weighted into `n_mels` bands (each bin feeds two bands); `n_mels`
+/// values kept per frame.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let drivers = format!("{}, n_mels={}", framing(p.n_fft, p.hop_size), p.n_mels);
+    Cost::framewise(audio, p.n_fft, p.hop_size, fft_ops(p.n_fft) + p.n_fft as f64 + p.n_mels as f64, p.n_mels, drivers)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<MelEnergy, String> {

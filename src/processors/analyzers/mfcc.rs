@@ -22,6 +22,7 @@ use super::mel_energy;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, MelScale, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -125,6 +126,13 @@ fn dct_matrix(n_out: usize, n_in: usize) -> Vec<f32> {
         }
     }
     m
+}
+
+/// The mel bands of each frame, then a DCT of `n_mels` into `n_mfcc`; `n_mfcc` values kept.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let drivers = format!("{}, n_mels={}, n_mfcc={}", framing(p.n_fft, p.hop_size), p.n_mels, p.n_mfcc);
+    let ops = fft_ops(p.n_fft) + p.n_fft as f64 + (p.n_mels * p.n_mfcc) as f64;
+    Cost::framewise(audio, p.n_fft, p.hop_size, ops, p.n_mfcc, drivers)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Mfcc, String> {

@@ -25,6 +25,7 @@ use super::check_framing;
 use super::onset_detection_function::{OdfMethod, OnsetFunction};
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -188,6 +189,21 @@ pub struct Onsets {
     /// Off on live streams: onsets are only sent as events (memory stays flat).
     keep: bool,
     pending: Vec<AnalysisEvent>,
+}
+
+/// The onset detection function (kept per frame for the adaptive threshold), and at most one
+/// onset per `min_interval`.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let onsets = audio.duration_s / p.min_interval.max(1.0 / audio.samplerate.max(1) as f64 * p.hop_size as f64);
+    Cost::framewise(
+        audio,
+        p.n_fft,
+        p.hop_size,
+        fft_ops(p.n_fft) + 2.0 * p.n_fft as f64,
+        2,
+        framing(p.n_fft, p.hop_size),
+    )
+    .keeping(2.0 * onsets)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Onsets, String> {

@@ -16,6 +16,7 @@ use super::series::FramewiseSeries;
 use super::windows::Windows;
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -75,6 +76,12 @@ pub struct PhaseCorrelation {
     windows: Windows<Sums>,
     total: Sums,
     series: FramewiseSeries,
+}
+
+/// Three products per stereo frame; one value kept per window.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let windows = audio.duration_s / p.window.max(1e-3);
+    Cost::streaming(audio, 3.0, 0.0, format!("window={}", p.window)).keeping(windows)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<PhaseCorrelation, String> {

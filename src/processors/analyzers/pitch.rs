@@ -22,6 +22,7 @@
 use super::series::FramewiseSeries;
 use crate::features::{Complex, FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -113,6 +114,20 @@ struct Buffers {
     correlation: Vec<f32>,
     scratch: Vec<Complex<f32>>,
     normalised: Vec<f32>,
+}
+
+/// YIN through FFTs of the frame (two forward, one inverse of twice its size); frequency and
+/// confidence kept per frame.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let drivers = format!("frame_size={}, hop_size={}", p.frame_size, p.hop_size);
+    Cost::framewise(
+        audio,
+        p.frame_size,
+        p.hop_size,
+        3.0 * fft_ops(2 * p.frame_size) + 4.0 * p.frame_size as f64,
+        2,
+        drivers,
+    )
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Pitch, String> {

@@ -15,6 +15,7 @@
 
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -88,6 +89,13 @@ pub struct Silence {
     /// Off on live streams: silences are only sent as events (memory stays flat).
     keep: bool,
     pending: Vec<AnalysisEvent>,
+}
+
+/// An RMS per window; at most one silence per `min_duration`.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let silences = audio.duration_s / p.min_duration.max(p.window).max(1e-3);
+    Cost::streaming(audio, 2.0, 0.0, format!("min_duration={}, window={}", p.min_duration, p.window))
+        .keeping(2.0 * silences)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Silence, String> {

@@ -26,6 +26,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -88,6 +89,12 @@ pub struct SpectralDescriptors {
     rolloff: f64,
     previous: Vec<f32>,
     series: FramewiseSeries,
+}
+
+/// A spectrum per frame and a few passes over its bins; the descriptors kept per frame.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let ops = fft_ops(p.n_fft) + 8.0 * p.n_fft as f64;
+    Cost::framewise(audio, p.n_fft, p.hop_size, ops, NAMES.len(), framing(p.n_fft, p.hop_size))
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<SpectralDescriptors, String> {

@@ -13,6 +13,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError};
 use crate::results::{FrameMetadata, ResultData, Values};
@@ -84,6 +85,18 @@ pub struct Spectrogram {
     /// Sum of the frames of the column being filled, and how many it has.
     partial: Vec<f32>,
     partial_count: usize,
+}
+
+/// A spectrum per frame; `n_fft / 2 + 1` values kept per column, for at most twice
+/// `max_frames` columns (every frame when `max_frames` is 0).
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let bins = p.n_fft / 2 + 1;
+    let drivers = format!("{}, max_frames={}", framing(p.n_fft, p.hop_size), p.max_frames);
+    let mut c = Cost::framewise(audio, p.n_fft, p.hop_size, fft_ops(p.n_fft), 0, drivers);
+    let frames = audio.samplerate as f64 / p.hop_size.max(1) as f64 * audio.duration_s + 1.0;
+    let kept = if p.max_frames == 0 { frames } else { frames.min(2.0 * p.max_frames as f64) };
+    c.memory_bytes += kept * bins as f64 * 4.0 * 2.0;
+    c
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Spectrogram, String> {

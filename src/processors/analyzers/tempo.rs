@@ -23,6 +23,7 @@ use super::check_framing;
 use super::onset_detection_function::{OdfMethod, OnsetFunction};
 use crate::features::FeatureGraph;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -105,6 +106,18 @@ pub struct Tempo {
     pending: Vec<AnalysisEvent>,
     /// Seconds from the start of frame `n` to its beat time.
     offset: f64,
+}
+
+/// The onset detection function per frame, an autocorrelation over the lags of the BPM
+/// range per frame, and the function kept for the final estimate.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let fps = audio.samplerate as f64 / p.hop_size.max(1) as f64;
+    let lags = 60.0 * fps / p.min_bpm.max(1e-3);
+    let drivers = format!("{}, min_bpm={}", framing(p.n_fft, p.hop_size), p.min_bpm);
+    let mut c =
+        Cost::framewise(audio, p.n_fft, p.hop_size, fft_ops(p.n_fft) + 2.0 * p.n_fft as f64 + 2.0 * lags, 1, drivers);
+    c.memory_bytes += lags * 24.0;
+    c
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Tempo, String> {

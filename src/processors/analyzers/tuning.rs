@@ -14,6 +14,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -89,6 +90,18 @@ pub struct Tuning {
     frames_per_event: u64,
     pending: Vec<AnalysisEvent>,
     frame_seconds: f64,
+}
+
+/// A spectrum per frame and its peaks; a histogram of constant size.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    Cost::framewise(
+        audio,
+        p.n_fft,
+        p.hop_size,
+        fft_ops(p.n_fft) + 2.0 * p.n_fft as f64,
+        0,
+        framing(p.n_fft, p.hop_size),
+    )
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Tuning, String> {

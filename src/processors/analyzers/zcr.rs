@@ -11,6 +11,7 @@
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -65,6 +66,12 @@ impl crate::processors::Params for Params {
 pub struct Zcr {
     frames: FeatureId,
     series: FramewiseSeries,
+}
+
+/// A comparison per sample of each frame; one value kept per frame.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let drivers = format!("frame_size={}, hop_size={}", p.frame_size, p.hop_size);
+    Cost::framewise(audio, p.frame_size, p.hop_size, p.frame_size as f64, 1, drivers)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Zcr, String> {

@@ -8,6 +8,7 @@
 //! ```
 
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, Effect, Kind};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,11 @@ impl crate::processors::Params for Params {
 
 pub struct Gain {
     factor: f32,
+}
+
+/// A product per sample.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 1.0, 0.0, "")
 }
 
 pub fn build(p: Params, _: &mut BuildContext) -> Result<Gain, String> {

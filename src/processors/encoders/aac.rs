@@ -10,6 +10,7 @@
 
 use super::gst_backed::{GstBacked, start};
 use super::{Tags, check_file_name};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, Kind};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,11 @@ impl crate::processors::Params for Params {
         check_file_name(&mut p, &self.file_name);
         p
     }
+}
+
+/// Encoding, a few hundred operations per sample; constant memory.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 400.0, 0.0, "")
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {

@@ -12,6 +12,7 @@
 
 use super::{ByteSink, Tags, check_file_name};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, Encoder, FinishContext, Finished, Kind, ProcessError};
 use mp3lame_encoder::{Bitrate, Builder, FlushGap, Id3Tag, InterleavedPcm, MonoPcm, Quality, VbrMode};
@@ -108,6 +109,11 @@ fn quality(q: u8) -> Quality {
         Quality::SecondWorst,
         Quality::Worst,
     ][q.min(9) as usize]
+}
+
+/// Encoding, a few hundred operations per sample; constant memory.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 400.0, 0.0, "")
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Mp3Encoder, String> {

@@ -20,6 +20,7 @@
 use super::{ByteSink, Tags, check_file_name};
 use crate::features::resample::Resampler;
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, Encoder, FinishContext, Finished, Kind, ProcessError};
 use ogg::{PacketWriteEndInfo, PacketWriter};
@@ -111,6 +112,11 @@ pub struct OpusEncoder {
     serial: u32,
     sink: Option<Box<dyn ByteSink>>,
     packet: Vec<u8>,
+}
+
+/// Encoding, a few hundred operations per sample; constant memory.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 400.0, 0.0, "")
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<OpusEncoder, String> {

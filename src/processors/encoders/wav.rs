@@ -10,6 +10,7 @@
 
 use super::{ByteSink, Tags, check_file_name};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, Encoder, FinishContext, Finished, Kind, ProcessError};
 use serde::{Deserialize, Serialize};
@@ -65,6 +66,11 @@ pub struct WavEncoder {
 /// The RIFF size fields are 32-bit.
 const MAX_DATA_BYTES: u64 = u32::MAX as u64 - 1024 * 1024;
 const UNKNOWN_SIZE: u32 = u32::MAX;
+
+/// Encoding, a few hundred operations per sample; constant memory.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 4.0, 0.0, "")
+}
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<WavEncoder, String> {
     let mut sink = ctx.open_output(DESCRIPTOR.id, &p.file_name)?;

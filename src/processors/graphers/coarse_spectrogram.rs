@@ -13,6 +13,7 @@
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
 use crate::peaks::coarse_spectrogram::{CoarseSpectrogramWriter, N_FFT, spectra_per_column};
+use crate::processors::cost::{AudioShape, Cost, fft_ops};
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,11 @@ pub struct CoarseSpectrogram {
     writer: Option<CoarseSpectrogramWriter<BufWriter<std::fs::File>>>,
     /// The first write error; reported by `finish` (`process` cannot fail).
     error: Option<std::io::Error>,
+}
+
+/// A 1024-point spectrum every 512 frames, written as decoding goes.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::framewise(audio, 1024, 512, fft_ops(1024), 0, "")
 }
 
 pub fn build(_: Params, ctx: &mut BuildContext) -> Result<CoarseSpectrogram, String> {

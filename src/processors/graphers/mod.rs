@@ -18,7 +18,7 @@ pub mod waveform_transparent;
 /// parameters are `$image`'s module's `Params`.
 macro_rules! image_grapher {
     ($id:literal, $name:literal, $description:literal, $module:ident :: $image:ident, $($look:expr),+) => {
-        pub use super::$module::Params;
+        pub use super::$module::{Params, cost};
         use crate::processors::{BuildContext, Descriptor, Kind};
 
         pub const DESCRIPTOR: Descriptor = Descriptor {

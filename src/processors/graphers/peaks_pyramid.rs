@@ -13,6 +13,7 @@
 use crate::features::FeatureGraph;
 use crate::media::Block;
 use crate::peaks::pyramid::{BASE_SPP, PyramidWriter};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError};
 use crate::results::{ResultData, Values};
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,11 @@ pub struct PeaksPyramid {
     writer: Option<PyramidWriter<BufWriter<std::fs::File>>>,
     /// The first write error; reported by `finish` (`process` cannot fail).
     error: Option<std::io::Error>,
+}
+
+/// A min and max per sample, written as decoding goes.
+pub fn cost(_: &Params, audio: &AudioShape) -> Cost {
+    Cost::streaming(audio, 4.0, 0.0, "")
 }
 
 pub fn build(_: Params, ctx: &mut BuildContext) -> Result<PeaksPyramid, String> {

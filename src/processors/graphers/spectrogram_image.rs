@@ -7,6 +7,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost, fft_ops};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, ProcessError};
 use crate::render::{Canvas, ColorMap, Rgba, draw_axes, hz_label, plot_area, ticks};
@@ -73,6 +74,15 @@ impl crate::processors::Params for Params {
         check(&mut p, (20.0..=200.0).contains(&self.range_db), "range_db", "must be 20..=200");
         p
     }
+}
+
+/// A spectrum every `hop` samples summed into at most twice `width` columns, then drawn.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let hop = if p.hop == 0 { p.n_fft / 2 } else { p.hop };
+    let drivers = format!("n_fft={}, hop={hop}, width={}, height={}", p.n_fft, p.width, p.height);
+    let mut c = Cost::framewise(audio, p.n_fft, hop, fft_ops(p.n_fft) + p.n_fft as f64, 0, drivers);
+    c.memory_bytes += 2.0 * p.width as f64 * (p.n_fft / 2 + 1) as f64 * 4.0 + p.width as f64 * p.height as f64 * 4.0;
+    c
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

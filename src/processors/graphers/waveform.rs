@@ -12,6 +12,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, Kind, Output, ProcessError};
 use crate::results::{FrameMetadata, ResultData, Values};
@@ -68,6 +69,15 @@ pub struct Waveform {
     /// The pixel being filled.
     current: Vec<(f32, f32)>,
     in_current: usize,
+}
+
+/// A min and max per sample; a peak pair per channel (or the mix) every `samples_per_pixel`
+/// frames kept, then drawn.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let lanes = if p.split_channels { audio.channels.max(1) as f64 } else { 1.0 };
+    let pixels = audio.samplerate as f64 * audio.duration_s / p.samples_per_pixel.max(1) as f64;
+    let image = p.image_width as f64 * p.image_height as f64 * 4.0;
+    Cost::streaming(audio, 4.0, image, format!("samples_per_pixel={}", p.samples_per_pixel)).keeping(pixels * lanes)
 }
 
 pub fn build(params: Params, ctx: &mut BuildContext) -> Result<Waveform, String> {

@@ -8,6 +8,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{BuildContext, Descriptor, FinishContext, Finished, Grapher, ProcessError};
 use crate::render::{Canvas, ColorMap, Rgba, check_color, draw_axes, plot_area};
@@ -48,6 +49,12 @@ impl crate::processors::Params for Params {
         }
         p
     }
+}
+
+/// A min, max and sum per sample into `width` columns, then the image drawn.
+pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
+    let image = p.width as f64 * p.height as f64 * 4.0;
+    Cost::streaming(audio, 6.0, image + p.width as f64 * 64.0, format!("width={}, height={}", p.width, p.height))
 }
 
 /// How a waveform is drawn, with its default colours (waveform, background).

@@ -88,8 +88,12 @@ pub async fn presets(ctx: Ctx) -> Reply_ {
 /// POST /presets
 pub async fn create_preset(mut ctx: Ctx) -> Reply_ {
     let body: NewPreset = ctx.json_body().await?;
-    let preset =
-        ctx.state.store.create_preset(ctx.viewer.user, &body.processor, &body.parameters, body.is_public).await?;
+    let limits = ctx.state.config.jobs.limits();
+    let preset = ctx
+        .state
+        .store
+        .create_preset(ctx.viewer.user, &body.processor, &body.parameters, body.is_public, &limits)
+        .await?;
     Ok(json(StatusCode::CREATED, &preset))
 }
 

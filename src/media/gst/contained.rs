@@ -1,0 +1,120 @@
+//! Files decode from their own bytes only. A file can be a playlist or a manifest (HLS `.m3u8`,
+//! DASH `.mpd`, Smooth Streaming, SDP, `.pls`, a URI list) that GStreamer's adaptive demuxers
+//! follow: decoding it would fetch what it lists (loopback and private addresses, `file://`
+//! anywhere, other users' uploads beside it). For a file, two checks on what GStreamer itself
+//! finds, never on the file's name:
+//!
+//! - before anything opens it, the type of its first bytes must be one of [`CONTAINED_TYPES`]
+//!   (or unknown: then decodebin decides, under the second check);
+//! - while decodebin builds the pipeline, every element it would plug must be a decoder, a
+//!   parser or one of [`DEMUXERS`] (elements that read only the bytes handed to them); any
+//!   other is skipped and the decode fails naming it.
+//!
+//! URIs (http, …) given on the command line are the user's own choice and are not checked here:
+//! the server never decodes one (URL items are fetched into a file first).
+
+use crate::media::MediaError;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::io::Read;
+use std::path::Path;
+
+/// Bytes of a file's head given to GStreamer's typefinders.
+const HEAD_BYTES: u64 = 64 * 1024;
+
+/// Types (caps names) of a file's head that decode from the file's bytes alone.
+pub const CONTAINED_TYPES: &[&str] = &[
+    // Audio formats and raw codec streams.
+    "audio/x-wav",
+    "audio/x-rf64",
+    "audio/x-w64",
+    "audio/x-aiff",
+    "audio/x-caf",
+    "audio/x-au",
+    "audio/x-flac",
+    "audio/mpeg",
+    "audio/x-ac3",
+    "audio/x-eac3",
+    "audio/x-dts",
+    "audio/x-amr-nb-sh",
+    "audio/x-amr-wb-sh",
+    "audio/x-ape",
+    "audio/x-wavpack",
+    "audio/x-tta",
+    "audio/x-musepack",
+    "audio/x-m4a",
+    "audio/x-speex",
+    "audio/x-ircam",
+    "audio/x-sds",
+    "audio/x-nist",
+    "audio/x-paris",
+    "audio/x-svx",
+    "audio/x-voc",
+    "audio/x-sbc",
+    "audio/x-gsm",
+    "audio/x-shorten",
+    "audio/webm",
+    "audio/x-opus",
+    // Containers whose demuxers read only their own bytes.
+    "application/ogg",
+    "application/x-id3",
+    "application/x-apetag",
+    "video/quicktime",
+    "video/x-matroska",
+    "video/webm",
+    "video/x-msvideo",
+    "video/mpegts",
+    "video/mpeg",
+    "video/x-ms-asf",
+    "video/x-flv",
+    "application/mxf",
+];
+
+/// Demuxers decodebin may plug for a file (every other demuxer is skipped).
+pub const DEMUXERS: &[&str] = &[
+    "wavparse",
+    "aiffparse",
+    "auparse",
+    "oggdemux",
+    "qtdemux",
+    "matroskademux",
+    "avidemux",
+    "tsdemux",
+    "mpegpsdemux",
+    "asfdemux",
+    "flvdemux",
+    "id3demux",
+    "apedemux",
+    "mxfdemux",
+    "caf",
+    "avdemux_caf",
+];
+
+/// Refuses `path` when the type of its head is known and not one of [`CONTAINED_TYPES`].
+pub fn check_file_type(path: &Path, name: &str) -> Result<(), MediaError> {
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
+        .map_err(|e| MediaError::Io { input: name.to_string(), message: e.to_string() })?;
+    let Ok((caps, _)) = gstreamer_base::functions::type_find_helper_for_data(None::<&gst::Object>, &head) else {
+        return Ok(());
+    };
+    let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else { return Ok(()) };
+    if CONTAINED_TYPES.contains(&kind.as_str()) {
+        Ok(())
+    } else {
+        Err(MediaError::NotContained { input: name.to_string(), format: kind })
+    }
+}
+
+/// Whether decodebin may plug `factory` when decoding a file (see the module's comment).
+pub fn may_plug(factory: &gst::ElementFactory) -> bool {
+    let klass = factory.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
+    if klass.contains("Network") || klass.contains("Adaptive") || klass.contains("Source") {
+        return false;
+    }
+    if klass.contains("Demuxer") {
+        return DEMUXERS.contains(&factory.name().as_str());
+    }
+    klass.contains("Decoder") || klass.contains("Parser") || klass.contains("Converter")
+}
