@@ -79,3 +79,55 @@ async fn a_preset_over_the_limits_is_refused_and_one_that_runs_out_of_memory_fai
     assert_eq!(http::get(addr, "/api/v1/health", None).await.status, 200);
     server.shutdown().await;
 }
+
+/// 23.2: an uploaded playlist or manifest is refused with 422 naming its format, whatever its
+/// file name, and nothing it lists is fetched: not a loopback server, not a `file://` outside
+/// the media roots, not another user's upload beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playlists_and_manifests_are_refused_and_fetch_nothing() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let addr = server.addr;
+    let victim = user(&server, "bob", false).await;
+    let token = user(&server, "eve", false).await;
+    let secret = upload(addr, &victim, &tone(env.path(), "secret.wav", 1.0), &[]).await;
+    let outside = tone(env.path(), "outside.wav", 1.0);
+    // A server that must never be asked for anything.
+    let bait = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = bait.local_addr().expect("addr").port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    let watcher = tokio::spawn(async move {
+        while bait.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let hls = |entry: &str| {
+        format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\n{entry}\n#EXT-X-ENDLIST\n")
+    };
+    let sibling = format!("../{}/{}", secret["uuid"].as_str().expect("uuid"), "secret.wav");
+    let dash = format!(
+        "<?xml version=\"1.0\"?>\n<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" type=\"static\" \
+         mediaPresentationDuration=\"PT1S\" profiles=\"urn:mpeg:dash:profile:isoff-on-demand:2011\">\
+         <BaseURL>http://127.0.0.1:{port}/</BaseURL><Period><AdaptationSet mimeType=\"audio/mp4\">\
+         <Representation id=\"a\" bandwidth=\"64000\" codecs=\"mp4a.40.2\"><BaseURL>a.mp4</BaseURL>\
+         </Representation></AdaptationSet></Period></MPD>\n"
+    );
+    let cases = [
+        ("loopback.m3u8", hls(&format!("http://127.0.0.1:{port}/x.mp3"))),
+        ("file.m3u8", hls(&format!("file://{}", outside.display()))),
+        ("sibling.m3u8", hls(&sibling)),
+        ("innocent.wav", hls(&format!("http://127.0.0.1:{port}/y.mp3"))),
+        ("manifest.mpd", dash),
+    ];
+    for (name, text) in &cases {
+        let r = http::upload(addr, Some(&token), name, text.as_bytes(), &[]).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.text());
+        assert!(r.text().contains("playlist") && r.text().contains(name), "{name}: {}", r.text());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "the playlists' server was asked");
+    assert_eq!(http::get(addr, "/api/v1/items", Some(&token)).await.json()["count"], 0);
+    watcher.abort();
+    server.shutdown().await;
+}

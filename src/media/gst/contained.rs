@@ -118,3 +118,35 @@ pub fn may_plug(factory: &gst::ElementFactory) -> bool {
     }
     klass.contains("Decoder") || klass.contains("Parser") || klass.contains("Converter")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_and_network_demuxers_may_not_be_plugged_for_files() {
+        crate::media::gst::init().expect("gstreamer");
+        let may = |name: &str| gst::ElementFactory::find(name).map(|f| may_plug(&f));
+        for refused in ["hlsdemux2", "dashdemux2", "mssdemux2", "hlsdemux", "dashdemux", "sdpdemux", "souphttpsrc"] {
+            assert_ne!(may(refused), Some(true), "{refused} may be plugged");
+        }
+        // Those Debian's plugins have must be found, or the test would prove nothing.
+        assert_eq!(may("hlsdemux2"), Some(false));
+        assert_eq!(may("dashdemux2"), Some(false));
+        for allowed in ["wavparse", "oggdemux", "qtdemux", "matroskademux", "flacparse", "mpegaudioparse", "vorbisdec"]
+        {
+            assert_eq!(may(allowed), Some(true), "{allowed}");
+        }
+    }
+
+    #[test]
+    fn a_playlist_is_refused_whatever_its_name() {
+        crate::media::gst::init().expect("gstreamer");
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("innocent.wav");
+        let hls = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nhttp://127.0.0.1:9/x.mp3\n#EXT-X-ENDLIST\n";
+        std::fs::write(&path, hls).expect("write");
+        let err = check_file_type(&path, "innocent.wav").expect_err("refused");
+        assert!(matches!(&err, MediaError::NotContained { format, .. } if format == "application/x-hls"), "{err}");
+    }
+}
