@@ -138,6 +138,10 @@ pub struct ServerConfig {
     pub upload_max_mb: u64,
     /// Item streams and download transcodes at once (all clients).
     pub max_transcodes: usize,
+    /// An item stream whose client takes nothing for this long ends, and frees its slot.
+    pub stream_write_timeout_s: f64,
+    /// Item streams one anonymous client address may have open at once; 0: no limit.
+    pub anonymous_streams_per_address: usize,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }
@@ -185,6 +189,9 @@ impl Config {
         }
         for problem in self.jobs.problems().into_iter().chain(self.items.problems()) {
             p.push(format!("{name}: {problem}"));
+        }
+        if !(0.5..=3600.0).contains(&self.server.stream_write_timeout_s) {
+            p.push(format!("{name}: server.stream_write_timeout_s: 0.5 to 3600 seconds"));
         }
         if !(1..=1024).contains(&self.server.max_transcodes) {
             p.push(format!("{name}: server.max_transcodes: 1 to 1024"));

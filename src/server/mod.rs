@@ -64,6 +64,8 @@ pub struct AppState {
     pub pyramids: rest::OpenPyramids,
     /// Item streams and download transcodes running now (`server.max_transcodes`).
     pub transcode_slots: Arc<tokio::sync::Semaphore>,
+    /// Item streams open per anonymous client address (`server.anonymous_streams_per_address`).
+    pub anonymous_streams: crate::ondemand::per_address::PerAddress,
 }
 
 impl AppState {
@@ -175,6 +177,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         transcodes: Default::default(),
         pyramids: Default::default(),
         transcode_slots: Arc::new(tokio::sync::Semaphore::new(max_transcodes)),
+        anonymous_streams: Default::default(),
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));

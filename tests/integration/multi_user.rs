@@ -131,3 +131,63 @@ async fn playlists_and_manifests_are_refused_and_fetch_nothing() {
     watcher.abort();
     server.shutdown().await;
 }
+
+/// Opens `stream.wav` of `item` and never reads a byte of the answer.
+async fn stalled_stream(addr: std::net::SocketAddr, item: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer");
+    let mut s = socket.connect(addr).await.expect("connect");
+    let head = format!("GET /api/v1/items/{item}/stream.wav HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    s.write_all(head.as_bytes()).await.expect("send");
+    s
+}
+
+/// 23.3: streams that never read hold their transcoding slots only for the write timeout, so
+/// 16 of them (every slot) deny nobody for long; and one anonymous address has at most its
+/// share of streams open (429 with Retry-After past it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_streams_free_their_slots_and_anonymous_addresses_have_a_share() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server_extra = "max_transcodes = 16\nanonymous_streams_per_address = 16\nstream_write_timeout_s = 3.0\n";
+    let server = timeside::server::start(config(&env, 0, server_extra, "")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    // Four minutes: far more WAV than a stalled socket and the stream's queue hold.
+    let item = upload(addr, &token, &tone(env.path(), "long.wav", 240.0), &[("is_public", "true")]).await;
+    let item = item["uuid"].as_str().expect("uuid").to_string();
+    let mut stalled = Vec::new();
+    for _ in 0..16 {
+        stalled.push(stalled_stream(addr, &item).await);
+    }
+    // Every slot is taken (the sixteen may take a moment to start).
+    let path = format!("/api/v1/items/{item}/stream.wav?stop=1");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = http::get(addr, &path, Some(&token)).await;
+        if r.status == 503 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the stalled streams never took every slot: {}", r.status);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The address's share is used up: a 17th anonymous stream is refused for it.
+    let r = http::get(addr, &path, None).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
+    // Within the write timeout and a little more, a normal stream plays again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let r = loop {
+        let r = http::get(addr, &path, Some(&token)).await;
+        if r.status == 200 {
+            break r;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(tokio::time::Instant::now() < deadline, "the stalled streams still hold every slot");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    // One second of 16-bit stereo at 44.1 kHz and its header.
+    assert!(r.body.len() >= 176_400, "{} bytes", r.body.len());
+    drop(stalled);
+    server.shutdown().await;
+}

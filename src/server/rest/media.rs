@@ -83,21 +83,46 @@ pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item
     Ok((item, path))
 }
 
-/// Hands an encoder's bytes to the HTTP body; a client that left stops the pass.
+/// Hands an encoder's bytes to the HTTP body; a client that left, or that takes nothing for
+/// `timeout` (`server.stream_write_timeout_s`), stops the pass (and so frees its slot).
 struct ChunkOutputs {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     cancel: CancelToken,
+    timeout: std::time::Duration,
+    runtime: tokio::runtime::Handle,
+    /// Set when the client stalled: the body then ends with an error, not as if complete.
+    stalled: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl OutputFactory for ChunkOutputs {
     fn open(&self, _: &str, _: &str) -> Result<Box<dyn ByteSink>, String> {
-        let (tx, cancel) = (self.tx.clone(), self.cancel.clone());
+        let (tx, cancel, timeout) = (self.tx.clone(), self.cancel.clone(), self.timeout);
+        let (runtime, stalled) = (self.runtime.clone(), self.stalled.clone());
         Ok(Box::new(ChunkSink::new(STREAM_CHUNK, move |chunk| {
-            if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
-                cancel.cancel();
+            // On the pass's own (blocking) thread: waiting here waits for the client.
+            match runtime.block_on(tx.send_timeout(Ok(Bytes::from(chunk)), timeout)) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    stalled.store(true, std::sync::atomic::Ordering::SeqCst);
+                    cancel.cancel();
+                }
+                Err(tokio::sync::mpsc::error::SendTimeoutError::Closed(_)) => cancel.cancel(),
             }
         })))
     }
+}
+
+/// An anonymous client's place among its address's streams (none for signed-in users).
+fn anonymous_stream_place(ctx: &Ctx) -> Result<Option<crate::ondemand::per_address::Held>, ApiError> {
+    let (Some(peer), None) = (ctx.peer, ctx.viewer.user) else { return Ok(None) };
+    let max = ctx.state.config.server.anonymous_streams_per_address;
+    ctx.state.anonymous_streams.take(peer.0.ip(), max).map(Some).ok_or_else(|| {
+        ApiError::too_many(
+            "too_many_streams",
+            format!("this address has {max} item streams open already (server.anonymous_streams_per_address); sign in or close one"),
+            (ctx.state.config.server.stream_write_timeout_s.ceil() as u64).max(1),
+        )
+    })
 }
 
 /// GET /items/{uuid}/stream.{ext}?start=&stop=
@@ -121,9 +146,17 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     }
     let decoder = DecodeOptions { start_s: start, duration_s: stop.map(|s| s - start), ..Default::default() };
     let pipeline = transcode_pipeline(format, decoder, &format!("stream.{}", format.name))?;
+    let place = anonymous_stream_place(&ctx)?;
     let (tx, rx) = tokio::sync::mpsc::channel(STREAM_QUEUE);
     let cancel = CancelToken::default();
-    let outputs = ChunkOutputs { tx: tx.clone(), cancel: cancel.clone() };
+    let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let outputs = ChunkOutputs {
+        tx: tx.clone(),
+        cancel: cancel.clone(),
+        timeout: std::time::Duration::from_secs_f64(ctx.state.config.server.stream_write_timeout_s),
+        runtime: tokio::runtime::Handle::current(),
+        stalled: stalled.clone(),
+    };
     let uuid = item.uuid;
     let slot = transcode_slot(&ctx)?;
     tokio::task::spawn_blocking(move || {
@@ -137,7 +170,18 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
             }
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
+    // The body holds the address's place as long as the response lives; a stalled client's
+    // stream ends with an error (the connection is cut), not as if it were complete.
+    let body = futures_util::stream::unfold(Some((rx, stalled, place)), |state| async move {
+        let (mut rx, stalled, place) = state?;
+        match rx.recv().await {
+            Some(chunk) => Some((chunk, Some((rx, stalled, place)))),
+            None if stalled.load(std::sync::atomic::Ordering::SeqCst) => {
+                Some((Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client took nothing")), None))
+            }
+            None => None,
+        }
+    });
     let mut response = warp::reply::stream(body).into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(format.mime) {

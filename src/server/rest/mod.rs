@@ -60,11 +60,21 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds the client should wait before asking again (`Retry-After`), for 429 and 503.
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after_s: None }
+    }
+
+    /// 429: the client asks more than its share; `Retry-After` says when to ask again.
+    pub fn too_many(code: &'static str, message: impl Into<String>, retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after_s: Some(retry_after_s.max(1)),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
@@ -656,7 +666,11 @@ async fn dispatch(
 
 impl ApiError {
     pub fn into_response(self) -> Response {
-        error_reply(self.status, self.code, &self.message)
+        let mut reply = error_reply(self.status, self.code, &self.message);
+        if let Some(s) = self.retry_after_s {
+            reply.headers_mut().insert(warp::http::header::RETRY_AFTER, warp::http::HeaderValue::from(s));
+        }
+        reply
     }
 }
 
