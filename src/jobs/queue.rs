@@ -8,6 +8,11 @@
 //! The claim is one `UPDATE ... RETURNING`: SQLite has a single writer, so two claimers never
 //! get the same job; on PostgreSQL the job is picked `FOR UPDATE SKIP LOCKED`, so claimers
 //! in any number of processes take different jobs without waiting for each other.
+//!
+//! Claims are fair across the jobs' authors, round robin: the author with the fewest jobs
+//! running goes first, then the one whose last job started longest ago, then the oldest job.
+//! One user's thousand queued jobs thus take turns with another's one, and an author at
+//! `max_running_per_user` waits while others' jobs run.
 
 use crate::storage::results::{NewResult, status};
 use crate::storage::{Store, StoreError, db, int, text, uuid_col};
@@ -39,11 +44,13 @@ pub struct QueueConfig {
     pub lease_s: f64,
     /// Claims of one job (a worker died each time) before it is failed.
     pub max_attempts: i64,
+    /// Jobs of one author running at once, whatever the number of workers; 0: no limit.
+    pub max_running_per_user: i64,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        QueueConfig { lease_s: 30.0, max_attempts: 3 }
+        QueueConfig { lease_s: 30.0, max_attempts: 3, max_running_per_user: 0 }
     }
 }
 
@@ -68,16 +75,23 @@ pub async fn fail_abandoned(store: &Store, config: &QueueConfig) -> Result<Vec<u
 pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<Option<Job>, StoreError> {
     let now = db::unix_now();
     let lock = match store.engine {
-        db::Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+        db::Engine::Postgres => "FOR UPDATE OF j SKIP LOCKED",
         db::Engine::Sqlite => "",
     };
+    // The author's jobs running now (their leases still held).
+    let running =
+        "(SELECT COUNT(*) FROM jobs r WHERE r.author = j.author AND r.status = 'running' AND r.lease_expires >= $4)";
     let sql = format!(
         "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires = $2, attempts = attempts + 1,
             date_started = COALESCE(date_started, $3)
          WHERE uuid = (
-            SELECT uuid FROM jobs
-            WHERE (status = 'pending' OR (status = 'running' AND lease_expires < $4)) AND attempts < $5
-            ORDER BY date_added LIMIT 1 {lock})
+            SELECT j.uuid FROM jobs j
+            WHERE (j.status = 'pending' OR (j.status = 'running' AND j.lease_expires < $4)) AND j.attempts < $5
+              AND ($6 = 0 OR {running} < $6)
+            ORDER BY {running},
+              COALESCE((SELECT MAX(s.date_started) FROM jobs s WHERE s.author = j.author), ''),
+              j.date_added
+            LIMIT 1 {lock})
          AND (status = 'pending' OR (status = 'running' AND lease_expires < $4))
          RETURNING uuid, task, item, attempts"
     );
@@ -87,6 +101,7 @@ pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<O
         .bind(db::now())
         .bind(now)
         .bind(config.max_attempts)
+        .bind(config.max_running_per_user)
         .fetch_optional(&store.pool)
         .await?;
     Ok(row.map(|r| Job {

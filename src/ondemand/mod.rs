@@ -9,3 +9,19 @@ pub mod limits;
 pub mod per_address;
 
 pub use limits::{LimitError, Limits};
+
+/// What one user may queue (admins are exempt); 0 in a field: no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Quotas {
+    /// Jobs of one user pending or running at once (`jobs.max_pending_jobs_per_user`).
+    pub max_pending_jobs: i64,
+    /// Tasks one user may create in any minute (`jobs.max_tasks_per_minute`).
+    pub max_tasks_per_minute: i64,
+}
+
+/// The rules a new task is admitted by: its cost on each item, and its author's quotas.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskRules {
+    pub limits: Limits,
+    pub quotas: Quotas,
+}

@@ -38,6 +38,12 @@ pub struct JobsConfig {
     pub max_work_per_audio_second: f64,
     /// The address space of a job's process, in MiB; 0: no limit.
     pub job_address_space_mb: u64,
+    /// Jobs of one user pending or running at once; 0: no limit.
+    pub max_pending_jobs_per_user: i64,
+    /// Jobs of one user running at once, all workers together; 0: no limit.
+    pub max_running_per_user: i64,
+    /// Tasks one user may create in a minute; 0: no limit.
+    pub max_tasks_per_minute: i64,
 }
 
 impl JobsConfig {
@@ -45,11 +51,26 @@ impl JobsConfig {
         let defaults = crate::jobs::WorkerConfig::default();
         crate::jobs::WorkerConfig {
             workers: self.workers.unwrap_or(defaults.workers),
-            queue: crate::jobs::queue::QueueConfig { lease_s: self.lease_s, max_attempts: self.max_attempts },
+            queue: crate::jobs::queue::QueueConfig {
+                lease_s: self.lease_s,
+                max_attempts: self.max_attempts,
+                max_running_per_user: self.max_running_per_user,
+            },
             stall_timeout_s: self.stall_timeout_s,
             limits: self.limits(),
             address_space_mb: self.job_address_space_mb,
             ..defaults
+        }
+    }
+
+    /// What a new task is admitted by (`ondemand`).
+    pub fn task_rules(&self) -> crate::ondemand::TaskRules {
+        crate::ondemand::TaskRules {
+            limits: self.limits(),
+            quotas: crate::ondemand::Quotas {
+                max_pending_jobs: self.max_pending_jobs_per_user,
+                max_tasks_per_minute: self.max_tasks_per_minute,
+            },
         }
     }
 
@@ -71,6 +92,12 @@ impl JobsConfig {
         }
         if !(0.0..=86400.0).contains(&self.stop_grace_s) {
             p.push(format!("jobs.stop_grace_s: {} is not within 0..86400 seconds", self.stop_grace_s));
+        }
+        if self.max_pending_jobs_per_user < 0 || self.max_running_per_user < 0 || self.max_tasks_per_minute < 0 {
+            p.push(
+                "jobs.max_pending_jobs_per_user, max_running_per_user, max_tasks_per_minute: 0 (no limit) or more"
+                    .into(),
+            );
         }
         if !(self.max_job_memory_mb >= 0.0 && self.max_work_per_audio_second >= 0.0) {
             p.push("jobs.max_job_memory_mb, jobs.max_work_per_audio_second: 0 (no limit) or more".into());

@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "on-demand server", include_str!("../../migrations/0001_on_demand.sql")),
     (2, "job run seconds", include_str!("../../migrations/0002_job_run_seconds.sql")),
     (3, "annotations", include_str!("../../migrations/0003_annotations.sql")),
+    (4, "job author", include_str!("../../migrations/0004_job_author.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

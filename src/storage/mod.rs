@@ -100,6 +100,9 @@ pub enum StoreError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// The user asks more than its share (quotas): wait `retry_after_s`.
+    #[error("{message}")]
+    Quota { message: String, retry_after_s: u64 },
     #[error("{0}")]
     Io(String),
     #[error(transparent)]

@@ -44,14 +44,15 @@ fn visible(viewer: &Viewer) -> Where {
 impl Store {
     /// A new task, with one pending job per item: `item`, or every item of `selection` that the
     /// viewer sees. Everything is checked first; nothing is queued for a bad request.
-    /// The experience's cost on each item must be within `limits`.
+    /// The experience's cost on each item must be within `rules.limits`, and the viewer
+    /// within its quotas (admins are exempt).
     pub async fn create_task(
         &self,
         viewer: &Viewer,
         experience: &uuid::Uuid,
         item: Option<&uuid::Uuid>,
         selection: Option<&uuid::Uuid>,
-        limits: &crate::ondemand::Limits,
+        rules: &crate::ondemand::TaskRules,
     ) -> Result<Task, StoreError> {
         let exp = self.experience(viewer, experience).await?;
         let pipeline = exp.pipeline()?;
@@ -70,7 +71,7 @@ impl Store {
             .iter()
             .filter_map(|item| {
                 let shape = item.audio_shape()?;
-                crate::ondemand::limits::check(&pipeline, shape, limits)
+                crate::ondemand::limits::check(&pipeline, shape, &rules.limits)
                     .err()
                     .map(|e| format!("item `{}`: experience `{}`: {e}", item.uuid, exp.title))
             })
@@ -78,6 +79,10 @@ impl Store {
         if !refused.is_empty() {
             return Err(StoreError::Invalid(refused));
         }
+        if !viewer.admin {
+            self.check_quotas(viewer, items.len() as i64, &rules.quotas).await?;
+        }
+        let author = viewer.user.map(|u| u.to_string()).unwrap_or_default();
         let uuid = uuid::Uuid::new_v4();
         let now = db::now();
         let mut tx = self.pool.begin().await?;
@@ -96,14 +101,17 @@ impl Store {
         .await?;
         for (i, item) in items.iter().enumerate() {
             // The position is in the creation time so that jobs are claimed in order.
-            sqlx::query("INSERT INTO jobs (uuid, task, item, status, date_added) VALUES ($1, $2, $3, $4, $5)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(uuid.to_string())
-                .bind(item.uuid.to_string())
-                .bind(status::PENDING)
-                .bind(format!("{now}#{i:08}"))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO jobs (uuid, task, item, status, date_added, author) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(uuid.to_string())
+            .bind(item.uuid.to_string())
+            .bind(status::PENDING)
+            .bind(format!("{now}#{i:08}"))
+            .bind(author.clone())
+            .execute(&mut *tx)
+            .await?;
         }
         if self.engine == db::Engine::Postgres {
             // Worker processes listening claim at once (sent when the jobs are committed).
@@ -137,6 +145,53 @@ impl Store {
                 })
                 .collect(),
         })
+    }
+
+    /// Refuses `new_jobs` more for `viewer` past its quotas: 429 with when to try again.
+    async fn check_quotas(
+        &self,
+        viewer: &Viewer,
+        new_jobs: i64,
+        quotas: &crate::ondemand::Quotas,
+    ) -> Result<(), StoreError> {
+        let author = viewer.user.map(|u| u.to_string()).unwrap_or_default();
+        if quotas.max_tasks_per_minute > 0 {
+            let since = (chrono::Utc::now() - chrono::Duration::seconds(60))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE author = $1 AND date_added > $2")
+                .bind(author.clone())
+                .bind(since)
+                .fetch_one(&self.pool)
+                .await?;
+            if int(&row, "n") >= quotas.max_tasks_per_minute {
+                return Err(StoreError::Quota {
+                    message: format!(
+                        "you made {} tasks in the last minute, the most a user may (jobs.max_tasks_per_minute): try again shortly",
+                        quotas.max_tasks_per_minute
+                    ),
+                    retry_after_s: 60,
+                });
+            }
+        }
+        if quotas.max_pending_jobs > 0 {
+            let row =
+                sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE author = $1 AND status IN ('pending', 'running')")
+                    .bind(author)
+                    .fetch_one(&self.pool)
+                    .await?;
+            let queued = int(&row, "n");
+            if queued + new_jobs > quotas.max_pending_jobs {
+                return Err(StoreError::Quota {
+                    message: format!(
+                        "you have {queued} jobs queued or running and this task adds {new_jobs}: at most {} at once \
+                         (jobs.max_pending_jobs_per_user); try again when some have run",
+                        quotas.max_pending_jobs
+                    ),
+                    retry_after_s: 60,
+                });
+            }
+        }
+        Ok(())
     }
 
     pub async fn task(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Task, StoreError> {

@@ -191,3 +191,87 @@ async fn stalled_streams_free_their_slots_and_anonymous_addresses_have_a_share()
     drop(stalled);
     server.shutdown().await;
 }
+
+/// 23.4: workers take jobs round robin across users: user A queues 50 jobs, then user B one;
+/// B's job starts before A's fourth. And past `jobs.max_tasks_per_minute` a user gets 429 with
+/// Retry-After, while others are not affected.
+async fn the_queue_is_fair_across_users_and_quotas_refuse_floods(engine: Engine) {
+    let env = Env::new(engine).await;
+    let quotas = "max_tasks_per_minute = 50\n";
+    // Queued with no worker running, so that the order of claims alone is tested.
+    let server = timeside::server::start(config(&env, 0, "", quotas)).await.expect("start");
+    let addr = server.addr;
+    let a = user(&server, "ada", false).await;
+    let b = user(&server, "bob", false).await;
+    let item = upload(addr, &a, &tone(env.path(), "shared.wav", 0.5), &[("is_public", "true")]).await;
+    let level =
+        http::json(addr, "POST", "/api/v1/presets", Some(&a), &json!({ "processor": "level", "is_public": true }))
+            .await
+            .json();
+    let experience = http::json(
+        addr,
+        "POST",
+        "/api/v1/experiences",
+        Some(&a),
+        &json!({ "title": "levels", "presets": [level["uuid"]], "is_public": true }),
+    )
+    .await
+    .json();
+    let task = json!({ "experience": experience["uuid"], "item": item["uuid"] });
+    for _ in 0..50 {
+        let r = http::json(addr, "POST", "/api/v1/tasks", Some(&a), &task).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let r = http::json(addr, "POST", "/api/v1/tasks", Some(&a), &task).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("jobs.max_tasks_per_minute"), "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("60"));
+    let r = http::json(addr, "POST", "/api/v1/tasks", Some(&b), &task).await;
+    assert_eq!(r.status, 201, "another user is not affected: {}", r.text());
+    let b_task = r.json()["uuid"].as_str().expect("uuid").to_string();
+    server.shutdown().await;
+
+    let server = timeside::server::start(config(&env, 1, "", quotas)).await.expect("start");
+    wait_task(server.addr, &b, &b_task, Duration::from_secs(60)).await;
+    use sqlx::Row;
+    let pool = &server.state.store.pool;
+    let b_user = sqlx::query("SELECT author FROM tasks WHERE uuid = $1")
+        .bind(&b_task)
+        .fetch_one(pool)
+        .await
+        .expect("task")
+        .get::<String, _>("author");
+    // Claims in order, until A has had four.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (starts, b_start, a_starts) = loop {
+        let rows =
+            sqlx::query("SELECT author, date_started FROM jobs WHERE date_started IS NOT NULL ORDER BY date_started")
+                .fetch_all(pool)
+                .await
+                .expect("jobs");
+        let starts: Vec<(String, String)> =
+            rows.iter().map(|r| (r.get::<String, _>("author"), r.get::<String, _>("date_started"))).collect();
+        let b_start = starts.iter().find(|(author, _)| *author == b_user).map(|(_, s)| s.clone()).expect("B's job");
+        let a_starts: Vec<String> =
+            starts.iter().filter(|(author, _)| *author != b_user).map(|(_, s)| s.clone()).collect();
+        if a_starts.len() >= 4 {
+            break (starts, b_start, a_starts);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "A's jobs did not run: {starts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(b_start < a_starts[3], "B's job started at {b_start}, after A's fourth ({}): {starts:?}", a_starts[3]);
+    server.shutdown().await;
+}
+
+mod fair_queue {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::the_queue_is_fair_across_users_and_quotas_refuse_floods(super::Engine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::the_queue_is_fair_across_users_and_quotas_refuse_floods(super::Engine::Postgres).await
+    }
+}

@@ -877,7 +877,7 @@ async fn two_claimers_racing_for_one_job_store_one_result(engine: Engine) {
         run_task(addr, &token, &experience(addr, "standard").await, ("item", item["uuid"].as_str().expect("uuid")))
             .await;
     let store = server.state.store.clone();
-    let quick = QueueConfig { lease_s: 1.0, max_attempts: 3 };
+    let quick = QueueConfig { lease_s: 1.0, max_attempts: 3, ..Default::default() };
     // Two claimers at once: one gets the job.
     let (a, b) = tokio::join!(queue::claim(&store, "a", &quick), queue::claim(&store, "b", &quick));
     let (a, b) = (a.expect("claim a"), b.expect("claim b"));
@@ -923,7 +923,7 @@ async fn two_claimers_racing_for_one_job_store_one_result(engine: Engine) {
     assert_eq!(rows["count"], 1, "{rows}");
     assert_eq!(rows["results"][0]["processor"], "level-c");
     // A job whose workers keep dying is failed after its attempts, with a message.
-    let poison = QueueConfig { lease_s: 1.0, max_attempts: 1 };
+    let poison = QueueConfig { lease_s: 1.0, max_attempts: 1, ..Default::default() };
     let job2 =
         run_task(addr, &token, &experience.uuid.to_string(), ("item", item["uuid"].as_str().expect("uuid"))).await;
     let claimed = queue::claim(&store, "d", &poison).await.expect("claim").expect("job");

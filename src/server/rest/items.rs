@@ -165,7 +165,7 @@ async fn queue_ingest(ctx: &Ctx, item: &uuid::Uuid) -> Option<uuid::Uuid> {
     let store = &ctx.state.store;
     let queued = match store.shipped_experience(name).await {
         Ok(Some(experience)) => {
-            store.create_task(&ctx.viewer, &experience, Some(item), None, &ctx.state.config.jobs.limits()).await
+            store.create_task(&ctx.viewer, &experience, Some(item), None, &ctx.state.config.jobs.task_rules()).await
         }
         Ok(None) => Err(StoreError::Invalid(vec![format!("no shipped experience `{name}`")])),
         Err(e) => Err(e),

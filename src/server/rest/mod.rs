@@ -95,6 +95,7 @@ impl From<StoreError> for ApiError {
             StoreError::Media(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", message),
             StoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            StoreError::Quota { retry_after_s, .. } => ApiError::too_many("quota", message, retry_after_s),
             StoreError::Io(_) | StoreError::Db(_) => {
                 tracing::error!(error = %message, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)

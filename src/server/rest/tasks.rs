@@ -32,11 +32,11 @@ pub async fn list(ctx: Ctx) -> Reply_ {
 /// POST /tasks: 201 with the task, `pending`; the workers take it from the queue.
 pub async fn create(mut ctx: Ctx) -> Reply_ {
     let body: NewTask = ctx.json_body().await?;
-    let limits = ctx.state.config.jobs.limits();
+    let rules = ctx.state.config.jobs.task_rules();
     let task = ctx
         .state
         .store
-        .create_task(&ctx.viewer, &body.experience, body.item.as_ref(), body.selection.as_ref(), &limits)
+        .create_task(&ctx.viewer, &body.experience, body.item.as_ref(), body.selection.as_ref(), &rules)
         .await?;
     announce(&ctx.state, &task);
     Ok(json(StatusCode::CREATED, &task))
