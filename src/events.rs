@@ -91,8 +91,19 @@ impl Publisher {
 pub struct Topics {
     inner: std::sync::Mutex<TopicsInner>,
     /// Where published events also go for other processes (PostgreSQL's NOTIFY, see
-    /// `jobs::relay`); unset with SQLite, where one process does everything.
-    outbox: std::sync::OnceLock<tokio::sync::mpsc::Sender<Shared>>,
+    /// `jobs::relay`), with the key they are delivered under; unset with SQLite, where one
+    /// process does everything.
+    outbox: std::sync::OnceLock<tokio::sync::mpsc::Sender<(String, Shared)>>,
+}
+
+/// Who hears the task events of an `item:` topic besides the task's author: admins.
+pub const ADMINS: &str = "admins";
+
+/// The key under which an item's task events reach `audience` (a user uuid, or [`ADMINS`]).
+/// Clients subscribe to `item:<uuid>`; a task's events on it are its author's business, so
+/// each subscriber is given the key of its own audience (see `server::ws`), never another's.
+pub fn item_audience_key(item: &str, audience: &str) -> String {
+    format!("item:{item}#{audience}")
 }
 
 #[derive(Default)]
@@ -113,35 +124,50 @@ impl Topics {
     /// Sends `body` to the subscribers of `topic`, here and, through the outbox, in other
     /// processes.
     pub fn publish(&self, topic: &str, body: Body) {
+        self.publish_keyed(topic, topic, body);
+    }
+
+    /// Sends a task's event about `item` to its `author` (a user uuid; empty for the API
+    /// token's admin) and to admins, on `item:<uuid>`: nobody else following the item hears it.
+    pub fn publish_to_item(&self, item: &str, author: &str, body: impl Fn() -> Body) {
+        let topic = format!("item:{item}");
+        if !author.is_empty() {
+            self.publish_keyed(&item_audience_key(item, author), &topic, body());
+        }
+        self.publish_keyed(&item_audience_key(item, ADMINS), &topic, body());
+    }
+
+    /// Sends `body` as an event of `topic` to the subscribers of `key`.
+    fn publish_keyed(&self, key: &str, topic: &str, body: Body) {
         let outbox = self.outbox.get();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if outbox.is_none() && !inner.senders.contains_key(topic) {
+        if outbox.is_none() && !inner.senders.contains_key(key) {
             return;
         }
         if let Body::Progress { .. } = body {
             let now = std::time::Instant::now();
-            if inner.last_progress.get(topic).is_some_and(|t| now.duration_since(*t) < PROGRESS_EVERY) {
+            if inner.last_progress.get(key).is_some_and(|t| now.duration_since(*t) < PROGRESS_EVERY) {
                 return;
             }
             if inner.last_progress.len() > 10_000 {
                 inner.last_progress.clear();
             }
-            inner.last_progress.insert(topic.to_string(), now);
+            inner.last_progress.insert(key.to_string(), now);
         }
         let event = Event::new(topic, 0.0, body).shared();
         if let Some(outbox) = outbox
-            && outbox.try_send(event.clone()).is_err()
+            && outbox.try_send((key.to_string(), event.clone())).is_err()
         {
             tracing::warn!(topic, "events: the relay to other processes is behind; an event was not relayed");
         }
-        Self::deliver_locked(&mut inner, topic, event);
+        Self::deliver_locked(&mut inner, key, event);
     }
 
-    /// Sends an event (serialised) to this process's subscribers of `topic` only: what the
+    /// Sends an event (serialised) to this process's subscribers of `key` only: what the
     /// relay received from another process.
-    pub fn deliver(&self, topic: &str, event: Shared) {
+    pub fn deliver(&self, key: &str, event: Shared) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        Self::deliver_locked(&mut inner, topic, event);
+        Self::deliver_locked(&mut inner, key, event);
     }
 
     fn deliver_locked(inner: &mut TopicsInner, topic: &str, event: Shared) {
@@ -155,7 +181,7 @@ impl Topics {
     }
 
     /// From now on, every published event is also sent to `outbox` (set once).
-    pub fn relay_to(&self, outbox: tokio::sync::mpsc::Sender<Shared>) {
+    pub fn relay_to(&self, outbox: tokio::sync::mpsc::Sender<(String, Shared)>) {
         let _ = self.outbox.set(outbox);
     }
 }

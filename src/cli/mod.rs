@@ -231,11 +231,25 @@ fn init_logging() {
     let filter = EnvFilter::try_from_env("TIMESIDE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("warn,warp::server=off,timeside::jobs=info"));
     use std::io::IsTerminal;
+    use tracing_subscriber::field::MakeExt;
+    // Fields carry clients' text (titles, file names, error messages): control characters are
+    // escaped so that none can end a log line and forge the next.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let text = escape_controls(&format!("{value:?}"));
+        if field.name() == "message" { write!(w, "{text}") } else { write!(w, "{field}={text}") }
+    })
+    .delimited(" ");
     let _ = tracing_subscriber::fmt()
+        .fmt_fields(fields)
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `text` with its control characters (newlines, carriage returns, escapes) written as escapes.
+fn escape_controls(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// Prints `error: <message>` on stderr and returns `code`.
@@ -511,4 +525,16 @@ pub(crate) fn install_interrupt(token: &CancelToken) {
             token.end_input();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_fields_cannot_forge_lines() {
+        let forged = "title\n2026-01-01T00:00:00Z  INFO timeside::jobs: job outcome=done\r\x1b[2J";
+        let escaped = super::escape_controls(forged);
+        assert!(!escaped.contains('\n') && !escaped.contains('\r') && !escaped.contains('\x1b'), "{escaped}");
+        assert!(escaped.contains("\\n") && escaped.contains("title"));
+        assert_eq!(super::escape_controls("Élan vital"), "Élan vital");
+    }
 }

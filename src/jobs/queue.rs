@@ -24,6 +24,8 @@ pub struct Job {
     pub task: uuid::Uuid,
     pub item: uuid::Uuid,
     pub attempts: i64,
+    /// The task's author (a user uuid; empty for the API token's admin): who hears its events.
+    pub author: String,
     /// When this worker claimed it (its run time is stored when it finishes).
     pub claimed_at: std::time::Instant,
 }
@@ -93,7 +95,7 @@ pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<O
               j.date_added
             LIMIT 1 {lock})
          AND (status = 'pending' OR (status = 'running' AND lease_expires < $4))
-         RETURNING uuid, task, item, attempts"
+         RETURNING uuid, task, item, attempts, author"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(owner.to_string())
@@ -109,6 +111,7 @@ pub async fn claim(store: &Store, owner: &str, config: &QueueConfig) -> Result<O
         task: uuid_col(&r, "task"),
         item: uuid_col(&r, "item"),
         attempts: int(&r, "attempts"),
+        author: text(&r, "author"),
         claimed_at: std::time::Instant::now(),
     }))
 }

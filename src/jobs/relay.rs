@@ -21,7 +21,7 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
 /// The running relay: its tasks end with it.
 pub struct Relay {
-    outbox: tokio::sync::mpsc::Sender<Shared>,
+    outbox: tokio::sync::mpsc::Sender<(String, Shared)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -30,13 +30,14 @@ pub struct Relay {
 pub fn start(store: &Store, url: &str, topics: Arc<Topics>, listen: bool) -> Relay {
     // Who sent a notification: a process hears its own and must skip them.
     let origin = uuid::Uuid::new_v4().simple().to_string();
-    let (outbox, mut queued) = tokio::sync::mpsc::channel::<Shared>(OUTBOX);
+    let (outbox, mut queued) = tokio::sync::mpsc::channel::<(String, Shared)>(OUTBOX);
     topics.relay_to(outbox.clone());
     let pool = store.pool.clone();
     let sender_origin = origin.clone();
     let mut tasks = vec![tokio::spawn(async move {
-        while let Some(event) = queued.recv().await {
-            let payload = format!("{sender_origin}\n{event}");
+        while let Some((key, event)) = queued.recv().await {
+            // The key a receiver delivers it under (an item's audience, or the event's topic).
+            let payload = format!("{sender_origin}\n{key}\n{event}");
             if payload.len() > MAX_PAYLOAD {
                 tracing::warn!(bytes = payload.len(), "events: an event too large for NOTIFY was not relayed");
                 continue;
@@ -94,17 +95,13 @@ async fn listen_loop(url: String, channel: &'static str, received: impl Fn(&str)
 
 /// Hands an event from another process to this one's subscribers of its topic.
 fn deliver(topics: &Topics, origin: &str, payload: &str) {
-    let Some((from, event)) = payload.split_once('\n') else { return };
-    if from == origin {
+    let mut parts = payload.splitn(3, '\n');
+    let (Some(from), Some(key), Some(event)) = (parts.next(), parts.next(), parts.next()) else {
+        tracing::warn!("events: a notification that is not an event was ignored");
         return;
-    }
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        topic: String,
-    }
-    match serde_json::from_str::<Envelope>(event) {
-        Ok(e) => topics.deliver(&e.topic, Shared::from(event)),
-        Err(e) => tracing::warn!(error = %e, "events: a notification that is not an event was ignored"),
+    };
+    if from != origin {
+        topics.deliver(key, Shared::from(event));
     }
 }
 

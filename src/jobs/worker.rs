@@ -180,8 +180,9 @@ pub fn publish_status(topics: &Topics, task: &Task) {
         error: task.error.clone(),
     };
     topics.publish(&format!("task:{}", task.uuid), body());
+    let author = task.author.as_deref().unwrap_or_default();
     for i in &task.items {
-        topics.publish(&format!("item:{}", i.item), body());
+        topics.publish_to_item(&i.item.to_string(), author, body);
     }
 }
 
@@ -239,7 +240,7 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
                     status: r.status.to_string(),
                 };
                 ctx.topics.publish(&format!("task:{}", job.task), body());
-                ctx.topics.publish(&format!("item:{}", job.item), body());
+                ctx.topics.publish_to_item(&job.item.to_string(), &job.author, body);
             }
         }
         Ok(None) => log("lost"),
@@ -413,7 +414,7 @@ async fn watch_pass(
         Err(e) => return Ended::Ran(Err(e)),
     };
     let topic = format!("task:{}", job.task);
-    let item_topic = format!("item:{}", job.item);
+    let item = job.item.to_string();
     let stall = Duration::from_secs_f64(ctx.config.stall_timeout_s);
     let mut fraction = 0.0;
     let mut last_block = Instant::now();
@@ -454,7 +455,7 @@ async fn watch_pass(
         }
         let body = || Body::Progress { task: job.task.to_string(), fraction };
         ctx.topics.publish(&topic, body());
-        ctx.topics.publish(&item_topic, body());
+        ctx.topics.publish_to_item(&item, &job.author, body);
     }
 }
 

@@ -117,8 +117,10 @@ pub fn check_file(path: &Path, roots: &[std::path::PathBuf]) -> Result<(), Strin
     if !path.is_absolute() {
         return Err(outside());
     }
-    // Links and `..` resolved: what is checked is what would be opened.
-    let real = std::fs::canonicalize(path).map_err(|e| format!("source: `{}`: {e}", path.display()))?;
+    // Links and `..` resolved: what is checked is what would be opened. A path that does not
+    // exist gets the same answer as one outside the roots: whether a file exists on the server
+    // is none of a client's business.
+    let real = std::fs::canonicalize(path).map_err(|_| outside())?;
     let inside = roots.iter().filter_map(|r| std::fs::canonicalize(r).ok()).any(|root| real.starts_with(root));
     if inside { Ok(()) } else { Err(outside()) }
 }
@@ -139,7 +141,7 @@ pub fn check_uri(uri: &str, allow_private: bool, server: SocketAddr) -> Result<(
         return Err(format!("source: `{host}` has no address"));
     }
     for addr in addrs {
-        let ip = addr.ip();
+        let ip = canonical(addr.ip());
         let is_server = port == server.port() && (ip.is_loopback() || ip.is_unspecified() || ip == server.ip());
         if is_server {
             return Err(format!(
@@ -173,7 +175,20 @@ fn split_host_port(text: &str, default_port: u16) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
+/// IPv4 written as IPv6 (`::ffff:a.b.c.d`, and the deprecated `::a.b.c.d`) as the IPv4
+/// address it reaches, so that every check sees what is connected to.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) if v6.segments()[..6].iter().all(|s| *s == 0) && !v6.is_loopback() && !v6.is_unspecified() => {
+            v6.to_ipv4().map_or(ip, IpAddr::V4)
+        }
+        other => other,
+    }
+}
+
 fn is_public(ip: IpAddr) -> bool {
+    let ip = canonical(ip);
     match ip {
         IpAddr::V4(v4) => {
             !(v4.is_loopback()
@@ -187,9 +202,6 @@ fn is_public(ip: IpAddr) -> bool {
                 || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
             let first = v6.segments()[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
@@ -209,6 +221,29 @@ mod tests {
     }
 
     const SERVER: &str = "127.0.0.1:8000";
+
+    #[test]
+    fn ipv4_written_as_ipv6_is_checked_as_ipv4() {
+        let server: SocketAddr = SERVER.parse().expect("addr");
+        for uri in ["http://[::ffff:127.0.0.1]:8000/x", "http://[::127.0.0.1]:8000/x"] {
+            let err = check_uri(uri, true, server).expect_err("this server");
+            assert!(err.contains("this server itself"), "{uri}: {err}");
+        }
+        for uri in ["http://[::127.0.0.1]/x", "http://[::ffff:10.0.0.1]/x", "http://[::192.168.1.1]/x"] {
+            let err = check_uri(uri, false, server).expect_err("private");
+            assert!(err.contains("private"), "{uri}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_and_one_outside_the_roots_get_one_answer() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let roots = vec![dir.path().join("root")];
+        std::fs::create_dir_all(&roots[0]).expect("mkdir");
+        let missing = check_file(Path::new("/no/such/file.wav"), &roots).expect_err("missing");
+        let outside = check_file(Path::new("/etc/hostname"), &roots).expect_err("outside");
+        assert_eq!(missing.replace("/no/such/file.wav", "X"), outside.replace("/etc/hostname", "X"));
+    }
 
     #[test]
     fn launch_sources_from_the_api_are_refused_by_default() {

@@ -64,15 +64,20 @@ pub fn uri_scheme(text: &str) -> Option<&str> {
 }
 
 pub fn percent_decode(s: &str) -> String {
+    // Byte by byte: a `%` followed by anything but two hex digits (a multi-byte character, a
+    // sign) stays as it is; the result is UTF-8 with invalid sequences replaced.
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+            && let (Some(hi), Some(lo)) =
+                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
         {
-            out.push(v);
+            out.push(hi << 4 | lo);
             i += 3;
             continue;
         }
@@ -85,6 +90,26 @@ pub fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_never_panics_and_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decode("a%20b%2Fc"), "a b/c");
+        assert_eq!(percent_decode("file:///x%aé"), "file:///x%aé");
+        assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(percent_decode("%+f%-1%"), "%+f%-1%");
+        assert_eq!(percent_decode("%C3%89lan"), "Élan");
+        assert_eq!(percent_decode("%ff%fe"), "\u{fffd}\u{fffd}");
+        // Every short string of escapes, digits and multi-byte characters.
+        let parts = ["%", "a", "é", "F", "0", "€", "%e", "%é"];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let _ = percent_decode(&format!("{a}{b}{c}"));
+                    let _ = Input::parse(&format!("file:///{a}{b}{c}"));
+                }
+            }
+        }
+    }
 
     #[test]
     fn parses_each_kind() {

@@ -11,6 +11,7 @@ pub mod gst;
 pub mod hash;
 pub mod input;
 pub mod mpeg_audio;
+pub mod riff;
 pub mod sink;
 pub mod synth;
 
@@ -150,11 +151,15 @@ pub enum MediaError {
     Decode { input: String, message: String },
     #[error("{input}: no audio stream in this media")]
     NoAudio { input: String },
+    #[error("{input}: a WAV file without a `data` chunk (truncated or corrupt)")]
+    NoWaveData { input: String },
     /// A playlist, a manifest or another format that opens other files or URLs.
     #[error(
         "{input}: `{format}` is a playlist or a format that opens other files or URLs; a file must decode from its own bytes"
     )]
     NotContained { input: String, format: String },
+    #[error("{input}: not an audio or video format (its content reads as `{format}`)")]
+    NotAudio { input: String, format: String },
     #[error(
         "{input}: truncated or corrupt: the container announces {expected_s:.3} s but decoding stopped at {decoded_s:.3} s"
     )]

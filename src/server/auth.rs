@@ -98,6 +98,30 @@ impl FailedLogins {
         Err(Refused::Wrong)
     }
 
+    /// Starts a password login from `peer`: refused if the address is blocked, else counted
+    /// as a failure at once, in the same lock, so that concurrent guesses are all counted
+    /// before any is hashed (64 at once from one address: 10 are checked, the rest refused).
+    /// [`succeeded`](Self::succeeded) takes the count back.
+    pub fn begin(&self, peer: IpAddr, what: &str) -> Result<(), Refused> {
+        let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        if map.get(&peer).and_then(|f| f.blocked_until).is_some_and(|until| Instant::now() < until) {
+            return Err(Refused::TooManyFailures);
+        }
+        count_failure(&mut map, peer, what);
+        Ok(())
+    }
+
+    /// A login begun with [`begin`](Self::begin) was right: it does not count.
+    pub fn succeeded(&self, peer: IpAddr) {
+        let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = map.get_mut(&peer) {
+            f.count = f.count.saturating_sub(1);
+            if f.count < MAX_FAILURES {
+                f.blocked_until = None;
+            }
+        }
+    }
+
     /// Whether `peer` is blocked now.
     pub fn blocked(&self, peer: IpAddr) -> bool {
         let map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,33 +130,55 @@ impl FailedLogins {
 
     /// Records a refused credential from `peer` (`what`: which login) and logs it.
     pub fn failed(&self, peer: IpAddr, what: &str) {
-        let now = Instant::now();
         let mut map = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_TRACKED && !map.contains_key(&peer) {
-            map.retain(|_, f| now.duration_since(f.window_start) < WINDOW || f.blocked_until.is_some_and(|u| now < u));
-            if map.len() >= MAX_TRACKED
-                && let Some(oldest) = map.iter().min_by_key(|(_, f)| f.window_start).map(|(ip, _)| *ip)
-            {
-                map.remove(&oldest);
-            }
-        }
-        let f = map.entry(peer).or_insert(Failures { window_start: now, count: 0, blocked_until: None });
-        if now.duration_since(f.window_start) >= WINDOW {
-            (f.window_start, f.count) = (now, 0);
-        }
-        f.count += 1;
-        if f.count >= MAX_FAILURES && f.blocked_until.is_none_or(|u| u <= now) {
-            f.blocked_until = Some(now + BLOCK_FOR);
-            tracing::warn!(peer = %peer, login = what, failures = f.count, block_s = BLOCK_FOR.as_secs(), "too many failed logins: address blocked");
-        } else {
+        if !count_failure(&mut map, peer, what) {
             tracing::warn!(peer = %peer, login = what, "failed login");
         }
     }
 }
 
+/// Counts a failure of `peer` in `map`; whether that blocked the address (which is logged).
+fn count_failure(map: &mut HashMap<IpAddr, Failures>, peer: IpAddr, what: &str) -> bool {
+    let now = Instant::now();
+    if map.len() >= MAX_TRACKED && !map.contains_key(&peer) {
+        map.retain(|_, f| now.duration_since(f.window_start) < WINDOW || f.blocked_until.is_some_and(|u| now < u));
+        if map.len() >= MAX_TRACKED
+            && let Some(oldest) = map.iter().min_by_key(|(_, f)| f.window_start).map(|(ip, _)| *ip)
+        {
+            map.remove(&oldest);
+        }
+    }
+    let f = map.entry(peer).or_insert(Failures { window_start: now, count: 0, blocked_until: None });
+    if now.duration_since(f.window_start) >= WINDOW {
+        (f.window_start, f.count) = (now, 0);
+    }
+    f.count += 1;
+    if f.count >= MAX_FAILURES && f.blocked_until.is_none_or(|u| u <= now) {
+        f.blocked_until = Some(now + BLOCK_FOR);
+        tracing::warn!(peer = %peer, login = what, failures = f.count, block_s = BLOCK_FOR.as_secs(), "too many failed logins: address blocked");
+        return true;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_logins_are_counted_before_they_are_checked() {
+        let logins = FailedLogins::default();
+        let peer: IpAddr = "192.0.2.1".parse().expect("ip");
+        let begun = (0..64).filter(|_| logins.begin(peer, "token").is_ok()).count();
+        assert_eq!(begun, MAX_FAILURES as usize);
+        // A right password among them takes its count back (another address is unaffected).
+        let other: IpAddr = "192.0.2.2".parse().expect("ip");
+        for _ in 0..3 {
+            logins.begin(other, "token").expect("begun");
+            logins.succeeded(other);
+        }
+        assert!(!logins.blocked(other));
+    }
 
     #[test]
     fn secrets_compare_whatever_their_lengths() {

@@ -16,6 +16,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub jobs: JobsConfig,
     pub items: ItemsConfig,
+    pub storage: StorageConfig,
     pub live: LiveConfig,
     #[serde(default)]
     pub channels: Vec<ChannelConfig>,
@@ -122,6 +123,18 @@ pub struct ItemsConfig {
     pub ingest_experience: String,
     /// Longest window (seconds of audio) that peaks routes decode on demand.
     pub decode_window_max_s: f64,
+    /// Longest media an item may hold, in seconds of 48 kHz stereo; 0: no limit.
+    pub max_duration_s: f64,
+}
+
+/// What the server keeps of what it renders on demand (`ondemand::cache`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Bytes of transcodes and tiles kept, in MiB; 0: no budget.
+    pub cache_max_mb: u64,
+    /// What one request may write into the cache, in MiB; 0: no limit.
+    pub cache_max_entry_mb: u64,
 }
 
 impl ItemsConfig {
@@ -134,6 +147,9 @@ impl ItemsConfig {
                 self.ingest_experience,
                 shipped.join(", ")
             ));
+        }
+        if self.max_duration_s.is_nan() || self.max_duration_s < 0.0 {
+            p.push(format!("items.max_duration_s: {} is not 0 (no limit) or more seconds", self.max_duration_s));
         }
         if !(1.0..=86400.0).contains(&self.decode_window_max_s) {
             p.push(format!("items.decode_window_max_s: {} is not within 1..86400 seconds", self.decode_window_max_s));

@@ -66,6 +66,8 @@ pub struct AppState {
     pub transcode_slots: Arc<tokio::sync::Semaphore>,
     /// Item streams open per anonymous client address (`server.anonymous_streams_per_address`).
     pub anonymous_streams: crate::ondemand::per_address::PerAddress,
+    /// Transcodes and tiles kept, within `[storage]`'s budget.
+    pub cache: crate::ondemand::cache::DiskCache,
 }
 
 impl AppState {
@@ -162,6 +164,14 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         relay.follow_item_changes(url, &store);
     }
     let max_transcodes = config.server.max_transcodes;
+    let cache = {
+        let (roots, storage) = (store.files.cache_roots(), config.storage.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::ondemand::cache::DiskCache::open(roots, storage.cache_max_mb, storage.cache_max_entry_mb)
+        })
+        .await
+        .map_err(|e| format!("cannot count the cache: {e}"))?
+    };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         channels,
@@ -178,6 +188,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         pyramids: Default::default(),
         transcode_slots: Arc::new(tokio::sync::Semaphore::new(max_transcodes)),
         anonymous_streams: Default::default(),
+        cache,
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));
@@ -278,24 +289,35 @@ async fn accept_loop(
     }
 }
 
-/// Puts the client's address in each request's extensions, where `warp::ext` finds it.
+/// Puts the client's address in each request's extensions, where `warp::ext` finds it, and
+/// marks every response `X-Content-Type-Options: nosniff`: whatever the route (media, streams,
+/// results, documents), a browser takes its type as sent and never sniffs an upload into HTML.
 #[derive(Clone)]
 struct WithPeer<S> {
     inner: S,
     peer: Peer,
 }
 
-impl<S, B> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
+impl<S, B, R> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
 where
-    S: hyper::service::Service<hyper::Request<B>>,
+    S: hyper::service::Service<hyper::Request<B>, Response = hyper::Response<R>>,
+    S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
         request.extensions_mut().insert(self.peer);
-        self.inner.call(request)
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            response
+                .headers_mut()
+                .entry(warp::http::header::X_CONTENT_TYPE_OPTIONS)
+                .or_insert(warp::http::HeaderValue::from_static("nosniff"));
+            Ok(response)
+        })
     }
 }
 

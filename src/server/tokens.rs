@@ -22,6 +22,9 @@ struct Claims {
     typ: String,
     iat: u64,
     exp: u64,
+    /// The user's token generation when issued (tokens from before generations existed: 0).
+    #[serde(default)]
+    generation: i64,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +33,8 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid")]
     Invalid,
+    #[error("the token was revoked (a logout or a password change)")]
+    Revoked,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,21 +76,28 @@ impl Tokens {
 
     fn sign(&self, user: &User, typ: &str, valid_s: u64) -> Result<String, String> {
         let now = unix_now();
-        let claims = Claims { sub: user.uuid.to_string(), typ: typ.into(), iat: now, exp: now + valid_s };
+        let claims = Claims {
+            sub: user.uuid.to_string(),
+            typ: typ.into(),
+            iat: now,
+            exp: now + valid_s,
+            generation: user.token_generation,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }
 
-    /// The user id of a valid access token.
-    pub fn access_user(&self, token: &str) -> Result<uuid::Uuid, TokenError> {
+    /// The user id of a valid access token, and the generation it was issued at (to compare
+    /// with the user's: see [`current`]).
+    pub fn access_user(&self, token: &str) -> Result<(uuid::Uuid, i64), TokenError> {
         self.verify(token, ACCESS)
     }
 
-    /// The user id of a valid refresh token.
-    pub fn refresh_user(&self, token: &str) -> Result<uuid::Uuid, TokenError> {
+    /// The user id of a valid refresh token, and its generation.
+    pub fn refresh_user(&self, token: &str) -> Result<(uuid::Uuid, i64), TokenError> {
         self.verify(token, REFRESH)
     }
 
-    fn verify(&self, token: &str, typ: &str) -> Result<uuid::Uuid, TokenError> {
+    fn verify(&self, token: &str, typ: &str) -> Result<(uuid::Uuid, i64), TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is exact: a test (or a client) must see an expired token refused.
         validation.leeway = 0;
@@ -96,7 +108,17 @@ impl Tokens {
         if data.claims.typ != typ {
             return Err(TokenError::Invalid);
         }
-        uuid::Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)
+        let user = uuid::Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?;
+        Ok((user, data.claims.generation))
+    }
+}
+
+/// `user` if a token issued at `generation` is still theirs: not revoked since.
+pub fn current(user: Option<User>, generation: i64) -> Result<User, TokenError> {
+    match user {
+        Some(u) if u.token_generation == generation => Ok(u),
+        Some(_) => Err(TokenError::Revoked),
+        None => Err(TokenError::Invalid),
     }
 }
 
@@ -130,7 +152,13 @@ mod tests {
     use super::*;
 
     fn user() -> User {
-        User { uuid: uuid::Uuid::new_v4(), username: "ada".into(), is_admin: false, date_added: String::new() }
+        User {
+            uuid: uuid::Uuid::new_v4(),
+            username: "ada".into(),
+            is_admin: false,
+            date_added: String::new(),
+            token_generation: 0,
+        }
     }
 
     #[test]
@@ -140,8 +168,12 @@ mod tests {
         let tokens = Tokens::open(&files, 3600, 7200).expect("key");
         let u = user();
         let pair = tokens.issue(&u).expect("issued");
-        assert_eq!(tokens.access_user(&pair.access), Ok(u.uuid));
-        assert_eq!(tokens.refresh_user(&pair.refresh), Ok(u.uuid));
+        assert_eq!(tokens.access_user(&pair.access), Ok((u.uuid, 0)));
+        assert_eq!(tokens.refresh_user(&pair.refresh), Ok((u.uuid, 0)));
+        // A later generation (a logout, a new password) ends the tokens of the earlier ones.
+        let later = User { token_generation: 1, ..u.clone() };
+        assert_eq!(current(Some(later.clone()), 0).map(|u| u.uuid), Err(TokenError::Revoked));
+        assert_eq!(current(Some(later.clone()), 1).map(|u| u.uuid), Ok(u.uuid));
         // A refresh token is not an access token, and the other way round.
         assert_eq!(tokens.access_user(&pair.refresh), Err(TokenError::Invalid));
         assert_eq!(tokens.refresh_user(&pair.access), Err(TokenError::Invalid));
@@ -151,7 +183,7 @@ mod tests {
         assert_eq!(tokens.access_user(&forged.issue(&u).expect("issued").access), Err(TokenError::Invalid));
         // The same key is read back by another process on the same directory.
         let again = Tokens::open(&files, 3600, 7200).expect("key");
-        assert_eq!(again.access_user(&pair.access), Ok(u.uuid));
+        assert_eq!(again.access_user(&pair.access), Ok((u.uuid, 0)));
         // Expired.
         let expired = Tokens { access_s: 0, ..Tokens::open(&files, 0, 0).expect("key") };
         let old = expired.sign(&u, ACCESS, 0).expect("signed");

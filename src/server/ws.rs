@@ -3,7 +3,7 @@
 //! Client → server, one JSON object per message:
 //! `{"op": "subscribe", "topic": "live:<channel>"}`, `{"op": "unsubscribe", "topic": ...}`.
 //! Topics: `live:<channel>` (anyone), `task:<uuid>` (its author and admins) and `item:<uuid>`
-//! (whoever sees the item). Who the client is comes from `?token=<access token>` (browsers
+//! (whoever sees the item; the events of a task on it reach only the task's author and admins). Who the client is comes from `?token=<access token>` (browsers
 //! cannot set headers on a WebSocket) or `Authorization: Bearer`, checked at the upgrade.
 //! Subscribing to a task sends its current `task_status` at once, so a client that comes
 //! after the end still learns it.
@@ -137,7 +137,7 @@ fn forward(
 enum Target {
     Live(Arc<crate::live::Channel>),
     Task(Box<crate::storage::tasks::Task>),
-    Item,
+    Item(uuid::Uuid),
 }
 
 async fn target(topic: &str, state: &AppState, viewer: &Viewer) -> Option<Target> {
@@ -150,7 +150,7 @@ async fn target(topic: &str, state: &AppState, viewer: &Viewer) -> Option<Target
         }
         "item" => {
             let uuid = uuid::Uuid::parse_str(id).ok()?;
-            state.store.item(viewer, &uuid).await.ok().map(|_| Target::Item)
+            state.store.item(viewer, &uuid).await.ok().map(|_| Target::Item(uuid))
         }
         _ => None,
     }
@@ -209,8 +209,15 @@ async fn handle(
             };
             vec![reply(&topic, 0.0, Body::Subscribed), reply(&topic, 0.0, status)]
         }
-        Target::Item => {
-            forwards.entry(topic.clone()).or_insert_with(|| forward(state.topics.subscribe(&topic), queue, dropped));
+        Target::Item(item) => {
+            // Task events on an item are for the task's author and admins only: the viewer
+            // hears its own audience's (see `events::item_audience_key`).
+            let audience =
+                if viewer.admin { Some(crate::events::ADMINS.to_string()) } else { viewer.user.map(|u| u.to_string()) };
+            if let Some(audience) = audience {
+                let key = crate::events::item_audience_key(&item.to_string(), &audience);
+                forwards.entry(topic.clone()).or_insert_with(|| forward(state.topics.subscribe(&key), queue, dropped));
+            }
             vec![reply(&topic, 0.0, Body::Subscribed)]
         }
     }

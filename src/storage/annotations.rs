@@ -68,15 +68,11 @@ pub struct AnnotationFields {
     pub results: Option<Vec<uuid::Uuid>>,
 }
 
-/// Longest title or description, in characters.
-const MAX_TEXT: usize = 10_000;
 /// Most annotations a track holds.
 pub const MAX_ANNOTATIONS: i64 = 100_000;
 
 fn check_text(problems: &mut Vec<String>, name: &str, value: &Option<String>) {
-    if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
-        problems.push(format!("{name}: at most {MAX_TEXT} characters"));
-    }
+    super::check_text(problems, name, value.as_deref(), super::MAX_DESCRIPTION);
 }
 
 impl Store {

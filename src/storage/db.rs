@@ -48,6 +48,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "job run seconds", include_str!("../../migrations/0002_job_run_seconds.sql")),
     (3, "annotations", include_str!("../../migrations/0003_annotations.sql")),
     (4, "job author", include_str!("../../migrations/0004_job_author.sql")),
+    (5, "item search text", include_str!("../../migrations/0005_item_search_text.sql")),
+    (6, "token generation", include_str!("../../migrations/0006_token_generation.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

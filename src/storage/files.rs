@@ -21,9 +21,21 @@ pub struct Files {
 
 impl Files {
     /// The layout under `data_dir`, whose folders are created.
+    /// The directory and its folders are made readable by the server's user only (0700): they
+    /// hold users' private media and the token key.
     pub fn open(data_dir: &Path) -> std::io::Result<Files> {
+        use std::os::unix::fs::PermissionsExt;
+        let made = !data_dir.exists();
+        std::fs::create_dir_all(data_dir)?;
+        if made {
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+        }
         for sub in ["media", "results", "transcodes", "tiles", "tmp"] {
-            std::fs::create_dir_all(data_dir.join(sub))?;
+            let dir = data_dir.join(sub);
+            if !dir.exists() {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+            }
         }
         Ok(Files { root: data_dir.to_path_buf() })
     }
@@ -58,6 +70,12 @@ impl Files {
 
     pub fn tiles_of(&self, item: &uuid::Uuid) -> PathBuf {
         self.root.join("tiles").join(item.to_string())
+    }
+
+    /// The folders of what is rendered on demand and kept in the byte-budgeted cache
+    /// (`ondemand::cache`): transcodes and tiles.
+    pub fn cache_roots(&self) -> Vec<PathBuf> {
+        vec![self.root.join("transcodes"), self.root.join("tiles")]
     }
 
     pub fn transcodes_of(&self, item: &uuid::Uuid) -> PathBuf {

@@ -13,9 +13,28 @@ use super::{Page, PageRequest, Viewer};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Items kept at most, all pages together (about 1 KiB each; all pages are dropped when
-/// full: they are cheap to read again), whatever page sizes clients ask for.
-const MAX_ROWS: usize = 50_000;
+/// Bytes of items kept at most, all pages together, whatever page sizes and text lengths
+/// clients make (all pages are dropped when full: they are cheap to read again).
+const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// What an item holds besides its text fields (numbers, uuid, dates, its location).
+const ITEM_BYTES: usize = 512;
+
+/// About how much memory `page` holds.
+fn bytes_of(page: &Page<Item>) -> usize {
+    page.rows
+        .iter()
+        .map(|i| {
+            ITEM_BYTES
+                + i.title.len()
+                + i.description.len()
+                + i.artist.len()
+                + i.album.len()
+                + i.file_name.len()
+                + i.source_url.len()
+                + i.tags.to_string().len()
+        })
+        .sum()
+}
 
 pub(crate) struct ItemPages {
     inner: Mutex<Inner>,
@@ -28,7 +47,7 @@ struct Inner {
     /// Counts item changes: a page read from the database before a change is not kept.
     generation: u64,
     pages: HashMap<Key, Arc<Page<Item>>>,
-    rows: usize,
+    bytes: usize,
 }
 
 /// Everything a page depends on besides the items: who reads, the filters, the page.
@@ -76,13 +95,17 @@ impl ItemPages {
         if !inner.active || inner.generation != generation {
             return;
         }
-        if inner.rows + page.rows.len() > MAX_ROWS {
-            inner.pages.clear();
-            inner.rows = 0;
+        let bytes = bytes_of(&page);
+        if bytes > MAX_BYTES {
+            return;
         }
-        inner.rows += page.rows.len();
+        if inner.bytes + bytes > MAX_BYTES {
+            inner.pages.clear();
+            inner.bytes = 0;
+        }
+        inner.bytes += bytes;
         if let Some(replaced) = inner.pages.insert(key, page) {
-            inner.rows -= replaced.rows.len();
+            inner.bytes -= bytes_of(&replaced);
         }
     }
 
@@ -102,7 +125,7 @@ impl ItemPages {
     fn drop_all(inner: &mut Inner) {
         inner.generation += 1;
         inner.pages.clear();
-        inner.rows = 0;
+        inner.bytes = 0;
     }
 }
 

@@ -141,7 +141,8 @@ fn mime_type(info: &MediaInfo) -> String {
 impl Store {
     /// Adds the media at `media` (already in place: see [`Location`]) as a new item by `author`.
     /// The media is read first (GStreamer's discoverer and a SHA-256 of the bytes); what is not
-    /// decodable audio is refused with the decoder's message, and nothing is stored.
+    /// decodable audio is refused with the decoder's message, and nothing is stored; so is
+    /// audio that decodes to more than `max_duration_s` of 48 kHz stereo (0: no limit).
     pub async fn add_item(
         &self,
         uuid: uuid::Uuid,
@@ -149,10 +150,21 @@ impl Store {
         file_name: &str,
         new: NewItem,
         author: Option<uuid::Uuid>,
+        max_duration_s: f64,
     ) -> Result<Item, StoreError> {
+        super::check_texts(&[
+            ("title", Some(new.title.as_str()), super::MAX_TITLE),
+            ("description", Some(new.description.as_str()), super::MAX_DESCRIPTION),
+        ])?;
         let path = self.media_path(&location).ok_or_else(|| StoreError::Io("the media file is missing".into()))?;
         let info = probe(path).await?;
-        let tag = |key: &str| info.tags.get(key).cloned().unwrap_or_default();
+        if let Some(problem) = too_long(&info, max_duration_s) {
+            return Err(StoreError::Media(format!("{file_name}: {problem}")));
+        }
+        // Tags are the file's: cut, not refused, when longer than a client may store.
+        let tag = |key: &str| -> String {
+            info.tags.get(key).map(|t| t.chars().take(super::MAX_TITLE).collect()).unwrap_or_default()
+        };
         let title = if new.title.is_empty() {
             Some(tag("title")).filter(|t| !t.is_empty()).unwrap_or_else(|| file_name.to_string())
         } else {
@@ -194,8 +206,32 @@ impl Store {
         .bind(now)
         .execute(&self.pool)
         .await?;
+        let item = self.item(&Viewer::ADMIN, &uuid).await?;
+        self.index_search(&item).await?;
         self.items_changed().await;
-        self.item(&Viewer::ADMIN, &uuid).await
+        Ok(item)
+    }
+
+    /// Stores what the text search of `item` matches (see migration 5).
+    async fn index_search(&self, item: &Item) -> Result<(), StoreError> {
+        let text = [&item.title, &item.description, &item.artist, &item.album, &item.file_name]
+            .map(|s| s.to_lowercase())
+            .join(" ");
+        sqlx::query("UPDATE items SET search_text = $2 WHERE uuid = $1")
+            .bind(item.uuid.to_string())
+            .bind(text)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Fills the search text of items stored before it existed.
+    pub(crate) async fn index_unsearchable_items(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT * FROM items WHERE search_text = ''").fetch_all(&self.pool).await?;
+        for row in &rows {
+            self.index_search(&row_to_item(row)).await?;
+        }
+        Ok(())
     }
 
     /// The item, if `viewer` may see it (else not found, as if absent).
@@ -234,14 +270,20 @@ impl Store {
             .and_some("author = ?", filter.author.clone())
             .and_some("is_public = ?", filter.is_public.map(i64::from))
             .and_some(
-                "LOWER(title || ' ' || description || ' ' || artist || ' ' || album || ' ' || file_name) LIKE ?",
-                filter.q.as_deref().map(|q| format!("%{}%", q.to_lowercase())),
+                "search_text LIKE ? ESCAPE '\\'",
+                filter.q.as_deref().map(|q| format!("%{}%", like_escaped(&q.to_lowercase()))),
             );
         let (count, rows) = self.page_rows("items", &filter, "date_added DESC, uuid DESC", page).await?;
         Ok(Page { count, rows: rows.iter().map(row_to_item).collect() })
     }
 
     pub async fn update_item(&self, viewer: &Viewer, uuid: &uuid::Uuid, patch: ItemPatch) -> Result<Item, StoreError> {
+        super::check_texts(&[
+            ("title", patch.title.as_deref(), super::MAX_TITLE),
+            ("description", patch.description.as_deref(), super::MAX_DESCRIPTION),
+            ("artist", patch.artist.as_deref(), super::MAX_TITLE),
+            ("album", patch.album.as_deref(), super::MAX_TITLE),
+        ])?;
         let item = self.item(viewer, uuid).await?;
         if !viewer.may_write(item.author.as_deref()) {
             return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
@@ -259,8 +301,10 @@ impl Store {
         .bind(db::now())
         .execute(&self.pool)
         .await?;
+        let item = self.item(viewer, uuid).await?;
+        self.index_search(&item).await?;
         self.items_changed().await;
-        self.item(viewer, uuid).await
+        Ok(item)
     }
 
     /// Deletes the item, its results' rows and its files in the data directory (media under a
@@ -326,6 +370,27 @@ impl Store {
 /// `StoreError::Media` with the decoder's message.
 pub async fn probe(path: PathBuf) -> Result<MediaInfo, StoreError> {
     tokio::task::spawn_blocking(move || media_info_of(&path)).await.map_err(|e| StoreError::Io(e.to_string()))?
+}
+
+/// `text` for a LIKE pattern with `\\` as its escape: `%` and `_` match themselves.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Why media is too long to be an item: its decoded size (duration × rate × channels) counted
+/// as seconds of 48 kHz stereo, over `max_duration_s` (`items.max_duration_s`); 0: no limit.
+fn too_long(info: &MediaInfo, max_duration_s: f64) -> Option<String> {
+    let duration = info.duration_s?;
+    let equivalent = duration * f64::from(info.samplerate) * f64::from(info.channels) / (48000.0 * 2.0);
+    (max_duration_s > 0.0 && duration.max(equivalent) > max_duration_s).then(|| {
+        format!(
+            "{duration:.0} s of {} Hz, {} channels decodes to as much as {:.0} s of 48 kHz stereo, over the limit of \
+             {max_duration_s:.0} s (items.max_duration_s)",
+            info.samplerate,
+            info.channels,
+            duration.max(equivalent)
+        )
+    })
 }
 
 fn media_info_of(path: &Path) -> Result<MediaInfo, StoreError> {

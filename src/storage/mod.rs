@@ -38,9 +38,22 @@ impl Store {
             Files::open(data_dir).map_err(|e| StoreError::Io(format!("data directory {}: {e}", data_dir.display())))?;
         let url = database.map_or_else(|| db::sqlite_url(data_dir), str::to_string);
         let (pool, engine) = db::connect(&url).await?;
+        if database.is_none() {
+            // The database holds password hashes and who owns what: the server's user's only.
+            use std::os::unix::fs::PermissionsExt;
+            for suffix in ["", "-wal", "-shm"] {
+                let path = data_dir.join(format!("timeside.db{suffix}"));
+                if path.exists() {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| StoreError::Io(format!("{}: {e}", path.display())))?;
+                }
+            }
+        }
         // With PostgreSQL, pages are kept only once the relay follows item changes.
         let item_pages = std::sync::Arc::new(item_pages::ItemPages::new(engine == db::Engine::Sqlite));
-        Ok(Store { pool, engine, files, item_pages })
+        let store = Store { pool, engine, files, item_pages };
+        store.index_unsearchable_items().await?;
+        Ok(store)
     }
 }
 
@@ -74,6 +87,9 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub const MAX_SIZE: u64 = 1000;
+    /// Pages past this are refused: their offset (with the largest page size) stays far within
+    /// what the databases take.
+    pub const MAX_PAGE: u64 = 1_000_000_000;
 
     fn offset(&self) -> i64 {
         ((self.page.max(1) - 1) * self.size) as i64
@@ -113,6 +129,28 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         StoreError::Db(db::DbError::Query(e))
     }
+}
+
+/// Longest title, name, artist or album a client may store, in characters.
+pub const MAX_TITLE: usize = 1000;
+/// Longest description or annotation text, in characters.
+pub const MAX_DESCRIPTION: usize = 10_000;
+
+/// Adds a problem when `value` is longer than `max` characters: text fields are bounded so
+/// that no page of a list grows without bound.
+pub(crate) fn check_text(problems: &mut Vec<String>, name: &str, value: Option<&str>, max: usize) {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        problems.push(format!("{name}: at most {max} characters"));
+    }
+}
+
+/// [`check_text`] of several fields (name, value, max) at once, as a 400 listing each.
+pub(crate) fn check_texts(fields: &[(&str, Option<&str>, usize)]) -> Result<(), StoreError> {
+    let mut problems = Vec::new();
+    for (name, value, max) in fields {
+        check_text(&mut problems, name, *value, *max);
+    }
+    if problems.is_empty() { Ok(()) } else { Err(StoreError::Invalid(problems)) }
 }
 
 pub fn not_found(what: &'static str, id: impl ToString) -> StoreError {

@@ -221,6 +221,8 @@ impl Store {
         if title.trim().is_empty() {
             problems.push("title: must not be empty".to_string());
         }
+        super::check_text(&mut problems, "title", Some(title), super::MAX_TITLE);
+        super::check_text(&mut problems, "description", Some(description), super::MAX_DESCRIPTION);
         if presets.is_empty() {
             problems.push("presets: at least one".to_string());
         }
@@ -402,6 +404,7 @@ impl Store {
 
     /// A new selection of items and selections (all visible to `viewer`).
     pub async fn create_selection(&self, viewer: &Viewer, fields: SelectionFields) -> Result<Selection, StoreError> {
+        fields.check_texts()?;
         let uuid = uuid::Uuid::new_v4();
         let now = db::now();
         sqlx::query(
@@ -434,6 +437,7 @@ impl Store {
         uuid: &uuid::Uuid,
         fields: SelectionFields,
     ) -> Result<Selection, StoreError> {
+        fields.check_texts()?;
         let old = self.selection(viewer, uuid).await?;
         if !viewer.may_write(old.author.as_deref()) {
             return Err(StoreError::Forbidden(format!("selection `{uuid}` is not yours")));
@@ -471,14 +475,18 @@ impl Store {
                 problems.push("selections: a selection cannot contain itself".into());
             } else if self.selection(viewer, s).await.is_err() {
                 problems.push(format!("selections: no selection `{s}`"));
-            } else if self.selection_contains(s, uuid).await? {
-                problems.push(format!("selections: `{s}` contains this selection (a cycle)"));
             }
         }
         if !problems.is_empty() {
             return Err(StoreError::Invalid(problems));
         }
         let mut tx = self.pool.begin().await?;
+        // Nesting is checked on what this transaction writes, with no other nesting written
+        // meanwhile: PostgreSQL serialises these transactions on a lock; SQLite's first write
+        // takes its one writer's lock.
+        if self.engine == db::Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7423001)").execute(&mut *tx).await?;
+        }
         if let Some(items) = &fields.items {
             sqlx::query("DELETE FROM selection_items WHERE selection = $1")
                 .bind(uuid.to_string())
@@ -507,40 +515,24 @@ impl Store {
                     .await?;
             }
         }
+        let below = nesting_levels(&mut tx, uuid, Direction::Children).await?;
+        let above = nesting_levels(&mut tx, uuid, Direction::Parents).await?;
+        let problem = if below.reaches_start {
+            Some("selections: one of them contains this selection (a cycle)".to_string())
+        } else if below.levels + above.levels - 1 > MAX_SELECTION_DEPTH {
+            Some(format!(
+                "selections: nested deeper than {MAX_SELECTION_DEPTH} (this selection would sit in a chain of {})",
+                below.levels + above.levels - 1
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            tx.rollback().await?;
+            return Err(StoreError::Invalid(vec![problem]));
+        }
         tx.commit().await?;
-        if self.selection_depth(uuid).await? > MAX_SELECTION_DEPTH {
-            return Err(StoreError::Invalid(vec![format!("selections: nested deeper than {MAX_SELECTION_DEPTH}")]));
-        }
         Ok(())
-    }
-
-    /// Whether `inner` is `outer` or nested in it at any depth.
-    async fn selection_contains(&self, outer: &uuid::Uuid, inner: &uuid::Uuid) -> Result<bool, StoreError> {
-        let mut seen = HashSet::new();
-        let mut frontier = vec![*outer];
-        while let Some(s) = frontier.pop() {
-            if s == *inner {
-                return Ok(true);
-            }
-            if seen.insert(s) && seen.len() <= 10_000 {
-                frontier.extend(self.child_selections(&s).await?);
-            }
-        }
-        Ok(false)
-    }
-
-    async fn selection_depth(&self, uuid: &uuid::Uuid) -> Result<usize, StoreError> {
-        let mut level = vec![*uuid];
-        let mut depth = 0;
-        while !level.is_empty() && depth <= MAX_SELECTION_DEPTH {
-            depth += 1;
-            let mut next = Vec::new();
-            for s in &level {
-                next.extend(self.child_selections(s).await?);
-            }
-            level = next;
-        }
-        Ok(depth)
     }
 
     async fn child_selections(&self, uuid: &uuid::Uuid) -> Result<Vec<uuid::Uuid>, StoreError> {
@@ -633,6 +625,57 @@ pub struct SelectionFields {
     pub is_public: Option<bool>,
     pub items: Option<Vec<uuid::Uuid>>,
     pub selections: Option<Vec<uuid::Uuid>>,
+}
+
+impl SelectionFields {
+    fn check_texts(&self) -> Result<(), StoreError> {
+        super::check_texts(&[
+            ("title", self.title.as_deref(), super::MAX_TITLE),
+            ("description", self.description.as_deref(), super::MAX_DESCRIPTION),
+        ])
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Children,
+    Parents,
+}
+
+/// How many levels of selections there are from `start` (itself included) going one way, and
+/// whether that way leads back to `start` (a cycle). Walked level by level, each selection once
+/// per level, and never past [`MAX_SELECTION_DEPTH`] + 1 levels: a wide graph costs its size, not
+/// its number of paths.
+struct Nesting {
+    levels: usize,
+    reaches_start: bool,
+}
+
+async fn nesting_levels(
+    conn: &mut sqlx::AnyConnection,
+    start: &uuid::Uuid,
+    direction: Direction,
+) -> Result<Nesting, StoreError> {
+    let sql = match direction {
+        Direction::Children => "SELECT child AS next FROM selection_children WHERE parent = $1",
+        Direction::Parents => "SELECT parent AS next FROM selection_children WHERE child = $1",
+    };
+    let mut level: HashSet<uuid::Uuid> = HashSet::from([*start]);
+    let mut levels = 0;
+    while !level.is_empty() && levels <= MAX_SELECTION_DEPTH + 1 {
+        levels += 1;
+        let mut next = HashSet::new();
+        for s in &level {
+            for row in sqlx::query(sql).bind(s.to_string()).fetch_all(&mut *conn).await? {
+                next.insert(uuid_col(&row, "next"));
+            }
+        }
+        if next.contains(start) {
+            return Ok(Nesting { levels, reaches_start: true });
+        }
+        level = next;
+    }
+    Ok(Nesting { levels, reaches_start: false })
 }
 
 fn dedup(ids: &[uuid::Uuid]) -> Vec<uuid::Uuid> {

@@ -284,13 +284,19 @@ impl Store {
             return Err(StoreError::Conflict(format!("task `{uuid}` has already ended ({})", task.status)));
         }
         let now = db::now();
-        sqlx::query(
+        let cancelled = sqlx::query(
             "UPDATE jobs SET status = 'cancelled', date_finished = $2 WHERE task = $1 AND status IN ('pending', 'running')",
         )
         .bind(uuid.to_string())
         .bind(now.clone())
         .execute(&self.pool)
         .await?;
+        if cancelled.rows_affected() == 0 {
+            // Every job had ended (the task's own status was about to say so): it keeps what
+            // its jobs did, and the client is told.
+            let ended = self.refresh_task(uuid).await?.map_or(task.status, |t| t.status);
+            return Err(StoreError::Conflict(format!("task `{uuid}` has already ended ({ended})")));
+        }
         sqlx::query("UPDATE tasks SET status = 'cancelled', date_modified = $2, date_finished = $2 WHERE uuid = $1")
             .bind(uuid.to_string())
             .bind(now)

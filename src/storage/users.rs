@@ -10,6 +10,9 @@ pub struct User {
     pub username: String,
     pub is_admin: bool,
     pub date_added: String,
+    /// Tokens issued at an older generation are refused (see migration 6).
+    #[serde(skip)]
+    pub token_generation: i64,
 }
 
 /// What a user name may be: 1-64 of letters, digits and `.-_@`.
@@ -37,11 +40,22 @@ fn row_to_user(row: &sqlx::any::AnyRow) -> User {
         username: text(row, "username"),
         is_admin: int(row, "is_admin") != 0,
         date_added: text(row, "date_added"),
+        token_generation: int(row, "token_generation"),
     }
 }
 
 impl Store {
-    /// Adds a user, or sets the password (and admin flag) of an existing one.
+    /// Ends every token issued to `user` so far (a logout everywhere).
+    pub async fn revoke_tokens(&self, user: &uuid::Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET token_generation = token_generation + 1 WHERE uuid = $1")
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a user, or sets the password (and admin flag) of an existing one: that ends every
+    /// token issued to it before.
     pub async fn add_user(&self, username: &str, password: &str, is_admin: bool) -> Result<User, StoreError> {
         if !valid_username(username) {
             return Err(StoreError::Invalid(vec![format!("user name `{username}`: 1-64 letters, digits or .-_@")]));
@@ -57,7 +71,8 @@ impl Store {
         };
         sqlx::query(
             "INSERT INTO users (uuid, username, password_hash, is_admin, date_added) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (username) DO UPDATE SET password_hash = $3, is_admin = $4",
+             ON CONFLICT (username) DO UPDATE SET password_hash = $3, is_admin = $4,
+                token_generation = users.token_generation + 1",
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(username)
@@ -89,6 +104,9 @@ impl Store {
             sqlx::query("SELECT * FROM users WHERE username = $1").bind(username).fetch_optional(&self.pool).await?;
         let stored = row.as_ref().map(|r| r.try_get::<String, _>("password_hash").unwrap_or_default());
         let password = password.to_string();
+        // Argon2 takes 19 MiB and tens of milliseconds per hash: a few at once, whatever the
+        // number of logins waiting.
+        let _hashing = hashing_slots().acquire().await.map_err(|e| StoreError::Io(e.to_string()))?;
         let matches = tokio::task::spawn_blocking(move || {
             let stored = stored.unwrap_or_else(|| decoy_hash().to_string());
             argon2::password_hash::phc::PasswordHash::new(&stored)
@@ -98,4 +116,12 @@ impl Store {
         .map_err(|e| StoreError::Io(e.to_string()))?;
         Ok(if matches { row.as_ref().map(row_to_user) } else { None })
     }
+}
+
+/// Password hashes computed at once in this process.
+const HASHES_AT_ONCE: usize = 2;
+
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(HASHES_AT_ONCE))
 }

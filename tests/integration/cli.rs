@@ -162,7 +162,7 @@ fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
     let o = timeside(&args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("4 inputs: 3 succeeded, 1 failed"), "{}", stdout(&o));
-    assert!(stdout(&o).contains("junk.wav: This appears to be a text file"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("junk.wav: not an audio or video format"), "{}", stdout(&o));
     for i in 0..3 {
         let folder = out.join(format!("t{i}"));
         for f in ["results.json", "waveform.json", "waveform.png", "master.wav"] {
@@ -408,4 +408,24 @@ fn analyses_over_the_cost_limits_are_refused_unless_lifted() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("n_fft=65536"), "{}", stderr(&o));
     assert!(!out.join("tone").exists());
+}
+
+/// Issue 23.26: a WAV with a `fmt ` chunk, a truncated `LIST` chunk and no `data` chunk is an
+/// error naming the file (it decoded as 12 frames of garbage, exit 0), as ffmpeg refuses it.
+#[test]
+fn a_wav_without_a_data_chunk_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut bytes = b"RIFF".to_vec();
+    bytes.extend_from_slice(&100u32.to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&[1, 0, 2, 0, 0x44, 0xac, 0, 0, 0x10, 0xb1, 2, 0, 4, 0, 16, 0]);
+    bytes.extend_from_slice(b"LIST");
+    bytes.extend_from_slice(&400u32.to_le_bytes());
+    bytes.extend_from_slice(b"INFOIART\x08\x00\x00\x00somebody");
+    let path = dir.path().join("nodata.wav");
+    std::fs::write(&path, &bytes).expect("write");
+    let o = timeside(&["analyze", &path.display().to_string(), "-a", "level"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("nodata.wav") && stderr(&o).contains("data"), "{}", stderr(&o));
 }

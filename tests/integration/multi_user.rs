@@ -123,7 +123,10 @@ async fn playlists_and_manifests_are_refused_and_fetch_nothing() {
     for (name, text) in &cases {
         let r = http::upload(addr, Some(&token), name, text.as_bytes(), &[]).await;
         assert_eq!(r.status, 422, "{name}: {}", r.text());
-        assert!(r.text().contains("playlist") && r.text().contains(name), "{name}: {}", r.text());
+        // GStreamer's typefinders name HLS playlists; this manifest reads as text to them
+        // (decodebin's would call it DASH): either way it is refused before anything opens it.
+        let why = if name.ends_with(".mpd") { "not an audio or video format" } else { "playlist" };
+        assert!(r.text().contains(why) && r.text().contains(name), "{name}: {}", r.text());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 0, "the playlists' server was asked");
@@ -132,14 +135,18 @@ async fn playlists_and_manifests_are_refused_and_fetch_nothing() {
     server.shutdown().await;
 }
 
-/// Opens `stream.wav` of `item` and never reads a byte of the answer.
+/// Opens `stream.wav` of `item`, reads the status line once the stream started (it must be
+/// 200) and never reads again.
 async fn stalled_stream(addr: std::net::SocketAddr, item: &str) -> tokio::net::TcpStream {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("buffer");
     let mut s = socket.connect(addr).await.expect("connect");
     let head = format!("GET /api/v1/items/{item}/stream.wav HTTP/1.1\r\nHost: localhost\r\n\r\n");
     s.write_all(head.as_bytes()).await.expect("send");
+    let mut status = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(30), s.read_exact(&mut status)).await.expect("in time").expect("read");
+    assert_eq!(&status, b"HTTP/1.1 200", "the stalled stream did not start");
     s
 }
 
@@ -149,7 +156,7 @@ async fn stalled_stream(addr: std::net::SocketAddr, item: &str) -> tokio::net::T
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_streams_free_their_slots_and_anonymous_addresses_have_a_share() {
     let env = Env::new(Engine::Sqlite).await;
-    let server_extra = "max_transcodes = 16\nanonymous_streams_per_address = 16\nstream_write_timeout_s = 3.0\n";
+    let server_extra = "max_transcodes = 16\nanonymous_streams_per_address = 16\nstream_write_timeout_s = 6.0\n";
     let server = timeside::server::start(config(&env, 0, server_extra, "")).await.expect("start");
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
@@ -175,8 +182,9 @@ async fn stalled_streams_free_their_slots_and_anonymous_addresses_have_a_share()
     let r = http::get(addr, &path, None).await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)));
-    // Within the write timeout and a little more, a normal stream plays again.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    // Within the write timeout and a little more, a normal stream plays again (20 s of slack
+    // for a loaded machine: the time it took is reported by benches, not asserted here).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(26);
     let r = loop {
         let r = http::get(addr, &path, Some(&token)).await;
         if r.status == 200 {
@@ -274,4 +282,197 @@ mod fair_queue {
     async fn postgres() {
         super::the_queue_is_fair_across_users_and_quotas_refuse_floods(super::Engine::Postgres).await
     }
+}
+
+/// Reads events from `ws` for `how_long`, the JSON of each.
+async fn events_for(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    how_long: Duration,
+) -> Vec<serde_json::Value> {
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + how_long;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Ok(text) = msg.to_text() {
+            out.push(serde_json::from_str(text).expect("json event"));
+        }
+    }
+    out
+}
+
+/// 23.7, 23.8: the task events of a public item reach the task's author (and admins), never
+/// another user following the item; a password change and `POST /token/revoke` end earlier
+/// tokens, access and refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_events_reach_only_their_task_author_and_revoked_tokens_end() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let bob = user(&server, "bob", false).await;
+    let item = upload(addr, &ada, &tone(env.path(), "public.wav", 1.0), &[("is_public", "true")]).await;
+    let topic = format!("item:{}", item["uuid"].as_str().expect("uuid"));
+    let follow = |token: String| {
+        let topic = topic.clone();
+        async move {
+            let (mut ws, _) =
+                tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await.expect("ws");
+            ws.send(Message::text(json!({ "op": "subscribe", "topic": topic }).to_string())).await.expect("send");
+            ws
+        }
+    };
+    let (mut ada_ws, mut bob_ws) = (follow(ada.clone()).await, follow(bob.clone()).await);
+    let experience = crate::on_demand::experience(addr, "loudness-compliance").await;
+    let task =
+        crate::on_demand::run_task(addr, &ada, &experience, ("item", item["uuid"].as_str().expect("uuid"))).await;
+    wait_task(addr, &ada, task["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    let heard = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .filter(|e| ["task_status", "progress", "result"].contains(&e["event"].as_str().unwrap_or("")))
+            .count()
+    };
+    let (ada_events, bob_events) =
+        (events_for(&mut ada_ws, Duration::from_secs(1)).await, events_for(&mut bob_ws, Duration::from_secs(1)).await);
+    assert!(heard(&ada_events) > 0, "the author heard nothing: {ada_events:?}");
+    assert!(ada_events.iter().all(|e| e["topic"] == topic.as_str()), "{ada_events:?}");
+    assert_eq!(heard(&bob_events), 0, "another user heard the author's task: {bob_events:?}");
+    assert_eq!(bob_events.first().map(|e| e["event"].clone()), Some(json!("subscribed")));
+
+    // Revocation: the old access token is refused, and so is its refresh token.
+    let login = |name: &str| {
+        let name = name.to_string();
+        async move {
+            let r = http::json(
+                addr,
+                "POST",
+                "/api/v1/token",
+                None,
+                &json!({ "username": name, "password": format!("{name}-password") }),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        }
+    };
+    let pair = login("bob").await;
+    let access = pair["access"].as_str().expect("access").to_string();
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&access)).await.status, 200);
+    let r =
+        http::send(addr, "POST", "/api/v1/token/revoke", &[("Authorization", &format!("Bearer {access}"))], b"").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = http::get(addr, "/api/v1/users/me", Some(&access)).await;
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("token_revoked"), "{}", r.text());
+    let r = http::json(addr, "POST", "/api/v1/token/refresh", None, &json!({ "refresh": pair["refresh"] })).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&bob)).await.status, 401, "every earlier token ends");
+    // A new login works; a password change (`timeside user add` again) ends it too.
+    let fresh = login("bob").await["access"].as_str().expect("access").to_string();
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&fresh)).await.status, 200);
+    server.state.store.add_user("bob", "bob-password", false).await.expect("new password");
+    assert_eq!(http::get(addr, "/api/v1/users/me", Some(&fresh)).await.status, 401);
+    server.shutdown().await;
+}
+
+/// 23.9: 64 wrong passwords at once from one address: no more than the limit are checked
+/// (hashed); the rest are refused with 429 before hashing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_are_counted_before_they_are_hashed() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 0, "", "")).await.expect("start");
+    let addr = server.addr;
+    user(&server, "ada", false).await;
+    let attempts = (0..64).map(|i| async move {
+        http::json(addr, "POST", "/api/v1/token", None, &json!({ "username": "ada", "password": format!("wrong-{i}") }))
+            .await
+            .status
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 64, "{statuses:?}");
+    assert!(checked <= 10, "{checked} wrong passwords were checked: {statuses:?}");
+    server.shutdown().await;
+}
+
+/// 23.5, 23.6, 23.23, 23.24, 23.25: what one request may write or store is bounded, and
+/// what a client sends never panics or leaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_text_downloads_and_queries_are_bounded_and_safe() {
+    let env = Env::new(Engine::Sqlite).await;
+    let limits = "[storage]\ncache_max_mb = 1\ncache_max_entry_mb = 2\n[items]\ningest_experience = \"\"\nmax_duration_s = 60.0\n";
+    let server = timeside::server::start(config(&env, 0, "", limits)).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    // Longer than items.max_duration_s: refused, naming the key.
+    let long = tone(env.path(), "long.wav", 61.0);
+    let r = http::upload(addr, Some(&token), "long.wav", &std::fs::read(&long).expect("read"), &[]).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("items.max_duration_s"), "{}", r.text());
+    // A transcode larger than one request may keep: 422 naming the key, nothing written.
+    let item =
+        upload(addr, &token, &tone(env.path(), "thirty.wav", 30.0), &[("is_public", "true"), ("title", "Élan vital")])
+            .await;
+    let id = item["uuid"].as_str().expect("uuid");
+    let r = http::send(addr, "HEAD", &format!("/api/v1/items/{id}/download/wav"), &[], b"").await;
+    assert_eq!(r.status, 422);
+    let r = http::get(addr, &format!("/api/v1/items/{id}/download/wav"), None).await;
+    assert!(r.text().contains("storage.cache_max_entry_mb"), "{}", r.text());
+    let transcodes = env.path().join("data/transcodes");
+    let written: u64 = walk(&transcodes).iter().map(|p| p.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+    assert_eq!(written, 0);
+    // Smaller ones are kept within the budget: the least recently served go first.
+    let mp3 = http::get(addr, &format!("/api/v1/items/{id}/download/mp3"), None).await;
+    assert_eq!(mp3.status, 200);
+    assert!(mp3.header("content-disposition").is_some_and(|d| d.starts_with("attachment")), "{:?}", mp3.headers);
+    assert_eq!(mp3.header("x-content-type-options"), Some("nosniff"));
+    assert!(mp3.header("content-security-policy").is_some_and(|c| c.contains("sandbox")));
+    for ext in ["opus", "ogg"] {
+        let r = http::get(addr, &format!("/api/v1/items/{id}/download/{ext}"), None).await;
+        assert_eq!(r.status, 200, "{ext}: {}", r.text());
+    }
+    let kept: u64 = walk(&transcodes).iter().map(|p| p.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+    assert!(kept <= 1024 * 1024, "{kept} bytes kept over a 1 MiB budget");
+    // Text fields are bounded.
+    let path = format!("/api/v1/items/{id}");
+    let r = http::json(addr, "PATCH", &path, Some(&token), &json!({ "description": "x".repeat(10_001) })).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("description: at most 10000 characters"), "{}", r.text());
+    // Unicode search, pages past any offset, broken escapes, NaN frequencies.
+    let found = http::get(addr, "/api/v1/items?q=%C3%A9lan", None).await.json();
+    assert_eq!(found["count"], 1, "{found}");
+    let found = http::get(addr, "/api/v1/items?q=%25", None).await.json();
+    assert_eq!(found["count"], 0, "`%` is a character, not a wildcard: {found}");
+    assert_eq!(http::get(addr, "/api/v1/items?page=9223372036854775808", None).await.status, 400);
+    assert_eq!(http::get(addr, "/api/v1/items?page=9223372036854775807&page_size=1000", None).await.status, 400);
+    for query in ["q=%a%C3", "q=%%", "q=%e9%", "q=%+f"] {
+        assert_eq!(http::get(addr, &format!("/api/v1/items?{query}"), None).await.status, 200, "{query}");
+    }
+    let r =
+        http::json(addr, "POST", "/api/v1/items", Some(&token), &json!({ "source_url": "file:///x%a\u{e9}" })).await;
+    assert!((400..500).contains(&r.status), "{}", r.text());
+    for q in ["fmin=nan", "fmax=0", "fmax=inf"] {
+        let r = http::get(addr, &format!("/api/v1/items/{id}/spectrogram.png?{q}"), None).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text());
+    }
+    assert_eq!(http::get(addr, "/api/v1/health", None).await.status, 200);
+    // The data directory and the database are the server's user's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&env.path().join("data")), 0o700);
+    assert_eq!(mode(&env.path().join("data/media")), 0o700);
+    assert_eq!(mode(&env.path().join("data/timeside.db")), 0o600);
+    server.shutdown().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
 }

@@ -4,11 +4,14 @@
 //! anywhere, other users' uploads beside it). For a file, two checks on what GStreamer itself
 //! finds, never on the file's name:
 //!
-//! - before anything opens it, the type of its first bytes must be one of [`CONTAINED_TYPES`]
-//!   (or unknown: then decodebin decides, under the second check);
-//! - while decodebin builds the pipeline, every element it would plug must be a decoder, a
-//!   parser or one of [`DEMUXERS`] (elements that read only the bytes handed to them); any
-//!   other is skipped and the decode fails naming it.
+//! - the guarantee: while decodebin builds the pipeline, every element it would plug must be a
+//!   decoder, a parser or one of [`DEMUXERS`] (elements that read only the bytes handed to
+//!   them); any other is skipped and the decode fails naming it ([`may_plug`]);
+//! - before anything opens the file (GStreamer's Discoverer included, which has no such hook),
+//!   the type of its first bytes must be one of [`CONTAINED_TYPES`], or unknown to every
+//!   typefinder (then decodebin decides, under the first check). [`REFERENCE_TYPES`] are
+//!   refused naming them as playlists, anything else as not audio. A RIFF/WAVE file must have
+//!   a `data` chunk (`media::riff`).
 //!
 //! URIs (http, …) given on the command line are the user's own choice and are not checked here:
 //! the server never decodes one (URL items are fetched into a file first).
@@ -22,9 +25,9 @@ use std::path::Path;
 /// Bytes of a file's head given to GStreamer's typefinders.
 const HEAD_BYTES: u64 = 64 * 1024;
 
-/// Types (caps names) of a file's head that decode from the file's bytes alone.
+/// Types (caps names) of a file's head that decode from the file's bytes alone: audio formats,
+/// raw codec streams, and containers whose demuxers read only their own bytes.
 pub const CONTAINED_TYPES: &[&str] = &[
-    // Audio formats and raw codec streams.
     "audio/x-wav",
     "audio/x-rf64",
     "audio/x-w64",
@@ -33,17 +36,23 @@ pub const CONTAINED_TYPES: &[&str] = &[
     "audio/x-au",
     "audio/x-flac",
     "audio/mpeg",
+    "audio/aac",
     "audio/x-ac3",
     "audio/x-eac3",
     "audio/x-dts",
     "audio/x-amr-nb-sh",
     "audio/x-amr-wb-sh",
     "audio/x-ape",
+    "application/x-ape",
     "audio/x-wavpack",
+    "audio/x-ttafile",
     "audio/x-tta",
     "audio/x-musepack",
     "audio/x-m4a",
     "audio/x-speex",
+    "audio/x-vorbis",
+    "audio/x-opus",
+    "audio/x-celt",
     "audio/x-ircam",
     "audio/x-sds",
     "audio/x-nist",
@@ -53,21 +62,52 @@ pub const CONTAINED_TYPES: &[&str] = &[
     "audio/x-sbc",
     "audio/x-gsm",
     "audio/x-shorten",
+    "audio/x-mod",
+    "audio/iLBC-sh",
+    "audio/qcelp",
+    "audio/ogg",
     "audio/webm",
-    "audio/x-opus",
-    // Containers whose demuxers read only their own bytes.
+    "audio/x-matroska",
     "application/ogg",
+    "application/x-ogm-audio",
     "application/x-id3",
+    "application/x-id3v1",
+    "application/x-id3v2",
     "application/x-apetag",
+    "application/x-3gp",
+    "application/mxf",
+    "application/vnd.rn-realmedia",
     "video/quicktime",
     "video/x-matroska",
     "video/webm",
+    "video/ogg",
     "video/x-msvideo",
     "video/mpegts",
     "video/mpeg",
+    "video/mpeg-sys",
     "video/x-ms-asf",
     "video/x-flv",
-    "application/mxf",
+    "video/x-dv",
+];
+
+/// Types (caps names) of playlists, manifests and other formats that name files or URLs to
+/// open, as GStreamer's typefinders call them.
+pub const REFERENCE_TYPES: &[&str] = &[
+    "application/x-hls",
+    "application/dash+xml",
+    "application/vnd.ms-sstr+xml",
+    "application/sdp",
+    "application/smil",
+    "application/xspf+xml",
+    "application/x-mmsh",
+    "application/xges",
+    "application/vnd.pixar.opentimelineio+json",
+    "application/vnd.apple-fcp+xml",
+    "application/vnd.apple-xmeml+xml",
+    "audio/x-scpls",
+    "audio/x-mpegurl",
+    "text/uri-list",
+    "multipart/x-mixed-replace",
 ];
 
 /// Demuxers decodebin may plug for a file (every other demuxer is skipped).
@@ -90,20 +130,35 @@ pub const DEMUXERS: &[&str] = &[
     "avdemux_caf",
 ];
 
-/// Refuses `path` when the type of its head is known and not one of [`CONTAINED_TYPES`].
+/// Refuses `path` when the type of its head is known and not one of [`CONTAINED_TYPES`], or
+/// when it is a WAV without its `data` chunk.
 pub fn check_file_type(path: &Path, name: &str) -> Result<(), MediaError> {
     let mut head = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
         .map_err(|e| MediaError::Io { input: name.to_string(), message: e.to_string() })?;
-    let Ok((caps, _)) = gstreamer_base::functions::type_find_helper_for_data(None::<&gst::Object>, &head) else {
+    // The extension is only a hint, as decodebin's own typefinding gets it: both weigh the
+    // same evidence, and the type decides.
+    let extension = path.extension().and_then(|e| e.to_str());
+    let Ok((caps, _)) =
+        gstreamer_base::functions::type_find_helper_for_data_with_extension(None::<&gst::Object>, &head, extension)
+    else {
         return Ok(());
     };
     let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else { return Ok(()) };
+    if kind == "audio/x-wav" {
+        let io = |e: std::io::Error| MediaError::Io { input: name.to_string(), message: e.to_string() };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        if crate::media::riff::wave_has_data(&mut file).map_err(io)? == Some(false) {
+            return Err(MediaError::NoWaveData { input: name.to_string() });
+        }
+    }
     if CONTAINED_TYPES.contains(&kind.as_str()) {
         Ok(())
-    } else {
+    } else if REFERENCE_TYPES.contains(&kind.as_str()) {
         Err(MediaError::NotContained { input: name.to_string(), format: kind })
+    } else {
+        Err(MediaError::NotAudio { input: name.to_string(), format: kind })
     }
 }
 
@@ -114,7 +169,9 @@ pub fn may_plug(factory: &gst::ElementFactory) -> bool {
         return false;
     }
     if klass.contains("Demuxer") {
-        return DEMUXERS.contains(&factory.name().as_str());
+        // gst-libav wraps only libav's file demuxers (a fixed list: no network or playlist one).
+        let name = factory.name();
+        return DEMUXERS.contains(&name.as_str()) || name.starts_with("avdemux_");
     }
     klass.contains("Decoder") || klass.contains("Parser") || klass.contains("Converter")
 }

@@ -65,9 +65,8 @@ impl crate::processors::Params for Params {
             "must be a power of two in 256..=16384",
         );
         check(&mut p, self.hop <= self.n_fft, "hop", "must be at most n_fft (0: n_fft / 2)");
-        for (name, v) in [("fmin", self.fmin), ("fmax", self.fmax)] {
-            check(&mut p, v.is_none_or(|f| f.is_finite() && f >= 0.0), name, "must be a frequency >= 0 Hz");
-        }
+        check(&mut p, self.fmin.is_none_or(|f| f.is_finite() && f >= 0.0), "fmin", "must be a frequency >= 0 Hz");
+        check(&mut p, self.fmax.is_none_or(|f| f.is_finite() && f > 0.0), "fmax", "must be a frequency > 0 Hz");
         if let (Some(lo), Some(hi)) = (self.fmin, self.fmax) {
             check(&mut p, hi > lo, "fmax", "must be above fmin");
         }

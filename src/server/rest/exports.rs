@@ -165,8 +165,8 @@ pub async fn result_visual(ctx: Ctx) -> Reply_ {
     })?;
     let audio = &results[chosen].audio_metadata;
     let end = audio.start + audio.duration;
-    let start = ctx.query_as::<f64>("start")?.unwrap_or(audio.start);
-    let stop = ctx.query_as::<f64>("stop")?.unwrap_or(end);
+    let start = ctx.query_f64("start")?.unwrap_or(audio.start);
+    let stop = ctx.query_f64("stop")?.unwrap_or(end);
     if !(start.is_finite() && stop.is_finite() && start >= 0.0 && stop > start) {
         return Err(ApiError::bad_parameter(format!("start={start}, stop={stop}: seconds, stop after start")));
     }

@@ -131,7 +131,9 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
         };
         by_url(&ctx, new).await?
     };
-    let added = ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user).await;
+    let max_duration_s = ctx.state.config.items.max_duration_s;
+    let added =
+        ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user, max_duration_s).await;
     match added {
         Ok(item) => {
             let mut body = view(&ctx.state.store, &ctx.viewer, &item).await?;

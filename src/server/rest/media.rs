@@ -128,8 +128,8 @@ fn anonymous_stream_place(ctx: &Ctx) -> Result<Option<crate::ondemand::per_addre
 /// GET /items/{uuid}/stream.{ext}?start=&stop=
 pub async fn stream(ctx: Ctx) -> Reply_ {
     let format = format_of(ctx.param("ext"), true)?;
-    let start = ctx.query_as::<f64>("start")?.unwrap_or(0.0);
-    let stop = ctx.query_as::<f64>("stop")?;
+    let start = ctx.query_f64("start")?.unwrap_or(0.0);
+    let stop = ctx.query_f64("stop")?;
     if !start.is_finite() || start < 0.0 {
         return Err(ApiError::bad_parameter(format!("start={start}: seconds, 0 or more")));
     }
@@ -189,6 +189,7 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    sandboxed(h);
     Ok(response)
 }
 
@@ -198,7 +199,9 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     let (item, path) = item_media(&ctx).await?;
     if ext == "original" {
         let mime = if item.mime_type.is_empty() { "application/octet-stream" } else { item.mime_type.as_str() };
-        return serve_file(&ctx, &path, mime).await;
+        let mut response = serve_file(&ctx, &path, mime).await?;
+        attachment(&mut response, &item.file_name);
+        return Ok(response);
     }
     let format = format_of(&ext, false)?;
     // What determines the bytes: the content and the format's encoder (default parameters).
@@ -208,6 +211,10 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     );
     let target = ctx.state.store.files.transcode(&item.uuid, &key[..16], format.name);
     if !target.exists() {
+        ctx.state
+            .cache
+            .admit(&format!("download/{ext}"), transcode_bytes(format, &item))
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", e.to_string()))?;
         // One transcode per file at a time; others wait for it and then read it.
         let lock = ctx.state.transcodes.lock(&target);
         let _guard = lock.lock().await;
@@ -216,7 +223,22 @@ pub async fn download(ctx: Ctx) -> Reply_ {
             transcode_file(&ctx, format, &path, &target).await?;
         }
     }
-    serve_file(&ctx, &target, format.mime).await
+    ctx.state.cache.touch(&target);
+    let mut response = serve_file(&ctx, &target, format.mime).await?;
+    let stem = item.file_name.rsplit_once('.').map_or(item.file_name.as_str(), |(stem, _)| stem);
+    attachment(&mut response, &format!("{stem}.{}", format.name));
+    Ok(response)
+}
+
+/// At most how many bytes a complete transcode of `item` to `format` holds: 16-bit PCM for the
+/// lossless formats (FLAC is smaller, never larger), 320 kbit/s for the lossy ones.
+fn transcode_bytes(format: &Format, item: &crate::storage::items::Item) -> u64 {
+    let seconds = item.audio_duration.unwrap_or(0.0).max(0.0);
+    let per_second = match format.name {
+        "wav" | "flac" => (item.samplerate.max(1) * item.channels.max(1) * 2) as f64,
+        _ => 40_000.0,
+    };
+    (seconds * per_second) as u64 + 64 * 1024
 }
 
 async fn transcode_file(ctx: &Ctx, format: &'static Format, source: &Path, target: &Path) -> Result<(), ApiError> {
@@ -233,7 +255,25 @@ async fn transcode_file(ctx: &Ctx, format: &'static Format, source: &Path, targe
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     let placed = ran.and_then(|_| files::put_in_place(&staging.join(&file_name), target).map_err(|e| e.to_string()));
     let _ = std::fs::remove_dir_all(&staging);
+    if placed.is_ok() {
+        let (cache, target) = (ctx.state.cache.clone(), target.to_path_buf());
+        let _ = tokio::task::spawn_blocking(move || cache.added(&target)).await;
+    }
     placed.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "transcode_failed", e))
+}
+
+/// Stored media and what is made of it are data, never a page: a browser that opens one runs
+/// nothing in it (`nosniff` is on every response: see `server::WithPeer`).
+fn sandboxed(h: &mut warp::http::HeaderMap) {
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+}
+
+/// `attachment` with the file name a download is saved as (safe characters only).
+fn attachment(response: &mut warp::reply::Response, name: &str) {
+    let name = files::safe_file_name(name, "audio");
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
 }
 
 /// A byte range asked for, resolved against the file's length.
@@ -317,6 +357,7 @@ pub async fn serve_file(ctx: &Ctx, path: &Path, mime: &str) -> Reply_ {
         h.insert(header::CONTENT_TYPE, v);
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    sandboxed(h);
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(

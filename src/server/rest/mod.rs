@@ -168,6 +168,15 @@ pub static ROUTES: &[Route] = &[
         Some(users::refresh_schema),
         users::refresh
     ),
+    route!(
+        "POST",
+        "/token/revoke",
+        Write,
+        "Log out everywhere: every token of the user so far is refused from now on (204)",
+        &[],
+        None,
+        users::revoke
+    ),
     route!("GET", "/users/me", Write, "The user the token belongs to", &[], None, users::me),
     route!(
         "GET",
@@ -703,11 +712,23 @@ impl Ctx {
         }
     }
 
+    /// The query parameter `name` as a finite number (`nan` and `inf` are refused: nothing
+    /// downstream means them).
+    pub fn query_f64(&self, name: &str) -> Result<Option<f64>, ApiError> {
+        match self.query_as::<f64>(name)? {
+            Some(v) if !v.is_finite() => Err(ApiError::bad_parameter(format!("{name}=`{v}` is not a finite number"))),
+            v => Ok(v),
+        }
+    }
+
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let page = self.query_as::<u64>("page")?.unwrap_or(1);
         let size = self.query_as::<u64>("page_size")?.unwrap_or(DEFAULT_PAGE_SIZE);
         if page == 0 {
             return Err(ApiError::bad_parameter("page: pages count from 1"));
+        }
+        if page > PageRequest::MAX_PAGE {
+            return Err(ApiError::bad_parameter(format!("page: at most {}", PageRequest::MAX_PAGE)));
         }
         if !(1..=PageRequest::MAX_SIZE).contains(&size) {
             return Err(ApiError::bad_parameter(format!("page_size: 1 to {}", PageRequest::MAX_SIZE)));

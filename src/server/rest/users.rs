@@ -6,6 +6,7 @@ use crate::server::tokens::TokenError;
 use crate::server::{AppState, Peer};
 use crate::storage::Viewer;
 use serde::Deserialize;
+use warp::Reply;
 use warp::http::{HeaderMap, StatusCode};
 
 #[derive(Deserialize, schemars::JsonSchema)]
@@ -52,11 +53,18 @@ fn count_failure(state: &AppState, peer: Option<Peer>, what: &str) {
 pub async fn login(mut ctx: Ctx) -> Reply_ {
     check_blocked(&ctx.state, ctx.peer)?;
     let body: Login = ctx.json_body().await?;
+    // Counted before it is checked (see `FailedLogins::begin`), taken back when right.
+    if let Some(p) = ctx.peer {
+        ctx.state.logins.begin(p.0.ip(), "token").map_err(|_| too_many())?;
+    }
     let user = ctx.state.store.check_password(&body.username, &body.password).await?;
     let Some(user) = user else {
-        count_failure(&ctx.state, ctx.peer, "token");
+        tracing::warn!(peer = ?ctx.peer.map(|p| p.0.ip()), login = "token", "failed login");
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong user name or password"));
     };
+    if let Some(p) = ctx.peer {
+        ctx.state.logins.succeeded(p.0.ip());
+    }
     let pair =
         ctx.state.tokens.issue(&user).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
     Ok(json(StatusCode::OK, &pair))
@@ -66,18 +74,32 @@ pub async fn login(mut ctx: Ctx) -> Reply_ {
 pub async fn refresh(mut ctx: Ctx) -> Reply_ {
     check_blocked(&ctx.state, ctx.peer)?;
     let body: Refresh = ctx.json_body().await?;
-    let user = match ctx.state.tokens.refresh_user(&body.refresh) {
-        Ok(id) => ctx.state.store.user(&id).await?,
+    let (id, generation) = match ctx.state.tokens.refresh_user(&body.refresh) {
+        Ok(claims) => claims,
         Err(e) => {
             count_failure(&ctx.state, ctx.peer, "token refresh");
             return Err(token_error(e));
         }
     };
-    let user = user
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token's user no longer exists"))?;
+    // A revoked refresh token renews nothing (a logout or password change ended it).
+    let user = crate::server::tokens::current(ctx.state.store.user(&id).await?, generation).map_err(|e| match e {
+        TokenError::Invalid => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token's user no longer exists")
+        }
+        e => token_error(e),
+    })?;
     let pair =
         ctx.state.tokens.issue(&user).map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
     Ok(json(StatusCode::OK, &pair))
+}
+
+/// POST /token/revoke: ends every token of the user (a logout everywhere); 204.
+pub async fn revoke(ctx: Ctx) -> Reply_ {
+    let Some(user) = ctx.viewer.user else {
+        return Err(ApiError::bad_request("the server's API token is not a user's: change it in the configuration"));
+    };
+    ctx.state.store.revoke_tokens(&user).await?;
+    Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 
 /// GET /users/me
@@ -100,6 +122,11 @@ fn token_error(e: TokenError) -> ApiError {
             "the token has expired: get a new one (POST /api/v1/token/refresh)",
         ),
         TokenError::Invalid => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token is not valid"),
+        TokenError::Revoked => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_revoked",
+            "the token was revoked (a logout or a password change): log in again",
+        ),
     }
 }
 
@@ -120,9 +147,12 @@ pub async fn viewer(state: &AppState, headers: &HeaderMap, peer: Option<Peer>) -
 pub async fn viewer_of_token(state: &AppState, token: &str, peer: Option<Peer>) -> Result<Viewer, ApiError> {
     check_blocked(state, peer)?;
     match state.tokens.access_user(token) {
-        Ok(id) => match state.store.user(&id).await? {
-            Some(user) => Ok(Viewer { user: Some(user.uuid), admin: user.is_admin }),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token's user no longer exists")),
+        Ok((id, generation)) => match crate::server::tokens::current(state.store.user(&id).await?, generation) {
+            Ok(user) => Ok(Viewer { user: Some(user.uuid), admin: user.is_admin }),
+            Err(TokenError::Invalid) => {
+                Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token's user no longer exists"))
+            }
+            Err(e) => Err(token_error(e)),
         },
         Err(e) => {
             // Not a JWT: it may be the server's API token (compared in constant time).

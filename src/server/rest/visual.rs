@@ -206,8 +206,8 @@ async fn window_peaks(
 /// `start` and `stop` query parameters in seconds, checked against the item.
 fn time_window(ctx: &Ctx, item: &ItemPeaks) -> Result<(f64, f64), ApiError> {
     let duration = item.duration();
-    let start = ctx.query_as::<f64>("start")?.unwrap_or(0.0);
-    let stop = ctx.query_as::<f64>("stop")?.map_or(duration, |s| s.min(duration));
+    let start = ctx.query_f64("start")?.unwrap_or(0.0);
+    let stop = ctx.query_f64("stop")?.map_or(duration, |s| s.min(duration));
     if !start.is_finite() || start < 0.0 || start >= duration.max(f64::MIN_POSITIVE) {
         return Err(ApiError::bad_parameter(format!("start={start}: seconds from 0 to the item's {duration:.3} s")));
     }
@@ -358,7 +358,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     let hop = ((frames / (2.0 * f64::from(width.max(1)))) as usize).clamp(32, n_fft / 2);
     let mut params = serde_json::json!({ "width": width, "height": height, "hop": hop, "n_fft": n_fft });
     for name in ["fmin", "fmax"] {
-        if let Some(v) = ctx.query_as::<f64>(name)? {
+        if let Some(v) = ctx.query_f64(name)? {
             params[name] = v.into();
         }
     }
@@ -377,6 +377,11 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     );
     let tile = ctx.state.store.files.tile(&item.uuid, &key[..32]);
     if !tile.exists() {
+        let raw = u64::from(width) * u64::from(height) * 4;
+        ctx.state
+            .cache
+            .admit("spectrogram.png", raw)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", e.to_string()))?;
         // One rendering per tile at a time; others wait for it and then read it.
         let lock = ctx.state.transcodes.lock(&tile);
         let _guard = lock.lock().await;
@@ -415,8 +420,11 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
             .map_err(internal)?;
             let _ = std::fs::remove_dir_all(&staging);
             rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
+            let (cache, placed) = (ctx.state.cache.clone(), tile.clone());
+            let _ = tokio::task::spawn_blocking(move || cache.added(&placed)).await;
         }
     }
+    ctx.state.cache.touch(&tile);
     super::media::serve_file(&ctx, &tile, "image/png").await.map(cacheable)
 }
 
