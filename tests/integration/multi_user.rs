@@ -476,3 +476,84 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// 23.14: nesting is checked once per selection per level (a DAG of width 4 and depth 9 costs
+/// its 36 selections, not its 4^9 paths), over the whole chain through the changed selection,
+/// and in the same transaction as the write: a refused change stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_nesting_is_checked_over_the_whole_chain_in_the_write() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 0, "", "")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let make = |children: Vec<String>| {
+        let token = token.clone();
+        async move {
+            let r = http::json(
+                addr,
+                "POST",
+                "/api/v1/selections",
+                Some(&token),
+                &json!({ "title": "s", "selections": children }),
+            )
+            .await;
+            (r.status, r.json())
+        }
+    };
+    // Nine levels of four, each selection holding all four of the level below.
+    let mut below: Vec<String> = Vec::new();
+    let mut bottom_level = Vec::new();
+    for _ in 0..9 {
+        let mut level = Vec::new();
+        for _ in 0..4 {
+            let (status, s) = make(below.clone()).await;
+            assert_eq!(status, 201, "{s}");
+            level.push(s["uuid"].as_str().expect("uuid").to_string());
+        }
+        if bottom_level.is_empty() {
+            bottom_level = level.clone();
+        }
+        below = level;
+    }
+    let started = std::time::Instant::now();
+    let (status, top) = make(below.clone()).await;
+    assert_eq!(status, 201, "{top}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?} for one nesting check", started.elapsed());
+    // A chain of 16 is the most: 10 levels stand, 6 more above the top are fine, a 7th is not.
+    let mut chain = top["uuid"].as_str().expect("uuid").to_string();
+    for _ in 0..6 {
+        let (status, s) = make(vec![chain.clone()]).await;
+        assert_eq!(status, 201, "{s}");
+        chain = s["uuid"].as_str().expect("uuid").to_string();
+    }
+    let (status, s) = make(vec![chain.clone()]).await;
+    assert_eq!(status, 400, "{s}");
+    assert!(s["message"].as_str().unwrap_or_default().contains("nested deeper than 16"), "{s}");
+    // Deepening a selection low in the chain counts the levels above it too.
+    let (_, leaf) = make(vec![]).await;
+    let low = &bottom_level[0];
+    let r = http::json(
+        addr,
+        "PATCH",
+        &format!("/api/v1/selections/{low}"),
+        Some(&token),
+        &json!({ "selections": [leaf["uuid"]] }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // A cycle is refused, and nothing of the refused change is stored.
+    let bottom = http::get(addr, &format!("/api/v1/selections/{low}"), Some(&token)).await.json();
+    let r = http::json(
+        addr,
+        "PATCH",
+        &format!("/api/v1/selections/{low}"),
+        Some(&token),
+        &json!({ "selections": [chain] }),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("cycle") || r.text().contains("deeper"), "{}", r.text());
+    let after = http::get(addr, &format!("/api/v1/selections/{low}"), Some(&token)).await.json();
+    assert_eq!(after["selections"], bottom["selections"]);
+    server.shutdown().await;
+}
