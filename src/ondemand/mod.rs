@@ -2,11 +2,13 @@
 //! It owns the rules every on-demand request goes through before it runs: costs against
 //! limits ([`limits`]), and running a job's pass in a process of its own, where running out
 //! of memory or a crash ends that job alone ([`isolated`]), what one client address may hold
-//! at once ([`per_address`]), and the byte-budgeted cache of transcodes and tiles ([`cache`]).
+//! at once ([`per_address`]), the byte-budgeted cache of transcodes and tiles ([`cache`]), and
+//! the memory requests hold while they run ([`memory`]).
 
 pub mod cache;
 pub mod isolated;
 pub mod limits;
+pub mod memory;
 pub mod per_address;
 
 pub use limits::{LimitError, Limits};

@@ -185,6 +185,8 @@ pub struct ServerConfig {
     pub stream_write_timeout_s: f64,
     /// Item streams one anonymous client address may have open at once; 0: no limit.
     pub anonymous_streams_per_address: usize,
+    /// Memory that decoded windows and result conversions hold at once, all clients, in MiB.
+    pub request_memory_mb: u32,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }
@@ -232,6 +234,9 @@ impl Config {
         }
         for problem in self.jobs.problems().into_iter().chain(self.items.problems()) {
             p.push(format!("{name}: {problem}"));
+        }
+        if self.server.request_memory_mb < 16 {
+            p.push(format!("{name}: server.request_memory_mb: at least 16"));
         }
         if !(0.5..=3600.0).contains(&self.server.stream_write_timeout_s) {
             p.push(format!("{name}: server.stream_write_timeout_s: 0.5 to 3600 seconds"));

@@ -68,6 +68,8 @@ pub struct AppState {
     pub anonymous_streams: crate::ondemand::per_address::PerAddress,
     /// Transcodes and tiles kept, within `[storage]`'s budget.
     pub cache: crate::ondemand::cache::DiskCache,
+    /// Memory of decoded windows and result conversions (`server.request_memory_mb`).
+    pub request_memory: crate::ondemand::memory::MemoryBudget,
 }
 
 impl AppState {
@@ -164,6 +166,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         relay.follow_item_changes(url, &store);
     }
     let max_transcodes = config.server.max_transcodes;
+    let request_memory_mb = config.server.request_memory_mb;
     let cache = {
         let (roots, storage) = (store.files.cache_roots(), config.storage.clone());
         tokio::task::spawn_blocking(move || {
@@ -189,6 +192,7 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         transcode_slots: Arc::new(tokio::sync::Semaphore::new(max_transcodes)),
         anonymous_streams: Default::default(),
         cache,
+        request_memory: crate::ondemand::memory::MemoryBudget::new(request_memory_mb),
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));

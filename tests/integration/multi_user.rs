@@ -404,7 +404,7 @@ async fn concurrent_wrong_passwords_are_counted_before_they_are_hashed() {
 async fn stored_text_downloads_and_queries_are_bounded_and_safe() {
     let env = Env::new(Engine::Sqlite).await;
     let limits = "[storage]\ncache_max_mb = 1\ncache_max_entry_mb = 2\n[items]\ningest_experience = \"\"\nmax_duration_s = 60.0\n";
-    let server = timeside::server::start(config(&env, 0, "", limits)).await.expect("start");
+    let server = timeside::server::start(config(&env, 0, "request_memory_mb = 16\n", limits)).await.expect("start");
     let addr = server.addr;
     let token = user(&server, "ada", false).await;
     // Longer than items.max_duration_s: refused, naming the key.
@@ -436,6 +436,17 @@ async fn stored_text_downloads_and_queries_are_bounded_and_safe() {
     }
     let kept: u64 = walk(&transcodes).iter().map(|p| p.metadata().map(|m| m.len()).unwrap_or(0)).sum();
     assert!(kept <= 1024 * 1024, "{kept} bytes kept over a 1 MiB budget");
+    // What a request holds in memory is bounded: 30 s of stereo decoded for a window is
+    // 10 MiB (fits the 16 MiB budget); no stored peaks exist (no ingest), so a window that must
+    // decode more than the budget is refused, naming the key, and the server goes on.
+    let r = http::get(addr, &format!("/api/v1/items/{id}/waveform?start=0&stop=20&nb_pixels=100"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let big = tone(env.path(), "fifty.wav", 50.0);
+    let big = upload(addr, &token, &big, &[("is_public", "true")]).await;
+    let big = big["uuid"].as_str().expect("uuid");
+    let r = http::get(addr, &format!("/api/v1/items/{big}/waveform?start=0&stop=50&nb_pixels=100"), None).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("server.request_memory_mb"), "{}", r.text());
     // Text fields are bounded.
     let path = format!("/api/v1/items/{id}");
     let r = http::json(addr, "PATCH", &path, Some(&token), &json!({ "description": "x".repeat(10_001) })).await;

@@ -12,8 +12,11 @@ use std::path::PathBuf;
 use warp::Reply;
 use warp::http::{HeaderValue, StatusCode, header};
 
-/// Most stored result JSON one export reads (an item with hours of framewise results).
-const MAX_EXPORT_BYTES: u64 = 512 * 1024 * 1024;
+/// What a conversion holds in memory per byte of stored JSON it reads: the parsed results and
+/// the converted text (`server.request_memory_mb` bounds all conversions together).
+const MEMORY_PER_JSON_BYTE: u64 = 4;
+/// How long a conversion waits for its share of the memory budget.
+const MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn format_param(name: &str) -> Result<Format, ApiError> {
     Format::parse(name)
@@ -26,17 +29,25 @@ fn results_json(ctx: &Ctx, r: &ResultRow) -> Option<PathBuf> {
     Some(data.with_file_name("results.json")).filter(|p| p.exists())
 }
 
-/// Reads stored results, off the runtime.
-async fn read_results(paths: Vec<PathBuf>) -> Result<Vec<AnalyzerResult>, ApiError> {
+/// The memory a conversion of the stored results at `paths` holds, taken from the server's
+/// budget before anything is read (kept until the reply is built).
+async fn hold_memory(ctx: &Ctx, paths: &[PathBuf]) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    if total > MAX_EXPORT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "export_too_large",
-            format!("{} MB of results: export them one result at a time", total / 1_000_000),
-        ));
-    }
-    tokio::task::spawn_blocking(move || {
+    let what = format!(
+        "converting {} MB of stored results (download them as JSON, or convert them with `timeside export`)",
+        total.div_ceil(1_000_000)
+    );
+    ctx.state.request_memory.hold(&what, total * MEMORY_PER_JSON_BYTE, MEMORY_WAIT).await.map_err(super::memory_refused)
+}
+
+/// Reads stored results, off the runtime, with the memory they hold (keep it until the reply
+/// is built).
+async fn read_results(
+    ctx: &Ctx,
+    paths: Vec<PathBuf>,
+) -> Result<(tokio::sync::OwnedSemaphorePermit, Vec<AnalyzerResult>), ApiError> {
+    let memory = hold_memory(ctx, &paths).await?;
+    let results = tokio::task::spawn_blocking(move || {
         let mut all = Vec::new();
         for p in paths {
             let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
@@ -46,7 +57,8 @@ async fn read_results(paths: Vec<PathBuf>) -> Result<Vec<AnalyzerResult>, ApiErr
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+    Ok((memory, results))
 }
 
 fn is_analysis(r: &ResultRow) -> bool {
@@ -91,7 +103,7 @@ pub async fn result_data_as(ctx: &Ctx, r: &ResultRow, format_name: &str) -> Repl
             format!("result `{}` has no results to convert ({})", r.uuid, r.status),
         )
     })?;
-    let mut results = read_results(vec![path]).await?;
+    let (_memory, mut results) = read_results(ctx, vec![path]).await?;
     if let Some(id) = ctx.query.get("id").filter(|i| !i.is_empty()) {
         let ids: Vec<String> = results.iter().map(|r| r.id_metadata.id.clone()).collect();
         results.retain(|r| &r.id_metadata.id == id);
@@ -118,7 +130,7 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
         .filter(|r| r.status == status::DONE && is_analysis(r))
         .filter_map(|r| results_json(&ctx, r))
         .collect();
-    let mut results = read_results(paths).await?;
+    let (_memory, mut results) = read_results(&ctx, paths).await?;
     // The item's annotation tracks that the viewer sees, after its analyses.
     let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&uuid), page).await?.rows;
     results.extend(tracks.iter().enumerate().map(|(n, t)| t.to_result(n + 1, &item)));
@@ -149,7 +161,7 @@ pub async fn result_visual(ctx: Ctx) -> Reply_ {
             format!("result `{uuid}` has no results to draw ({})", r.status),
         )
     })?;
-    let results = read_results(vec![path]).await?;
+    let (_memory, results) = read_results(&ctx, vec![path]).await?;
     let plottable: Vec<&str> =
         results.iter().filter(|r| crate::render::plot::plottable(r)).map(|r| r.id_metadata.id.as_str()).collect();
     let chosen = match ctx.query.get("id").filter(|i| !i.is_empty()) {

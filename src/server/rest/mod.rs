@@ -86,6 +86,19 @@ impl ApiError {
     }
 }
 
+/// A request refused its memory (`ondemand::memory`): 413 when it alone is too large, 503 with
+/// Retry-After when others hold the budget.
+pub fn memory_refused(e: crate::ondemand::memory::Refused) -> ApiError {
+    match e {
+        crate::ondemand::memory::Refused::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        crate::ondemand::memory::Refused::Busy => {
+            ApiError { retry_after_s: Some(2), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()) }
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         let message = e.to_string();

@@ -190,10 +190,18 @@ async fn window_peaks(
             ))
         });
     }
+    // Every decoded sample is kept as a min/max pair of i16 until binned: 4 bytes a sample.
+    let bytes = frames * u64::from(item.channels.max(1)) * 4;
+    let memory = ctx
+        .state
+        .request_memory
+        .hold("this decoded window", bytes, DECODE_SLOT_WAIT)
+        .await
+        .map_err(super::memory_refused)?;
     let slot = decode_slot(ctx).await?;
     let (media, rate) = (item.media.clone(), item.samplerate);
     let decoded = tokio::task::spawn_blocking(move || {
-        let _slot = slot;
+        let (_slot, _memory) = (slot, memory);
         window::decode_frames(&media, rate, first, frames)
     })
     .await
