@@ -149,6 +149,11 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     let database = Some(config.server.database.clone()).filter(|d| !d.is_empty());
     let store =
         crate::storage::Store::open(&config.server.data_dir, database.as_deref()).await.map_err(|e| e.to_string())?;
+    match store.clean_leftovers().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(entries = n, "removed what a stopped server left half-written"),
+        Err(e) => tracing::warn!(error = %e, "cannot look for what a stopped server left behind"),
+    }
     store.sync_shipped_experiences().await.map_err(|e| format!("shipped experiences: {e}"))?;
     let tokens = tokens::Tokens::open(&store.files, config.server.access_token_s, config.server.refresh_token_s)?;
     let topics = Arc::new(crate::events::Topics::default());

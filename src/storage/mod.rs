@@ -57,6 +57,50 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Removes what a server that was killed left behind: half-written files in `tmp/` (job
+    /// folders, uploads, transcodes being made) and media folders whose item was never stored.
+    /// Called when a server starts. With SQLite the server is the only writer, so everything
+    /// there is a leftover; with PostgreSQL other servers may be writing, so only what nobody
+    /// touched for a day goes. Returns how many entries were removed.
+    pub async fn clean_leftovers(&self) -> Result<usize, StoreError> {
+        let min_age = match self.engine {
+            db::Engine::Sqlite => std::time::Duration::ZERO,
+            db::Engine::Postgres => std::time::Duration::from_secs(24 * 3600),
+        };
+        let old = |e: &std::fs::DirEntry| {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= min_age)
+        };
+        let remove = |path: &Path| {
+            if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) }.is_ok()
+        };
+        let mut removed = 0;
+        let tmp = self.files.root().join("tmp");
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            if old(&e) && remove(&e.path()) {
+                removed += 1;
+            }
+        }
+        let media = self.files.root().join("media");
+        for e in std::fs::read_dir(&media).into_iter().flatten().flatten() {
+            let Some(uuid) = e.file_name().to_str().and_then(|n| uuid::Uuid::parse_str(n).ok()) else { continue };
+            let stored = sqlx::query("SELECT 1 AS n FROM items WHERE uuid = $1")
+                .bind(uuid.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
+            if !stored && old(&e) && remove(&e.path()) {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
 /// Who reads: anonymous clients see public rows; users their own too; admins everything.
 #[derive(Clone, Debug, Default)]
 pub struct Viewer {

@@ -568,3 +568,100 @@ async fn selection_nesting_is_checked_over_the_whole_chain_in_the_write() {
     assert_eq!(after["selections"], bottom["selections"]);
     server.shutdown().await;
 }
+
+/// A server that answers with a large body and sends one byte of it every 500 ms; counts the
+/// connections it served to their end (the client closed them).
+async fn trickle_server() -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let closed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = closed.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 2048];
+                let _ = s.read(&mut head).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\nContent-Length: 10000000\r\n\r\n")
+                    .await;
+                // At most 2 minutes: every load loop of a test is bounded.
+                for _ in 0..240 {
+                    if s.write_all(b"x").await.is_err() || s.flush().await.is_err() {
+                        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            });
+        }
+    });
+    (addr, closed)
+}
+
+/// 23.15: a URL item whose server trickles is let go once it averages under the minimum rate,
+/// and a fetch stops when the client that asked for it goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_items_that_trickle_or_are_abandoned_stop_fetching() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server =
+        timeside::server::start(config(&env, 0, "", "[live]\napi_private_uris = true\n")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let (trickle, closed) = trickle_server().await;
+    let started = std::time::Instant::now();
+    let body = json!({ "source_url": format!("http://{trickle}/slow.mp3") });
+    let r = http::json(addr, "POST", "/api/v1/items", Some(&token), &body).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.text().contains("too slowly"), "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    // A client that leaves: its fetch ends (the trickling server sees its connection closed).
+    let before = closed.load(std::sync::atomic::Ordering::SeqCst);
+    let text = body.to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let head = format!(
+        "POST /api/v1/items HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+        text.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut s, head.as_bytes()).await.expect("send");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(s);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while closed.load(std::sync::atomic::Ordering::SeqCst) == before {
+        assert!(tokio::time::Instant::now() < deadline, "the abandoned fetch went on");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(http::get(addr, "/api/v1/items", Some(&token)).await.json()["count"], 0);
+    server.shutdown().await;
+}
+
+/// 23.21: what a killed server left half-written (a job's folder, a partial upload) is removed
+/// when a server starts; stored items stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starting_server_removes_what_a_killed_one_left_behind() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 0, "", "")).await.expect("start");
+    let token = user(&server, "ada", false).await;
+    let item = upload(server.addr, &token, &tone(env.path(), "kept.wav", 0.5), &[]).await;
+    server.shutdown().await;
+    let data = env.path().join("data");
+    let job = data.join("tmp/job-0123");
+    std::fs::create_dir_all(&job).expect("mkdir");
+    std::fs::write(job.join("results-0.json"), b"[").expect("write");
+    let partial = data.join(format!("media/{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&partial).expect("mkdir");
+    std::fs::write(partial.join("upload.wav"), b"RIFF").expect("write");
+    let server = timeside::server::start(config(&env, 0, "", "")).await.expect("start");
+    assert!(!job.exists() && !partial.exists());
+    let kept = data.join(format!("media/{}", item["uuid"].as_str().expect("uuid")));
+    assert!(kept.is_dir());
+    let r = http::get(
+        server.addr,
+        &format!("/api/v1/items/{}/download/original", item["uuid"].as_str().expect("uuid")),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    server.shutdown().await;
+}

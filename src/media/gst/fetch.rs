@@ -12,11 +12,22 @@ use std::time::{Duration, Instant};
 
 /// Longest wait for the next bytes of a download.
 const STALL: Duration = Duration::from_secs(30);
+/// Slowest average a download may keep once it has had [`RATE_GRACE`] to get going: a server
+/// that trickles bytes (one every 29 s defeats the stall timeout) is let go.
+const MIN_BYTES_PER_S: f64 = 8.0 * 1024.0;
+const RATE_GRACE: Duration = Duration::from_secs(10);
 
 /// Writes the body of `uri` (http or https) to `dest`; at most `max_bytes`, in at most
-/// `max_time`. Returns the number of bytes written. On error `dest` may hold part of the body:
-/// the caller removes it.
-pub fn fetch(uri: &str, dest: &Path, max_bytes: u64, max_time: Duration) -> Result<u64, MediaError> {
+/// `max_time`, at an average of at least [`MIN_BYTES_PER_S`], and only while `wanted` holds
+/// (the client that asked is still there). Returns the number of bytes written. On error
+/// `dest` may hold part of the body: the caller removes it.
+pub fn fetch(
+    uri: &str,
+    dest: &Path,
+    max_bytes: u64,
+    max_time: Duration,
+    wanted: &std::sync::atomic::AtomicBool,
+) -> Result<u64, MediaError> {
     super::init()?;
     let err = |message: String| MediaError::Io { input: uri.to_string(), message };
     let src = gst::ElementFactory::make("souphttpsrc")
@@ -31,7 +42,7 @@ pub fn fetch(uri: &str, dest: &Path, max_bytes: u64, max_time: Duration) -> Resu
     let pipeline = gst::Pipeline::new();
     pipeline.add_many([&src, sink.upcast_ref()]).map_err(|e| err(e.to_string()))?;
     src.link(&sink).map_err(|e| err(e.to_string()))?;
-    let result = pull(&pipeline, &sink, uri, dest, max_bytes, max_time);
+    let result = pull(&pipeline, &sink, uri, dest, max_bytes, max_time, wanted);
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
@@ -43,6 +54,7 @@ fn pull(
     dest: &Path,
     max_bytes: u64,
     max_time: Duration,
+    wanted: &std::sync::atomic::AtomicBool,
 ) -> Result<u64, MediaError> {
     let err = |message: String| MediaError::Io { input: uri.to_string(), message };
     pipeline.set_state(gst::State::Playing).map_err(|_| err(bus_error(pipeline).unwrap_or("cannot start".into())))?;
@@ -50,8 +62,19 @@ fn pull(
     let started = Instant::now();
     let mut written = 0u64;
     loop {
-        if started.elapsed() > max_time {
+        let elapsed = started.elapsed();
+        if elapsed > max_time {
             return Err(err(format!("the download took over {} s", max_time.as_secs())));
+        }
+        if !wanted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(err("the client that asked for it went away".into()));
+        }
+        if elapsed > RATE_GRACE && (written as f64) < MIN_BYTES_PER_S * elapsed.as_secs_f64() {
+            return Err(err(format!(
+                "the server sends too slowly ({:.1} KiB/s on average, at least {} KiB/s needed)",
+                written as f64 / 1024.0 / elapsed.as_secs_f64(),
+                MIN_BYTES_PER_S / 1024.0
+            )));
         }
         match sink.try_pull_sample(gst::ClockTime::from_mseconds(500)) {
             Some(sample) => {

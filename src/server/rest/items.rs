@@ -305,10 +305,13 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
             let dest = ctx.state.store.new_media_file(&uuid, &name).map_err(|e| internal(e.to_string()))?;
             let max = ctx.state.config.server.upload_max_mb * 1024 * 1024;
             let target = dest.clone();
+            // Set to false when this request is dropped (its client went away): the download stops.
+            let wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let _while_wanted = WhileWanted(wanted.clone());
             let fetched = tokio::task::spawn_blocking(move || {
                 crate::live::admission::check_uri(&uri, live.api_private_uris, server)
                     .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
-                crate::media::gst::fetch(&uri, &target, max, FETCH_TIME)
+                crate::media::gst::fetch(&uri, &target, max, FETCH_TIME, &wanted)
                     .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()))
             })
             .await
@@ -323,5 +326,15 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
         crate::media::Input::Launch(_) => {
             Err(ApiError::bad_request("source_url: http(s) URLs or media-root paths only"))
         }
+    }
+}
+
+/// Clears its flag when dropped: a request's future dropped (its client left) tells the
+/// blocking work it started to stop.
+struct WhileWanted(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for WhileWanted {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
