@@ -44,28 +44,37 @@ pub fn routes(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
     get_one.or(create).unify().or(delete).unify()
 }
 
-/// None when the request may write; otherwise the reply refusing it. Refused tokens count
-/// against the client's address (see `auth::FailedLogins`).
-fn refuse_write(auth: Option<&str>, peer: Option<Peer>, state: &AppState) -> Option<Response> {
-    let token = &state.config.server.api_token;
-    if token.is_empty() {
+/// None when the request may write (the server's API token, or an admin user's access
+/// token); otherwise the reply refusing it. Wrong tokens count against the client's address
+/// (see `auth::FailedLogins`); a valid token of a user who is not an admin is refused (403)
+/// without counting.
+async fn refuse_write(auth: Option<&str>, peer: Option<Peer>, state: &AppState) -> Option<Response> {
+    let given = bearer_token(auth).unwrap_or_default();
+    let is_jwt = given.contains('.');
+    if state.config.server.api_token.is_empty() && !is_jwt {
         return Some(error_reply(
             StatusCode::FORBIDDEN,
             "writes_disabled",
-            "API writes are disabled: set server.api_token",
+            "API writes are disabled: set server.api_token, or use an admin user's token",
         ));
     }
-    let given = bearer_token(auth).unwrap_or_default();
-    match state.logins.check(peer.map(|p| p.0.ip()), given, token, "api") {
-        Ok(()) => None,
-        Err(Refused::TooManyFailures) => Some(error_reply(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_failures",
-            "too many failed logins from this address: try again later",
-        )),
-        Err(Refused::Wrong) => {
-            Some(error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
-        }
+    if !is_jwt {
+        return match state.logins.check(peer.map(|p| p.0.ip()), given, &state.config.server.api_token, "api") {
+            Ok(()) => None,
+            Err(Refused::TooManyFailures) => Some(error_reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_failures",
+                "too many failed logins from this address: try again later",
+            )),
+            Err(Refused::Wrong) => {
+                Some(error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token"))
+            }
+        };
+    }
+    match super::rest::viewer_of_token(state, given, peer).await {
+        Ok(viewer) if viewer.admin => None,
+        Ok(_) => Some(error_reply(StatusCode::FORBIDDEN, "forbidden", "only admins manage live channels")),
+        Err(e) => Some(e.into_response()),
     }
 }
 
@@ -84,7 +93,7 @@ async fn create_channel(
     body: bytes::Bytes,
     state: Arc<AppState>,
 ) -> Response {
-    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state) {
+    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state).await {
         return refused;
     }
     let config: ChannelConfig = match serde_json::from_slice(&body) {
@@ -117,7 +126,7 @@ async fn create_channel(
 
 /// DELETE /api/v1/live/<id>
 async fn delete_channel(id: String, auth: Option<String>, peer: Option<Peer>, state: Arc<AppState>) -> Response {
-    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state) {
+    if let Some(refused) = refuse_write(auth.as_deref(), peer, &state).await {
         return refused;
     }
     let (channels, which) = (state.channels.clone(), id.clone());

@@ -187,6 +187,10 @@ pub struct ServerConfig {
     pub anonymous_streams_per_address: usize,
     /// Memory that decoded windows and result conversions hold at once, all clients, in MiB.
     pub request_memory_mb: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (limits and lockouts are
+    /// per client address).
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }

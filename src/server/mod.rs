@@ -254,6 +254,7 @@ async fn accept_loop(
     events: tokio::runtime::Handle,
 ) {
     let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
+    let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let mut last_accept_error: Option<Instant> = None;
     let mut accept_errors = 0u64;
     loop {
@@ -276,7 +277,7 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let service = WithPeer { inner: service.clone(), peer: Peer(peer) };
+        let service = WithPeer { inner: service.clone(), peer: Peer(peer), trusted: trusted_proxies.clone() };
         let state = state.clone();
         let events = events.clone();
         tokio::spawn(async move {
@@ -305,6 +306,23 @@ async fn accept_loop(
 struct WithPeer<S> {
     inner: S,
     peer: Peer,
+    /// `server.trusted_proxies`: a request from one of them is the client's that its
+    /// `X-Forwarded-For` names last (what the proxy added).
+    trusted: Arc<Vec<std::net::IpAddr>>,
+}
+
+/// The client a request comes from: the connection's peer, or, when that peer is a trusted
+/// proxy, the last address its `X-Forwarded-For` header names (the one the proxy added; earlier
+/// ones are the client's own say).
+fn client_of<B>(request: &hyper::Request<B>, peer: Peer, trusted: &[std::net::IpAddr]) -> Peer {
+    if !trusted.contains(&peer.0.ip()) {
+        return peer;
+    }
+    let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back();
+    forwarded
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .map_or(peer, |ip| Peer(SocketAddr::new(ip, 0)))
 }
 
 impl<S, B, R> hyper::service::Service<hyper::Request<B>> for WithPeer<S>
@@ -317,7 +335,8 @@ where
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn call(&self, mut request: hyper::Request<B>) -> Self::Future {
-        request.extensions_mut().insert(self.peer);
+        let client = client_of(&request, self.peer, &self.trusted);
+        request.extensions_mut().insert(client);
         let answer = self.inner.call(request);
         Box::pin(async move {
             let mut response = answer.await?;

@@ -665,3 +665,38 @@ async fn a_starting_server_removes_what_a_killed_one_left_behind() {
     assert_eq!(r.status, 200);
     server.shutdown().await;
 }
+
+/// 23.22: behind a trusted proxy one client's wrong guesses lock out that client, not every
+/// user; an admin user's token manages live channels, and a user's token is refused there
+/// without counting as a failed login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_lockouts_are_per_client_and_admins_manage_channels() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server =
+        timeside::server::start(config(&env, 0, "trusted_proxies = [\"127.0.0.1\"]\n", "")).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let root = user(&server, "root", true).await;
+    let login = |from: &'static str, password: &'static str| async move {
+        let body = json!({ "username": "ada", "password": password }).to_string();
+        let headers = [("X-Forwarded-For", from), ("Content-Type", "application/json")];
+        http::send(addr, "POST", "/api/v1/token", &headers, body.as_bytes()).await.status
+    };
+    for _ in 0..10 {
+        assert_eq!(login("198.51.100.1, 203.0.113.5", "wrong-password").await, 401);
+    }
+    assert_eq!(login("203.0.113.5", "ada-password").await, 429, "the guessing client is locked out");
+    assert_eq!(login("203.0.113.6", "ada-password").await, 200, "another client behind the proxy is not");
+    // Live channels: an admin's token may manage them; a user's is refused, and not counted.
+    let delete = |token: String| async move {
+        http::send(addr, "DELETE", "/api/v1/live/nothing", &[("Authorization", &format!("Bearer {token}"))], b"")
+            .await
+            .status
+    };
+    assert_eq!(delete(root).await, 404);
+    for _ in 0..12 {
+        assert_eq!(delete(ada.clone()).await, 403);
+    }
+    assert_eq!(login("127.0.0.1", "ada-password").await, 200, "a refused user token counted as a failed login");
+    server.shutdown().await;
+}
