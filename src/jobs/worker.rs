@@ -358,7 +358,10 @@ async fn execute(
         Ended::Stalled => fail_all(
             job,
             &p,
-            format!("stopped: decoding made no progress for {} s (the input hangs)", ctx.config.stall_timeout_s),
+            format!(
+                "stopped: the pass made no progress for {} s (a hung input, or results too large to write in that time)",
+                ctx.config.stall_timeout_s
+            ),
             results,
         ),
         Ended::Cancelled => (Verdict::Unstored("cancelled"), String::new(), Vec::new()),

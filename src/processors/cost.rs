@@ -68,6 +68,13 @@ impl Cost {
         }
     }
 
+    /// A spectral analysis: an FFT of `n_fft` every `hop_size` samples, then `passes` passes
+    /// over its bins, and `kept` values per frame kept (drivers: the framing).
+    pub fn spectral(audio: &AudioShape, n_fft: usize, hop_size: usize, passes: f64, kept: usize) -> Cost {
+        let ops = fft_ops(n_fft) + passes * n_fft as f64;
+        Cost::framewise(audio, n_fft, hop_size, ops, kept, framing(n_fft, hop_size))
+    }
+
     /// `count` values kept for the whole input (an event list bounded by the parameters).
     pub fn keeping(mut self, values: f64) -> Cost {
         self.memory_bytes += values * 8.0 * GROWTH;

@@ -13,7 +13,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
-use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
 };
@@ -73,7 +73,7 @@ pub struct Chroma {
 
 /// A spectrum per frame folded into 12 classes, 12 values kept per frame.
 pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
-    Cost::framewise(audio, p.n_fft, p.hop_size, fft_ops(p.n_fft) + p.n_fft as f64, 12, framing(p.n_fft, p.hop_size))
+    Cost::spectral(audio, p.n_fft, p.hop_size, 1.0, 12)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Chroma, String> {

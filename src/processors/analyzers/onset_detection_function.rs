@@ -17,7 +17,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
-use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
 };
@@ -90,14 +90,7 @@ pub struct OnsetDetectionFunction {
 
 /// A spectrum per frame compared with the last; one value kept per frame.
 pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
-    Cost::framewise(
-        audio,
-        p.n_fft,
-        p.hop_size,
-        fft_ops(p.n_fft) + 2.0 * p.n_fft as f64,
-        1,
-        framing(p.n_fft, p.hop_size),
-    )
+    Cost::spectral(audio, p.n_fft, p.hop_size, 2.0, 1)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<OnsetDetectionFunction, String> {

@@ -25,7 +25,7 @@ use super::check_framing;
 use super::onset_detection_function::{OdfMethod, OnsetFunction};
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec};
 use crate::media::Block;
-use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -195,15 +195,7 @@ pub struct Onsets {
 /// onset per `min_interval`.
 pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
     let onsets = audio.duration_s / p.min_interval.max(1.0 / audio.samplerate.max(1) as f64 * p.hop_size as f64);
-    Cost::framewise(
-        audio,
-        p.n_fft,
-        p.hop_size,
-        fft_ops(p.n_fft) + 2.0 * p.n_fft as f64,
-        2,
-        framing(p.n_fft, p.hop_size),
-    )
-    .keeping(2.0 * onsets)
+    Cost::spectral(audio, p.n_fft, p.hop_size, 2.0, 2).keeping(2.0 * onsets)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Onsets, String> {

@@ -26,7 +26,7 @@ use super::check_framing;
 use super::series::FramewiseSeries;
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
-use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, ProcessError,
@@ -93,8 +93,7 @@ pub struct SpectralDescriptors {
 
 /// A spectrum per frame and a few passes over its bins; the descriptors kept per frame.
 pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
-    let ops = fft_ops(p.n_fft) + 8.0 * p.n_fft as f64;
-    Cost::framewise(audio, p.n_fft, p.hop_size, ops, NAMES.len(), framing(p.n_fft, p.hop_size))
+    Cost::spectral(audio, p.n_fft, p.hop_size, 8.0, NAMES.len())
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<SpectralDescriptors, String> {

@@ -14,7 +14,7 @@
 
 use crate::features::{FeatureGraph, FeatureId, FeatureSpec, Window};
 use crate::media::Block;
-use crate::processors::cost::{AudioShape, Cost, fft_ops, framing};
+use crate::processors::cost::{AudioShape, Cost};
 use crate::processors::params::check;
 use crate::processors::{
     AnalysisEvent, Analyzer, BuildContext, Descriptor, FinishContext, Finished, Kind, Output, ProcessError,
@@ -94,14 +94,7 @@ pub struct Tuning {
 
 /// A spectrum per frame and its peaks; a histogram of constant size.
 pub fn cost(p: &Params, audio: &AudioShape) -> Cost {
-    Cost::framewise(
-        audio,
-        p.n_fft,
-        p.hop_size,
-        fft_ops(p.n_fft) + 2.0 * p.n_fft as f64,
-        0,
-        framing(p.n_fft, p.hop_size),
-    )
+    Cost::spectral(audio, p.n_fft, p.hop_size, 2.0, 0)
 }
 
 pub fn build(p: Params, ctx: &mut BuildContext) -> Result<Tuning, String> {
