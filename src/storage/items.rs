@@ -179,12 +179,13 @@ impl Store {
         sqlx::query(
             "INSERT INTO items (uuid, title, description, author, is_public, source_file, source_path, source_url,
                 file_name, mime_type, codec, container, bitrate, audio_duration, samplerate, channels, size_bytes,
-                sha256, artist, album, tags, date_added, date_modified)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)",
+                sha256, artist, album, tags, date_added, date_modified, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22,
+                $23)",
         )
         .bind(uuid.to_string())
-        .bind(title)
-        .bind(new.description)
+        .bind(title.clone())
+        .bind(new.description.clone())
         .bind(author.map(|a| a.to_string()))
         .bind(new.is_public as i64)
         .bind(source_file)
@@ -204,22 +205,18 @@ impl Store {
         .bind(tag("album"))
         .bind(serde_json::to_string(&info.tags).unwrap_or_default())
         .bind(now)
+        .bind(search_text([&title, &new.description, &tag("artist"), &tag("album"), file_name]))
         .execute(&self.pool)
         .await?;
-        let item = self.item(&Viewer::ADMIN, &uuid).await?;
-        self.index_search(&item).await?;
         self.items_changed().await;
-        Ok(item)
+        self.item(&Viewer::ADMIN, &uuid).await
     }
 
-    /// Stores what the text search of `item` matches (see migration 5).
+    /// Stores what the text search of `item` matches (items stored before migration 5).
     async fn index_search(&self, item: &Item) -> Result<(), StoreError> {
-        let text = [&item.title, &item.description, &item.artist, &item.album, &item.file_name]
-            .map(|s| s.to_lowercase())
-            .join(" ");
         sqlx::query("UPDATE items SET search_text = $2 WHERE uuid = $1")
             .bind(item.uuid.to_string())
-            .bind(text)
+            .bind(search_text([&item.title, &item.description, &item.artist, &item.album, &item.file_name]))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -289,22 +286,28 @@ impl Store {
             return Err(StoreError::Forbidden(format!("item `{uuid}` is not yours")));
         }
         sqlx::query(
-            "UPDATE items SET title = $2, description = $3, is_public = $4, artist = $5, album = $6, date_modified = $7
+            "UPDATE items SET title = $2, description = $3, is_public = $4, artist = $5, album = $6, date_modified = $7,
+                search_text = $8
              WHERE uuid = $1",
         )
         .bind(uuid.to_string())
-        .bind(patch.title.unwrap_or(item.title))
-        .bind(patch.description.unwrap_or(item.description))
+        .bind(patch.title.clone().unwrap_or_else(|| item.title.clone()))
+        .bind(patch.description.clone().unwrap_or_else(|| item.description.clone()))
         .bind(patch.is_public.unwrap_or(item.is_public) as i64)
-        .bind(patch.artist.unwrap_or(item.artist))
-        .bind(patch.album.unwrap_or(item.album))
+        .bind(patch.artist.clone().unwrap_or_else(|| item.artist.clone()))
+        .bind(patch.album.clone().unwrap_or_else(|| item.album.clone()))
         .bind(db::now())
+        .bind(search_text([
+            patch.title.as_ref().unwrap_or(&item.title),
+            patch.description.as_ref().unwrap_or(&item.description),
+            patch.artist.as_ref().unwrap_or(&item.artist),
+            patch.album.as_ref().unwrap_or(&item.album),
+            &item.file_name,
+        ]))
         .execute(&self.pool)
         .await?;
-        let item = self.item(viewer, uuid).await?;
-        self.index_search(&item).await?;
         self.items_changed().await;
-        Ok(item)
+        self.item(viewer, uuid).await
     }
 
     /// Deletes the item, its results' rows and its files in the data directory (media under a
@@ -370,6 +373,12 @@ impl Store {
 /// `StoreError::Media` with the decoder's message.
 pub async fn probe(path: PathBuf) -> Result<MediaInfo, StoreError> {
     tokio::task::spawn_blocking(move || media_info_of(&path)).await.map_err(|e| StoreError::Io(e.to_string()))?
+}
+
+/// What the text search matches (title, description, artist, album, file name), lower-cased in
+/// Unicode (see migration 5).
+fn search_text(fields: [&str; 5]) -> String {
+    fields.map(str::to_lowercase).join(" ")
 }
 
 /// `text` for a LIKE pattern with `\\` as its escape: `%` and `_` match themselves.

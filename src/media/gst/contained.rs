@@ -7,11 +7,13 @@
 //! - the guarantee: while decodebin builds the pipeline, every element it would plug must be a
 //!   decoder, a parser or one of [`DEMUXERS`] (elements that read only the bytes handed to
 //!   them); any other is skipped and the decode fails naming it ([`may_plug`]);
-//! - before anything opens the file (GStreamer's Discoverer included, which has no such hook),
-//!   the type of its first bytes must be one of [`CONTAINED_TYPES`], or unknown to every
-//!   typefinder (then decodebin decides, under the first check). [`REFERENCE_TYPES`] are
-//!   refused naming them as playlists, anything else as not audio. A RIFF/WAVE file must have
-//!   a `data` chunk (`media::riff`).
+//! - before GStreamer's Discoverer (which has no such hook) reads a file, the type of its first
+//!   bytes must be one of [`CONTAINED_TYPES`], or unknown to every typefinder (then decodebin
+//!   decides, under the first check). [`REFERENCE_TYPES`] are refused naming them as
+//!   playlists, anything else as not audio. Decoding (windows, streams, jobs) relies on the first
+//!   check alone and pays no typefinding.
+//!
+//! Every file, probed or decoded, that is a RIFF/WAVE must have a `data` chunk (`media::riff`).
 //!
 //! URIs (http, …) given on the command line are the user's own choice and are not checked here:
 //! the server never decodes one (URL items are fetched into a file first).
@@ -130,8 +132,8 @@ pub const DEMUXERS: &[&str] = &[
     "avdemux_caf",
 ];
 
-/// Refuses `path` when the type of its head is known and not one of [`CONTAINED_TYPES`], or
-/// when it is a WAV without its `data` chunk.
+/// Refuses `path` when the type of its head is known and not one of [`CONTAINED_TYPES`]. For
+/// the Discoverer, which decodebin's element check cannot reach; decoding needs only that check.
 pub fn check_file_type(path: &Path, name: &str) -> Result<(), MediaError> {
     let mut head = Vec::new();
     std::fs::File::open(path)
@@ -146,19 +148,23 @@ pub fn check_file_type(path: &Path, name: &str) -> Result<(), MediaError> {
         return Ok(());
     };
     let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else { return Ok(()) };
-    if kind == "audio/x-wav" {
-        let io = |e: std::io::Error| MediaError::Io { input: name.to_string(), message: e.to_string() };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        if crate::media::riff::wave_has_data(&mut file).map_err(io)? == Some(false) {
-            return Err(MediaError::NoWaveData { input: name.to_string() });
-        }
-    }
     if CONTAINED_TYPES.contains(&kind.as_str()) {
         Ok(())
     } else if REFERENCE_TYPES.contains(&kind.as_str()) {
         Err(MediaError::NotContained { input: name.to_string(), format: kind })
     } else {
         Err(MediaError::NotAudio { input: name.to_string(), format: kind })
+    }
+}
+
+/// Refuses a RIFF/WAVE file without a `data` chunk (a few header reads: every decode of a file
+/// pays it).
+pub fn check_wave(path: &Path, name: &str) -> Result<(), MediaError> {
+    let io = |e: std::io::Error| MediaError::Io { input: name.to_string(), message: e.to_string() };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    match crate::media::riff::wave_has_data(&mut file).map_err(io)? {
+        Some(false) => Err(MediaError::NoWaveData { input: name.to_string() }),
+        _ => Ok(()),
     }
 }
 

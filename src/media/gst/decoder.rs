@@ -167,7 +167,14 @@ impl GstSource {
             scratch: Vec::new(),
             empty_buffers: 0,
         };
-        source.start(options)?;
+        if let Err(e) = source.start(options) {
+            // A file that does not decode: what its first bytes are says why better than
+            // GStreamer (a playlist, a text); looked at only now, so decoding pays nothing.
+            if let Input::File(path) = input {
+                super::contained::check_file_type(path, &source.name)?;
+            }
+            return Err(e);
+        }
         Ok(source)
     }
 

@@ -45,6 +45,9 @@ pub fn media_info(input: &Input) -> Result<MediaInfo, MediaError> {
         return Err(MediaError::Options { input: name, message: "a live source has no media info".into() });
     };
     let (uri, path) = (resolved.uri, resolved.file);
+    if let Some((file, _)) = &path {
+        super::contained::check_file_type(file, &name)?;
+    }
     let err = |message: String| MediaError::Decode { input: name.clone(), message };
     let discoverer =
         pbutils::Discoverer::new(gst::ClockTime::from_seconds(DISCOVER_TIMEOUT_S)).map_err(|e| err(e.to_string()))?;

@@ -17,17 +17,18 @@ const STALL: Duration = Duration::from_secs(30);
 const MIN_BYTES_PER_S: f64 = 8.0 * 1024.0;
 const RATE_GRACE: Duration = Duration::from_secs(10);
 
-/// Writes the body of `uri` (http or https) to `dest`; at most `max_bytes`, in at most
-/// `max_time`, at an average of at least [`MIN_BYTES_PER_S`], and only while `wanted` holds
-/// (the client that asked is still there). Returns the number of bytes written. On error
-/// `dest` may hold part of the body: the caller removes it.
-pub fn fetch(
-    uri: &str,
-    dest: &Path,
-    max_bytes: u64,
-    max_time: Duration,
-    wanted: &std::sync::atomic::AtomicBool,
-) -> Result<u64, MediaError> {
+/// What a download may take.
+pub struct FetchLimits<'a> {
+    pub max_bytes: u64,
+    pub max_time: Duration,
+    /// Cleared when the client that asked went away: the download stops.
+    pub wanted: &'a std::sync::atomic::AtomicBool,
+}
+
+/// Writes the body of `uri` (http or https) to `dest`, within `limits` and at an average of at
+/// least [`MIN_BYTES_PER_S`]. Returns the number of bytes written. On error `dest` may hold part
+/// of the body: the caller removes it.
+pub fn fetch(uri: &str, dest: &Path, limits: &FetchLimits) -> Result<u64, MediaError> {
     super::init()?;
     let err = |message: String| MediaError::Io { input: uri.to_string(), message };
     let src = gst::ElementFactory::make("souphttpsrc")
@@ -42,7 +43,7 @@ pub fn fetch(
     let pipeline = gst::Pipeline::new();
     pipeline.add_many([&src, sink.upcast_ref()]).map_err(|e| err(e.to_string()))?;
     src.link(&sink).map_err(|e| err(e.to_string()))?;
-    let result = pull(&pipeline, &sink, uri, dest, max_bytes, max_time, wanted);
+    let result = pull(&pipeline, &sink, uri, dest, limits);
     let _ = pipeline.set_state(gst::State::Null);
     result
 }
@@ -52,10 +53,9 @@ fn pull(
     sink: &gst_app::AppSink,
     uri: &str,
     dest: &Path,
-    max_bytes: u64,
-    max_time: Duration,
-    wanted: &std::sync::atomic::AtomicBool,
+    limits: &FetchLimits,
 ) -> Result<u64, MediaError> {
+    let FetchLimits { max_bytes, max_time, wanted } = *limits;
     let err = |message: String| MediaError::Io { input: uri.to_string(), message };
     pipeline.set_state(gst::State::Playing).map_err(|_| err(bus_error(pipeline).unwrap_or("cannot start".into())))?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(dest).map_err(|e| err(e.to_string()))?);

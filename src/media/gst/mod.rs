@@ -11,7 +11,7 @@ mod tags;
 
 pub use decoder::{GstSource, PushReceiver, launch_elements};
 pub use discover::{MediaInfo, media_info};
-pub use fetch::fetch;
+pub use fetch::{FetchLimits, fetch};
 
 use super::MediaError;
 use gstreamer as gst;

@@ -22,7 +22,7 @@ pub fn resolve(input: &Input) -> Result<Option<Resolved>, MediaError> {
         Input::Launch(_) => Ok(None),
         Input::File(path) => {
             let size = check_file(path, &name)?;
-            super::contained::check_file_type(path, &name)?;
+            super::contained::check_wave(path, &name)?;
             let abs = std::fs::canonicalize(path).map_err(|e| io(&e))?;
             let uri = gst::glib::filename_to_uri(&abs, None).map_err(|e| io(&e))?;
             Ok(Some(Resolved { uri: uri.to_string(), file: Some((path.clone(), size)) }))

@@ -311,7 +311,8 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
             let fetched = tokio::task::spawn_blocking(move || {
                 crate::live::admission::check_uri(&uri, live.api_private_uris, server)
                     .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
-                crate::media::gst::fetch(&uri, &target, max, FETCH_TIME, &wanted)
+                let limits = crate::media::gst::FetchLimits { max_bytes: max, max_time: FETCH_TIME, wanted: &wanted };
+                crate::media::gst::fetch(&uri, &target, &limits)
                     .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()))
             })
             .await
