@@ -117,6 +117,7 @@ async fn queue_costs(setup: &Setup, file: &Path, jobs: usize) -> (f64, f64, f64)
             .map(|p| timeside::storage::results::NewResult {
                 item: job.item,
                 preset: p.uuid,
+                author: job.author.clone(),
                 task: job.task,
                 status: "done",
                 error: String::new(),

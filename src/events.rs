@@ -45,6 +45,16 @@ pub enum Body {
     Progress { task: String, fraction: f64 },
     /// A result was stored (done or failed) for an item.
     Result { task: String, item: String, result: String, processor: String, status: String },
+    /// Who may see something changed (never sent to clients: it goes to the server's own
+    /// [`ACCESS`] key, and through the relay to other processes): an item became private or was
+    /// deleted, or a user's tokens were revoked. WebSocket sessions drop what they may no
+    /// longer follow.
+    AccessChanged {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+    },
     /// An event of one of the channel's analyzers (registry processors running live): `event`
     /// is its name (`level`, `onset`, `silence_start`, ...), the fields are the analyzer's own.
     #[serde(untagged)]
@@ -99,6 +109,10 @@ pub struct Topics {
 /// Who hears the task events of an `item:` topic besides the task's author: admins.
 pub const ADMINS: &str = "admins";
 
+/// The key of [`Body::AccessChanged`] events: no client topic (those are `live:`, `task:` and
+/// `item:`), so only the server's WebSocket sessions hear them.
+pub const ACCESS: &str = "access";
+
 /// The key under which an item's task events reach `audience` (a user uuid, or [`ADMINS`]).
 /// Clients subscribe to `item:<uuid>`; a task's events on it are its author's business, so
 /// each subscriber is given the key of its own audience (see `server::ws`), never another's.
@@ -135,6 +149,17 @@ impl Topics {
             self.publish_keyed(&item_audience_key(item, author), &topic, body());
         }
         self.publish_keyed(&item_audience_key(item, ADMINS), &topic, body());
+    }
+
+    /// Tells every WebSocket session that who may see `item` changed (it became private, or is
+    /// gone).
+    pub fn item_access_changed(&self, item: &uuid::Uuid) {
+        self.publish(ACCESS, Body::AccessChanged { item: Some(item.to_string()), user: None });
+    }
+
+    /// Tells every WebSocket session that `user`'s earlier tokens were revoked.
+    pub fn user_tokens_revoked(&self, user: &uuid::Uuid) {
+        self.publish(ACCESS, Body::AccessChanged { item: None, user: Some(user.to_string()) });
     }
 
     /// Sends `body` as an event of `topic` to the subscribers of `key`.

@@ -64,7 +64,7 @@ pub fn worker(args: WorkerArgs) -> i32 {
     };
     runtime.block_on(async move {
         let store = match crate::storage::Store::open(&config.server.data_dir, Some(&url)).await {
-            Ok(s) => s,
+            Ok(s) => s.with_media_roots(&config.live.media_roots),
             Err(e) => return fail(EXIT_INPUT_FAILED, e),
         };
         let topics = Arc::new(crate::events::Topics::default());

@@ -131,17 +131,19 @@ async fn worker_loop(
     mut draining: tokio::sync::watch::Receiver<bool>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut failing = Streak::default();
     loop {
         if *draining.borrow() || *stopped.borrow() {
             return;
         }
         match queue::fail_abandoned(&ctx.store, &ctx.config.queue).await {
             Ok(tasks) => {
+                failing.recovered("queue: the database takes writes again");
                 for t in tasks {
                     publish_task(&ctx, &t).await;
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "queue: cannot fail abandoned jobs"),
+            Err(e) => failing.failed(&e, "queue: cannot fail abandoned jobs (logged once until it works again)"),
         }
         let claimed = queue::claim(&ctx.store, &owner, &ctx.config.queue).await;
         match claimed {
@@ -158,6 +160,27 @@ async fn worker_loop(
             _ = tokio::time::sleep(ctx.config.poll_every) => {}
             _ = draining.changed() => return,
             _ = stopped.changed() => return,
+        }
+    }
+}
+
+/// A run of failures of the same write, logged once when it starts and once when it ends: a
+/// database that refuses writes (a full disk) is one message, not one per poll.
+#[derive(Default)]
+struct Streak {
+    failing: bool,
+}
+
+impl Streak {
+    fn failed(&mut self, error: &impl std::fmt::Display, message: &'static str) {
+        if !std::mem::replace(&mut self.failing, true) {
+            tracing::warn!(error = %error, "{message}");
+        }
+    }
+
+    fn recovered(&mut self, message: &'static str) {
+        if std::mem::replace(&mut self.failing, false) {
+            tracing::warn!("{message}");
         }
     }
 }
@@ -228,8 +251,8 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
         }
         Verdict::Store(outcome) => outcome,
     };
-    match queue::finish(&ctx.store, job, owner, outcome, &error, &results).await {
-        Ok(Some(ids)) => {
+    match store_outcome(ctx, job, owner, outcome, &error, &results, stopped).await {
+        Some(Ok(Some(ids))) => {
             log(outcome);
             for (r, id) in results.iter().zip(ids) {
                 let body = || Body::Result {
@@ -243,19 +266,73 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
                 ctx.topics.publish_to_item(&job.item.to_string(), &job.author, body);
             }
         }
-        Ok(None) => log("lost"),
-        Err(e) => {
+        Some(Ok(None)) => log("lost"),
+        Some(Err(e)) => {
             log("unstored");
             tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's results");
+        }
+        None => {
+            log("released");
+            if let Err(e) = queue::release(&ctx.store, job, owner).await {
+                tracing::warn!(job = %job.uuid, error = %e, "cannot put the job back in the queue");
+            }
         }
     }
     publish_task(ctx, &job.task).await;
 }
 
+/// Longest wait between two tries to store a job's outcome.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Stores the job's outcome, trying again while the database refuses the write (a full disk,
+/// a database locked for longer than its busy timeout): the job keeps its lease meanwhile, so
+/// it is neither left `running` nor run again. Logs the first failure and the recovery, not
+/// every try. `None`: the server stops before it could be stored (the caller releases the job).
+async fn store_outcome(
+    ctx: &Context,
+    job: &Job,
+    owner: &str,
+    outcome: &'static str,
+    error: &str,
+    results: &[NewResult],
+    stopped: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Result<Option<Vec<uuid::Uuid>>, StoreError>> {
+    let mut wait = Duration::from_millis(500);
+    let mut failures = 0u32;
+    loop {
+        let attempt = queue::finish(&ctx.store, job, owner, outcome, error, results).await;
+        match attempt {
+            Err(StoreError::Db(e)) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's outcome; trying again until the database takes it");
+                }
+                if *stopped.borrow() {
+                    return None;
+                }
+                // Keeps the lease (a write too: it fails alike while the database refuses).
+                let _ = queue::heartbeat(&ctx.store, job, owner, &ctx.config.queue, 1.0).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped.changed() => return None,
+                }
+                wait = (wait * 2).min(STORE_RETRY_MAX);
+            }
+            other => {
+                if failures > 0 {
+                    tracing::warn!(job = %job.uuid, failures, "the job's outcome is stored after all");
+                }
+                return Some(other);
+            }
+        }
+    }
+}
+
 /// What a job runs: its experience, item, and which presets are cached already.
 struct Prepared {
     experience: Experience,
-    media: std::path::PathBuf,
+    /// Where the media is, and the folders it must be found in.
+    media: (std::path::PathBuf, Vec<std::path::PathBuf>),
     /// The media's name as the client gave it.
     file_name: String,
     keys: Vec<Option<String>>,
@@ -271,8 +348,10 @@ async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
     let task = ctx.store.task(&Viewer::ADMIN, &job.task).await?;
     let experience = ctx.store.experience(&Viewer::ADMIN, &task.experience).await?;
     let item = ctx.store.item(&Viewer::ADMIN, &job.item).await?;
-    let media =
-        ctx.store.media_path(&item.location).ok_or_else(|| StoreError::Io("the item has no media file".into()))?;
+    let media = ctx
+        .store
+        .media_place(&item.location)
+        .ok_or_else(|| StoreError::Gone(format!("{}: the item has no media file", item.file_name)))?;
     let keys = cache::keys(&experience, &item.sha256);
     let (mut reused, mut to_run) = (Vec::new(), Vec::new());
     for (i, (preset, key)) in experience.presets.iter().zip(&keys).enumerate() {
@@ -281,6 +360,7 @@ async fn prepare(ctx: &Context, job: &Job) -> Result<Prepared, StoreError> {
             Some(cached) => reused.push(NewResult {
                 item: job.item,
                 preset: preset.uuid,
+                author: job.author.clone(),
                 task: job.task,
                 status: status::DONE,
                 error: String::new(),
@@ -332,7 +412,9 @@ async fn execute(
     }
     let request = isolated::PassRequest {
         spec,
-        input: p.media.clone(),
+        input: p.media.0.clone(),
+        roots: p.media.1.clone(),
+        name: p.file_name.clone(),
         out_dir: out_dir.clone(),
         uri: format!("/api/v1/items/{}/download/original", job.item),
         address_space_mb: ctx.config.address_space_mb,
@@ -340,12 +422,6 @@ async fn execute(
     let started = Instant::now();
     let ended = watch_pass(ctx, job, owner, &request, stopped).await;
     let run_time = started.elapsed().as_secs_f64();
-    // Messages name the media by its path here: clients know it by the item's file name.
-    let hide = |e: String| e.replace(&p.media.display().to_string(), &p.file_name);
-    let ended = match ended {
-        Ended::Ran(Err(e)) => Ended::Ran(Err(hide(e))),
-        other => other,
-    };
     let outcome = match ended {
         Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
             Ok(stored) => {
@@ -385,6 +461,7 @@ fn fail_all(job: &Job, p: &Prepared, error: String, mut results: Vec<NewResult>)
         results.push(NewResult {
             item: job.item,
             preset: preset.uuid,
+            author: job.author.clone(),
             task: job.task,
             status: status::FAILED,
             error: error.clone(),
@@ -515,6 +592,7 @@ fn store_outputs(
         stored.push(NewResult {
             item: job.item,
             preset: preset.uuid,
+            author: job.author.clone(),
             task: job.task,
             status: status::DONE,
             error: String::new(),

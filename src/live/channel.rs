@@ -366,6 +366,11 @@ impl Channel {
     /// subscribers a `channel_removed` event.
     pub fn stop(&self) {
         self.events.publish(self.stream_time(), Body::ChannelRemoved);
+        // Listeners go now: the encoders may take a while to drain, and nothing more is for them.
+        for mount in &self.mounts {
+            mount.hub.end();
+            mount.immediate_hub.end();
+        }
         self.cancel.end_input();
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();

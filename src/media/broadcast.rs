@@ -66,7 +66,9 @@ impl Broadcast {
         self.notify.notify_waiters();
     }
 
-    fn end(&self) {
+    /// Ends the stream: readers get what is kept, then the end. Also what lets a channel's
+    /// listeners go at once when it is removed, before its encoders have finished.
+    pub fn end(&self) {
         self.lock().ended = true;
         self.changed.notify_all();
         self.notify.notify_waiters();

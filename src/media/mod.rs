@@ -5,8 +5,10 @@
 //! GStreamer for files, URIs and live launch descriptions (`media::gst`, the only module that
 //! imports GStreamer), or an in-memory array ([`ArraySource`]) for tests and the API.
 
+pub mod admission;
 pub mod array;
 pub mod broadcast;
+pub mod egress;
 pub mod gst;
 pub mod hash;
 pub mod input;
@@ -173,8 +175,38 @@ pub enum MediaError {
     NothingYet { input: String },
     #[error("{input}: invalid decode options: {message}")]
     Options { input: String, message: String },
+    /// A source the operator's rules do not allow (see `media::admission`).
+    #[error("{message}")]
+    Refused { input: String, message: String },
     #[error("GStreamer could not be initialised: {0}")]
     Init(String),
+}
+
+impl MediaError {
+    /// The same error naming its input `name` (how the client knows the file, not its path).
+    pub fn named(self, name: &str) -> MediaError {
+        use MediaError::*;
+        let input = name.to_string();
+        match self {
+            NotFound { .. } => NotFound { input },
+            Empty { .. } => Empty { input },
+            Io { message, .. } => Io { input, message },
+            UnsupportedScheme { scheme, supported, .. } => UnsupportedScheme { input, scheme, supported },
+            Launch { message, .. } => Launch { input, message },
+            Decode { message, .. } => Decode { input, message },
+            NoAudio { .. } => NoAudio { input },
+            NoWaveData { .. } => NoWaveData { input },
+            NotContained { format, .. } => NotContained { input, format },
+            NotAudio { format, .. } => NotAudio { input, format },
+            Truncated { expected_s, decoded_s, .. } => Truncated { input, expected_s, decoded_s },
+            SegmentOutOfRange { start_s, duration_s, .. } => SegmentOutOfRange { input, start_s, duration_s },
+            Stalled { seconds, .. } => Stalled { input, seconds },
+            NothingYet { .. } => NothingYet { input },
+            Options { message, .. } => Options { input, message },
+            Refused { message, .. } => Refused { input, message },
+            Init(message) => Init(message),
+        }
+    }
 }
 
 /// Turns arbitrary-sized runs of interleaved samples into blocks of exactly `block_size` frames

@@ -30,8 +30,11 @@ const BLOCK_EVERY: Duration = Duration::from_millis(200);
 pub struct PassRequest {
     /// The pipeline, as `{ "decoder": {...}, "processors": [{ "id", "params" }] }`.
     pub spec: serde_json::Value,
-    /// The media file.
+    /// The media file, and the folders it must be in: checked on the file this process opens.
     pub input: PathBuf,
+    pub roots: Vec<PathBuf>,
+    /// What messages call the media (the item's file name, not its path on the server).
+    pub name: String,
     /// Where steps write their files (the worker made it; it removes it).
     pub out_dir: PathBuf,
     /// What results name as their audio (`audio_metadata.uri`): the item's URL, not its path.
@@ -224,10 +227,11 @@ fn run(request: &PassRequest) -> Result<PassOutput, String> {
         rustix::process::setrlimit(rustix::process::Resource::As, limit)
             .map_err(|e| format!("cannot limit the job's memory: {e}"))?;
     }
-    let name = request.input.display().to_string();
-    let pipeline = PipelineSpec::from_json(request.spec.clone(), &name)
-        .and_then(|s| s.compile(&name))
-        .map_err(|e| e.to_string())?;
+    let name = request.name.as_str();
+    let media = crate::media::admission::open_file(&request.input, &request.roots)
+        .map_err(|_| format!("{name}: the media file is missing"))?;
+    let pipeline =
+        PipelineSpec::from_json(request.spec.clone(), name).and_then(|s| s.compile(name)).map_err(|e| e.to_string())?;
     let last_block = std::sync::Mutex::new(Instant::now());
     let on_progress = |f: f64| println!("progress {f}");
     let on_block = |_: &crate::media::Block| {
@@ -245,7 +249,7 @@ fn run(request: &PassRequest) -> Result<PassOutput, String> {
         ..Default::default()
     };
     let out =
-        crate::pipeline::run(&pipeline, &Input::File(request.input.clone()), &options).map_err(|e| e.to_string())?;
+        crate::pipeline::run(&pipeline, &Input::File(media.path()), &options).map_err(|e| e.named(name).to_string())?;
     let mut output = PassOutput::default();
     for (i, span) in out.steps.iter().enumerate() {
         let mut results = out.results[span.results.clone()].to_vec();

@@ -103,6 +103,18 @@ pub enum RunError {
     Refused { input: String, message: String },
 }
 
+impl RunError {
+    /// The same error naming its input `name` (how the client knows the file, not its path).
+    pub fn named(self, name: &str) -> RunError {
+        match self {
+            RunError::Media(e) => RunError::Media(e.named(name)),
+            RunError::Cancelled { .. } => RunError::Cancelled { input: name.to_string() },
+            RunError::Refused { message, .. } => RunError::Refused { input: name.to_string(), message },
+            other => other,
+        }
+    }
+}
+
 /// Decodes `input` once and runs every step of `pipeline` on it.
 pub fn run(pipeline: &CompiledPipeline, input: &Input, options: &RunOptions) -> Result<RunOutput, RunError> {
     let source = decoders::open(input, &pipeline.decoder)?;

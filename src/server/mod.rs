@@ -147,8 +147,10 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("channel: {e}"))?;
     let database = Some(config.server.database.clone()).filter(|d| !d.is_empty());
-    let store =
-        crate::storage::Store::open(&config.server.data_dir, database.as_deref()).await.map_err(|e| e.to_string())?;
+    let store = crate::storage::Store::open(&config.server.data_dir, database.as_deref())
+        .await
+        .map_err(|e| e.to_string())?
+        .with_media_roots(&config.live.media_roots);
     match store.clean_leftovers().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(entries = n, "removed what a stopped server left half-written"),
@@ -461,8 +463,12 @@ pub fn routes(
              headers: warp::http::HeaderMap,
              peer: Option<Peer>,
              state: Arc<AppState>| async move {
-                // Who the client is decides which task and item topics it may follow.
-                let viewer = match query.get("token").filter(|t| !t.is_empty()) {
+                // Who the client is decides which task and item topics it may follow, until
+                // its token expires.
+                let header = headers.get("authorization").and_then(|v| v.to_str().ok());
+                let token = query.get("token").filter(|t| !t.is_empty()).map(String::as_str);
+                let token_expiry = token.or(auth::bearer_token(header)).and_then(|t| state.tokens.access_expiry(t));
+                let viewer = match token {
                     Some(token) => rest::viewer_of_token(&state, token, peer).await,
                     None => rest::viewer(&state, &headers, peer).await,
                 };
@@ -470,7 +476,7 @@ pub fn routes(
                     Ok(viewer) => socket
                         .max_message_size(ws::MAX_MESSAGE_BYTES)
                         .max_frame_size(ws::MAX_MESSAGE_BYTES)
-                        .on_upgrade(move |ws| ws::session(ws, state, viewer))
+                        .on_upgrade(move |ws| ws::session(ws, state, viewer, token_expiry))
                         .into_response(),
                     Err(e) => e.into_response(),
                 }

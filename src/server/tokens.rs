@@ -89,15 +89,20 @@ impl Tokens {
     /// The user id of a valid access token, and the generation it was issued at (to compare
     /// with the user's: see [`current`]).
     pub fn access_user(&self, token: &str) -> Result<(uuid::Uuid, i64), TokenError> {
-        self.verify(token, ACCESS)
+        self.verify(token, ACCESS).map(|c| (c.user, c.generation))
+    }
+
+    /// When a valid access token expires (Unix seconds): what ends a WebSocket opened with it.
+    pub fn access_expiry(&self, token: &str) -> Option<u64> {
+        self.verify(token, ACCESS).ok().map(|c| c.exp)
     }
 
     /// The user id of a valid refresh token, and its generation.
     pub fn refresh_user(&self, token: &str) -> Result<(uuid::Uuid, i64), TokenError> {
-        self.verify(token, REFRESH)
+        self.verify(token, REFRESH).map(|c| (c.user, c.generation))
     }
 
-    fn verify(&self, token: &str, typ: &str) -> Result<(uuid::Uuid, i64), TokenError> {
+    fn verify(&self, token: &str, typ: &str) -> Result<Verified, TokenError> {
         let mut validation = Validation::new(Algorithm::HS256);
         // Expiry is exact: a test (or a client) must see an expired token refused.
         validation.leeway = 0;
@@ -109,8 +114,15 @@ impl Tokens {
             return Err(TokenError::Invalid);
         }
         let user = uuid::Uuid::parse_str(&data.claims.sub).map_err(|_| TokenError::Invalid)?;
-        Ok((user, data.claims.generation))
+        Ok(Verified { user, generation: data.claims.generation, exp: data.claims.exp })
     }
+}
+
+/// What a valid token says.
+struct Verified {
+    user: uuid::Uuid,
+    generation: i64,
+    exp: u64,
 }
 
 /// `user` if a token issued at `generation` is still theirs: not revoked since.
@@ -122,7 +134,7 @@ pub fn current(user: Option<User>, generation: i64) -> Result<User, TokenError> 
     }
 }
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -17,6 +17,11 @@
 //! are at most [`MAX_MESSAGE_BYTES`] (a larger one is refused at its frame header, with close
 //! code 1009 and the reason); a connection with no message either way for
 //! `live.ws_idle_timeout_s` is closed. A connection follows at most [`MAX_TOPICS`] topics.
+//!
+//! What a connection may follow is what its client may see now, not only at the upgrade: it is
+//! closed (1008, saying why) when the access token it was opened with expires or is revoked,
+//! and an `item:` topic whose item becomes private to the client, or is deleted, is dropped
+//! (an `error` naming it, then `unsubscribed`).
 
 use super::AppState;
 use crate::events::{Body, Event, Shared, with_dropped};
@@ -39,8 +44,21 @@ fn reply(topic: &str, stream_time: f64, body: Body) -> Message {
     Message::text(Event::new(topic, stream_time, body).to_json())
 }
 
-pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer) {
+/// Serves one connection of `viewer`, whose access token (if any) expires at `token_expiry`
+/// (Unix seconds).
+pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer, token_expiry: Option<u64>) {
     let (mut tx, mut rx) = ws.split();
+    let mut access = state.topics.subscribe(crate::events::ACCESS);
+    let expired = async {
+        match token_expiry {
+            Some(exp) => {
+                let left = exp.saturating_sub(super::tokens::unix_now());
+                tokio::time::sleep(std::time::Duration::from_secs(left)).await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     let (queue, mut queued) = mpsc::channel::<Shared>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let mut forwards: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
@@ -91,6 +109,28 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer) {
                     break;
                 }
             }
+            _ = &mut expired => {
+                let _ = tx.send(Message::close_with(1008u16, "the access token expired: connect again with a new one")).await;
+                break;
+            }
+            change = access.recv() => {
+                let lagged = matches!(change, Err(tokio::sync::broadcast::error::RecvError::Lagged(_)));
+                let change = change.ok().and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok());
+                let user = change.as_ref().and_then(|c| c["user"].as_str().map(str::to_string));
+                if user.is_some() && user == viewer.user.map(|u| u.to_string()) {
+                    let _ = tx.send(Message::close_with(1008u16, "the token was revoked: log in again")).await;
+                    break;
+                }
+                // A missed change may have been anyone's: every item topic is checked again.
+                let item = change.as_ref().and_then(|c| c["item"].as_str().map(|i| format!("item:{i}")));
+                let mut failed = false;
+                for out in drop_unseen(item.filter(|_| !lagged), &state, &viewer, &mut forwards).await {
+                    failed |= tx.send(out).await.is_err();
+                }
+                if failed {
+                    break;
+                }
+            }
             _ = &mut idle => {
                 let reason = format!("idle: no message either way for {} s", idle_timeout.as_secs_f64());
                 let _ = tx.send(Message::close_with(1000u16, reason)).await;
@@ -131,6 +171,33 @@ fn forward(
             }
         }
     })
+}
+
+/// Stops following the item topics (`topic`, or every one if `None`) that `viewer` may no
+/// longer see; returns what to tell the client.
+async fn drop_unseen(
+    topic: Option<String>,
+    state: &AppState,
+    viewer: &Viewer,
+    forwards: &mut HashMap<String, tokio::task::JoinHandle<()>>,
+) -> Vec<Message> {
+    let followed: Vec<String> = match topic {
+        Some(t) => forwards.contains_key(&t).then_some(t).into_iter().collect(),
+        None => forwards.keys().filter(|t| t.starts_with("item:")).cloned().collect(),
+    };
+    let mut out = Vec::new();
+    for topic in followed {
+        if target(&topic, state, viewer).await.is_some() {
+            continue;
+        }
+        if let Some(f) = forwards.remove(&topic) {
+            f.abort();
+        }
+        let message = format!("`{topic}` is no longer visible to you (made private or deleted)");
+        out.push(reply(&topic, 0.0, Body::Error { message }));
+        out.push(reply(&topic, 0.0, Body::Unsubscribed));
+    }
+    out
 }
 
 /// What a topic names, if it exists and the viewer may follow it.

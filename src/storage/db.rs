@@ -50,6 +50,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "job author", include_str!("../../migrations/0004_job_author.sql")),
     (5, "item search text", include_str!("../../migrations/0005_item_search_text.sql")),
     (6, "token generation", include_str!("../../migrations/0006_token_generation.sql")),
+    (7, "result author", include_str!("../../migrations/0007_result_author.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,10 @@ use super::{
     Page, PageRequest, Store, StoreError, Viewer, Where, db, files, float, int, not_found, opt_int, opt_text, text,
 };
 use crate::media::Input;
+use crate::media::admission::OpenedFile;
 use crate::media::gst::{MediaInfo, media_info};
 use sqlx::any::AnyRow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -156,8 +157,12 @@ impl Store {
             ("title", Some(new.title.as_str()), super::MAX_TITLE),
             ("description", Some(new.description.as_str()), super::MAX_DESCRIPTION),
         ])?;
-        let path = self.media_path(&location).ok_or_else(|| StoreError::Io("the media file is missing".into()))?;
-        let info = probe(path).await?;
+        let store = self.clone();
+        let opened = tokio::task::spawn_blocking(move || store.open_media(&location).map(|m| (m, location)))
+            .await
+            .map_err(|e| StoreError::Io(e.to_string()))??;
+        let (media, location) = opened;
+        let info = probe(media, file_name).await?;
         if let Some(problem) = too_long(&info, max_duration_s) {
             return Err(StoreError::Media(format!("{file_name}: {problem}")));
         }
@@ -353,12 +358,26 @@ impl Store {
     }
 
     /// The path of an item's media on this machine.
-    pub fn media_path(&self, location: &Location) -> Option<PathBuf> {
+    /// Where an item's media is, and the folders it must be found in when opened (the data
+    /// directory, or the media roots for items read in place).
+    pub fn media_place(&self, location: &Location) -> Option<(PathBuf, Vec<PathBuf>)> {
         match location {
-            Location::DataDir(rel) => self.files.resolve(rel),
-            Location::MediaRoot(p) => Some(p.clone()),
+            Location::DataDir(rel) => Some((self.files.resolve(rel)?, vec![self.files.root().to_path_buf()])),
+            Location::MediaRoot(p) => Some((p.clone(), self.media_roots.to_vec())),
             Location::Missing => None,
         }
+    }
+
+    /// Opens an item's media for reading, checked on the opened file (see
+    /// [`crate::media::admission::open_file`]): a file of a media root that has become a link
+    /// out of it since the item was made is refused. Blocking.
+    pub fn open_media(&self, location: &Location) -> Result<OpenedFile, StoreError> {
+        let gone = || StoreError::Gone("the item's media file is missing".into());
+        let (path, roots) = self.media_place(location).ok_or_else(gone)?;
+        crate::media::admission::open_file(&path, &roots).map_err(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "an item's media cannot be opened");
+            gone()
+        })
     }
 
     /// A fresh folder for a new item's media, and the path of its file named after `name`.
@@ -369,10 +388,13 @@ impl Store {
     }
 }
 
-/// Reads the media info of a file (blocking GStreamer work, off the runtime). Not audio:
-/// `StoreError::Media` with the decoder's message.
-pub async fn probe(path: PathBuf) -> Result<MediaInfo, StoreError> {
-    tokio::task::spawn_blocking(move || media_info_of(&path)).await.map_err(|e| StoreError::Io(e.to_string()))?
+/// Reads the media info of an opened file (blocking GStreamer work, off the runtime). Not
+/// audio: `StoreError::Media` with the decoder's message, naming the file `name`.
+pub async fn probe(media: OpenedFile, name: &str) -> Result<MediaInfo, StoreError> {
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || media_info_of(&media, &name))
+        .await
+        .map_err(|e| StoreError::Io(e.to_string()))?
 }
 
 /// What the text search matches (title, description, artist, album, file name), lower-cased in
@@ -402,10 +424,10 @@ fn too_long(info: &MediaInfo, max_duration_s: f64) -> Option<String> {
     })
 }
 
-fn media_info_of(path: &Path) -> Result<MediaInfo, StoreError> {
-    let info = media_info(&Input::File(path.to_path_buf())).map_err(|e| StoreError::Media(e.to_string()))?;
+fn media_info_of(media: &OpenedFile, name: &str) -> Result<MediaInfo, StoreError> {
+    let info = media_info(&Input::File(media.path())).map_err(|e| StoreError::Media(e.named(name).to_string()))?;
     if info.samplerate == 0 || info.channels == 0 {
-        return Err(StoreError::Media(format!("{}: no decodable audio stream", path.display())));
+        return Err(StoreError::Media(format!("{name}: no decodable audio stream")));
     }
     Ok(info)
 }

@@ -28,6 +28,8 @@ pub struct Store {
     pub files: Files,
     /// Item list pages in memory (see `item_pages`).
     item_pages: std::sync::Arc<item_pages::ItemPages>,
+    /// Where items read in place may be (`live.media_roots`): checked whenever one is opened.
+    media_roots: std::sync::Arc<[std::path::PathBuf]>,
 }
 
 impl Store {
@@ -51,13 +53,19 @@ impl Store {
         }
         // With PostgreSQL, pages are kept only once the relay follows item changes.
         let item_pages = std::sync::Arc::new(item_pages::ItemPages::new(engine == db::Engine::Sqlite));
-        let store = Store { pool, engine, files, item_pages };
+        let store = Store { pool, engine, files, item_pages, media_roots: std::sync::Arc::new([]) };
         store.index_unsearchable_items().await?;
         Ok(store)
     }
 }
 
 impl Store {
+    /// The store, reading items in place only under `roots` (`live.media_roots`; none: items
+    /// added from a media root cannot be opened).
+    pub fn with_media_roots(self, roots: &[std::path::PathBuf]) -> Store {
+        Store { media_roots: roots.into(), ..self }
+    }
+
     /// Removes what a server that was killed left behind: half-written files in `tmp/` (job
     /// folders, uploads, transcodes being made) and media folders whose item was never stored.
     /// Called when a server starts. With SQLite the server is the only writer, so everything
@@ -158,6 +166,9 @@ pub enum StoreError {
     Media(String),
     #[error("{0}")]
     Forbidden(String),
+    /// An item's media file is missing, or is no longer where it may be read.
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     Conflict(String),
     /// The user asks more than its share (quotas): wait `retry_after_s`.
@@ -300,6 +311,19 @@ impl Store {
     pub(crate) async fn row(&self, table: &str, filter: &Where) -> Result<Option<AnyRow>, StoreError> {
         let sql = format!("SELECT * FROM {table} WHERE {}", filter.sql());
         Ok(filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_optional(&self.pool).await?)
+    }
+
+    /// `columns` of every row of `table` where `filter` holds, in `order` (for short lists:
+    /// the members of one selection).
+    pub(crate) async fn select(
+        &self,
+        columns: &str,
+        table: &str,
+        filter: &Where,
+        order: &str,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let sql = format!("SELECT {columns} FROM {table} WHERE {} ORDER BY {order}", filter.sql());
+        Ok(filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?)
     }
 
     /// One page of the rows of `table` where `filter` holds, in `order`, and how many rows hold.

@@ -535,27 +535,25 @@ impl Store {
         Ok(())
     }
 
-    async fn child_selections(&self, uuid: &uuid::Uuid) -> Result<Vec<uuid::Uuid>, StoreError> {
-        let rows = sqlx::query("SELECT child FROM selection_children WHERE parent = $1 ORDER BY position")
-            .bind(uuid.to_string())
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| uuid_col(r, "child")).collect())
-    }
-
     pub async fn selection(&self, viewer: &Viewer, uuid: &uuid::Uuid) -> Result<Selection, StoreError> {
         let row =
             self.row("selections", &Where::default().and("uuid = ?", uuid.to_string()).visible_to(viewer)).await?;
         let row = row.ok_or_else(|| not_found("selection", uuid))?;
-        self.selection_from_row(&row).await
+        self.selection_from_row(viewer, &row).await
     }
 
-    async fn selection_from_row(&self, row: &AnyRow) -> Result<Selection, StoreError> {
+    /// The selection of `row` as `viewer` sees it: only the items and nested selections it may
+    /// see are listed (a public selection does not name its author's private items).
+    async fn selection_from_row(&self, viewer: &Viewer, row: &AnyRow) -> Result<Selection, StoreError> {
         let uuid = uuid_col(row, "uuid");
-        let items = sqlx::query("SELECT item FROM selection_items WHERE selection = $1 ORDER BY position")
-            .bind(uuid.to_string())
-            .fetch_all(&self.pool)
-            .await?;
+        let items = Where::default().and("selection = ?", uuid.to_string()).of_items_visible_to(viewer);
+        let items = self.select("item", "selection_items", &items, "position").await?;
+        let children = Where::default().and("parent = ?", uuid.to_string()).owned_by(
+            viewer,
+            "child IN (SELECT uuid FROM selections WHERE is_public = 1 OR author = ?)",
+            "child IN (SELECT uuid FROM selections WHERE is_public = 1)",
+        );
+        let children = self.select("child", "selection_children", &children, "position").await?;
         Ok(Selection {
             uuid,
             title: text(row, "title"),
@@ -563,7 +561,7 @@ impl Store {
             author: opt_text(row, "author"),
             is_public: int(row, "is_public") != 0,
             items: items.iter().map(|r| uuid_col(r, "item")).collect(),
-            selections: self.child_selections(&uuid).await?,
+            selections: children.iter().map(|r| uuid_col(r, "child")).collect(),
             date_added: text(row, "date_added"),
             date_modified: text(row, "date_modified"),
         })
@@ -575,7 +573,7 @@ impl Store {
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            out.push(self.selection_from_row(row).await?);
+            out.push(self.selection_from_row(viewer, row).await?);
         }
         Ok(Page { count, rows: out })
     }

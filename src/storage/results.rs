@@ -1,4 +1,5 @@
-//! Results: one row per (item, preset). The data lives in the data directory, content-addressed
+//! Results: one row per (item, preset, author): a task's results belong to its author, and
+//! another user's task on the same public item makes rows of its own. The data lives in the data directory, content-addressed
 //! by the row's cache key (content SHA-256, processor, version, canonical parameters, decode
 //! options and the effects before it), so rows of equal content share one copy.
 
@@ -20,6 +21,8 @@ pub struct ResultRow {
     pub uuid: uuid::Uuid,
     pub item: uuid::Uuid,
     pub preset: uuid::Uuid,
+    /// Who made it: the task's author (a user uuid; empty for the API token's admin).
+    pub author: String,
     pub task: Option<String>,
     pub status: String,
     pub error: String,
@@ -36,11 +39,12 @@ pub struct ResultRow {
     pub data_path: Option<String>,
 }
 
-/// A result to store (the row's identity is its item and preset).
+/// A result to store (the row's identity is its item, preset and author).
 #[derive(Clone, Debug)]
 pub struct NewResult {
     pub item: uuid::Uuid,
     pub preset: uuid::Uuid,
+    pub author: String,
     pub task: uuid::Uuid,
     pub status: &'static str,
     pub error: String,
@@ -58,6 +62,7 @@ pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
         uuid: uuid_col(row, "uuid"),
         item: uuid_col(row, "item"),
         preset: uuid_col(row, "preset"),
+        author: text(row, "author"),
         task: opt_text(row, "task"),
         status: text(row, "status"),
         error: text(row, "error"),
@@ -73,13 +78,34 @@ pub(crate) fn row_to_result(row: &AnyRow) -> ResultRow {
     }
 }
 
-/// Results are visible with their item.
+/// Results are visible with their item, and only where the viewer also sees their preset or
+/// made them: a row carries its preset's parameters, which a private preset keeps to its author.
 fn visible(viewer: &Viewer) -> Where {
-    Where::default().of_items_visible_to(viewer)
+    Where::default().of_items_visible_to(viewer).owned_by(
+        viewer,
+        "(author = ? OR preset IN (SELECT uuid FROM presets WHERE is_public = 1 OR author = ?))",
+        "preset IN (SELECT uuid FROM presets WHERE is_public = 1)",
+    )
+}
+
+/// `rows` with one row per content (cache key): results of equal content that several users
+/// made are one result to show, the viewer's own where it has one, else the first.
+pub fn distinct_content(rows: Vec<ResultRow>, viewer: &Viewer) -> Vec<ResultRow> {
+    let own = |r: &ResultRow| viewer.user.is_some_and(|u| u.to_string() == r.author);
+    let mut kept: Vec<ResultRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match kept.iter_mut().find(|k| k.cache_key == row.cache_key && k.status == row.status) {
+            Some(k) if own(&row) && !own(k) => *k = row,
+            Some(_) => {}
+            None => kept.push(row),
+        }
+    }
+    kept
 }
 
 impl Store {
-    /// Stores `r` as the result of its (item, preset), replacing an older one; `executor` is
+    /// Stores `r` as the result of its (item, preset, author), replacing that author's older one
+    /// (never another author's); `executor` is
     /// the transaction that also marks the job finished, so both happen or neither.
     pub async fn put_result<'e, E>(executor: E, r: &NewResult) -> Result<uuid::Uuid, StoreError>
     where
@@ -88,9 +114,9 @@ impl Store {
         let now = super::db::now();
         let row = sqlx::query(
             "INSERT INTO results (uuid, item, preset, task, status, error, run_time, processor, version, parameters,
-                cache_key, mime_type, data_path, date_added, date_modified)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-             ON CONFLICT (item, preset) DO UPDATE SET task = $4, status = $5, error = $6, run_time = $7,
+                cache_key, mime_type, data_path, date_added, date_modified, author)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
+             ON CONFLICT (item, preset, author) DO UPDATE SET task = $4, status = $5, error = $6, run_time = $7,
                 processor = $8, version = $9, parameters = $10, cache_key = $11, mime_type = $12, data_path = $13,
                 date_modified = $14
              RETURNING uuid",
@@ -109,6 +135,7 @@ impl Store {
         .bind(r.mime_type.clone())
         .bind(r.data_path.clone())
         .bind(now)
+        .bind(r.author.clone())
         .fetch_one(executor)
         .await?;
         Ok(uuid_col(&row, "uuid"))

@@ -639,3 +639,40 @@ fn ctrl_c_stops_the_cli() {
     }
     assert!(wait(&mut child, Duration::from_secs(10)).is_some(), "still running after three Ctrl-C");
 }
+
+/// 23.26: when a channel a source client made expires (its source left), its listeners are let
+/// go with it, not after the silence that fills a lost source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_of_an_expired_source_channel_are_let_go_with_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = start_for_sources(dir.path(), "[live]\nsource_channel_expire_s = 0.5\n").await;
+    let addr = server.addr;
+    let audio = tokio::task::spawn_blocking(|| mp3_stream(3.0)).await.expect("encode");
+    let (status, mut source) =
+        raw_status(addr, &format!("PUT /brief HTTP/1.1\r\nContent-Type: audio/mpeg\r\n{GOOD}\r\n")).await;
+    assert!(status.contains(" 200"), "{status}");
+    let pusher = tokio::spawn(async move {
+        let _ = tokio::time::timeout(Duration::from_secs(5), source.write_all(&audio)).await;
+        source
+    });
+    let mut listener = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    listener.write_all(b"GET /live/brief.mp3 HTTP/1.0\r\n\r\n").await.expect("send");
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), listener.read_exact(&mut head)).await.expect("reply").expect("read");
+    assert!(head.ends_with(b" 200"), "{}", String::from_utf8_lossy(&head));
+    // The source leaves (once the server has read what it sent, at the pace of the audio); the
+    // channel expires 0.5 s later (checked every second).
+    drop(pusher.await.expect("pusher"));
+    let mut buf = vec![0u8; 65536];
+    let ended = tokio::time::timeout(Duration::from_secs(8), async {
+        loop {
+            match listener.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the listener was still connected 8 s after its source left");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}

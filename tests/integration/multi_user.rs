@@ -700,3 +700,220 @@ async fn behind_a_proxy_lockouts_are_per_client_and_admins_manage_channels() {
     assert_eq!(login("127.0.0.1", "ada-password").await, 200, "a refused user token counted as a failed login");
     server.shutdown().await;
 }
+
+/// Makes a `level` preset (with `event_period_s`) and an experience of it, both public or
+/// both private: the experience's uuid and the preset's.
+async fn level_experience(addr: std::net::SocketAddr, token: &str, period: f64, public: bool) -> (String, String) {
+    let preset = json!({ "processor": "level", "parameters": { "event_period_s": period }, "is_public": public });
+    let r = http::json(addr, "POST", "/api/v1/presets", Some(token), &preset).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let preset = r.json()["uuid"].as_str().expect("uuid").to_string();
+    let experience = json!({ "title": format!("level {period}"), "presets": [preset], "is_public": public });
+    let r = http::json(addr, "POST", "/api/v1/experiences", Some(token), &experience).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (r.json()["uuid"].as_str().expect("uuid").to_string(), preset)
+}
+
+/// The result rows of a task, as its author lists them.
+async fn task_results(addr: std::net::SocketAddr, token: &str, task: &str) -> Vec<serde_json::Value> {
+    let r = http::get(addr, &format!("/api/v1/results?task={task}"), Some(token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["results"].as_array().expect("results").clone()
+}
+
+/// 23.11, 23.17: another user's task on a public item makes results of its own (the item
+/// author's task keeps its rows), and equal content is shown once on the item; a private
+/// preset's parameters stay private when it runs on a public item; a public selection lists
+/// only the items a viewer sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_belong_to_their_task_author_and_private_things_stay_private() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let bob = user(&server, "bob", false).await;
+    let public = upload(addr, &ada, &tone(env.path(), "public.wav", 1.0), &[("is_public", "true")]).await;
+    let public = public["uuid"].as_str().expect("uuid").to_string();
+    let (experience, _) = level_experience(addr, &ada, 0.1, true).await;
+    let run = |token: String, experience: String| {
+        let item = public.clone();
+        async move {
+            let task = crate::on_demand::run_task(addr, &token, &experience, ("item", &item)).await;
+            let task = task["uuid"].as_str().expect("uuid").to_string();
+            let ended = wait_task(addr, &token, &task, Duration::from_secs(60)).await;
+            assert_eq!(ended["status"], "done", "{ended}");
+            task
+        }
+    };
+    let ada_task = run(ada.clone(), experience.clone()).await;
+    let ada_rows = task_results(addr, &ada, &ada_task).await;
+    assert_eq!(ada_rows.len(), 1, "{ada_rows:?}");
+    let bob_task = run(bob.clone(), experience.clone()).await;
+    let bob_rows = task_results(addr, &bob, &bob_task).await;
+    assert_eq!(bob_rows.len(), 1, "{bob_rows:?}");
+    assert_ne!(bob_rows[0]["uuid"], ada_rows[0]["uuid"], "bob's task took ada's row");
+    assert_eq!(task_results(addr, &ada, &ada_task).await, ada_rows, "ada's task lost or changed its results");
+    // The same content (a cache hit): one result on the item, the viewer's own.
+    let shown = |token: Option<String>| {
+        let item = public.clone();
+        async move {
+            let v = http::get(addr, &format!("/api/v1/items/{item}"), token.as_deref()).await.json();
+            v["results"].as_array().expect("results").iter().map(|r| r["uuid"].clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(shown(Some(ada.clone())).await, vec![ada_rows[0]["uuid"].clone()]);
+    assert_eq!(shown(Some(bob.clone())).await, vec![bob_rows[0]["uuid"].clone()]);
+    assert_eq!(shown(None).await.len(), 1);
+
+    // A private preset run on a public item: its author sees the result, nobody else does.
+    let (private_experience, private_preset) = level_experience(addr, &ada, 0.25, false).await;
+    let private_task = run(ada.clone(), private_experience).await;
+    let private_row = task_results(addr, &ada, &private_task).await[0].clone();
+    assert_eq!(private_row["parameters"]["event_period_s"], json!(0.25));
+    let row_path = format!("/api/v1/results/{}", private_row["uuid"].as_str().expect("uuid"));
+    assert_eq!(http::get(addr, &row_path, Some(&ada)).await.status, 200);
+    for token in [Some(bob.as_str()), None] {
+        assert_eq!(http::get(addr, &row_path, token).await.status, 404, "a private preset's result is public");
+        let listed = http::get(addr, &format!("/api/v1/results?item={public}"), token).await.text();
+        assert!(!listed.contains(&private_preset), "a private preset is listed: {listed}");
+        assert!(!listed.contains("0.25"), "a private preset's parameters are listed: {listed}");
+    }
+
+    // A public selection of a public and a private item lists the private one to its author only.
+    let private = upload(addr, &ada, &tone(env.path(), "private.wav", 0.5), &[]).await;
+    let private = private["uuid"].as_str().expect("uuid").to_string();
+    let inner = json!({ "title": "inner", "items": [private] });
+    let inner = http::json(addr, "POST", "/api/v1/selections", Some(&ada), &inner).await.json();
+    let selection =
+        json!({ "title": "mixed", "items": [public, private], "selections": [inner["uuid"]], "is_public": true });
+    let r = http::json(addr, "POST", "/api/v1/selections", Some(&ada), &selection).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let path = format!("/api/v1/selections/{}", r.json()["uuid"].as_str().expect("uuid"));
+    let own = http::get(addr, &path, Some(&ada)).await.json();
+    assert_eq!(own["items"], json!([public, private]));
+    assert_eq!(own["selections"], json!([inner["uuid"]]));
+    for token in [Some(bob.as_str()), None] {
+        let seen = http::get(addr, &path, token).await.json();
+        assert_eq!(seen["items"], json!([public]), "{seen}");
+        assert_eq!(seen["selections"], json!([]), "{seen}");
+        let listed = http::get(addr, "/api/v1/selections", token).await.text();
+        assert!(!listed.contains(&private), "{listed}");
+    }
+    server.shutdown().await;
+}
+
+/// 23.17: a WebSocket follows what its client may see now: an item made private drops its
+/// topic for other users (an error naming it, then `unsubscribed`), and the connection closes
+/// (1008) when its access token expires or is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_subscriptions_end_with_visibility_and_token() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 0, "access_token_s = 4\nrefresh_token_s = 60\n", ""))
+        .await
+        .expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let bob = user(&server, "bob", false).await;
+    let item = upload(addr, &ada, &tone(env.path(), "public.wav", 0.5), &[("is_public", "true")]).await;
+    let item = item["uuid"].as_str().expect("uuid").to_string();
+    let topic = format!("item:{item}");
+    let follow = |token: String| {
+        let topic = topic.clone();
+        async move {
+            let (mut ws, _) =
+                tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws?token={token}")).await.expect("ws");
+            ws.send(Message::text(json!({ "op": "subscribe", "topic": topic }).to_string())).await.expect("send");
+            let first = ws.next().await.expect("reply").expect("message");
+            assert!(first.to_text().expect("text").contains("\"subscribed\""), "{first:?}");
+            ws
+        }
+    };
+    let (mut ada_ws, mut bob_ws) = (follow(ada.clone()).await, follow(bob.clone()).await);
+    let private = json!({ "is_public": false });
+    let r = http::json(addr, "PATCH", &format!("/api/v1/items/{item}"), Some(&ada), &private).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bob_events = events_for(&mut bob_ws, Duration::from_millis(1500)).await;
+    let names: Vec<&str> = bob_events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(names, ["error", "unsubscribed"], "{bob_events:?}");
+    assert!(bob_events[0]["message"].as_str().expect("message").contains(&topic), "{bob_events:?}");
+    assert!(events_for(&mut ada_ws, Duration::from_millis(200)).await.is_empty(), "the author keeps following");
+
+    // The tokens (4 s) expire: both connections close, saying why.
+    let closed = |ws: tokio_tungstenite::WebSocketStream<_>| async move {
+        let mut ws = ws;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, ws.next()).await.expect("the connection outlived its token") {
+                Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string()),
+                Some(Ok(_)) => continue,
+                other => panic!("closed without a close frame: {other:?}"),
+            }
+        }
+    };
+    let (code, reason) = closed(ada_ws).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("expired"), "{reason}");
+    drop(bob_ws);
+
+    // A revoked token closes its connections before it expires (the reason tells which).
+    let carol = user(&server, "carol", false).await;
+    let public = json!({ "is_public": true });
+    let ada = user(&server, "ada", false).await;
+    let r = http::json(addr, "PATCH", &format!("/api/v1/items/{item}"), Some(&ada), &public).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let carol_ws = follow(carol.clone()).await;
+    let r =
+        http::send(addr, "POST", "/api/v1/token/revoke", &[("Authorization", &format!("Bearer {carol}"))], b"").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let (code, reason) = closed(carol_ws).await;
+    assert_eq!(code, 1008);
+    assert!(reason.contains("revoked"), "{reason}");
+    server.shutdown().await;
+}
+
+/// 23.21: a job whose outcome the database refuses for a while (here: another process holds
+/// its write lock past the busy timeout, as a full disk refuses writes) keeps trying to store
+/// it: the task ends `done` once the database takes writes again, without the job being run a
+/// second time or left `running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_the_database_refuses_for_a_while_is_stored_once_it_can_be() {
+    use sqlx::{Connection, Row};
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let addr = server.addr;
+    let ada = user(&server, "ada", false).await;
+    let item = upload(addr, &ada, &tone(env.path(), "minute.wav", 60.0), &[]).await;
+    let preset = json!({ "processor": "pitch", "is_public": false });
+    let preset = http::json(addr, "POST", "/api/v1/presets", Some(&ada), &preset).await.json();
+    let experience = json!({ "title": "pitch", "presets": [preset["uuid"]], "is_public": false });
+    let experience = http::json(addr, "POST", "/api/v1/experiences", Some(&ada), &experience).await.json();
+    let experience = experience["uuid"].as_str().expect("uuid").to_string();
+    let task =
+        crate::on_demand::run_task(addr, &ada, &experience, ("item", item["uuid"].as_str().expect("uuid"))).await;
+    let task = task["uuid"].as_str().expect("uuid").to_string();
+    let pool = &server.state.store.pool;
+    let job_status = || async {
+        let row = sqlx::query("SELECT status, attempts FROM jobs WHERE task = $1").bind(&task).fetch_one(pool).await;
+        let row = row.expect("job");
+        (row.get::<String, _>("status"), row.get::<i64, _>("attempts"))
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while job_status().await.0 != "running" {
+        assert!(tokio::time::Instant::now() < deadline, "the job did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let url = format!("sqlite://{}", env.path().join("data/timeside.db").display());
+    let mut locker = sqlx::sqlite::SqliteConnection::connect(&url).await.expect("connect");
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut locker).await.expect("write lock");
+    assert_eq!(job_status().await.0, "running", "the job ended before the lock: nothing is tested");
+    // Longer than the busy timeout (10 s) past the end of the pass: storing fails at least once.
+    tokio::time::sleep(Duration::from_secs(24)).await;
+    assert_eq!(job_status().await.0, "running");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.expect("unlock");
+    let ended = wait_task(addr, &ada, &task, Duration::from_secs(40)).await;
+    assert_eq!(ended["status"], "done", "{ended}");
+    assert_eq!(job_status().await, ("done".to_string(), 1), "the job ran again");
+    server.shutdown().await;
+}

@@ -753,6 +753,15 @@ async fn media_by_url_and_under_media_roots_only_where_the_config_allows(engine:
             assert!(!sub.path().join("data/media").join(&uuid).exists());
             let original = http::get(addr, &format!("/api/v1/items/{uuid}/download/original"), Some(&token)).await;
             assert_eq!(original.body, std::fs::read(&inside).expect("read"));
+            // 23.20: the file swapped for a link out of the roots is refused where it is
+            // opened, by every reader of the item's media.
+            std::fs::remove_file(&inside).expect("rm");
+            std::os::unix::fs::symlink(&outside, &inside).expect("symlink");
+            for path in ["download/original", "download/flac", "stream.mp3", "waveform?nb_pixels=10"] {
+                let r = http::get(addr, &format!("/api/v1/items/{uuid}/{path}"), Some(&token)).await;
+                assert_eq!(r.status, 410, "{path}: {} {}", r.status, r.text());
+                assert!(r.text().contains("media file is missing"), "{path}: {}", r.text());
+            }
         } else {
             assert_eq!(by_url.status, 400, "{}", by_url.text());
             assert!(by_url.text().contains("api_private_uris"), "{}", by_url.text());
@@ -899,6 +908,7 @@ async fn two_claimers_racing_for_one_job_store_one_result(engine: Engine) {
     let result = |owner: &str| timeside::storage::results::NewResult {
         item: first.item,
         preset: experience.presets[0].uuid,
+        author: first.author.clone(),
         task: first.task,
         status: "done",
         error: String::new(),

@@ -1,8 +1,10 @@
 //! Fetching a URL's bytes into a file (media the server reads by URL): `souphttpsrc` into an
-//! appsink, with a size limit and time limits. Redirects are not followed: the address the
-//! caller checked is the only one connected to.
+//! appsink, with a size limit and time limits. The URL is checked against an [`Egress`], and
+//! `souphttpsrc` connects through an egress guard ([`crate::media::egress`]) that checks the
+//! address actually connected to. Redirects are not followed.
 
 use crate::media::MediaError;
+use crate::media::admission::Egress;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -25,14 +27,17 @@ pub struct FetchLimits<'a> {
     pub wanted: &'a std::sync::atomic::AtomicBool,
 }
 
-/// Writes the body of `uri` (http or https) to `dest`, within `limits` and at an average of at
-/// least [`MIN_BYTES_PER_S`]. Returns the number of bytes written. On error `dest` may hold part
-/// of the body: the caller removes it.
-pub fn fetch(uri: &str, dest: &Path, limits: &FetchLimits) -> Result<u64, MediaError> {
+/// Writes the body of `uri` (http or https, to an address `egress` allows) to `dest`, within
+/// `limits` and at an average of at least [`MIN_BYTES_PER_S`]. Returns the number of bytes
+/// written. On error `dest` may hold part of the body: the caller removes it.
+pub fn fetch(uri: &str, dest: &Path, limits: &FetchLimits, egress: Egress) -> Result<u64, MediaError> {
     super::init()?;
     let err = |message: String| MediaError::Io { input: uri.to_string(), message };
+    let (host, port) = egress.check_uri(uri).map_err(|e| MediaError::Refused { input: uri.to_string(), message: e })?;
+    let guard = crate::media::egress::Guard::start(egress, &host, port).map_err(|e| err(e.to_string()))?;
     let src = gst::ElementFactory::make("souphttpsrc")
         .property("location", uri)
+        .property("proxy", guard.url())
         .property("automatic-redirect", false)
         .property("timeout", STALL.as_secs() as u32)
         .build()
@@ -45,7 +50,11 @@ pub fn fetch(uri: &str, dest: &Path, limits: &FetchLimits) -> Result<u64, MediaE
     src.link(&sink).map_err(|e| err(e.to_string()))?;
     let result = pull(&pipeline, &sink, uri, dest, limits);
     let _ = pipeline.set_state(gst::State::Null);
-    result
+    // A connection the guard refused shows as a proxy error: say why instead.
+    match (result, guard.refused()) {
+        (Err(_), Some(why)) => Err(MediaError::Refused { input: uri.to_string(), message: why }),
+        (result, _) => result,
+    }
 }
 
 fn pull(

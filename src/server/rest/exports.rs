@@ -124,8 +124,7 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
     let media = media_info(&item);
     let page = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
     let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, page).await?;
-    let paths: Vec<PathBuf> = rows
-        .rows
+    let paths: Vec<PathBuf> = crate::storage::results::distinct_content(rows.rows, &ctx.viewer)
         .iter()
         .filter(|r| r.status == status::DONE && is_analysis(r))
         .filter_map(|r| results_json(&ctx, r))

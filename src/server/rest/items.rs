@@ -63,6 +63,7 @@ pub async fn view(store: &Store, viewer: &Viewer, item: &Item) -> Result<serde_j
     v["stream_url"] = format!("{base}/stream.mp3").into();
     let page = crate::storage::PageRequest { page: 1, size: crate::storage::PageRequest::MAX_SIZE };
     let results = store.results(viewer, Some(&item.uuid), None, None, page).await?.rows;
+    let results = crate::storage::results::distinct_content(results, viewer);
     // The waveform image of the latest `waveform` result, once there is one.
     let waveform = results
         .iter()
@@ -73,7 +74,7 @@ pub async fn view(store: &Store, viewer: &Viewer, item: &Item) -> Result<serde_j
         .iter()
         .map(|r| {
             serde_json::json!({ "uuid": r.uuid, "processor": r.processor, "status": r.status, "preset": r.preset,
-                "mime_type": r.mime_type, "data_url": format!("/api/v1/results/{}/data", r.uuid) })
+                "author": r.author, "mime_type": r.mime_type, "data_url": format!("/api/v1/results/{}/data", r.uuid) })
         })
         .collect::<Vec<_>>()
         .into();
@@ -106,6 +107,9 @@ pub async fn patch(mut ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "item")?;
     let patch: ItemPatch = ctx.json_body().await?;
     let item = ctx.state.store.update_item(&ctx.viewer, &uuid, patch).await?;
+    if !item.is_public {
+        ctx.state.topics.item_access_changed(&uuid);
+    }
     Ok(json(StatusCode::OK, &view(&ctx.state.store, &ctx.viewer, &item).await?))
 }
 
@@ -113,6 +117,7 @@ pub async fn patch(mut ctx: Ctx) -> Reply_ {
 pub async fn delete(ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "item")?;
     ctx.state.store.delete_item(&ctx.viewer, &uuid).await?;
+    ctx.state.topics.item_access_changed(&uuid);
     Ok(super::catalog::no_content())
 }
 
@@ -147,11 +152,6 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
             if let Location::DataDir(_) = location {
                 let _ = std::fs::remove_dir_all(ctx.state.store.files.media_dir(&uuid));
             }
-            let e = match e {
-                // The decoder names the file by its path on the server: name it as the client did.
-                StoreError::Media(m) => StoreError::Media(hide_paths(&m, &ctx.state.store, &file_name)),
-                other => other,
-            };
             Err(e.into())
         }
     }
@@ -181,17 +181,6 @@ async fn queue_ingest(ctx: &Ctx, item: &uuid::Uuid) -> Option<uuid::Uuid> {
             tracing::warn!(%item, error = %e, "could not queue the item's ingest task");
             None
         }
-    }
-}
-
-fn hide_paths(message: &str, store: &Store, file_name: &str) -> String {
-    let root = store.files.root().display().to_string();
-    match message.find(&root) {
-        Some(start) => {
-            let end = message[start..].find(": ").map_or(message.len(), |i| start + i);
-            format!("{}{file_name}{}", &message[..start], &message[end..])
-        }
-        None => message.to_string(),
     }
 }
 
@@ -290,13 +279,11 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
     let server = ctx.state.addr;
     match crate::media::Input::parse(&url) {
         crate::media::Input::File(path) => {
-            let checked = tokio::task::spawn_blocking(move || {
-                crate::live::admission::check_file(&path, &live.media_roots)?;
-                std::fs::canonicalize(&path).map_err(|e| e.to_string())
-            })
-            .await
-            .map_err(|e| internal(e.to_string()))?
-            .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
+            let checked =
+                tokio::task::spawn_blocking(move || crate::media::admission::check_file(&path, &live.media_roots))
+                    .await
+                    .map_err(|e| internal(e.to_string()))?
+                    .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
             let name = checked.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             Ok((uuid, Location::MediaRoot(checked), name, new))
         }
@@ -308,12 +295,15 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
             // Set to false when this request is dropped (its client went away): the download stops.
             let wanted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
             let _while_wanted = WhileWanted(wanted.clone());
+            let egress = crate::media::admission::Egress { allow_private: live.api_private_uris, server };
             let fetched = tokio::task::spawn_blocking(move || {
-                crate::live::admission::check_uri(&uri, live.api_private_uris, server)
-                    .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
                 let limits = crate::media::gst::FetchLimits { max_bytes: max, max_time: FETCH_TIME, wanted: &wanted };
-                crate::media::gst::fetch(&uri, &target, &limits)
-                    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()))
+                crate::media::gst::fetch(&uri, &target, &limits, egress).map_err(|e| match e {
+                    crate::media::MediaError::Refused { message, .. } => {
+                        ApiError::bad_request(message.replacen("source:", "source_url:", 1))
+                    }
+                    e => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()),
+                })
             })
             .await
             .map_err(|e| internal(e.to_string()))?;

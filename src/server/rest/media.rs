@@ -73,14 +73,19 @@ fn transcode_slot(ctx: &Ctx) -> Result<tokio::sync::OwnedSemaphorePermit, ApiErr
     })
 }
 
-/// The item (visible to the client) and the path of its media.
-pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, PathBuf), ApiError> {
+/// An item's media, opened and checked (see `Store::open_media`); readers that open by path
+/// use its `path()` while they hold it.
+pub(super) type Media = Arc<crate::media::admission::OpenedFile>;
+
+/// The item (visible to the client) and its media, opened.
+pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, Media), ApiError> {
     let uuid = ctx.uuid("uuid", "item")?;
     let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
-    let path = ctx.state.store.media_path(&item.location).filter(|p| p.exists()).ok_or_else(|| {
-        ApiError::new(StatusCode::GONE, "media_missing", format!("item `{uuid}`: its media file is missing"))
-    })?;
-    Ok((item, path))
+    let (store, location) = (ctx.state.store.clone(), item.location.clone());
+    let media = tokio::task::spawn_blocking(move || store.open_media(&location))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
+    Ok((item, Arc::new(media)))
 }
 
 /// Hands an encoder's bytes to the HTTP body; a client that left, or that takes nothing for
@@ -138,7 +143,7 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     {
         return Err(ApiError::bad_parameter(format!("stop={stop}: seconds, after start ({start})")));
     }
-    let (item, path) = item_media(&ctx).await?;
+    let (item, media) = item_media(&ctx).await?;
     if let Some(d) = item.audio_duration
         && start >= d
     {
@@ -162,7 +167,7 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let options = RunOptions { cancel, outputs: Some(&outputs), ..Default::default() };
-        if let Err(e) = crate::pipeline::run(&pipeline, &Input::File(path), &options) {
+        if let Err(e) = crate::pipeline::run(&pipeline, &Input::File(media.path()), &options) {
             // Headers are sent: the client sees the stream cut short; the log says why.
             if !matches!(e, crate::pipeline::RunError::Cancelled { .. }) {
                 tracing::warn!(item = %uuid, error = %e, "item stream failed");
@@ -196,10 +201,10 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
 /// GET|HEAD /items/{uuid}/download/{ext}
 pub async fn download(ctx: Ctx) -> Reply_ {
     let ext = ctx.param("ext").to_string();
-    let (item, path) = item_media(&ctx).await?;
+    let (item, media) = item_media(&ctx).await?;
     if ext == "original" {
         let mime = if item.mime_type.is_empty() { "application/octet-stream" } else { item.mime_type.as_str() };
-        let mut response = serve_file(&ctx, &path, mime).await?;
+        let mut response = serve_file(&ctx, &media.path(), mime).await?;
         attachment(&mut response, &item.file_name);
         return Ok(response);
     }
@@ -220,7 +225,7 @@ pub async fn download(ctx: Ctx) -> Reply_ {
         let _guard = lock.lock().await;
         if !target.exists() {
             let _slot = transcode_slot(&ctx)?;
-            transcode_file(&ctx, format, &path, &target).await?;
+            transcode_file(&ctx, format, media, &target).await?;
         }
     }
     ctx.state.cache.touch(&target);
@@ -241,12 +246,13 @@ fn transcode_bytes(format: &Format, item: &crate::storage::items::Item) -> u64 {
     (seconds * per_second) as u64 + 64 * 1024
 }
 
-async fn transcode_file(ctx: &Ctx, format: &'static Format, source: &Path, target: &Path) -> Result<(), ApiError> {
+async fn transcode_file(ctx: &Ctx, format: &'static Format, source: Media, target: &Path) -> Result<(), ApiError> {
     let staging = ctx.state.store.files.temp("transcode");
     let file_name = format!("audio.{}", format.name);
     let pipeline = transcode_pipeline(format, DecodeOptions::default(), &file_name)?;
-    let (input, dir) = (Input::File(source.to_path_buf()), staging.clone());
+    let dir = staging.clone();
     let ran = tokio::task::spawn_blocking(move || {
+        let input = Input::File(source.path());
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let options = RunOptions { output_dir: Some(&dir), ..Default::default() };
         crate::pipeline::run(&pipeline, &input, &options).map_err(|e| e.to_string())

@@ -107,6 +107,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message),
             StoreError::Media(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", message),
             StoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            StoreError::Gone(_) => ApiError::new(StatusCode::GONE, "media_missing", message),
             StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             StoreError::Quota { retry_after_s, .. } => ApiError::too_many("quota", message, retry_after_s),
             StoreError::Io(_) | StoreError::Db(_) => {

@@ -99,6 +99,7 @@ pub async fn revoke(ctx: Ctx) -> Reply_ {
         return Err(ApiError::bad_request("the server's API token is not a user's: change it in the configuration"));
     };
     ctx.state.store.revoke_tokens(&user).await?;
+    ctx.state.topics.user_tokens_revoked(&user);
     Ok(warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response())
 }
 

@@ -28,7 +28,7 @@ const DECODE_SLOT_WAIT: Duration = Duration::from_secs(10);
 
 /// What an item's windows are made from.
 struct ItemPeaks {
-    media: PathBuf,
+    media: super::media::Media,
     uuid: uuid::Uuid,
     sha256: String,
     pyramid: Option<Arc<Pyramid>>,
@@ -202,7 +202,7 @@ async fn window_peaks(
     let (media, rate) = (item.media.clone(), item.samplerate);
     let decoded = tokio::task::spawn_blocking(move || {
         let (_slot, _memory) = (slot, memory);
-        window::decode_frames(&media, rate, first, frames)
+        window::decode_frames(&media.path(), rate, first, frames)
     })
     .await
     .map_err(internal)?
@@ -417,7 +417,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
                         let _slot = slot;
                         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
                         let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
-                        crate::pipeline::run(&pipeline, &crate::media::Input::File(media), &options)
+                        crate::pipeline::run(&pipeline, &crate::media::Input::File(media.path()), &options)
                             .map_err(|e| e.to_string())?;
                         crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target)
                             .map_err(|e| e.to_string())
