@@ -2,14 +2,16 @@
 //! It owns the rules every on-demand request goes through before it runs: costs against
 //! limits ([`limits`]), and running a job's pass in a process of its own, where running out
 //! of memory or a crash ends that job alone ([`isolated`]), what one client address may hold
-//! at once ([`per_address`]), the byte-budgeted cache of transcodes and tiles ([`cache`]), and
-//! the memory requests hold while they run ([`memory`]).
+//! at once ([`per_address`]), the byte-budgeted cache of transcodes and tiles ([`cache`]), the
+//! grid spectrogram tiles are kept on ([`tiles`]), and the memory requests hold while they run
+//! ([`memory`]).
 
 pub mod cache;
 pub mod isolated;
 pub mod limits;
 pub mod memory;
 pub mod per_address;
+pub mod tiles;
 
 pub use limits::{LimitError, Limits};
 

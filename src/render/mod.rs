@@ -170,6 +170,24 @@ pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A PNG as straight RGBA pixels (8 bits) and its size; any 8-bit PNG is expanded to RGBA.
+pub fn decode_png(bytes: &[u8]) -> std::io::Result<(u32, u32, Vec<u8>)> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info().map_err(std::io::Error::other)?;
+    let size = reader.output_buffer_size().ok_or_else(|| std::io::Error::other("the image is too large"))?;
+    let mut rgba = vec![0u8; size];
+    let frame = reader.next_frame(&mut rgba).map_err(std::io::Error::other)?;
+    if frame.color_type != png::ColorType::Rgba || frame.bit_depth != png::BitDepth::Eight {
+        return Err(std::io::Error::other(format!(
+            "a {:?} {:?} PNG, not 8-bit RGBA",
+            frame.color_type, frame.bit_depth
+        )));
+    }
+    rgba.truncate(frame.buffer_size());
+    Ok((frame.width, frame.height, rgba))
+}
+
 fn path_of(points: &[(f32, f32)], close: bool) -> Option<tiny_skia::Path> {
     let (first, rest) = points.split_first()?;
     let mut pb = PathBuilder::new();

@@ -292,5 +292,27 @@ async fn spectrogram_tiles_of_long_windows_are_drawn_from_the_stored_spectrogram
     let want = 200.0 * (1.0 - (500.0f64 / 20.0).ln() / (22050.0f64 / 20.0).ln());
     let got = brightest_row_between(&log, 10, 90);
     assert!((got - want).abs() <= 3.0, "log 500 Hz: row {got}, want {want:.1}");
+    // 23.16: a view scrolled across the change in 50 ms steps asks for 16 windows; each reply is
+    // its own window at its size, cut from the one grid tile kept for them all.
+    let tiles = env.path().join("data/tiles").join(uuid);
+    let kept = || std::fs::read_dir(&tiles).map(|d| d.count()).unwrap_or(0);
+    let before = kept();
+    for step in 0..16 {
+        let start = 9.0 + f64::from(step) * 0.05;
+        let query = format!("scale=lin&fmax=4000&width=200&height=200&start={start}&stop={}", start + 2.0);
+        let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?{query}"), Some(&token)).await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        let image = Image::decode(&r.body);
+        assert_eq!((image.width, image.height), (200, 200));
+        // The change at 10 s is (10 - start) / 2 of the way across.
+        let change = ((10.0 - start) / 2.0 * 200.0) as usize;
+        let (left, right) =
+            (brightest_row_between(&image, 2, change - 8), brightest_row_between(&image, change + 8, 198));
+        assert!(
+            (left - row(500.0)).abs() <= 1.5 && (right - row(3000.0)).abs() <= 1.5,
+            "{query}: rows {left}, {right}"
+        );
+    }
+    assert_eq!(kept(), before, "scrolling kept new tiles");
     server.shutdown().await;
 }

@@ -266,6 +266,8 @@ export function annotationsPanel(item, me, playhead) {
   }
 
   function show(track) {
+    // A track made before the list arrived may be in it too: one view per track.
+    if (tracks.has(track.uuid)) return;
     const v = trackView(track);
     tracks.set(track.uuid, v);
     box.append(v.element);

@@ -287,7 +287,7 @@ pub static ROUTES: &[Route] = &[
         "GET",
         "/items/{uuid}/spectrogram.png",
         Read,
-        "A spectrogram tile of a window (PNG; rendered once, then kept)",
+        "A spectrogram of any window (PNG), cut from a kept tile of a fixed grid (zoom levels of 2^k s)",
         &[
             ("start", "seconds (default 0)"),
             ("stop", "seconds (default: the end)"),

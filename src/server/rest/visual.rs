@@ -330,11 +330,12 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
 
 /// GET /items/{uuid}/spectrogram.png?start=&stop=&width=&height=&scale=log|lin&fmin=&fmax=
 ///
-/// A tile is drawn from the item's stored coarse spectrogram when its pixels are at least a
-/// stored column long, or when its window is too long to decode (`items.decode_window_max_s`);
-/// otherwise from a seek-and-decode of the window, at full resolution. Tiles are kept.
+/// The reply is cut from the grid tile that covers the window (see `ondemand::tiles`): only
+/// grid tiles are rendered and kept. A tile is drawn from the item's stored coarse spectrogram
+/// when its pixels are at least a stored column long, or when it is too long to decode
+/// (`items.decode_window_max_s`); otherwise from a seek-and-decode of its window.
 pub async fn spectrogram(ctx: Ctx) -> Reply_ {
-    use crate::processors::graphers::spectrogram_image::Params;
+    use crate::ondemand::tiles::{self, Window};
     let item = item_peaks(&ctx).await?;
     let (start, stop) = time_window(&ctx, &item)?;
     let scale = ctx.query.get("scale").map(String::as_str).unwrap_or("log");
@@ -343,97 +344,163 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
         "lin" => "spectrogram_lin",
         other => return Err(ApiError::bad_parameter(format!("scale={other}: log or lin"))),
     };
-    let width = ctx.query_as::<u32>("width")?.unwrap_or(1024);
-    let height = ctx.query_as::<u32>("height")?.unwrap_or(256);
-    let seconds = stop - start;
+    let want = Window {
+        start,
+        stop,
+        width: ctx.query_as::<u32>("width")?.unwrap_or(1024),
+        height: ctx.query_as::<u32>("height")?.unwrap_or(256),
+    };
+    let mut frequencies = serde_json::Map::new();
+    for name in ["fmin", "fmax"] {
+        if let Some(v) = ctx.query_f64(name)? {
+            frequencies.insert(name.into(), v.into());
+        }
+    }
+    // Bad sizes or frequencies are named as asked, before any work.
+    tile_pipeline(id, &want, 2048, 512, &frequencies)?;
+    let grid = tiles::snap(&want, item.duration());
+    let tile = grid.window;
+    let seconds = tile.stop - tile.start;
     let stored = item_file(&ctx, &item.uuid, coarse_spectrogram::DESCRIPTOR.id, coarse_spectrogram::FILE_NAME).await?;
     let column_s = f64::from(spectra_per_column(item.samplerate) * N_FFT as u32) / f64::from(item.samplerate);
     let max = ctx.state.config.items.decode_window_max_s;
-    let from_store = stored.is_some() && (seconds > max || seconds / f64::from(width.max(1)) >= column_s);
+    let from_store = stored.is_some() && (seconds > max || seconds / f64::from(tile.width) >= column_s);
     if !from_store && seconds > max {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "spectrogram_pending",
             format!(
                 "the item's coarse spectrogram is not stored yet (its ingest task has not finished): tiles of up \
-                 to {max} s are decoded on demand, this one is {seconds:.1} s"
+                 to {max} s are decoded on demand, this window's is {seconds:.1} s"
             ),
         ));
     }
-    let n_fft = if from_store { N_FFT } else { Params::default().n_fft };
+    let n_fft =
+        if from_store { N_FFT } else { crate::processors::graphers::spectrogram_image::Params::default().n_fft };
     // About two spectra a pixel column, never less overlap than half a window.
     let frames = seconds * f64::from(item.samplerate);
-    let hop = ((frames / (2.0 * f64::from(width.max(1)))) as usize).clamp(32, n_fft / 2);
-    let mut params = serde_json::json!({ "width": width, "height": height, "hop": hop, "n_fft": n_fft });
-    for name in ["fmin", "fmax"] {
-        if let Some(v) = ctx.query_f64(name)? {
-            params[name] = v.into();
-        }
-    }
-    let spec = crate::pipeline::PipelineSpec {
-        decoder: crate::media::DecodeOptions { start_s: start, duration_s: Some(seconds), ..Default::default() },
-        processors: vec![crate::pipeline::StepSpec { id: id.into(), params }],
-        ..Default::default()
-    };
-    // Bad sizes or frequencies are named here, before any work.
-    let pipeline = spec.compile("query").map_err(|e| ApiError::bad_parameter(e.problems.join("; ")))?;
+    let hop = ((frames / (2.0 * f64::from(tile.width))) as usize).clamp(32, n_fft / 2);
+    let pipeline = tile_pipeline(id, &tile, n_fft, hop, &frequencies)?;
     let version = crate::processors::lookup(id).map(|e| e.descriptor.version).unwrap_or_default();
     let canonical = crate::storage::processing::canonical_json(&pipeline.steps[0].params);
     let source = if from_store { "stored" } else { "decoded" };
     let key = crate::media::hash::sha256_hex(
-        format!("{}|{id}|{version}|{canonical}|{start}|{stop}|{source}", item.sha256).as_bytes(),
+        format!("{}|{id}|{version}|{canonical}|{}|{source}", item.sha256, grid.key()).as_bytes(),
     );
-    let tile = ctx.state.store.files.tile(&item.uuid, &key[..32]);
-    if !tile.exists() {
-        let raw = u64::from(width) * u64::from(height) * 4;
-        ctx.state
-            .cache
-            .admit("spectrogram.png", raw)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", e.to_string()))?;
-        // One rendering per tile at a time; others wait for it and then read it.
-        let lock = ctx.state.transcodes.lock(&tile);
-        let _guard = lock.lock().await;
-        if !tile.exists() {
-            // Drawing from stored columns takes CPU too: the same slots bound it.
-            let slot = decode_slot(&ctx).await?;
-            let staging = ctx.state.store.files.temp("tile");
-            let (media, target, dir) = (item.media.clone(), tile.clone(), staging.clone());
-            let rendered = match stored {
-                Some(path) if from_store => {
-                    let params: Params = serde_json::from_value(pipeline.steps[0].params.clone()).map_err(internal)?;
-                    let log = scale == "log";
-                    tokio::task::spawn_blocking(move || {
-                        let _slot = slot;
-                        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                        let png = dir.join("tile.png");
-                        let canvas = stored_tile(&path, start, stop, log, &params).map_err(|e| e.to_string())?;
-                        std::fs::write(&png, canvas.png()).map_err(|e| e.to_string())?;
-                        crate::storage::files::put_in_place(&png, &target).map_err(|e| e.to_string())
-                    })
-                    .await
-                }
-                _ => {
-                    tokio::task::spawn_blocking(move || {
-                        let _slot = slot;
-                        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                        let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
-                        crate::pipeline::run(&pipeline, &crate::media::Input::File(media.path()), &options)
-                            .map_err(|e| e.to_string())?;
-                        crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target)
-                            .map_err(|e| e.to_string())
-                    })
-                    .await
-                }
-            }
-            .map_err(internal)?;
-            let _ = std::fs::remove_dir_all(&staging);
-            rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
-            let (cache, placed) = (ctx.state.cache.clone(), tile.clone());
-            let _ = tokio::task::spawn_blocking(move || cache.added(&placed)).await;
+    let path = ctx.state.store.files.tile(&item.uuid, &key[..32]);
+    if !path.exists() {
+        render_tile(&ctx, &item, &path, pipeline, stored.filter(|_| from_store), scale == "log").await?;
+    }
+    ctx.state.cache.touch(&path);
+    if want == tile {
+        return super::media::serve_file(&ctx, &path, "image/png").await.map(cacheable);
+    }
+    // The tile and the cut, decoded, are what the reply holds in memory.
+    let bytes = (u64::from(tile.width) * u64::from(tile.height) + u64::from(want.width) * u64::from(want.height)) * 4;
+    let memory = ctx
+        .state
+        .request_memory
+        .hold("this spectrogram tile", bytes, DECODE_SLOT_WAIT)
+        .await
+        .map_err(super::memory_refused)?;
+    let png = tokio::task::spawn_blocking(move || {
+        let _memory = memory;
+        let (width, height, rgba) = crate::render::decode_png(&std::fs::read(&path)?)?;
+        if (width, height) != (tile.width, tile.height) {
+            return Err(std::io::Error::other(format!(
+                "the stored tile is {width}x{height}, not {}x{}",
+                tile.width, tile.height
+            )));
+        }
+        Ok::<_, std::io::Error>(crate::render::encode_png(want.width, want.height, &tiles::cut(&rgba, &tile, &want)))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("spectrogram tile: {e}")))?;
+    let mut response = warp::reply::with_status(png, StatusCode::OK).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+    Ok(cacheable(response))
+}
+
+/// The one-step pipeline that draws `window` at its size.
+fn tile_pipeline(
+    id: &str,
+    window: &crate::ondemand::tiles::Window,
+    n_fft: usize,
+    hop: usize,
+    frequencies: &serde_json::Map<String, serde_json::Value>,
+) -> Result<crate::pipeline::CompiledPipeline, ApiError> {
+    let mut params = serde_json::json!({ "width": window.width, "height": window.height, "hop": hop, "n_fft": n_fft });
+    params.as_object_mut().into_iter().for_each(|p| p.extend(frequencies.clone()));
+    let seconds = window.stop - window.start;
+    let spec = crate::pipeline::PipelineSpec {
+        decoder: crate::media::DecodeOptions { start_s: window.start, duration_s: Some(seconds), ..Default::default() },
+        processors: vec![crate::pipeline::StepSpec { id: id.into(), params }],
+        ..Default::default()
+    };
+    spec.compile("query").map_err(|e| ApiError::bad_parameter(e.problems.join("; ")))
+}
+
+/// Renders a grid tile into the cache at `path`, from the stored coarse spectrogram if given,
+/// else by decoding its window; one rendering per tile at a time (others wait, then read it).
+async fn render_tile(
+    ctx: &Ctx,
+    item: &ItemPeaks,
+    path: &std::path::Path,
+    pipeline: crate::pipeline::CompiledPipeline,
+    stored: Option<PathBuf>,
+    log: bool,
+) -> Result<(), ApiError> {
+    use crate::processors::graphers::spectrogram_image::Params;
+    let step = &pipeline.steps[0];
+    let raw = step.params["width"].as_u64().unwrap_or(0) * step.params["height"].as_u64().unwrap_or(0) * 4;
+    ctx.state
+        .cache
+        .admit("spectrogram.png", raw)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", e.to_string()))?;
+    let lock = ctx.state.transcodes.lock(path);
+    let _guard = lock.lock().await;
+    if path.exists() {
+        return Ok(());
+    }
+    // Drawing from stored columns takes CPU too: the same slots bound it.
+    let slot = decode_slot(ctx).await?;
+    let staging = ctx.state.store.files.temp("tile");
+    let (media, target, dir) = (item.media.clone(), path.to_path_buf(), staging.clone());
+    let (start, stop) =
+        (pipeline.decoder.start_s, pipeline.decoder.start_s + pipeline.decoder.duration_s.unwrap_or(0.0));
+    let id = step.entry.descriptor.id;
+    let rendered = match stored {
+        Some(stored) => {
+            let params: Params = serde_json::from_value(step.params.clone()).map_err(internal)?;
+            tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let png = dir.join("tile.png");
+                let canvas = stored_tile(&stored, start, stop, log, &params).map_err(|e| e.to_string())?;
+                std::fs::write(&png, canvas.png()).map_err(|e| e.to_string())?;
+                crate::storage::files::put_in_place(&png, &target).map_err(|e| e.to_string())
+            })
+            .await
+        }
+        None => {
+            tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+                let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
+                crate::pipeline::run(&pipeline, &crate::media::Input::File(media.path()), &options)
+                    .map_err(|e| e.to_string())?;
+                crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target).map_err(|e| e.to_string())
+            })
+            .await
         }
     }
-    ctx.state.cache.touch(&tile);
-    super::media::serve_file(&ctx, &tile, "image/png").await.map(cacheable)
+    .map_err(internal)?;
+    let _ = std::fs::remove_dir_all(&staging);
+    rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
+    let (cache, placed) = (ctx.state.cache.clone(), path.to_path_buf());
+    let _ = tokio::task::spawn_blocking(move || cache.added(&placed)).await;
+    Ok(())
 }
 
 /// A tile of `start..stop` s drawn from a stored coarse spectrogram, reading only the columns
