@@ -80,8 +80,11 @@ pub fn check_source(source: &str, live: &LiveConfig, server: SocketAddr) -> Resu
     }
     match Input::parse(source) {
         Input::Launch(desc) => check_launch(&desc, live),
-        Input::File(path) => check_file(&path, &live.media_roots).map(|_| ()),
-        Input::Uri(uri) => Egress { allow_private: live.api_private_uris, server }.check_uri(&uri).map(|_| ()),
+        Input::File(path) => check_file(&path, &live.media_roots).map(|_| ()).map_err(|e| format!("source: {e}")),
+        Input::Uri(uri) => Egress { allow_private: live.api_private_uris, server }
+            .check_uri(&uri)
+            .map(|_| ())
+            .map_err(|e| format!("source: {e}")),
     }
 }
 

@@ -8,7 +8,7 @@
 //!   goes through [`crate::media::gst::fetch`]'s guard, so a name whose address changes in
 //!   between (DNS rebinding) reaches nothing it may not.
 //!
-//! Messages start with `source:` and name what was refused; a missing path gets the same answer
+//! Messages name what was refused (callers say which field it came from); a missing path gets the same answer
 //! as one outside the roots (whether a file exists on the server is none of a client's
 //! business).
 
@@ -30,19 +30,17 @@ impl Egress {
     pub fn check_uri(&self, uri: &str) -> Result<(String, u16), String> {
         let scheme = crate::media::input::uri_scheme(uri).unwrap_or_default().to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
-            return Err(format!("source: `{scheme}://` URIs are not allowed through the API (http and https only)"));
+            return Err(format!("`{scheme}://` URIs are not allowed through the API (http and https only)"));
         }
         let authority = uri.split_once("://").map_or("", |(_, rest)| rest).split(['/', '?', '#']).next().unwrap_or("");
         let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let default_port = if scheme == "https" { 443 } else { 80 };
         let (host, port) =
-            split_host_port(host_port, default_port).ok_or_else(|| format!("source: `{uri}` has no valid host"))?;
-        let addrs: Vec<SocketAddr> = (host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| format!("source: cannot resolve `{host}`: {e}"))?
-            .collect();
+            split_host_port(host_port, default_port).ok_or_else(|| format!("`{uri}` has no valid host"))?;
+        let addrs: Vec<SocketAddr> =
+            (host.as_str(), port).to_socket_addrs().map_err(|e| format!("cannot resolve `{host}`: {e}"))?.collect();
         if addrs.is_empty() {
-            return Err(format!("source: `{host}` has no address"));
+            return Err(format!("`{host}` has no address"));
         }
         for addr in addrs {
             self.check_address(&host, addr)?;
@@ -57,12 +55,12 @@ impl Egress {
         let is_server = addr.port() == server.port() && (ip.is_loopback() || ip.is_unspecified() || ip == server.ip());
         if is_server {
             return Err(format!(
-                "source: `{host}` is this server itself (a source cannot be the server's own streams: it would wait on itself)"
+                "`{host}` is this server itself (a source cannot be the server's own streams: it would wait on itself)"
             ));
         }
         if !self.allow_private && !is_public(ip) {
             return Err(format!(
-                "source: `{host}` is a loopback, private or link-local address ({ip}), not allowed through the API (live.api_private_uris = false)"
+                "`{host}` is a loopback, private or link-local address ({ip}), not allowed through the API (live.api_private_uris = false)"
             ));
         }
         Ok(())
@@ -72,11 +70,11 @@ impl Egress {
 /// The answer for a path that is not a readable file under `roots`.
 fn outside(path: &Path, roots: &[PathBuf]) -> String {
     let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-    format!("source: `{}` is not under a media root ({})", path.display(), roots.join(", "))
+    format!("`{}` is not under a media root ({})", path.display(), roots.join(", "))
 }
 
 fn no_roots() -> String {
-    "source: files are not allowed through the API (live.media_roots is empty)".into()
+    "files are not allowed through the API (live.media_roots is empty)".into()
 }
 
 /// `path` with links and `..` resolved, if that is a file under one of `roots`: what a client

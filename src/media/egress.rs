@@ -39,20 +39,16 @@ impl Guard {
         let addr = listener.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let refused = Arc::new(Mutex::new(None));
-        let target = Target { egress, host: host.to_ascii_lowercase(), port };
-        let (stop2, refused2) = (stop.clone(), refused.clone());
+        let target = Target { egress, host: host.to_ascii_lowercase(), port, refused: refused.clone() };
+        let stop2 = stop.clone();
         let accept = std::thread::Builder::new().name("egress-guard".into()).spawn(move || {
             for conn in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (target, refused) = (target.clone(), refused2.clone());
-                let _ = std::thread::Builder::new().name("egress-conn".into()).spawn(move || {
-                    if let Err(why) = target.serve(conn) {
-                        refused.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
-                    }
-                });
+                let target = target.clone();
+                let _ = std::thread::Builder::new().name("egress-conn".into()).spawn(move || target.serve(conn));
             }
         })?;
         Ok(Guard { addr, stop, refused, accept: Some(accept) })
@@ -85,11 +81,24 @@ struct Target {
     egress: Egress,
     host: String,
     port: u16,
+    /// The first refusal's reason (the guard's).
+    refused: Arc<Mutex<Option<String>>>,
 }
 
 impl Target {
-    /// Serves one proxy connection; an error is why it was refused.
-    fn serve(&self, client: TcpStream) -> Result<(), String> {
+    /// Serves one proxy connection: forwards it, or records why not and answers 403.
+    fn serve(&self, client: TcpStream) {
+        let Ok(mut answer) = client.try_clone() else { return };
+        if let Err(why) = self.forward(client) {
+            // Recorded before the client hears, so the download's error can say why.
+            self.refused.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(why);
+            let _ = answer.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    }
+
+    /// Forwards one proxy connection to the target; an error is why it was refused (nothing
+    /// reached the target then).
+    fn forward(&self, client: TcpStream) -> Result<(), String> {
         client.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
         client.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
         let mut reader = BufReader::new(client.try_clone().map_err(|e| e.to_string())?);
@@ -116,16 +125,9 @@ impl Target {
         let default_port = if method == "CONNECT" { 443 } else { 80 };
         let (host, port) = split_authority(&authority, default_port);
         if host.to_ascii_lowercase() != self.host || port != self.port {
-            let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            return Err(format!("source: a connection to `{authority}` was asked for, not to the URL's host"));
+            return Err(format!("a connection to `{authority}` was asked for, not to the URL's host"));
         }
-        let upstream = match self.connect() {
-            Ok(s) => s,
-            Err(why) => {
-                let _ = client.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-                return Err(why);
-            }
-        };
+        let upstream = self.connect()?;
         let mut up = upstream.try_clone().map_err(|e| e.to_string())?;
         match forwarded {
             None => client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").map_err(|e| e.to_string())?,
@@ -150,9 +152,9 @@ impl Target {
     fn connect(&self) -> Result<TcpStream, String> {
         let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
             .to_socket_addrs()
-            .map_err(|e| format!("source: cannot resolve `{}`: {e}", self.host))?
+            .map_err(|e| format!("cannot resolve `{}`: {e}", self.host))?
             .collect();
-        let mut why = format!("source: `{}` has no address", self.host);
+        let mut why = format!("`{}` has no address", self.host);
         for addr in addrs {
             if let Err(e) = self.egress.check_address(&self.host, addr) {
                 why = e;
@@ -161,7 +163,7 @@ impl Target {
             let stream = match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
                 Ok(s) => s,
                 Err(e) => {
-                    why = format!("source: cannot connect to `{}` ({addr}): {e}", self.host);
+                    why = format!("cannot connect to `{}` ({addr}): {e}", self.host);
                     continue;
                 }
             };

@@ -13,6 +13,7 @@
 
 use super::auth::{Refused, bearer_token};
 use super::config::ChannelConfig;
+use super::errors::Status;
 use super::{AppState, Peer, error_reply};
 use crate::live::{CreateError, CreatedBy, admission};
 use serde_json::json;
@@ -115,11 +116,7 @@ async fn create_channel(
         Ok(Ok(channel)) => {
             warp::reply::with_status(warp::reply::json(&channel.status()), StatusCode::CREATED).into_response()
         }
-        Ok(Err(e @ CreateError::Exists(_))) => error_reply(StatusCode::CONFLICT, "channel_exists", &e.to_string()),
-        Ok(Err(e @ CreateError::Limit(_))) => {
-            error_reply(StatusCode::SERVICE_UNAVAILABLE, "too_many_channels", &e.to_string())
-        }
-        Ok(Err(e @ CreateError::Invalid(_))) => error_reply(StatusCode::BAD_REQUEST, "invalid_channel", &e.to_string()),
+        Ok(Err(e)) => error_reply(e.status(), e.code(), &e.to_string()),
         Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
     }
 }

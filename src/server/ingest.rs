@@ -13,6 +13,7 @@
 use super::AppState;
 use super::auth::{Refused, basic_password};
 use super::conn::{HEAD_TIMEOUT, Prefixed};
+use super::errors::Status;
 use crate::live::config::{ChannelConfig, MAX_ID_LEN, valid_channel_id};
 use crate::live::{AttachError, Channel, CreateError, CreatedBy};
 use std::net::SocketAddr;
@@ -150,17 +151,10 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
                 .unwrap_or_else(|e| Err(CreateError::Invalid(vec![e.to_string()])));
             match created {
                 Ok(c) => c,
-                Err(CreateError::Exists(_)) => {
-                    // Another source created it meanwhile: it has the mount.
-                    let msg = format!("`/{id}` already has a source");
-                    return respond(&mut stream, version, "409 Conflict", "source_busy", &msg).await;
-                }
-                Err(CreateError::Limit(e)) => {
-                    return respond(&mut stream, version, "503 Service Unavailable", "too_many_channels", &e).await;
-                }
+                // `Exists`: another source created it meanwhile, and has the mount.
                 Err(e) => {
-                    let e = e.to_string();
-                    return respond(&mut stream, version, "500 Internal Server Error", "channel_failed", &e).await;
+                    let status = format!("{} {}", e.status().as_u16(), e.status().canonical_reason().unwrap_or(""));
+                    return respond(&mut stream, version, &status, e.code(), &e.to_string()).await;
                 }
             }
         }

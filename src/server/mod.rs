@@ -20,6 +20,7 @@ mod api;
 mod auth;
 pub mod config;
 mod conn;
+mod errors;
 
 mod ingest;
 pub mod rest;

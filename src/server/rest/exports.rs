@@ -37,7 +37,7 @@ async fn hold_memory(ctx: &Ctx, paths: &[PathBuf]) -> Result<tokio::sync::OwnedS
         "converting {} MB of stored results (download them as JSON, or convert them with `timeside export`)",
         total.div_ceil(1_000_000)
     );
-    ctx.state.request_memory.hold(&what, total * MEMORY_PER_JSON_BYTE, MEMORY_WAIT).await.map_err(super::memory_refused)
+    ctx.state.request_memory.hold(&what, total * MEMORY_PER_JSON_BYTE, MEMORY_WAIT).await.map_err(ApiError::from)
 }
 
 /// Reads stored results, off the runtime, with the memory they hold (keep it until the reply

@@ -283,7 +283,7 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
                 tokio::task::spawn_blocking(move || crate::media::admission::check_file(&path, &live.media_roots))
                     .await
                     .map_err(|e| internal(e.to_string()))?
-                    .map_err(|e| ApiError::bad_request(e.replacen("source:", "source_url:", 1)))?;
+                    .map_err(|e| ApiError::bad_request(format!("source_url: {e}")))?;
             let name = checked.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             Ok((uuid, Location::MediaRoot(checked), name, new))
         }
@@ -298,11 +298,9 @@ async fn by_url(ctx: &Ctx, new: NewItem) -> Result<Received, ApiError> {
             let egress = crate::media::admission::Egress { allow_private: live.api_private_uris, server };
             let fetched = tokio::task::spawn_blocking(move || {
                 let limits = crate::media::gst::FetchLimits { max_bytes: max, max_time: FETCH_TIME, wanted: &wanted };
-                crate::media::gst::fetch(&uri, &target, &limits, egress).map_err(|e| match e {
-                    crate::media::MediaError::Refused { message, .. } => {
-                        ApiError::bad_request(message.replacen("source:", "source_url:", 1))
-                    }
-                    e => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "fetch_failed", e.to_string()),
+                crate::media::gst::fetch(&uri, &target, &limits, egress).map_err(|e| {
+                    let e = ApiError::from(e);
+                    ApiError { message: format!("source_url: {}", e.message), ..e }
                 })
             })
             .await

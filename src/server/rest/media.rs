@@ -19,8 +19,9 @@ use warp::http::{HeaderValue, StatusCode, header};
 
 /// Encoded bytes gathered before a chunk of a stream is sent.
 const STREAM_CHUNK: usize = 16 * 1024;
-/// Chunks waiting for a slow client; past that the encoder waits (and so does the decoder).
-const STREAM_QUEUE: usize = 16;
+/// Chunks waiting for a slow client; past that the encoder waits (and so does the decoder). Few:
+/// a client that stops reading is noticed once these and its socket's buffers are full.
+const STREAM_QUEUE: usize = 4;
 /// Bytes read per chunk of a file sent from disk.
 const FILE_CHUNK: usize = 256 * 1024;
 
@@ -88,8 +89,9 @@ pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item
     Ok((item, Arc::new(media)))
 }
 
-/// Hands an encoder's bytes to the HTTP body; a client that left, or that takes nothing for
-/// `timeout` (`server.stream_write_timeout_s`), stops the pass (and so frees its slot).
+/// Hands an encoder's bytes to the HTTP body; a client that left, or that has taken nothing for
+/// `timeout` (`server.stream_write_timeout_s`) when the queue is full, stops the pass (and so
+/// frees its slot).
 struct ChunkOutputs {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     cancel: CancelToken,
@@ -97,15 +99,20 @@ struct ChunkOutputs {
     runtime: tokio::runtime::Handle,
     /// Set when the client stalled: the body then ends with an error, not as if complete.
     stalled: Arc<std::sync::atomic::AtomicBool>,
+    /// When the body last took a chunk: the clock of the timeout, so that the time spent filling
+    /// the queue counts (a client that stopped reading is let go `timeout` after it stopped).
+    taken: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl OutputFactory for ChunkOutputs {
     fn open(&self, _: &str, _: &str) -> Result<Box<dyn ByteSink>, String> {
         let (tx, cancel, timeout) = (self.tx.clone(), self.cancel.clone(), self.timeout);
-        let (runtime, stalled) = (self.runtime.clone(), self.stalled.clone());
+        let (runtime, stalled, taken) = (self.runtime.clone(), self.stalled.clone(), self.taken.clone());
         Ok(Box::new(ChunkSink::new(STREAM_CHUNK, move |chunk| {
+            let since = taken.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+            let left = timeout.saturating_sub(since).max(std::time::Duration::from_millis(1));
             // On the pass's own (blocking) thread: waiting here waits for the client.
-            match runtime.block_on(tx.send_timeout(Ok(Bytes::from(chunk)), timeout)) {
+            match runtime.block_on(tx.send_timeout(Ok(Bytes::from(chunk)), left)) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::SendTimeoutError::Timeout(_)) => {
                     stalled.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -155,12 +162,14 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     let (tx, rx) = tokio::sync::mpsc::channel(STREAM_QUEUE);
     let cancel = CancelToken::default();
     let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let taken = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
     let outputs = ChunkOutputs {
         tx: tx.clone(),
         cancel: cancel.clone(),
         timeout: std::time::Duration::from_secs_f64(ctx.state.config.server.stream_write_timeout_s),
         runtime: tokio::runtime::Handle::current(),
         stalled: stalled.clone(),
+        taken: taken.clone(),
     };
     let uuid = item.uuid;
     let slot = transcode_slot(&ctx)?;
@@ -177,10 +186,13 @@ pub async fn stream(ctx: Ctx) -> Reply_ {
     });
     // The body holds the address's place as long as the response lives; a stalled client's
     // stream ends with an error (the connection is cut), not as if it were complete.
-    let body = futures_util::stream::unfold(Some((rx, stalled, place)), |state| async move {
-        let (mut rx, stalled, place) = state?;
+    let body = futures_util::stream::unfold(Some((rx, stalled, place, taken)), |state| async move {
+        let (mut rx, stalled, place, taken) = state?;
         match rx.recv().await {
-            Some(chunk) => Some((chunk, Some((rx, stalled, place)))),
+            Some(chunk) => {
+                *taken.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Instant::now();
+                Some((chunk, Some((rx, stalled, place, taken))))
+            }
             None if stalled.load(std::sync::atomic::Ordering::SeqCst) => {
                 Some((Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client took nothing")), None))
             }

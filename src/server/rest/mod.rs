@@ -21,7 +21,7 @@ mod users;
 mod visual;
 
 use super::{AppState, Peer, error_reply};
-use crate::storage::{PageRequest, StoreError, Viewer};
+use crate::storage::{PageRequest, Viewer};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
@@ -86,35 +86,14 @@ impl ApiError {
     }
 }
 
-/// A request refused its memory (`ondemand::memory`): 413 when it alone is too large, 503 with
-/// Retry-After when others hold the budget.
-pub fn memory_refused(e: crate::ondemand::memory::Refused) -> ApiError {
-    match e {
-        crate::ondemand::memory::Refused::TooLarge { .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+/// Every typed error of the layers below, as its one status and code (`server::errors`).
+impl<E: crate::server::errors::Status> From<E> for ApiError {
+    fn from(e: E) -> ApiError {
+        let (status, code, message) = (e.status(), e.code(), e.to_string());
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %message, "request failed");
         }
-        crate::ondemand::memory::Refused::Busy => {
-            ApiError { retry_after_s: Some(2), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()) }
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
-        let message = e.to_string();
-        match e {
-            StoreError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-            StoreError::Invalid(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", message),
-            StoreError::Media(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", message),
-            StoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
-            StoreError::Gone(_) => ApiError::new(StatusCode::GONE, "media_missing", message),
-            StoreError::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::Quota { retry_after_s, .. } => ApiError::too_many("quota", message, retry_after_s),
-            StoreError::Io(_) | StoreError::Db(_) => {
-                tracing::error!(error = %message, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-            }
-        }
+        ApiError { retry_after_s: e.retry_after_s(), ..ApiError::new(status, code, message) }
     }
 }
 

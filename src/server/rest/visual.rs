@@ -192,12 +192,8 @@ async fn window_peaks(
     }
     // Every decoded sample is kept as a min/max pair of i16 until binned: 4 bytes a sample.
     let bytes = frames * u64::from(item.channels.max(1)) * 4;
-    let memory = ctx
-        .state
-        .request_memory
-        .hold("this decoded window", bytes, DECODE_SLOT_WAIT)
-        .await
-        .map_err(super::memory_refused)?;
+    let memory =
+        ctx.state.request_memory.hold("this decoded window", bytes, DECODE_SLOT_WAIT).await.map_err(ApiError::from)?;
     let slot = decode_slot(ctx).await?;
     let (media, rate) = (item.media.clone(), item.samplerate);
     let decoded = tokio::task::spawn_blocking(move || {
@@ -402,7 +398,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
         .request_memory
         .hold("this spectrogram tile", bytes, DECODE_SLOT_WAIT)
         .await
-        .map_err(super::memory_refused)?;
+        .map_err(ApiError::from)?;
     let png = tokio::task::spawn_blocking(move || {
         let _memory = memory;
         let (width, height, rgba) = crate::render::decode_png(&std::fs::read(&path)?)?;
