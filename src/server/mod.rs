@@ -16,7 +16,6 @@
 //! Channels run on their own threads, in `live::Channels`; this module only reads their
 //! broadcasts and events.
 
-mod api;
 mod auth;
 pub mod config;
 mod conn;
@@ -433,14 +432,10 @@ pub fn routes(
         .and(warp::header::optional::<String>("icy-metadata"))
         .and(with_state(state.clone()))
         .map(live_stream);
-    let health = warp::path!("api" / "v1" / "health").and(warp::get()).and(with_state(state.clone())).map(health);
-    let live_status =
-        warp::path!("api" / "v1" / "live").and(warp::get()).and(with_state(state.clone())).map(live_status);
     let icecast_status =
         warp::path!("status-json.xsl").and(warp::get()).and(with_state(state.clone())).map(status::icecast_status);
     let metrics = warp::path!("metrics").and(warp::get()).and(with_state(state.clone())).then(status::metrics);
     let preflight = warp::path!("live" / String).and(warp::options()).map(|_: String| cors_preflight());
-    let api = api::routes(state.clone());
     let rest = rest::filter(state.clone()).boxed();
     let docs = warp::path!("api" / "docs")
         .and(warp::get())
@@ -486,15 +481,9 @@ pub fn routes(
     live_stream
         .or(web::routes())
         .unify()
-        .or(api)
-        .unify()
         .or(docs)
         .unify()
         .or(admin_metadata)
-        .unify()
-        .or(health)
-        .unify()
-        .or(live_status)
         .unify()
         .or(icecast_status)
         .unify()
@@ -529,22 +518,6 @@ async fn not_found(err: warp::Rejection) -> Result<warp::reply::Response, std::c
 }
 
 /// GET /api/v1/health
-fn health(state: Arc<AppState>) -> warp::reply::Response {
-    warp::reply::json(&json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": state.started.elapsed().as_secs_f64(),
-        "channels": state.channel_list().len(),
-    }))
-    .into_response()
-}
-
-/// GET /api/v1/live
-fn live_status(state: Arc<AppState>) -> warp::reply::Response {
-    let channels: Vec<serde_json::Value> = state.channel_list().iter().map(|c| c.status()).collect();
-    warp::reply::json(&json!({ "channels": channels })).into_response()
-}
-
 /// OPTIONS /live/<...>: browsers ask before sending `Icy-MetaData` from a page.
 fn cors_preflight() -> warp::reply::Response {
     let mut r = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();

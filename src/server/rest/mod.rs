@@ -11,6 +11,7 @@ mod annotations;
 mod catalog;
 mod exports;
 mod items;
+mod live;
 mod media;
 pub mod openapi;
 pub use media::TranscodeLocks;
@@ -533,6 +534,27 @@ pub static ROUTES: &[Route] = &[
         exports::result_visual
     ),
     route!("GET", "/openapi.json", Read, "This API as an OpenAPI 3 document", &[], None, openapi::document),
+    route!("GET", "/health", Read, "The server's health: version, uptime, channels", &[], None, live::health),
+    route!("GET", "/live", Read, "Live channels and their mounts, listeners and source", &[], None, live::list),
+    route!("GET", "/live/{id}", Read, "One live channel's status", &[], None, live::get),
+    route!(
+        "POST",
+        "/live",
+        Write,
+        "Create a live channel (admins): the fields of a [[channels]] entry; its source is checked",
+        &[],
+        Some(live::create_schema),
+        live::create
+    ),
+    route!(
+        "DELETE",
+        "/live/{id}",
+        Write,
+        "Stop a live channel (admins); its listeners' streams end",
+        &[],
+        None,
+        live::delete
+    ),
 ];
 
 /// Matches `path` (segments after `/api/v1`) against a route's pattern.
@@ -587,8 +609,8 @@ pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
         )
 }
 
-/// First path segments under `/api/v1/` that other filters serve.
-const OTHER_OWNERS: &[&str] = &["live", "health", "ws"];
+/// First path segments under `/api/v1/` that other filters serve: the WebSocket upgrade.
+const OTHER_OWNERS: &[&str] = &["ws"];
 
 fn boxed<S, B>(body: S) -> BodyStream
 where
@@ -623,8 +645,7 @@ async fn dispatch(
     let Some((route, params)) = found else {
         return if allowed.is_empty() {
             if OTHER_OWNERS.contains(&segments[0]) {
-                // The live API's, health's, WebSocket's: their rejection (a body too large for
-                // the live API, say) stands.
+                // The WebSocket route's: its rejection stands.
                 Err(warp::reject::not_found())
             } else {
                 Ok(error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no endpoint /api/v1/{path}")))
