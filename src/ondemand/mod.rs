@@ -3,8 +3,8 @@
 //! limits ([`limits`]), and running a job's pass in a process of its own, where running out
 //! of memory or a crash ends that job alone ([`isolated`]), what one client address may hold
 //! at once ([`per_address`]), the byte-budgeted cache of transcodes and tiles ([`cache`]), the
-//! grid spectrogram tiles are kept on ([`tiles`]), and the memory requests hold while they run
-//! ([`memory`]).
+//! grid spectrogram tiles are kept on and how they are drawn ([`tiles`]), transcodes
+//! ([`transcode`]), and the memory requests hold while they run ([`memory`]).
 
 pub mod cache;
 pub mod isolated;
@@ -12,6 +12,7 @@ pub mod limits;
 pub mod memory;
 pub mod per_address;
 pub mod tiles;
+pub mod transcode;
 
 pub use limits::{LimitError, Limits};
 

@@ -9,6 +9,12 @@
 //! (16..4096), its width the next power of two of the pixels the asked density needs over the
 //! tiles (16..16384), halved while width × height is over 2^24.
 
+use crate::media::DecodeOptions;
+use crate::peaks::coarse_spectrogram::{BINS, CoarseSpectrogram};
+use crate::pipeline::{CompiledPipeline, PipelineSpec, StepSpec};
+use crate::processors::graphers::spectrogram_image::{Columns, Look, Params, Scale, draw};
+use std::path::Path;
+
 /// A window of an item and the size of its image.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Window {
@@ -64,6 +70,54 @@ pub fn snap(want: &Window, duration: f64) -> GridTile {
 
 fn side(asked: u32, max: u32) -> u32 {
     asked.clamp(MIN_SIDE, max).next_power_of_two().min(max)
+}
+
+/// The one-step pipeline that draws `window` (at its size) with spectrogram grapher `id`;
+/// its problems (sizes, frequencies) otherwise.
+pub fn pipeline(
+    id: &str,
+    window: &Window,
+    n_fft: usize,
+    hop: usize,
+    frequencies: &serde_json::Map<String, serde_json::Value>,
+) -> Result<CompiledPipeline, Vec<String>> {
+    let mut params = serde_json::json!({ "width": window.width, "height": window.height, "hop": hop, "n_fft": n_fft });
+    params.as_object_mut().into_iter().for_each(|p| p.extend(frequencies.clone()));
+    let decoder =
+        DecodeOptions { start_s: window.start, duration_s: Some(window.stop - window.start), ..Default::default() };
+    let spec = PipelineSpec { decoder, processors: vec![StepSpec { id: id.into(), params }], ..Default::default() };
+    spec.compile("query").map_err(|e| e.problems)
+}
+
+/// Draws `window` from a stored coarse spectrogram at `stored` (reading only the columns of
+/// the window, keeping at most twice the image's width of them) and puts the PNG in place at
+/// `target`, going through `staging` (made, then removed). Blocking.
+pub fn draw_stored(
+    stored: &Path,
+    window: &Window,
+    log: bool,
+    params: &Params,
+    staging: &Path,
+    target: &Path,
+) -> Result<(), String> {
+    let drawn = (|| {
+        let file = CoarseSpectrogram::open(stored)?;
+        let column_s = f64::from(file.frames_per_column) / f64::from(file.sample_rate);
+        let first = (window.start / column_s).floor() as u64;
+        let end = (window.stop / column_s).ceil() as u64;
+        let mut columns = Columns::new(params.width as usize, BINS);
+        file.read(first, end.saturating_sub(first), |powers| columns.push_powers(powers.iter().copied()))?;
+        let (powers, count) = columns.finish();
+        let look = Look::new(if log { Scale::Log } else { Scale::Linear }, file.sample_rate, params);
+        let canvas = draw(&powers, count, window.stop - window.start, &look, params);
+        std::fs::create_dir_all(staging)?;
+        let png = staging.join("tile.png");
+        std::fs::write(&png, canvas.png())?;
+        crate::storage::files::put_in_place(&png, target)
+    })()
+    .map_err(|e: std::io::Error| e.to_string());
+    let _ = std::fs::remove_dir_all(staging);
+    drawn
 }
 
 /// The part of a tile image (straight RGBA, `tile`'s size) that `want` spans, resampled to

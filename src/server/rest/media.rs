@@ -6,7 +6,8 @@
 use super::{ApiError, Ctx, Reply_};
 use crate::media::sink::{ByteSink, ChunkSink};
 use crate::media::{DecodeOptions, Input};
-use crate::pipeline::{CancelToken, PipelineSpec, RunOptions, StepSpec};
+use crate::ondemand::transcode;
+use crate::pipeline::{CancelToken, RunOptions};
 use crate::processors::encoders::OutputFactory;
 use crate::processors::encoders::formats::{self, Format};
 use crate::storage::files;
@@ -25,19 +26,14 @@ const STREAM_QUEUE: usize = 4;
 /// Bytes read per chunk of a file sent from disk.
 const FILE_CHUNK: usize = 256 * 1024;
 
-/// The pipeline that encodes to `format` into `file_name`, from `decoder`'s segment.
+/// The engine's transcode pipeline; a format it cannot build is the server's fault.
 fn transcode_pipeline(
     format: &Format,
     decoder: DecodeOptions,
     file_name: &str,
 ) -> Result<crate::pipeline::CompiledPipeline, ApiError> {
-    let mut params = serde_json::json!({ "file_name": file_name });
-    if let Some(c) = format.container {
-        params["container"] = c.into();
-    }
-    PipelineSpec { decoder, processors: vec![StepSpec { id: format.encoder.into(), params }], ..Default::default() }
-        .compile(format.name)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    transcode::pipeline(format, decoder, file_name)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
 }
 
 fn format_of(ext: &str, streaming: bool) -> Result<&'static Format, ApiError> {
@@ -230,7 +226,15 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     if !target.exists() {
         ctx.state
             .cache
-            .admit(&format!("download/{ext}"), transcode_bytes(format, &item))
+            .admit(
+                &format!("download/{ext}"),
+                transcode::max_bytes(
+                    format,
+                    item.audio_duration.unwrap_or(0.0),
+                    item.samplerate.max(0) as u32,
+                    item.channels.max(0) as u16,
+                ),
+            )
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_large", e.to_string()))?;
         // One transcode per file at a time; others wait for it and then read it.
         let lock = ctx.state.transcodes.lock(&target);
@@ -247,32 +251,16 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     Ok(response)
 }
 
-/// At most how many bytes a complete transcode of `item` to `format` holds: 16-bit PCM for the
-/// lossless formats (FLAC is smaller, never larger), 320 kbit/s for the lossy ones.
-fn transcode_bytes(format: &Format, item: &crate::storage::items::Item) -> u64 {
-    let seconds = item.audio_duration.unwrap_or(0.0).max(0.0);
-    let per_second = match format.name {
-        "wav" | "flac" => (item.samplerate.max(1) * item.channels.max(1) * 2) as f64,
-        _ => 40_000.0,
-    };
-    (seconds * per_second) as u64 + 64 * 1024
-}
-
 async fn transcode_file(ctx: &Ctx, format: &'static Format, source: Media, target: &Path) -> Result<(), ApiError> {
     let staging = ctx.state.store.files.temp("transcode");
     let file_name = format!("audio.{}", format.name);
     let pipeline = transcode_pipeline(format, DecodeOptions::default(), &file_name)?;
-    let dir = staging.clone();
-    let ran = tokio::task::spawn_blocking(move || {
-        let input = Input::File(source.path());
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let options = RunOptions { output_dir: Some(&dir), ..Default::default() };
-        crate::pipeline::run(&pipeline, &input, &options).map_err(|e| e.to_string())
+    let placed_at = target.to_path_buf();
+    let placed = tokio::task::spawn_blocking(move || {
+        transcode::run_into(&pipeline, &Input::File(source.path()), &staging, &file_name, &placed_at)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let placed = ran.and_then(|_| files::put_in_place(&staging.join(&file_name), target).map_err(|e| e.to_string()));
-    let _ = std::fs::remove_dir_all(&staging);
     if placed.is_ok() {
         let (cache, target) = (ctx.state.cache.clone(), target.to_path_buf());
         let _ = tokio::task::spawn_blocking(move || cache.added(&target)).await;

@@ -9,7 +9,7 @@
 //! exists, are decoded on demand from a seek, up to `items.decode_window_max_s` of audio.
 
 use super::{ApiError, Ctx, Reply_, json};
-use crate::peaks::coarse_spectrogram::{BINS, CoarseSpectrogram, N_FFT, spectra_per_column};
+use crate::peaks::coarse_spectrogram::{N_FFT, spectra_per_column};
 use crate::peaks::pyramid::Pyramid;
 use crate::peaks::{Bits, Peaks, window};
 use crate::processors::graphers::{coarse_spectrogram, peaks_pyramid};
@@ -418,7 +418,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     Ok(cacheable(response))
 }
 
-/// The one-step pipeline that draws `window` at its size.
+/// The engine's tile pipeline; what it refuses (sizes, frequencies) is the client's to fix.
 fn tile_pipeline(
     id: &str,
     window: &crate::ondemand::tiles::Window,
@@ -426,15 +426,8 @@ fn tile_pipeline(
     hop: usize,
     frequencies: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<crate::pipeline::CompiledPipeline, ApiError> {
-    let mut params = serde_json::json!({ "width": window.width, "height": window.height, "hop": hop, "n_fft": n_fft });
-    params.as_object_mut().into_iter().for_each(|p| p.extend(frequencies.clone()));
-    let seconds = window.stop - window.start;
-    let spec = crate::pipeline::PipelineSpec {
-        decoder: crate::media::DecodeOptions { start_s: window.start, duration_s: Some(seconds), ..Default::default() },
-        processors: vec![crate::pipeline::StepSpec { id: id.into(), params }],
-        ..Default::default()
-    };
-    spec.compile("query").map_err(|e| ApiError::bad_parameter(e.problems.join("; ")))
+    crate::ondemand::tiles::pipeline(id, window, n_fft, hop, frequencies)
+        .map_err(|problems| ApiError::bad_parameter(problems.join("; ")))
 }
 
 /// Renders a grid tile into the cache at `path`, from the stored coarse spectrogram if given,
@@ -461,63 +454,37 @@ async fn render_tile(
     }
     // Drawing from stored columns takes CPU too: the same slots bound it.
     let slot = decode_slot(ctx).await?;
-    let staging = ctx.state.store.files.temp("tile");
-    let (media, target, dir) = (item.media.clone(), path.to_path_buf(), staging.clone());
-    let (start, stop) =
-        (pipeline.decoder.start_s, pipeline.decoder.start_s + pipeline.decoder.duration_s.unwrap_or(0.0));
+    let (media, target, dir) = (item.media.clone(), path.to_path_buf(), ctx.state.store.files.temp("tile"));
+    let window = crate::ondemand::tiles::Window {
+        start: pipeline.decoder.start_s,
+        stop: pipeline.decoder.start_s + pipeline.decoder.duration_s.unwrap_or(0.0),
+        width: 0,
+        height: 0,
+    };
     let id = step.entry.descriptor.id;
     let rendered = match stored {
         Some(stored) => {
             let params: Params = serde_json::from_value(step.params.clone()).map_err(internal)?;
             tokio::task::spawn_blocking(move || {
                 let _slot = slot;
-                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                let png = dir.join("tile.png");
-                let canvas = stored_tile(&stored, start, stop, log, &params).map_err(|e| e.to_string())?;
-                std::fs::write(&png, canvas.png()).map_err(|e| e.to_string())?;
-                crate::storage::files::put_in_place(&png, &target).map_err(|e| e.to_string())
+                crate::ondemand::tiles::draw_stored(&stored, &window, log, &params, &dir, &target)
             })
             .await
         }
         None => {
             tokio::task::spawn_blocking(move || {
                 let _slot = slot;
-                std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-                let options = crate::pipeline::RunOptions { output_dir: Some(&dir), ..Default::default() };
-                crate::pipeline::run(&pipeline, &crate::media::Input::File(media.path()), &options)
-                    .map_err(|e| e.to_string())?;
-                crate::storage::files::put_in_place(&dir.join(format!("{id}.png")), &target).map_err(|e| e.to_string())
+                let input = crate::media::Input::File(media.path());
+                crate::ondemand::transcode::run_into(&pipeline, &input, &dir, &format!("{id}.png"), &target)
             })
             .await
         }
     }
     .map_err(internal)?;
-    let _ = std::fs::remove_dir_all(&staging);
     rendered.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "render_failed", e))?;
     let (cache, placed) = (ctx.state.cache.clone(), path.to_path_buf());
     let _ = tokio::task::spawn_blocking(move || cache.added(&placed)).await;
     Ok(())
-}
-
-/// A tile of `start..stop` s drawn from a stored coarse spectrogram, reading only the columns
-/// of the window and keeping at most twice the tile's width of them. Blocking.
-fn stored_tile(
-    path: &std::path::Path,
-    start: f64,
-    stop: f64,
-    log: bool,
-    params: &crate::processors::graphers::spectrogram_image::Params,
-) -> std::io::Result<crate::render::Canvas> {
-    use crate::processors::graphers::spectrogram_image::{Columns, Look, Scale, draw};
-    let stored = CoarseSpectrogram::open(path)?;
-    let column_s = f64::from(stored.frames_per_column) / f64::from(stored.sample_rate);
-    let first = (start / column_s).floor() as u64;
-    let end = (stop / column_s).ceil() as u64;
-    let mut columns = Columns::new(params.width as usize, BINS);
-    stored.read(first, end.saturating_sub(first), |powers| columns.push_powers(powers.iter().copied()))?;
-    let (powers, count) = columns.finish();
-    let look = Look::new(if log { Scale::Log } else { Scale::Linear }, stored.sample_rate, params);
-    Ok(draw(&powers, count, stop - start, &look, params))
 }
 
 /// Windows of an item do not change while it exists (its media is never replaced): clients
