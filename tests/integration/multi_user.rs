@@ -701,14 +701,20 @@ async fn behind_a_proxy_lockouts_are_per_client_and_admins_manage_channels() {
     server.shutdown().await;
 }
 
-/// Makes a `level` preset (with `event_period_s`) and an experience of it, both public or
-/// both private: the experience's uuid and the preset's.
-async fn level_experience(addr: std::net::SocketAddr, token: &str, period: f64, public: bool) -> (String, String) {
-    let preset = json!({ "processor": "level", "parameters": { "event_period_s": period }, "is_public": public });
+/// Makes a preset of `processor` with `parameters` and an experience of it, both public or both
+/// private: the experience's uuid and the preset's.
+async fn experience_of(
+    addr: std::net::SocketAddr,
+    token: &str,
+    processor: &str,
+    parameters: serde_json::Value,
+    public: bool,
+) -> (String, String) {
+    let preset = json!({ "processor": processor, "parameters": parameters, "is_public": public });
     let r = http::json(addr, "POST", "/api/v1/presets", Some(token), &preset).await;
     assert_eq!(r.status, 201, "{}", r.text());
     let preset = r.json()["uuid"].as_str().expect("uuid").to_string();
-    let experience = json!({ "title": format!("level {period}"), "presets": [preset], "is_public": public });
+    let experience = json!({ "title": format!("{processor} {parameters}"), "presets": [preset], "is_public": public });
     let r = http::json(addr, "POST", "/api/v1/experiences", Some(token), &experience).await;
     assert_eq!(r.status, 201, "{}", r.text());
     (r.json()["uuid"].as_str().expect("uuid").to_string(), preset)
@@ -734,7 +740,7 @@ async fn results_belong_to_their_task_author_and_private_things_stay_private() {
     let bob = user(&server, "bob", false).await;
     let public = upload(addr, &ada, &tone(env.path(), "public.wav", 1.0), &[("is_public", "true")]).await;
     let public = public["uuid"].as_str().expect("uuid").to_string();
-    let (experience, _) = level_experience(addr, &ada, 0.1, true).await;
+    let (experience, _) = experience_of(addr, &ada, "level", json!({ "event_period_s": 0.1 }), true).await;
     let run = |token: String, experience: String| {
         let item = public.clone();
         async move {
@@ -766,7 +772,8 @@ async fn results_belong_to_their_task_author_and_private_things_stay_private() {
     assert_eq!(shown(None).await.len(), 1);
 
     // A private preset run on a public item: its author sees the result, nobody else does.
-    let (private_experience, private_preset) = level_experience(addr, &ada, 0.25, false).await;
+    let (private_experience, private_preset) =
+        experience_of(addr, &ada, "level", json!({ "event_period_s": 0.25 }), false).await;
     let private_task = run(ada.clone(), private_experience).await;
     let private_row = task_results(addr, &ada, &private_task).await[0].clone();
     assert_eq!(private_row["parameters"]["event_period_s"], json!(0.25));
@@ -885,11 +892,7 @@ async fn an_outcome_the_database_refuses_for_a_while_is_stored_once_it_can_be() 
     let addr = server.addr;
     let ada = user(&server, "ada", false).await;
     let item = upload(addr, &ada, &tone(env.path(), "minute.wav", 60.0), &[]).await;
-    let preset = json!({ "processor": "pitch", "is_public": false });
-    let preset = http::json(addr, "POST", "/api/v1/presets", Some(&ada), &preset).await.json();
-    let experience = json!({ "title": "pitch", "presets": [preset["uuid"]], "is_public": false });
-    let experience = http::json(addr, "POST", "/api/v1/experiences", Some(&ada), &experience).await.json();
-    let experience = experience["uuid"].as_str().expect("uuid").to_string();
+    let (experience, _) = experience_of(addr, &ada, "pitch", json!({}), false).await;
     let task =
         crate::on_demand::run_task(addr, &ada, &experience, ("item", item["uuid"].as_str().expect("uuid"))).await;
     let task = task["uuid"].as_str().expect("uuid").to_string();
