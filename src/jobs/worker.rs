@@ -284,8 +284,9 @@ async fn run_job(ctx: &Context, job: &Job, owner: &str, stopped: &mut tokio::syn
 /// Longest wait between two tries to store a job's outcome.
 const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// Stores the job's outcome, trying again while the database refuses the write (a full disk,
-/// a database locked for longer than its busy timeout): the job keeps its lease meanwhile, so
+/// Stores the job's outcome, trying again while the database refuses the write for now (a full
+/// disk, a database locked for longer than its busy timeout: `DbError::is_transient`; any
+/// other error is final): the job keeps its lease meanwhile, so
 /// it is neither left `running` nor run again. Logs the first failure and the recovery, not
 /// every try. `None`: the server stops before it could be stored (the caller releases the job).
 async fn store_outcome(
@@ -302,7 +303,7 @@ async fn store_outcome(
     loop {
         let attempt = queue::finish(&ctx.store, job, owner, outcome, error, results).await;
         match attempt {
-            Err(StoreError::Db(e)) => {
+            Err(StoreError::Db(e)) if e.is_transient() => {
                 failures += 1;
                 if failures == 1 {
                     tracing::warn!(job = %job.uuid, error = %e, "cannot store the job's outcome; trying again until the database takes it");

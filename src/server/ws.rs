@@ -114,17 +114,30 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer, token_
                 break;
             }
             change = access.recv() => {
-                let lagged = matches!(change, Err(tokio::sync::broadcast::error::RecvError::Lagged(_)));
-                let change = change.ok().and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok());
-                let user = change.as_ref().and_then(|c| c["user"].as_str().map(str::to_string));
-                if user.is_some() && user == viewer.user.map(|u| u.to_string()) {
-                    let _ = tx.send(Message::close_with(1008u16, "the token was revoked: log in again")).await;
-                    break;
-                }
-                // A missed change may have been anyone's: every item topic is checked again.
-                let item = change.as_ref().and_then(|c| c["item"].as_str().map(|i| format!("item:{i}")));
+                use tokio::sync::broadcast::error::RecvError;
+                let recheck = match change {
+                    Ok(event) => {
+                        let change = serde_json::from_str::<serde_json::Value>(&event).unwrap_or_default();
+                        let user = change["user"].as_str();
+                        if user.is_some() && user.map(str::to_string) == viewer.user.map(|u| u.to_string()) {
+                            let _ = tx.send(Message::close_with(1008u16, "the token was revoked: log in again")).await;
+                            break;
+                        }
+                        match change["item"].as_str() {
+                            Some(item) => Recheck::One(format!("item:{item}")),
+                            None => continue,
+                        }
+                    }
+                    // A missed change may have been anyone's: every item topic is checked again.
+                    Err(RecvError::Lagged(_)) => Recheck::All,
+                    // Never while this receiver lives; should it happen, listen again.
+                    Err(RecvError::Closed) => {
+                        access = state.topics.subscribe(crate::events::ACCESS);
+                        continue;
+                    }
+                };
                 let mut failed = false;
-                for out in drop_unseen(item.filter(|_| !lagged), &state, &viewer, &mut forwards).await {
+                for out in drop_unseen(recheck, &state, &viewer, &mut forwards).await {
                     failed |= tx.send(out).await.is_err();
                 }
                 if failed {
@@ -173,17 +186,23 @@ fn forward(
     })
 }
 
-/// Stops following the item topics (`topic`, or every one if `None`) that `viewer` may no
-/// longer see; returns what to tell the client.
+/// Which followed item topics to check again after a change of access.
+enum Recheck {
+    One(String),
+    All,
+}
+
+/// Stops following the item topics of `recheck` that `viewer` may no longer see; returns what
+/// to tell the client.
 async fn drop_unseen(
-    topic: Option<String>,
+    recheck: Recheck,
     state: &AppState,
     viewer: &Viewer,
     forwards: &mut HashMap<String, tokio::task::JoinHandle<()>>,
 ) -> Vec<Message> {
-    let followed: Vec<String> = match topic {
-        Some(t) => forwards.contains_key(&t).then_some(t).into_iter().collect(),
-        None => forwards.keys().filter(|t| t.starts_with("item:")).cloned().collect(),
+    let followed: Vec<String> = match recheck {
+        Recheck::One(t) => forwards.contains_key(&t).then_some(t).into_iter().collect(),
+        Recheck::All => forwards.keys().filter(|t| t.starts_with("item:")).cloned().collect(),
     };
     let mut out = Vec::new();
     for topic in followed {

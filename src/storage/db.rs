@@ -63,6 +63,26 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
+impl DbError {
+    /// Whether the same write may succeed later: the database is busy, locked, out of space or
+    /// unreachable for now (not a statement it refuses for what it says).
+    pub fn is_transient(&self) -> bool {
+        let DbError::Query(e) = self else { return false };
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => {
+                let code = d.code().unwrap_or_default();
+                // SQLite: BUSY, LOCKED, IOERR, FULL (extended codes keep the primary code in
+                // their low byte). PostgreSQL: insufficient resources (53...), serialization and
+                // deadlock (40...), connection and shutdown (08..., 57P0...).
+                let sqlite = code.parse::<i64>().ok().map(|c| c & 0xff);
+                matches!(sqlite, Some(5 | 6 | 10 | 13)) || ["53", "40", "08", "57P"].iter().any(|p| code.starts_with(p))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The URL of the default database in `data_dir`.
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("timeside.db").display())
