@@ -101,8 +101,6 @@ fn under_roots(real: &Path, roots: &[PathBuf]) -> bool {
 #[derive(Debug)]
 pub struct OpenedFile {
     file: std::fs::File,
-    /// Where the opened file is (links resolved), for messages.
-    pub real: PathBuf,
 }
 
 impl OpenedFile {
@@ -110,18 +108,6 @@ impl OpenedFile {
     pub fn path(&self) -> PathBuf {
         use std::os::fd::AsRawFd;
         PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()))
-    }
-
-    pub fn file(&self) -> &std::fs::File {
-        &self.file
-    }
-
-    pub fn len(&self) -> u64 {
-        self.file.metadata().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -139,12 +125,13 @@ pub fn open_file(path: &Path, roots: &[PathBuf]) -> Result<OpenedFile, String> {
         .open(path)
         .map_err(|_| outside(path, roots))?;
     let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    let opened = OpenedFile { real: PathBuf::new(), file };
+    let opened = OpenedFile { file };
+    // Where the open descriptor's file is, links resolved: what is read, whatever the path.
     let real = std::fs::read_link(opened.path()).map_err(|_| outside(path, roots))?;
     if !regular || !under_roots(&real, roots) {
         return Err(outside(path, roots));
     }
-    Ok(OpenedFile { real, ..opened })
+    Ok(opened)
 }
 
 /// `host[:port]` or `[v6][:port]`.
