@@ -15,7 +15,6 @@ use super::cache;
 use super::queue::{self, Job, Lease, QueueConfig};
 use crate::events::{Body, Topics};
 use crate::ondemand::{Limits, isolated};
-use crate::pipeline::PipelineSpec;
 use crate::processors::cost::AudioShape;
 use crate::processors::registry::Factory;
 use crate::storage::processing::Experience;
@@ -395,12 +394,11 @@ async fn execute(
     // The pass: every effect (they shape what follows them) and the presets to compute, in order.
     let steps: Vec<usize> =
         (0..p.experience.presets.len()).filter(|i| p.to_run.contains(i) || p.keys[*i].is_none()).collect();
-    let spec = p.experience.spec(&steps);
-    let pipeline =
-        match PipelineSpec::from_json(spec.clone(), &p.experience.title).and_then(|s| s.compile(&p.experience.title)) {
-            Ok(pipeline) => pipeline,
-            Err(e) => return fail_all(job, &p, e.to_string(), results),
-        };
+    let compiled = p.experience.pass(&steps).and_then(|s| Ok((s.compile(&p.experience.title)?, s)));
+    let (pipeline, spec) = match compiled {
+        Ok(both) => both,
+        Err(e) => return fail_all(job, &p, e.to_string(), results),
+    };
     // Checked when the task was made; checked again here, as the limits may have changed since.
     if let Some(shape) = p.shape
         && let Err(e) = crate::ondemand::limits::check(&pipeline, shape, &ctx.config.limits)

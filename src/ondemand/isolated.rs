@@ -28,8 +28,9 @@ const BLOCK_EVERY: Duration = Duration::from_millis(200);
 /// What the worker asks of the child.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PassRequest {
-    /// The pipeline, as `{ "decoder": {...}, "processors": [{ "id", "params" }] }`.
-    pub spec: serde_json::Value,
+    /// The pipeline (compiled again in the job's process: a compiled one holds the registry's
+    /// functions, which do not cross a process boundary).
+    pub spec: PipelineSpec,
     /// The media file, and the folders it must be in: checked on the file this process opens.
     pub input: PathBuf,
     pub roots: Vec<PathBuf>,
@@ -230,8 +231,7 @@ fn run(request: &PassRequest) -> Result<PassOutput, String> {
     let name = request.name.as_str();
     let media = crate::media::admission::open_file(&request.input, &request.roots)
         .map_err(|_| format!("{name}: the media file is missing"))?;
-    let pipeline =
-        PipelineSpec::from_json(request.spec.clone(), name).and_then(|s| s.compile(name)).map_err(|e| e.to_string())?;
+    let pipeline = request.spec.compile(name).map_err(|e| e.to_string())?;
     let last_block = std::sync::Mutex::new(Instant::now());
     let on_progress = |f: f64| println!("progress {f}");
     let on_block = |_: &crate::media::Block| {

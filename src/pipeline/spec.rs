@@ -18,10 +18,10 @@ use crate::processors::params::toml_to_json;
 use crate::processors::registry::{Factory, unknown_processor_message};
 use crate::processors::{ProcessorEntry, lookup};
 use crate::results::formats::Format;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineSpec {
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct PipelineSpec {
     pub formats: Vec<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepSpec {
     pub id: String,

@@ -4,7 +4,8 @@
 
 use super::items::Item;
 use super::{Page, PageRequest, Store, StoreError, Viewer, Where, db, int, not_found, opt_text, text, uuid_col};
-use crate::pipeline::{CompiledPipeline, PipelineSpec};
+use crate::media::DecodeOptions;
+use crate::pipeline::{CompiledPipeline, PipelineSpec, SpecError, StepSpec};
 use crate::processors::registry::unknown_processor_message;
 use serde_json::Value;
 use sqlx::any::AnyRow;
@@ -99,23 +100,27 @@ fn row_to_preset(row: &AnyRow) -> Preset {
 }
 
 impl Experience {
-    /// The pipeline spec of the presets `steps` (indices, in order) with the decode options.
-    pub fn spec(&self, steps: &[usize]) -> Value {
-        serde_json::json!({
-            "decoder": self.decoder,
-            "processors": steps.iter().map(|&i| {
-                let preset = &self.presets[i];
-                serde_json::json!({ "id": preset.processor, "params": preset.parameters })
-            }).collect::<Vec<_>>(),
-        })
+    /// The pass of the presets `steps` (indices, in order) with the experience's decode options,
+    /// typed: what a job runs (sent as it is to the job's process) and what is checked when a
+    /// task is made. The one place an experience becomes a pipeline.
+    pub fn pass(&self, steps: &[usize]) -> Result<PipelineSpec, SpecError> {
+        let decoder = if self.decoder.is_null() {
+            DecodeOptions::default()
+        } else {
+            serde_json::from_value(self.decoder.clone())
+                .map_err(|e| SpecError { source_name: self.title.clone(), problems: vec![format!("decoder: {e}")] })?
+        };
+        let processors = steps
+            .iter()
+            .map(|&i| StepSpec { id: self.presets[i].processor.clone(), params: self.presets[i].parameters.clone() })
+            .collect();
+        Ok(PipelineSpec { decoder, processors, formats: Vec::new() })
     }
 
     /// The experience as a pipeline to run: its decode options and presets, in order.
     pub fn pipeline(&self) -> Result<CompiledPipeline, StoreError> {
         let all: Vec<usize> = (0..self.presets.len()).collect();
-        PipelineSpec::from_json(self.spec(&all), &self.title)
-            .and_then(|s| s.compile(&self.title))
-            .map_err(|e| StoreError::Invalid(e.problems))
+        self.pass(&all).and_then(|s| s.compile(&self.title)).map_err(|e| StoreError::Invalid(e.problems))
     }
 }
 
