@@ -42,7 +42,7 @@ pub struct LiveConfig {
     pub source_channel_expire_s: f64,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub id: String,

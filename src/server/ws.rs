@@ -118,8 +118,8 @@ pub async fn session(ws: WebSocket, state: Arc<AppState>, viewer: Viewer, token_
                 let recheck = match change {
                     Ok(event) => {
                         let change = serde_json::from_str::<serde_json::Value>(&event).unwrap_or_default();
-                        let user = change["user"].as_str();
-                        if user.is_some() && user.map(str::to_string) == viewer.user.map(|u| u.to_string()) {
+                        let revoked = change["user"].as_str();
+                        if viewer.user.is_some_and(|me| revoked == Some(me.to_string().as_str())) {
                             let _ = tx.send(Message::close_with(1008u16, "the token was revoked: log in again")).await;
                             break;
                         }

@@ -84,19 +84,7 @@ fn unknown(id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "unknown_channel", format!("no live channel `{id}`"))
 }
 
-/// The body of `POST /live`, for the API's documentation.
+/// The body of `POST /live`, for the API's documentation: a `[[channels]]` entry.
 pub fn create_schema() -> serde_json::Value {
-    serde_json::json!({
-        "type": "object",
-        "required": ["id", "source"],
-        "description": "The fields of a [[channels]] entry of the configuration",
-        "properties": {
-            "id": { "type": "string" }, "name": { "type": "string" }, "source": { "type": "string" },
-            "loop": { "type": "boolean" }, "formats": { "type": "array", "items": { "type": "string" } },
-            "mp3_bitrate_kbps": { "type": "integer" }, "opus_bitrate_kbps": { "type": "integer" },
-            "opus_page_ms": { "type": "integer" }, "max_listeners": { "type": "integer" },
-            "source_password": { "type": "string" }, "analyzers": { "type": "array" },
-            "fallback": { "type": "string" }, "mp3_passthrough": { "type": "boolean" }
-        }
-    })
+    super::schema_of::<ChannelConfig>()
 }

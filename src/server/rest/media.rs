@@ -78,11 +78,18 @@ pub(super) type Media = Arc<crate::media::admission::OpenedFile>;
 pub(super) async fn item_media(ctx: &Ctx) -> Result<(crate::storage::items::Item, Media), ApiError> {
     let uuid = ctx.uuid("uuid", "item")?;
     let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
-    let (store, location) = (ctx.state.store.clone(), item.location.clone());
+    let media = open_media(ctx, &item.location).await?;
+    Ok((item, media))
+}
+
+/// An item's media opened for a reader, off the runtime: done where it is read, so requests
+/// served from stored data (peaks, tiles) never open it.
+pub(super) async fn open_media(ctx: &Ctx, location: &crate::storage::items::Location) -> Result<Media, ApiError> {
+    let (store, location) = (ctx.state.store.clone(), location.clone());
     let media = tokio::task::spawn_blocking(move || store.open_media(&location))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))??;
-    Ok((item, Arc::new(media)))
+    Ok(Arc::new(media))
 }
 
 /// Hands an encoder's bytes to the HTTP body; a client that left, or that has taken nothing for

@@ -28,7 +28,8 @@ const DECODE_SLOT_WAIT: Duration = Duration::from_secs(10);
 
 /// What an item's windows are made from.
 struct ItemPeaks {
-    media: super::media::Media,
+    /// Where the media is: opened only by what decodes it.
+    location: crate::storage::items::Location,
     uuid: uuid::Uuid,
     sha256: String,
     pyramid: Option<Arc<Pyramid>>,
@@ -116,7 +117,8 @@ impl OpenPyramids {
 }
 
 async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
-    let (item, media) = super::media::item_media(ctx).await?;
+    let uuid = ctx.uuid("uuid", "item")?;
+    let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
     let pyramid = match ctx.state.pyramids.get(&item.uuid) {
         Some(p) => Some(p),
         None => open_pyramid(ctx, &item.uuid).await?,
@@ -130,7 +132,15 @@ async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
         Some(p) => p.frames,
         None => (item.audio_duration.unwrap_or(0.0) * f64::from(samplerate)).round() as u64,
     };
-    Ok(ItemPeaks { media, uuid: item.uuid, sha256: item.sha256, pyramid, samplerate, channels, frames })
+    Ok(ItemPeaks {
+        location: item.location,
+        uuid: item.uuid,
+        sha256: item.sha256,
+        pyramid,
+        samplerate,
+        channels,
+        frames,
+    })
 }
 
 /// How a window's pixels must relate to the stored ones.
@@ -195,7 +205,7 @@ async fn window_peaks(
     let memory =
         ctx.state.request_memory.hold("this decoded window", bytes, DECODE_SLOT_WAIT).await.map_err(ApiError::from)?;
     let slot = decode_slot(ctx).await?;
-    let (media, rate) = (item.media.clone(), item.samplerate);
+    let (media, rate) = (super::media::open_media(ctx, &item.location).await?, item.samplerate);
     let decoded = tokio::task::spawn_blocking(move || {
         let (_slot, _memory) = (slot, memory);
         window::decode_frames(&media.path(), rate, first, frames)
@@ -454,7 +464,7 @@ async fn render_tile(
     }
     // Drawing from stored columns takes CPU too: the same slots bound it.
     let slot = decode_slot(ctx).await?;
-    let (media, target, dir) = (item.media.clone(), path.to_path_buf(), ctx.state.store.files.temp("tile"));
+    let (target, dir) = (path.to_path_buf(), ctx.state.store.files.temp("tile"));
     let window = crate::ondemand::tiles::Window {
         start: pipeline.decoder.start_s,
         stop: pipeline.decoder.start_s + pipeline.decoder.duration_s.unwrap_or(0.0),
@@ -472,6 +482,7 @@ async fn render_tile(
             .await
         }
         None => {
+            let media = super::media::open_media(ctx, &item.location).await?;
             tokio::task::spawn_blocking(move || {
                 let _slot = slot;
                 let input = crate::media::Input::File(media.path());
