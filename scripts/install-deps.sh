@@ -2,7 +2,9 @@
 # Installs what a fresh Debian 12 machine lacks to build, run and test TimeSide:
 # GStreamer 1.22 (dev files + base/good/bad/ugly/libav plugins), cmake and pkg-config for the
 # crates that build C, ffmpeg/sox/time to verify outputs and run the benchmark, and
-# liquidsoap (a source client the live-server tests push with), and PostgreSQL 15, started
+# liquidsoap, ices2 and ezstream (source clients the live-server tests push with; GStreamer's
+# shout2send comes with plugins-good) and icecast2 (which the tests make relay our mounts),
+# and PostgreSQL 15, started
 # with a `timeside` role (password `timeside`, may create databases) that the tests make
 # their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect); libhdf5 for
 # HDF5 results, and the Python readers the export tests use (in target/pytools); Chromium and
@@ -16,7 +18,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  ffmpeg sox libsox-fmt-all time liquidsoap
+  ffmpeg sox libsox-fmt-all time liquidsoap ices2 ezstream icecast2
   postgresql
   libhdf5-dev hdf5-tools python3-venv
   chromium

@@ -82,6 +82,22 @@ pub struct ChannelStats {
     pub last_error: Mutex<Option<String>>,
     /// When the source went down (None while it plays, and before it first failed).
     pub down_since: Mutex<Option<Instant>>,
+    /// What plays now: the source's own title, or the last metadata update.
+    now_playing: Mutex<String>,
+}
+
+impl ChannelStats {
+    fn stream_time(&self) -> f64 {
+        self.frames.load(Ordering::SeqCst) as f64 / CHANNEL_FORMAT.samplerate as f64
+    }
+
+    /// Sets the title and tells subscribers; what a client or a source sends is sanitised
+    /// once here, for ICY listeners, the status and events alike.
+    fn set_now_playing(&self, events: &Publisher, title: &str) {
+        let title = super::icy::sanitize_title(title);
+        *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.clone();
+        events.publish(self.stream_time(), Body::Metadata { title });
+    }
 }
 
 pub struct Channel {
@@ -107,8 +123,6 @@ pub struct Channel {
     mp3_passthrough: bool,
     /// The loudness target drawn on the player's meter (LUFS).
     loudness_target_lufs: f64,
-    /// What is playing (ICY `StreamTitle`); the channel's name until a source client says.
-    now_playing: Mutex<String>,
     cancel: CancelToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Channels that play this one as their fallback, each fed every decoded block.
@@ -191,7 +205,7 @@ impl Channel {
                 Arc::new(Mount {
                     ext: ext.clone(),
                     bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
-                    content_type: formats::format(ext).map_or("application/octet-stream", |f| f.mime),
+                    content_type: formats::format(ext).map_or("application/octet-stream", |f| f.container_mime()),
                     feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext == "mp3"),
                     hub,
                     immediate_hub,
@@ -225,7 +239,10 @@ impl Channel {
             mounts,
             max_listeners: config.max_listeners,
             events,
-            stats: Arc::new(ChannelStats::default()),
+            stats: Arc::new(ChannelStats {
+                now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
+                ..Default::default()
+            }),
             started: Instant::now(),
             push,
             source_client: Default::default(),
@@ -233,7 +250,6 @@ impl Channel {
             source_password: config.source_password.clone(),
             mp3_passthrough: config.mp3_passthrough,
             loudness_target_lufs: config.loudness_target_lufs,
-            now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
             taps: Arc::new(Mutex::new(Vec::new())),
@@ -242,23 +258,22 @@ impl Channel {
         let (events, stats) = (channel.events.clone(), channel.stats.clone());
         let (state_events, state_stats) = (events.clone(), stats.clone());
         let on_state = Box::new(move |state: SourceState| {
-            state_stats.source_connected.store(state == SourceState::Connected, Ordering::SeqCst);
+            let error = match state {
+                SourceState::Title(title) => return state_stats.set_now_playing(&state_events, &title),
+                SourceState::Connected => None,
+                SourceState::Disconnected(message) => Some(message),
+            };
+            state_stats.source_connected.store(error.is_none(), Ordering::SeqCst);
             {
                 let mut down = state_stats.down_since.lock().unwrap_or_else(|e| e.into_inner());
-                match state {
-                    SourceState::Connected => *down = None,
-                    SourceState::Disconnected(_) => *down = Some(down.unwrap_or_else(Instant::now)),
-                }
+                *down = if error.is_none() { None } else { Some(down.unwrap_or_else(Instant::now)) };
             }
-            let (body, error) = match state {
-                SourceState::Connected => (Body::SourceConnected, None),
-                SourceState::Disconnected(message) => {
-                    (Body::SourceDisconnected { message: message.clone() }, Some(message))
-                }
+            let body = match &error {
+                None => Body::SourceConnected,
+                Some(message) => Body::SourceDisconnected { message: message.clone() },
             };
             *state_stats.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
-            let frames = state_stats.frames.load(Ordering::SeqCst);
-            state_events.publish(frames as f64 / CHANNEL_FORMAT.samplerate as f64, body);
+            state_events.publish(state_stats.stream_time(), body);
         });
         let source_timeout = std::time::Duration::from_secs_f64(live.source_timeout_s);
         let mut source = ResilientSource::new(origin, config.looped, CHANNEL_FORMAT, source_timeout, on_state);
@@ -347,15 +362,12 @@ impl Channel {
     }
 
     pub fn now_playing(&self) -> String {
-        self.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Sets the title (Icecast's metadata update) and tells subscribers; what a client sends
-    /// is sanitised once here, for ICY listeners, the status and events alike.
+    /// Sets the title (Icecast's metadata update) and tells subscribers.
     pub fn set_now_playing(&self, title: &str) {
-        let title = super::icy::sanitize_title(title);
-        *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.clone();
-        self.events.publish(self.stream_time(), Body::Metadata { title });
+        self.stats.set_now_playing(&self.events, title);
     }
 
     pub fn mount(&self, ext: &str) -> Option<&Arc<Mount>> {
@@ -378,7 +390,7 @@ impl Channel {
     }
 
     pub fn stream_time(&self) -> f64 {
-        self.stats.frames.load(Ordering::SeqCst) as f64 / CHANNEL_FORMAT.samplerate as f64
+        self.stats.stream_time()
     }
 
     pub fn status(&self) -> serde_json::Value {

@@ -53,6 +53,8 @@ const MAX_LAG: Duration = Duration::from_secs(1);
 pub enum SourceState {
     Connected,
     Disconnected(String),
+    /// The source's own title changed (Ogg comments, ICY `StreamTitle`, a file's tags).
+    Title(String),
 }
 
 pub struct ResilientSource {
@@ -77,6 +79,9 @@ pub struct ResilientSource {
     fallback: Option<FallbackTap>,
     /// The open tap while the source is down and a fallback plays.
     fallback_audio: Option<std::sync::mpsc::Receiver<Block>>,
+    /// The last title a source gave, across reopens: a looping file reports its title once,
+    /// not at every loop (which would undo a title set through the metadata update since).
+    last_title: Option<String>,
 }
 
 impl ResilientSource {
@@ -113,6 +118,7 @@ impl ResilientSource {
             on_state,
             fallback: None,
             fallback_audio: None,
+            last_title: None,
         }
     }
 
@@ -278,6 +284,10 @@ impl Source for ResilientSource {
             let wait = if self.stalled_since.is_some() { Duration::from_secs_f64(BLOCK_S) } else { GAP_FILL_AFTER };
             match inner.next_block_within(wait) {
                 Ok(Some(mut b)) => {
+                    if let Some(title) = inner.take_title_change().filter(|t| self.last_title.as_ref() != Some(t)) {
+                        self.last_title = Some(title.clone());
+                        (self.on_state)(SourceState::Title(title));
+                    }
                     self.stalled_since = None;
                     b.frame += self.offset;
                     self.position = b.frame + b.frames() as u64;

@@ -5,6 +5,11 @@
 //! chunked encoding, which a regular HTTP server reads as an empty body. So these requests are
 //! recognised before HTTP parsing (the accept loop peeks at the request line) and read raw here.
 //!
+//! libshout (ices2, ezstream, GStreamer's `shout2send`, Mixxx) first asks `OPTIONS *` with
+//! `Upgrade: TLS/1.0`, then sends its request once without credentials (a challenge) and once
+//! with them. The probe gets what Icecast answers (no upgrade: the stream stays plain), the
+//! challenge a 401 that is not counted as a failed login: only a wrong password is.
+//!
 //! Replies: 401 wrong or missing password, 404 no such mount (when creating is off), 409 the
 //! mount has a source already (or a configured one), 200 and then the server reads the stream.
 //! `Expect: 100-continue` is answered. The pushed bytes (MP3, Ogg Vorbis/Opus, AAC, ...) are
@@ -75,11 +80,18 @@ async fn read_head(stream: &mut Stream) -> Result<(Head, Vec<u8>), String> {
     Ok((Head { method, path, version, headers }, buf[end + 4..].to_vec()))
 }
 
+/// Methods a source client may use here, as `OPTIONS *` lists them. `PUT` is left out on
+/// purpose: libshout would then send `PUT` as HTTP/1.1, and `SOURCE` is what it does best.
+const ALLOW: &str = "GET, HEAD, OPTIONS, SOURCE";
+
 async fn respond(stream: &mut Stream, version: &str, status: &str, code: &str, message: &str) {
     let body = serde_json::json!({ "code": code, "message": message }).to_string();
     let auth = if status.starts_with("401") { "WWW-Authenticate: Basic realm=\"TimeSide source\"\r\n" } else { "" };
+    // `Connection: close`: libshout then opens a new connection for its next request rather
+    // than reusing this one.
     let reply = format!(
-        "{version} {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
+        "{version} {status}\r\nServer: TimeSide\r\nAllow: {ALLOW}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n{auth}Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(reply.as_bytes()).await;
@@ -110,6 +122,10 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
         Err(e) => return respond(&mut stream, "HTTP/1.0", "400 Bad Request", "bad_request", &e).await,
     };
     let version = if head.version == "HTTP/1.1" { "HTTP/1.1" } else { "HTTP/1.0" };
+    if head.method == "OPTIONS" {
+        // The capability probe: what Icecast answers when it offers no TLS upgrade.
+        return respond(&mut stream, version, "200 OK", "options", "no upgrade: send the stream in plain").await;
+    }
     let id = mount_id(&head.path);
     if !valid_channel_id(&id) {
         let msg = format!("`{}` is not a mount name (1 to {MAX_ID_LEN} letters, digits, - and _)", head.path);
@@ -128,7 +144,13 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
         let msg = "source clients are not enabled (set server.source_password or --source-password)";
         return respond(&mut stream, version, "401 Unauthorized", "unauthorized", msg).await;
     }
-    let given = basic_password(head.header("Authorization")).unwrap_or_default();
+    // libshout's challenge: a request without credentials is asked for them, and is no
+    // failed login (it would otherwise lock out every libshout client after 10 connects).
+    let Some(authorization) = head.header("Authorization") else {
+        return respond(&mut stream, version, "401 Unauthorized", "unauthorized", "a source password is required")
+            .await;
+    };
+    let given = basic_password(Some(authorization)).unwrap_or_default();
     match state.logins.check(Some(peer.ip()), &given, expected, "source") {
         Ok(()) => {}
         Err(Refused::TooManyFailures) => {

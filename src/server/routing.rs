@@ -9,6 +9,7 @@
 //! | `SOURCE /<mount> ...`                 | source client  |
 //! | `PUT /<mount> ...`, mount a plain name | source client  |
 //! | `PUT` under a [`RESERVED`] prefix      | HTTP           |
+//! | `OPTIONS * ...` (libshout's probe)    | source client  |
 //! | `GET /api/v1/ws...`                   | WebSocket      |
 //! | anything else                         | HTTP           |
 //!
@@ -35,6 +36,9 @@ pub fn classify(line: &[u8]) -> Route {
     match method {
         "SOURCE" => Route::SourceClient,
         "PUT" if is_mount_path(path) => Route::SourceClient,
+        // libshout asks the whole server (`*`) what it can do before it logs in; a CORS
+        // preflight names a path, and is HTTP's.
+        "OPTIONS" if path == "*" => Route::SourceClient,
         "GET" if path == "/api/v1/ws" || path.starts_with("/api/v1/ws?") => Route::WebSocket,
         _ => Route::Http,
     }
@@ -66,6 +70,8 @@ mod tests {
             ("PUT /live/demo.mp3 HTTP/1.1", Route::Http),
             ("PUT /metrics HTTP/1.1", Route::Http),
             ("PUT / HTTP/1.1", Route::Http),
+            ("OPTIONS * HTTP/1.1", Route::SourceClient),
+            ("OPTIONS /api/v1/items HTTP/1.1", Route::Http),
             ("GET /api/v1/ws HTTP/1.1", Route::WebSocket),
             ("GET /api/v1/ws?x HTTP/1.1", Route::WebSocket),
             ("GET /api/v1/wsx HTTP/1.1", Route::Http),

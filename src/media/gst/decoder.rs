@@ -30,8 +30,10 @@ const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 const PULL_WAIT: Duration = Duration::from_millis(100);
 /// Buffers the appsink may hold before upstream waits.
 const APPSINK_MAX_BUFFERS: u32 = 8;
-/// How far a buffer's timestamp may drift from the running frame count before we trust the
-/// timestamp (a real gap in the source) rather than the count (rounding jitter).
+/// How far a buffer's timestamp may run ahead of the running frame count before we trust the
+/// timestamp (a real gap in the source) rather than the count (rounding jitter). A timestamp
+/// behind the count starts a new timeline (the next link of a chained Ogg stream starts at 0
+/// again): the count goes on, so positions never go back.
 const RESYNC_TOLERANCE_S: f64 = 0.010;
 /// Decoding that stops before this fraction of the announced duration is reported as truncated.
 const TRUNCATION_FRACTION: f64 = 0.98;
@@ -90,6 +92,10 @@ pub struct GstSource {
     done: bool,
     read_to_end: bool,
     tags: BTreeMap<String, String>,
+    /// The stream title its tags last gave (see [`tags::stream_title`]), and whether it is
+    /// news to [`GstSource::take_title_change`].
+    stream_title: Option<String>,
+    title_changed: bool,
     /// Samples of the appsink buffer being converted (reused).
     scratch: Vec<f32>,
     /// Empty buffers received in a row (see [`MAX_EMPTY_BUFFERS`]).
@@ -164,6 +170,8 @@ impl GstSource {
             done: false,
             read_to_end: false,
             tags: BTreeMap::new(),
+            stream_title: None,
+            title_changed: false,
             scratch: Vec::new(),
             empty_buffers: 0,
         };
@@ -311,6 +319,12 @@ impl GstSource {
         }
     }
 
+    /// The stream's title when it changed since the last call: an Ogg source's comments at a
+    /// new track (ices2, ezstream), an Icecast stream's ICY `StreamTitle`, a file's title.
+    pub fn take_title_change(&mut self) -> Option<String> {
+        std::mem::take(&mut self.title_changed).then(|| self.stream_title.clone()).flatten()
+    }
+
     /// The next block as [`Source::next_block`], but waiting at most `wait` for the pipeline:
     /// `Err(NothingYet)` then, and the source is still open (a live caller fills the gap).
     pub fn next_block_within(&mut self, wait: Duration) -> Result<Option<Block>, MediaError> {
@@ -360,7 +374,12 @@ impl GstSource {
                 Err(decode_error(&self.name, &describe_gst_error(&error)))
             }
             gst::MessageView::Tag(t) => {
-                tags::collect(&t.tags(), &mut self.tags);
+                let tags = t.tags();
+                tags::collect(&tags, &mut self.tags);
+                if let Some(title) = tags::stream_title(&tags).filter(|t| self.stream_title.as_ref() != Some(t)) {
+                    self.stream_title = Some(title);
+                    self.title_changed = true;
+                }
                 Ok(())
             }
             gst::MessageView::Application(a) if a.structure().is_some_and(|s| s.name() == NO_AUDIO_MESSAGE) => {
@@ -427,7 +446,7 @@ impl GstSource {
         });
         let frame = match (self.next_frame, pts_frame) {
             (None, p) => p.unwrap_or(0),
-            (Some(n), Some(p)) if (p as f64 - n as f64).abs() > RESYNC_TOLERANCE_S * rate as f64 => p,
+            (Some(n), Some(p)) if p as f64 - n as f64 > RESYNC_TOLERANCE_S * rate as f64 => p,
             (Some(n), _) => n,
         };
         self.next_frame = Some(frame + frames);
@@ -649,7 +668,10 @@ fn build_uri(
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let Some(s) = caps.structure(0) else { return };
         let is_raw_audio = s.name() == "audio/x-raw";
-        if is_raw_audio && !shared.audio_linked.load(Ordering::SeqCst) && pad.link(&sink_pad).is_ok() {
+        // The first audio stream is decoded. A later one only once that one is gone: the next
+        // link of a chained Ogg stream (ices2, ezstream, Icecast relays: a new track with new
+        // comments), for which decodebin removes the old pad and then adds the new one.
+        if is_raw_audio && !sink_pad.is_linked() && pad.link(&sink_pad).is_ok() {
             shared.audio_linked.store(true, Ordering::SeqCst);
             if let (Ok(rate), Ok(channels)) = (s.get::<i32>("rate"), s.get::<i32>("channels")) {
                 *lock(&shared.source_format) = Some((rate as u32, channels as u16));

@@ -12,6 +12,17 @@ pub fn collect(tags: &gst::TagListRef, into: &mut BTreeMap<String, String>) {
     }
 }
 
+/// What a player shows as now playing, from a tag list: `Artist - Title` (as Icecast shows
+/// Ogg comments), or the title alone. An Icecast stream's ICY `StreamTitle` arrives as a title
+/// that already holds both.
+pub fn stream_title(tags: &gst::TagListRef) -> Option<String> {
+    let title = tags.get::<gst::tags::Title>().map(|v| v.get().trim().to_string()).filter(|t| !t.is_empty())?;
+    match tags.get::<gst::tags::Artist>().map(|v| v.get().trim().to_string()).filter(|a| !a.is_empty()) {
+        Some(artist) => Some(format!("{artist} - {title}")),
+        None => Some(title),
+    }
+}
+
 fn value_to_string(value: &glib::SendValue) -> Option<String> {
     if let Ok(s) = value.get::<String>() {
         return Some(s);

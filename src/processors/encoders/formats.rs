@@ -29,6 +29,15 @@ pub struct Format {
     pub live_mount: bool,
 }
 
+impl Format {
+    /// The MIME type without its parameters (`audio/ogg` for `audio/ogg; codecs=opus`): what
+    /// live mounts are served as, since Icecast and its relays take `audio/ogg` and refuse
+    /// `audio/ogg; codecs=opus` as an unknown stream type (the codec is in the stream).
+    pub fn container_mime(&self) -> &'static str {
+        self.mime.split(';').next().unwrap_or(self.mime).trim()
+    }
+}
+
 pub const FORMATS: &[Format] = &[
     Format {
         name: "wav",
