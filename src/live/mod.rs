@@ -10,7 +10,9 @@
 //! [`Channels`] is the one registry of running channels; [`admission`] says what a channel
 //! created over the network may play.
 //! An mp3 mount can also relay a source client's own MP3 frames instead of its encoder's
-//! (`passthrough`: no re-encoding, no encoder delay).
+//! (`passthrough`: no re-encoding, no encoder delay). Each listener of an Opus mount gets its
+//! own Ogg stream from the one encoder output (`ogg_relink`: granule positions from zero, titles
+//! in OpusTags, a new logical stream at each title change).
 //!
 //! Each channel runs on its own thread (GStreamer and the encoders are blocking code); the
 //! async server only reads the broadcasts and the event channel.
@@ -19,6 +21,7 @@ pub mod admission;
 mod channel;
 pub mod config;
 pub mod icy;
+pub mod ogg_relink;
 mod passthrough;
 mod registry;
 mod source;

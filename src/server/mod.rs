@@ -29,6 +29,7 @@ pub mod tokens;
 mod web;
 mod ws;
 
+use crate::live::ogg_relink::OpusRelink;
 use crate::live::{Channel, Channels, Mount, icy};
 use config::Config;
 use serde_json::json;
@@ -614,9 +615,14 @@ fn live_stream(
     let guard = ListenerGuard(mount.clone());
     let hub = if low_latency { &mount.immediate_hub } else { &mount.hub };
     let subscriber = hub.subscribe_bytes(burst);
-    let icy = with_icy.then(icy::IcyInterleaver::default);
+    // Titles go in-band: ICY metadata for MP3 (when asked), OpusTags for Opus (always).
+    let titles = match (with_icy, ext) {
+        (true, _) => InBandTitles::Icy(icy::IcyInterleaver::default()),
+        (_, "opus") => InBandTitles::Ogg(Box::new(OpusRelink::new(getrandom::u32().unwrap_or_default()))),
+        _ => InBandTitles::None,
+    };
     let playing = channel.clone();
-    let body = futures_util::stream::unfold((subscriber, guard, icy), move |(mut sub, guard, mut icy)| {
+    let body = futures_util::stream::unfold((subscriber, guard, titles), move |(mut sub, guard, mut titles)| {
         let playing = playing.clone();
         async move {
             let skipped_before = sub.skipped;
@@ -626,17 +632,25 @@ fn live_stream(
             }
             let mount = &guard.0;
             mount.chunks_skipped.fetch_add(sub.skipped - skipped_before, Ordering::Relaxed);
-            mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            let chunk = match icy.as_mut() {
-                Some(icy) => icy.interleave(&chunk, &playing.now_playing()),
-                None => chunk,
+            let chunk = match &mut titles {
+                InBandTitles::Icy(icy) => icy.interleave(&chunk, &playing.now_playing()),
+                InBandTitles::Ogg(relink) => relink.rewrite(&chunk, &playing.now_playing()).into(),
+                InBandTitles::None => chunk,
             };
-            Some((Ok::<_, std::io::Error>(chunk), (sub, guard, icy)))
+            mount.bytes_sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            Some((Ok::<_, std::io::Error>(chunk), (sub, guard, titles)))
         }
     });
     let mut response = warp::reply::stream(body).into_response();
     stream_headers(&mut response, &channel, mount, with_icy);
     response
+}
+
+/// How a listener's stream carries titles.
+enum InBandTitles {
+    Icy(icy::IcyInterleaver),
+    Ogg(Box<OpusRelink>),
+    None,
 }
 
 /// The headers of a mount's stream (GET and HEAD alike).

@@ -192,3 +192,240 @@ async fn libshout_source_clients_log_in_push_and_carry_ogg_titles() {
     }
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// A loopback port nobody listens on now (for programs that need theirs in their config).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// Debian's Icecast 2.4.4 on `port` with `relays` (each `(our path, its mount)`) of the server
+/// at `upstream`, and `secret` as its source and admin password. Icecast will not run as root,
+/// so it becomes `nobody`: its folder is left open to that user.
+async fn start_icecast(dir: &Path, port: u16, upstream: u16, relays: &[(&str, &str)]) -> tokio::process::Child {
+    let logs = dir.join("icecast-logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let relays: String = relays
+        .iter()
+        .map(|(path, mount)| {
+            format!(
+                "<relay><server>127.0.0.1</server><port>{upstream}</port><mount>{path}</mount>\
+                 <local-mount>{mount}</local-mount><on-demand>0</on-demand>\
+                 <relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>"
+            )
+        })
+        .collect();
+    let config = dir.join("icecast.xml");
+    std::fs::write(
+        &config,
+        format!(
+            "<icecast><location>test</location><admin>test@localhost</admin><hostname>127.0.0.1</hostname>\
+             <limits><sources>8</sources></limits>\
+             <authentication><source-password>secret</source-password><relay-password>secret</relay-password>\
+             <admin-user>admin</admin-user><admin-password>secret</admin-password></authentication>\
+             <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>{relays}\
+             <paths><basedir>/usr/share/icecast2</basedir><logdir>{logs}</logdir>\
+             <webroot>/usr/share/icecast2/web</webroot><adminroot>/usr/share/icecast2/admin</adminroot></paths>\
+             <logging><accesslog>access.log</accesslog><errorlog>error.log</errorlog><loglevel>3</loglevel></logging>\
+             <security><chroot>0</chroot><changeowner><user>nobody</user><group>nogroup</group></changeowner></security>\
+             </icecast>\n",
+            logs = logs.display(),
+        ),
+    )
+    .expect("icecast config");
+    let child = spawn("icecast2", &["-c", config.to_str().expect("path")], &dir.join("icecast.out"));
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("icecast2 did not start: {}", std::fs::read_to_string(dir.join("icecast.out")).unwrap_or_default());
+}
+
+/// Icecast's view of its mounts (`/status-json.xsl`), by listen URL's path.
+async fn icecast_mounts(addr: std::net::SocketAddr) -> Vec<serde_json::Value> {
+    let (_, body) = get(addr, "/status-json.xsl", Duration::from_secs(2)).await;
+    let status: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match &status["icestats"]["source"] {
+        serde_json::Value::Array(list) => list.clone(),
+        serde_json::Value::Null => vec![],
+        one => vec![one.clone()],
+    }
+}
+
+/// The first ICY `StreamTitle` a server sends with an MP3 stream (asked with
+/// `Icy-MetaData: 1`), read as a player does.
+async fn icy_title(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n").as_bytes()).await.expect("send");
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = tokio::time::timeout_at(deadline, s.read(&mut buf)).await.expect("icy metadata in time").expect("read");
+        assert!(n > 0, "the stream ended before its metadata");
+        data.extend_from_slice(&buf[..n]);
+        let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+        let metaint: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("icy-metaint:"))
+            .unwrap_or_else(|| panic!("no icy-metaint in {head}"))
+            .trim()
+            .parse()
+            .expect("metaint");
+        let at = end + 4 + metaint;
+        if let Some(&len) = data.get(at)
+            && data.len() >= at + 1 + len as usize * 16
+        {
+            return String::from_utf8_lossy(&data[at + 1..at + 1 + len as usize * 16])
+                .trim_end_matches('\0')
+                .to_string();
+        }
+    }
+}
+
+async fn set_title(addr: std::net::SocketAddr, mount: &str, title: &str) {
+    let path = format!("/admin/metadata?mount={mount}&mode=updinfo&song={}", title.replace(' ', "%20"));
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // "source:secret"
+    let head = format!("GET {path} HTTP/1.0\r\nAuthorization: Basic c291cmNlOnNlY3JldA==\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut s, head.as_bytes()).await.expect("send");
+    let mut reply = String::new();
+    let _ =
+        tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_string(&mut s, &mut reply)).await;
+    assert!(reply.contains(" 200"), "{mount}: {reply}");
+}
+
+/// What a program prints about a file.
+fn run(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e}"));
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// An Opus listener that joins a running channel gets a stream that starts at time zero with
+/// the title in its OpusTags, and a new chained link with the new title when it changes:
+/// ffmpeg decodes it all without a stop, GStreamer's playbin (gst-play) reports both titles.
+/// Icecast 2.4.4 relays both of our mounts (it refused `audio/ogg; codecs=opus`), and its own
+/// listeners hear the audio with our titles; the other way round, a channel relaying an
+/// Icecast MP3 mount follows its ICY titles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ogg_listeners_icecast_relays_and_titles_both_ways() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ice_port = free_port();
+    let config = load_config(
+        dir.path(),
+        "source_password = \"secret\"",
+        &format!(
+            "[[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.125\"\n\
+             formats = [\"mp3\", \"opus\"]\n\
+             [[channels]]\nid = \"upstream\"\nsource = \"http://127.0.0.1:{ice_port}/up.mp3\"\nformats = [\"mp3\"]\n"
+        ),
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    set_title(addr, "/tone", "Ada - First").await;
+    // The channel has run a while: the encoder's granule positions are far from zero.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let capture = dir.path().join("capture.opus");
+    let listener = tokio::spawn(async move { get(addr, "/live/tone.opus", Duration::from_secs(5)).await });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    set_title(addr, "/tone", "Bob - Second").await;
+    let (head, body) = listener.await.expect("join");
+    assert!(head.contains("content-type: audio/ogg\r\n"), "Ogg mounts are plain audio/ogg: {head}");
+    std::fs::write(&capture, &body).expect("write");
+    let path = capture.to_str().expect("path").to_string();
+    // ffprobe: the first link's title, and a first packet at time zero (less the pre-skip).
+    let probe = run("ffprobe", &["-v", "error", "-show_entries", "stream_tags=TITLE", "-of", "compact", &path]);
+    assert!(probe.contains("TITLE=Ada - First"), "{probe}");
+    let first_pts = run("ffprobe", &["-v", "error", "-show_entries", "packet=pts", "-of", "csv=p=0", &path]);
+    let first_pts: i64 =
+        first_pts.lines().next().and_then(|l| l.split(',').next()?.trim().parse().ok()).expect("a first packet");
+    assert!((-312..=960).contains(&first_pts), "the stream starts at {first_pts} (48 kHz samples), not near zero");
+    // ffmpeg decodes both links: all that was heard (5 s of listening, and the burst).
+    let decoded = dir.path().join("decoded.wav");
+    run("ffmpeg", &["-v", "error", "-i", &path, decoded.to_str().expect("path")]);
+    let samples = crate::common::decode_all(&decoded);
+    let seconds = samples.len() as f64 / 2.0 / 48000.0;
+    assert!(seconds > 4.5, "ffmpeg decoded {seconds} s of a 5 s capture");
+    // GStreamer's playbin, as gst-play runs it, reports each link's title.
+    let uri = format!("file://{path}");
+    let tags = run("gst-launch-1.0", &["-t", "playbin", &format!("uri={uri}"), "audio-sink=fakesink sync=false"]);
+    for title in ["Ada - First", "Bob - Second"] {
+        assert!(tags.contains(&format!("title: {title}")), "playbin did not see `{title}`: {tags}");
+    }
+
+    // Icecast relays both mounts; its listeners hear the sine and get the titles.
+    let icecast = start_icecast(
+        dir.path(),
+        ice_port,
+        addr.port(),
+        &[("/live/tone.mp3", "/tone.mp3"), ("/live/tone.opus", "/tone.opus")],
+    )
+    .await;
+    let ice: std::net::SocketAddr = ([127, 0, 0, 1], ice_port).into();
+    let mut relayed = vec![];
+    for _ in 0..100 {
+        relayed = icecast_mounts(ice).await;
+        if relayed.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let logs = || std::fs::read_to_string(dir.path().join("icecast-logs/error.log")).unwrap_or_default();
+    assert_eq!(relayed.len(), 2, "Icecast relays {relayed:?}; its log:\n{}", logs());
+    for mount in ["/tone.mp3", "/tone.opus"] {
+        let (seconds, peak) = listen(ice, mount, 2.0).await;
+        assert!(seconds > 1.0 && (peak - SINE_DBFS).abs() < 1.5, "Icecast's {mount}: {seconds} s at {peak} dBFS");
+    }
+    assert_eq!(icy_title(ice, "/tone.mp3").await, "StreamTitle='Bob - Second';");
+    let (_, opus) = get(ice, "/tone.opus", Duration::from_secs(1)).await;
+    assert!(String::from_utf8_lossy(&opus).contains("TITLE=Bob - Second"), "Icecast's Opus listener got no title");
+
+    // The other way: ffmpeg pushes MP3 to Icecast, whose titles our relaying channel follows.
+    let _pusher = spawn(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=30,pan=stereo|c0=c0|c1=c0",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "128k",
+            "-content_type",
+            "audio/mpeg",
+            "-f",
+            "mp3",
+            &format!("icecast://source:secret@127.0.0.1:{ice_port}/up.mp3"),
+        ],
+        &dir.path().join("push.out"),
+    );
+    for title in ["Upstream - One", "Upstream - Two"] {
+        let mut set = false;
+        for _ in 0..50 {
+            if icecast_mounts(ice).await.iter().any(|m| m["listenurl"].as_str().is_some_and(|u| u.ends_with("/up.mp3")))
+            {
+                set_title(ice, "/up.mp3", title).await;
+                set = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(set, "ffmpeg's mount never appeared on Icecast");
+        if let Err(seen) = wait_for_title(addr, "upstream", title, Duration::from_secs(15)).await {
+            panic!("the relaying channel never showed `{title}` (seen {seen:?})");
+        }
+    }
+    drop(icecast);
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
