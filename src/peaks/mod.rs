@@ -121,6 +121,23 @@ impl Peaks {
         Peaks { channels: 1, data, ..*self }
     }
 
+    /// Widens the last pixel to take in every pixel of `more` (same channels): a window's end
+    /// that was decoded apart. With `replace`, the last pixel is made of `more` alone (it held
+    /// no frame of its own).
+    pub fn widen_last_pixel(&mut self, more: &Peaks, replace: bool) {
+        let lanes = 2 * usize::from(self.channels.max(1));
+        let Some(at) = self.data.len().checked_sub(lanes) else { return };
+        if replace && let Some(first) = more.data.get(..lanes) {
+            self.data[at..].copy_from_slice(first);
+        }
+        for pixel in more.data.chunks_exact(lanes) {
+            for (k, &v) in pixel.iter().enumerate() {
+                let mine = &mut self.data[at + k];
+                *mine = if k % 2 == 0 { (*mine).min(v) } else { (*mine).max(v) };
+            }
+        }
+    }
+
     /// Channel `c`'s (min, max) per pixel.
     pub fn channel(&self, c: usize) -> impl Iterator<Item = (i16, i16)> + '_ {
         let lanes = 2 * usize::from(self.channels.max(1));

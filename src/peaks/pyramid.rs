@@ -46,6 +46,20 @@ fn narrow(v: i16) -> i8 {
     super::Bits::Eight.narrow(v) as i8
 }
 
+/// The 16-bit value a stored 8-bit one stands for, on the safe side: the lowest 16-bit value it
+/// may have been for a minimum, the highest for a maximum. So a 16-bit envelope drawn from the
+/// pyramid contains the real one (it never hides a peak), and narrowing it to 8 bits again gives
+/// the stored value back exactly (8-bit values are 16-bit ones / 256, truncated toward zero).
+pub fn widen(v: i8, is_max: bool) -> i16 {
+    let v = i32::from(v) * 256;
+    let widened = match (is_max, v) {
+        (false, v) if v <= 0 => v - 255,
+        (true, v) if v >= 0 => v + 255,
+        (_, v) => v,
+    };
+    widened.clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
+}
+
 /// One level being filled.
 struct LevelWriter {
     /// Pixels finished in the level.
@@ -295,7 +309,7 @@ impl Pyramid {
     }
 
     /// Pixels `first..first + count` of `level` (clipped to the level), as peaks with the stored
-    /// 8-bit values widened to 16 bits (× 256, so that 8-bit output gives them back exactly).
+    /// 8-bit values widened to 16 bits (see [`widen`]).
     pub fn read(&self, level: usize, first: u64, count: u64) -> std::io::Result<Peaks> {
         let l = self.levels.get(level).ok_or_else(|| self.file.invalid(&format!("no level {level}")))?;
         let end = (first + count).min(l.pixels);
@@ -314,7 +328,8 @@ impl Pyramid {
             if from >= to {
                 return Err(self.file.invalid(&format!("block {b} of level {level} is short")));
             }
-            data.extend(raw[from * lanes..to * lanes].iter().map(|&v| i16::from(v as i8) * 256));
+            let values = raw[from * lanes..to * lanes].iter().enumerate();
+            data.extend(values.map(|(i, &v)| widen(v as i8, i % 2 == 1)));
             pixel = block_first + to as u64;
         }
         Ok(Peaks {
@@ -339,10 +354,7 @@ mod tests {
                     let lane = pixel.iter().skip(c).step_by(channels);
                     let lo = lane.clone().fold(f32::INFINITY, |a, &b| a.min(b));
                     let hi = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                    [
-                        i16::from(narrow(super::super::to_i16(lo))) * 256,
-                        i16::from(narrow(super::super::to_i16(hi))) * 256,
-                    ]
+                    [widen(narrow(super::super::to_i16(lo)), false), widen(narrow(super::super::to_i16(hi)), true)]
                 })
             })
             .collect()
@@ -378,6 +390,17 @@ mod tests {
                 let got = p.read(level, first, count as u64).expect("window").data;
                 assert_eq!(got, want[first as usize * 4..(first as usize + count) * 4]);
             }
+        }
+    }
+
+    #[test]
+    fn widened_values_contain_the_real_ones_and_narrow_back() {
+        for v in i16::MIN..=i16::MAX {
+            let stored = narrow(v);
+            let (lo, hi) = (widen(stored, false), widen(stored, true));
+            assert!(lo <= v && v <= hi, "{v} stored as {stored} widens to {lo}..{hi}");
+            assert_eq!((narrow(lo), narrow(hi)), (stored, stored), "{v}");
+            assert!(hi - lo <= 510, "{v}: {lo}..{hi}");
         }
     }
 

@@ -203,3 +203,32 @@ source = "launch:audiotestsrc is-live=true freq=1000 volume=0.1"
     browser_script("live", &[&base, "tone", "demo", &shot]).await;
     server.shutdown().await;
 }
+
+/// peaks.js 4 (npm), on a page of another origin, draws both its views, zooms and seeks with
+/// our peaks at their defaults: a public item's `peaks.dat` from the server, and the file the
+/// README's `timeside peaks` recipe writes. (peaks.js refuses 16-bit data.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peaks_js_reads_our_peaks_at_their_defaults() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "[items]\n")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let wav = tone(env.path(), "tone.wav", 6.0);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[("is_public", "true")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    let ingest = item["ingest_task"].as_str().expect("ingest task");
+    let task = crate::on_demand::wait_task(server.addr, &token, ingest, Duration::from_secs(60)).await;
+    assert_eq!(task["status"], "done", "{task}");
+    let dat = env.path().join("cli.dat");
+    let out = crate::common::timeside(&[
+        "peaks",
+        wav.to_str().expect("path"),
+        "-o",
+        dat.to_str().expect("path"),
+        "--bits",
+        "8",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let base = format!("http://{}", server.addr);
+    browser_script("peaksjs", &[&base, &uuid, dat.to_str().expect("path"), "6"]).await;
+    server.shutdown().await;
+}

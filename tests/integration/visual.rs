@@ -64,6 +64,67 @@ fn tiles(start: usize, spp: usize, end: usize) -> impl Iterator<Item = (usize, u
     (start..end).step_by(spp).map(move |a| (a, (a + spp).min(end)))
 }
 
+/// A `waveform` reply of `nb` pixels over the whole item: each pixel holds the min/max of the
+/// frames between its edges (each on the nearest multiple of 256 frames), widened by less than
+/// one 8-bit step, never narrowed.
+fn check_waveform(w: &Value, samples: &[f32], channels: usize, nb: usize) {
+    let (min, max): (Vec<f64>, Vec<f64>) = (
+        serde_json::from_value(w["min"].clone()).expect("min"),
+        serde_json::from_value(w["max"].clone()).expect("max"),
+    );
+    let frames = samples.len() / channels;
+    let spp = frames as f64 / nb as f64;
+    let edge = |j: usize| (((j as f64 * spp) / 256.0).round() as usize * 256).min(frames);
+    let exact = merged(&direct(samples, channels, (0..nb).map(|j| (edge(j), edge(j + 1)))));
+    let step = 256.0 / 32768.0;
+    for (j, &(lo, hi)) in exact.iter().enumerate() {
+        let (lo, hi) = (f64::from(lo) / 32768.0, f64::from(hi) / 32768.0);
+        assert!(
+            min[j] <= lo + 1e-9 && lo - min[j] < step && max[j] >= hi - 1e-9 && max[j] - hi < step,
+            "pixel {j}: [{}, {}] for the exact [{lo}, {hi}]",
+            min[j],
+            max[j]
+        );
+    }
+}
+
+/// A long item of tracks with short silences between them, drawn whole at a width whose pixels
+/// are a little longer than a stored level's: each pixel shows its own frames only, so the
+/// silences show (a pixel drawn from every stored pixel it touched took in a neighbour's audio,
+/// and a 3 s silence in an hour-long MP3 showed as full scale).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_item_waveforms_show_short_silences() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "[items]\n")).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ana", false).await);
+    let rate = 8000;
+    // Ten 11.2 s tracks (a 0.8 sine) each followed by 0.8 s of silence: two pixels' worth at 200
+    // pixels over the 120 s (4800 frames a pixel; the stored level below is 4096).
+    let samples: Vec<f32> = (0..120 * rate)
+        .map(|i| {
+            let t = (i % (12 * rate)) as f32 / rate as f32;
+            if t < 11.2 { 0.8 * (2.0 * std::f32::consts::PI * 220.0 * t).sin() } else { 0.0 }
+        })
+        .collect();
+    let format = AudioFormat { samplerate: rate as u32, channels: 1 };
+    let wav = write_wav(env.path(), "tracks.wav", samples, format, 16);
+    let item = upload(addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let task = wait_task(addr, &token, item["ingest_task"].as_str().expect("ingest"), Duration::from_secs(60)).await;
+    assert_eq!(task["status"], "done", "{task}");
+    let samples = decode_all(&wav);
+    let nb = 200;
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform?nb_pixels={nb}"), Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let w = r.json();
+    check_waveform(&w, &samples, 1, nb);
+    // Each silence holds at least one whole pixel, and it reads silent.
+    let max: Vec<f64> = serde_json::from_value(w["max"].clone()).expect("max");
+    let silent = max.iter().filter(|&&m| m < 0.01).count();
+    assert!(silent >= 10, "{silent} silent pixels for 10 silences: {max:?}");
+    server.shutdown().await;
+}
+
 async fn peaks_json(addr: std::net::SocketAddr, token: &str, item: &str, query: &str) -> Value {
     let r = http::get(addr, &format!("/api/v1/items/{item}/peaks.json?{query}"), Some(token)).await;
     assert_eq!(r.status, 200, "{query}: {}", r.text());
@@ -131,10 +192,25 @@ async fn item_peaks_at_every_zoom_equal_min_max_of_the_decoded_samples() {
         serde_json::from_value(peaks_json(addr, &token, &uuid, &query).await["data"].clone()).expect("data");
     assert_eq!(got, flat(&direct(&samples, 2, tiles(start, 300, stop)), i64::from));
 
-    // Mono .dat is version 1 (no channel field), as audiowaveform writes it.
+    // Mono .dat is version 1 (no channel field), as audiowaveform writes it; 8 bits unless
+    // asked (what peaks.js reads).
     let dat = http::get(addr, &format!("/api/v1/items/{uuid}/peaks.dat?samples_per_pixel=4096"), Some(&token)).await;
     assert_eq!(i32::from_le_bytes(dat.body[..4].try_into().expect("4")), 1);
-    assert_eq!(dat.body.len(), 20 + frames.div_ceil(4096) * 2 * 2);
+    assert_eq!(u32::from_le_bytes(dat.body[4..8].try_into().expect("4")), 1, "the 8-bit flag");
+    assert_eq!(dat.body.len(), 20 + frames.div_ceil(4096) * 2);
+
+    // 16 bits asked of the stored (8-bit) levels: every pixel holds the real envelope, within
+    // one 8-bit step; the last pixel ends at `stop`, which is between stored pixels here.
+    let stop = 4096 * 30 + 1000;
+    let query = format!("samples_per_pixel=4096&bits=16&channels=2&stop={}", stop as f64 / f64::from(RATE));
+    let got: Vec<i64> =
+        serde_json::from_value(peaks_json(addr, &token, &uuid, &query).await["data"].clone()).expect("data");
+    let want = flat(&direct(&samples, 2, tiles(0, 4096, stop)), i64::from);
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        let holds = if k % 2 == 0 { g <= w && w - g < 256 } else { g >= w && g - w < 256 };
+        assert!(holds, "value {k}: {g} for {w}");
+    }
 
     // TimeSide's waveform: finer than a sample (decoded), each pixel shows the sample under it.
     let (t0, nb) = (5.0, 100);
@@ -157,29 +233,11 @@ async fn item_peaks_at_every_zoom_equal_min_max_of_the_decoded_samples() {
         assert!((v - sample).abs() < 1e-6, "pixel {j}: {v} vs sample {sample}");
     }
 
-    // A coarse window from a stored level: every pixel's span holds the exact min/max of its
-    // frames (it may reach a little beyond its edges), and the extremes are the item's.
+    // A coarse window from the stored levels: every pixel is the min/max of exactly its own
+    // frames (its edges on the nearest stored pixel edge), to one 8-bit step.
     let nb = 300;
     let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform?nb_pixels={nb}"), Some(&token)).await;
-    let w = r.json();
-    let (min, max): (Vec<f64>, Vec<f64>) = (
-        serde_json::from_value(w["min"].clone()).expect("min"),
-        serde_json::from_value(w["max"].clone()).expect("max"),
-    );
-    let spp = frames as f64 / nb as f64;
-    let exact =
-        merged(&direct(&samples, 2, (0..nb).map(|j| ((j as f64 * spp) as usize, ((j + 1) as f64 * spp) as usize))));
-    let q = |v: i16| f64::from(eight(v) as i16 * 256) / 32768.0;
-    for (j, &(lo, hi)) in exact.iter().enumerate() {
-        assert!(
-            min[j] <= q(lo) + 1e-9 && max[j] >= q(hi) - 1e-9,
-            "pixel {j}: [{}, {}] vs exact [{lo}, {hi}]",
-            min[j],
-            max[j]
-        );
-    }
-    let all = merged(&direct(&samples, 2, std::iter::once((0, frames))))[0];
-    assert!((max.iter().cloned().fold(f64::MIN, f64::max) - q(all.1)).abs() < 1e-9);
+    check_waveform(&r.json(), &samples, 2, nb);
 
     // Spectrogram tiles: the size asked, rendered once and then kept.
     let tile = format!("/api/v1/items/{uuid}/spectrogram.png?start=1&stop=3&width=200&height=100&scale=lin");
@@ -240,10 +298,10 @@ async fn without_a_stored_pyramid_short_windows_are_decoded_and_long_ones_wait()
     let r = http::get(addr, &format!("/api/v1/items/{uuid}/spectrogram.png?stop=4"), Some(&token)).await;
     assert_eq!(r.status, 200, "a short tile is decoded: {}", r.text());
     let samples = decode_all(&wav);
-    let got = peaks_json(addr, &token, uuid, "samples_per_pixel=512&stop=2&channels=2").await;
+    let got = peaks_json(addr, &token, uuid, "samples_per_pixel=512&stop=2&channels=2&bits=16").await;
     let got: Vec<i64> = serde_json::from_value(got["data"].clone()).expect("data");
-    // Pixels are whole: the last one runs past `stop` to its end.
-    assert_eq!(got, flat(&direct(&samples, 2, tiles(0, 512, (2 * RATE as usize).div_ceil(512) * 512)), i64::from));
+    // The last pixel ends at `stop`, as audiowaveform's does.
+    assert_eq!(got, flat(&direct(&samples, 2, tiles(0, 512, 2 * RATE as usize)), i64::from));
     server.shutdown().await;
 }
 

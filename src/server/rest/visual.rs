@@ -146,12 +146,12 @@ async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
 /// How a window's pixels must relate to the stored ones.
 #[derive(Clone, Copy, PartialEq)]
 enum Precision {
-    /// Exactly min/max of each pixel's frames (`peaks.*`): stored levels only when they tile
-    /// the pixels, else decoded.
-    Exact,
-    /// From the nearest finer level (`waveform`): a pixel may take in part of a stored pixel
-    /// beyond its edges.
-    NearestLevel,
+    /// Exactly min/max of each pixel's frames, the last pixel ending at the window's end
+    /// (`peaks.*`, as audiowaveform): stored levels when their pixels tile the window's, else
+    /// decoded.
+    Exact { end: u64 },
+    /// Each pixel edge on the nearest stored pixel edge (`waveform`): within 128 frames.
+    Rounded,
 }
 
 /// `count` pixels of `spp` frames from frame `start`, all channels.
@@ -164,23 +164,42 @@ async fn window_peaks(
     precision: Precision,
 ) -> Result<Peaks, ApiError> {
     if let Some(pyramid) = &item.pyramid {
-        let level = match precision {
-            Precision::NearestLevel => window::finer_level(pyramid, spp),
-            Precision::Exact if start.fract() == 0.0 && spp.fract() == 0.0 => {
-                window::exact_level(pyramid, start as u64, spp as u64)
+        let tiling = match precision {
+            Precision::Rounded => window::rounded_tiling(item.frames, start, spp, count),
+            Precision::Exact { end } if start.fract() == 0.0 && spp.fract() == 0.0 => {
+                window::exact_tiling(item.frames, start as u64, spp as u64, count, end)
             }
-            Precision::Exact => None,
+            Precision::Exact { .. } => None,
         };
-        if let Some(level) = level {
+        if let Some(tiling) = tiling {
             let pyramid = pyramid.clone();
-            return tokio::task::spawn_blocking(move || window::from_level(&pyramid, level, start, spp, count))
+            let edges = tiling.edges.clone();
+            let mut peaks = tokio::task::spawn_blocking(move || window::tiled(&pyramid, &edges))
                 .await
                 .map_err(internal)?
-                .map_err(internal);
+                .map_err(internal)?;
+            if let Some((from, to)) = tiling.tail {
+                // Less than a stored pixel: decoded into the last pixel.
+                let (tail, _) = decode_window(ctx, item, from, to - from).await?;
+                let last_pixel_is_all_tail = tiling.edges.iter().rev().nth(1) == Some(&from);
+                peaks.widen_last_pixel(&tail, last_pixel_is_all_tail);
+            }
+            return Ok(peaks);
         }
     }
     let first = start.floor() as u64;
-    let frames = ((start + spp * count as f64).ceil() as u64).min(item.frames).saturating_sub(first);
+    let end = match precision {
+        Precision::Exact { end } => end,
+        Precision::Rounded => (start + spp * count as f64).ceil() as u64,
+    };
+    let frames = end.min(item.frames).saturating_sub(first);
+    let (src, src_first) = decode_window(ctx, item, first, frames).await?;
+    Ok(window::bin(&src, src_first, start, spp, count))
+}
+
+/// Frames `first..first + frames` of the item decoded as one-frame pixels, within
+/// `items.decode_window_max_s` and the request memory budget.
+async fn decode_window(ctx: &Ctx, item: &ItemPeaks, first: u64, frames: u64) -> Result<(Peaks, u64), ApiError> {
     let seconds = frames as f64 / f64::from(item.samplerate);
     let max = ctx.state.config.items.decode_window_max_s;
     if seconds > max {
@@ -206,15 +225,13 @@ async fn window_peaks(
         ctx.state.request_memory.hold("this decoded window", bytes, DECODE_SLOT_WAIT).await.map_err(ApiError::from)?;
     let slot = decode_slot(ctx).await?;
     let (media, rate) = (super::media::open_media(ctx, &item.location).await?, item.samplerate);
-    let decoded = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let (_slot, _memory) = (slot, memory);
         window::decode_frames(&media.path(), rate, first, frames)
     })
     .await
     .map_err(internal)?
-    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", e))?;
-    let (src, src_first) = decoded;
-    Ok(window::bin(&src, src_first, start, spp, count))
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "undecodable_media", e))
 }
 
 /// `start` and `stop` query parameters in seconds, checked against the item.
@@ -266,7 +283,7 @@ pub async fn waveform(ctx: Ctx) -> Reply_ {
     let split = ctx.query_as::<bool>("split_channels")?.unwrap_or(false);
     let rate = f64::from(item.samplerate);
     let spp = (stop - start) * rate / nb_pixels as f64;
-    let peaks = window_peaks(&ctx, &item, start * rate, spp, nb_pixels, Precision::NearestLevel).await?;
+    let peaks = window_peaks(&ctx, &item, start * rate, spp, nb_pixels, Precision::Rounded).await?;
     let lanes = |p: &Peaks, c: usize| -> Lane {
         let (min, max) = p.channel(c).map(|(lo, hi)| (f32::from(lo) / 32768.0, f32::from(hi) / 32768.0)).unzip();
         Lane { min, max }
@@ -301,7 +318,8 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
     if spp == 0 || spp > 1 << 30 {
         return Err(ApiError::bad_parameter(format!("samples_per_pixel={spp}: 1 to 2^30")));
     }
-    let bits_n = ctx.query_as::<u8>("bits")?.unwrap_or(16);
+    // 8 bits by default: what the pyramid stores, and all that peaks.js reads.
+    let bits_n = ctx.query_as::<u8>("bits")?.unwrap_or(8);
     let bits = Bits::parse(bits_n).ok_or_else(|| ApiError::bad_parameter(format!("bits={bits_n}: 8 or 16")))?;
     let channels = ctx.query_as::<u16>("channels")?.unwrap_or(1);
     if channels != 1 && channels != item.channels {
@@ -319,8 +337,9 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
             "{count} pixels asked (at most {MAX_PIXELS}): a larger samples_per_pixel or a shorter window"
         )));
     }
-    // The last pixel covers only the frames that exist, as audiowaveform's does.
-    let mut peaks = window_peaks(&ctx, &item, first as f64, f64::from(spp), count as usize, Precision::Exact).await?;
+    // The last pixel ends at `stop` (or the end of the audio), as audiowaveform's does.
+    let precision = Precision::Exact { end: last };
+    let mut peaks = window_peaks(&ctx, &item, first as f64, f64::from(spp), count as usize, precision).await?;
     peaks.samples_per_pixel = spp;
     if channels == 1 {
         peaks = peaks.merged();
