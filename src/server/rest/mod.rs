@@ -248,7 +248,7 @@ pub static ROUTES: &[Route] = &[
             ("samples_per_pixel", "frames per pixel (default 256)"),
             ("start", "seconds (default 0)"),
             ("stop", "seconds (default: the end)"),
-            ("bits", "8 or 16 (default 16; stored peaks have 8-bit precision)"),
+            ("bits", "8 (default: what peaks.js reads, and the stored precision) or 16"),
             ("channels", "1: all channels together (default); the item's channel count: each channel"),
         ],
         None,
