@@ -91,8 +91,14 @@ pub fn write_format(
     Ok(vec![path.to_path_buf()])
 }
 
-/// What exports say about the media of an input: its name, and the input as its location.
+/// What exports say about the media of an input: its name, and its location (a URL as it is,
+/// a file by its absolute path).
 pub fn media_of(input: &str) -> MediaInfo {
     let title = std::path::Path::new(input).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    MediaInfo { title, media_url: input.to_string(), ..Default::default() }
+    let media_url = if input.contains("://") {
+        input.to_string()
+    } else {
+        std::path::absolute(input).map_or_else(|_| input.to_string(), |p| p.display().to_string())
+    };
+    MediaInfo { title, media_url, ..Default::default() }
 }

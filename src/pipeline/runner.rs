@@ -275,7 +275,7 @@ pub fn run_source(
                     id_metadata: IdMetadata {
                         id,
                         name: out.name,
-                        unit: descriptor.unit.to_string(),
+                        unit: out.unit.unwrap_or(descriptor.unit).to_string(),
                         description: descriptor.description.to_string(),
                         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         version: descriptor.version.to_string(),

@@ -106,16 +106,23 @@ pub struct FinishContext<'a> {
 }
 
 /// One result of a processor: a suffix of its id (`"max"` gives `level.max`; empty gives
-/// `level`), a human name, and the data.
+/// `level`), a human name, and the data; its unit is the processor's unless it says otherwise.
 pub struct Output {
     pub suffix: &'static str,
     pub name: String,
     pub data: ResultData,
+    pub unit: Option<&'static str>,
 }
 
 impl Output {
     pub fn new(suffix: &'static str, name: impl Into<String>, data: ResultData) -> Self {
-        Output { suffix, name: name.into(), data }
+        Output { suffix, name: name.into(), data, unit: None }
+    }
+
+    /// A unit of its own (`pitch.confidence` has none, where `pitch` is in Hz).
+    pub fn with_unit(mut self, unit: &'static str) -> Self {
+        self.unit = Some(unit);
+        self
     }
 }
 

@@ -50,6 +50,22 @@ fn read_with_tool(format: &str, path: &Path) -> Value {
     serde_json::from_slice(&out.stdout).expect("reader output")
 }
 
+/// A local file's `file://` URL, as ELAN writes it.
+fn url_of(path: &Path) -> String {
+    let path = path.canonicalize().expect("path").display().to_string();
+    let encoded: String = path
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("file://{encoded}")
+}
+
 fn analyze(input: &Path, format: &str, output: &Path) {
     let ids = "onsets,silence,pitch,level";
     let out = timeside(&[
@@ -108,6 +124,10 @@ fn every_export_opens_in_its_tools_reader_with_the_results_marks() {
     assert_eq!(eaf["tiers"]["silence"], silences, "{eaf}");
     let first_ms = eaf["starts_ms"]["onsets"][0].as_f64().expect("ms");
     assert!((first_ms - 500.0).abs() < 30.0, "{eaf}");
+    assert!(eaf["overlaps"].as_object().expect("tiers").values().all(|n| n == 0), "{eaf}");
+    assert_eq!(eaf["slots_in_time_order"], true);
+    let url = url_of(&wav);
+    assert_eq!(eaf["media"], serde_json::json!({ "MEDIA_URL": url, "RELATIVE_MEDIA_URL": "./marks.wav" }));
     analyze(&wav, "textgrid", &file("TextGrid"));
     let tg = read_with_tool("textgrid", &file("TextGrid"));
     assert_eq!(tg["tiers"]["onsets"], onsets, "{tg}");
@@ -120,10 +140,11 @@ fn every_export_opens_in_its_tools_reader_with_the_results_marks() {
     // Sonic Visualiser: instants for onsets, regions for silences, a curve for the pitch.
     analyze(&wav, "svl", &file("svl"));
     let svl = read_with_tool("svl", &file("svl"));
-    assert_eq!(svl["points"]["onsets"], onsets, "{svl}");
-    assert_eq!(svl["points"]["silence"], silences, "{svl}");
+    assert_eq!(svl["layers"]["onsets"]["points"], onsets, "{svl}");
+    assert_eq!(svl["layers"]["silence"]["points"], silences, "{svl}");
     let frames = result(&results, "pitch")["data_object"]["value"].as_array().expect("pitch").len();
-    assert_eq!(svl["points"]["pitch"], frames, "{svl}");
+    assert_eq!(svl["layers"]["pitch"]["points"], frames, "{svl}");
+    assert_eq!(svl["layers"]["pitch"]["units"], "Hz", "{svl}");
 
     // Audacity: one label a line, points with start = end.
     analyze(&wav, "audacity", &file("txt"));
@@ -319,5 +340,109 @@ async fn the_api_exports_an_items_analyses_and_converts_one_result() {
 
     // Others do not see a private item's exports.
     assert_eq!(http::get(addr, &format!("/api/v1/items/{uuid}/export.jams"), None).await.status, 404);
+    server.shutdown().await;
+}
+
+/// An annotation track as the annotation tools' users open it: Praat (headless) shows its
+/// regions in an IntervalTier and its points in a TextTier beside it, both named by the
+/// track's title (unique in the file); Sonic Visualiser's rules show every region and keep
+/// tabs and line ends in labels; ELAN (pympi) gets tiers without overlaps, time slots in time
+/// order and the media by absolute and relative URL; Chromium's WebVTT parser shows a label
+/// with markup characters as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn annotation_tracks_open_in_praat_sonic_visualiser_elan_and_chromium() {
+    use crate::http;
+    use crate::on_demand::{Engine, Env, config, tone, upload, user};
+    use serde_json::json;
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ana", false).await);
+    let item = upload(addr, &token, &tone(env.path(), "interview.wav", 4.0), &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid").to_string();
+    let markup = "say \"hi\" <b>&amp;";
+    let tabbed = "tab\there\nline";
+    // Two tracks with one title: the second is "Notes (2)" in the files.
+    let mut tracks = Vec::new();
+    for _ in 0..2 {
+        let r = http::json(
+            addr,
+            "POST",
+            "/api/v1/annotation_tracks",
+            Some(&token),
+            &json!({ "item": uuid, "title": "Notes" }),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        tracks.push(r.json()["uuid"].as_str().expect("uuid").to_string());
+    }
+    let annotations = [
+        (&tracks[0], markup, 0.5, Some(1.0)),
+        (&tracks[0], "p1", 1.2, None),
+        (&tracks[0], tabbed, 1.5, Some(2.0)),
+        (&tracks[0], "p2", 2.2, None),
+        (&tracks[0], "third", 2.5, Some(3.0)),
+        (&tracks[1], "other", 0.2, Some(0.4)),
+    ];
+    for (track, title, start, stop) in annotations {
+        let mut body = json!({ "track": track, "title": title, "start_time": start });
+        if let Some(stop) = stop {
+            body["stop_time"] = json!(stop);
+        }
+        let r = http::json(addr, "POST", "/api/v1/annotations", Some(&token), &body).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let export = |ext: &str| {
+        let (ext, token, uuid) = (ext.to_string(), token.clone(), uuid.clone());
+        let path = env.path().join(format!("item.{ext}"));
+        async move {
+            let r = http::get(addr, &format!("/api/v1/items/{uuid}/export.{ext}"), Some(&token)).await;
+            assert_eq!(r.status, 200, "{ext}: {}", r.text());
+            std::fs::write(&path, &r.body).expect("write");
+            path
+        }
+    };
+
+    let praat = read_with_tool("praat", &export("TextGrid").await);
+    assert_eq!(
+        praat["tiers"],
+        json!([
+            { "class": "IntervalTier", "name": "Notes", "count": 3 },
+            { "class": "TextTier", "name": "Notes (points)", "count": 2 },
+            { "class": "IntervalTier", "name": "Notes (2)", "count": 1 },
+        ]),
+        "{praat}"
+    );
+
+    let svl = export("svl").await;
+    let xmllint = std::process::Command::new("xmllint").arg("--noout").arg(&svl).output().expect("xmllint");
+    assert!(xmllint.status.success(), "{}", String::from_utf8_lossy(&xmllint.stderr));
+    let sv = read_with_tool("svl", &svl);
+    let notes = &sv["layers"]["Notes"];
+    assert_eq!((notes["type"].as_str(), notes["model"].as_str()), (Some("regions"), Some("RegionModel")), "{sv}");
+    assert_eq!(notes["points"], 5, "{sv}");
+    assert!(notes["labels"].as_array().expect("labels").iter().any(|l| l == tabbed), "{sv}");
+    assert_eq!(sv["layers"]["Notes (2)"]["points"], 1, "{sv}");
+
+    let eaf = export("eaf").await;
+    let xmllint = std::process::Command::new("xmllint").arg("--noout").arg(&eaf).output().expect("xmllint");
+    assert!(xmllint.status.success(), "{}", String::from_utf8_lossy(&xmllint.stderr));
+    let elan = read_with_tool("eaf", &eaf);
+    assert_eq!(elan["tiers"], json!({ "Notes": 5, "Notes (2)": 1 }), "{elan}");
+    assert_eq!(elan["overlaps"], json!({ "Notes": 0, "Notes (2)": 0 }), "{elan}");
+    assert_eq!(elan["values"]["Notes"][0], markup, "{elan}");
+    assert_eq!(elan["slots_in_time_order"], true, "{elan}");
+    assert_eq!(
+        elan["media"],
+        json!({ "MEDIA_URL": "file:///interview.wav", "RELATIVE_MEDIA_URL": "./interview.wav" }),
+        "{elan}"
+    );
+
+    let vtt = export("vtt").await;
+    let script = format!("{}/tests/browser/webvtt.mjs", env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("node").arg(script).arg(&vtt).output().expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let cues: Value = serde_json::from_slice(&out.stdout).expect("cues");
+    let texts: Vec<&str> = cues.as_array().expect("cues").iter().filter_map(|c| c["text"].as_str()).collect();
+    assert!(texts.contains(&format!("Notes: {markup}").as_str()), "{texts:?}");
     server.shutdown().await;
 }

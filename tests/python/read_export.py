@@ -23,6 +23,17 @@ elif fmt == "eaf":
     eaf = pympi.Elan.Eaf(path)
     out["tiers"] = {t: len(eaf.get_annotation_data_for_tier(t)) for t in eaf.get_tier_names()}
     out["starts_ms"] = {t: sorted(a[0] for a in eaf.get_annotation_data_for_tier(t)) for t in eaf.get_tier_names()}
+    out["values"] = {t: [a[2] for a in sorted(eaf.get_annotation_data_for_tier(t))] for t in eaf.get_tier_names()}
+    # ELAN keeps a tier's annotations apart: (end of one > start of the next) counted per tier.
+    out["overlaps"] = {}
+    for t in eaf.get_tier_names():
+        spans = sorted((a[0], a[1]) for a in eaf.get_annotation_data_for_tier(t))
+        out["overlaps"][t] = sum(1 for a, b in zip(spans, spans[1:]) if a[1] > b[0])
+    root = ET.parse(path).getroot()
+    times = [int(s.get("TIME_VALUE")) for s in root.iter("TIME_SLOT")]
+    out["slots_in_time_order"] = times == sorted(times)
+    media = root.find("HEADER/MEDIA_DESCRIPTOR")
+    out["media"] = None if media is None else {k: media.get(k) for k in ("MEDIA_URL", "RELATIVE_MEDIA_URL")}
 elif fmt == "textgrid":
     from praatio import textgrid
 
@@ -52,10 +63,83 @@ elif fmt == "hdf5":
                 "time": data["time"][()].tolist() if "time" in data else None,
             }
 elif fmt == "svl":
+    # Sonic Visualiser's rules (svapp SVFileReader::readModel and readLayer): a sparse model's
+    # class follows its dimensions and subtype, and a layer shows a model only of the class it
+    # takes; an XML parser normalises raw tabs and line ends in attributes to spaces, as SV's
+    # does.
+    def model_class(m):
+        dims, subtype = m.get("dimensions"), m.get("subtype", "")
+        if m.get("type") != "sparse":
+            return m.get("type")
+        if dims == "1":
+            return "SparseOneDimensionalModel"
+        if dims == "2":
+            return "TextModel" if subtype == "text" else "SparseTimeValueModel"
+        if dims == "3":
+            return {"region": "RegionModel", "flexinote": "FlexiNoteModel"}.get(subtype, "NoteModel")
+        return None
+
+    takes = {
+        "timeinstants": "SparseOneDimensionalModel",
+        "timevalues": "SparseTimeValueModel",
+        "regions": "RegionModel",
+        "notes": "NoteModel",
+        "text": "TextModel",
+    }
     root = ET.parse(path).getroot()
-    names = {m.get("dataset"): m.get("name") for m in root.iter("model")}
-    out["points"] = {names[d.get("id")]: len(d.findall("point")) for d in root.iter("dataset")}
-    out["layers"] = sorted(layer.get("type") for layer in root.iter("layer"))
+    models = {m.get("id"): m for m in root.iter("model")}
+    datasets = {d.get("id"): d for d in root.iter("dataset")}
+    out["layers"] = {}
+    for layer in root.iter("layer"):
+        model = models[layer.get("model")]
+        points = datasets[model.get("dataset")].findall("point")
+        shown = takes.get(layer.get("type")) == model_class(model)
+        out["layers"][layer.get("name")] = {
+            "type": layer.get("type"),
+            "model": model_class(model),
+            "units": model.get("units"),
+            "points": len(points) if shown else 0,
+            "labels": [p.get("label") for p in points] if shown else [],
+        }
+elif fmt == "praat":
+    # Praat itself, headless: each tier's class, name and labelled intervals or points.
+    import subprocess
+    import tempfile
+
+    script = """form Read
+  sentence path
+endform
+Read from file: path$
+n = Get number of tiers
+writeInfoLine: n
+for t from 1 to n
+  name$ = Get tier name: t
+  intervals = Is interval tier: t
+  if intervals
+    k = Get number of intervals: t
+    labelled = 0
+    for i from 1 to k
+      label$ = Get label of interval: t, i
+      if label$ <> ""
+        labelled += 1
+      endif
+    endfor
+    appendInfoLine: "IntervalTier", tab$, name$, tab$, labelled
+  else
+    k = Get number of points: t
+    appendInfoLine: "TextTier", tab$, name$, tab$, k
+  endif
+endfor
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".praat", delete=False) as f:
+        f.write(script)
+    run = subprocess.run(["praat", "--run", f.name, path], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"praat: {run.stderr}")
+    lines = run.stdout.strip().splitlines()
+    out["tiers"] = [dict(zip(("class", "name", "count"), l.split("\t"))) for l in lines[1:]]
+    for t in out["tiers"]:
+        t["count"] = int(t["count"])
 elif fmt == "csv":
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))

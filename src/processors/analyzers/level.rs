@@ -167,16 +167,16 @@ impl Analyzer for Level {
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
         Ok(Finished {
             results: vec![
-                Output {
-                    suffix: "max",
-                    name: "Level Analyzer Max".into(),
-                    data: ResultData::global_value(Values::scalars(vec![self.peak_dbfs() as f32])),
-                },
-                Output {
-                    suffix: "rms",
-                    name: "Level Analyzer RMS".into(),
-                    data: ResultData::global_value(Values::scalars(vec![self.rms_dbfs() as f32])),
-                },
+                Output::new(
+                    "max",
+                    "Level Analyzer Max",
+                    ResultData::global_value(Values::scalars(vec![self.peak_dbfs() as f32])),
+                ),
+                Output::new(
+                    "rms",
+                    "Level Analyzer RMS",
+                    ResultData::global_value(Values::scalars(vec![self.rms_dbfs() as f32])),
+                ),
             ],
             files: vec![],
         })

@@ -414,16 +414,13 @@ impl Analyzer for Loudness {
         let (true_peak, sample_peak) = (self.true_peak_dbtp(), self.sample_peak_dbfs());
         let compliance = self.compliance.map(|c| self.compliance_result(c));
         let mut results = vec![
-            Output {
-                suffix: "integrated",
-                name: "Integrated loudness".into(),
-                data: ResultData::global_value(Values::scalars(vec![integrated as f32])),
-            },
-            Output {
-                suffix: "range",
-                name: "Loudness range (LU)".into(),
-                data: ResultData::global_value(Values::scalars(vec![range as f32])),
-            },
+            Output::new(
+                "integrated",
+                "Integrated loudness",
+                ResultData::global_value(Values::scalars(vec![integrated as f32])),
+            ),
+            Output::new("range", "Loudness range (LU)", ResultData::global_value(Values::scalars(vec![range as f32])))
+                .with_unit("LU"),
             Output::new(
                 "true_peak",
                 "True peak (dBTP)",
@@ -434,16 +431,16 @@ impl Analyzer for Loudness {
                 "Sample peak (dBFS)",
                 ResultData::global_value(Values::scalars(vec![sample_peak as f32])),
             ),
-            Output {
-                suffix: "momentary",
-                name: "Momentary loudness (400 ms)".into(),
-                data: ResultData::framewise_value(Values::scalars(self.momentary), frames(4 * step)),
-            },
-            Output {
-                suffix: "short_term",
-                name: "Short-term loudness (3 s)".into(),
-                data: ResultData::framewise_value(Values::scalars(self.short_term), frames(30 * step)),
-            },
+            Output::new(
+                "momentary",
+                "Momentary loudness (400 ms)",
+                ResultData::framewise_value(Values::scalars(self.momentary), frames(4 * step)),
+            ),
+            Output::new(
+                "short_term",
+                "Short-term loudness (3 s)",
+                ResultData::framewise_value(Values::scalars(self.short_term), frames(30 * step)),
+            ),
         ];
         if let Some(c) = compliance {
             results.push(Output::new("compliance", "Loudness compliance", c));

@@ -55,11 +55,11 @@ impl Analyzer for MeanDcShift {
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
         Ok(Finished {
-            results: vec![Output {
-                suffix: "",
-                name: "Mean DC shift".into(),
-                data: ResultData::global_value(Values::scalars(vec![self.percent() as f32])),
-            }],
+            results: vec![Output::new(
+                "",
+                "Mean DC shift",
+                ResultData::global_value(Values::scalars(vec![self.percent() as f32])),
+            )],
             files: vec![],
         })
     }

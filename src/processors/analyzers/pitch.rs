@@ -258,7 +258,13 @@ impl Analyzer for Pitch {
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
         Ok(Finished {
-            results: self.series.into_columns(&[("", "Pitch (Hz)"), ("confidence", "Pitch confidence")]),
+            results: self
+                .series
+                .into_columns(&[("", "Pitch (Hz)"), ("confidence", "Pitch confidence")])
+                .into_iter()
+                // The confidence is a number from 0 to 1, not Hz.
+                .map(|o| if o.suffix == "confidence" { o.with_unit("") } else { o })
+                .collect(),
             files: vec![],
         })
     }

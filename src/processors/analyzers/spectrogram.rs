@@ -167,11 +167,11 @@ impl Analyzer for Spectrogram {
             FrameMetadata { samplerate: self.samplerate, blocksize: self.n_fft, stepsize: self.hop * self.merge };
         let columns = std::mem::take(&mut self.columns);
         Ok(Finished {
-            results: vec![Output {
-                suffix: "",
-                name: "Spectrogram".into(),
-                data: ResultData::framewise_value(Values::rows_of(columns, self.bins), frames),
-            }],
+            results: vec![Output::new(
+                "",
+                "Spectrogram",
+                ResultData::framewise_value(Values::rows_of(columns, self.bins), frames),
+            )],
             files: vec![],
         })
     }

@@ -272,11 +272,15 @@ impl Analyzer for Tempo {
             ResultData::global_value(Values::scalars(vec![bpm.unwrap_or(0.0) as f32])),
         )];
         if self.history.is_some() {
-            results.push(Output::new(
-                "beats",
-                "Beats",
-                ResultData::event_value(times, Values::scalars((1..=count).map(|i| i as f32).collect())),
-            ));
+            // Each beat's value is its number: no unit (the bpm is the tempo's).
+            results.push(
+                Output::new(
+                    "beats",
+                    "Beats",
+                    ResultData::event_value(times, Values::scalars((1..=count).map(|i| i as f32).collect())),
+                )
+                .with_unit(""),
+            );
         }
         Ok(Finished { results, files: vec![] })
     }

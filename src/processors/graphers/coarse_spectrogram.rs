@@ -96,11 +96,11 @@ impl Grapher for CoarseSpectrogram {
             CoarseSpectrogramWriter::finish,
         )?;
         Ok(Finished {
-            results: vec![Output {
-                suffix: "",
-                name: "Coarse spectrogram (columns, frames per column)".into(),
-                data: ResultData::global_value(Values::scalars(vec![columns as f32, self.frames_per_column as f32])),
-            }],
+            results: vec![Output::new(
+                "",
+                "Coarse spectrogram (columns, frames per column)",
+                ResultData::global_value(Values::scalars(vec![columns as f32, self.frames_per_column as f32])),
+            )],
             files: vec![self.path.clone()],
         })
     }

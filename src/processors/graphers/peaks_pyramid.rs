@@ -85,11 +85,11 @@ impl Grapher for PeaksPyramid {
         )?;
         let summary = vec![levels as f32, pixels as f32];
         Ok(Finished {
-            results: vec![Output {
-                suffix: "",
-                name: format!("Peaks pyramid (levels, pixels at {BASE_SPP} frames per pixel)"),
-                data: ResultData::global_value(Values::scalars(summary)),
-            }],
+            results: vec![Output::new(
+                "",
+                format!("Peaks pyramid (levels, pixels at {BASE_SPP} frames per pixel)"),
+                ResultData::global_value(Values::scalars(summary)),
+            )],
             files: vec![self.path.clone()],
         })
     }

@@ -162,11 +162,11 @@ impl Grapher for Waveform {
         let frames = FrameMetadata { samplerate: self.samplerate, blocksize: spp, stepsize: spp };
         let width = 2 * self.lanes;
         Ok(Finished {
-            results: vec![Output {
-                suffix: "",
-                name: "Waveform peaks (min, max)".into(),
-                data: ResultData::framewise_value(Values::rows_of(std::mem::take(&mut self.peaks), width), frames),
-            }],
+            results: vec![Output::new(
+                "",
+                "Waveform peaks (min, max)",
+                ResultData::framewise_value(Values::rows_of(std::mem::take(&mut self.peaks), width), frames),
+            )],
             files,
         })
     }

@@ -20,7 +20,7 @@ pub struct MediaInfo {
     pub artist: String,
     /// Seconds; 0 when unknown (then taken from the results).
     pub duration: f64,
-    /// File name or URL of the media, as the export should reference it.
+    /// The media as the export references it: a URL, an absolute path, or a bare file name.
     pub media_url: String,
 }
 

@@ -70,7 +70,9 @@ fn media_info(item: &crate::storage::items::Item) -> MediaInfo {
         title: item.title.clone(),
         artist: item.artist.clone(),
         duration: item.audio_duration.unwrap_or(0.0),
-        media_url: format!("/api/v1/items/{}/download/original", item.uuid),
+        // The file's name only: the server's paths are nobody's business, and ELAN finds the
+        // media downloaded beside the export by its name.
+        media_url: item.file_name.clone(),
     }
 }
 
