@@ -1109,7 +1109,8 @@ async fn annotation_tracks_are_their_authors(engine: Engine) {
     assert_eq!(item_view["annotation_tracks"], json!([track_id]));
     // Exported with the item: Audacity labels, and JAMS `tag_open`.
     let labels = http::get(addr, &format!("/api/v1/items/{uuid}/export.txt"), None).await.text();
-    let (hit, b) = ("2.000000\t2.000000\tannotations.1: hit", "2.500000\t3.500000\tannotations.1: B");
+    // Labelled by the track's title.
+    let (hit, b) = ("2.000000\t2.000000\tverses: hit", "2.500000\t3.500000\tverses: B");
     assert!(labels.contains(hit) && labels.contains(b), "{labels}");
     let jams = http::get(addr, &format!("/api/v1/items/{uuid}/export.jams"), None).await.json();
     let tags = jams["annotations"].as_array().expect("annotations").iter().find(|a| a["namespace"] == "tag_open");
