@@ -3,8 +3,9 @@
 # GStreamer 1.22 (dev files + base/good/bad/ugly/libav plugins), cmake and pkg-config for the
 # crates that build C, ffmpeg/sox/time to verify outputs and run the benchmark, and
 # liquidsoap, ices2 and ezstream (source clients the live-server tests push with; GStreamer's
-# shout2send comes with plugins-good) and icecast2 (which the tests make relay our mounts),
-# and PostgreSQL 15, started
+# shout2send comes with plugins-good) and icecast2 (which the tests make relay our mounts);
+# the real clients the interop tests open our files and answers with: praat (TextGrids),
+# xmllint, nginx (a caching reverse proxy in front of the server); and PostgreSQL 15, started
 # with a `timeside` role (password `timeside`, may create databases) that the tests make
 # their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect); libhdf5 for
 # HDF5 results, and the Python readers the export tests use (in target/pytools); Chromium and
@@ -19,6 +20,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   ffmpeg sox libsox-fmt-all time liquidsoap ices2 ezstream icecast2
+  praat libxml2-utils nginx-light
   postgresql
   libhdf5-dev hdf5-tools python3-venv
   chromium

@@ -191,6 +191,10 @@ pub struct ServerConfig {
     /// per client address).
     #[serde(default)]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Origins (`https://app.example`) whose pages may write through the API and send
+    /// credentials (CORS); `*` for any. Anonymous reads are open to every origin.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }

@@ -20,6 +20,7 @@ mod auth;
 pub mod config;
 mod conn;
 mod errors;
+pub mod http_layer;
 
 mod ingest;
 pub mod rest;
@@ -426,20 +427,37 @@ pub fn routes(
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
     // Every route checks its path before its method: a method refused on a path that is no
     // route would make an unknown path's 404 a 405 (warp keeps the "most relevant" rejection).
-    let get_or_head = warp::get().map(|| false).or(warp::head().map(|| true)).unify();
+    let is_head = warp::get().map(|| false).or(warp::head().map(|| true)).unify();
     let live_stream = warp::path!("live" / String)
-        .and(get_or_head)
+        .and(is_head)
         .and(warp::query::<std::collections::HashMap<String, String>>())
         .and(warp::header::optional::<String>("icy-metadata"))
         .and(with_state(state.clone()))
         .map(live_stream);
     let icecast_status =
-        warp::path!("status-json.xsl").and(warp::get()).and(with_state(state.clone())).map(status::icecast_status);
-    let metrics = warp::path!("metrics").and(warp::get()).and(with_state(state.clone())).then(status::metrics);
-    let preflight = warp::path!("live" / String).and(warp::options()).map(|_: String| cors_preflight());
+        warp::path!("status-json.xsl").and(get_or_head()).and(with_state(state.clone())).map(status::icecast_status);
+    let metrics = warp::path!("metrics").and(get_or_head()).and(with_state(state.clone())).then(status::metrics);
+    let policy = Arc::new(http_layer::CorsPolicy { origins: state.config.server.cors_origins.clone() });
+    let asked = warp::method()
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(|method, headers, query: String| http_layer::Asked {
+            method,
+            headers,
+            token_in_query: query.split('&').any(|p| p.starts_with("token=")),
+        });
+    let preflight_policy = policy.clone();
+    // A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method), whatever the
+    // path: it is about the request to come. Anything else passes on as "not found", not
+    // "method not allowed", so that an unknown path stays a 404.
+    let preflight = asked
+        .and_then(|asked: http_layer::Asked| async move {
+            if asked.is_preflight() { Ok(asked) } else { Err(warp::reject::not_found()) }
+        })
+        .map(move |asked: http_layer::Asked| http_layer::preflight(&asked, &preflight_policy));
     let rest = rest::filter(state.clone()).boxed();
     let docs = warp::path!("api" / "docs")
-        .and(warp::get())
+        .and(get_or_head())
         .map(|| warp::reply::html(rest::openapi::docs_page()).into_response());
     let admin_metadata = warp::path!("admin" / "metadata")
         .and(warp::get())
@@ -479,7 +497,9 @@ pub fn routes(
                 }
             },
         );
-    live_stream
+    let routes = preflight
+        .or(live_stream)
+        .unify()
         .or(web::routes())
         .unify()
         .or(docs)
@@ -490,14 +510,21 @@ pub fn routes(
         .unify()
         .or(metrics)
         .unify()
-        .or(preflight)
-        .unify()
         .or(events)
         .unify()
         .or(rest)
         .unify()
         .recover(not_found)
-        .unify()
+        .unify();
+    asked.and(routes).then(move |asked, response| {
+        let policy = policy.clone();
+        async move { http_layer::finish(asked, &policy, response).await }
+    })
+}
+
+/// GET, and HEAD as GET without the body (hyper leaves it out).
+pub fn get_or_head() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::get().or(warp::head()).unify()
 }
 
 /// `{ "code": ..., "message": ... }` with a status: the one shape of every error reply.
@@ -519,17 +546,6 @@ async fn not_found(err: warp::Rejection) -> Result<warp::reply::Response, std::c
 }
 
 /// GET /api/v1/health
-/// OPTIONS /live/<...>: browsers ask before sending `Icy-MetaData` from a page.
-fn cors_preflight() -> warp::reply::Response {
-    let mut r = warp::reply::with_status(warp::reply(), StatusCode::NO_CONTENT).into_response();
-    let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, OPTIONS"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("icy-metadata, range"));
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-    r
-}
-
 /// Counts a listener for as long as its response body lives.
 struct ListenerGuard(Arc<Mount>);
 

@@ -64,12 +64,12 @@ fn asset(path: &str, if_none_match: Option<String>) -> warp::reply::Response {
 /// `GET /` and `GET /web/{path}`.
 pub fn routes() -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let index = warp::path::end()
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(warp::header::optional::<String>("if-none-match"))
         .map(|tag| asset("index.html", tag));
     let files = warp::path("web")
         .and(warp::path::tail())
-        .and(warp::get())
+        .and(super::get_or_head())
         .and(warp::header::optional::<String>("if-none-match"))
         .map(|tail: warp::path::Tail, tag| asset(tail.as_str(), tag));
     index.or(files).unify()

@@ -140,3 +140,8 @@ pub fn decode_all(path: &Path) -> Vec<f32> {
     }
     out
 }
+
+/// A loopback port nobody listens on now (for programs that need theirs in their config).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}

@@ -2,6 +2,7 @@
 //! clients (ices2, ezstream, GStreamer's `shout2send`), the titles they send inside Ogg streams,
 //! and Icecast itself relaying our mounts.
 
+use crate::common::free_port;
 use crate::server::{get, load_config};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -191,11 +192,6 @@ async fn libshout_source_clients_log_in_push_and_carry_ogg_titles() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
-}
-
-/// A loopback port nobody listens on now (for programs that need theirs in their config).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// Debian's Icecast 2.4.4 on `port` with `relays` (each `(our path, its mount)`) of the server

@@ -10,6 +10,7 @@ mod exports;
 mod graphers;
 mod hardening;
 mod http;
+mod interop_http;
 mod interop_live;
 mod multi_user;
 mod on_demand;

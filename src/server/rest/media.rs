@@ -219,8 +219,9 @@ pub async fn download(ctx: Ctx) -> Reply_ {
     let (item, media) = item_media(&ctx).await?;
     if ext == "original" {
         let mime = if item.mime_type.is_empty() { "application/octet-stream" } else { item.mime_type.as_str() };
-        let mut response = serve_file(&ctx, &media.path(), mime).await?;
-        attachment(&mut response, &item.file_name);
+        let mut response = serve_file(&ctx, &media.path(), mime, Some(&item.sha256)).await?;
+        let ext = item.file_name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        attachment(&mut response, &download_name(&item, ext));
         return Ok(response);
     }
     let format = format_of(&ext, false)?;
@@ -252,9 +253,9 @@ pub async fn download(ctx: Ctx) -> Reply_ {
         }
     }
     ctx.state.cache.touch(&target);
-    let mut response = serve_file(&ctx, &target, format.mime).await?;
-    let stem = item.file_name.rsplit_once('.').map_or(item.file_name.as_str(), |(stem, _)| stem);
-    attachment(&mut response, &format!("{stem}.{}", format.name));
+    // The cache key says what the bytes are: the content, the format and the encoder.
+    let mut response = serve_file(&ctx, &target, format.mime, Some(&key[..32])).await?;
+    attachment(&mut response, &download_name(&item, format.name));
     Ok(response)
 }
 
@@ -281,10 +282,27 @@ fn sandboxed(h: &mut warp::http::HeaderMap) {
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
 }
 
-/// `attachment` with the file name a download is saved as (safe characters only).
+/// What a download of `item` is saved as: its title (else its file's name) with `ext`.
+fn download_name(item: &crate::storage::items::Item, ext: &str) -> String {
+    let stem = item.file_name.rsplit_once('.').map_or(item.file_name.as_str(), |(stem, _)| stem);
+    let title = if item.title.trim().is_empty() { stem } else { item.title.trim() };
+    if ext.is_empty() { title.to_string() } else { format!("{title}.{ext}") }
+}
+
+/// `attachment` with the file name a download is saved as (RFC 6266): `filename*` holds the
+/// name as it is (UTF-8, percent-encoded), `filename` an ASCII stand-in for old clients.
 fn attachment(response: &mut warp::reply::Response, name: &str) {
-    let name = files::safe_file_name(name, "audio");
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+    // No folders, quotes or control characters in a name a browser saves under.
+    let name: String = name.chars().map(|c| if c.is_control() || "/\\\"".contains(c) { '_' } else { c }).collect();
+    let ascii = files::safe_file_name(&name, "audio");
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
         response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
 }
@@ -318,14 +336,24 @@ fn parse_range(header: Option<&str>, len: u64) -> Wanted {
     }
 }
 
-/// Sends a file from disk (GET or HEAD), whole or the range asked for, in chunks.
-pub async fn serve_file(ctx: &Ctx, path: &Path, mime: &str) -> Reply_ {
+/// Sends a file from disk (GET or HEAD), whole or the range asked for, in chunks. `tag` (what
+/// the bytes are: a content hash) is its ETag; its modification time its Last-Modified. A
+/// range whose `If-Range` names another version gets the whole file (RFC 9110 13.1.5).
+pub async fn serve_file(ctx: &Ctx, path: &Path, mime: &str, tag: Option<&str>) -> Reply_ {
     let not_found =
         |e: std::io::Error| ApiError::new(StatusCode::NOT_FOUND, "no_data", format!("the file is missing: {e}"));
     let mut file = tokio::fs::File::open(path).await.map_err(not_found)?;
     let meta = file.metadata().await.map_err(not_found)?;
     let len = meta.len();
-    let range = ctx.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let etag = tag.map(|t| format!("\"{t}\""));
+    let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+    let last_modified = modified.map(|d| crate::server::http_layer::httpdate(d.as_secs() as i64));
+    let current = |validator: &str| {
+        let validator = validator.trim();
+        etag.as_deref() == Some(validator) || last_modified.as_deref() == Some(validator)
+    };
+    let if_range = ctx.headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok());
+    let range = ctx.headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| if_range.is_none_or(current));
     let wanted = parse_range(range, len);
     let (status, start, end) = match wanted {
         Wanted::All => (StatusCode::OK, 0, len.saturating_sub(1)),
@@ -371,6 +399,11 @@ pub async fn serve_file(ctx: &Ctx, path: &Path, mime: &str) -> Reply_ {
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     sandboxed(h);
+    for (name, value) in [(header::ETAG, &etag), (header::LAST_MODIFIED, &last_modified)] {
+        if let Some(v) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            h.insert(name, v);
+        }
+    }
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(

@@ -105,5 +105,5 @@ pub async fn result_data(ctx: Ctx) -> Reply_ {
             format!("result `{uuid}` has no data (status {}: {})", r.status, r.error),
         )
     })?;
-    super::media::serve_file(&ctx, &path, &r.mime_type).await
+    super::media::serve_file(&ctx, &path, &r.mime_type, None).await
 }

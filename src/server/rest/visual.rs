@@ -32,6 +32,7 @@ struct ItemPeaks {
     location: crate::storage::items::Location,
     uuid: uuid::Uuid,
     sha256: String,
+    is_public: bool,
     pyramid: Option<Arc<Pyramid>>,
     samplerate: u32,
     channels: u16,
@@ -136,6 +137,7 @@ async fn item_peaks(ctx: &Ctx) -> Result<ItemPeaks, ApiError> {
         location: item.location,
         uuid: item.uuid,
         sha256: item.sha256,
+        is_public: item.is_public,
         pyramid,
         samplerate,
         channels,
@@ -302,7 +304,7 @@ pub async fn waveform(ctx: Ctx) -> Reply_ {
         all: lanes(&peaks.merged(), 0),
         per_channel: split.then(|| (0..usize::from(peaks.channels)).map(|c| lanes(&peaks, c)).collect()),
     };
-    Ok(cacheable(json(StatusCode::OK, &body)))
+    Ok(cacheable(&ctx, &item, json(StatusCode::OK, &body)))
 }
 
 /// GET /items/{uuid}/peaks.{dat|json}?samples_per_pixel=&start=&stop=&bits=&channels=:
@@ -350,7 +352,7 @@ pub async fn peaks(ctx: Ctx) -> Reply_ {
     };
     let mut response = warp::reply::with_status(body, StatusCode::OK).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    Ok(cacheable(response))
+    Ok(cacheable(&ctx, &item, response))
 }
 
 /// GET /items/{uuid}/spectrogram.png?start=&stop=&width=&height=&scale=log|lin&fmin=&fmax=
@@ -418,7 +420,8 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     }
     ctx.state.cache.touch(&path);
     if want == tile {
-        return super::media::serve_file(&ctx, &path, "image/png").await.map(cacheable);
+        let tag = &key[..32];
+        return super::media::serve_file(&ctx, &path, "image/png", Some(tag)).await.map(|r| cacheable(&ctx, &item, r));
     }
     // The tile and the cut, decoded, are what the reply holds in memory.
     let bytes = (u64::from(tile.width) * u64::from(tile.height) + u64::from(want.width) * u64::from(want.height)) * 4;
@@ -444,7 +447,7 @@ pub async fn spectrogram(ctx: Ctx) -> Reply_ {
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("spectrogram tile: {e}")))?;
     let mut response = warp::reply::with_status(png, StatusCode::OK).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
-    Ok(cacheable(response))
+    Ok(cacheable(&ctx, &item, response))
 }
 
 /// The engine's tile pipeline; what it refuses (sizes, frequencies) is the client's to fix.
@@ -517,11 +520,17 @@ async fn render_tile(
     Ok(())
 }
 
-/// Windows of an item do not change while it exists (its media is never replaced): clients
-/// and proxies may keep them a while.
-fn cacheable(mut response: warp::reply::Response) -> warp::reply::Response {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+/// Windows of an item never change while it exists (its media is never replaced). A public
+/// item's may be kept by any cache (CDNs, nginx) for a while, and for a year when the URL names
+/// the item's content (`v=` the first 16 hex digits of its sha256: such a URL can never show
+/// other bytes). A private item's stay in its client's cache.
+fn cacheable(ctx: &Ctx, item: &ItemPeaks, mut response: warp::reply::Response) -> warp::reply::Response {
+    let versioned = ctx.query.get("v").is_some_and(|v| v.len() >= 16 && item.sha256.starts_with(v.as_str()));
+    let policy = match (item.is_public, versioned) {
+        (true, true) => "public, max-age=31536000, immutable",
+        (true, false) => "public, max-age=300",
+        (false, _) => "private, max-age=300",
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     response
 }
