@@ -321,6 +321,20 @@ mod tests {
     }
 
     #[test]
+    fn a_file_merges_over_the_defaults_and_its_channels_replace_theirs() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let f = dir.path().join("mine.toml");
+        std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9\"\n").expect("write");
+        let c = Config::load(Some(&f)).expect("valid");
+        // One key changed, the rest of the table and the demo channel kept.
+        assert_eq!((c.server.listen.as_str(), c.server.upload_max_mb), ("127.0.0.1:9", 2048));
+        assert_eq!(c.channels.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["demo"]);
+        std::fs::write(&f, "[[channels]]\nid = \"mine\"\nsource = \"launch:audiotestsrc\"\n").expect("write");
+        let c = Config::load(Some(&f)).expect("valid");
+        assert_eq!(c.channels.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["mine"]);
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let f = dir.path().join("typo.toml");
