@@ -26,18 +26,14 @@ pub fn build() -> Value {
             "summary": r.summary,
             "operationId": format!("{} {}", r.method.to_lowercase(), r.path),
             "parameters": parameters,
-            "responses": {
-                "default": { "description": "an error: {code, message}",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } },
-                "2XX": { "description": "success" },
-            },
+            "responses": responses(r),
         });
         if r.access == Access::Write {
             op["security"] = json!([{ "bearer": [] }]);
         }
         if let Some(schema) = r.body {
             let mut schema = schema();
-            // A JSON Schema dialect marker, which OpenAPI 3.0 does not take.
+            // The document's dialect is OpenAPI's own; a schema's marker of another is left out.
             if let Some(o) = schema.as_object_mut() {
                 o.remove("$schema");
             }
@@ -47,7 +43,9 @@ pub fn build() -> Value {
         entry[r.method.to_lowercase()] = op;
     }
     json!({
-        "openapi": "3.0.3",
+        // 3.1: its schemas are JSON Schema 2020-12, which the body schemas are written in
+        // (`type: [X, "null"]` for optional fields).
+        "openapi": "3.1.0",
         "info": {
             "title": "TimeSide API",
             "version": env!("CARGO_PKG_VERSION"),
@@ -62,6 +60,33 @@ pub fn build() -> Value {
                 "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } },
         },
     })
+}
+
+/// What a route answers: on success, by what it returns (JSON, audio, an image, an export, no
+/// content for a delete), and errors as `{code, message}` with a 4xx or 5xx status.
+fn responses(r: &super::Route) -> Value {
+    let binary = |types: &[&str]| -> Value {
+        types.iter().map(|t| (t.to_string(), json!({ "schema": { "type": "string", "format": "binary" } }))).collect()
+    };
+    let error = json!({ "description": "an error: {code, message} (the code names what is wrong)",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+    let path = r.path;
+    let success = if r.method == "DELETE" {
+        json!({ "description": "done (no content)" })
+    } else if path.contains("/stream.") || path.contains("/download/") {
+        json!({ "description": "the audio (ranges with Accept-Ranges where it is a file)", "content": binary(&["audio/*"]) })
+    } else if path.ends_with("spectrogram.png") {
+        json!({ "description": "the image", "content": binary(&["image/png"]) })
+    } else if path.contains("/peaks.") {
+        json!({ "description": "peaks in audiowaveform's format", "content": {
+            "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
+            "application/json": { "schema": { "type": "object" } } } })
+    } else if path.contains("/export.") || path.ends_with("/data") {
+        json!({ "description": "the file, in the format asked for", "content": binary(&["*/*"]) })
+    } else {
+        json!({ "description": "success", "content": { "application/json": { "schema": { "type": "object" } } } })
+    };
+    json!({ "2XX": success, "4XX": error, "5XX": error })
 }
 
 /// GET /api/v1/openapi.json
