@@ -5,7 +5,8 @@
 # liquidsoap, ices2 and ezstream (source clients the live-server tests push with; GStreamer's
 # shout2send comes with plugins-good) and icecast2 (which the tests make relay our mounts);
 # the real clients the interop tests open our files and answers with: praat (TextGrids),
-# xmllint, nginx (a caching reverse proxy in front of the server); and PostgreSQL 15, started
+# xmllint, nginx (a caching reverse proxy in front of the server), promtool (in prometheus: it
+# checks /metrics and the example alert rules); and PostgreSQL 15, started
 # with a `timeside` role (password `timeside`, may create databases) that the tests make
 # their databases with (TIMESIDE_TEST_POSTGRES overrides where they connect); libhdf5 for
 # HDF5 results, and the Python readers the export tests use (in target/pytools); Chromium and
@@ -20,7 +21,7 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   ffmpeg sox libsox-fmt-all time liquidsoap ices2 ezstream icecast2
-  praat libxml2-utils nginx-light
+  praat libxml2-utils nginx-light prometheus
   postgresql
   libhdf5-dev hdf5-tools python3-venv
   chromium

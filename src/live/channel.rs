@@ -84,6 +84,8 @@ pub struct ChannelStats {
     pub down_since: Mutex<Option<Instant>>,
     /// What plays now: the source's own title, or the last metadata update.
     now_playing: Mutex<String>,
+    /// The meters' last readings, for monitoring.
+    pub signal: Mutex<super::signal::SignalGauges>,
 }
 
 impl ChannelStats {
@@ -122,7 +124,7 @@ pub struct Channel {
     /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
     mp3_passthrough: bool,
     /// The loudness target drawn on the player's meter (LUFS).
-    loudness_target_lufs: f64,
+    pub loudness_target_lufs: f64,
     cancel: CancelToken,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Channels that play this one as their fallback, each fed every decoded block.
@@ -294,6 +296,9 @@ impl Channel {
                 };
                 // Analyzer events carry the time of the audio they describe, on the channel's clock.
                 let on_events = |analyzer: &str, batch: &[AnalysisEvent]| {
+                    let mut signal = stats.signal.lock().unwrap_or_else(|e| e.into_inner());
+                    batch.iter().for_each(|e| signal.update(e));
+                    drop(signal);
                     for e in batch {
                         let fields = e.fields.as_object().cloned().unwrap_or_default();
                         let body = Body::Analysis { event: e.event, analyzer: analyzer.to_string(), fields };

@@ -24,6 +24,7 @@ pub mod icy;
 pub mod ogg_relink;
 mod passthrough;
 mod registry;
+pub mod signal;
 mod source;
 
 pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Mount, PUSH_SOURCE, SourceFeed};

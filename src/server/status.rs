@@ -59,7 +59,7 @@ pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
     let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (labels, v) in rows {
-            let _ = writeln!(out, "{name}{labels} {v}");
+            let _ = writeln!(out, "{name}{labels} {}", sample(v));
         }
     };
     let channels = state.channel_list();
@@ -116,6 +116,7 @@ pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
         "1 when the channel's source is up.",
         per_channel(&|c| c.stats.source_connected.load(Ordering::SeqCst) as u8 as f64),
     );
+    signal_metrics(&mut family, &channels);
     match queue {
         Ok(q) => queue_metrics(&mut family, &q),
         // The live part still answers; the queue's absence says the database is down.
@@ -125,6 +126,85 @@ pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
     r.headers_mut()
         .insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("text/plain; version=0.0.4"));
     r
+}
+
+/// A sample value as the exposition format writes it (`+Inf`, `-Inf`, `NaN`).
+fn sample(v: f64) -> String {
+    match v {
+        v if v.is_nan() => "NaN".into(),
+        f64::INFINITY => "+Inf".into(),
+        f64::NEG_INFINITY => "-Inf".into(),
+        v => v.to_string(),
+    }
+}
+
+/// Each channel's signal, from its meters' last readings: what alerts on dead air, clipping
+/// and loudness read (a series is left out until its meter has said something).
+fn signal_metrics(
+    family: &mut impl FnMut(&str, &str, &str, Vec<(String, f64)>),
+    channels: &[Arc<crate::live::Channel>],
+) {
+    let readings: Vec<(String, f64, crate::live::signal::SignalGauges)> = channels
+        .iter()
+        .map(|c| (c.id.clone(), c.stream_time(), c.stats.signal.lock().unwrap_or_else(|e| e.into_inner()).clone()))
+        .collect();
+    let per_channel = |f: &dyn Fn(&crate::live::signal::SignalGauges, f64) -> Option<f64>| -> Vec<(String, f64)> {
+        readings.iter().filter_map(|(id, time, g)| f(g, *time).map(|v| (format!("{{channel=\"{id}\"}}"), v))).collect()
+    };
+    let per_audio_channel = |f: &dyn Fn(&crate::live::signal::SignalGauges) -> &Vec<f64>| -> Vec<(String, f64)> {
+        readings
+            .iter()
+            .flat_map(|(id, _, g)| {
+                f(g).iter().enumerate().map(move |(k, v)| (format!("{{channel=\"{id}\",audio_channel=\"{k}\"}}"), *v))
+            })
+            .collect()
+    };
+    let loudness = [
+        ("timeside_live_loudness_momentary_lufs", "Momentary loudness (EBU R128, 400 ms), LUFS."),
+        ("timeside_live_loudness_short_term_lufs", "Short-term loudness (EBU R128, 3 s), LUFS."),
+        ("timeside_live_loudness_integrated_lufs", "Integrated loudness since the channel started, LUFS."),
+        ("timeside_live_true_peak_dbtp", "True peak since the channel started, dBTP."),
+    ];
+    for (k, (name, help)) in loudness.into_iter().enumerate() {
+        let rows = per_channel(&|g, _| [g.momentary_lufs, g.short_term_lufs, g.integrated_lufs, g.true_peak_dbtp][k]);
+        family(name, "gauge", help, rows);
+    }
+    family(
+        "timeside_live_peak_dbfs",
+        "gauge",
+        "Sample peak of the last level period, dBFS.",
+        per_audio_channel(&|g| &g.peak_dbfs),
+    );
+    family(
+        "timeside_live_rms_dbfs",
+        "gauge",
+        "RMS of the last level period, dBFS.",
+        per_audio_channel(&|g| &g.rms_dbfs),
+    );
+    family(
+        "timeside_live_loudness_target_lufs",
+        "gauge",
+        "The channel's loudness target (its loudness_target_lufs), LUFS.",
+        channels.iter().map(|c| (format!("{{channel=\"{}\"}}", c.id), c.loudness_target_lufs)).collect(),
+    );
+    family(
+        "timeside_live_silence",
+        "gauge",
+        "1 while the channel is silent (dead air, past live.dead_air_seconds).",
+        per_channel(&|g, _| Some(g.silent_since.is_some() as u8 as f64)),
+    );
+    family(
+        "timeside_live_silence_seconds",
+        "gauge",
+        "How long the silence going on now has lasted (0 when there is sound).",
+        per_channel(&|g, now| Some(g.silent_since.map_or(0.0, |since| (now - since).max(0.0)))),
+    );
+    family(
+        "timeside_live_clipping_runs_total",
+        "counter",
+        "Runs of clipped samples since the channel started.",
+        per_channel(&|g, _| Some(g.clipping_runs as f64)),
+    );
 }
 
 fn queue_metrics(family: &mut impl FnMut(&str, &str, &str, Vec<(String, f64)>), q: &crate::jobs::queue::QueueStats) {

@@ -425,3 +425,57 @@ async fn ogg_listeners_icecast_relays_and_titles_both_ways() {
     drop(icecast);
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
+
+/// `/metrics` as Prometheus reads it (`promtool check metrics` finds nothing to say), with each
+/// channel's signal: a -20 dBFS sine reads -20 dBFS peak and -20 LUFS, a silent channel
+/// reads dead air and for how long; the example alert rules pass `promtool check rules`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_reads_each_channels_signal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "",
+        "[live]\ndead_air_seconds = 1.0\n\
+         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=1000 volume=0.1\"\nformats = [\"mp3\"]\n\
+         [[channels]]\nid = \"quiet\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\nformats = [\"mp3\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    // The short-term loudness needs 3 s of audio, dead air 1 s of silence.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (head, body) = get(server.addr, "/metrics", Duration::from_secs(2)).await;
+    assert!(head.contains(" 200"), "{head}");
+    let text = String::from_utf8(body).expect("utf-8");
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (scripts/install-deps.sh installs prometheus)");
+    std::io::Write::write_all(&mut promtool.stdin.take().expect("stdin"), text.as_bytes()).expect("write");
+    let out = promtool.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "{}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series)).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("value")
+    };
+    let peak = value("timeside_live_peak_dbfs{channel=\"tone\",audio_channel=\"0\"}");
+    assert!((peak + 20.0).abs() < 0.2, "peak {peak} dBFS for a -20 dBFS sine");
+    // A 1 kHz sine at -20 dBFS in both channels reads -20 LUFS (EBU Tech 3341's first case:
+    // -23 dBFS reads -23 LUFS).
+    let short_term = value("timeside_live_loudness_short_term_lufs{channel=\"tone\"}");
+    assert!((short_term + 20.0).abs() < 0.3, "short-term {short_term} LUFS");
+    assert_eq!(value("timeside_live_silence{channel=\"tone\"}"), 0.0);
+    assert_eq!(value("timeside_live_silence{channel=\"quiet\"}"), 1.0);
+    assert!(value("timeside_live_silence_seconds{channel=\"quiet\"}") > 1.0);
+    assert_eq!(value("timeside_source_connected{channel=\"quiet\"}"), 1.0);
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/prometheus-alerts.yml");
+    let out = std::process::Command::new("promtool").args(["check", "rules"]).arg(&rules).output().expect("promtool");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
