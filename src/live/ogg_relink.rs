@@ -120,20 +120,6 @@ fn write_packet_page(out: &mut Vec<u8>, flags: u8, serial: u32, sequence: u32, p
     write_page(out, flags, 0, serial, sequence, &lacing, packet);
 }
 
-/// OpusTags (RFC 7845, 5.2) with the encoder's vendor string and the title.
-fn opus_tags(vendor: &[u8], title: &str) -> Vec<u8> {
-    let mut t = b"OpusTags".to_vec();
-    t.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
-    t.extend_from_slice(vendor);
-    let comments: Vec<String> = if title.is_empty() { vec![] } else { vec![format!("TITLE={title}")] };
-    t.extend_from_slice(&(comments.len() as u32).to_le_bytes());
-    for c in comments {
-        t.extend_from_slice(&(c.len() as u32).to_le_bytes());
-        t.extend_from_slice(c.as_bytes());
-    }
-    t
-}
-
 /// The vendor string of an OpusTags packet.
 fn tags_vendor(packet: &[u8]) -> Option<&[u8]> {
     let len = u32::from_le_bytes(packet.get(8..12)?.try_into().ok()?) as usize;
@@ -223,7 +209,8 @@ impl OpusRelink {
         let serial = self.next_serial;
         self.next_serial = self.next_serial.wrapping_add(1);
         write_packet_page(out, BEGINNING, serial, 0, head);
-        write_packet_page(out, 0, serial, 1, &opus_tags(&self.vendor, title));
+        let comments: Vec<String> = if title.is_empty() { vec![] } else { vec![format!("TITLE={title}")] };
+        write_packet_page(out, 0, serial, 1, &crate::processors::encoders::opus::tags_packet(&self.vendor, &comments));
         self.link = Some(Link { serial, sequence: 2, title: title.to_string(), base: None, last_granule: 0 });
     }
 

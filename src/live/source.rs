@@ -79,8 +79,9 @@ pub struct ResilientSource {
     fallback: Option<FallbackTap>,
     /// The open tap while the source is down and a fallback plays.
     fallback_audio: Option<std::sync::mpsc::Receiver<Block>>,
-    /// The last title a source gave, across reopens: a looping file reports its title once,
-    /// not at every loop (which would undo a title set through the metadata update since).
+    /// The last title a source gave, across reopens: a title is reported when it changes, so a
+    /// looping file reports its title once, not at every loop (which would undo a title set
+    /// through the metadata update since), and repeated tags are no news.
     last_title: Option<String>,
 }
 
@@ -284,7 +285,7 @@ impl Source for ResilientSource {
             let wait = if self.stalled_since.is_some() { Duration::from_secs_f64(BLOCK_S) } else { GAP_FILL_AFTER };
             match inner.next_block_within(wait) {
                 Ok(Some(mut b)) => {
-                    if let Some(title) = inner.take_title_change().filter(|t| self.last_title.as_ref() != Some(t)) {
+                    if let Some(title) = inner.take_title().filter(|t| self.last_title.as_ref() != Some(t)) {
                         self.last_title = Some(title.clone());
                         (self.on_state)(SourceState::Title(title));
                     }

@@ -63,6 +63,20 @@ pub fn uri_scheme(text: &str) -> Option<&str> {
     (valid && !rest.is_empty()).then_some(scheme)
 }
 
+/// Percent-encodes every byte but the unreserved ones (RFC 3986: letters, digits, `-._~`) and
+/// those in `keep` (`/` for a path).
+pub fn percent_encode(s: &str, keep: &[u8]) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || keep.contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub fn percent_decode(s: &str) -> String {
     // Byte by byte: a `%` followed by anything but two hex digits (a multi-byte character, a
     // sign) stays as it is; the result is UTF-8 with invalid sequences replaced.

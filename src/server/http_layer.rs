@@ -140,18 +140,15 @@ pub async fn finish(asked: Asked, policy: &CorsPolicy, response: Response) -> Re
     if let Ok(v) = HeaderValue::from_str(&etag) {
         parts.headers.insert(header::ETAG, v);
     }
-    let response = Response::from_parts(parts, bytes.clone().into());
-    if not_modified(&asked, response.headers()) {
-        return not_modified_reply(response);
+    if not_modified(&asked, &parts.headers) {
+        return not_modified_reply(Response::from_parts(parts, bytes::Bytes::new().into()));
     }
     if !gzip {
-        return response;
+        return Response::from_parts(parts, bytes.into());
     }
-    let (mut parts, _) = response.into_parts();
-    let compressed = gzipped(&bytes);
     parts.headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, compressed.into())
+    Response::from_parts(parts, gzipped(&bytes).into())
 }
 
 /// Access-Control headers for the request's origin.

@@ -5,7 +5,6 @@
 
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode, header};
-use warp::reply::Reply;
 
 #[derive(rust_embed::Embed)]
 #[folder = "web/"]
@@ -29,22 +28,17 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// A player file with its type and an ETag (its hash): a browser revalidates and gets 304 when
-/// nothing changed.
-fn asset(path: &str, if_none_match: Option<String>) -> warp::reply::Response {
+/// nothing changed (`server::http_layer` answers conditional requests).
+fn asset(path: &str) -> warp::reply::Response {
     // Debug builds read the folder: nothing may name a file outside it.
     let inside = !path.starts_with('/') && !path.contains('\\') && path.split('/').all(|part| part != "..");
     let Some(file) = Assets::get(path).filter(|_| inside) else {
         return super::error_reply(StatusCode::NOT_FOUND, "not_found", &format!("no player file `{path}`"));
     };
     let etag = format!("\"{}\"", file.metadata.sha256_hash().iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let mut response = if if_none_match.as_deref() == Some(etag.as_str()) {
-        warp::reply::with_status(Vec::new(), StatusCode::NOT_MODIFIED).into_response()
-    } else {
-        let mut r = warp::reply::Response::new(file.data.into_owned().into());
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
-        r
-    };
+    let mut response = warp::reply::Response::new(file.data.into_owned().into());
     let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
@@ -63,15 +57,11 @@ fn asset(path: &str, if_none_match: Option<String>) -> warp::reply::Response {
 
 /// `GET /` and `GET /web/{path}`.
 pub fn routes() -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
-    let index = warp::path::end()
-        .and(super::get_or_head())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .map(|tag| asset("index.html", tag));
+    let index = warp::path::end().and(super::get_or_head()).map(|| asset("index.html"));
     let files = warp::path("web")
         .and(warp::path::tail())
         .and(super::get_or_head())
-        .and(warp::header::optional::<String>("if-none-match"))
-        .map(|tail: warp::path::Tail, tag| asset(tail.as_str(), tag));
+        .map(|tail: warp::path::Tail| asset(tail.as_str()));
     index.or(files).unify()
 }
 

@@ -92,10 +92,9 @@ pub struct GstSource {
     done: bool,
     read_to_end: bool,
     tags: BTreeMap<String, String>,
-    /// The stream title its tags last gave (see [`tags::stream_title`]), and whether it is
-    /// news to [`GstSource::take_title_change`].
+    /// The stream title its tags gave since [`GstSource::take_title`] last looked (see
+    /// [`tags::stream_title`]).
     stream_title: Option<String>,
-    title_changed: bool,
     /// Samples of the appsink buffer being converted (reused).
     scratch: Vec<f32>,
     /// Empty buffers received in a row (see [`MAX_EMPTY_BUFFERS`]).
@@ -171,7 +170,6 @@ impl GstSource {
             read_to_end: false,
             tags: BTreeMap::new(),
             stream_title: None,
-            title_changed: false,
             scratch: Vec::new(),
             empty_buffers: 0,
         };
@@ -319,10 +317,11 @@ impl GstSource {
         }
     }
 
-    /// The stream's title when it changed since the last call: an Ogg source's comments at a
-    /// new track (ices2, ezstream), an Icecast stream's ICY `StreamTitle`, a file's title.
-    pub fn take_title_change(&mut self) -> Option<String> {
-        std::mem::take(&mut self.title_changed).then(|| self.stream_title.clone()).flatten()
+    /// The stream's title, if its tags gave one since the last call: an Ogg source's comments
+    /// at a new track (ices2, ezstream), an Icecast stream's ICY `StreamTitle`, a file's title.
+    /// Tags repeat: the caller tells a change from a repeat.
+    pub fn take_title(&mut self) -> Option<String> {
+        self.stream_title.take()
     }
 
     /// The next block as [`Source::next_block`], but waiting at most `wait` for the pipeline:
@@ -376,9 +375,8 @@ impl GstSource {
             gst::MessageView::Tag(t) => {
                 let tags = t.tags();
                 tags::collect(&tags, &mut self.tags);
-                if let Some(title) = tags::stream_title(&tags).filter(|t| self.stream_title.as_ref() != Some(t)) {
+                if let Some(title) = tags::stream_title(&tags) {
                     self.stream_title = Some(title);
-                    self.title_changed = true;
                 }
                 Ok(())
             }

@@ -176,16 +176,20 @@ fn opus_head(channels: u8, pre_skip: u16, input_rate: u32) -> Vec<u8> {
     h
 }
 
-/// OpusTags: vendor string and `NAME=value` comments.
+/// OpusTags: the vendor string and `NAME=value` comments.
 fn opus_tags(tags: &Tags) -> Vec<u8> {
     let vendor = format!("TimeSide {} (libopus {})", env!("CARGO_PKG_VERSION"), opus::version());
+    let comments: Vec<String> = tags.fields().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    tags_packet(vendor.as_bytes(), &comments)
+}
+
+/// An OpusTags packet (RFC 7845, 5.2) of `vendor` and `comments` (each `NAME=value`).
+pub fn tags_packet(vendor: &[u8], comments: &[String]) -> Vec<u8> {
     let mut t = b"OpusTags".to_vec();
     t.extend_from_slice(&(vendor.len() as u32).to_le_bytes());
-    t.extend_from_slice(vendor.as_bytes());
-    let fields = tags.fields();
-    t.extend_from_slice(&(fields.len() as u32).to_le_bytes());
-    for (k, v) in fields {
-        let c = format!("{k}={v}");
+    t.extend_from_slice(vendor);
+    t.extend_from_slice(&(comments.len() as u32).to_le_bytes());
+    for c in comments {
         t.extend_from_slice(&(c.len() as u32).to_le_bytes());
         t.extend_from_slice(c.as_bytes());
     }

@@ -290,14 +290,7 @@ fn elan_media(media_url: &str) -> (String, String) {
         media_url.to_string()
     } else {
         let path = if media_url.starts_with('/') { media_url.to_string() } else { format!("/{media_url}") };
-        let encoded: String = path
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        format!("file://{encoded}")
+        format!("file://{}", crate::media::input::percent_encode(&path, b"/"))
     };
     (absolute, format!("./{name}"))
 }

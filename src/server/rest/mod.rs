@@ -22,6 +22,7 @@ mod users;
 mod visual;
 
 use super::{AppState, Peer, error_reply};
+use crate::media::input::{percent_decode, percent_encode};
 use crate::storage::{PageRequest, Viewer};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -581,10 +582,6 @@ fn match_path(pattern: &'static str, segments: &[&str]) -> Option<HashMap<&'stat
     Some(params)
 }
 
-fn percent_decode(text: &str) -> String {
-    crate::media::input::percent_decode(text)
-}
-
 /// The warp filter of the whole API (after the live API's routes, which it leaves alone).
 pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
     warp::path("api")
@@ -757,7 +754,8 @@ impl Ctx {
             let mut q = self.query.clone();
             q.insert("page".into(), n.to_string());
             q.insert("page_size".into(), page.size.to_string());
-            let query: Vec<String> = q.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+            let query: Vec<String> =
+                q.iter().map(|(k, v)| format!("{}={}", percent_encode(k, b""), percent_encode(v, b""))).collect();
             format!("/api/v1{path}?{}", query.join("&"))
         };
         let next = (page.page * page.size < count).then(|| link(page.page + 1));
@@ -803,18 +801,6 @@ impl Ctx {
     pub fn take_body(&mut self) -> Option<BodyStream> {
         self.body.get_mut().unwrap_or_else(|e| e.into_inner()).take()
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// The JSON Schema of a request body type (for the OpenAPI document).
