@@ -167,7 +167,7 @@ struct AnalyzeArgs {
     /// Indent the JSON.
     #[arg(long)]
     pretty: bool,
-    /// Output format: json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt.
+    /// Output format: json, yaml, xml, hdf5, timeside-json, timeside-yaml, csv, jams, audacity, svl, eaf, textgrid, vtt.
     /// Other than json: one input, and `-o` for hdf5 and for csv of several results (one file
     /// each, `<stem>.<result id>.csv`).
     #[arg(long, default_value = "json", value_name = "FORMAT")]
@@ -184,7 +184,7 @@ struct AnalyzeArgs {
 struct ExportArgs {
     /// Results as `timeside analyze` or `run` wrote them (JSON, YAML, XML or HDF5; by extension).
     results: PathBuf,
-    /// json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt.
+    /// json, yaml, xml, hdf5, timeside-json, timeside-yaml, csv, jams, audacity, svl, eaf, textgrid, vtt.
     #[arg(long, value_name = "FORMAT")]
     format: String,
     /// The file to write.

@@ -77,9 +77,11 @@ pub fn write_format(
 ) -> Result<Vec<PathBuf>, String> {
     let fail = |p: &Path, e: FormatError| format!("{}: cannot write {}: {e}", p.display(), format.name());
     if format == Format::Csv && results.len() != 1 {
+        // One file per result id: ids made unique as in any one file.
+        let results = formats::unique_ids(results);
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "results".into());
         let mut written = Vec::new();
-        for r in results {
+        for r in results.iter() {
             let name = crate::storage::files::safe_file_name(&format!("{stem}.{}.csv", r.id_metadata.id), "result.csv");
             let file = path.with_file_name(name);
             formats::write_file(format, std::slice::from_ref(r), media, &file).map_err(|e| fail(&file, e))?;

@@ -1,6 +1,7 @@
 //! Result formats from the command line, each file opened by its own tool's reader: `jams`
 //! (validates against the JAMS schema), `pympi-ling` (ELAN), `praatio` (TextGrid), `webvtt-py`,
-//! `h5py`, Python's `csv` and XML parser (Sonic Visualiser). The readers live in
+//! Python's `csv` and XML parser (Sonic Visualiser), and TimeSide's own result readers (a strict
+//! model of them over `h5py`, `yaml` and `numpy`: `tests/python/timeside_results.py`). The readers live in
 //! `target/pytools` (made by `scripts/install-deps.sh`); what they find is compared with the
 //! JSON results of the same run.
 
@@ -154,14 +155,15 @@ fn every_export_opens_in_its_tools_reader_with_the_results_marks() {
     let fields: Vec<&str> = onset_lines[0].split('\t').collect();
     assert_eq!((fields.len(), fields[0]), (3, fields[1]), "{}", onset_lines[0]);
 
-    // HDF5 in TimeSide's layout, read by h5py: the same values as the JSON.
+    // HDF5 in TimeSide's layout, read through h5py as TimeSide reads it: the same values as
+    // the JSON (every shape and accessor: `timesides_own_readers_load_every_result_...`).
     analyze(&wav, "hdf5", &file("h5"));
-    let h5 = read_with_tool("hdf5", &file("h5"));
-    let level = &h5["groups"]["level.max"];
+    let h5 = read_with_tool("timeside/hdf5", &file("h5"));
+    let level = &h5["level.max"];
     assert_eq!((level["data_mode"].as_str(), level["time_mode"].as_str()), (Some("value"), Some("global")));
     let json_level = result(&results, "level.max")["data_object"]["value"][0].as_f64().expect("level");
-    assert!((level["value"][0][0].as_f64().expect("h5 level") - json_level).abs() < 1e-6, "{level}");
-    assert_eq!(h5["groups"]["onsets"]["time"].as_array().map(Vec::len), Some(onsets));
+    assert!((level["data"][0].as_f64().expect("h5 level") - json_level).abs() < 1e-6, "{level}");
+    assert_eq!(h5["onsets"]["time"].as_array().map(Vec::len), Some(onsets));
 
     // CSV: one table per result, read by Python's csv.
     analyze(&wav, "csv", &file("csv"));
@@ -212,7 +214,7 @@ fn every_export_opens_in_its_tools_reader_with_the_results_marks() {
     let out = timeside(&["analyze", wav.to_str().expect("path"), "-a", "level", "--format", "wma"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("textgrid"));
-    std::fs::write(dir.path().join("bad.xml"), "<results><result data_mode=\"value\"").expect("write");
+    std::fs::write(dir.path().join("bad.xml"), "<timeside><result><data_mode>value</data_mode>").expect("write");
     let bad = dir.path().join("bad.xml");
     let out = timeside(&[
         "export",
@@ -293,6 +295,17 @@ async fn the_api_exports_an_items_analyses_and_converts_one_result() {
     let txt = http::get(addr, &format!("/api/v1/items/{uuid}/export.txt"), Some(&token)).await;
     assert_eq!(txt.text().lines().filter(|l| l.contains("\tonsets: ")).count(), ONSETS.len());
     assert!(txt.header("content-disposition").is_some_and(|d| d.contains(".txt")), "{:?}", txt.headers);
+    // TimeSide's readers load the item's analyses, every result of our JSON export there.
+    let ours = http::get(addr, &format!("/api/v1/items/{uuid}/export.json"), Some(&token)).await.json();
+    let count = ours.as_array().map(Vec::len).expect("results");
+    for (ext, file) in [("timeside-json", "item.json"), ("hdf5", "item.h5"), ("xml", "item.xml")] {
+        let r = http::get(addr, &format!("/api/v1/items/{uuid}/export.{ext}"), Some(&token)).await;
+        assert_eq!(r.status, 200, "{ext}: {}", r.text());
+        let named = file.rsplit_once('.').map(|(_, e)| format!(".{e}\"")).expect("extension");
+        assert!(r.header("content-disposition").is_some_and(|d| d.contains(&named)), "{ext}: {:?}", r.headers);
+        let loaded = read_with_tool(&format!("timeside/{ext}"), &save(file, &r.body));
+        assert_eq!(loaded.as_object().map(|o| o.len()), Some(count), "{ext}: {loaded}");
+    }
 
     // One result converted: YAML reads back to the stored JSON; CSV needs one result.
     let rows = http::get(addr, &format!("/api/v1/results?item={uuid}&processor=level"), Some(&token)).await.json();
@@ -445,4 +458,153 @@ async fn annotation_tracks_open_in_praat_sonic_visualiser_elan_and_chromium() {
     let texts: Vec<&str> = cues.as_array().expect("cues").iter().filter_map(|c| c["text"].as_str()).collect();
     assert!(texts.contains(&format!("Notes: {markup}").as_str()), "{texts:?}");
     server.shutdown().await;
+}
+
+/// Our results with every label shape added (the native analyzers give values and segment
+/// labels only), each from the shape's constructor, stamped like the results of the run.
+fn with_every_label_shape(
+    mut results: Vec<timeside::results::AnalyzerResult>,
+) -> Vec<timeside::results::AnalyzerResult> {
+    use timeside::results::{FrameMetadata, LabelMetadata, ResultData};
+    let labels = LabelMetadata {
+        label: [(0, "quiet".to_string()), (1, "loud, \"very\" é".to_string())].into(),
+        description: [(1, "over the threshold".to_string())].into(),
+        label_type: "mono".into(),
+    };
+    let frames = FrameMetadata { samplerate: RATE, blocksize: 4410, stepsize: 2205 };
+    let shapes = [
+        ("kind", ResultData::global_label(vec![1], labels.clone())),
+        ("state", ResultData::framewise_label(vec![0, 1, 1, 0], frames, labels.clone())),
+        ("clicks", ResultData::event_label(vec![0.5, 1.0], vec![1, 0], labels)),
+    ];
+    let template = results[0].clone();
+    for (id, data) in shapes {
+        let mut r = template.clone();
+        r.id_metadata.id = id.into();
+        r.data_mode = data.data_mode;
+        r.time_mode = data.time_mode;
+        r.data_object = data.data_object;
+        r.frame_metadata = data.frame_metadata;
+        r.label_metadata = data.label_metadata;
+        results.push(r);
+    }
+    results
+}
+
+/// What TimeSide's accessors must give for one of our results: `time` and `duration` (media
+/// seconds; framewise times are from the segment's start, as TimeSide computes them), the
+/// data flattened, and the label names.
+fn timeside_accessors(r: &timeside::results::AnalyzerResult) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<String>) {
+    use timeside::results::TimeMode;
+    let (a, d, n) = (&r.audio_metadata, &r.data_object, r.points());
+    let (time, duration) = match (r.time_mode, r.frame_metadata) {
+        (TimeMode::Global, _) => (vec![a.start], vec![a.duration]),
+        (TimeMode::Framewise, Some(f)) => {
+            let sr = f64::from(f.samplerate);
+            ((0..n).map(|k| (k * f.stepsize) as f64 / sr).collect(), vec![f.blocksize as f64 / sr; n])
+        }
+        (TimeMode::Event, _) => (d.time.iter().flatten().map(|t| a.start + t).collect(), vec![0.0; n]),
+        _ => (d.time.iter().flatten().map(|t| a.start + t).collect(), d.duration.clone().unwrap_or_default()),
+    };
+    let data = match (&d.value, &d.label) {
+        (Some(v), _) => v.as_flat().iter().map(|x| f64::from(*x)).collect(),
+        (_, Some(l)) => l.iter().map(|x| *x as f64).collect(),
+        _ => Vec::new(),
+    };
+    let names = d.label.iter().flatten().map(|c| r.label_name(*c)).collect();
+    (time, duration, data, names)
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    fn flatten(v: &Value, out: &mut Vec<f64>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| flatten(i, out)),
+            other => out.push(other.as_f64().expect("a number")),
+        }
+    }
+    let mut out = Vec::new();
+    flatten(v, &mut out);
+    out
+}
+
+/// Equal within `tolerance`, relative (absolute under 1).
+fn assert_close(what: &str, got: &[f64], want: &[f64], tolerance: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: {} numbers, want {}", got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tolerance * w.abs().max(1.0), "{what}[{i}]: {g}, want {w}");
+    }
+}
+
+#[test]
+fn timesides_own_readers_load_every_result_with_every_accessor() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wav =
+        write_wav(dir.path(), "marks.wav", clicks_tone_silence(), AudioFormat { samplerate: RATE, channels: 1 }, 16);
+    // An item's export of two experiences: the same processors twice, with other parameters.
+    let run = |min_duration: &str| -> Vec<timeside::results::AnalyzerResult> {
+        let path = dir.path().join(format!("run-{min_duration}.json"));
+        let out = timeside(&[
+            "analyze",
+            wav.to_str().expect("path"),
+            "-a",
+            "onsets,silence,pitch,level,mfcc",
+            "-p",
+            &format!("silence.min_duration={min_duration}"),
+            "-o",
+            path.to_str().expect("path"),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&std::fs::read(&path).expect("json")).expect("our results")
+    };
+    let mut results = with_every_label_shape(run("0.3"));
+    let first_run = results.len();
+    results.extend(run("0.5"));
+    let both = dir.path().join("both.json");
+    std::fs::write(&both, serde_json::to_vec(&results).expect("json")).expect("write");
+
+    // The reader model is TimeSide's: our own JSON fails in it as it does in TimeSide.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_export.py");
+    let refused = std::process::Command::new(python()).arg(&script).arg("timeside/timeside-json").arg(&both).output();
+    let refused = refused.expect("python");
+    assert!(!refused.status.success(), "TimeSide's JSON reader refuses our `json` (res_uuid)");
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("res_uuid is not a valid attribute in IdMetadata"), "{why}");
+
+    for (format, ext) in [("xml", "xml"), ("hdf5", "h5"), ("timeside-json", "json"), ("timeside-yaml", "yaml")] {
+        let path = dir.path().join(format!("timeside.{ext}"));
+        let args = ["export", both.to_str().expect("path"), "--format", format, "-o", path.to_str().expect("path")];
+        let out = timeside(&args);
+        assert!(out.status.success(), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        let loaded = read_with_tool(&format!("timeside/{format}"), &path);
+        let loaded = loaded.as_object().expect("results by id");
+        // Every result is there: a repeated id was made unique, the first run keeping its ids.
+        assert_eq!(loaded.len(), results.len(), "{format}: {:?}", loaded.keys().collect::<Vec<_>>());
+        for (n, r) in results.iter().enumerate() {
+            let id = &r.id_metadata.id;
+            let key = if n < first_run { id.clone() } else { format!("{id}#2") };
+            let got = loaded.get(&key).unwrap_or_else(|| panic!("{format}: no `{key}`"));
+            let what = format!("{format} {key}");
+            assert_eq!(got["data_mode"], serde_json::to_value(r.data_mode).expect("mode"), "{what}");
+            assert_eq!(got["time_mode"], serde_json::to_value(r.time_mode).expect("mode"), "{what}");
+            assert_eq!(got["len"], r.points(), "{what}");
+            assert_eq!(got["name"], r.id_metadata.name, "{what}");
+            assert_eq!(got["unit"], r.id_metadata.unit, "{what}");
+            let (time, duration, data, names) = timeside_accessors(r);
+            // Values are float32: YAML's plain lists come back as float64 of the same decimal.
+            assert_close(&format!("{what} data"), &floats(&got["data"]), &data, 1e-7);
+            // TimeSide's XML reader leaves frame and label metadata at their defaults (it never
+            // reads an element's children); every other reader restores them.
+            let framewise = r.time_mode == timeside::results::TimeMode::Framewise;
+            if format != "xml" || !framewise {
+                assert_close(&format!("{what} time"), &floats(&got["time"]), &time, 1e-12);
+                assert_close(&format!("{what} duration"), &floats(&got["duration"]), &duration, 1e-12);
+            }
+            if format != "xml" && !names.is_empty() {
+                assert_eq!(got["label_names"], serde_json::json!(names), "{what}");
+            }
+            // TimeSide's JSON and YAML readers raise on any parameter: those flavours carry none.
+            let parameters = if format.starts_with("timeside-") { serde_json::json!({}) } else { r.parameters.clone() };
+            assert_eq!(got["parameters"], parameters, "{what}");
+        }
+    }
 }

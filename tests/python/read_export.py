@@ -46,22 +46,6 @@ elif fmt == "vtt":
     captions = webvtt.read(path)
     out["cues"] = len(captions)
     out["texts"] = [c.text for c in captions]
-elif fmt == "hdf5":
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        out["groups"] = {}
-        for name in f:
-            g = f[name]
-            data = g["data_object"]
-            out["groups"][name] = {
-                "data_mode": g.attrs["data_mode"],
-                "time_mode": g.attrs["time_mode"],
-                "id": g["id_metadata"].attrs["id"],
-                "samplerate": int(g["audio_metadata"].attrs["samplerate"]),
-                "value": data["value"][()].tolist() if "value" in data else None,
-                "time": data["time"][()].tolist() if "time" in data else None,
-            }
 elif fmt == "svl":
     # Sonic Visualiser's rules (svapp SVFileReader::readModel and readLayer): a sparse model's
     # class follows its dimensions and subtype, and a layer shows a model only of the class it
@@ -140,6 +124,14 @@ endfor
     out["tiers"] = [dict(zip(("class", "name", "count"), l.split("\t"))) for l in lines[1:]]
     for t in out["tiers"]:
         t["count"] = int(t["count"])
+elif fmt.startswith("timeside/"):
+    # TimeSide's own readers (a strict model of them): `timeside/xml`, `timeside/hdf5`, ...
+    import os
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import timeside_results
+
+    out = timeside_results.summary(timeside_results.load(fmt.split("/", 1)[1], path))
 elif fmt == "csv":
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))

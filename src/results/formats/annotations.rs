@@ -7,7 +7,7 @@
 //! (`0.83`), labels their names. Sonic Visualiser also takes framewise values (curves).
 //! Global results have no place in time and are left out.
 
-use super::{FormatError, MediaInfo, duration_of};
+use super::{FormatError, MediaInfo, duration_of, make_unique};
 use crate::results::{AnalyzerResult, DataMode, TimeMode};
 use std::io::Write;
 
@@ -39,16 +39,8 @@ fn tier_name(r: &AnalyzerResult) -> String {
 }
 
 /// Makes `names` unique in place: a repeated name gets ` (2)`, ` (3)`, ... in order.
-fn make_unique(names: &mut [String]) {
-    let mut seen = std::collections::HashSet::new();
-    for name in names.iter_mut() {
-        let base = name.clone();
-        let mut n = 1;
-        while !seen.insert(name.clone()) {
-            n += 1;
-            *name = format!("{base} ({n})");
-        }
-    }
+fn unique_names(names: &mut [String]) {
+    make_unique(names, |name, n| format!("{name} ({n})"));
 }
 
 /// Text of point `i`: its label's name, or its value(s).
@@ -86,7 +78,7 @@ pub fn tiers(results: &[AnalyzerResult]) -> Vec<Tier> {
         })
         .collect();
     let mut names: Vec<String> = tiers.iter().map(|t| t.name.clone()).collect();
-    make_unique(&mut names);
+    unique_names(&mut names);
     for (tier, name) in tiers.iter_mut().zip(names) {
         tier.name = name;
     }
@@ -168,7 +160,7 @@ pub fn textgrid(results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Wri
         }
     }
     let mut names: Vec<String> = praat.iter().map(|t| t.0.clone()).collect();
-    make_unique(&mut names);
+    unique_names(&mut names);
     writeln!(out, "File type = \"ooTextFile\"\nObject class = \"TextGrid\"\n")?;
     writeln!(out, "xmin = 0\nxmax = {xmax}\ntiers? <exists>\nsize = {}\nitem []:", praat.len())?;
     for (n, ((_, is_intervals, mut marks), name)) in praat.into_iter().zip(names).enumerate() {
@@ -306,7 +298,7 @@ pub fn eaf(results: &[AnalyzerResult], media: &MediaInfo, out: &mut dyn Write) -
         }
     }
     let mut names: Vec<String> = elan_tiers.iter().map(|t| t.0.clone()).collect();
-    make_unique(&mut names);
+    unique_names(&mut names);
     // Time slots numbered in time order: (time, tier, annotation, start or end).
     let mut slots: Vec<(u64, usize, usize, bool)> = Vec::new();
     for (t, (_, lane)) in elan_tiers.iter().enumerate() {
@@ -375,7 +367,7 @@ type SvPoint = (u64, Option<f32>, Option<u64>, String);
 pub fn svl(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), FormatError> {
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE sonic-visualiser>\n<sv>\n  <data>")?;
     let mut names: Vec<String> = results.iter().map(tier_name).collect();
-    make_unique(&mut names);
+    unique_names(&mut names);
     let mut layers = Vec::new();
     for (r, name) in results.iter().zip(names) {
         let rate = f64::from(r.audio_metadata.samplerate.max(1));

@@ -1,15 +1,20 @@
 //! Every file format results are written in: serialisations of the whole container that read
-//! back equal (JSON, YAML, XML, HDF5), a CSV table per result, and exports that other tools
-//! open (JAMS, Audacity labels, Sonic Visualiser, ELAN, Praat, WebVTT). The format names are
-//! the CLI's `--format` values and the API's `?format=` values.
+//! back equal (JSON, YAML, XML, HDF5; XML and HDF5 in TimeSide's layout, which its own readers
+//! load), TimeSide's JSON and YAML (`timeside-json`, `timeside-yaml`: what TimeSide 1.x's
+//! readers load, without our extra fields), a CSV table per result, and exports that other
+//! tools open (JAMS, Audacity labels, Sonic Visualiser, ELAN, Praat, WebVTT). The format names
+//! are the CLI's `--format` values and the API's `?format=` values. Result ids are unique in
+//! every file (see [`unique_ids`]).
 
 mod annotations;
 mod csv;
 mod hdf5;
 mod jams;
+mod timeside;
 mod xml;
 
 use super::AnalyzerResult;
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
@@ -30,6 +35,8 @@ pub enum Format {
     Yaml,
     Xml,
     Hdf5,
+    TimeSideJson,
+    TimeSideYaml,
     Csv,
     Jams,
     Audacity,
@@ -44,6 +51,8 @@ pub const ALL: &[Format] = &[
     Format::Yaml,
     Format::Xml,
     Format::Hdf5,
+    Format::TimeSideJson,
+    Format::TimeSideYaml,
     Format::Csv,
     Format::Jams,
     Format::Audacity,
@@ -60,6 +69,8 @@ impl Format {
             Format::Yaml => "yaml",
             Format::Xml => "xml",
             Format::Hdf5 => "hdf5",
+            Format::TimeSideJson => "timeside-json",
+            Format::TimeSideYaml => "timeside-yaml",
             Format::Csv => "csv",
             Format::Jams => "jams",
             Format::Audacity => "audacity",
@@ -90,6 +101,8 @@ impl Format {
     pub fn extension(self) -> &'static str {
         match self {
             Format::Hdf5 => "h5",
+            Format::TimeSideJson => "json",
+            Format::TimeSideYaml => "yaml",
             Format::Audacity => "txt",
             Format::TextGrid => "TextGrid",
             f => f.name(),
@@ -98,8 +111,8 @@ impl Format {
 
     pub fn mime(self) -> &'static str {
         match self {
-            Format::Json | Format::Jams => "application/json",
-            Format::Yaml => "application/yaml",
+            Format::Json | Format::TimeSideJson | Format::Jams => "application/json",
+            Format::Yaml | Format::TimeSideYaml => "application/yaml",
             Format::Xml | Format::Svl | Format::Eaf => "application/xml",
             Format::Hdf5 => "application/x-hdf5",
             Format::Csv => "text/csv; charset=utf-8",
@@ -126,6 +139,36 @@ fn invalid(format: Format, message: impl Into<String>) -> FormatError {
     FormatError::Invalid { format: format.name(), message: message.into() }
 }
 
+/// `results` with ids unique among them: readers key results by id (TimeSide's container keeps
+/// the last result of an id and drops the others; HDF5 names a group by it), and an item's
+/// export holds each analysis it had, so two experiences can bring the same processor. A
+/// repeated id becomes `id#2`, `id#3`, ... in the results' order; the first keeps its id.
+pub fn unique_ids(results: &[AnalyzerResult]) -> Cow<'_, [AnalyzerResult]> {
+    let mut ids: Vec<String> = results.iter().map(|r| r.id_metadata.id.clone()).collect();
+    make_unique(&mut ids, |id, n| format!("{id}#{n}"));
+    if results.iter().zip(&ids).all(|(r, id)| &r.id_metadata.id == id) {
+        return Cow::Borrowed(results);
+    }
+    let mut renamed = results.to_vec();
+    for (r, id) in renamed.iter_mut().zip(ids) {
+        r.id_metadata.id = id;
+    }
+    Cow::Owned(renamed)
+}
+
+/// Renames repeated names with `numbered(name, n)` (n from 2), the first of each kept.
+fn make_unique(names: &mut [String], numbered: impl Fn(&str, usize) -> String) {
+    let mut seen = std::collections::HashSet::new();
+    for name in names.iter_mut() {
+        let base = name.clone();
+        let mut n = 1;
+        while !seen.insert(name.clone()) {
+            n += 1;
+            *name = numbered(&base, n);
+        }
+    }
+}
+
 /// Writes `results` as `format` into `out`. HDF5 is a file format: it is built in a temporary
 /// file next to nothing the caller sees, then copied into `out`.
 pub fn write(
@@ -134,6 +177,7 @@ pub fn write(
     media: &MediaInfo,
     out: &mut dyn Write,
 ) -> Result<(), FormatError> {
+    let results = &*unique_ids(results);
     match format {
         Format::Json => serde_json::to_writer(&mut *out, results).map_err(|e| invalid(format, e.to_string()))?,
         Format::Yaml => serde_yaml::to_writer(&mut *out, results).map_err(|e| invalid(format, e.to_string()))?,
@@ -145,6 +189,7 @@ pub fn write(
             let _ = std::fs::remove_dir_all(&dir);
             written?
         }
+        Format::TimeSideJson | Format::TimeSideYaml => timeside::write_flavour(format, results, out)?,
         Format::Csv => csv::write(results, out)?,
         Format::Jams => jams::write(results, media, out)?,
         Format::Audacity => annotations::audacity(results, out)?,
@@ -166,7 +211,7 @@ pub fn write_file(
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{name}.part"));
     let written = if format == Format::Hdf5 {
-        hdf5::write(results, &tmp)
+        hdf5::write(&unique_ids(results), &tmp)
     } else {
         std::fs::File::create(&tmp).map_err(FormatError::from).and_then(|f| {
             let mut w = std::io::BufWriter::new(f);
@@ -204,12 +249,6 @@ pub fn read(format: Format, bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatE
 /// A data or time mode's name (`value`, `framewise`, ...).
 fn mode_name<T: serde::Serialize>(mode: &T) -> String {
     serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
-/// A data or time mode from its name.
-fn mode_of<T: serde::de::DeserializeOwned>(format: Format, name: &str) -> Result<T, FormatError> {
-    serde_json::from_value(serde_json::Value::String(name.to_string()))
-        .map_err(|_| invalid(format, format!("unknown mode `{name}`")))
 }
 
 /// A fresh private folder under the system's temporary directory.
@@ -294,10 +333,27 @@ pub(crate) mod tests {
     #[test]
     fn names_are_the_contract() {
         let names: Vec<&str> = ALL.iter().map(|f| f.name()).collect();
-        assert_eq!(names, ["json", "yaml", "xml", "hdf5", "csv", "jams", "audacity", "svl", "eaf", "textgrid", "vtt"]);
+        assert_eq!(
+            names,
+            [
+                "json",
+                "yaml",
+                "xml",
+                "hdf5",
+                "timeside-json",
+                "timeside-yaml",
+                "csv",
+                "jams",
+                "audacity",
+                "svl",
+                "eaf",
+                "textgrid",
+                "vtt"
+            ]
+        );
         for f in ALL {
             assert_eq!(Format::parse(f.name()), Some(*f));
-            assert_eq!(Format::parse(f.extension()), Some(*f));
+            assert_eq!(Format::parse(f.extension()).map(Format::extension), Some(f.extension()));
         }
         assert!(Format::unknown_message("wma").contains("textgrid"));
     }
@@ -311,6 +367,22 @@ pub(crate) mod tests {
             let back = read(*f, &bytes).unwrap_or_else(|e| panic!("{}: {e}", f.name()));
             assert_eq!(back, results, "{}", f.name());
         }
+    }
+
+    #[test]
+    fn ids_are_unique_in_every_file() {
+        let mut results = every_shape();
+        results.extend(every_shape().into_iter().take(2));
+        results.push(every_shape().remove(0));
+        for f in ALL.iter().filter(|f| f.reads_back()) {
+            let mut bytes = Vec::new();
+            write(*f, &results, &MediaInfo::default(), &mut bytes).expect("write");
+            let ids: Vec<String> = read(*f, &bytes).expect("read").into_iter().map(|r| r.id_metadata.id).collect();
+            let first: Vec<String> = every_shape().into_iter().map(|r| r.id_metadata.id).collect();
+            assert_eq!(ids[..first.len()], first, "{}: the first of each id keeps it", f.name());
+            assert_eq!(ids[first.len()..], ["level#2", "pitch#2", "level#3"], "{}", f.name());
+        }
+        assert!(matches!(unique_ids(&every_shape()), Cow::Borrowed(_)), "nothing copied when ids are unique");
     }
 
     #[test]

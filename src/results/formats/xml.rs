@@ -1,254 +1,230 @@
-//! XML: every field of every result, numbers as text that reads back to the same bits
-//! (Rust's shortest round-trip formatting), parameters as their JSON.
+//! XML in TimeSide's layout (`AnalyzerResultContainer.to_xml`/`from_xml`): a `<timeside>`
+//! root, one `<result>` per result, each metadata field a child element whose text is a Python
+//! literal (`repr()`, read with `ast.literal_eval`), data arrays with their numpy `dtype`.
+//! Numbers are written as the shortest text that reads back to the same bits. Our fields that
+//! TimeSide's model lacks are attributes, which its reader ignores.
 //!
 //! ```xml
-//! <results>
-//!   <result data_mode="value" time_mode="framewise">
-//!     <id_metadata id=".." name=".." unit=".." description=".." date=".." version=".." author=".." proc_uuid=".." res_uuid=".."/>
-//!     <audio_metadata uri=".." start="0" duration="4" is_segment="false" sha256=".." channels="2" samplerate="44100" channelsManagement=".."/>
-//!     <frame_metadata samplerate="44100" blocksize="2048" stepsize="1024"/>
-//!     <label_metadata label_type="mono"><label code="0" name="silence" description=".."/></label_metadata>
-//!     <parameters>{"n_fft":2048}</parameters>
-//!     <data_object><value columns="2">1 2 3 4</value><time>..</time><duration>..</duration><label>0 1</label></data_object>
+//! <timeside>
+//!   <result>
+//!     <data_mode>value</data_mode>
+//!     <time_mode>framewise</time_mode>
+//!     <id_metadata res_uuid=".."><id>'pitch'</id><name>'Pitch'</name>...</id_metadata>
+//!     <data_object><value dtype="float32">[440.0, 441.5]</value><frame_metadata><samplerate>44100</samplerate>...</frame_metadata></data_object>
+//!     <audio_metadata samplerate="44100" sha256=".."><uri>'a.wav'</uri><start>0.0</start>...</audio_metadata>
+//!     <parameters><n_fft>2048</n_fft></parameters>
 //!   </result>
-//! </results>
+//! </timeside>
 //! ```
+//!
+//! `frame_metadata` and `label_metadata` are elements with children and no text: TimeSide's
+//! own XML reader sets only fields that have text, so it loads these files but leaves those
+//! two at their defaults (its writer does not write them at all).
 
 use super::annotations::escape;
-use super::{Format, FormatError, invalid, mode_name, mode_of};
-use crate::results::{
-    AnalyzerResult, AudioMetadata, DataMode, DataObject, FrameMetadata, IdMetadata, LabelMetadata, TimeMode, Values,
-};
+use super::timeside::{Document, Extras, join, parse_py_literal, py_float, py_literal, py_str, split};
+use super::{Format, FormatError, invalid, mode_name};
+use crate::results::{AnalyzerResult, Values};
 use quick_xml::events::{BytesStart, Event};
 use std::collections::BTreeMap;
 use std::io::Write;
-
-fn join<T: std::fmt::Display>(values: &[T]) -> String {
-    values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ")
-}
-
-pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), FormatError> {
-    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<results>")?;
-    for r in results {
-        writeln!(
-            out,
-            "  <result data_mode=\"{}\" time_mode=\"{}\">",
-            mode_name(&r.data_mode),
-            mode_name(&r.time_mode)
-        )?;
-        let attrs: Vec<String> = r.id_metadata.fields().iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
-        writeln!(out, "    <id_metadata {}/>", attrs.join(" "))?;
-        let a = &r.audio_metadata;
-        let sha = a.sha256.as_ref().map(|s| format!(" sha256=\"{}\"", escape(s))).unwrap_or_default();
-        writeln!(
-            out,
-            "    <audio_metadata uri=\"{}\" start=\"{}\" duration=\"{}\" is_segment=\"{}\"{sha} channels=\"{}\" \
-             samplerate=\"{}\" channelsManagement=\"{}\"/>",
-            escape(&a.uri),
-            a.start,
-            a.duration,
-            a.is_segment,
-            a.channels,
-            a.samplerate,
-            escape(&a.channels_management)
-        )?;
-        if let Some(f) = &r.frame_metadata {
-            writeln!(
-                out,
-                "    <frame_metadata samplerate=\"{}\" blocksize=\"{}\" stepsize=\"{}\"/>",
-                f.samplerate, f.blocksize, f.stepsize
-            )?;
-        }
-        if let Some(l) = &r.label_metadata {
-            writeln!(out, "    <label_metadata label_type=\"{}\">", escape(&l.label_type))?;
-            for (code, name) in &l.label {
-                let description =
-                    l.description.get(code).map(|d| format!(" description=\"{}\"", escape(d))).unwrap_or_default();
-                writeln!(out, "      <label code=\"{code}\" name=\"{}\"{description}/>", escape(name))?;
-            }
-            // Descriptions of codes that have no name.
-            for (code, d) in l.description.iter().filter(|(c, _)| !l.label.contains_key(c)) {
-                writeln!(out, "      <label code=\"{code}\" description=\"{}\"/>", escape(d))?;
-            }
-            writeln!(out, "    </label_metadata>")?;
-        }
-        writeln!(out, "    <parameters>{}</parameters>", escape(&r.parameters.to_string()))?;
-        write!(out, "    <data_object>")?;
-        let d = &r.data_object;
-        if let Some(v) = &d.value {
-            write!(out, "<value columns=\"{}\">{}</value>", v.width(), join(v.as_flat()))?;
-        }
-        for (name, list) in [("time", &d.time), ("duration", &d.duration)] {
-            if let Some(list) = list {
-                write!(out, "<{name}>{}</{name}>", join(list))?;
-            }
-        }
-        if let Some(l) = &d.label {
-            write!(out, "<label>{}</label>", join(l))?;
-        }
-        writeln!(out, "</data_object>\n  </result>")?;
-    }
-    writeln!(out, "</results>")?;
-    Ok(())
-}
 
 fn err(message: impl Into<String>) -> FormatError {
     invalid(Format::Xml, message)
 }
 
-/// An element's attributes, unescaped.
-fn attributes(e: &BytesStart) -> Result<BTreeMap<String, String>, FormatError> {
-    let mut out = BTreeMap::new();
-    for a in e.attributes() {
-        let a = a.map_err(|e| err(e.to_string()))?;
-        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let value = a.unescape_value().map_err(|e| err(e.to_string()))?.into_owned();
-        out.insert(key, value);
+/// `<name a="..">children</name>`, on one line.
+fn element(name: &str, attrs: &[(&str, String)], children: &str) -> String {
+    let attrs: String = attrs.iter().map(|(k, v)| format!(" {k}=\"{}\"", escape(v))).collect();
+    format!("<{name}{attrs}>{children}</{name}>")
+}
+
+/// Text content escaped: only `&`, `<` and `>` need it (a Python literal's quotes read better
+/// as they are; its control characters are already `\x..` escapes).
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Child elements holding Python literals.
+fn fields<'a>(items: impl IntoIterator<Item = (&'a str, String)>) -> String {
+    items.into_iter().map(|(k, literal)| element(k, &[], &escape_text(&literal))).collect()
+}
+
+/// An array element with its numpy dtype.
+fn array(name: &str, dtype: &str, items: impl Iterator<Item = String>) -> String {
+    element(name, &[("dtype", dtype.into())], &format!("[{}]", items.collect::<Vec<_>>().join(", ")))
+}
+
+fn values_literal(v: &Values) -> impl Iterator<Item = String> + '_ {
+    (0..v.rows()).map(move |i| {
+        let row = v.row(i).iter().map(|x| py_float(*x));
+        if v.width() == 1 { row.collect() } else { format!("[{}]", row.collect::<Vec<_>>().join(", ")) }
+    })
+}
+
+/// Whether `name` can be an element's name (parameter names become elements).
+fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        && !name.to_ascii_lowercase().starts_with("xml")
+}
+
+fn data_object(doc: &Document) -> String {
+    let d = &doc.data_object;
+    let mut out = String::new();
+    if let Some(v) = &d.value {
+        out += &array("value", "float32", values_literal(v));
     }
-    Ok(out)
-}
-
-struct Attrs {
-    element: &'static str,
-    map: BTreeMap<String, String>,
-}
-
-impl Attrs {
-    fn text(&self, key: &str) -> Result<String, FormatError> {
-        self.map.get(key).cloned().ok_or_else(|| err(format!("<{}> has no `{key}`", self.element)))
+    if let Some(l) = &d.label {
+        out += &array("label", "int64", l.iter().map(i64::to_string));
     }
-
-    fn parse<T: std::str::FromStr>(&self, key: &str) -> Result<T, FormatError> {
-        let text = self.text(key)?;
-        text.parse().map_err(|_| err(format!("<{}> {key}=\"{text}\" is not valid", self.element)))
-    }
-}
-
-fn numbers<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, FormatError> {
-    text.split_whitespace().map(|t| t.parse().map_err(|_| err(format!("<{what}>: `{t}` is not a number")))).collect()
-}
-
-/// One `<result>` being read.
-#[derive(Default)]
-struct Partial {
-    modes: Option<(DataMode, TimeMode)>,
-    id: Option<IdMetadata>,
-    audio: Option<AudioMetadata>,
-    frames: Option<FrameMetadata>,
-    labels: Option<LabelMetadata>,
-    parameters: Option<serde_json::Value>,
-    data: DataObject,
-    value_columns: usize,
-}
-
-impl Partial {
-    fn finish(self) -> Result<AnalyzerResult, FormatError> {
-        let (data_mode, time_mode) = self.modes.ok_or_else(|| err("<result> without modes"))?;
-        let r = AnalyzerResult {
-            id_metadata: self.id.ok_or_else(|| err("<result> without <id_metadata>"))?,
-            data_mode,
-            time_mode,
-            data_object: self.data,
-            audio_metadata: self.audio.ok_or_else(|| err("<result> without <audio_metadata>"))?,
-            frame_metadata: self.frames,
-            label_metadata: self.labels,
-            parameters: self.parameters.ok_or_else(|| err("<result> without <parameters>"))?,
+    if let Some(l) = &d.label_metadata {
+        let dict = |m: &BTreeMap<String, String>| {
+            format!(
+                "{{{}}}",
+                m.iter().map(|(k, v)| format!("{}: {}", py_str(k), py_str(v))).collect::<Vec<_>>().join(", ")
+            )
         };
-        r.check_shape().map_err(|e| err(format!("result `{}`: {e}", r.id_metadata.id)))?;
-        Ok(r)
+        let children = fields([
+            ("label", dict(&l.label)),
+            ("description", dict(&l.description)),
+            ("label_type", py_str(&l.label_type)),
+        ]);
+        out += &element("label_metadata", &[], &children);
+    }
+    if let Some(f) = &d.frame_metadata {
+        let children = fields([
+            ("samplerate", f.samplerate.to_string()),
+            ("blocksize", f.blocksize.to_string()),
+            ("stepsize", f.stepsize.to_string()),
+        ]);
+        out += &element("frame_metadata", &[], &children);
+    }
+    for (name, list) in [("time", &d.time), ("duration", &d.duration)] {
+        if let Some(list) = list {
+            out += &array(name, "float64", list.iter().map(|x| py_float(*x)));
+        }
+    }
+    element("data_object", &[], &out)
+}
+
+pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), FormatError> {
+    writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<timeside>")?;
+    for r in results {
+        let (doc, extras) = split(r);
+        let id = &doc.id_metadata;
+        let id_fields = [
+            ("id", &id.id),
+            ("name", &id.name),
+            ("unit", &id.unit),
+            ("description", &id.description),
+            ("date", &id.date),
+            ("version", &id.version),
+            ("author", &id.author),
+            ("proc_uuid", &id.proc_uuid),
+        ];
+        let a = &doc.audio_metadata;
+        let audio_fields = [
+            ("uri", py_str(&a.uri)),
+            ("start", py_float(a.start)),
+            ("duration", py_float(a.duration)),
+            ("is_segment", if a.is_segment { "True" } else { "False" }.into()),
+            ("sha1", py_str(&a.sha1)),
+            ("channels", a.channels.to_string()),
+            ("channelsManagement", py_str(&a.channels_management)),
+        ];
+        let mut audio_attrs = vec![("samplerate", extras.samplerate.to_string())];
+        audio_attrs.extend(extras.sha256.iter().map(|s| ("sha256", s.clone())));
+        let params = doc.parameters.as_object().cloned().unwrap_or_default();
+        if let Some(bad) = params.keys().find(|k| !is_xml_name(k)) {
+            return Err(err(format!("result `{}`: parameter `{bad}` cannot be an XML element's name", id.id)));
+        }
+        writeln!(out, "  <result>")?;
+        writeln!(out, "    <data_mode>{}</data_mode>", mode_name(&doc.data_mode))?;
+        writeln!(out, "    <time_mode>{}</time_mode>", mode_name(&doc.time_mode))?;
+        let id_children = fields(id_fields.iter().map(|(k, v)| (*k, py_str(v))));
+        writeln!(out, "    {}", element("id_metadata", &[("res_uuid", extras.res_uuid.clone())], &id_children))?;
+        writeln!(out, "    {}", data_object(&doc))?;
+        writeln!(out, "    {}", element("audio_metadata", &audio_attrs, &fields(audio_fields)))?;
+        let param_children = fields(params.iter().map(|(k, v)| (k.as_str(), py_literal(v))));
+        writeln!(out, "    {}", element("parameters", &[], &param_children))?;
+        writeln!(out, "  </result>")?;
+    }
+    writeln!(out, "</timeside>")?;
+    Ok(())
+}
+
+/// An element as read: attributes, text (unescaped, untrimmed) and children.
+#[derive(Default)]
+struct Node {
+    name: String,
+    attrs: BTreeMap<String, String>,
+    text: String,
+    children: Vec<Node>,
+}
+
+impl Node {
+    fn open(e: &BytesStart) -> Result<Node, FormatError> {
+        let mut attrs = BTreeMap::new();
+        for a in e.attributes() {
+            let a = a.map_err(|e| err(e.to_string()))?;
+            let value = a.unescape_value().map_err(|e| err(e.to_string()))?.into_owned();
+            attrs.insert(String::from_utf8_lossy(a.key.as_ref()).into_owned(), value);
+        }
+        Ok(Node { name: String::from_utf8_lossy(e.name().as_ref()).into_owned(), attrs, ..Default::default() })
+    }
+
+    fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// A section's children as a JSON object of the literals they hold (children without text
+    /// are skipped, as TimeSide does; children with children become objects).
+    fn object(&self, path: &str) -> Result<serde_json::Value, FormatError> {
+        let mut map = serde_json::Map::new();
+        for c in &self.children {
+            let at = format!("{path}/{}", c.name);
+            let value = if !c.children.is_empty() {
+                c.object(&at)?
+            } else if c.text.trim().is_empty() {
+                continue;
+            } else {
+                parse_py_literal(c.text.trim()).map_err(|e| err(format!("<{at}>: {e}")))?
+            };
+            map.insert(c.name.clone(), value);
+        }
+        Ok(serde_json::Value::Object(map))
     }
 }
 
-pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
+/// The whole document as a tree of elements.
+fn parse_tree(bytes: &[u8]) -> Result<Node, FormatError> {
     let mut reader = quick_xml::Reader::from_reader(bytes);
     let mut buf = Vec::new();
-    let mut results = Vec::new();
-    let mut current: Option<Partial> = None;
-    // The element whose text is being read, inside <data_object> or <parameters>.
-    let mut text_of: Option<String> = None;
-    let mut text = String::new();
-    let mut closed = false;
+    let mut open: Vec<Node> = Vec::new();
     loop {
         let event = reader.read_event_into(&mut buf).map_err(|e| err(e.to_string()))?;
         match event {
-            Event::Start(ref e) | Event::Empty(ref e) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                let attrs = |element: &'static str| -> Result<Attrs, FormatError> {
-                    Ok(Attrs { element, map: attributes(e)? })
-                };
-                match (name.as_str(), current.as_mut()) {
-                    ("results", None) => {}
-                    ("result", None) => {
-                        let a = attrs("result")?;
-                        let modes = (
-                            mode_of(Format::Xml, &a.text("data_mode")?)?,
-                            mode_of(Format::Xml, &a.text("time_mode")?)?,
-                        );
-                        current = Some(Partial { modes: Some(modes), ..Default::default() });
-                    }
-                    ("id_metadata", Some(p)) => {
-                        let a = attrs("id_metadata")?;
-                        p.id = Some(IdMetadata::from_fields(|name| a.text(name))?);
-                    }
-                    ("audio_metadata", Some(p)) => {
-                        let a = attrs("audio_metadata")?;
-                        p.audio = Some(AudioMetadata {
-                            uri: a.text("uri")?,
-                            start: a.parse("start")?,
-                            duration: a.parse("duration")?,
-                            is_segment: a.parse("is_segment")?,
-                            sha256: a.map.get("sha256").cloned(),
-                            channels: a.parse("channels")?,
-                            samplerate: a.parse("samplerate")?,
-                            channels_management: a.text("channelsManagement")?,
-                        });
-                    }
-                    ("frame_metadata", Some(p)) => {
-                        let a = attrs("frame_metadata")?;
-                        p.frames = Some(FrameMetadata {
-                            samplerate: a.parse("samplerate")?,
-                            blocksize: a.parse("blocksize")?,
-                            stepsize: a.parse("stepsize")?,
-                        });
-                    }
-                    ("label_metadata", Some(p)) => {
-                        let a = attrs("label_metadata")?;
-                        p.labels = Some(LabelMetadata {
-                            label: BTreeMap::new(),
-                            description: BTreeMap::new(),
-                            label_type: a.text("label_type")?,
-                        });
-                    }
-                    ("label", Some(p))
-                        if p.labels.is_some() && text_of.is_none() && matches!(event, Event::Empty(_)) =>
-                    {
-                        let a = attrs("label")?;
-                        let code: i64 = a.parse("code")?;
-                        let labels = p.labels.as_mut().ok_or_else(|| err("<label> outside <label_metadata>"))?;
-                        if let Some(name) = a.map.get("name") {
-                            labels.label.insert(code, name.clone());
-                        }
-                        if let Some(d) = a.map.get("description") {
-                            labels.description.insert(code, d.clone());
-                        }
-                    }
-                    ("data_object", Some(_)) => {}
-                    ("value", Some(p)) => {
-                        p.value_columns = attrs("value")?.parse("columns")?;
-                        text_of = Some(name);
-                    }
-                    ("parameters" | "time" | "duration" | "label", Some(_)) => text_of = Some(name),
-                    (other, _) => return Err(err(format!("unexpected <{other}>"))),
+            Event::Start(ref e) => open.push(Node::open(e)?),
+            Event::Empty(ref e) => {
+                let node = Node::open(e)?;
+                match open.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Ok(node),
                 }
-                if matches!(event, Event::Empty(_)) && text_of.is_some() {
-                    // An empty list: `<time/>`.
-                    let what = text_of.take().unwrap_or_default();
-                    store_text(current.as_mut(), &what, "")?;
-                }
-                text.clear();
             }
-            Event::Text(t) if text_of.is_some() => text.push_str(&t.decode().map_err(|e| err(e.to_string()))?),
-            Event::GeneralRef(r) if text_of.is_some() => {
+            Event::Text(t) => {
+                if let Some(n) = open.last_mut() {
+                    n.text.push_str(&t.decode().map_err(|e| err(e.to_string()))?);
+                }
+            }
+            Event::CData(t) => {
+                if let Some(n) = open.last_mut() {
+                    n.text.push_str(&String::from_utf8_lossy(&t));
+                }
+            }
+            Event::GeneralRef(r) => {
                 let name = r.decode().map_err(|e| err(e.to_string()))?;
                 let c = match name.as_ref() {
                     "amp" => '&',
@@ -256,50 +232,59 @@ pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
                     "gt" => '>',
                     "quot" => '"',
                     "apos" => '\'',
-                    other => return Err(err(format!("unknown entity &{other};"))),
+                    other => {
+                        r.resolve_char_ref().ok().flatten().ok_or_else(|| err(format!("unknown entity &{other};")))?
+                    }
                 };
-                text.push(c);
-            }
-            Event::End(e) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                if text_of.as_deref() == Some(name.as_str()) {
-                    text_of = None;
-                    store_text(current.as_mut(), &name, &text)?;
-                    text.clear();
-                } else if name == "result" {
-                    let p = current.take().ok_or_else(|| err("</result> without <result>"))?;
-                    results.push(p.finish()?);
-                } else if name == "results" {
-                    closed = true;
+                if let Some(n) = open.last_mut() {
+                    n.text.push(c);
                 }
             }
-            Event::Eof => break,
+            Event::End(_) => {
+                let node = open.pop().ok_or_else(|| err("a closing tag without its opening"))?;
+                match open.last_mut() {
+                    Some(parent) => parent.children.push(node),
+                    None => return Ok(node),
+                }
+            }
+            Event::Eof => {
+                let inside = open.last().map_or("the root".to_string(), |n| format!("<{}>", n.name));
+                return Err(err(format!("the document ends inside {inside}")));
+            }
             _ => {}
         }
         buf.clear();
     }
-    if !closed || current.is_some() {
-        return Err(err("the document ends before </results>"));
-    }
-    Ok(results)
 }
 
-fn store_text(p: Option<&mut Partial>, what: &str, text: &str) -> Result<(), FormatError> {
-    let p = p.ok_or_else(|| err(format!("<{what}> outside <result>")))?;
-    match what {
-        "parameters" => p.parameters = Some(serde_json::from_str(text).map_err(|e| err(format!("<parameters>: {e}")))?),
-        "value" => {
-            let flat: Vec<f32> = numbers(text, "value")?;
-            let columns = p.value_columns.max(1);
-            if !flat.len().is_multiple_of(columns) {
-                return Err(err(format!("<value>: {} numbers for {columns} columns", flat.len())));
-            }
-            p.data.value = Some(if columns == 1 { Values::scalars(flat) } else { Values::rows_of(flat, columns) });
-        }
-        "time" => p.data.time = Some(numbers(text, "time")?),
-        "duration" => p.data.duration = Some(numbers(text, "duration")?),
-        "label" => p.data.label = Some(numbers(text, "label")?),
-        _ => {}
+fn read_result(node: &Node, n: usize) -> Result<AnalyzerResult, FormatError> {
+    let at = format!("result {n}");
+    let section = |name: &str| node.child(name).ok_or_else(|| err(format!("{at}: no <{name}>")));
+    let mode = |name: &str| section(name).map(|s| s.text.trim().to_string());
+    let id = section("id_metadata")?;
+    let audio = section("audio_metadata")?;
+    let document = serde_json::json!({
+        "data_mode": mode("data_mode")?,
+        "time_mode": mode("time_mode")?,
+        "id_metadata": id.object("id_metadata")?,
+        "audio_metadata": audio.object("audio_metadata")?,
+        "data_object": section("data_object")?.object("data_object")?,
+        "parameters": node.child("parameters").map_or(Ok(serde_json::json!({})), |p| p.object("parameters"))?,
+    });
+    let doc: Document = serde_json::from_value(document).map_err(|e| err(format!("{at}: {e}")))?;
+    let samplerate = audio.attrs.get("samplerate").map_or("0", String::as_str);
+    let extras = Extras {
+        res_uuid: id.attrs.get("res_uuid").cloned().unwrap_or_default(),
+        samplerate: samplerate.parse().map_err(|_| err(format!("{at}: samplerate=\"{samplerate}\" is not valid")))?,
+        sha256: audio.attrs.get("sha256").cloned(),
+    };
+    join(Format::Xml, doc, extras)
+}
+
+pub fn read(bytes: &[u8]) -> Result<Vec<AnalyzerResult>, FormatError> {
+    let root = parse_tree(bytes)?;
+    if root.name != "timeside" {
+        return Err(err(format!("the root is <{}>, not TimeSide's <timeside>", root.name)));
     }
-    Ok(())
+    root.children.iter().filter(|c| c.name == "result").enumerate().map(|(n, r)| read_result(r, n + 1)).collect()
 }

@@ -259,7 +259,7 @@ pub static ROUTES: &[Route] = &[
         "GET",
         "/items/{uuid}/export.{ext}",
         Read,
-        "All of an item's analyses in one file: export.jams, .eaf, .TextGrid, .vtt, .txt (Audacity), .svl, .yaml, ...",
+        "All of an item's analyses in one file: export.jams, .eaf, .TextGrid, .vtt, .txt (Audacity), .svl, .json, .yaml, .xml and .hdf5 (TimeSide's readers load these two, and .timeside-json, .timeside-yaml), ...",
         &[],
         None,
         exports::item_export
@@ -513,7 +513,10 @@ pub static ROUTES: &[Route] = &[
         "A result's data: the AnalyzerResult container (JSON), or the grapher's image or encoder's file; \
          with `format`, the container converted",
         &[
-            ("format", "json, yaml, xml, hdf5, csv, jams, audacity, svl, eaf, textgrid, vtt"),
+            (
+                "format",
+                "json, yaml, xml, hdf5, timeside-json, timeside-yaml, csv, jams, audacity, svl, eaf, textgrid, vtt"
+            ),
             ("id", "one result of the container (e.g. `level.rms`); CSV holds one"),
         ],
         None,
