@@ -5,6 +5,7 @@
 //! from the same code.
 
 use super::config::{ChannelConfig, LiveConfig};
+use super::hls::{Hls, HlsSettings};
 use super::passthrough::{MountFeed, Mp3Relay};
 use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
@@ -107,6 +108,8 @@ pub struct Channel {
     pub name: String,
     pub source: String,
     pub mounts: Vec<Arc<Mount>>,
+    /// The channel's HLS, when it publishes it.
+    pub hls: Option<Arc<Hls>>,
     /// Listeners allowed per mount; 0: no limit.
     pub max_listeners: usize,
     /// The channel's WebSocket topic (`live:<id>`).
@@ -147,13 +150,20 @@ fn feed_taps(taps: &Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>, block: &Bloc
     taps.retain(|tx| !matches!(tx.try_send(block.clone()), Err(std::sync::mpsc::TrySendError::Disconnected(_))));
 }
 
-/// Routes each encoder of the channel's pipeline to its mount's feed.
+/// Routes each encoder of the channel's pipeline to its mount's feed, or to the HLS segmenter.
 struct MountOutputs {
     mounts: Vec<Arc<Mount>>,
+    hls: Option<Arc<Hls>>,
 }
+
+/// The `file_name` of the encoder that feeds HLS.
+const HLS_OUTPUT: &str = "hls";
 
 impl OutputFactory for MountOutputs {
     fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
+        if let Some(hls) = self.hls.as_ref().filter(|_| file_name == HLS_OUTPUT) {
+            return Ok(hls.encoder_input());
+        }
         let mount = self.mounts.iter().find(|m| m.ext == file_name).ok_or_else(|| format!("no mount `{file_name}`"))?;
         Ok(mount.feed.encoder_input())
     }
@@ -225,6 +235,11 @@ impl Channel {
             }
             StepSpec { id: m.ext.clone(), params }
         });
+        let hls_encoder = config.hls.then(|| StepSpec {
+            id: "aac".into(),
+            params: json!({ "file_name": HLS_OUTPUT, "container": "adts", "bitrate_kbps": config.aac_bitrate_kbps }),
+        });
+        let encoders = encoders.chain(hls_encoder);
         // The channel's analyzers with their default parameters; a meter it lists is not run twice.
         let meters = meters(live).into_iter().filter(|(id, _)| !config.analyzers.iter().any(|a| a == id));
         let meters = meters.map(|(id, params)| StepSpec { id: id.to_string(), params });
@@ -234,17 +249,28 @@ impl Channel {
             .compile(&format!("channel {}", config.id))
             .map_err(|e| e.to_string())?;
         let events = Arc::new(Publisher::new(format!("live:{}", config.id)));
+        let stats = Arc::new(ChannelStats {
+            now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
+            ..Default::default()
+        });
+        let hls = config.hls.then(|| {
+            let settings = HlsSettings {
+                segment_s: live.hls_segment_s,
+                window: live.hls_window,
+                bitrate_kbps: config.aac_bitrate_kbps,
+            };
+            let stats = stats.clone();
+            Hls::new(settings, Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()))
+        });
         let channel = Arc::new(Channel {
             id: config.id.clone(),
             name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
             source: config.source.clone(),
             mounts,
+            hls,
             max_listeners: config.max_listeners,
             events,
-            stats: Arc::new(ChannelStats {
-                now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
-                ..Default::default()
-            }),
+            stats,
             started: Instant::now(),
             push,
             source_client: Default::default(),
@@ -284,7 +310,7 @@ impl Channel {
             source = source.with_fallback(Box::new(move || channels.upgrade()?.get(&fallback).map(|c| c.tap())));
         }
         let taps = channel.taps.clone();
-        let outputs = MountOutputs { mounts: channel.mounts.clone() };
+        let outputs = MountOutputs { mounts: channel.mounts.clone(), hls: channel.hls.clone() };
         let cancel = channel.cancel.clone();
         let id = channel.id.clone();
         let handle = std::thread::Builder::new()
@@ -426,6 +452,12 @@ impl Channel {
             "stream_time": self.stream_time(),
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mounts": mounts,
+            "hls": self.hls.as_ref().map(|h| json!({
+                "url": format!("/live/{}/index.m3u8", self.id),
+                "bitrate_kbps": h.settings.bitrate_kbps,
+                "segments_served": h.segments_served.load(Ordering::SeqCst),
+                "playlists_served": h.playlists_served.load(Ordering::SeqCst),
+            })),
         })
     }
 }

@@ -40,6 +40,10 @@ pub struct LiveConfig {
     /// A channel that a source client created is removed this long after its source left
     /// (its listeners get the end of their streams); 0: right away.
     pub source_channel_expire_s: f64,
+    /// Seconds of audio per HLS segment.
+    pub hls_segment_s: f64,
+    /// Segments in an HLS media playlist.
+    pub hls_window: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
@@ -61,6 +65,12 @@ pub struct ChannelConfig {
     /// it is complete.
     #[serde(default = "default_opus_page_ms")]
     pub opus_page_ms: u32,
+    /// Whether the channel publishes HLS (`/live/<id>/index.m3u8`, AAC-LC in MPEG-TS).
+    #[serde(default = "yes")]
+    pub hls: bool,
+    /// The HLS variant's AAC bitrate.
+    #[serde(default = "default_aac_bitrate")]
+    pub aac_bitrate_kbps: u32,
     /// Listeners allowed per format at once; 0: no limit.
     #[serde(default)]
     pub max_listeners: usize,
@@ -100,6 +110,9 @@ fn default_formats() -> Vec<String> {
 fn default_mp3_bitrate() -> u32 {
     128
 }
+fn default_aac_bitrate() -> u32 {
+    128
+}
 fn default_loudness_target() -> f64 {
     -23.0
 }
@@ -132,6 +145,8 @@ impl ChannelConfig {
             mp3_bitrate_kbps: default_mp3_bitrate(),
             opus_bitrate_kbps: default_opus_bitrate(),
             opus_page_ms: default_opus_page_ms(),
+            hls: true,
+            aac_bitrate_kbps: default_aac_bitrate(),
             max_listeners: 0,
             source_password: String::new(),
             analyzers: default_analyzers(),
@@ -167,6 +182,9 @@ impl ChannelConfig {
         }
         if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
             p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
+        }
+        if !(16..=320).contains(&self.aac_bitrate_kbps) {
+            p.push(format!("aac_bitrate_kbps: must be 16..=320, got {}", self.aac_bitrate_kbps));
         }
         if !(-70.0..=0.0).contains(&self.loudness_target_lufs) {
             p.push(format!("loudness_target_lufs: must be -70..=0 LUFS, got {}", self.loudness_target_lufs));
@@ -234,6 +252,12 @@ impl LiveConfig {
         }
         if !(self.source_channel_expire_s >= 0.0 && self.source_channel_expire_s <= 86400.0) {
             bad("source_channel_expire_s", "must be 0..=86400");
+        }
+        if !(0.5..=20.0).contains(&self.hls_segment_s) {
+            bad("hls_segment_s", "must be 0.5..=20 seconds");
+        }
+        if !(3..=100).contains(&self.hls_window) {
+            bad("hls_window", "must be 3..=100 segments");
         }
         for (i, root) in self.media_roots.iter().enumerate() {
             if !root.is_absolute() {

@@ -4,6 +4,7 @@
 //! ```text
 //! ResilientSource ─► pipeline ─┬► mp3 encoder ─► Broadcast ─► listeners
 //!   (the channel's clock:      ├► opus encoder ─► Broadcast ─► listeners
+//!                              ├► aac encoder ─► hls (MPEG-TS segments, playlists) ─► HTTP GETs
 //!    loops files, fills gaps   └► analyzers (meters + the channel's) ─► crate::events::Publisher ─► WebSocket
 //!    with silence, reconnects)
 //! ```
@@ -20,6 +21,7 @@
 pub mod admission;
 mod channel;
 pub mod config;
+pub mod hls;
 pub mod icy;
 pub mod ogg_relink;
 mod passthrough;

@@ -20,6 +20,7 @@ mod auth;
 pub mod config;
 mod conn;
 mod errors;
+mod hls;
 pub mod http_layer;
 
 mod ingest;
@@ -466,6 +467,7 @@ pub fn routes(
         .and(warp::ext::optional::<Peer>())
         .and(with_state(state.clone()))
         .map(ingest::admin_metadata);
+    let hls = hls::routes(state.clone());
     let events = warp::path!("api" / "v1" / "ws")
         .and(warp::ws())
         .and(warp::query::<std::collections::HashMap<String, String>>())
@@ -499,6 +501,8 @@ pub fn routes(
         );
     let routes = preflight
         .or(live_stream)
+        .unify()
+        .or(hls)
         .unify()
         .or(web::routes())
         .unify()

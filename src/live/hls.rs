@@ -1,0 +1,369 @@
+//! HLS of a live channel (RFC 8216): the channel's AAC-LC encoder writes ADTS frames here, once
+//! for every listener; they are cut into MPEG-TS segments of `live.hls_segment_s` on frame
+//! boundaries, with timestamps from the channel's sample count (so they run on across source
+//! changes and failures: the channel's clock never stops, so no segment is a discontinuity),
+//! the now-playing title as ID3 timed metadata (at the start of every segment, and where it
+//! changes), and the last `live.hls_window` segments listed in the media playlist. Memory is
+//! bounded: the window and two more segments (for a client that read the playlist just before
+//! the window moved).
+//!
+//! URLs: `/live/<channel>/index.m3u8` (the master playlist), `aac.m3u8` beside it (the media
+//! playlist), `aac/<sequence>.ts` (segments).
+
+use super::channel::CHANNEL_FORMAT;
+use crate::media::id3;
+use crate::media::mpegts::TsWriter;
+use crate::media::sink::ByteSink;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+/// Samples per AAC-LC frame.
+const FRAME_SAMPLES: u64 = 1024;
+/// AAC frames per PES packet: about 0.19 s at 44.1 kHz, a few KiB.
+const FRAMES_PER_PES: usize = 8;
+/// Segments kept past the window, for clients that read the playlist just before it moved.
+const SPARE_SEGMENTS: usize = 2;
+/// The 90 kHz clock starts here rather than at zero, so the PCR (set a little before each
+/// PTS) never goes below zero.
+const CLOCK_START: u64 = 90_000;
+/// How far the PCR runs ahead of the PTS it goes with.
+const PCR_LEAD: u64 = 9_000;
+/// An ADTS frame's length field allows at most this.
+const MAX_ADTS_FRAME: usize = 8191;
+
+/// What HLS a channel publishes.
+#[derive(Clone, Copy, Debug)]
+pub struct HlsSettings {
+    /// Seconds of audio per segment (each is cut at the first frame boundary at or after).
+    pub segment_s: f64,
+    /// Segments in the media playlist.
+    pub window: usize,
+    pub bitrate_kbps: u32,
+}
+
+/// One segment: a whole MPEG-TS file.
+pub struct Segment {
+    pub sequence: u64,
+    pub duration: f64,
+    /// When its first sample was encoded (`#EXT-X-PROGRAM-DATE-TIME`).
+    pub program_date: chrono::DateTime<chrono::Utc>,
+    pub bytes: Bytes,
+}
+
+/// The segment being built.
+struct Building {
+    ts: Vec<u8>,
+    first_frame: u64,
+    frames: u64,
+}
+
+struct State {
+    segments: VecDeque<Arc<Segment>>,
+    next_sequence: u64,
+    writer: TsWriter,
+    building: Option<Building>,
+    /// ADTS frames waiting to go out as one PES, and the index of the first.
+    pes: Vec<u8>,
+    pes_frames: usize,
+    pes_first: u64,
+    /// Frames encoded so far: the channel's clock, in AAC frames.
+    frames: u64,
+    /// Bytes of a frame not complete yet.
+    partial: Vec<u8>,
+    /// The title the stream carries.
+    title: String,
+    /// The wall clock at the first frame: segment dates are this plus the audio before them,
+    /// so dates and durations agree exactly (the channel's clock follows real time).
+    clock_anchor: Option<chrono::DateTime<chrono::Utc>>,
+    ended: bool,
+}
+
+/// A channel's HLS: the segments and what the playlists say.
+pub struct Hls {
+    pub settings: HlsSettings,
+    state: Mutex<State>,
+    /// The sequence number of the newest segment (+1), for requests waiting on the next one.
+    published: tokio::sync::watch::Sender<u64>,
+    /// The title to carry: read where a frame goes out, so a change lands on the next frame.
+    title: Box<dyn Fn() -> String + Send + Sync>,
+    pub segments_served: AtomicU64,
+    pub playlists_served: AtomicU64,
+    /// When this stream began (ms since the epoch): segment numbers restart with a channel.
+    started_at: i64,
+}
+
+/// 90 kHz clock of frame `n` of the channel.
+fn pts(frame: u64) -> u64 {
+    CLOCK_START + frame * FRAME_SAMPLES * 90_000 / u64::from(CHANNEL_FORMAT.samplerate)
+}
+
+impl Hls {
+    pub fn new(settings: HlsSettings, title: Box<dyn Fn() -> String + Send + Sync>) -> Arc<Hls> {
+        Arc::new(Hls {
+            settings,
+            state: Mutex::new(State {
+                segments: VecDeque::new(),
+                next_sequence: 0,
+                writer: TsWriter::default(),
+                building: None,
+                pes: Vec::new(),
+                pes_frames: 0,
+                pes_first: 0,
+                frames: 0,
+                partial: Vec::new(),
+                title: String::new(),
+                clock_anchor: None,
+                ended: false,
+            }),
+            published: tokio::sync::watch::channel(0).0,
+            title,
+            segments_served: AtomicU64::new(0),
+            playlists_served: AtomicU64::new(0),
+            started_at: chrono::Utc::now().timestamp_millis(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sink the channel's AAC (ADTS) encoder writes to.
+    pub fn encoder_input(self: &Arc<Self>) -> Box<dyn ByteSink> {
+        Box::new(HlsInput(self.clone()))
+    }
+
+    /// When this stream began, in ms since the epoch (a restarted channel's segments differ
+    /// from the old ones of the same number).
+    pub fn started_at(&self) -> i64 {
+        self.started_at
+    }
+
+    /// The longest a segment can be, rounded: `#EXT-X-TARGETDURATION`, fixed for the stream.
+    pub fn target_duration(&self) -> u64 {
+        let frame = FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
+        ((self.settings.segment_s + frame).round() as u64).max(1)
+    }
+
+    fn frames_per_segment(&self) -> u64 {
+        (self.settings.segment_s * f64::from(CHANNEL_FORMAT.samplerate) / FRAME_SAMPLES as f64).ceil() as u64
+    }
+
+    /// Bytes from the encoder: whole ADTS frames go into segments, the rest waits.
+    fn encoded(&self, bytes: &[u8]) {
+        let mut state = self.lock();
+        if state.ended {
+            return;
+        }
+        state.partial.extend_from_slice(bytes);
+        let mut at = 0;
+        loop {
+            let rest = &state.partial[at..];
+            if rest.len() < 7 {
+                break;
+            }
+            if rest[0] != 0xFF || rest[1] & 0xF0 != 0xF0 {
+                // Not a frame start: our encoder writes whole frames, so this is a bug upstream;
+                // skip to the next sync word rather than cut garbage into segments.
+                at += 1;
+                continue;
+            }
+            let length = (usize::from(rest[3] & 0x03) << 11) | (usize::from(rest[4]) << 3) | usize::from(rest[5] >> 5);
+            if !(7..=MAX_ADTS_FRAME).contains(&length) {
+                at += 1;
+                continue;
+            }
+            if rest.len() < length {
+                break;
+            }
+            let frame = rest[..length].to_vec();
+            at += length;
+            self.frame(&mut state, &frame);
+        }
+        state.partial.drain(..at);
+    }
+
+    fn frame(&self, state: &mut State, frame: &[u8]) {
+        let index = state.frames;
+        state.clock_anchor.get_or_insert_with(chrono::Utc::now);
+        state.frames += 1;
+        if state.building.is_none() {
+            let mut ts = Vec::new();
+            state.writer.tables(&mut ts);
+            // Every segment tells a joining player what plays.
+            state.title = (self.title)();
+            let tag = id3::title_and_values(Some(&state.title), &[]);
+            state.writer.id3(&mut ts, pts(index), &tag);
+            state.building = Some(Building { ts, first_frame: index, frames: 0 });
+        } else {
+            let title = (self.title)();
+            if title != state.title {
+                flush_pes(state);
+                let tag = id3::title_and_values(Some(&title), &[]);
+                let building = state.building.as_mut().expect("a segment is being built");
+                state.writer.id3(&mut building.ts, pts(index), &tag);
+                state.title = title;
+            }
+        }
+        if state.pes_frames == 0 {
+            state.pes_first = index;
+        }
+        state.pes.extend_from_slice(frame);
+        state.pes_frames += 1;
+        if state.pes_frames == FRAMES_PER_PES {
+            flush_pes(state);
+        }
+        let full =
+            state.building.as_ref().is_some_and(|b| b.frames + state.pes_frames as u64 >= self.frames_per_segment());
+        if full {
+            self.close_segment(state);
+        }
+    }
+
+    fn close_segment(&self, state: &mut State) {
+        flush_pes(state);
+        let Some(b) = state.building.take() else { return };
+        let duration = b.frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
+        let sequence = state.next_sequence;
+        state.next_sequence += 1;
+        let anchor = *state.clock_anchor.get_or_insert_with(chrono::Utc::now);
+        let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
+        let program_date = anchor + chrono::Duration::microseconds(before as i64);
+        state.segments.push_back(Arc::new(Segment { sequence, duration, program_date, bytes: b.ts.into() }));
+        while state.segments.len() > self.settings.window + SPARE_SEGMENTS {
+            state.segments.pop_front();
+        }
+        self.published.send_replace(sequence + 1);
+    }
+
+    /// The stream ends (the channel stopped): the playlist gets `#EXT-X-ENDLIST`.
+    fn end(&self) {
+        let mut state = self.lock();
+        if !state.ended {
+            self.close_segment(&mut state);
+            state.ended = true;
+            let next = state.next_sequence;
+            self.published.send_replace(next);
+        }
+    }
+
+    /// Waits (at most `timeout`) until a first segment exists; whether one does.
+    pub async fn wait_first(&self, timeout: std::time::Duration) -> bool {
+        let mut rx = self.published.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// The master playlist: one variant, AAC-LC in MPEG-TS.
+    pub fn master_playlist(&self) -> String {
+        // The bitrate with MPEG-TS's overhead (packet headers, PES headers, tables): about 10 %.
+        let bandwidth = u64::from(self.settings.bitrate_kbps) * 1100;
+        format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"mp4a.40.2\"\naac.m3u8\n"
+        )
+    }
+
+    /// The media playlist: the window's segments, oldest first.
+    pub fn media_playlist(&self) -> String {
+        let state = self.lock();
+        let listed: Vec<&Arc<Segment>> =
+            state.segments.iter().skip(state.segments.len().saturating_sub(self.settings.window)).collect();
+        let first = listed.first().map_or(state.next_sequence, |s| s.sequence);
+        let mut out = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n",
+            self.target_duration()
+        );
+        for s in listed {
+            let date = s.program_date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            out += &format!("#EXT-X-PROGRAM-DATE-TIME:{date}\n#EXTINF:{:.5},\naac/{}.ts\n", s.duration, s.sequence);
+        }
+        if state.ended {
+            out += "#EXT-X-ENDLIST\n";
+        }
+        out
+    }
+
+    /// Segment `sequence`, while it is kept.
+    pub fn segment(&self, sequence: u64) -> Option<Arc<Segment>> {
+        self.lock().segments.iter().find(|s| s.sequence == sequence).cloned()
+    }
+}
+
+/// The PES waiting goes into the segment being built.
+fn flush_pes(state: &mut State) {
+    if state.pes_frames == 0 {
+        return;
+    }
+    let at = pts(state.pes_first);
+    let State { writer, building, pes, .. } = state;
+    if let Some(b) = building.as_mut() {
+        writer.audio(&mut b.ts, at, at - PCR_LEAD, pes);
+        b.frames += state.pes_frames as u64;
+    }
+    state.pes.clear();
+    state.pes_frames = 0;
+}
+
+struct HlsInput(Arc<Hls>);
+
+impl ByteSink for HlsInput {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.encoded(bytes);
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<Option<std::path::PathBuf>> {
+        self.0.end();
+        Ok(None)
+    }
+
+    fn describe(&self) -> String {
+        "the channel's HLS".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake ADTS frame of `length` bytes (header fields only; the payload is filler).
+    fn adts(length: usize) -> Vec<u8> {
+        let mut f = vec![0xFF, 0xF1, 0x50, 0x80, 0, 0x1F, 0xFC];
+        f[3] |= ((length >> 11) & 0x03) as u8;
+        f[4] = ((length >> 3) & 0xFF) as u8;
+        f[5] |= ((length & 0x07) << 5) as u8;
+        f.resize(length, 0x11);
+        f
+    }
+
+    #[test]
+    fn segments_are_cut_on_frames_and_listed_in_a_window() {
+        let settings = HlsSettings { segment_s: 1.0, window: 3, bitrate_kbps: 128 };
+        let hls = Hls::new(settings, Box::new(|| "Ada - First".to_string()));
+        let mut input = hls.encoder_input();
+        // 10 s of frames, written in pieces that cut frames in two.
+        let stream: Vec<u8> = (0..431).flat_map(|i| adts(300 + i % 7)).collect();
+        for piece in stream.chunks(1000) {
+            input.write_all(piece).expect("write");
+        }
+        let playlist = hls.media_playlist();
+        assert!(playlist.contains("#EXT-X-TARGETDURATION:1\n"), "{playlist}");
+        let durations: Vec<f64> = playlist
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|l| l.trim_end_matches(',').parse().expect("duration"))
+            .collect();
+        assert_eq!(durations.len(), 3, "{playlist}");
+        // 44 frames of 1024 samples: the first frame boundary at or after 1 s.
+        assert!(durations.iter().all(|d| (d - 44.0 * 1024.0 / 44100.0).abs() < 1e-4), "{durations:?}");
+        // 431 frames make 9 whole segments; the window lists the last 3.
+        assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:6\n"), "{playlist}");
+        let segment = hls.segment(8).expect("the newest segment");
+        assert_eq!(segment.bytes.len() % 188, 0);
+        assert!(hls.segment(3).is_none(), "older than the window and its spares");
+        assert!(hls.segment(4).is_some(), "a spare");
+        input.finish().expect("finish");
+        assert!(hls.media_playlist().ends_with("#EXT-X-ENDLIST\n"));
+    }
+}

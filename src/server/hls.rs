@@ -1,0 +1,102 @@
+//! `GET|HEAD /live/<channel>/index.m3u8` (master playlist), `/live/<channel>/aac.m3u8` (media
+//! playlist) and `/live/<channel>/aac/<sequence>.ts` (segments): a channel's HLS, served from
+//! memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
+//! *` and validators. Playlists may be cached for under half a segment (a CDN in front asks
+//! again well before the next segment is listed); segments never change and are cached for as
+//! long as they are listed.
+
+use super::{AppState, error_reply, get_or_head};
+use crate::live::hls::Hls;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::{Filter, Reply};
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+const SEGMENT_TYPE: &str = "video/mp2t";
+
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
+    let with_state = warp::any().map(move || state.clone());
+    let playlist = warp::path!("live" / String / String).and(get_or_head()).and(with_state.clone()).then(
+        |channel: String, file: String, state: Arc<AppState>| async move { playlist(&state, &channel, &file).await },
+    );
+    let segment = warp::path!("live" / String / "aac" / String)
+        .and(get_or_head())
+        .and(with_state)
+        .map(|channel: String, file: String, state: Arc<AppState>| segment(&state, &channel, &file));
+    playlist.or(segment).unify()
+}
+
+/// The channel's HLS, or why there is none (a 404's code and message).
+fn hls_of(state: &AppState, id: &str) -> Result<Arc<Hls>, (&'static str, String)> {
+    let channel = state.channel(id).ok_or_else(|| ("unknown_channel", format!("no live channel `{id}`")))?;
+    channel.hls.clone().ok_or_else(|| ("no_hls", format!("channel `{id}` does not publish HLS (`hls = false`)")))
+}
+
+fn reply(body: impl Into<bytes::Bytes>, content_type: &'static str, cache: String) -> warp::reply::Response {
+    let body: bytes::Bytes = body.into();
+    let mut response = warp::reply::Response::new(body.into());
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&cache) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+async fn playlist(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
+    let hls = match hls_of(state, id) {
+        Ok(hls) => hls,
+        Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
+    };
+    let half_segment = (hls.settings.segment_s / 2.0).floor() as u64;
+    let cache = if half_segment == 0 { "no-cache".to_string() } else { format!("public, max-age={half_segment}") };
+    match file {
+        "index.m3u8" => reply(hls.master_playlist(), PLAYLIST_TYPE, cache),
+        "aac.m3u8" => {
+            // A channel that just started has no segment yet: wait for the first rather than
+            // list none (players give up on an empty live playlist).
+            let wait = std::time::Duration::from_secs_f64(hls.settings.segment_s * 2.0 + 1.0);
+            if !hls.wait_first(wait).await {
+                let mut r = error_reply(StatusCode::SERVICE_UNAVAILABLE, "no_segment_yet", "no HLS segment yet");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                return r;
+            }
+            hls.playlists_served.fetch_add(1, Ordering::Relaxed);
+            reply(hls.media_playlist(), PLAYLIST_TYPE, cache)
+        }
+        other => error_reply(
+            StatusCode::NOT_FOUND,
+            "unknown_playlist",
+            &format!("`{other}`: channel `{id}` has index.m3u8 and aac.m3u8"),
+        ),
+    }
+}
+
+fn segment(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
+    let hls = match hls_of(state, id) {
+        Ok(hls) => hls,
+        Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
+    };
+    let Some(sequence) = file.strip_suffix(".ts").and_then(|n| n.parse::<u64>().ok()) else {
+        return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &format!("`{file}`: segments are <number>.ts"));
+    };
+    let Some(segment) = hls.segment(sequence) else {
+        return error_reply(
+            StatusCode::NOT_FOUND,
+            "unknown_segment",
+            &format!("segment {sequence} of `{id}` is not (or no longer) kept: read the playlist again"),
+        );
+    };
+    hls.segments_served.fetch_add(1, Ordering::Relaxed);
+    let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
+    let mut response = reply(segment.bytes.clone(), SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
+    // A segment never changes: its number (and the channel's start) is its identity.
+    let tag = format!("\"{id}-{}-{sequence}\"", hls.started_at());
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response.into_response()
+}
