@@ -9,6 +9,7 @@ mod encode;
 mod exports;
 mod graphers;
 mod hardening;
+mod hls;
 mod http;
 mod interop_http;
 mod interop_live;

@@ -1,0 +1,220 @@
+//! HLS of a live channel, read by the programs that read HLS: ffmpeg decodes 20 s through the
+//! master playlist without an error, at the tone's level; ffprobe finds timestamps continuous
+//! across segments; hls.js in Chromium plays it and receives the ID3 title change. The
+//! playlists are checked against RFC 8216's rules as they move (Apple's mediastreamvalidator
+//! does not run here).
+
+use crate::http;
+use crate::server::load_config;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One media playlist, as RFC 8216 defines its tags.
+#[derive(Debug)]
+struct MediaPlaylist {
+    target_duration: u64,
+    media_sequence: u64,
+    /// (duration, program date in ms since the epoch, URI) per segment.
+    segments: Vec<(f64, i64, String)>,
+    ended: bool,
+}
+
+/// Parses a media playlist, failing on anything RFC 8216 forbids in a live one of ours.
+fn parse_media(text: &str) -> MediaPlaylist {
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("#EXTM3U"), "§4.3.1.1: the first line\n{text}");
+    let (mut target, mut sequence, mut ended) = (None, None, false);
+    let (mut segments, mut duration, mut date) = (Vec::new(), None, None);
+    for line in lines {
+        if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+            assert!(target.replace(v.parse::<u64>().expect("§4.3.3.1: decimal-integer")).is_none(), "one target");
+        } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            assert!(segments.is_empty(), "§4.3.3.2: before the first segment\n{text}");
+            sequence = Some(v.parse::<u64>().expect("media sequence"));
+        } else if let Some(v) = line.strip_prefix("#EXTINF:") {
+            let (d, _title) = v.split_once(',').expect("§4.3.2.1: #EXTINF:<duration>,[<title>]");
+            duration = Some(d.parse::<f64>().expect("duration"));
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            let when = chrono::DateTime::parse_from_rfc3339(v).expect("§4.3.2.6: ISO 8601 with a time zone");
+            date = Some(when.timestamp_millis());
+        } else if line == "#EXT-X-ENDLIST" {
+            ended = true;
+        } else if line.starts_with('#') || line.is_empty() {
+            continue;
+        } else {
+            let d = duration.take().unwrap_or_else(|| panic!("§4.3.2.1: {line} has no #EXTINF\n{text}"));
+            segments.push((d, date.take().expect("a program date per segment"), line.to_string()));
+        }
+    }
+    let target_duration = target.expect("§4.3.3.1: EXT-X-TARGETDURATION is required");
+    for (d, _, uri) in &segments {
+        assert!(d.round() as u64 <= target_duration, "§4.3.3.1: {uri} lasts {d} s, target {target_duration}");
+    }
+    MediaPlaylist { target_duration, media_sequence: sequence.unwrap_or(0), segments, ended }
+}
+
+/// The rules between two reloads of a live playlist (§6.2.1, §6.2.2): the target duration
+/// never changes; a segment keeps its media sequence number and date; the sequence goes up by
+/// the number of segments that left; segments are only added at the end.
+fn check_reload(before: &MediaPlaylist, after: &MediaPlaylist) {
+    assert_eq!(before.target_duration, after.target_duration, "§6.2.1: the target duration changed");
+    assert!(after.media_sequence >= before.media_sequence, "§6.2.1: the media sequence went back");
+    let numbered = |p: &MediaPlaylist| -> BTreeMap<u64, (String, i64)> {
+        p.segments
+            .iter()
+            .enumerate()
+            .map(|(i, (_, date, uri))| (p.media_sequence + i as u64, (uri.clone(), *date)))
+            .collect()
+    };
+    let (old, new) = (numbered(before), numbered(after));
+    for (n, seg) in &new {
+        if let Some(was) = old.get(n) {
+            assert_eq!(was, seg, "§6.2.1: media sequence number {n} names another segment");
+        }
+    }
+    assert!(!after.ended && !before.ended, "a live channel's playlist has no EXT-X-ENDLIST");
+}
+
+/// Program dates agree with durations: each segment starts where the one before ended.
+fn check_dates(p: &MediaPlaylist) {
+    for pair in p.segments.windows(2) {
+        let (d, date, uri) = &pair[0];
+        let gap = (pair[1].1 - date) as f64 / 1000.0 - d;
+        assert!(gap.abs() < 0.002, "after {uri}: program dates {gap} s off its duration");
+    }
+}
+
+fn config(dir: &std::path::Path) -> timeside::server::config::Config {
+    load_config(
+        dir,
+        "source_password = \"secret\"",
+        "[live]\nhls_segment_s = 1.0\nhls_window = 5\n\
+         [[channels]]\nid = \"tone\"\nname = \"Ada - First\"\n\
+         source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nformats = [\"mp3\"]\n",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = timeside::server::start(config(dir.path())).await.expect("start");
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+
+    // The master playlist: one AAC-LC variant, by a relative URI.
+    let master = http::get(addr, "/live/tone/index.m3u8", None).await;
+    assert_eq!((master.status, master.header("content-type")), (200, Some("application/vnd.apple.mpegurl")));
+    let text = master.text();
+    assert!(text.starts_with("#EXTM3U\n") && text.contains("CODECS=\"mp4a.40.2\""), "{text}");
+    assert!(text.contains("#EXT-X-STREAM-INF:BANDWIDTH=") && text.lines().any(|l| l == "aac.m3u8"), "{text}");
+
+    // ffmpeg and ffprobe read while the playlist is checked.
+    let url = format!("{base}/live/tone/index.m3u8");
+    let ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", &url, "-t", "20", "-f", "f32le", "-"])
+        .output();
+    let ffprobe = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts,duration", "-of", "csv=p=0"])
+        .args(["-read_intervals", "%+8", &format!("{base}/live/tone/aac.m3u8")])
+        .output();
+    let ffmpeg = tokio::spawn(tokio::time::timeout(Duration::from_secs(90), ffmpeg));
+    let ffprobe = tokio::spawn(tokio::time::timeout(Duration::from_secs(90), ffprobe));
+
+    // The media playlist, reloaded as a player does, until the window has moved three times
+    // (about 9 s: it fills for 5 s first).
+    let mut previous: Option<MediaPlaylist> = None;
+    let mut sequences = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        if sequences.len() >= 4 {
+            break;
+        }
+        let r = http::get(addr, "/live/tone/aac.m3u8", None).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.header("cache-control").is_some(), "{:?}", r.headers);
+        let playlist = parse_media(&r.text());
+        assert!(playlist.segments.len() <= 5, "the window: {playlist:?}");
+        check_dates(&playlist);
+        if let Some(before) = &previous {
+            check_reload(before, &playlist);
+        }
+        sequences.insert(playlist.media_sequence);
+        // Every listed segment is a whole transport stream that starts with its tables.
+        let (_, _, newest) = playlist.segments.last().expect("a segment").clone();
+        let segment = http::get(addr, &format!("/live/tone/{newest}"), None).await;
+        assert_eq!((segment.status, segment.header("content-type")), (200, Some("video/mp2t")), "{newest}");
+        assert_eq!(segment.body.len() % 188, 0, "{newest}: whole 188-byte packets");
+        // Sync byte, start of a section on PID 0, payload only (the continuity counter runs on).
+        assert_eq!(
+            (&segment.body[..3], segment.body[3] & 0xF0),
+            (&[0x47, 0x40, 0x00][..], 0x10),
+            "{newest}: a PAT first"
+        );
+        previous = Some(playlist);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(sequences.len() >= 4, "the window moved: {sequences:?}");
+    let gone = http::get(addr, "/live/tone/aac/0.ts", None).await;
+    assert_eq!(gone.status, 404, "segment 0 has left the window and its spares");
+    assert!(gone.text().contains("read the playlist again"), "{}", gone.text());
+
+    // ffmpeg: 20 s decoded without a message, at the tone's level (-20 dBFS peak: -23.01 dB RMS).
+    let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
+    assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    // Stereo, interleaved: the left channel.
+    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert!(samples.len() >= 20 * 44100 - 1024, "{} samples for 20 s", samples.len());
+    let steady = &samples[44100..];
+    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
+    let rms_db = 20.0 * rms.log10();
+    assert!((rms_db - -23.01).abs() < 0.5, "the tone at {rms_db:.2} dB RMS through AAC");
+
+    // ffprobe: each packet starts where the one before ended, across segment boundaries. The
+    // first PES's frames are skipped: ffprobe's probing gives them shifted times (one packet
+    // without a duration, then one frame short), on ffmpeg's own HLS output as on ours.
+    let out = ffprobe.await.expect("join").expect("ffprobe in time").expect("ffprobe");
+    assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
+    let packets: Vec<(i64, i64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim_end_matches(',').split_once(','))
+        .filter_map(|(p, d)| Some((p.parse().ok()?, d.parse().ok()?)))
+        .collect();
+    assert!(packets.len() > 8 * 43 / 2, "{} packets in 8 s", packets.len());
+    for pair in packets[16..].windows(2) {
+        let ((pts, duration), (next, _)) = (pair[0], pair[1]);
+        assert!((next - (pts + duration)).abs() <= 2, "a gap or overlap: {pts} + {duration} -> {next}");
+    }
+
+    // hls.js in Chromium, on another origin: plays, and hears the title change.
+    let script = format!("{}/tests/browser/hls.mjs", env!("CARGO_MANIFEST_DIR"));
+    let node = tokio::process::Command::new("node")
+        .arg(script)
+        .args([&base, "tone", "Ada - First", "Bob - Second", "source:secret"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+
+    let status = http::get(addr, "/api/v1/live/tone", None).await.json();
+    assert!(status["hls"]["segments_served"].as_u64().expect("counted") > 0, "{status}");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_refuses_what_it_does_not_have() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "",
+        "[[channels]]\nid = \"quiet\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\nhls = false\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    for (path, code) in [
+        ("/live/quiet/index.m3u8", "no_hls"),
+        ("/live/nowhere/index.m3u8", "unknown_channel"),
+        ("/live/nowhere/aac/1.ts", "unknown_channel"),
+    ] {
+        let r = http::get(addr, path, None).await;
+        assert_eq!((r.status, r.json()["code"].as_str()), (404, Some(code)), "{path}: {}", r.text());
+    }
+    server.shutdown().await;
+}
