@@ -258,6 +258,8 @@ impl Channel {
                 segment_s: live.hls_segment_s,
                 window: live.hls_window,
                 bitrate_kbps: config.aac_bitrate_kbps,
+                events: live.hls_events.clone(),
+                events_per_second: live.hls_events_per_second,
             };
             let stats = stats.clone();
             Hls::new(settings, Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()))
@@ -313,6 +315,7 @@ impl Channel {
         let outputs = MountOutputs { mounts: channel.mounts.clone(), hls: channel.hls.clone() };
         let cancel = channel.cancel.clone();
         let id = channel.id.clone();
+        let hls = channel.hls.clone();
         let handle = std::thread::Builder::new()
             .name(format!("channel-{id}"))
             .spawn(move || {
@@ -326,6 +329,9 @@ impl Channel {
                     batch.iter().for_each(|e| signal.update(e));
                     drop(signal);
                     for e in batch {
+                        if let Some(hls) = &hls {
+                            hls.analysis_event(analyzer, e);
+                        }
                         let fields = e.fields.as_object().cloned().unwrap_or_default();
                         let body = Body::Analysis { event: e.event, analyzer: analyzer.to_string(), fields };
                         events.publish(e.time, body);
@@ -455,6 +461,7 @@ impl Channel {
             "hls": self.hls.as_ref().map(|h| json!({
                 "url": format!("/live/{}/index.m3u8", self.id),
                 "bitrate_kbps": h.settings.bitrate_kbps,
+                "sessions": h.sessions(),
                 "segments_served": h.segments_served.load(Ordering::SeqCst),
                 "playlists_served": h.playlists_served.load(Ordering::SeqCst),
             })),

@@ -44,6 +44,10 @@ pub struct LiveConfig {
     pub hls_segment_s: f64,
     /// Segments in an HLS media playlist.
     pub hls_window: usize,
+    /// Analysis events (by name) carried in HLS segments as ID3 timed metadata.
+    pub hls_events: Vec<String>,
+    /// Events of each name per second at most in HLS; 0: none.
+    pub hls_events_per_second: f64,
 }
 
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
@@ -258,6 +262,9 @@ impl LiveConfig {
         }
         if !(3..=100).contains(&self.hls_window) {
             bad("hls_window", "must be 3..=100 segments");
+        }
+        if !(0.0..=50.0).contains(&self.hls_events_per_second) {
+            bad("hls_events_per_second", "must be 0..=50");
         }
         for (i, root) in self.media_roots.iter().enumerate() {
             if !root.is_absolute() {

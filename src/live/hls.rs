@@ -34,14 +34,21 @@ const PCR_LEAD: u64 = 9_000;
 const MAX_ADTS_FRAME: usize = 8191;
 
 /// What HLS a channel publishes.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct HlsSettings {
     /// Seconds of audio per segment (each is cut at the first frame boundary at or after).
     pub segment_s: f64,
     /// Segments in the media playlist.
     pub window: usize,
     pub bitrate_kbps: u32,
+    /// Analysis events carried as ID3 timed metadata (by event name), and how many of each
+    /// name per second at most.
+    pub events: Vec<String>,
+    pub events_per_second: f64,
 }
+
+/// Analysis events waiting for the next frame, at most (a stalled encoder drops the oldest).
+const MAX_PENDING_EVENTS: usize = 256;
 
 /// One segment: a whole MPEG-TS file.
 pub struct Segment {
@@ -74,14 +81,31 @@ struct State {
     partial: Vec<u8>,
     /// The title the stream carries.
     title: String,
+    /// Analysis events for the next frame: (event name, its JSON), and when each name last went.
+    events: VecDeque<(&'static str, String)>,
+    event_sent_at: std::collections::HashMap<&'static str, f64>,
     /// The wall clock at the first frame: segment dates are this plus the audio before them,
     /// so dates and durations agree exactly (the channel's clock follows real time).
     clock_anchor: Option<chrono::DateTime<chrono::Utc>>,
     ended: bool,
 }
 
+/// HLS players seen lately, told apart without cookies or per-session URLs (which would
+/// defeat every cache in front): by client address and User-Agent. A player fetches a segment
+/// every segment duration, so one seen within a few of them is still playing. Behind a CDN the
+/// origin sees the CDN's few clients: its own logs count the players.
+struct Sessions {
+    last_seen: std::collections::HashMap<u64, std::time::Instant>,
+    /// When entries older than the horizon were last dropped.
+    pruned: std::time::Instant,
+}
+
+/// Sessions kept at most, whatever the number of clients (about 40 bytes each).
+const MAX_SESSIONS: usize = 200_000;
+
 /// A channel's HLS: the segments and what the playlists say.
 pub struct Hls {
+    sessions: Mutex<Sessions>,
     pub settings: HlsSettings,
     state: Mutex<State>,
     /// The sequence number of the newest segment (+1), for requests waiting on the next one.
@@ -102,6 +126,7 @@ fn pts(frame: u64) -> u64 {
 impl Hls {
     pub fn new(settings: HlsSettings, title: Box<dyn Fn() -> String + Send + Sync>) -> Arc<Hls> {
         Arc::new(Hls {
+            sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
             state: Mutex::new(State {
                 segments: VecDeque::new(),
@@ -114,6 +139,8 @@ impl Hls {
                 frames: 0,
                 partial: Vec::new(),
                 title: String::new(),
+                events: VecDeque::new(),
+                event_sent_at: Default::default(),
                 clock_anchor: None,
                 ended: false,
             }),
@@ -138,6 +165,54 @@ impl Hls {
     /// from the old ones of the same number).
     pub fn started_at(&self) -> i64 {
         self.started_at
+    }
+
+    /// An analysis event of the channel: carried in the stream as an ID3 `TXXX` frame (its
+    /// name, then its JSON with `time` and `analyzer`) when its name is configured and its
+    /// name has not gone out within the last `1 / events_per_second` s of stream time.
+    pub fn analysis_event(&self, analyzer: &str, e: &crate::processors::AnalysisEvent) {
+        if !self.settings.events.iter().any(|name| name == e.event) || self.settings.events_per_second <= 0.0 {
+            return;
+        }
+        let mut state = self.lock();
+        let spacing = 1.0 / self.settings.events_per_second;
+        if state.event_sent_at.get(e.event).is_some_and(|last| e.time - last < spacing) {
+            return;
+        }
+        state.event_sent_at.insert(e.event, e.time);
+        let mut body = e.fields.as_object().cloned().unwrap_or_default();
+        body.insert("time".into(), e.time.into());
+        body.insert("analyzer".into(), analyzer.into());
+        if state.events.len() == MAX_PENDING_EVENTS {
+            state.events.pop_front();
+        }
+        state.events.push_back((e.event, serde_json::Value::Object(body).to_string()));
+    }
+
+    /// How long a player is counted after its last segment request: three segments.
+    fn session_horizon(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.settings.segment_s * 3.0)
+    }
+
+    /// A segment request from `client` (its address and User-Agent, hashed).
+    pub fn seen(&self, client: u64) {
+        let now = std::time::Instant::now();
+        let horizon = self.session_horizon();
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if now.duration_since(sessions.pruned) > horizon || sessions.last_seen.len() >= MAX_SESSIONS {
+            sessions.last_seen.retain(|_, at| now.duration_since(*at) <= horizon);
+            sessions.pruned = now;
+        }
+        if sessions.last_seen.len() < MAX_SESSIONS {
+            sessions.last_seen.insert(client, now);
+        }
+    }
+
+    /// Players that fetched a segment within the last three segment durations.
+    pub fn sessions(&self) -> usize {
+        let horizon = self.session_horizon();
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.last_seen.values().filter(|at| at.elapsed() <= horizon).count()
     }
 
     /// The longest a segment can be, rounded: `#EXT-X-TARGETDURATION`, fixed for the stream.
@@ -205,6 +280,16 @@ impl Hls {
                 state.writer.id3(&mut building.ts, pts(index), &tag);
                 state.title = title;
             }
+        }
+        if !state.events.is_empty() {
+            // Events are placed at the frame being written when they arrive: their `time`
+            // says exactly which audio they describe.
+            flush_pes(state);
+            let events: Vec<(&str, String)> = state.events.drain(..).collect();
+            let values: Vec<(&str, &str)> = events.iter().map(|(name, json)| (*name, json.as_str())).collect();
+            let tag = id3::title_and_values(None, &values);
+            let building = state.building.as_mut().expect("a segment is being built");
+            state.writer.id3(&mut building.ts, pts(index), &tag);
         }
         if state.pes_frames == 0 {
             state.pes_first = index;
@@ -339,7 +424,8 @@ mod tests {
 
     #[test]
     fn segments_are_cut_on_frames_and_listed_in_a_window() {
-        let settings = HlsSettings { segment_s: 1.0, window: 3, bitrate_kbps: 128 };
+        let settings =
+            HlsSettings { segment_s: 1.0, window: 3, bitrate_kbps: 128, events: vec![], events_per_second: 0.0 };
         let hls = Hls::new(settings, Box::new(|| "Ada - First".to_string()));
         let mut input = hls.encoder_input();
         // 10 s of frames, written in pieces that cut frames in two.

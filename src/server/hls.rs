@@ -5,7 +5,7 @@
 //! again well before the next segment is listed); segments never change and are cached for as
 //! long as they are listed.
 
-use super::{AppState, error_reply, get_or_head};
+use super::{AppState, Peer, error_reply, get_or_head};
 use crate::live::hls::Hls;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,8 +24,12 @@ pub fn routes(
     );
     let segment = warp::path!("live" / String / "aac" / String)
         .and(get_or_head())
+        .and(warp::ext::optional::<Peer>())
+        .and(warp::header::optional::<String>("user-agent"))
         .and(with_state)
-        .map(|channel: String, file: String, state: Arc<AppState>| segment(&state, &channel, &file));
+        .map(|channel: String, file: String, peer: Option<Peer>, agent: Option<String>, state: Arc<AppState>| {
+            segment(&state, &channel, &file, client_key(peer, agent.as_deref()))
+        });
     playlist.or(segment).unify()
 }
 
@@ -75,7 +79,16 @@ async fn playlist(state: &AppState, id: &str, file: &str) -> warp::reply::Respon
     }
 }
 
-fn segment(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
+/// Who asks, for counting players: the client's address and User-Agent, hashed.
+fn client_key(peer: Option<Peer>, agent: Option<&str>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    peer.map(|p| p.0.ip()).hash(&mut h);
+    agent.hash(&mut h);
+    h.finish()
+}
+
+fn segment(state: &AppState, id: &str, file: &str, client: u64) -> warp::reply::Response {
     let hls = match hls_of(state, id) {
         Ok(hls) => hls,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
@@ -91,6 +104,7 @@ fn segment(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
         );
     };
     hls.segments_served.fetch_add(1, Ordering::Relaxed);
+    hls.seen(client);
     let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
     let mut response = reply(segment.bytes.clone(), SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
     // A segment never changes: its number (and the channel's start) is its identity.

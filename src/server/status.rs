@@ -104,6 +104,22 @@ pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
         "Chunks listeners missed because they fell behind.",
         per_mount(&|m| m.chunks_skipped.load(Ordering::SeqCst) as f64),
     );
+    let hls_channels: Vec<_> = channels.iter().filter_map(|c| Some((c.id.clone(), c.hls.clone()?))).collect();
+    let per_hls = |f: &dyn Fn(&crate::live::hls::Hls) -> f64| -> Vec<(String, f64)> {
+        hls_channels.iter().map(|(id, h)| (format!("{{channel=\"{id}\"}}"), f(h))).collect()
+    };
+    family(
+        "timeside_hls_sessions",
+        "gauge",
+        "HLS players that fetched a segment within the last three segment durations (by address and User-Agent).",
+        per_hls(&|h| h.sessions() as f64),
+    );
+    family(
+        "timeside_hls_segments_served_total",
+        "counter",
+        "HLS segments served.",
+        per_hls(&|h| h.segments_served.load(Ordering::Relaxed) as f64),
+    );
     family(
         "timeside_stream_time_seconds",
         "gauge",

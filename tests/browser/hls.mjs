@@ -1,7 +1,8 @@
 // hls.js (npm, its UMD bundle) on a page of another origin plays a channel's master playlist
 // in an <audio> element, and hears the now-playing title change through the ID3 timed
 // metadata of the segments: the first title, then the new one after this script changes it
-// (Icecast's metadata update, as a source client sends it).
+// (Icecast's metadata update, as a source client sends it). It also collects the analysis
+// events (ID3 TXXX frames) and prints what it heard as JSON for the test to check.
 // Usage: node hls.mjs <server base> <channel> <first title> <new title> <source user:password>
 
 import { createRequire } from "node:module";
@@ -18,24 +19,36 @@ const page = `<!doctype html><meta charset="utf-8"><title>hls.js</title>
 <audio muted></audio>
 <script src="/hls.js"></script>
 <script>
-  // TIT2 of an ID3v2.4 tag (UTF-8 text frames, syncsafe sizes).
-  function title(tag) {
+  // The frames of an ID3v2.4 tag (UTF-8 text frames, syncsafe sizes): [id, text after the
+  // encoding byte].
+  function frames(tag) {
     const size = (b) => (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3];
     const end = 10 + size(tag.subarray(6, 10));
+    const out = [];
     for (let at = 10; at + 10 <= end; ) {
       const id = String.fromCharCode(...tag.subarray(at, at + 4));
       const length = size(tag.subarray(at + 4, at + 8));
-      if (id === "TIT2") return new TextDecoder().decode(tag.subarray(at + 11, at + 10 + length));
+      out.push([id, new TextDecoder().decode(tag.subarray(at + 11, at + 10 + length))]);
       at += 10 + length;
     }
-    return null;
+    return out;
+  }
+  function title(tag) {
+    const found = frames(tag).find(([id]) => id === "TIT2");
+    return found ? found[1] : null;
   }
   window.titles = [];
+  window.events = [];
   window.fatal = [];
   const audio = document.querySelector("audio");
   const hls = new Hls();
   hls.on(Hls.Events.FRAG_PARSING_METADATA, (_, data) => {
     for (const sample of data.samples) {
+      for (const [id, text] of frames(sample.data)) {
+        // (The page is HTML: a NUL in its source would become U+FFFD.)
+        const [name, value] = text.split("\\u0000");
+        if (id === "TXXX" && window.events.length < 500) window.events.push({ name, ...JSON.parse(value) });
+      }
       const t = title(sample.data);
       if (t !== null && window.titles[window.titles.length - 1] !== t) window.titles.push(t);
     }
@@ -64,7 +77,7 @@ await run(async (page) => {
   await page.goto(`${origin}/?src=${encodeURIComponent(src)}`);
   const state = () => page.evaluate(() => {
     const a = document.querySelector("audio");
-    return { time: a.currentTime, paused: a.paused, titles: window.titles, fatal: window.fatal };
+    return { time: a.currentTime, paused: a.paused, titles: window.titles, fatal: window.fatal, events: window.events };
   });
   const playing = await until(page, state, (s) => s.time > 2 || s.fatal.length, "hls.js plays the stream", 30000);
   check(!playing.fatal.length, `hls.js failed: ${playing.fatal.join("; ")}`);

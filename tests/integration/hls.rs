@@ -192,9 +192,26 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
         .output();
     let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The analysis events rode along: the tone's loudness (a 440 Hz sine at -20 dBFS in both
+    // channels: -20 LUFS, K-weighting adds a few tenths at 440 Hz), at most 4 a second.
+    let heard: serde_json::Value = serde_json::from_slice(&out.stdout).expect("what hls.js heard");
+    let loudness: Vec<&serde_json::Value> =
+        heard["events"].as_array().expect("events").iter().filter(|e| e["name"] == "loudness").collect();
+    assert!(loudness.len() >= 4, "{heard}");
+    let late = loudness.last().expect("one");
+    let lufs = late["momentary_lufs"].as_f64().expect("momentary");
+    assert!((lufs - -20.0).abs() < 1.0, "momentary loudness {lufs} LUFS in {late}");
+    assert_eq!(late["analyzer"], "loudness");
+    let times: Vec<f64> = loudness.iter().map(|e| e["time"].as_f64().expect("time")).collect();
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 0.25 - 1e-9), "4 a second at most: {times:?}");
 
+    // Players are counted by address and User-Agent: Chromium's was still fetching segments
+    // moments ago (ffmpeg and ffprobe are older than three segments by now).
     let status = http::get(addr, "/api/v1/live/tone", None).await.json();
     assert!(status["hls"]["segments_served"].as_u64().expect("counted") > 0, "{status}");
+    assert!(status["hls"]["sessions"].as_u64().expect("sessions") >= 1, "{status}");
+    let metrics = http::get(addr, "/metrics", None).await.text();
+    assert!(metrics.lines().any(|l| l.starts_with("timeside_hls_sessions{channel=\"tone\"}")), "{metrics}");
     server.shutdown().await;
 }
 
