@@ -235,3 +235,90 @@ async fn hls_refuses_what_it_does_not_have() {
     }
     server.shutdown().await;
 }
+
+/// nginx in front, as a CDN would be (its cache with `proxy_cache_lock`, so that players
+/// asking at once for a segment it has not got wait for one request): 1000 players read the
+/// playlist and its two newest segments through it, three times a segment apart; the origin
+/// serves each segment once, and the playlist is cached for less than a segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "",
+        "[live]\nhls_segment_s = 2.0\nhls_window = 5\n\
+         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
+         formats = [\"mp3\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    // Players join a playlist of three segments, and stay while two more come.
+    for _ in 0..100 {
+        let r = http::get(addr, "/live/tone/aac.m3u8", None).await;
+        if r.status == 200 && parse_media(&r.text()).segments.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let proxy_port = crate::common::free_port();
+    let proxy: std::net::SocketAddr = ([127, 0, 0, 1], proxy_port).into();
+    let _nginx = crate::interop_http::start_nginx(
+        &dir.path().join("nginx"),
+        proxy_port,
+        addr,
+        "proxy_cache_lock on; proxy_cache_lock_timeout 10s;",
+    )
+    .await;
+    let served = || async {
+        let status = http::get(addr, "/api/v1/live/tone", None).await.json();
+        status["hls"]["segments_served"].as_u64().expect("segments served")
+    };
+    let before = served().await;
+
+    let requested = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let playlist_hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(200));
+    let players: Vec<_> = (0..1000)
+        .map(|_| {
+            let (requested, playlist_hits, at_once) = (requested.clone(), playlist_hits.clone(), at_once.clone());
+            tokio::spawn(async move {
+                for _ in 0..3 {
+                    let permit = at_once.acquire().await.expect("semaphore");
+                    let r = http::send(proxy, "GET", "/live/tone/aac.m3u8", &[], b"").await;
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    let max_age: f64 = r
+                        .header("cache-control")
+                        .and_then(|c| c.split("max-age=").nth(1))
+                        .and_then(|a| a.parse().ok())
+                        .expect("a max-age");
+                    assert!(max_age < 2.0, "the playlist is cached for under a segment: {max_age} s");
+                    if r.header("x-cache-status") == Some("HIT") {
+                        playlist_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let playlist = parse_media(&r.text());
+                    for (_, _, uri) in playlist.segments.iter().rev().take(2) {
+                        let segment = http::send(proxy, "GET", &format!("/live/tone/{uri}"), &[], b"").await;
+                        assert_eq!(segment.status, 200, "{uri}: {}", segment.text());
+                        assert_eq!(segment.body.len() % 188, 0);
+                        requested.lock().expect("set").insert(uri.clone());
+                    }
+                    drop(permit);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            })
+        })
+        .collect();
+    for p in players {
+        p.await.expect("a player");
+    }
+    let distinct = requested.lock().expect("set").len() as u64;
+    let from_origin = served().await - before;
+    let hits = playlist_hits.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "through nginx: {distinct} distinct segments, {from_origin} from the origin, {hits} of 3000 playlists cached"
+    );
+    assert_eq!(from_origin, distinct, "the origin served {from_origin} segments for {distinct} distinct ones");
+    assert!(distinct >= 4, "players followed the live edge: {distinct} segments");
+    assert!(hits > 1500, "most playlist reads came from the cache: {hits}");
+    server.shutdown().await;
+}

@@ -15,7 +15,7 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
 
 /// A running nginx, stopped as nginx is (SIGTERM to its master, which ends its workers: a
 /// killed master would leave them serving).
-struct Nginx(tokio::process::Child);
+pub(crate) struct Nginx(tokio::process::Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
@@ -25,10 +25,16 @@ impl Drop for Nginx {
     }
 }
 
-/// nginx (Debian's) as a caching reverse proxy of `upstream` on `port`, its cache in `dir`;
+/// nginx (Debian's) as a caching reverse proxy of `upstream` on `port`, its cache in `dir`,
+/// with `location` directives added to its one location;
 /// `X-Cache-Status` says whether a reply came from its cache. It caches what the server's
 /// Cache-Control allows, as it does by default.
-async fn start_nginx(dir: &std::path::Path, port: u16, upstream: std::net::SocketAddr) -> Nginx {
+pub(crate) async fn start_nginx(
+    dir: &std::path::Path,
+    port: u16,
+    upstream: std::net::SocketAddr,
+    location: &str,
+) -> Nginx {
     let cache = dir.join("nginx-cache");
     std::fs::create_dir_all(&cache).expect("mkdir");
     // Its workers run as nobody when it is started as root.
@@ -39,14 +45,14 @@ async fn start_nginx(dir: &std::path::Path, port: u16, upstream: std::net::Socke
     std::fs::write(
         &conf,
         format!(
-            "daemon off;\nworker_processes 1;\npid {dir}/nginx.pid;\nerror_log {dir}/nginx-error.log;\n\
-             events {{ worker_connections 64; }}\n\
+            "daemon off;\nworker_processes 1;\nworker_rlimit_nofile 8192;\npid {dir}/nginx.pid;\n\
+             error_log {dir}/nginx-error.log;\nevents {{ worker_connections 4096; }}\n\
              http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n  proxy_temp_path {dir}/proxy;\n\
                fastcgi_temp_path {dir}/fastcgi;\n  uwsgi_temp_path {dir}/uwsgi;\n  scgi_temp_path {dir}/scgi;\n\
                proxy_cache_path {cache} levels=1:2 keys_zone=timeside:1m max_size=100m;\n\
                server {{\n    listen 127.0.0.1:{port};\n\
                  location / {{\n      proxy_pass http://{upstream};\n      proxy_cache timeside;\n\
-                   add_header X-Cache-Status $upstream_cache_status always;\n    }}\n  }}\n}}\n",
+                   add_header X-Cache-Status $upstream_cache_status always;\n      {location}\n    }}\n  }}\n}}\n",
             dir = dir.display(),
             cache = cache.display(),
         ),
@@ -133,7 +139,7 @@ async fn http_as_browsers_caches_and_cdns_use_it() {
     // nginx in front: a public tile at a versioned URL is served from its cache the second
     // time; a private item's tile never is.
     let proxy_port = free_port();
-    let _nginx = start_nginx(&env.path().join("nginx"), proxy_port, addr).await;
+    let _nginx = start_nginx(&env.path().join("nginx"), proxy_port, addr, "").await;
     let proxy: std::net::SocketAddr = ([127, 0, 0, 1], proxy_port).into();
     let tile = format!("/api/v1/items/{uuid}/spectrogram.png?start=0&stop=4&width=200&height=100&v={}", &sha[..16]);
     let first = http::send(proxy, "GET", &tile, &[], b"").await;
