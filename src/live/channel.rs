@@ -216,7 +216,7 @@ impl Channel {
                 let immediate_hub = Broadcast::new(live.queue_chunks * IMMEDIATE_CHUNKS_PER_CHUNK);
                 Arc::new(Mount {
                     ext: ext.clone(),
-                    bitrate_kbps: if ext == "mp3" { config.mp3_bitrate_kbps } else { config.opus_bitrate_kbps },
+                    bitrate_kbps: config.bitrate_of(ext),
                     content_type: formats::format(ext).map_or("application/octet-stream", |f| f.container_mime()),
                     feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext == "mp3"),
                     hub,
@@ -228,12 +228,21 @@ impl Channel {
                 })
             })
             .collect();
-        let encoders = mounts.iter().map(|m| {
-            let mut params = json!({ "file_name": m.ext, "bitrate_kbps": m.bitrate_kbps });
+        // Each mount's encoder, as the format table says (its problems were checked: every
+        // format here is a live mount).
+        let encoders = mounts.iter().filter_map(|m| {
+            let format = formats::format(&m.ext)?;
+            let mut params = json!({ "file_name": m.ext });
+            if let Some(container) = format.container {
+                params["container"] = json!(container);
+            }
+            if let Some(bitrate) = format.bitrate_param {
+                params[bitrate] = json!(m.bitrate_kbps);
+            }
             if m.ext == "opus" {
                 params["page_ms"] = json!(config.opus_page_ms);
             }
-            StepSpec { id: m.ext.clone(), params }
+            Some(StepSpec { id: format.encoder.to_string(), params })
         });
         let hls_encoder = config.hls.then(|| StepSpec {
             id: "aac".into(),

@@ -72,9 +72,12 @@ pub struct ChannelConfig {
     /// Whether the channel publishes HLS (`/live/<id>/index.m3u8`, AAC-LC in MPEG-TS).
     #[serde(default = "yes")]
     pub hls: bool,
-    /// The HLS variant's AAC bitrate.
+    /// The AAC bitrate of the HLS variant and of the `aac` mount.
     #[serde(default = "default_aac_bitrate")]
     pub aac_bitrate_kbps: u32,
+    /// The `ogg` (Vorbis) mount's bitrate.
+    #[serde(default = "default_vorbis_bitrate")]
+    pub vorbis_bitrate_kbps: u32,
     /// Listeners allowed per format at once; 0: no limit.
     #[serde(default)]
     pub max_listeners: usize,
@@ -117,6 +120,9 @@ fn default_mp3_bitrate() -> u32 {
 fn default_aac_bitrate() -> u32 {
     128
 }
+fn default_vorbis_bitrate() -> u32 {
+    128
+}
 fn default_loudness_target() -> f64 {
     -23.0
 }
@@ -151,12 +157,24 @@ impl ChannelConfig {
             opus_page_ms: default_opus_page_ms(),
             hls: true,
             aac_bitrate_kbps: default_aac_bitrate(),
+            vorbis_bitrate_kbps: default_vorbis_bitrate(),
             max_listeners: 0,
             source_password: String::new(),
             analyzers: default_analyzers(),
             fallback: String::new(),
             mp3_passthrough: true,
             loudness_target_lufs: default_loudness_target(),
+        }
+    }
+
+    /// The bitrate of the channel's mount of format `ext` (0 for lossless FLAC).
+    pub fn bitrate_of(&self, ext: &str) -> u32 {
+        match ext {
+            "mp3" => self.mp3_bitrate_kbps,
+            "opus" => self.opus_bitrate_kbps,
+            "aac" => self.aac_bitrate_kbps,
+            "ogg" => self.vorbis_bitrate_kbps,
+            _ => 0,
         }
     }
 
@@ -186,6 +204,9 @@ impl ChannelConfig {
         }
         if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
             p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
+        }
+        if !(32..=500).contains(&self.vorbis_bitrate_kbps) {
+            p.push(format!("vorbis_bitrate_kbps: must be 32..=500, got {}", self.vorbis_bitrate_kbps));
         }
         if !(16..=320).contains(&self.aac_bitrate_kbps) {
             p.push(format!("aac_bitrate_kbps: must be 16..=320, got {}", self.aac_bitrate_kbps));

@@ -13,6 +13,7 @@ mod hls;
 mod http;
 mod interop_http;
 mod interop_live;
+mod mounts;
 mod multi_user;
 mod on_demand;
 mod pipeline;

@@ -1,5 +1,7 @@
-//! `flac`: FLAC, lossless, through GStreamer's flacenc. On a file the STREAMINFO header is
-//! completed at the end (total samples, MD5); on a stream it says "length unknown".
+//! `flac`: FLAC, lossless, through GStreamer's flacenc, as a native FLAC file or in Ogg (what
+//! a live mount streams: Ogg pages let a listener join anywhere). On a native file the
+//! STREAMINFO header is completed at the end (total samples, MD5); on a stream it says
+//! "length unknown".
 //!
 //! ```toml
 //! [[processors]]
@@ -24,6 +26,13 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     live: true,
 };
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    Flac,
+    Ogg,
+}
+
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Params {
@@ -31,6 +40,8 @@ pub struct Params {
     pub compression: u8,
     /// Bits per sample: 16 or 24. Default 16.
     pub bits: u16,
+    /// `flac` (a native FLAC file) or `ogg` (FLAC in Ogg). Default flac.
+    pub container: Container,
     /// Name of the file written in the run's output folder (`-`: stdout). Default `audio.flac`.
     pub file_name: String,
     /// Title, artist, album, comment.
@@ -39,7 +50,13 @@ pub struct Params {
 
 impl Default for Params {
     fn default() -> Self {
-        Params { compression: 5, bits: 16, file_name: "audio.flac".into(), tags: Tags::default() }
+        Params {
+            compression: 5,
+            bits: 16,
+            container: Container::Flac,
+            file_name: "audio.flac".into(),
+            tags: Tags::default(),
+        }
     }
 }
 
@@ -62,6 +79,9 @@ pub fn build(p: Params, ctx: &mut BuildContext) -> Result<GstBacked, String> {
     let format = if p.bits == 24 { "S24LE" } else { "S16LE" };
     // flacenc straight to the sink: a parser in between would answer its seeking query and the
     // STREAMINFO (total samples, MD5) would never be completed.
-    let chain = format!("audio/x-raw,format={format} ! flacenc quality={}", p.compression);
+    let mut chain = format!("audio/x-raw,format={format} ! flacenc quality={}", p.compression);
+    if p.container == Container::Ogg {
+        chain += " ! oggmux";
+    }
     start(DESCRIPTOR.id, |_| chain, &p.file_name, &p.tags, ctx)
 }

@@ -85,7 +85,7 @@ pub const FORMATS: &[Format] = &[
         bitrate_param: Some("bitrate_kbps"),
         quality_param: Some("quality"),
         bits_param: None,
-        live_mount: false,
+        live_mount: true,
     },
     Format {
         name: "flac",
@@ -98,6 +98,18 @@ pub const FORMATS: &[Format] = &[
         quality_param: Some("compression"),
         bits_param: Some("bits"),
         live_mount: false,
+    },
+    Format {
+        name: "oggflac",
+        aliases: &["ogg-flac"],
+        encoder: "flac",
+        container: Some("ogg"),
+        mime: "audio/ogg; codecs=flac",
+        mime_aliases: &[],
+        bitrate_param: None,
+        quality_param: Some("compression"),
+        bits_param: Some("bits"),
+        live_mount: true,
     },
     Format {
         name: "m4a",
@@ -121,7 +133,7 @@ pub const FORMATS: &[Format] = &[
         bitrate_param: Some("bitrate_kbps"),
         quality_param: None,
         bits_param: None,
-        live_mount: false,
+        live_mount: true,
     },
     Format {
         name: "webm",
@@ -213,6 +225,6 @@ mod tests {
             assert_eq!(format_of_mime(f.mime).map(|g| g.name), Some(f.name));
         }
         // Live mounts are the formats the live layer encodes as streams.
-        assert_eq!(names(true), "mp3, opus");
+        assert_eq!(names(true), "mp3, opus, ogg, oggflac, aac");
     }
 }
