@@ -48,6 +48,13 @@ pub struct LiveConfig {
     pub hls_events: Vec<String>,
     /// Events of each name per second at most in HLS; 0: none.
     pub hls_events_per_second: f64,
+    /// Another server (`http://host:port`, ours or an Icecast) whose channels this one relays,
+    /// all of them; empty: none.
+    pub edge_origin: String,
+    /// Which of an origin channel's mounts an edge reads, when it has several.
+    pub edge_format: String,
+    /// How often an edge reads the origin's list of channels (seconds).
+    pub edge_poll_s: f64,
 }
 
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
@@ -146,10 +153,20 @@ pub fn valid_channel_id(id: &str) -> bool {
 impl ChannelConfig {
     /// What a source client's new mount gets: mp3 and opus, default bitrates and analyzers.
     pub fn for_source_client(id: &str, name: &str) -> ChannelConfig {
+        Self::with_defaults(id, name, super::PUSH_SOURCE)
+    }
+
+    /// What an edge makes of an origin's channel: the origin's mount at `url` as its source,
+    /// and the defaults of a source client's mount otherwise.
+    pub fn relaying(id: &str, url: &str) -> ChannelConfig {
+        Self::with_defaults(id, id, url)
+    }
+
+    fn with_defaults(id: &str, name: &str, source: &str) -> ChannelConfig {
         ChannelConfig {
             id: id.to_string(),
             name: name.to_string(),
-            source: super::PUSH_SOURCE.to_string(),
+            source: source.to_string(),
             looped: false,
             formats: default_formats(),
             mp3_bitrate_kbps: default_mp3_bitrate(),
@@ -286,6 +303,15 @@ impl LiveConfig {
         }
         if !(0.0..=50.0).contains(&self.hls_events_per_second) {
             bad("hls_events_per_second", "must be 0..=50");
+        }
+        if !self.edge_origin.is_empty() && !self.edge_origin.starts_with("http://") {
+            bad("edge_origin", "must be empty or http://host:port");
+        }
+        if !crate::processors::encoders::formats::format(&self.edge_format).is_some_and(|f| f.live_mount) {
+            bad("edge_format", "must be a live mount format (mp3, opus, ogg, oggflac, aac)");
+        }
+        if !(0.5..=3600.0).contains(&self.edge_poll_s) {
+            bad("edge_poll_s", "must be 0.5..=3600");
         }
         for (i, root) in self.media_roots.iter().enumerate() {
             if !root.is_absolute() {

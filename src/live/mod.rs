@@ -21,6 +21,7 @@
 pub mod admission;
 mod channel;
 pub mod config;
+pub mod edge;
 pub mod hls;
 pub mod icy;
 pub mod ogg_relink;

@@ -17,6 +17,8 @@ pub enum CreatedBy {
     Config,
     Api,
     SourceClient,
+    /// An edge relaying its origin's channels (`live::edge`).
+    Edge,
 }
 
 #[derive(Debug, thiserror::Error)]

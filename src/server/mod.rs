@@ -206,6 +206,12 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     });
     let event_runtime = EventRuntime::start()?;
     tokio::spawn(expire_source_channels(state.clone(), shutdown.clone()));
+    let live = &state.config.live;
+    if !live.edge_origin.is_empty() {
+        let every = std::time::Duration::from_secs_f64(live.edge_poll_s);
+        let (origin, format) = (live.edge_origin.clone(), live.edge_format.clone());
+        tokio::spawn(crate::live::edge::follow(state.channels.clone(), origin, format, every, shutdown.clone()));
+    }
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown, event_runtime.handle()));
     Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime, relay })
 }

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod common;
 mod decode;
+mod edges;
 mod encode;
 mod exports;
 mod graphers;

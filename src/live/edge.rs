@@ -1,0 +1,172 @@
+//! An edge: this server relays every channel of an origin (`live.edge_origin`: another
+//! TimeSide server, or an Icecast), following additions and removals, as Icecast's
+//! master/slave relays do. The list comes from the origin's `/status-json.xsl`, which both
+//! serve: each mount's `listenurl` names it. Each origin channel becomes a channel here whose
+//! source is the origin's mount (the `live.edge_format` one when the origin has several per
+//! channel), decoded once and encoded into this server's own mounts and HLS; while the origin
+//! is down, its channels play silence and reconnect every 2 s (`ResilientSource`), so listeners
+//! stay connected and hear the origin again as soon as it is back. A channel the origin no
+//! longer lists is removed here; one whose listing could not be read is kept.
+
+use super::config::{ChannelConfig, valid_channel_id};
+use super::registry::{Channels, CreatedBy};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest status document read from an origin.
+const MAX_STATUS_BYTES: usize = 4 * 1024 * 1024;
+/// How long reading the origin's status may take.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the origin lists: channel id → the URL of the mount to relay.
+pub type OriginChannels = BTreeMap<String, String>;
+
+/// `http://host:port` of an origin URL (no TLS: origins are on the operator's network), and
+/// the path prefix it may carry.
+fn split_origin(origin: &str) -> Result<(String, String), String> {
+    let rest =
+        origin.strip_prefix("http://").ok_or_else(|| format!("`{origin}`: an edge origin is http://host:port"))?;
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    if host.is_empty() {
+        return Err(format!("`{origin}`: no host"));
+    }
+    let host = if host.contains(':') { host.to_string() } else { format!("{host}:80") };
+    Ok((host, format!("/{}", path.trim_end_matches('/'))))
+}
+
+/// A GET of `path` on `host`, over HTTP/1.0 (the body ends with the connection).
+async fn get(host: &str, path: &str) -> Result<Vec<u8>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(host).await.map_err(|e| format!("{host}: {e}"))?;
+        let head = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: timeside-edge\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+        let mut data = Vec::new();
+        stream.take(MAX_STATUS_BYTES as u64 + 64 * 1024).read_to_end(&mut data).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(data)
+    };
+    let data =
+        tokio::time::timeout(STATUS_TIMEOUT, fetch).await.map_err(|_| format!("{host}: no answer in time"))??;
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP response")?;
+    let status_line = String::from_utf8_lossy(&data[..split]).lines().next().unwrap_or_default().to_string();
+    if !status_line.split_whitespace().nth(1).is_some_and(|code| code == "200") {
+        return Err(format!("{host}{path}: {status_line}"));
+    }
+    Ok(data[split + 4..].to_vec())
+}
+
+/// A channel id for a mount path: ours are `/live/<id>.<ext>`, Icecast's `/<mount>[.<ext>]`.
+fn channel_id(path: &str) -> Option<(String, String)> {
+    let name = path.rsplit('/').next()?;
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+    let id: String = stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    valid_channel_id(&id).then(|| (id, ext.to_string()))
+}
+
+/// The channels a status document lists, one mount each (`format` preferred).
+pub fn channels_in_status(status: &serde_json::Value, origin_base: &str, format: &str) -> OriginChannels {
+    let sources = match &status["icestats"]["source"] {
+        serde_json::Value::Array(list) => list.clone(),
+        serde_json::Value::Null => Vec::new(),
+        one => vec![one.clone()],
+    };
+    let mut found: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for source in sources {
+        let Some(url) = source["listenurl"].as_str() else { continue };
+        // The path only: an origin's idea of its own host name may not be how we reach it.
+        let path = url.split("://").nth(1).and_then(|rest| rest.find('/').map(|i| &rest[i..])).unwrap_or(url);
+        let Some((id, ext)) = channel_id(path) else { continue };
+        let preferred = ext == format;
+        match found.get(&id) {
+            Some((_, kept_ext)) if kept_ext == format || !preferred => {}
+            _ => {
+                found.insert(id, (format!("{origin_base}{path}"), ext));
+            }
+        }
+    }
+    found.into_iter().map(|(id, (url, _))| (id, url)).collect()
+}
+
+/// What the origin lists now.
+pub async fn origin_channels(origin: &str, format: &str) -> Result<OriginChannels, String> {
+    let (host, prefix) = split_origin(origin)?;
+    let prefix = if prefix == "/" { String::new() } else { prefix };
+    let body = get(&host, &format!("{prefix}/status-json.xsl")).await?;
+    let status: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("{origin}/status-json.xsl: not Icecast's status JSON: {e}"))?;
+    Ok(channels_in_status(&status, &format!("http://{host}{prefix}"), format))
+}
+
+/// Follows the origin until `shutdown`: creates a channel for each one it lists, removes those
+/// it no longer lists (only channels this follower made).
+pub async fn follow(
+    channels: Arc<Channels>,
+    origin: String,
+    format: String,
+    every: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut ours: BTreeSet<String> = BTreeSet::new();
+    loop {
+        match origin_channels(&origin, &format).await {
+            Ok(listed) => {
+                let gone: Vec<String> = ours.iter().filter(|id| !listed.contains_key(*id)).cloned().collect();
+                for id in gone {
+                    ours.remove(&id);
+                    let channels = channels.clone();
+                    let removed = tokio::task::spawn_blocking(move || channels.remove(&id).map(|c| c.id.clone())).await;
+                    if let Ok(Some(id)) = removed {
+                        tracing::info!(channel = %id, %origin, "edge channel removed: the origin no longer has it");
+                    }
+                }
+                for (id, url) in listed {
+                    if ours.contains(&id) || channels.get(&id).is_some() {
+                        continue;
+                    }
+                    let config = ChannelConfig::relaying(&id, &url);
+                    let creating = channels.clone();
+                    match tokio::task::spawn_blocking(move || creating.create(&config, CreatedBy::Edge)).await {
+                        Ok(Ok(_)) => {
+                            tracing::info!(channel = %id, %url, "edge channel relays the origin's");
+                            ours.insert(id);
+                        }
+                        Ok(Err(e)) => tracing::warn!(channel = %id, %url, error = %e, "edge channel not created"),
+                        Err(e) => tracing::warn!(channel = %id, error = %e, "edge channel not created"),
+                    }
+                }
+            }
+            // The origin is down or says nothing usable: its channels go on (on silence,
+            // reconnecting), and the list is read again next time.
+            Err(e) => tracing::warn!(%origin, error = %e, "cannot read the origin's channels"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_from_our_status_and_icecasts() {
+        let ours = serde_json::json!({ "icestats": { "source": [
+            { "listenurl": "http://127.0.0.1:0/live/demo.mp3" },
+            { "listenurl": "http://127.0.0.1:0/live/demo.opus" },
+            { "listenurl": "http://127.0.0.1:0/live/talk.opus" },
+        ]}});
+        let found = channels_in_status(&ours, "http://origin:8000", "mp3");
+        assert_eq!(found["demo"], "http://origin:8000/live/demo.mp3", "the preferred format");
+        assert_eq!(found["talk"], "http://origin:8000/live/talk.opus", "the one it has");
+        let icecast =
+            serde_json::json!({ "icestats": { "source": { "listenurl": "http://radio.example:8000/stream.ogg" }}});
+        let found = channels_in_status(&icecast, "http://10.0.0.1:8000", "mp3");
+        assert_eq!(found["stream"], "http://10.0.0.1:8000/stream.ogg");
+        assert!(channels_in_status(&serde_json::json!({}), "http://o", "mp3").is_empty());
+        assert_eq!(split_origin("http://o:81/radio/").expect("origin"), ("o:81".into(), "/radio".into()));
+        assert!(split_origin("https://o").is_err() && split_origin("http://").is_err());
+    }
+}

@@ -1,0 +1,199 @@
+//! Live past one machine: an origin and two edges, three `timeside serve` processes on
+//! loopback. The edges relay every channel of the origin and follow its removals; listeners on
+//! each edge hear the origin's tone; the origin is killed and started again: the edges' channels
+//! go on (silence) with their listeners connected, and hear the origin again within seconds.
+
+use crate::common::free_port;
+use crate::http;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A `timeside serve` process, killed when dropped.
+struct Serve(std::process::Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary on `port` with a config of `top` (top-level keys), `server` (keys of the
+/// `[server]` table) and `rest` (other tables), and waits until it answers.
+async fn serve(dir: &std::path::Path, port: u16, top: &str, server: &str, rest: &str) -> Serve {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let file = dir.join("timeside.toml");
+    let text = format!("{top}\n[server]\ndata_dir = \"{}\"\n{server}\n{rest}", dir.display());
+    std::fs::write(&file, text).expect("config");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
+        .args(["serve", "--config", file.to_str().expect("path"), "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("serve.log")).expect("log"))
+        .spawn()
+        .expect("timeside serve");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Serve(child);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timeside serve on {port} did not start: {}",
+        std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+    );
+}
+
+/// A listener that stays connected: what it has received, and whether its stream ended.
+struct Listener {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    ended: Arc<AtomicBool>,
+}
+
+fn listen(addr: SocketAddr, path: &str) -> Listener {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (bytes, ended) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
+    let (into, end) = (bytes.clone(), ended.clone());
+    let head = format!("GET {path} HTTP/1.0\r\n\r\n");
+    tokio::spawn(async move {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+            let _ = s.write_all(head.as_bytes()).await;
+            let mut buf = vec![0u8; 16384];
+            // Bounded: the test ends long before.
+            for _ in 0..100_000 {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => into.lock().expect("bytes").extend_from_slice(&buf[..n]),
+                }
+            }
+        }
+        end.store(true, Ordering::SeqCst);
+    });
+    Listener { bytes, ended }
+}
+
+impl Listener {
+    fn len(&self) -> usize {
+        self.bytes.lock().expect("bytes").len()
+    }
+
+    /// The RMS (dB) of the left channel of the MP3 received since byte `from`.
+    fn level_since(&self, from: usize, dir: &std::path::Path) -> f64 {
+        let data = self.bytes.lock().expect("bytes")[from..].to_vec();
+        let file = dir.join(format!("heard-{from}.mp3"));
+        std::fs::write(&file, data).expect("write");
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i", file.to_str().expect("path"), "-f", "f32le", "-"])
+            .output()
+            .expect("ffmpeg");
+        let left: Vec<f64> =
+            out.stdout.chunks_exact(8).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect();
+        assert!(left.len() > 44100, "{} samples decoded", left.len());
+        let steady = &left[left.len() / 4..];
+        10.0 * (steady.iter().map(|s| s * s).sum::<f64>() / steady.len() as f64).log10()
+    }
+}
+
+/// Channel ids an edge runs, and whether each one's source is connected.
+async fn channels(addr: SocketAddr) -> Vec<(String, bool)> {
+    let list = http::get(addr, "/api/v1/live", None).await.json();
+    let list = list["channels"].as_array().or(list.as_array()).cloned().unwrap_or_default();
+    list.iter()
+        .map(|c| (c["id"].as_str().unwrap_or_default().to_string(), c["source_connected"].as_bool().unwrap_or(false)))
+        .collect()
+}
+
+/// Waits (at most `limit`) until `ok` holds for what `channels` says on every edge.
+async fn until_edges(
+    edges: &[SocketAddr],
+    limit: Duration,
+    what: &str,
+    ok: impl Fn(&[(String, bool)]) -> bool,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut all = true;
+        for e in edges {
+            all &= ok(&channels(*e).await);
+        }
+        if all {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn connected(list: &[(String, bool)], id: &str) -> Option<bool> {
+    list.iter().find(|(c, _)| c == id).map(|(_, up)| *up)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (origin_port, a_port, b_port) = (free_port(), free_port(), free_port());
+    let origin_server = "api_token = \"origin-token\"";
+    let origin_channels = "[[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
+        formats = [\"mp3\"]\nhls = false\nanalyzers = []\n\
+        [[channels]]\nid = \"extra\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\n\
+        formats = [\"mp3\"]\nhls = false\nanalyzers = []\n";
+    let edge_live = format!("[live]\nedge_origin = \"http://127.0.0.1:{origin_port}\"\nedge_poll_s = 0.5\n");
+    let origin_dir = dir.path().join("origin");
+    let mut origin = serve(&origin_dir, origin_port, "", origin_server, origin_channels).await;
+    // The edges run no channel of their own: `channels = []` replaces the demo.
+    let _a = serve(&dir.path().join("edge-a"), a_port, "channels = []", "", &edge_live).await;
+    let _b = serve(&dir.path().join("edge-b"), b_port, "channels = []", "", &edge_live).await;
+    let edges: Vec<SocketAddr> = [a_port, b_port].map(|p| ([127, 0, 0, 1], p).into()).to_vec();
+    let origin_addr: SocketAddr = ([127, 0, 0, 1], origin_port).into();
+
+    // Both edges relay both of the origin's channels.
+    until_edges(&edges, Duration::from_secs(20), "the edges relay tone and extra", |l| {
+        connected(l, "tone") == Some(true) && connected(l, "extra").is_some()
+    })
+    .await;
+    let listeners: Vec<Listener> = edges.iter().map(|e| listen(*e, "/live/tone.mp3")).collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (edge, l) in edges.iter().zip(&listeners) {
+        // The origin's -20 dBFS tone, through its MP3 and the edge's: -23.01 dB RMS.
+        let level = l.level_since(0, dir.path());
+        assert!((level - -23.01).abs() < 1.0, "edge {edge}: the tone at {level:.2} dB");
+    }
+
+    // A channel removed on the origin leaves the edges.
+    let removed =
+        http::send(origin_addr, "DELETE", "/api/v1/live/extra", &[("Authorization", "Bearer origin-token")], b"").await;
+    assert_eq!(removed.status, 200, "{}", removed.text());
+    until_edges(&edges, Duration::from_secs(10), "the edges drop extra", |l| connected(l, "extra").is_none()).await;
+
+    // The origin dies: the edges' channel stays, on silence, its listeners connected.
+    let _ = origin.0.kill();
+    let _ = origin.0.wait();
+    until_edges(&edges, Duration::from_secs(20), "the edges see the origin gone", |l| {
+        connected(l, "tone") == Some(false)
+    })
+    .await;
+    let during: Vec<usize> = listeners.iter().map(Listener::len).collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (l, before) in listeners.iter().zip(&during) {
+        assert!(l.len() > *before, "listeners keep receiving (silence) while the origin is down");
+    }
+
+    // It comes back: the edges hear it again within seconds, and add its channels again.
+    origin = serve(&origin_dir, origin_port, "", origin_server, origin_channels).await;
+    let resumed =
+        until_edges(&edges, Duration::from_secs(20), "the edges reconnect", |l| connected(l, "tone") == Some(true))
+            .await;
+    println!("edges reconnected {resumed:?} after the origin restarted");
+    let marks: Vec<usize> = listeners.iter().map(Listener::len).collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for ((edge, l), mark) in edges.iter().zip(&listeners).zip(marks) {
+        assert!(!l.ended.load(Ordering::SeqCst), "edge {edge}: the listener stayed connected throughout");
+        let level = l.level_since(mark, dir.path());
+        assert!((level - -23.01).abs() < 1.0, "edge {edge}: the tone again at {level:.2} dB");
+    }
+    until_edges(&edges, Duration::from_secs(10), "the edges relay extra again", |l| connected(l, "extra").is_some())
+        .await;
+    drop(origin);
+}
