@@ -50,7 +50,7 @@ async fn get(host: &str, path: &str) -> Result<Vec<u8>, String> {
         tokio::time::timeout(STATUS_TIMEOUT, fetch).await.map_err(|_| format!("{host}: no answer in time"))??;
     let split = data.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP response")?;
     let status_line = String::from_utf8_lossy(&data[..split]).lines().next().unwrap_or_default().to_string();
-    if !status_line.split_whitespace().nth(1).is_some_and(|code| code == "200") {
+    if status_line.split_whitespace().nth(1) != Some("200") {
         return Err(format!("{host}{path}: {status_line}"));
     }
     Ok(data[split + 4..].to_vec())
