@@ -27,16 +27,17 @@ async fn serve(dir: &std::path::Path, port: u16, top: &str, server: &str, rest: 
     let file = dir.join("timeside.toml");
     let text = format!("{top}\n[server]\ndata_dir = \"{}\"\n{server}\n{rest}", dir.display());
     std::fs::write(&file, text).expect("config");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
+    let serve = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
         .args(["serve", "--config", file.to_str().expect("path"), "--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(dir.join("serve.log")).expect("log"))
         .spawn()
+        .map(Serve)
         .expect("timeside serve");
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return Serve(child);
+            return serve;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
