@@ -37,7 +37,7 @@ target/release/timeside serve --config "$work/timeside.toml" --listen "127.0.0.1
 server=$!
 pids+=("$server")
 base="http://127.0.0.1:$port"
-until curl -sf "$base/live/c1/aac.m3u8" >/dev/null; do sleep 0.2; done
+until curl -sf "$base/live/c1/aac-128.m3u8" >/dev/null; do sleep 0.2; done
 
 python3 - "$base" "$channels" "$server" <<'EOF'
 import sys, time, urllib.request, os
@@ -47,7 +47,7 @@ def cpu():
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / ticks
 def sequence(c):
-    text = urllib.request.urlopen(f"{base}/live/c{c}/aac.m3u8").read().decode()
+    text = urllib.request.urlopen(f"{base}/live/c{c}/aac-128.m3u8").read().decode()
     listed = [l for l in text.splitlines() if l.endswith(".ts")]
     return int(listed[-1].split("/")[-1][:-3])
 first = [sequence(c) for c in range(1, channels + 1)]
@@ -63,7 +63,7 @@ from datetime import datetime
 seen, delays = set(), []
 end = time.time() + 15
 while time.time() < end:
-    text = urllib.request.urlopen(f"{base}/live/c1/aac.m3u8").read().decode()
+    text = urllib.request.urlopen(f"{base}/live/c1/aac-128.m3u8").read().decode()
     now = time.time()
     date, duration, first = None, None, not seen
     for line in text.splitlines():
@@ -113,7 +113,7 @@ def served():
 before, distinct, lock = served(), set(), threading.Lock()
 def player():
     for _ in range(10):
-        text = urllib.request.urlopen(f"{proxy}/live/c1/aac.m3u8").read().decode()
+        text = urllib.request.urlopen(f"{proxy}/live/c1/aac-128.m3u8").read().decode()
         newest = [l for l in text.splitlines() if l.endswith(".ts")][-1]
         urllib.request.urlopen(f"{proxy}/live/c1/{newest}").read()
         with lock:

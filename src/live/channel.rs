@@ -108,8 +108,8 @@ pub struct Channel {
     pub name: String,
     pub source: String,
     pub mounts: Vec<Arc<Mount>>,
-    /// The channel's HLS, when it publishes it.
-    pub hls: Option<Arc<Hls>>,
+    /// The channel's HLS variants (none when it publishes no HLS).
+    pub hls: Vec<Arc<Hls>>,
     /// Listeners allowed per mount; 0: no limit.
     pub max_listeners: usize,
     /// The channel's WebSocket topic (`live:<id>`).
@@ -150,18 +150,20 @@ fn feed_taps(taps: &Mutex<Vec<std::sync::mpsc::SyncSender<Block>>>, block: &Bloc
     taps.retain(|tx| !matches!(tx.try_send(block.clone()), Err(std::sync::mpsc::TrySendError::Disconnected(_))));
 }
 
-/// Routes each encoder of the channel's pipeline to its mount's feed, or to the HLS segmenter.
+/// Routes each encoder of the channel's pipeline to its mount's feed, or to an HLS variant.
 struct MountOutputs {
     mounts: Vec<Arc<Mount>>,
-    hls: Option<Arc<Hls>>,
+    hls: Vec<Arc<Hls>>,
 }
 
-/// The `file_name` of the encoder that feeds HLS.
-const HLS_OUTPUT: &str = "hls";
+/// The `file_name` of the encoder that feeds an HLS variant: its name.
+fn hls_output(variant: &Hls) -> String {
+    format!("hls-{}", variant.name())
+}
 
 impl OutputFactory for MountOutputs {
     fn open(&self, _: &str, file_name: &str) -> Result<Box<dyn ByteSink>, String> {
-        if let Some(hls) = self.hls.as_ref().filter(|_| file_name == HLS_OUTPUT) {
+        if let Some(hls) = self.hls.iter().find(|v| hls_output(v) == file_name) {
             return Ok(hls.encoder_input());
         }
         let mount = self.mounts.iter().find(|m| m.ext == file_name).ok_or_else(|| format!("no mount `{file_name}`"))?;
@@ -244,11 +246,36 @@ impl Channel {
             }
             Some(StepSpec { id: format.encoder.to_string(), params })
         });
-        let hls_encoder = config.hls.then(|| StepSpec {
-            id: "aac".into(),
-            params: json!({ "file_name": HLS_OUTPUT, "container": "adts", "bitrate_kbps": config.aac_bitrate_kbps }),
+        let events = Arc::new(Publisher::new(format!("live:{}", config.id)));
+        let stats = Arc::new(ChannelStats {
+            now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
+            ..Default::default()
         });
-        let encoders = encoders.chain(hls_encoder);
+        let hls_bitrates = if config.hls { config.hls_bitrates_kbps.as_slice() } else { &[] };
+        let clock_anchor = super::hls::ClockAnchor::default();
+        let hls: Vec<Arc<Hls>> = hls_bitrates
+            .iter()
+            .map(|&bitrate_kbps| {
+                let settings = HlsSettings {
+                    segment_s: live.hls_segment_s,
+                    window: live.hls_window,
+                    bitrate_kbps,
+                    events: live.hls_events.clone(),
+                    events_per_second: live.hls_events_per_second,
+                };
+                let stats = stats.clone();
+                let title = Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone());
+                Hls::new(settings, clock_anchor.clone(), title)
+            })
+            .collect();
+        let hls_encoders: Vec<StepSpec> = hls
+            .iter()
+            .map(|v| StepSpec {
+                id: "aac".into(),
+                params: json!({ "file_name": hls_output(v), "container": "adts", "bitrate_kbps": v.settings.bitrate_kbps }),
+            })
+            .collect();
+        let encoders = encoders.chain(hls_encoders);
         // The channel's analyzers with their default parameters; a meter it lists is not run twice.
         let meters = meters(live).into_iter().filter(|(id, _)| !config.analyzers.iter().any(|a| a == id));
         let meters = meters.map(|(id, params)| StepSpec { id: id.to_string(), params });
@@ -257,22 +284,6 @@ impl Channel {
         let pipeline = PipelineSpec { decoder: DecodeOptions::default(), processors, ..Default::default() }
             .compile(&format!("channel {}", config.id))
             .map_err(|e| e.to_string())?;
-        let events = Arc::new(Publisher::new(format!("live:{}", config.id)));
-        let stats = Arc::new(ChannelStats {
-            now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
-            ..Default::default()
-        });
-        let hls = config.hls.then(|| {
-            let settings = HlsSettings {
-                segment_s: live.hls_segment_s,
-                window: live.hls_window,
-                bitrate_kbps: config.aac_bitrate_kbps,
-                events: live.hls_events.clone(),
-                events_per_second: live.hls_events_per_second,
-            };
-            let stats = stats.clone();
-            Hls::new(settings, Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()))
-        });
         let channel = Arc::new(Channel {
             id: config.id.clone(),
             name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
@@ -338,8 +349,8 @@ impl Channel {
                     batch.iter().for_each(|e| signal.update(e));
                     drop(signal);
                     for e in batch {
-                        if let Some(hls) = &hls {
-                            hls.analysis_event(analyzer, e);
+                        for variant in &hls {
+                            variant.analysis_event(analyzer, e);
                         }
                         let fields = e.fields.as_object().cloned().unwrap_or_default();
                         let body = Body::Analysis { event: e.event, analyzer: analyzer.to_string(), fields };
@@ -467,12 +478,17 @@ impl Channel {
             "stream_time": self.stream_time(),
             "uptime_s": self.started.elapsed().as_secs_f64(),
             "mounts": mounts,
-            "hls": self.hls.as_ref().map(|h| json!({
+            "hls": (!self.hls.is_empty()).then(|| json!({
                 "url": format!("/live/{}/index.m3u8", self.id),
-                "bitrate_kbps": h.settings.bitrate_kbps,
-                "sessions": h.sessions(),
-                "segments_served": h.segments_served.load(Ordering::SeqCst),
-                "playlists_served": h.playlists_served.load(Ordering::SeqCst),
+                "sessions": self.hls.iter().map(|v| v.sessions()).sum::<usize>(),
+                "segments_served": self.hls.iter().map(|v| v.segments_served.load(Ordering::SeqCst)).sum::<u64>(),
+                "variants": self.hls.iter().map(|v| json!({
+                    "url": format!("/live/{}/{}.m3u8", self.id, v.name()),
+                    "bitrate_kbps": v.settings.bitrate_kbps,
+                    "sessions": v.sessions(),
+                    "segments_served": v.segments_served.load(Ordering::SeqCst),
+                    "playlists_served": v.playlists_served.load(Ordering::SeqCst),
+                })).collect::<Vec<_>>(),
             })),
         })
     }

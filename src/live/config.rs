@@ -79,9 +79,13 @@ pub struct ChannelConfig {
     /// Whether the channel publishes HLS (`/live/<id>/index.m3u8`, AAC-LC in MPEG-TS).
     #[serde(default = "yes")]
     pub hls: bool,
-    /// The AAC bitrate of the HLS variant and of the `aac` mount.
+    /// The `aac` mount's bitrate.
     #[serde(default = "default_aac_bitrate")]
     pub aac_bitrate_kbps: u32,
+    /// One HLS variant per bitrate (AAC-LC), aligned: every variant's segments start on the
+    /// same sample; listed in this order in the master playlist.
+    #[serde(default = "default_hls_bitrates")]
+    pub hls_bitrates_kbps: Vec<u32>,
     /// The `ogg` (Vorbis) mount's bitrate.
     #[serde(default = "default_vorbis_bitrate")]
     pub vorbis_bitrate_kbps: u32,
@@ -126,6 +130,9 @@ fn default_mp3_bitrate() -> u32 {
 }
 fn default_aac_bitrate() -> u32 {
     128
+}
+fn default_hls_bitrates() -> Vec<u32> {
+    vec![128]
 }
 fn default_vorbis_bitrate() -> u32 {
     128
@@ -174,6 +181,7 @@ impl ChannelConfig {
             opus_page_ms: default_opus_page_ms(),
             hls: true,
             aac_bitrate_kbps: default_aac_bitrate(),
+            hls_bitrates_kbps: default_hls_bitrates(),
             vorbis_bitrate_kbps: default_vorbis_bitrate(),
             max_listeners: 0,
             source_password: String::new(),
@@ -224,6 +232,18 @@ impl ChannelConfig {
         }
         if !(32..=500).contains(&self.vorbis_bitrate_kbps) {
             p.push(format!("vorbis_bitrate_kbps: must be 32..=500, got {}", self.vorbis_bitrate_kbps));
+        }
+        let mut variants = self.hls_bitrates_kbps.clone();
+        variants.sort_unstable();
+        variants.dedup();
+        let distinct = variants.len() == self.hls_bitrates_kbps.len();
+        if self.hls
+            && (!(1..=4).contains(&variants.len()) || !distinct || variants.iter().any(|b| !(16..=320).contains(b)))
+        {
+            p.push(format!(
+                "hls_bitrates_kbps: 1 to 4 different bitrates of 16..=320, got {:?}",
+                self.hls_bitrates_kbps
+            ));
         }
         if !(16..=320).contains(&self.aac_bitrate_kbps) {
             p.push(format!("aac_bitrate_kbps: must be 16..=320, got {}", self.aac_bitrate_kbps));

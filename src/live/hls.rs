@@ -7,8 +7,12 @@
 //! bounded: the window and two more segments (for a client that read the playlist just before
 //! the window moved).
 //!
-//! URLs: `/live/<channel>/index.m3u8` (the master playlist), `aac.m3u8` beside it (the media
-//! playlist), `aac/<sequence>.ts` (segments).
+//! A channel has one [`Hls`] per variant (`hls_bitrates_kbps`): each is fed by its own AAC
+//! encoder and cuts at the same frame numbers of the channel's clock, so the variants' segments
+//! are aligned (same numbers, same samples), as players switching between them need.
+//!
+//! URLs: `/live/<channel>/index.m3u8` (the master playlist), `aac-<kbps>.m3u8` beside it (a
+//! variant's media playlist), `aac-<kbps>/<sequence>.ts` (its segments).
 
 use super::channel::CHANNEL_FORMAT;
 use crate::media::id3;
@@ -84,9 +88,6 @@ struct State {
     /// Analysis events for the next frame: (event name, its JSON), and when each name last went.
     events: VecDeque<(&'static str, String)>,
     event_sent_at: std::collections::HashMap<&'static str, f64>,
-    /// The wall clock at the first frame: segment dates are this plus the audio before them,
-    /// so dates and durations agree exactly (the channel's clock follows real time).
-    clock_anchor: Option<chrono::DateTime<chrono::Utc>>,
     ended: bool,
 }
 
@@ -116,7 +117,14 @@ pub struct Hls {
     pub playlists_served: AtomicU64,
     /// When this stream began (ms since the epoch): segment numbers restart with a channel.
     started_at: i64,
+    /// The wall clock at the channel's first AAC frame, shared by its variants: segment dates
+    /// are this plus the audio before them, so dates and durations agree exactly (the
+    /// channel's clock follows real time) and aligned segments of two variants have one date.
+    clock_anchor: ClockAnchor,
 }
+
+/// See [`Hls`]'s `clock_anchor`: set by whichever variant encodes its first frame first.
+pub type ClockAnchor = Arc<std::sync::OnceLock<chrono::DateTime<chrono::Utc>>>;
 
 /// 90 kHz clock of frame `n` of the channel.
 fn pts(frame: u64) -> u64 {
@@ -124,7 +132,11 @@ fn pts(frame: u64) -> u64 {
 }
 
 impl Hls {
-    pub fn new(settings: HlsSettings, title: Box<dyn Fn() -> String + Send + Sync>) -> Arc<Hls> {
+    pub fn new(
+        settings: HlsSettings,
+        clock_anchor: ClockAnchor,
+        title: Box<dyn Fn() -> String + Send + Sync>,
+    ) -> Arc<Hls> {
         Arc::new(Hls {
             sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
@@ -141,7 +153,6 @@ impl Hls {
                 title: String::new(),
                 events: VecDeque::new(),
                 event_sent_at: Default::default(),
-                clock_anchor: None,
                 ended: false,
             }),
             published: tokio::sync::watch::channel(0).0,
@@ -149,6 +160,7 @@ impl Hls {
             segments_served: AtomicU64::new(0),
             playlists_served: AtomicU64::new(0),
             started_at: chrono::Utc::now().timestamp_millis(),
+            clock_anchor,
         })
     }
 
@@ -261,7 +273,7 @@ impl Hls {
 
     fn frame(&self, state: &mut State, frame: &[u8]) {
         let index = state.frames;
-        state.clock_anchor.get_or_insert_with(chrono::Utc::now);
+        self.clock_anchor.get_or_init(chrono::Utc::now);
         state.frames += 1;
         if state.building.is_none() {
             let mut ts = Vec::new();
@@ -312,7 +324,7 @@ impl Hls {
         let duration = b.frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
         let sequence = state.next_sequence;
         state.next_sequence += 1;
-        let anchor = *state.clock_anchor.get_or_insert_with(chrono::Utc::now);
+        let anchor = *self.clock_anchor.get_or_init(chrono::Utc::now);
         let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
         let program_date = anchor + chrono::Duration::microseconds(before as i64);
         state.segments.push_back(Arc::new(Segment { sequence, duration, program_date, bytes: b.ts.into() }));
@@ -339,14 +351,9 @@ impl Hls {
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok())
     }
 
-    /// The master playlist: one variant, AAC-LC in MPEG-TS.
-    pub fn master_playlist(&self) -> String {
-        // The bitrate with MPEG-TS's overhead (packet headers, PES headers, tables): about 10 %.
-        let bandwidth = u64::from(self.settings.bitrate_kbps) * 1100;
-        format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
-             #EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"mp4a.40.2\"\naac.m3u8\n"
-        )
+    /// The variant's name in URLs: `aac-<kbps>`.
+    pub fn name(&self) -> String {
+        format!("aac-{}", self.settings.bitrate_kbps)
     }
 
     /// The media playlist: the window's segments, oldest first.
@@ -361,7 +368,12 @@ impl Hls {
         );
         for s in listed {
             let date = s.program_date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            out += &format!("#EXT-X-PROGRAM-DATE-TIME:{date}\n#EXTINF:{:.5},\naac/{}.ts\n", s.duration, s.sequence);
+            out += &format!(
+                "#EXT-X-PROGRAM-DATE-TIME:{date}\n#EXTINF:{:.5},\n{}/{}.ts\n",
+                s.duration,
+                self.name(),
+                s.sequence
+            );
         }
         if state.ended {
             out += "#EXT-X-ENDLIST\n";
@@ -373,6 +385,20 @@ impl Hls {
     pub fn segment(&self, sequence: u64) -> Option<Arc<Segment>> {
         self.lock().segments.iter().find(|s| s.sequence == sequence).cloned()
     }
+}
+
+/// The master playlist of a channel's variants, in their order: AAC-LC in MPEG-TS each.
+pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
+    let mut out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n".to_string();
+    for v in variants {
+        // The bitrate with MPEG-TS's overhead (packet headers, PES headers, tables): about 10 %.
+        let bandwidth = u64::from(v.settings.bitrate_kbps) * 1100;
+        out += &format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"mp4a.40.2\"\n{}.m3u8\n",
+            v.name()
+        );
+    }
+    out
 }
 
 /// The PES waiting goes into the segment being built.
@@ -426,7 +452,7 @@ mod tests {
     fn segments_are_cut_on_frames_and_listed_in_a_window() {
         let settings =
             HlsSettings { segment_s: 1.0, window: 3, bitrate_kbps: 128, events: vec![], events_per_second: 0.0 };
-        let hls = Hls::new(settings, Box::new(|| "Ada - First".to_string()));
+        let hls = Hls::new(settings, Default::default(), Box::new(|| "Ada - First".to_string()));
         let mut input = hls.encoder_input();
         // 10 s of frames, written in pieces that cut frames in two.
         let stream: Vec<u8> = (0..431).flat_map(|i| adts(300 + i % 7)).collect();

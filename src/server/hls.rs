@@ -1,12 +1,12 @@
-//! `GET|HEAD /live/<channel>/index.m3u8` (master playlist), `/live/<channel>/aac.m3u8` (media
-//! playlist) and `/live/<channel>/aac/<sequence>.ts` (segments): a channel's HLS, served from
-//! memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
+//! `GET|HEAD /live/<channel>/index.m3u8` (master playlist), `/live/<channel>/<variant>.m3u8`
+//! (a variant's media playlist) and `/live/<channel>/<variant>/<sequence>.ts` (its segments),
+//! variants being `aac-<kbps>`: a channel's HLS, served from memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
 //! *` and validators. Playlists may be cached for under half a segment (a CDN in front asks
 //! again well before the next segment is listed); segments never change and are cached for as
 //! long as they are listed.
 
 use super::{AppState, Peer, error_reply, get_or_head};
-use crate::live::hls::Hls;
+use crate::live::hls::{Hls, master_playlist};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -22,21 +22,39 @@ pub fn routes(
     let playlist = warp::path!("live" / String / String).and(get_or_head()).and(with_state.clone()).then(
         |channel: String, file: String, state: Arc<AppState>| async move { playlist(&state, &channel, &file).await },
     );
-    let segment = warp::path!("live" / String / "aac" / String)
+    let segment = warp::path!("live" / String / String / String)
         .and(get_or_head())
         .and(warp::ext::optional::<Peer>())
         .and(warp::header::optional::<String>("user-agent"))
         .and(with_state)
-        .map(|channel: String, file: String, peer: Option<Peer>, agent: Option<String>, state: Arc<AppState>| {
-            segment(&state, &channel, &file, client_key(peer, agent.as_deref()))
-        });
+        .map(
+            |channel: String,
+             variant: String,
+             file: String,
+             peer: Option<Peer>,
+             agent: Option<String>,
+             state: Arc<AppState>| {
+                segment(&state, &channel, &variant, &file, client_key(peer, agent.as_deref()))
+            },
+        );
     playlist.or(segment).unify()
 }
 
-/// The channel's HLS, or why there is none (a 404's code and message).
-fn hls_of(state: &AppState, id: &str) -> Result<Arc<Hls>, (&'static str, String)> {
+/// The channel's HLS variants, or why there are none (a 404's code and message).
+fn variants_of(state: &AppState, id: &str) -> Result<Vec<Arc<Hls>>, (&'static str, String)> {
     let channel = state.channel(id).ok_or_else(|| ("unknown_channel", format!("no live channel `{id}`")))?;
-    channel.hls.clone().ok_or_else(|| ("no_hls", format!("channel `{id}` does not publish HLS (`hls = false`)")))
+    if channel.hls.is_empty() {
+        return Err(("no_hls", format!("channel `{id}` does not publish HLS (`hls = false`)")));
+    }
+    Ok(channel.hls.clone())
+}
+
+/// Variant `name` of the channel's.
+fn variant<'a>(variants: &'a [Arc<Hls>], id: &str, name: &str) -> Result<&'a Arc<Hls>, (&'static str, String)> {
+    variants.iter().find(|v| v.name() == name).ok_or_else(|| {
+        let names: Vec<String> = variants.iter().map(|v| v.name()).collect();
+        ("unknown_variant", format!("`{name}`: channel `{id}` has index.m3u8 and {}", names.join(", ")))
+    })
 }
 
 fn reply(body: impl Into<bytes::Bytes>, content_type: &'static str, cache: String) -> warp::reply::Response {
@@ -51,32 +69,30 @@ fn reply(body: impl Into<bytes::Bytes>, content_type: &'static str, cache: Strin
 }
 
 async fn playlist(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
-    let hls = match hls_of(state, id) {
+    let variants = match variants_of(state, id) {
+        Ok(variants) => variants,
+        Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
+    };
+    let half_segment = (variants[0].settings.segment_s / 2.0).floor() as u64;
+    let cache = if half_segment == 0 { "no-cache".to_string() } else { format!("public, max-age={half_segment}") };
+    if file == "index.m3u8" {
+        return reply(master_playlist(&variants), PLAYLIST_TYPE, cache);
+    }
+    let name = file.strip_suffix(".m3u8").unwrap_or(file);
+    let hls = match variant(&variants, id, name) {
         Ok(hls) => hls,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
     };
-    let half_segment = (hls.settings.segment_s / 2.0).floor() as u64;
-    let cache = if half_segment == 0 { "no-cache".to_string() } else { format!("public, max-age={half_segment}") };
-    match file {
-        "index.m3u8" => reply(hls.master_playlist(), PLAYLIST_TYPE, cache),
-        "aac.m3u8" => {
-            // A channel that just started has no segment yet: wait for the first rather than
-            // list none (players give up on an empty live playlist).
-            let wait = std::time::Duration::from_secs_f64(hls.settings.segment_s * 2.0 + 1.0);
-            if !hls.wait_first(wait).await {
-                let mut r = error_reply(StatusCode::SERVICE_UNAVAILABLE, "no_segment_yet", "no HLS segment yet");
-                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-                return r;
-            }
-            hls.playlists_served.fetch_add(1, Ordering::Relaxed);
-            reply(hls.media_playlist(), PLAYLIST_TYPE, cache)
-        }
-        other => error_reply(
-            StatusCode::NOT_FOUND,
-            "unknown_playlist",
-            &format!("`{other}`: channel `{id}` has index.m3u8 and aac.m3u8"),
-        ),
+    // A channel that just started has no segment yet: wait for the first rather than list
+    // none (players give up on an empty live playlist).
+    let wait = std::time::Duration::from_secs_f64(hls.settings.segment_s * 2.0 + 1.0);
+    if !hls.wait_first(wait).await {
+        let mut r = error_reply(StatusCode::SERVICE_UNAVAILABLE, "no_segment_yet", "no HLS segment yet");
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        return r;
     }
+    hls.playlists_served.fetch_add(1, Ordering::Relaxed);
+    reply(hls.media_playlist(), PLAYLIST_TYPE, cache)
 }
 
 /// Who asks, for counting players: the client's address and User-Agent, hashed.
@@ -88,8 +104,9 @@ fn client_key(peer: Option<Peer>, agent: Option<&str>) -> u64 {
     h.finish()
 }
 
-fn segment(state: &AppState, id: &str, file: &str, client: u64) -> warp::reply::Response {
-    let hls = match hls_of(state, id) {
+fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> warp::reply::Response {
+    let variants = variants_of(state, id);
+    let hls = match variants.as_ref().map_err(Clone::clone).and_then(|v| variant(v, id, name).cloned()) {
         Ok(hls) => hls,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
     };
@@ -108,7 +125,7 @@ fn segment(state: &AppState, id: &str, file: &str, client: u64) -> warp::reply::
     let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
     let mut response = reply(segment.bytes.clone(), SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
     // A segment never changes: its number (and the channel's start) is its identity.
-    let tag = format!("\"{id}-{}-{sequence}\"", hls.started_at());
+    let tag = format!("\"{id}-{name}-{}-{sequence}\"", hls.started_at());
     if let Ok(v) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, v);
     }

@@ -104,9 +104,13 @@ pub async fn metrics(state: Arc<AppState>) -> warp::reply::Response {
         "Chunks listeners missed because they fell behind.",
         per_mount(&|m| m.chunks_skipped.load(Ordering::SeqCst) as f64),
     );
-    let hls_channels: Vec<_> = channels.iter().filter_map(|c| Some((c.id.clone(), c.hls.clone()?))).collect();
     let per_hls = |f: &dyn Fn(&crate::live::hls::Hls) -> f64| -> Vec<(String, f64)> {
-        hls_channels.iter().map(|(id, h)| (format!("{{channel=\"{id}\"}}"), f(h))).collect()
+        channels
+            .iter()
+            .flat_map(|c| {
+                c.hls.iter().map(move |v| (format!("{{channel=\"{}\",variant=\"{}\"}}", c.id, v.name()), f(v)))
+            })
+            .collect()
     };
     family(
         "timeside_hls_sessions",

@@ -90,7 +90,8 @@ fn config(dir: &std::path::Path) -> timeside::server::config::Config {
         "source_password = \"secret\"",
         "[live]\nhls_segment_s = 1.0\nhls_window = 5\n\
          [[channels]]\nid = \"tone\"\nname = \"Ada - First\"\n\
-         source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nformats = [\"mp3\"]\n",
+         source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nformats = [\"mp3\"]\n\
+         hls_bitrates_kbps = [128, 64]\n",
     )
 }
 
@@ -101,12 +102,16 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     let addr = server.addr;
     let base = format!("http://{addr}");
 
-    // The master playlist: one AAC-LC variant, by a relative URI.
+    // The master playlist: two AAC-LC variants, by relative URIs, in the configured order.
     let master = http::get(addr, "/live/tone/index.m3u8", None).await;
     assert_eq!((master.status, master.header("content-type")), (200, Some("application/vnd.apple.mpegurl")));
     let text = master.text();
     assert!(text.starts_with("#EXTM3U\n") && text.contains("CODECS=\"mp4a.40.2\""), "{text}");
-    assert!(text.contains("#EXT-X-STREAM-INF:BANDWIDTH=") && text.lines().any(|l| l == "aac.m3u8"), "{text}");
+    let variants: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(variants, ["aac-128.m3u8", "aac-64.m3u8"], "{text}");
+    assert!(text.contains("BANDWIDTH=140800,") && text.contains("BANDWIDTH=70400,"), "{text}");
+    let unknown = http::get(addr, "/live/tone/aac-96.m3u8", None).await;
+    assert_eq!((unknown.status, unknown.json()["code"].as_str()), (404, Some("unknown_variant")), "{}", unknown.text());
 
     // ffmpeg and ffprobe read while the playlist is checked.
     let url = format!("{base}/live/tone/index.m3u8");
@@ -115,7 +120,7 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
         .output();
     let ffprobe = tokio::process::Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts,duration", "-of", "csv=p=0"])
-        .args(["-read_intervals", "%+8", &format!("{base}/live/tone/aac.m3u8")])
+        .args(["-read_intervals", "%+8", &format!("{base}/live/tone/aac-128.m3u8")])
         .output();
     let ffmpeg = tokio::spawn(tokio::time::timeout(Duration::from_secs(90), ffmpeg));
     let ffprobe = tokio::spawn(tokio::time::timeout(Duration::from_secs(90), ffprobe));
@@ -128,10 +133,20 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
         if sequences.len() >= 4 {
             break;
         }
-        let r = http::get(addr, "/live/tone/aac.m3u8", None).await;
+        let r = http::get(addr, "/live/tone/aac-128.m3u8", None).await;
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.header("cache-control").is_some(), "{:?}", r.headers);
         let playlist = parse_media(&r.text());
+        // The other variant is aligned: the same segment numbers cover the same audio.
+        let other = parse_media(&http::get(addr, "/live/tone/aac-64.m3u8", None).await.text());
+        for (i, (duration, date, uri)) in other.segments.iter().enumerate() {
+            let n = other.media_sequence + i as u64;
+            let Some(same) = n.checked_sub(playlist.media_sequence).and_then(|k| playlist.segments.get(k as usize))
+            else {
+                continue;
+            };
+            assert_eq!((same.0, same.1), (*duration, *date), "segment {n}: {uri} and {}", same.2);
+        }
         assert!(playlist.segments.len() <= 5, "the window: {playlist:?}");
         check_dates(&playlist);
         if let Some(before) = &previous {
@@ -153,7 +168,7 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(sequences.len() >= 4, "the window moved: {sequences:?}");
-    let gone = http::get(addr, "/live/tone/aac/0.ts", None).await;
+    let gone = http::get(addr, "/live/tone/aac-128/0.ts", None).await;
     assert_eq!(gone.status, 404, "segment 0 has left the window and its spares");
     assert!(gone.text().contains("read the playlist again"), "{}", gone.text());
 
@@ -211,7 +226,10 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     assert!(status["hls"]["segments_served"].as_u64().expect("counted") > 0, "{status}");
     assert!(status["hls"]["sessions"].as_u64().expect("sessions") >= 1, "{status}");
     let metrics = http::get(addr, "/metrics", None).await.text();
-    assert!(metrics.lines().any(|l| l.starts_with("timeside_hls_sessions{channel=\"tone\"}")), "{metrics}");
+    assert!(
+        metrics.lines().any(|l| l.starts_with("timeside_hls_sessions{channel=\"tone\",variant=\"aac-128\"}")),
+        "{metrics}"
+    );
     server.shutdown().await;
 }
 
@@ -228,7 +246,7 @@ async fn hls_refuses_what_it_does_not_have() {
     for (path, code) in [
         ("/live/quiet/index.m3u8", "no_hls"),
         ("/live/nowhere/index.m3u8", "unknown_channel"),
-        ("/live/nowhere/aac/1.ts", "unknown_channel"),
+        ("/live/nowhere/aac-128/1.ts", "unknown_channel"),
     ] {
         let r = http::get(addr, path, None).await;
         assert_eq!((r.status, r.json()["code"].as_str()), (404, Some(code)), "{path}: {}", r.text());
@@ -254,7 +272,7 @@ async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment
     let addr = server.addr;
     // Players join a playlist of three segments, and stay while two more come.
     for _ in 0..100 {
-        let r = http::get(addr, "/live/tone/aac.m3u8", None).await;
+        let r = http::get(addr, "/live/tone/aac-128.m3u8", None).await;
         if r.status == 200 && parse_media(&r.text()).segments.len() >= 3 {
             break;
         }
@@ -284,7 +302,7 @@ async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment
             tokio::spawn(async move {
                 for _ in 0..3 {
                     let permit = at_once.acquire().await.expect("semaphore");
-                    let r = http::send(proxy, "GET", "/live/tone/aac.m3u8", &[], b"").await;
+                    let r = http::send(proxy, "GET", "/live/tone/aac-128.m3u8", &[], b"").await;
                     assert_eq!(r.status, 200, "{}", r.text());
                     let max_age: f64 = r
                         .header("cache-control")
