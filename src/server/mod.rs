@@ -139,7 +139,26 @@ impl Drop for EventRuntime {
 }
 
 /// Starts the channels and the HTTP server on `config.server.listen`.
+/// Raises the soft limit of open files to the hard one: each listener, HLS player and source
+/// is a socket, and the common soft default (1024) would refuse connections long before the
+/// machine is busy. Returns the limit now in force.
+fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the open files limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 pub async fn start(config: Config) -> Result<RunningServer, String> {
+    match raise_open_files_limit() {
+        Some(n) => tracing::info!(open_files = n, "open files limit"),
+        None => tracing::info!("open files: no limit"),
+    }
     let addr: SocketAddr = config.server.listen.parse().map_err(|e| format!("server.listen: {e}"))?;
     let listener = listen(addr, config.live.send_buffer_bytes).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -198,3 +198,39 @@ async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() 
         .await;
     drop(origin);
 }
+
+/// The server raises its own open-files limit to the hard limit at start (each listener is a
+/// socket): started with a soft limit of 256, it runs with the hard one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_raises_its_open_files_limit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let config = dir.path().join("timeside.toml");
+    std::fs::write(&config, format!("channels = []\n[server]\ndata_dir = \"{}\"\n", dir.path().display()))
+        .expect("config");
+    let command = format!(
+        "ulimit -Sn 256 && exec {} serve --config {} --listen 127.0.0.1:{port}",
+        env!("CARGO_BIN_EXE_timeside"),
+        config.display()
+    );
+    let child = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Serve)
+        .expect("sh");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.0.id())).expect("limits");
+    let open_files = limits.lines().find(|l| l.starts_with("Max open files")).expect("a limit");
+    let fields: Vec<&str> = open_files.split_whitespace().collect();
+    // "Max open files <soft> <hard> files"
+    assert_eq!(fields[3], fields[4], "soft limit raised to the hard one: {open_files}");
+    assert_ne!(fields[3], "256", "{open_files}");
+}
