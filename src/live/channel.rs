@@ -258,7 +258,7 @@ impl Channel {
             .map(|&bitrate_kbps| {
                 let settings = HlsSettings {
                     segment_s: live.hls_segment_s,
-                    window: live.hls_window,
+                    window: live.hls_listed_segments(),
                     bitrate_kbps,
                     events: live.hls_events.clone(),
                     events_per_second: live.hls_events_per_second,

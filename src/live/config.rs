@@ -44,6 +44,9 @@ pub struct LiveConfig {
     pub hls_segment_s: f64,
     /// Segments in an HLS media playlist.
     pub hls_window: usize,
+    /// Seconds of audio an HLS playlist keeps listed for players to seek back in (a DVR
+    /// window, in memory); 0: the live window only.
+    pub hls_dvr_s: f64,
     /// Analysis events (by name) carried in HLS segments as ID3 timed metadata.
     pub hls_events: Vec<String>,
     /// Events of each name per second at most in HLS; 0: none.
@@ -275,6 +278,12 @@ impl ChannelConfig {
 }
 
 impl LiveConfig {
+    /// Segments an HLS media playlist lists: the live window, or the DVR window when longer.
+    pub fn hls_listed_segments(&self) -> usize {
+        let dvr = (self.hls_dvr_s / self.hls_segment_s).ceil() as usize;
+        self.hls_window.max(dvr)
+    }
+
     /// Every problem with the `[live]` table, as "key: why".
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
@@ -320,6 +329,9 @@ impl LiveConfig {
         }
         if !(3..=100).contains(&self.hls_window) {
             bad("hls_window", "must be 3..=100 segments");
+        }
+        if !(0.0..=10800.0).contains(&self.hls_dvr_s) {
+            bad("hls_dvr_s", "must be 0..=10800 seconds (3 hours)");
         }
         if !(0.0..=50.0).contains(&self.hls_events_per_second) {
             bad("hls_events_per_second", "must be 0..=50");
@@ -386,6 +398,17 @@ mod tests {
         assert_eq!(long, ["a", "b", "c", "a"].map(String::from).to_vec());
         // A fallback that names no channel is no cycle (it is refused elsewhere).
         assert_eq!(fallback_cycle(&map(&[("a", "nowhere")])), None);
+    }
+
+    #[test]
+    fn a_dvr_window_lists_its_seconds_of_segments() {
+        let mut live = shipped_live_config();
+        assert_eq!(live.hls_listed_segments(), live.hls_window, "no DVR by default");
+        live.hls_dvr_s = 3600.0;
+        assert_eq!(live.hls_listed_segments(), 900, "an hour of 4 s segments");
+        assert!(live.problems().is_empty());
+        live.hls_dvr_s = 20000.0;
+        assert!(live.problems().iter().any(|p| p.starts_with("live.hls_dvr_s")));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! boundaries, with timestamps from the channel's sample count (so they run on across source
 //! changes and failures: the channel's clock never stops, so no segment is a discontinuity),
 //! the now-playing title as ID3 timed metadata (at the start of every segment, and where it
-//! changes), and the last `live.hls_window` segments listed in the media playlist. Memory is
-//! bounded: the window and two more segments (for a client that read the playlist just before
-//! the window moved).
+//! changes), and the last `live.hls_window` segments (or `live.hls_dvr_s` of audio, when
+//! longer) listed in the media playlist. Memory is bounded: the window and two more segments
+//! (for a client that read the playlist just before the window moved).
 //!
 //! A channel has one [`Hls`] per variant (`hls_bitrates_kbps`): each is fed by its own AAC
 //! encoder and cuts at the same frame numbers of the channel's clock, so the variants' segments
