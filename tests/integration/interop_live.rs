@@ -422,6 +422,33 @@ async fn ogg_listeners_icecast_relays_and_titles_both_ways() {
             panic!("the relaying channel never showed `{title}` (seen {seen:?})");
         }
     }
+
+    // Icecast as the origin of an edge of ours: the edge reads Icecast's list of mounts and
+    // relays each (ffmpeg's /up.mp3, and the /tone mounts Icecast relays from us).
+    let edge_dir = dir.path().join("edge");
+    std::fs::create_dir_all(&edge_dir).expect("mkdir");
+    let mut edge_config = load_config(
+        &edge_dir,
+        "",
+        &format!("[live]\nedge_origin = \"http://127.0.0.1:{ice_port}\"\nedge_poll_s = 0.5\n"),
+    );
+    // No channel of its own (the demo): only what it relays.
+    edge_config.channels.clear();
+    let edge = timeside::server::start(edge_config).await.expect("start the edge");
+    let mut relaying = false;
+    for _ in 0..100 {
+        let (_, body) = get(edge.addr, "/api/v1/live/up", Duration::from_secs(2)).await;
+        let status: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        if status["source_connected"] == true {
+            relaying = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(relaying, "the edge never relayed Icecast's /up.mp3");
+    let (seconds, peak) = listen(edge.addr, "/live/up.mp3", 2.0).await;
+    assert!(seconds > 1.0 && (peak - SINE_DBFS).abs() < 1.5, "the edge's /live/up.mp3: {seconds} s at {peak} dBFS");
+    tokio::time::timeout(Duration::from_secs(15), edge.shutdown()).await.expect("edge shutdown");
     drop(icecast);
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
