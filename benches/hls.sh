@@ -10,7 +10,10 @@
 #     count from when the encoder gave its first frame, so this is what muxing and listing add
 #     after the encoder (whose own delay, a few AAC frames, is not in it);
 #  3. a cache in front: nginx with proxy_cache_lock, CLIENTS players (default 500) reading the
-#     playlist and its newest segment every second for 10 s: requests that reached the origin.
+#     playlist and its newest segment every second for 10 s: requests that reached the origin;
+#  4. LL-HLS (parts of 0.3 s, 2 s segments): how far behind the encoder hls.js in Chromium
+#     plays in its low-latency mode (now minus the program date of what it plays, median of
+#     3 s), as a ratio to the segment duration.
 #   bash benches/hls.sh [CHANNELS] [CLIENTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -126,3 +129,15 @@ requests = clients * 10
 print(f"through nginx: {clients} players, {requests} segment requests, {len(distinct)} distinct segments, "
       f"{served() - before} reached the origin")
 EOF
+
+# 4. LL-HLS in hls.js (needs web/node_modules and Chromium: scripts/install-deps.sh).
+ll_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf '[server]\ndata_dir = "%s"\n[live]\nhls_segment_s = 2.0\nhls_part_s = 0.3\n' "$work/ll" > "$work/ll.toml"
+target/release/timeside serve --config "$work/ll.toml" --listen "127.0.0.1:$ll_port" >"$work/ll.log" 2>&1 &
+pids+=("$!")
+until curl -sf "http://127.0.0.1:$ll_port/live/demo/aac-128.m3u8" >/dev/null; do sleep 0.2; done
+node tests/browser/hls_latency.mjs "http://127.0.0.1:$ll_port/live/demo/index.m3u8" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print(f"LL-HLS: hls.js plays {r[\"latency\"]:.2f} s behind the encoder (median), {r[\"latency\"] / 2.0:.2f} x the 2 s segment; "
+      f"parts of 0.3 s")'

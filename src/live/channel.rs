@@ -262,6 +262,7 @@ impl Channel {
                     bitrate_kbps,
                     events: live.hls_events.clone(),
                     events_per_second: live.hls_events_per_second,
+                    part_s: live.hls_part_s,
                 };
                 let stats = stats.clone();
                 let title = Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone());

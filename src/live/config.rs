@@ -47,6 +47,8 @@ pub struct LiveConfig {
     /// Seconds of audio an HLS playlist keeps listed for players to seek back in (a DVR
     /// window, in memory); 0: the live window only.
     pub hls_dvr_s: f64,
+    /// Seconds of audio per LL-HLS part (`#EXT-X-PART`, blocking playlist reloads); 0: none.
+    pub hls_part_s: f64,
     /// Analysis events (by name) carried in HLS segments as ID3 timed metadata.
     pub hls_events: Vec<String>,
     /// Events of each name per second at most in HLS; 0: none.
@@ -329,6 +331,11 @@ impl LiveConfig {
         }
         if !(3..=100).contains(&self.hls_window) {
             bad("hls_window", "must be 3..=100 segments");
+        }
+        let part_ok =
+            self.hls_part_s == 0.0 || (0.1..=2.0).contains(&self.hls_part_s) && self.hls_part_s < self.hls_segment_s;
+        if !part_ok {
+            bad("hls_part_s", "must be 0 (no LL-HLS) or 0.1..=2 seconds, shorter than hls_segment_s");
         }
         if !(0.0..=10800.0).contains(&self.hls_dvr_s) {
             bad("hls_dvr_s", "must be 0..=10800 seconds (3 hours)");

@@ -49,6 +49,8 @@ pub struct HlsSettings {
     /// name per second at most.
     pub events: Vec<String>,
     pub events_per_second: f64,
+    /// Seconds of audio per LL-HLS part (`#EXT-X-PART`); 0: no parts.
+    pub part_s: f64,
 }
 
 /// Analysis events waiting for the next frame, at most (a stalled encoder drops the oldest).
@@ -61,6 +63,16 @@ pub struct Segment {
     /// When its first sample was encoded (`#EXT-X-PROGRAM-DATE-TIME`).
     pub program_date: chrono::DateTime<chrono::Utc>,
     pub bytes: Bytes,
+    /// Its LL-HLS parts: byte ranges of `bytes`, each starting with the tables.
+    pub parts: Vec<Part>,
+}
+
+/// An LL-HLS part of a segment: a byte range that decodes alone.
+#[derive(Clone, Copy, Debug)]
+pub struct Part {
+    pub offset: usize,
+    pub len: usize,
+    pub duration: f64,
 }
 
 /// The segment being built.
@@ -68,6 +80,10 @@ struct Building {
     ts: Vec<u8>,
     first_frame: u64,
     frames: u64,
+    parts: Vec<Part>,
+    /// Where the part being built starts, in bytes and in frames of the segment.
+    part_offset: usize,
+    part_first: u64,
 }
 
 struct State {
@@ -111,6 +127,8 @@ pub struct Hls {
     state: Mutex<State>,
     /// The sequence number of the newest segment (+1), for requests waiting on the next one.
     published: tokio::sync::watch::Sender<u64>,
+    /// Bumped at every part and segment: blocking playlist reloads wait on it.
+    changed: tokio::sync::watch::Sender<u64>,
     /// The title to carry: read where a frame goes out, so a change lands on the next frame.
     title: Box<dyn Fn() -> String + Send + Sync>,
     pub segments_served: AtomicU64,
@@ -125,6 +143,11 @@ pub struct Hls {
 
 /// See [`Hls`]'s `clock_anchor`: set by whichever variant encodes its first frame first.
 pub type ClockAnchor = Arc<std::sync::OnceLock<chrono::DateTime<chrono::Utc>>>;
+
+/// Seconds of `frames` AAC frames.
+fn seconds(frames: u64) -> f64 {
+    frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate)
+}
 
 /// 90 kHz clock of frame `n` of the channel.
 fn pts(frame: u64) -> u64 {
@@ -156,6 +179,7 @@ impl Hls {
                 ended: false,
             }),
             published: tokio::sync::watch::channel(0).0,
+            changed: tokio::sync::watch::channel(0).0,
             title,
             segments_served: AtomicU64::new(0),
             playlists_served: AtomicU64::new(0),
@@ -233,6 +257,18 @@ impl Hls {
         ((self.settings.segment_s + frame).round() as u64).max(1)
     }
 
+    /// Frames per LL-HLS part, when parts are on.
+    fn frames_per_part(&self) -> Option<u64> {
+        (self.settings.part_s > 0.0)
+            .then(|| (self.settings.part_s * f64::from(CHANNEL_FORMAT.samplerate) / FRAME_SAMPLES as f64).ceil() as u64)
+    }
+
+    /// `#EXT-X-PART-INF:PART-TARGET`: the length of a whole part (the last of a segment may be
+    /// shorter).
+    pub fn part_target(&self) -> Option<f64> {
+        self.frames_per_part().map(|n| seconds(n))
+    }
+
     fn frames_per_segment(&self) -> u64 {
         (self.settings.segment_s * f64::from(CHANNEL_FORMAT.samplerate) / FRAME_SAMPLES as f64).ceil() as u64
     }
@@ -282,7 +318,8 @@ impl Hls {
             state.title = (self.title)();
             let tag = id3::title_and_values(Some(&state.title), &[]);
             state.writer.id3(&mut ts, pts(index), &tag);
-            state.building = Some(Building { ts, first_frame: index, frames: 0 });
+            state.building =
+                Some(Building { ts, first_frame: index, frames: 0, parts: Vec::new(), part_offset: 0, part_first: 0 });
         } else {
             let title = (self.title)();
             if title != state.title {
@@ -311,15 +348,28 @@ impl Hls {
         if state.pes_frames == FRAMES_PER_PES {
             flush_pes(state);
         }
-        let full =
-            state.building.as_ref().is_some_and(|b| b.frames + state.pes_frames as u64 >= self.frames_per_segment());
-        if full {
+        let in_segment = state.building.as_ref().map_or(0, |b| b.frames) + state.pes_frames as u64;
+        if in_segment >= self.frames_per_segment() {
             self.close_segment(state);
+        } else if let Some(per_part) = self.frames_per_part() {
+            let part_first = state.building.as_ref().map_or(0, |b| b.part_first);
+            if in_segment - part_first >= per_part {
+                close_part(state);
+                // The next part starts with the tables, so that it decodes alone.
+                let State { writer, building, .. } = state;
+                if let Some(b) = building.as_mut() {
+                    writer.tables(&mut b.ts);
+                }
+                self.changed.send_modify(|n| *n += 1);
+            }
         }
     }
 
     fn close_segment(&self, state: &mut State) {
         flush_pes(state);
+        if self.frames_per_part().is_some() {
+            close_part(state);
+        }
         let Some(b) = state.building.take() else { return };
         let duration = b.frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
         let sequence = state.next_sequence;
@@ -327,11 +377,56 @@ impl Hls {
         let anchor = *self.clock_anchor.get_or_init(chrono::Utc::now);
         let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
         let program_date = anchor + chrono::Duration::microseconds(before as i64);
-        state.segments.push_back(Arc::new(Segment { sequence, duration, program_date, bytes: b.ts.into() }));
+        let segment = Segment { sequence, duration, program_date, bytes: b.ts.into(), parts: b.parts };
+        state.segments.push_back(Arc::new(segment));
         while state.segments.len() > self.settings.window + SPARE_SEGMENTS {
             state.segments.pop_front();
         }
         self.published.send_replace(sequence + 1);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Whether the playlist lists segment `msn` (complete), or its part `part` when given.
+    fn has(&self, msn: u64, part: Option<usize>) -> bool {
+        let state = self.lock();
+        if state.next_sequence > msn {
+            return true;
+        }
+        match (part, &state.building) {
+            (Some(p), Some(b)) => state.next_sequence == msn && b.parts.len() > p,
+            _ => false,
+        }
+    }
+
+    /// A blocking playlist reload (`_HLS_msn`, `_HLS_part`): waits at most `timeout` until
+    /// the playlist has what the player asks for; whether it has.
+    pub async fn wait_for(&self, msn: u64, part: Option<usize>, timeout: std::time::Duration) -> bool {
+        let mut rx = self.changed.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            while !self.has(msn, part) {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        waited.await.is_ok() && self.has(msn, part)
+    }
+
+    /// The next segment's number: the one being built.
+    pub fn next_sequence(&self) -> u64 {
+        self.lock().next_sequence
+    }
+
+    /// Part `part` of segment `sequence`, complete or still being built, while it is kept.
+    pub fn part(&self, sequence: u64, part: usize) -> Option<Bytes> {
+        let state = self.lock();
+        if let Some(s) = state.segments.iter().find(|s| s.sequence == sequence) {
+            let p = s.parts.get(part)?;
+            return Some(s.bytes.slice(p.offset..p.offset + p.len));
+        }
+        let b = state.building.as_ref().filter(|_| state.next_sequence == sequence)?;
+        let p = b.parts.get(part)?;
+        Some(Bytes::copy_from_slice(&b.ts[p.offset..p.offset + p.len]))
     }
 
     /// The stream ends (the channel stopped): the playlist gets `#EXT-X-ENDLIST`.
@@ -362,18 +457,38 @@ impl Hls {
         let listed: Vec<&Arc<Segment>> =
             state.segments.iter().skip(state.segments.len().saturating_sub(self.settings.window)).collect();
         let first = listed.first().map_or(state.next_sequence, |s| s.sequence);
-        let mut out = format!(
-            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{first}\n",
-            self.target_duration()
-        );
-        for s in listed {
+        let target = self.target_duration();
+        let mut out = match self.part_target() {
+            None => format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n"),
+            // LL-HLS: players may block on a reload, and stay three parts behind the edge.
+            Some(part) => format!(
+                "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{target}\n\
+                 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={:.5}\n#EXT-X-PART-INF:PART-TARGET={part:.5}\n",
+                3.0 * part
+            ),
+        };
+        out += &format!("#EXT-X-MEDIA-SEQUENCE:{first}\n");
+        let name = self.name();
+        // Parts are listed for the last three target durations only, as RFC 8216bis asks.
+        let with_parts = listed.len().saturating_sub(3);
+        for (i, s) in listed.iter().enumerate() {
             let date = s.program_date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            out += &format!(
-                "#EXT-X-PROGRAM-DATE-TIME:{date}\n#EXTINF:{:.5},\n{}/{}.ts\n",
-                s.duration,
-                self.name(),
-                s.sequence
-            );
+            out += &format!("#EXT-X-PROGRAM-DATE-TIME:{date}\n");
+            if i >= with_parts {
+                for (k, p) in s.parts.iter().enumerate() {
+                    out += &part_line(&name, s.sequence, k, p);
+                }
+            }
+            out += &format!("#EXTINF:{:.5},\n{name}/{}.ts\n", s.duration, s.sequence);
+        }
+        if let Some(b) = state.building.as_ref().filter(|b| !b.parts.is_empty()) {
+            let anchor = self.clock_anchor.get().copied().unwrap_or_else(chrono::Utc::now);
+            let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
+            let date = anchor + chrono::Duration::microseconds(before as i64);
+            out += &format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            for (k, p) in b.parts.iter().enumerate() {
+                out += &part_line(&name, state.next_sequence, k, p);
+            }
         }
         if state.ended {
             out += "#EXT-X-ENDLIST\n";
@@ -399,6 +514,24 @@ pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
         );
     }
     out
+}
+
+/// `#EXT-X-PART` of part `k` of segment `sequence`.
+fn part_line(name: &str, sequence: u64, k: usize, p: &Part) -> String {
+    format!("#EXT-X-PART:DURATION={:.5},URI=\"{name}/{sequence}.{k}.ts\",INDEPENDENT=YES\n", p.duration)
+}
+
+/// The part being built ends here (at a frame boundary, its PES flushed).
+fn close_part(state: &mut State) {
+    flush_pes(state);
+    if let Some(b) = state.building.as_mut() {
+        let len = b.ts.len() - b.part_offset;
+        if len > 0 && b.frames > b.part_first {
+            b.parts.push(Part { offset: b.part_offset, len, duration: seconds(b.frames - b.part_first) });
+        }
+        b.part_offset = b.ts.len();
+        b.part_first = b.frames;
+    }
 }
 
 /// The PES waiting goes into the segment being built.
@@ -450,8 +583,14 @@ mod tests {
 
     #[test]
     fn segments_are_cut_on_frames_and_listed_in_a_window() {
-        let settings =
-            HlsSettings { segment_s: 1.0, window: 3, bitrate_kbps: 128, events: vec![], events_per_second: 0.0 };
+        let settings = HlsSettings {
+            segment_s: 1.0,
+            window: 3,
+            bitrate_kbps: 128,
+            events: vec![],
+            events_per_second: 0.0,
+            part_s: 0.0,
+        };
         let hls = Hls::new(settings, Default::default(), Box::new(|| "Ada - First".to_string()));
         let mut input = hls.encoder_input();
         // 10 s of frames, written in pieces that cut frames in two.

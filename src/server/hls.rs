@@ -19,9 +19,17 @@ pub fn routes(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = warp::Rejection> + Clone {
     let with_state = warp::any().map(move || state.clone());
-    let playlist = warp::path!("live" / String / String).and(get_or_head()).and(with_state.clone()).then(
-        |channel: String, file: String, state: Arc<AppState>| async move { playlist(&state, &channel, &file).await },
-    );
+    let playlist =
+        warp::path!("live" / String / String)
+            .and(get_or_head())
+            .and(warp::query::<std::collections::HashMap<String, String>>())
+            .and(with_state.clone())
+            .then(
+                |channel: String,
+                 file: String,
+                 query: std::collections::HashMap<String, String>,
+                 state: Arc<AppState>| async move { playlist(&state, &channel, &file, &query).await },
+            );
     let segment = warp::path!("live" / String / String / String)
         .and(get_or_head())
         .and(warp::ext::optional::<Peer>())
@@ -68,7 +76,25 @@ fn reply(body: impl Into<bytes::Bytes>, content_type: &'static str, cache: Strin
     response
 }
 
-async fn playlist(state: &AppState, id: &str, file: &str) -> warp::reply::Response {
+/// `_HLS_msn` and `_HLS_part` of a blocking playlist reload (LL-HLS), when asked: `Err` names
+/// a bad one.
+fn blocking_reload(query: &std::collections::HashMap<String, String>) -> Result<Option<(u64, Option<usize>)>, String> {
+    let number = |key: &str| -> Result<Option<u64>, String> {
+        query.get(key).map(|v| v.parse::<u64>().map_err(|_| format!("{key}={v}: a number"))).transpose()
+    };
+    match (number("_HLS_msn")?, number("_HLS_part")?) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err("_HLS_part needs _HLS_msn".into()),
+        (Some(msn), part) => Ok(Some((msn, part.map(|p| p as usize)))),
+    }
+}
+
+async fn playlist(
+    state: &AppState,
+    id: &str,
+    file: &str,
+    query: &std::collections::HashMap<String, String>,
+) -> warp::reply::Response {
     let variants = match variants_of(state, id) {
         Ok(variants) => variants,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
@@ -91,6 +117,36 @@ async fn playlist(state: &AppState, id: &str, file: &str) -> warp::reply::Respon
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         return r;
     }
+    match blocking_reload(query) {
+        Err(message) => return error_reply(StatusCode::BAD_REQUEST, "bad_parameter", &message),
+        Ok(Some(_)) if hls.part_target().is_none() => {
+            return error_reply(
+                StatusCode::BAD_REQUEST,
+                "bad_parameter",
+                "this channel's HLS has no parts (live.hls_part_s)",
+            );
+        }
+        // RFC 8216bis §6.2.5.2: a segment more than two ahead of the newest is an error; the
+        // wait is at most three target durations.
+        Ok(Some((msn, part))) => {
+            if msn > hls.next_sequence() + 2 {
+                return error_reply(
+                    StatusCode::BAD_REQUEST,
+                    "bad_parameter",
+                    &format!("_HLS_msn={msn}: too far ahead"),
+                );
+            }
+            let wait = std::time::Duration::from_secs(3 * hls.target_duration());
+            if !hls.wait_for(msn, part, wait).await {
+                return error_reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not_yet",
+                    "the part asked for did not come in time",
+                );
+            }
+        }
+        Ok(None) => {}
+    }
     hls.playlists_served.fetch_add(1, Ordering::Relaxed);
     reply(hls.media_playlist(), PLAYLIST_TYPE, cache)
 }
@@ -110,7 +166,28 @@ fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> w
         Ok(hls) => hls,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
     };
-    let Some(sequence) = file.strip_suffix(".ts").and_then(|n| n.parse::<u64>().ok()) else {
+    let stem = file.strip_suffix(".ts").unwrap_or_default();
+    // `<sequence>.<part>.ts`: an LL-HLS part, maybe of the segment still being built.
+    if let Some((sequence, part)) = stem.split_once('.') {
+        let (Ok(sequence), Ok(part)) = (sequence.parse::<u64>(), part.parse::<usize>()) else {
+            return error_reply(
+                StatusCode::NOT_FOUND,
+                "unknown_segment",
+                &format!("`{file}`: parts are <number>.<part>.ts"),
+            );
+        };
+        let Some(bytes) = hls.part(sequence, part) else {
+            return error_reply(
+                StatusCode::NOT_FOUND,
+                "unknown_segment",
+                &format!("part {part} of segment {sequence} of `{id}` is not kept"),
+            );
+        };
+        hls.seen(client);
+        let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
+        return reply(bytes, SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
+    }
+    let Ok(sequence) = stem.parse::<u64>() else {
         return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &format!("`{file}`: segments are <number>.ts"));
     };
     let Some(segment) = hls.segment(sequence) else {

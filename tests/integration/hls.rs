@@ -340,3 +340,91 @@ async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment
     assert!(hits > 1500, "most playlist reads came from the cache: {hits}");
     server.shutdown().await;
 }
+
+/// LL-HLS: parts of 0.3 s (each decodable alone, listed for the last segments and the one
+/// being built), blocking playlist reloads, and hls.js in low-latency mode playing from the
+/// parts: closer to the encoder than the three 2 s segments a player of whole segments keeps
+/// (how close is a benchmark's: `benches/hls.sh`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ll_hls_parts_blocking_reloads_and_hlsjs_within_two_seconds() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "",
+        "[live]\nhls_segment_s = 2.0\nhls_part_s = 0.3\n\
+         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
+         formats = [\"mp3\"]\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    let text = http::get(addr, "/live/tone/aac-128.m3u8", None).await.text();
+    assert!(text.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK="), "{text}");
+    let target: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PART-INF:PART-TARGET="))
+        .and_then(|v| v.parse().ok())
+        .expect("a part target");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let text = http::get(addr, "/live/tone/aac-128.m3u8", None).await.text();
+    // Every part at most the part target; a complete segment's parts add up to it.
+    let mut parts_sum = 0.0;
+    let mut last_part: Option<(u64, usize)> = None;
+    for line in text.lines() {
+        if let Some(attrs) = line.strip_prefix("#EXT-X-PART:") {
+            let duration: f64 = attrs
+                .split(',')
+                .find_map(|a| a.strip_prefix("DURATION="))
+                .and_then(|d| d.parse().ok())
+                .expect("a part duration");
+            assert!(duration <= target + 1e-9, "a part of {duration} s over the target {target}");
+            parts_sum += duration;
+            let uri = attrs.split("URI=\"").nth(1).and_then(|u| u.split('"').next()).expect("a part URI");
+            let (seq, part) = uri
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".ts"))
+                .and_then(|f| f.split_once('.'))
+                .expect("n.k.ts");
+            last_part = Some((seq.parse().expect("n"), part.parse().expect("k")));
+            let bytes = http::get(addr, &format!("/live/tone/{uri}"), None).await;
+            assert_eq!(bytes.status, 200, "{uri}");
+            assert_eq!(
+                (&bytes.body[..3], bytes.body.len() % 188),
+                (&[0x47, 0x40, 0x00][..], 0),
+                "{uri}: whole packets from a PAT"
+            );
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let d: f64 = d.trim_end_matches(',').parse().expect("duration");
+            if parts_sum > 0.0 {
+                assert!((parts_sum - d).abs() < 0.002, "parts add up to {parts_sum}, the segment is {d}");
+            }
+            parts_sum = 0.0;
+        }
+    }
+    // A blocking reload for the part after the newest returns once it exists.
+    let (seq, part) = last_part.expect("parts listed");
+    let started = std::time::Instant::now();
+    let blocked =
+        http::get(addr, &format!("/live/tone/aac-128.m3u8?_HLS_msn={seq}&_HLS_part={}", part + 1), None).await;
+    let waited = started.elapsed();
+    assert_eq!(blocked.status, 200, "{}", blocked.text());
+    let next_part = format!("aac-128/{seq}.{}.ts", part + 1);
+    let next_segment = format!("aac-128/{}.0.ts", seq + 1);
+    let listed = blocked.text();
+    assert!(listed.contains(&next_part) || listed.contains(&next_segment), "{next_part} in\n{listed}");
+    assert!(waited < Duration::from_secs_f64(target * 2.0 + 0.5), "blocked {waited:?} for one part");
+    let bad = http::get(addr, "/live/tone/aac-128.m3u8?_HLS_msn=999999", None).await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+
+    // hls.js in low-latency mode plays from the parts.
+    let script = format!("{}/tests/browser/hls_latency.mjs", env!("CARGO_MANIFEST_DIR"));
+    let node =
+        tokio::process::Command::new("node").arg(script).arg(format!("http://{addr}/live/tone/index.m3u8")).output();
+    let out = tokio::time::timeout(Duration::from_secs(90), node).await.expect("in time").expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let heard: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let latency = heard["latency"].as_f64().expect("latency");
+    println!("hls.js LL-HLS latency behind the encoder: {latency:.2} s (parts of {target} s)");
+    assert!(latency > 0.0 && latency < 4.0, "hls.js plays {latency:.2} s behind the encoder: {heard}");
+    server.shutdown().await;
+}
