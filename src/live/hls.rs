@@ -266,7 +266,7 @@ impl Hls {
     /// `#EXT-X-PART-INF:PART-TARGET`: the length of a whole part (the last of a segment may be
     /// shorter).
     pub fn part_target(&self) -> Option<f64> {
-        self.frames_per_part().map(|n| seconds(n))
+        self.frames_per_part().map(seconds)
     }
 
     fn frames_per_segment(&self) -> u64 {
