@@ -138,6 +138,5 @@ pids+=("$!")
 until curl -sf "http://127.0.0.1:$ll_port/live/demo/aac-128.m3u8" >/dev/null; do sleep 0.2; done
 node tests/browser/hls_latency.mjs "http://127.0.0.1:$ll_port/live/demo/index.m3u8" | python3 -c '
 import json, sys
-r = json.load(sys.stdin)
-print(f"LL-HLS: hls.js plays {r[\"latency\"]:.2f} s behind the encoder (median), {r[\"latency\"] / 2.0:.2f} x the 2 s segment; "
-      f"parts of 0.3 s")'
+l = json.load(sys.stdin)["latency"]
+print(f"LL-HLS: hls.js plays {l:.2f} s behind the encoder (median), {l / 2.0:.2f} x the 2 s segment; parts of 0.3 s")'
