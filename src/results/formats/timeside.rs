@@ -238,7 +238,7 @@ fn numpy_arrays(doc: Document) -> serde_json::Value {
 }
 
 /// Python's `repr()` of a string, which TimeSide's XML holds and `ast.literal_eval` reads.
-pub(super) fn py_str(s: &str) -> String {
+fn py_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);

@@ -22,7 +22,7 @@
 //! two at their defaults (its writer does not write them at all).
 
 use super::annotations::escape;
-use super::timeside::{Document, Extras, join, parse_py_literal, py_float, py_literal, py_str, split};
+use super::timeside::{Document, Extras, join, parse_py_literal, py_float, py_literal, split};
 use super::{Format, FormatError, invalid, mode_name};
 use crate::results::{AnalyzerResult, Values};
 use quick_xml::events::{BytesStart, Event};
@@ -45,9 +45,12 @@ fn escape_text(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// Child elements holding Python literals.
-fn fields<'a>(items: impl IntoIterator<Item = (&'a str, String)>) -> String {
-    items.into_iter().map(|(k, literal)| element(k, &[], &escape_text(&literal))).collect()
+/// A section's fields as child elements holding Python literals, one per field of its JSON
+/// (the same serialisation JSON and HDF5 write, so no field is listed twice).
+fn fields(section: &impl serde::Serialize) -> Result<String, FormatError> {
+    let value = serde_json::to_value(section).map_err(|e| err(e.to_string()))?;
+    let map = value.as_object().cloned().unwrap_or_default();
+    Ok(map.iter().map(|(k, v)| element(k, &[], &escape_text(&py_literal(v)))).collect())
 }
 
 /// An array element with its numpy dtype.
@@ -70,7 +73,7 @@ fn is_xml_name(name: &str) -> bool {
         && !name.to_ascii_lowercase().starts_with("xml")
 }
 
-fn data_object(doc: &Document) -> String {
+fn data_object(doc: &Document) -> Result<String, FormatError> {
     let d = &doc.data_object;
     let mut out = String::new();
     if let Some(v) = &d.value {
@@ -80,75 +83,38 @@ fn data_object(doc: &Document) -> String {
         out += &array("label", "int64", l.iter().map(i64::to_string));
     }
     if let Some(l) = &d.label_metadata {
-        let dict = |m: &BTreeMap<String, String>| {
-            format!(
-                "{{{}}}",
-                m.iter().map(|(k, v)| format!("{}: {}", py_str(k), py_str(v))).collect::<Vec<_>>().join(", ")
-            )
-        };
-        let children = fields([
-            ("label", dict(&l.label)),
-            ("description", dict(&l.description)),
-            ("label_type", py_str(&l.label_type)),
-        ]);
-        out += &element("label_metadata", &[], &children);
+        out += &element("label_metadata", &[], &fields(l)?);
     }
     if let Some(f) = &d.frame_metadata {
-        let children = fields([
-            ("samplerate", f.samplerate.to_string()),
-            ("blocksize", f.blocksize.to_string()),
-            ("stepsize", f.stepsize.to_string()),
-        ]);
-        out += &element("frame_metadata", &[], &children);
+        out += &element("frame_metadata", &[], &fields(f)?);
     }
     for (name, list) in [("time", &d.time), ("duration", &d.duration)] {
         if let Some(list) = list {
             out += &array(name, "float64", list.iter().map(|x| py_float(*x)));
         }
     }
-    element("data_object", &[], &out)
+    Ok(element("data_object", &[], &out))
 }
 
 pub fn write(results: &[AnalyzerResult], out: &mut dyn Write) -> Result<(), FormatError> {
     writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<timeside>")?;
     for r in results {
         let (doc, extras) = split(r);
-        let id = &doc.id_metadata;
-        let id_fields = [
-            ("id", &id.id),
-            ("name", &id.name),
-            ("unit", &id.unit),
-            ("description", &id.description),
-            ("date", &id.date),
-            ("version", &id.version),
-            ("author", &id.author),
-            ("proc_uuid", &id.proc_uuid),
-        ];
-        let a = &doc.audio_metadata;
-        let audio_fields = [
-            ("uri", py_str(&a.uri)),
-            ("start", py_float(a.start)),
-            ("duration", py_float(a.duration)),
-            ("is_segment", if a.is_segment { "True" } else { "False" }.into()),
-            ("sha1", py_str(&a.sha1)),
-            ("channels", a.channels.to_string()),
-            ("channelsManagement", py_str(&a.channels_management)),
-        ];
         let mut audio_attrs = vec![("samplerate", extras.samplerate.to_string())];
         audio_attrs.extend(extras.sha256.iter().map(|s| ("sha256", s.clone())));
         let params = doc.parameters.as_object().cloned().unwrap_or_default();
         if let Some(bad) = params.keys().find(|k| !is_xml_name(k)) {
-            return Err(err(format!("result `{}`: parameter `{bad}` cannot be an XML element's name", id.id)));
+            let id = &doc.id_metadata.id;
+            return Err(err(format!("result `{id}`: parameter `{bad}` cannot be an XML element's name")));
         }
         writeln!(out, "  <result>")?;
         writeln!(out, "    <data_mode>{}</data_mode>", mode_name(&doc.data_mode))?;
         writeln!(out, "    <time_mode>{}</time_mode>", mode_name(&doc.time_mode))?;
-        let id_children = fields(id_fields.iter().map(|(k, v)| (*k, py_str(v))));
+        let id_children = fields(&doc.id_metadata)?;
         writeln!(out, "    {}", element("id_metadata", &[("res_uuid", extras.res_uuid.clone())], &id_children))?;
-        writeln!(out, "    {}", data_object(&doc))?;
-        writeln!(out, "    {}", element("audio_metadata", &audio_attrs, &fields(audio_fields)))?;
-        let param_children = fields(params.iter().map(|(k, v)| (k.as_str(), py_literal(v))));
-        writeln!(out, "    {}", element("parameters", &[], &param_children))?;
+        writeln!(out, "    {}", data_object(&doc)?)?;
+        writeln!(out, "    {}", element("audio_metadata", &audio_attrs, &fields(&doc.audio_metadata)?))?;
+        writeln!(out, "    {}", element("parameters", &[], &fields(&params)?))?;
         writeln!(out, "  </result>")?;
     }
     writeln!(out, "</timeside>")?;
