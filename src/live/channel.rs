@@ -85,6 +85,8 @@ pub struct ChannelStats {
     pub down_since: Mutex<Option<Instant>>,
     /// What plays now: the source's own title, or the last metadata update.
     now_playing: Mutex<String>,
+    /// How many times the title was set: HLS looks at this for every frame it writes.
+    titles_set: AtomicU64,
     /// The meters' last readings, for monitoring.
     pub signal: Mutex<super::signal::SignalGauges>,
 }
@@ -99,7 +101,18 @@ impl ChannelStats {
     fn set_now_playing(&self, events: &Publisher, title: &str) {
         let title = super::icy::sanitize_title(title);
         *self.now_playing.lock().unwrap_or_else(|e| e.into_inner()) = title.clone();
+        self.titles_set.fetch_add(1, Ordering::SeqCst);
         events.publish(self.stream_time(), Body::Metadata { title });
+    }
+}
+
+impl super::hls::NowPlaying for ChannelStats {
+    fn version(&self) -> u64 {
+        self.titles_set.load(Ordering::SeqCst)
+    }
+
+    fn title(&self) -> String {
+        self.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -264,9 +277,7 @@ impl Channel {
                     events_per_second: live.hls_events_per_second,
                     part_s: live.hls_part_s,
                 };
-                let stats = stats.clone();
-                let title = Box::new(move || stats.now_playing.lock().unwrap_or_else(|e| e.into_inner()).clone());
-                Hls::new(settings, clock_anchor.clone(), title)
+                Hls::new(settings, clock_anchor.clone(), stats.clone())
             })
             .collect();
         let hls_encoders: Vec<StepSpec> = hls

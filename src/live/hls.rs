@@ -23,6 +23,13 @@ use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
+/// Where a channel's now-playing title comes from: `version` changes whenever it is set, and
+/// is cheap to read for every frame; `title` is read only then.
+pub trait NowPlaying: Send + Sync {
+    fn version(&self) -> u64;
+    fn title(&self) -> String;
+}
+
 /// Samples per AAC-LC frame.
 const FRAME_SAMPLES: u64 = 1024;
 /// AAC frames per PES packet: about 0.19 s at 44.1 kHz, a few KiB.
@@ -99,8 +106,9 @@ struct State {
     frames: u64,
     /// Bytes of a frame not complete yet.
     partial: Vec<u8>,
-    /// The title the stream carries.
+    /// The title the stream carries, and the version of the now-playing title it is.
     title: String,
+    title_version: Option<u64>,
     /// Analysis events for the next frame: (event name, its JSON), and when each name last went.
     events: VecDeque<(&'static str, String)>,
     event_sent_at: std::collections::HashMap<&'static str, f64>,
@@ -129,8 +137,9 @@ pub struct Hls {
     published: tokio::sync::watch::Sender<u64>,
     /// Bumped at every part and segment: blocking playlist reloads wait on it.
     changed: tokio::sync::watch::Sender<u64>,
-    /// The title to carry: read where a frame goes out, so a change lands on the next frame.
-    title: Box<dyn Fn() -> String + Send + Sync>,
+    /// The title to carry: its version is looked at for every frame, so a change lands on the
+    /// next frame; the title itself is read only when it changed.
+    now_playing: Arc<dyn NowPlaying>,
     pub segments_served: AtomicU64,
     pub playlists_served: AtomicU64,
     /// When this stream began (ms since the epoch): segment numbers restart with a channel.
@@ -155,11 +164,7 @@ fn pts(frame: u64) -> u64 {
 }
 
 impl Hls {
-    pub fn new(
-        settings: HlsSettings,
-        clock_anchor: ClockAnchor,
-        title: Box<dyn Fn() -> String + Send + Sync>,
-    ) -> Arc<Hls> {
+    pub fn new(settings: HlsSettings, clock_anchor: ClockAnchor, now_playing: Arc<dyn NowPlaying>) -> Arc<Hls> {
         Arc::new(Hls {
             sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
@@ -174,13 +179,14 @@ impl Hls {
                 frames: 0,
                 partial: Vec::new(),
                 title: String::new(),
+                title_version: None,
                 events: VecDeque::new(),
                 event_sent_at: Default::default(),
                 ended: false,
             }),
             published: tokio::sync::watch::channel(0).0,
             changed: tokio::sync::watch::channel(0).0,
-            title,
+            now_playing,
             segments_served: AtomicU64::new(0),
             playlists_served: AtomicU64::new(0),
             started_at: chrono::Utc::now().timestamp_millis(),
@@ -279,10 +285,12 @@ impl Hls {
         if state.ended {
             return;
         }
-        state.partial.extend_from_slice(bytes);
+        // The pending bytes are taken out while frames go into segments (no copy per frame).
+        let mut pending = std::mem::take(&mut state.partial);
+        pending.extend_from_slice(bytes);
         let mut at = 0;
         loop {
-            let rest = &state.partial[at..];
+            let rest = &pending[at..];
             if rest.len() < 7 {
                 break;
             }
@@ -300,34 +308,39 @@ impl Hls {
             if rest.len() < length {
                 break;
             }
-            let frame = rest[..length].to_vec();
+            self.frame(&mut state, &rest[..length]);
             at += length;
-            self.frame(&mut state, &frame);
         }
-        state.partial.drain(..at);
+        pending.drain(..at);
+        state.partial = pending;
     }
 
     fn frame(&self, state: &mut State, frame: &[u8]) {
         let index = state.frames;
         self.clock_anchor.get_or_init(chrono::Utc::now);
         state.frames += 1;
+        let version = self.now_playing.version();
+        let mut retitled = false;
+        if state.title_version != Some(version) {
+            let title = self.now_playing.title();
+            retitled = title != state.title;
+            state.title = title;
+            state.title_version = Some(version);
+        }
         if state.building.is_none() {
             let mut ts = Vec::new();
             state.writer.tables(&mut ts);
             // Every segment tells a joining player what plays.
-            state.title = (self.title)();
             let tag = id3::title_and_values(Some(&state.title), &[]);
             state.writer.id3(&mut ts, pts(index), &tag);
             state.building =
                 Some(Building { ts, first_frame: index, frames: 0, parts: Vec::new(), part_offset: 0, part_first: 0 });
-        } else {
-            let title = (self.title)();
-            if title != state.title {
-                flush_pes(state);
-                let tag = id3::title_and_values(Some(&title), &[]);
-                let building = state.building.as_mut().expect("a segment is being built");
-                state.writer.id3(&mut building.ts, pts(index), &tag);
-                state.title = title;
+        } else if retitled {
+            flush_pes(state);
+            let tag = id3::title_and_values(Some(&state.title), &[]);
+            let State { writer, building, .. } = state;
+            if let Some(b) = building.as_mut() {
+                writer.id3(&mut b.ts, pts(index), &tag);
             }
         }
         if !state.events.is_empty() {
@@ -591,7 +604,16 @@ mod tests {
             events_per_second: 0.0,
             part_s: 0.0,
         };
-        let hls = Hls::new(settings, Default::default(), Box::new(|| "Ada - First".to_string()));
+        struct Fixed;
+        impl NowPlaying for Fixed {
+            fn version(&self) -> u64 {
+                0
+            }
+            fn title(&self) -> String {
+                "Ada - First".into()
+            }
+        }
+        let hls = Hls::new(settings, Default::default(), Arc::new(Fixed));
         let mut input = hls.encoder_input();
         // 10 s of frames, written in pieces that cut frames in two.
         let stream: Vec<u8> = (0..431).flat_map(|i| adts(300 + i % 7)).collect();
