@@ -66,10 +66,10 @@ fn channel_id(path: &str) -> Option<(String, String)> {
 
 /// The channels a status document lists, one mount each (`format` preferred).
 pub fn channels_in_status(status: &serde_json::Value, origin_base: &str, format: &str) -> OriginChannels {
-    let sources = match &status["icestats"]["source"] {
-        serde_json::Value::Array(list) => list.clone(),
+    let sources: Vec<&serde_json::Value> = match &status["icestats"]["source"] {
+        serde_json::Value::Array(list) => list.iter().collect(),
         serde_json::Value::Null => Vec::new(),
-        one => vec![one.clone()],
+        one => vec![one],
     };
     let mut found: BTreeMap<String, (String, String)> = BTreeMap::new();
     for source in sources {

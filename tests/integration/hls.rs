@@ -84,21 +84,29 @@ fn check_dates(p: &MediaPlaylist) {
     }
 }
 
-fn config(dir: &std::path::Path) -> timeside::server::config::Config {
-    load_config(
+/// A server with one channel, `tone` (a -20 dBFS 440 Hz sine, an mp3 mount), the `[live]`
+/// keys `live` and the channel keys `channel`.
+async fn tone_server(dir: &std::path::Path, live: &str, channel: &str) -> timeside::server::RunningServer {
+    let config = load_config(
         dir,
         "source_password = \"secret\"",
-        "[live]\nhls_segment_s = 1.0\nhls_window = 5\n\
-         [[channels]]\nid = \"tone\"\nname = \"Ada - First\"\n\
-         source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nformats = [\"mp3\"]\n\
-         hls_bitrates_kbps = [128, 64]\n",
-    )
+        &format!(
+            "[live]\n{live}\n[[channels]]\nid = \"tone\"\n\
+             source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nformats = [\"mp3\"]\n{channel}\n"
+        ),
+    );
+    timeside::server::start(config).await.expect("start")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     let dir = tempfile::tempdir().expect("tmp");
-    let server = timeside::server::start(config(dir.path())).await.expect("start");
+    let server = tone_server(
+        dir.path(),
+        "hls_segment_s = 1.0\nhls_window = 5",
+        "name = \"Ada - First\"\nhls_bitrates_kbps = [128, 64]",
+    )
+    .await;
     let addr = server.addr;
     let base = format!("http://{addr}");
 
@@ -261,14 +269,7 @@ async fn hls_refuses_what_it_does_not_have() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = load_config(
-        dir.path(),
-        "",
-        "[live]\nhls_segment_s = 2.0\nhls_window = 5\n\
-         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
-         formats = [\"mp3\"]\n",
-    );
-    let server = timeside::server::start(config).await.expect("start");
+    let server = tone_server(dir.path(), "hls_segment_s = 2.0\nhls_window = 5", "").await;
     let addr = server.addr;
     // Players join a playlist of three segments, and stay while two more come.
     for _ in 0..100 {
@@ -348,14 +349,7 @@ async fn a_cache_in_front_serves_a_thousand_players_from_one_request_per_segment
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ll_hls_parts_blocking_reloads_and_hlsjs_within_two_seconds() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = load_config(
-        dir.path(),
-        "",
-        "[live]\nhls_segment_s = 2.0\nhls_part_s = 0.3\n\
-         [[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
-         formats = [\"mp3\"]\n",
-    );
-    let server = timeside::server::start(config).await.expect("start");
+    let server = tone_server(dir.path(), "hls_segment_s = 2.0\nhls_part_s = 0.3", "").await;
     let addr = server.addr;
     let text = http::get(addr, "/live/tone/aac-128.m3u8", None).await.text();
     assert!(text.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK="), "{text}");
