@@ -15,12 +15,13 @@ const MAX_LINE: usize = 2048;
 /// Reads until the end of the request line, `MAX_LINE` bytes, the end of the connection or
 /// [`HEAD_TIMEOUT`]; `None` when nothing came (the connection is to be closed).
 pub async fn read_request_line<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
-    let mut line = Vec::with_capacity(256);
-    let mut buf = [0u8; 512];
+    let mut line = Vec::with_capacity(512);
     let deadline = tokio::time::Instant::now() + HEAD_TIMEOUT;
     while !line.contains(&b'\n') && line.len() < MAX_LINE {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => line.extend_from_slice(&buf[..n]),
+        // Into the vector's spare room: a buffer in this future would size every connection's task.
+        line.reserve(512);
+        match tokio::time::timeout_at(deadline, stream.read_buf(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => {}
             // Closed, failed, or out of time: a line without its end is not a request.
             _ => return None,
         }

@@ -24,6 +24,7 @@ mod hls;
 pub mod http_layer;
 
 mod ingest;
+mod listeners;
 pub mod rest;
 pub mod routing;
 mod status;
@@ -283,7 +284,8 @@ async fn accept_loop(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     events: tokio::runtime::Handle,
 ) {
-    let service = hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone())));
+    // One for all connections: each holds a pointer, not a copy of the routes.
+    let service = Arc::new(hyper_util::service::TowerToHyperService::new(warp::service(routes(state.clone()))));
     let trusted_proxies = Arc::new(state.config.server.trusted_proxies.clone());
     let mut last_accept_error: Option<Instant> = None;
     let mut accept_errors = 0u64;
@@ -312,8 +314,13 @@ async fn accept_loop(
         let events = events.clone();
         tokio::spawn(async move {
             let Some(line) = conn::read_request_line(&mut stream).await else { return };
+            // Only the listener's future is kept inline: it is what lives for hours, thousands
+            // at a time, and this task's size is that of its largest branch.
             match routing::classify(&line) {
-                routing::Route::SourceClient => ingest::handle(conn::Prefixed::new(line, stream), peer, state).await,
+                routing::Route::Listener => listeners::serve(line, stream, service).await,
+                routing::Route::SourceClient => {
+                    Box::pin(ingest::handle(conn::Prefixed::new(line, stream), peer, state)).await
+                }
                 routing::Route::WebSocket => {
                     // The socket moves to the event runtime's reactor.
                     let Ok(stream) = stream.into_std() else { return };
@@ -323,7 +330,7 @@ async fn accept_loop(
                         }
                     });
                 }
-                routing::Route::Http => serve_http(conn::Prefixed::new(line, stream), service).await,
+                routing::Route::Http => Box::pin(serve_http(conn::Prefixed::new(line, stream), service)).await,
             }
         });
     }

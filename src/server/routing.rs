@@ -2,6 +2,7 @@
 //!
 //! Source clients (Icecast `PUT`/`SOURCE`) stream a body with neither `Content-Length` nor
 //! chunked encoding, which an HTTP server reads as empty, so they are read raw (`ingest`).
+//! Stream listeners get a connection without hyper's per-connection buffers (`listeners`).
 //! WebSocket clients are served on the event runtime. Everything else is HTTP (warp).
 //!
 //! | request line                          | route          |
@@ -11,6 +12,7 @@
 //! | `PUT` under a [`RESERVED`] prefix      | HTTP           |
 //! | `OPTIONS * ...` (libshout's probe)    | source client  |
 //! | `GET /api/v1/ws...`                   | WebSocket      |
+//! | `GET /live/<mount>...`, one segment   | listener       |
 //! | anything else                         | HTTP           |
 //!
 //! A mount is one path segment (`/radio`, `/radio.mp3`): a `PUT` whose path has more segments
@@ -23,6 +25,7 @@ pub const RESERVED: &[&str] = &["/api/", "/live/", "/admin/", "/metrics", "/stat
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Route {
     SourceClient,
+    Listener,
     WebSocket,
     Http,
 }
@@ -40,6 +43,7 @@ pub fn classify(line: &[u8]) -> Route {
         // preflight names a path, and is HTTP's.
         "OPTIONS" if path == "*" => Route::SourceClient,
         "GET" if path == "/api/v1/ws" || path.starts_with("/api/v1/ws?") => Route::WebSocket,
+        "GET" if is_listener_path(path) => Route::Listener,
         _ => Route::Http,
     }
 }
@@ -50,6 +54,12 @@ fn is_mount_path(path: &str) -> bool {
         && path.len() > 1
         && !path[1..].contains('/')
         && !RESERVED.iter().any(|r| path.starts_with(r) || path == r.trim_end_matches('/'))
+}
+
+/// `/live/<mount>` (a channel's stream), not the HLS files nested under `/live/<channel>/`.
+fn is_listener_path(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    path.strip_prefix("/live/").is_some_and(|mount| !mount.is_empty() && !mount.contains('/'))
 }
 
 #[cfg(test)]
@@ -75,7 +85,12 @@ mod tests {
             ("GET /api/v1/ws HTTP/1.1", Route::WebSocket),
             ("GET /api/v1/ws?x HTTP/1.1", Route::WebSocket),
             ("GET /api/v1/wsx HTTP/1.1", Route::Http),
-            ("GET /live/demo.mp3 HTTP/1.1", Route::Http),
+            ("GET /live/demo.mp3 HTTP/1.1", Route::Listener),
+            ("GET /live/demo.mp3?latency=low HTTP/1.1", Route::Listener),
+            ("HEAD /live/demo.mp3 HTTP/1.1", Route::Http),
+            ("GET /live/demo/index.m3u8 HTTP/1.1", Route::Http),
+            ("GET /live/demo/aac-128/3.ts HTTP/1.1", Route::Http),
+            ("GET /live/ HTTP/1.1", Route::Http),
             ("", Route::Http),
         ] {
             assert_eq!(classify(line.as_bytes()), route, "{line}");

@@ -341,6 +341,78 @@ async fn icy_metadata_monitoring_limits_and_slow_listeners() {
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
 
+/// A listener's connection is served apart from hyper (`server/listeners.rs`): Icecast's
+/// framing (the stream runs until the connection ends: no chunked encoding, `Connection:
+/// close`), the head may come in pieces within its time, and a head that is too large or not
+/// HTTP gets an error, as the routes answer everything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_connection_has_icecasts_framing_and_a_bounded_head() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = timeside::server::start(config(dir.path())).await.expect("start");
+    let addr = server.addr;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // An HTTP/1.1 head sent in three pieces.
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    for piece in ["GET /live/tone.mp3 HT", "TP/1.1\r\nHost: localhost\r\nUser-", "Agent: test\r\n\r\n"] {
+        s.write_all(piece.as_bytes()).await.expect("send");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+    }
+    let split = data.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    let head = String::from_utf8_lossy(&data[..split]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    for line in ["content-type: audio/mpeg", "connection: close", "x-content-type-options: nosniff", "date: "] {
+        assert!(head.contains(line), "{line} missing: {head}");
+    }
+    assert!(!head.contains("transfer-encoding") && !head.contains("content-length"), "{head}");
+    let body = data[split..].to_vec();
+    let (seconds, peak) = tokio::task::spawn_blocking(move || decode_level(&body, "mp3")).await.expect("decode");
+    assert!(seconds > 1.5, "{seconds} s of audio in 2 s with the burst");
+    assert!((peak + 20.0).abs() < 0.5, "peak {peak} dBFS, the source is -20 dBFS");
+    drop(s);
+
+    // An HTTP/1.0 request gets an HTTP/1.0 reply; errors are the routes' JSON, with their length.
+    let (status, _) = raw_status(addr, "GET /live/tone.opus HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.0 200 OK");
+    let (head, body) = get(addr, "/live/nope.mp3", Duration::from_secs(2)).await;
+    assert!(head.starts_with("http/1.0 404"), "{head}");
+    assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("unknown_channel"));
+
+    // A head over 8 KiB, and one that is not HTTP.
+    let big = format!("GET /live/tone.mp3 HTTP/1.1\r\nX-Padding: {}\r\n\r\n", "a".repeat(9000));
+    let (status, _) = raw_status(addr, &big).await;
+    assert_eq!(status, "HTTP/1.1 431 Request Header Fields Too Large");
+    let (status, _) = raw_status(addr, "GET /live/tone.mp3 HTTP/1.1\r\nno colon here\r\n\r\n").await;
+    assert_eq!(status, "HTTP/1.1 400 Bad Request");
+
+    // Listeners that went away are no longer counted (noticed at the next write).
+    let mut counted = u64::MAX;
+    for _ in 0..50 {
+        let (_, status) = get_text(addr, "/api/v1/live").await;
+        let v: serde_json::Value = serde_json::from_str(&status).expect("json");
+        let tone = v["channels"].as_array().and_then(|c| c.iter().find(|c| c["id"] == "tone")).cloned();
+        counted = tone.map_or(0, |t| {
+            t["mounts"].as_array().map_or(0, |m| m.iter().filter_map(|m| m["listeners"].as_u64()).sum())
+        });
+        if counted == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, 0, "listeners still counted after they left");
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
+
 /// Sends a raw request head and returns the status line of the reply.
 pub(crate) async fn raw_status(addr: std::net::SocketAddr, head: &str) -> (String, tokio::net::TcpStream) {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
