@@ -162,16 +162,25 @@ pub fn valid_channel_id(id: &str) -> bool {
         && id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
 }
 
+/// The bitrates an mp3 mount may have (LAME's constant bitrates).
+const MP3_BITRATES: [u32; 16] = [8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+
 impl ChannelConfig {
     /// What a source client's new mount gets: mp3 and opus, default bitrates and analyzers.
     pub fn for_source_client(id: &str, name: &str) -> ChannelConfig {
         Self::with_defaults(id, name, super::PUSH_SOURCE)
     }
 
-    /// What an edge makes of an origin's channel: the origin's mount at `url` as its source,
-    /// and the defaults of a source client's mount otherwise.
-    pub fn relaying(id: &str, url: &str) -> ChannelConfig {
-        Self::with_defaults(id, id, url)
+    /// What an edge makes of an origin's channel: fed like a source client's mount (by
+    /// `live::pull`), with the origin's MP3 bitrate when it is one an MPEG-1 frame can have, so
+    /// that the origin's own frames are relayed; the defaults otherwise.
+    pub fn relaying(id: &str, origin_bitrate_kbps: u32) -> ChannelConfig {
+        let mut config = Self::with_defaults(id, id, super::PUSH_SOURCE);
+        // 44.1 kHz MP3 is MPEG-1 from 32 kbit/s on (below, MPEG-2, which the mount does not make).
+        if origin_bitrate_kbps >= 32 && MP3_BITRATES.contains(&origin_bitrate_kbps) {
+            config.mp3_bitrate_kbps = origin_bitrate_kbps;
+        }
+        config
     }
 
     fn with_defaults(id: &str, name: &str, source: &str) -> ChannelConfig {
@@ -226,7 +235,7 @@ impl ChannelConfig {
                 p.push(format!("formats: unknown format `{f}` (live mounts: {known})"));
             }
         }
-        if ![8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].contains(&self.mp3_bitrate_kbps) {
+        if !MP3_BITRATES.contains(&self.mp3_bitrate_kbps) {
             p.push(format!("mp3_bitrate_kbps: {} is not an MP3 bitrate", self.mp3_bitrate_kbps));
         }
         if !(6..=510).contains(&self.opus_bitrate_kbps) {

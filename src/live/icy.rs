@@ -71,22 +71,66 @@ impl IcyInterleaver {
     }
 }
 
-/// Splits an ICY stream back into (audio, metadata texts): what a player does.
-pub fn strip(stream: &[u8]) -> (Vec<u8>, Vec<String>) {
-    let (mut audio, mut titles, mut i) = (Vec::new(), Vec::new(), 0);
-    while i < stream.len() {
-        let take = METAINT.min(stream.len() - i);
-        audio.extend_from_slice(&stream[i..i + take]);
-        i += take;
-        if i < stream.len() {
-            let len = stream[i] as usize * 16;
-            if len > 0 {
-                let text = String::from_utf8_lossy(&stream[i + 1..i + 1 + len]).trim_end_matches('\0').to_string();
-                titles.push(text);
-            }
-            i += 1 + len;
+/// Reads an ICY stream as it comes, in pieces of any size: audio out, metadata texts apart
+/// (what a player does, and an edge relaying an origin's mount).
+pub struct IcyReader {
+    metaint: usize,
+    /// Audio bytes left before the next length byte.
+    until_meta: usize,
+    /// The metadata block being read: bytes still to come, and those read.
+    meta_left: usize,
+    meta: Vec<u8>,
+}
+
+impl IcyReader {
+    /// A reader for a stream with a block every `metaint` bytes of audio (the `icy-metaint`
+    /// header); 0 is no metadata.
+    pub fn new(metaint: usize) -> IcyReader {
+        IcyReader {
+            metaint,
+            until_meta: if metaint == 0 { usize::MAX } else { metaint },
+            meta_left: 0,
+            meta: Vec::new(),
         }
     }
+
+    /// Appends the audio in `bytes` to `audio`; returns the metadata texts completed in them.
+    pub fn read(&mut self, mut bytes: &[u8], audio: &mut Vec<u8>) -> Vec<String> {
+        let mut texts = Vec::new();
+        while !bytes.is_empty() {
+            if self.meta_left > 0 {
+                let take = self.meta_left.min(bytes.len());
+                self.meta.extend_from_slice(&bytes[..take]);
+                (self.meta_left, bytes) = (self.meta_left - take, &bytes[take..]);
+                if self.meta_left == 0 {
+                    texts.push(String::from_utf8_lossy(&self.meta).trim_end_matches('\0').to_string());
+                    self.meta.clear();
+                }
+            } else if self.until_meta == 0 {
+                // The length byte, in units of 16 bytes (0: no change).
+                (self.meta_left, bytes) = (bytes[0] as usize * 16, &bytes[1..]);
+                self.until_meta = self.metaint;
+            } else {
+                let take = self.until_meta.min(bytes.len());
+                audio.extend_from_slice(&bytes[..take]);
+                (self.until_meta, bytes) = (self.until_meta - take, &bytes[take..]);
+            }
+        }
+        texts
+    }
+}
+
+/// The title in a metadata text (`StreamTitle='...';`), if it has one.
+pub fn stream_title(text: &str) -> Option<&str> {
+    let start = text.find("StreamTitle='")? + "StreamTitle='".len();
+    let rest = &text[start..];
+    Some(rest.find("';").map_or(rest, |end| &rest[..end]))
+}
+
+/// Splits a whole ICY stream back into (audio, metadata texts).
+pub fn strip(stream: &[u8]) -> (Vec<u8>, Vec<String>) {
+    let mut audio = Vec::new();
+    let titles = IcyReader::new(METAINT).read(stream, &mut audio);
     (audio, titles)
 }
 
@@ -106,6 +150,15 @@ mod tests {
         let (back, titles) = strip(&stream);
         assert_eq!(back, audio);
         assert_eq!(titles, vec!["StreamTitle='One';".to_string(), "StreamTitle='Two';".to_string()]);
+        // Read a byte at a time, as a stream may come: the same audio and titles.
+        let mut reader = IcyReader::new(METAINT);
+        let (mut back, mut texts) = (Vec::new(), Vec::new());
+        for b in stream.chunks(1) {
+            texts.extend(reader.read(b, &mut back));
+        }
+        assert_eq!((back, texts), (audio, titles.clone()));
+        assert_eq!(stream_title(&titles[1]), Some("Two"));
+        assert_eq!(stream_title("StreamUrl='x';"), None);
         assert_eq!(stream[METAINT] as usize, metadata_block("One").len() / 16);
     }
 

@@ -26,11 +26,14 @@ pub mod hls;
 pub mod icy;
 pub mod ogg_relink;
 mod passthrough;
+pub mod pull;
+mod push;
 mod registry;
 pub mod signal;
 mod source;
 
 pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Mount, PUSH_SOURCE, SourceFeed};
 pub use passthrough::{MountFeed, Mp3Relay};
+pub use push::SourcePump;
 pub use registry::{Channels, CreateError, CreatedBy};
 pub use source::{Origin, PushSlot, ResilientSource};

@@ -20,19 +20,16 @@ use super::auth::{Refused, basic_password};
 use super::conn::{HEAD_TIMEOUT, Prefixed};
 use super::errors::Status;
 use crate::live::config::{ChannelConfig, MAX_ID_LEN, valid_channel_id};
-use crate::live::{AttachError, Channel, CreateError, CreatedBy};
+use crate::live::{AttachError, Channel, CreateError, CreatedBy, SourcePump};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 type Stream = Prefixed<TcpStream>;
 
 const MAX_HEAD: usize = 16 * 1024;
-/// How far a relayed MP3 source may run ahead of the clock before its reads wait: enough for
-/// network jitter, never a burst to listeners.
-const RELAY_LEAD_S: f64 = 1.0;
 
 struct Head {
     method: String,
@@ -204,28 +201,14 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
     }
     tracing::info!(mount = %id, method = %head.method, %peer, "source client connected");
     // Dropped when this function returns: the mp3 mount goes back to its encoder.
-    let mut relay = channel.mp3_relay(head.header("Content-Type"));
-    if let Some(relay) = &mut relay {
-        relay.push(&early_body);
-    }
-    if !early_body.is_empty() && feed.tx.send(bytes::Bytes::from(early_body)).await.is_err() {
+    let mut pump = SourcePump::new(&channel, feed, head.header("Content-Type"));
+    if pump.push(&early_body).await.is_err() {
         return;
     }
     let mut shutdown = state.shutdown.clone();
     let idle = Duration::from_secs_f64(state.config.live.source_timeout_s);
-    let relay_started = Instant::now();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        // A relayed source is paced here: its frames reach listeners as they are read, so
-        // one that sends faster than real time waits (its TCP window closes), and listeners
-        // get audio at the pace of the clock. Other sources are paced by the channel, which
-        // decodes no faster than real time and makes this loop wait on `feed.tx`.
-        if let Some(ahead) =
-            relay.as_ref().map(|r| r.relayed_s() - relay_started.elapsed().as_secs_f64() - RELAY_LEAD_S)
-            && ahead > 0.0
-        {
-            tokio::time::sleep(Duration::from_secs_f64(ahead)).await;
-        }
         let read = tokio::select! {
             r = tokio::time::timeout(idle, stream.read(&mut buf)) => r,
             _ = shutdown.changed() => break,
@@ -237,11 +220,7 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
                 break;
             }
             Ok(Ok(n)) => {
-                if let Some(relay) = &mut relay {
-                    relay.push(&buf[..n]);
-                }
-                // Waits when the decoder is behind: the source client is slowed, not memory.
-                if feed.tx.send(bytes::Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                if pump.push(&buf[..n]).await.is_err() {
                     break;
                 }
             }

@@ -230,7 +230,9 @@ pub async fn start(config: Config) -> Result<RunningServer, String> {
     if !live.edge_origin.is_empty() {
         let every = std::time::Duration::from_secs_f64(live.edge_poll_s);
         let (origin, format) = (live.edge_origin.clone(), live.edge_format.clone());
-        tokio::spawn(crate::live::edge::follow(state.channels.clone(), origin, format, every, shutdown.clone()));
+        let idle = std::time::Duration::from_secs_f64(live.source_timeout_s);
+        let follow = crate::live::edge::follow(state.channels.clone(), origin, format, every, idle, shutdown.clone());
+        tokio::spawn(follow);
     }
     let task = tokio::spawn(accept_loop(listener, state.clone(), shutdown, event_runtime.handle()));
     Ok(RunningServer { addr, state, stop, task, _event_runtime: event_runtime, relay })

@@ -1,7 +1,8 @@
 //! Live past one machine: an origin and two edges, three `timeside serve` processes on
 //! loopback. The edges relay every channel of the origin and follow its removals; listeners on
-//! each edge hear the origin's tone; the origin is killed and started again: the edges' channels
-//! go on (silence) with their listeners connected, and hear the origin again within seconds.
+//! each edge hear the origin's tone, in the origin's own MP3 frames, with its titles; the origin
+//! is killed and started again: the edges' channels go on (silence) with their listeners
+//! connected, and hear the origin again within seconds.
 
 use crate::common::free_port;
 use crate::http;
@@ -135,9 +136,10 @@ fn connected(list: &[(String, bool)], id: &str) -> Option<bool> {
 async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() {
     let dir = tempfile::tempdir().expect("tmp");
     let (origin_port, a_port, b_port) = (free_port(), free_port(), free_port());
-    let origin_server = "api_token = \"origin-token\"";
+    let origin_server = "api_token = \"origin-token\"\nsource_password = \"secret\"";
+    // 192 kbit/s, not the edges' default: they take the origin's bitrate to relay its frames.
     let origin_channels = "[[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
-        formats = [\"mp3\"]\nhls = false\nanalyzers = []\n\
+        formats = [\"mp3\"]\nmp3_bitrate_kbps = 192\nhls = false\nanalyzers = []\n\
         [[channels]]\nid = \"extra\"\nsource = \"launch:audiotestsrc is-live=true wave=silence\"\n\
         formats = [\"mp3\"]\nhls = false\nanalyzers = []\n";
     let edge_live = format!("[live]\nedge_origin = \"http://127.0.0.1:{origin_port}\"\nedge_poll_s = 0.5\n");
@@ -155,11 +157,41 @@ async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() 
     })
     .await;
     let listeners: Vec<Listener> = edges.iter().map(|e| listen(*e, "/live/tone.mp3")).collect();
+    let at_origin = listen(origin_addr, "/live/tone.mp3");
     tokio::time::sleep(Duration::from_secs(3)).await;
+    let heard_at_origin = at_origin.bytes.lock().expect("bytes").clone();
     for (edge, l) in edges.iter().zip(&listeners) {
-        // The origin's -20 dBFS tone, through its MP3 and the edge's: -23.01 dB RMS.
+        // The origin's -20 dBFS tone, through its MP3 alone: -23.01 dB RMS.
         let level = l.level_since(0, dir.path());
         assert!((level - -23.01).abs() < 1.0, "edge {edge}: the tone at {level:.2} dB");
+        // Relayed, not re-encoded: what the edge's listener got holds the origin's own bytes.
+        let status = http::get(*edge, "/api/v1/live/tone", None).await.json();
+        assert_eq!(status["mounts"][0]["passthrough"], true, "edge {edge}: {status}");
+        let heard = l.bytes.lock().expect("bytes").clone();
+        let window = &heard[heard.len() / 2..heard.len() / 2 + 4096];
+        assert!(
+            heard_at_origin.windows(window.len()).any(|w| w == window),
+            "edge {edge}: 4 KiB of its stream are not in the origin's"
+        );
+    }
+
+    // A title set on the origin reaches the edges (the origin's ICY metadata).
+    let title = "Origin - Title";
+    let update = "/admin/metadata?mount=/tone&mode=updinfo&song=Origin%20-%20Title";
+    // "source:secret" in base64.
+    let set = http::send(origin_addr, "GET", update, &[("Authorization", "Basic c291cmNlOnNlY3JldA==")], b"").await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    for edge in &edges {
+        let mut seen = String::new();
+        for _ in 0..50 {
+            seen =
+                http::get(*edge, "/api/v1/live/tone", None).await.json()["now_playing"].as_str().unwrap_or("").into();
+            if seen == title {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(seen, title, "edge {edge}: the origin's title");
     }
 
     // A channel removed on the origin leaves the edges.
