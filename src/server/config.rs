@@ -167,6 +167,10 @@ pub struct ServerConfig {
     /// clients are refused unless their channel has its own password.
     #[serde(default)]
     pub source_password: String,
+    /// Password of Icecast relays (slaves) reading `/admin/streamlist.txt` (any user name);
+    /// empty: the list is refused.
+    #[serde(default)]
+    pub relay_password: String,
     /// Whether an authenticated source client pushing to a mount that does not exist creates
     /// that channel (as Icecast does).
     #[serde(default = "yes")]

@@ -471,6 +471,12 @@ pub fn routes(
         .map(live_stream);
     let icecast_status =
         warp::path!("status-json.xsl").and(get_or_head()).and(with_state(state.clone())).map(status::icecast_status);
+    let icecast_streamlist = warp::path!("admin" / "streamlist.txt")
+        .and(get_or_head())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::ext::optional::<Peer>())
+        .and(with_state(state.clone()))
+        .map(status::icecast_streamlist);
     let metrics = warp::path!("metrics").and(get_or_head()).and(with_state(state.clone())).then(status::metrics);
     let policy = Arc::new(http_layer::CorsPolicy { origins: state.config.server.cors_origins.clone() });
     let asked = warp::method()
@@ -545,6 +551,8 @@ pub fn routes(
         .or(admin_metadata)
         .unify()
         .or(icecast_status)
+        .unify()
+        .or(icecast_streamlist)
         .unify()
         .or(metrics)
         .unify()

@@ -1,12 +1,55 @@
-//! Monitoring: Icecast's `/status-json.xsl` (for tools that read Icecast) and Prometheus
-//! `/metrics`.
+//! Monitoring and relays: Icecast's `/status-json.xsl` (for tools that read Icecast), its
+//! `/admin/streamlist.txt` (for Icecast relays of this server) and Prometheus `/metrics`.
 
 use super::AppState;
 use serde_json::json;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use warp::http::StatusCode;
 use warp::reply::Reply;
+
+/// GET /admin/streamlist.txt: every mount's path, one per line, for Icecast relays (slaves
+/// with `<master-server>`), which read it every `<master-update-interval>` seconds and relay
+/// each mount under the same path. HTTP basic auth with `server.relay_password` (any user name:
+/// Icecast sends its `<master-username>`, `relay` by default).
+pub fn icecast_streamlist(
+    authorization: Option<String>,
+    peer: Option<super::Peer>,
+    state: Arc<AppState>,
+) -> warp::reply::Response {
+    let expected = &state.config.server.relay_password;
+    if expected.is_empty() {
+        let message = "the mount list is not enabled (set server.relay_password)";
+        return super::error_reply(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    }
+    let given = super::auth::basic_password(authorization.as_deref()).unwrap_or_default();
+    match state.logins.check(peer.map(|p| p.0.ip()), &given, expected, "relay") {
+        Ok(()) => {}
+        Err(super::auth::Refused::TooManyFailures) => {
+            let message = "too many failed logins from this address: try again later";
+            return super::error_reply(StatusCode::TOO_MANY_REQUESTS, "too_many_failures", message);
+        }
+        Err(super::auth::Refused::Wrong) => {
+            let mut refused =
+                super::error_reply(StatusCode::UNAUTHORIZED, "unauthorized", "wrong or missing relay password");
+            refused.headers_mut().insert(
+                warp::http::header::WWW_AUTHENTICATE,
+                warp::http::HeaderValue::from_static("Basic realm=\"TimeSide relay\""),
+            );
+            return refused;
+        }
+    }
+    let list: String = state
+        .channel_list()
+        .iter()
+        .flat_map(|c| c.mounts.iter().map(move |m| format!("/live/{}.{}\n", c.id, m.ext)))
+        .collect();
+    let mut reply = warp::reply::Response::new(list.into());
+    reply.headers_mut().insert(warp::http::header::CONTENT_TYPE, warp::http::HeaderValue::from_static("text/plain"));
+    reply.headers_mut().insert(warp::http::header::CACHE_CONTROL, warp::http::HeaderValue::from_static("no-store"));
+    reply
+}
 
 /// GET /status-json.xsl, in Icecast 2.4's shape (`source` is an object for one mount, a list
 /// for several, as Icecast does).

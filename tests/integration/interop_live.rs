@@ -194,15 +194,9 @@ async fn libshout_source_clients_log_in_push_and_carry_ogg_titles() {
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
 
-/// Debian's Icecast 2.4.4 on `port` with `relays` (each `(our path, its mount)`) of the server
-/// at `upstream`, and `secret` as its source and admin password. Icecast will not run as root,
-/// so it becomes `nobody`: its folder is left open to that user.
-async fn start_icecast(dir: &Path, port: u16, upstream: u16, relays: &[(&str, &str)]) -> tokio::process::Child {
-    let logs = dir.join("icecast-logs");
-    std::fs::create_dir_all(&logs).expect("mkdir");
-    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
-    let relays: String = relays
+/// Icecast `<relay>`s of the server at `upstream`, each `(our path, its mount)`.
+fn relays_of(upstream: u16, relays: &[(&str, &str)]) -> String {
+    relays
         .iter()
         .map(|(path, mount)| {
             format!(
@@ -211,7 +205,17 @@ async fn start_icecast(dir: &Path, port: u16, upstream: u16, relays: &[(&str, &s
                  <relay-shoutcast-metadata>1</relay-shoutcast-metadata></relay>"
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Debian's Icecast 2.4.4 on `port` with `relays` (top-level elements of its config: relays,
+/// a master), and `secret` as its source and admin password. Icecast will not run as root, so
+/// it becomes `nobody`: its folder is left open to that user.
+async fn start_icecast(dir: &Path, port: u16, relays: &str) -> tokio::process::Child {
+    let logs = dir.join("icecast-logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
     let config = dir.join("icecast.xml");
     std::fs::write(
         &config,
@@ -357,13 +361,8 @@ async fn ogg_listeners_icecast_relays_and_titles_both_ways() {
     }
 
     // Icecast relays both mounts; its listeners hear the sine and get the titles.
-    let icecast = start_icecast(
-        dir.path(),
-        ice_port,
-        addr.port(),
-        &[("/live/tone.mp3", "/tone.mp3"), ("/live/tone.opus", "/tone.opus")],
-    )
-    .await;
+    let relays = relays_of(addr.port(), &[("/live/tone.mp3", "/tone.mp3"), ("/live/tone.opus", "/tone.opus")]);
+    let icecast = start_icecast(dir.path(), ice_port, &relays).await;
     let ice: std::net::SocketAddr = ([127, 0, 0, 1], ice_port).into();
     let mut relayed = vec![];
     for _ in 0..100 {
@@ -449,6 +448,82 @@ async fn ogg_listeners_icecast_relays_and_titles_both_ways() {
     let (seconds, peak) = listen(edge.addr, "/live/up.mp3", 2.0).await;
     assert!(seconds > 1.0 && (peak - SINE_DBFS).abs() < 1.5, "the edge's /live/up.mp3: {seconds} s at {peak} dBFS");
     tokio::time::timeout(Duration::from_secs(15), edge.shutdown()).await.expect("edge shutdown");
+    drop(icecast);
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
+}
+
+/// Icecast's master/slave relaying: Debian's icecast2 with `<master-server>` set to us reads
+/// our `/admin/streamlist.txt` (with our relay password) and relays every mount of every
+/// channel under the same path, following a channel added later; its listeners hear our sine.
+/// A wrong relay password gets no list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icecast_as_a_slave_relays_every_mount_it_lists() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = load_config(
+        dir.path(),
+        "relay_password = \"relay-secret\"\napi_token = \"admin-token\"",
+        "[[channels]]\nid = \"tone\"\nsource = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\n\
+         formats = [\"mp3\", \"ogg\"]\nhls = false\nanalyzers = []\n",
+    );
+    let server = timeside::server::start(config).await.expect("start");
+    let addr = server.addr;
+    // "relay:relay-secret" and "relay:nope" in base64.
+    let (good, bad) = ("Basic cmVsYXk6cmVsYXktc2VjcmV0", "Basic cmVsYXk6bm9wZQ==");
+    let listed = crate::http::send(addr, "GET", "/admin/streamlist.txt", &[("Authorization", good)], b"").await;
+    assert_eq!((listed.status, listed.text()), (200, "/live/tone.mp3\n/live/tone.ogg\n".to_string()));
+    let refused = crate::http::send(addr, "GET", "/admin/streamlist.txt", &[("Authorization", bad)], b"").await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+
+    let ice_port = free_port();
+    let master = format!(
+        "<master-server>127.0.0.1</master-server><master-server-port>{}</master-server-port>\
+         <master-update-interval>1</master-update-interval><master-password>relay-secret</master-password>",
+        addr.port()
+    );
+    let icecast = start_icecast(dir.path(), ice_port, &master).await;
+    let ice: std::net::SocketAddr = ([127, 0, 0, 1], ice_port).into();
+    let relayed_paths = |mounts: Vec<serde_json::Value>| -> Vec<String> {
+        let mut paths: Vec<String> = mounts
+            .iter()
+            .filter_map(|m| m["listenurl"].as_str())
+            .filter_map(|u| u.split_once("//").and_then(|(_, r)| r.find('/').map(|i| r[i..].to_string())))
+            .collect();
+        paths.sort();
+        paths
+    };
+    let mut paths = vec![];
+    for _ in 0..100 {
+        paths = relayed_paths(icecast_mounts(ice).await);
+        if paths.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(paths, ["/live/tone.mp3", "/live/tone.ogg"], "what Icecast relays");
+    for mount in ["/live/tone.mp3", "/live/tone.ogg"] {
+        let (seconds, peak) = listen(ice, mount, 2.0).await;
+        assert!(seconds > 1.0 && (peak + 20.0).abs() < 1.5, "Icecast's {mount}: {seconds} s at {peak} dBFS");
+    }
+
+    // A channel added here is relayed there at Icecast's next look.
+    let created = crate::http::send(
+        addr,
+        "POST",
+        "/api/v1/live",
+        &[("Authorization", "Bearer admin-token"), ("Content-Type", "application/json")],
+        br#"{"id": "later", "source": "demo", "formats": ["mp3"], "hls": false, "analyzers": []}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let mut later = false;
+    for _ in 0..100 {
+        later = relayed_paths(icecast_mounts(ice).await).iter().any(|p| p == "/live/later.mp3");
+        if later {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(later, "Icecast never relayed /live/later.mp3");
     drop(icecast);
     tokio::time::timeout(Duration::from_secs(15), server.shutdown()).await.expect("shutdown");
 }
