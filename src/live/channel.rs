@@ -276,6 +276,7 @@ impl Channel {
                     events: live.hls_events.clone(),
                     events_per_second: live.hls_events_per_second,
                     part_s: live.hls_part_s,
+                    container: live.hls_container,
                 };
                 Hls::new(settings, clock_anchor.clone(), stats.clone())
             })

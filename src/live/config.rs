@@ -49,6 +49,8 @@ pub struct LiveConfig {
     pub hls_dvr_s: f64,
     /// Seconds of audio per LL-HLS part (`#EXT-X-PART`, blocking playlist reloads); 0: none.
     pub hls_part_s: f64,
+    /// The segments' container: `ts` or `fmp4` (`hls_mux`).
+    pub hls_container: super::hls_mux::Container,
     /// Analysis events (by name) carried in HLS segments as ID3 timed metadata.
     pub hls_events: Vec<String>,
     /// Events of each name per second at most in HLS; 0: none.

@@ -1,6 +1,6 @@
 //! HLS of a live channel (RFC 8216): the channel's AAC-LC encoder writes ADTS frames here, once
-//! for every listener; they are cut into MPEG-TS segments of `live.hls_segment_s` on frame
-//! boundaries, with timestamps from the channel's sample count (so they run on across source
+//! for every listener; they are cut into segments (MPEG-TS or fragmented MP4: `hls_mux`) of
+//! `live.hls_segment_s` on frame boundaries, with timestamps from the channel's sample count (so they run on across source
 //! changes and failures: the channel's clock never stops, so no segment is a discontinuity),
 //! the now-playing title as ID3 timed metadata (at the start of every segment, and where it
 //! changes), and the last `live.hls_window` segments (or `live.hls_dvr_s` of audio, when
@@ -12,11 +12,12 @@
 //! are aligned (same numbers, same samples), as players switching between them need.
 //!
 //! URLs: `/live/<channel>/index.m3u8` (the master playlist), `aac-<kbps>.m3u8` beside it (a
-//! variant's media playlist), `aac-<kbps>/<sequence>.ts` (its segments).
+//! variant's media playlist), `aac-<kbps>/<sequence>.ts` (its segments; `.m4s` in fMP4, after
+//! `aac-<kbps>/init.mp4`).
 
 use super::channel::CHANNEL_FORMAT;
+use super::hls_mux::{Container, FRAME_SAMPLES, Muxer};
 use crate::media::id3;
-use crate::media::mpegts::TsWriter;
 use crate::media::sink::ByteSink;
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -30,17 +31,8 @@ pub trait NowPlaying: Send + Sync {
     fn title(&self) -> String;
 }
 
-/// Samples per AAC-LC frame.
-const FRAME_SAMPLES: u64 = 1024;
-/// AAC frames per PES packet: about 0.19 s at 44.1 kHz, a few KiB.
-const FRAMES_PER_PES: usize = 8;
 /// Segments kept past the window, for clients that read the playlist just before it moved.
 const SPARE_SEGMENTS: usize = 2;
-/// The 90 kHz clock starts here rather than at zero, so the PCR (set a little before each
-/// PTS) never goes below zero.
-const CLOCK_START: u64 = 90_000;
-/// How far the PCR runs ahead of the PTS it goes with.
-const PCR_LEAD: u64 = 9_000;
 /// An ADTS frame's length field allows at most this.
 const MAX_ADTS_FRAME: usize = 8191;
 
@@ -58,19 +50,21 @@ pub struct HlsSettings {
     pub events_per_second: f64,
     /// Seconds of audio per LL-HLS part (`#EXT-X-PART`); 0: no parts.
     pub part_s: f64,
+    pub container: Container,
 }
 
 /// Analysis events waiting for the next frame, at most (a stalled encoder drops the oldest).
 const MAX_PENDING_EVENTS: usize = 256;
 
-/// One segment: a whole MPEG-TS file.
+/// One segment: a whole MPEG-TS file, or an fMP4 media segment.
 pub struct Segment {
     pub sequence: u64,
     pub duration: f64,
     /// When its first sample was encoded (`#EXT-X-PROGRAM-DATE-TIME`).
     pub program_date: chrono::DateTime<chrono::Utc>,
     pub bytes: Bytes,
-    /// Its LL-HLS parts: byte ranges of `bytes`, each starting with the tables.
+    /// Its LL-HLS parts: byte ranges of `bytes`, each decodable alone (TS: starting with the
+    /// tables; fMP4: whole fragments).
     pub parts: Vec<Part>,
 }
 
@@ -84,7 +78,7 @@ pub struct Part {
 
 /// The segment being built.
 struct Building {
-    ts: Vec<u8>,
+    bytes: Vec<u8>,
     first_frame: u64,
     frames: u64,
     parts: Vec<Part>,
@@ -96,12 +90,8 @@ struct Building {
 struct State {
     segments: VecDeque<Arc<Segment>>,
     next_sequence: u64,
-    writer: TsWriter,
+    mux: Muxer,
     building: Option<Building>,
-    /// ADTS frames waiting to go out as one PES, and the index of the first.
-    pes: Vec<u8>,
-    pes_frames: usize,
-    pes_first: u64,
     /// Frames encoded so far: the channel's clock, in AAC frames.
     frames: u64,
     /// Bytes of a frame not complete yet.
@@ -158,24 +148,17 @@ fn seconds(frames: u64) -> f64 {
     frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate)
 }
 
-/// 90 kHz clock of frame `n` of the channel.
-fn pts(frame: u64) -> u64 {
-    CLOCK_START + frame * FRAME_SAMPLES * 90_000 / u64::from(CHANNEL_FORMAT.samplerate)
-}
-
 impl Hls {
     pub fn new(settings: HlsSettings, clock_anchor: ClockAnchor, now_playing: Arc<dyn NowPlaying>) -> Arc<Hls> {
+        let container = settings.container;
         Arc::new(Hls {
             sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
             state: Mutex::new(State {
                 segments: VecDeque::new(),
                 next_sequence: 0,
-                writer: TsWriter::default(),
+                mux: Muxer::new(container),
                 building: None,
-                pes: Vec::new(),
-                pes_frames: 0,
-                pes_first: 0,
                 frames: 0,
                 partial: Vec::new(),
                 title: String::new(),
@@ -328,50 +311,46 @@ impl Hls {
             state.title_version = Some(version);
         }
         if state.building.is_none() {
-            let mut ts = Vec::new();
-            state.writer.tables(&mut ts);
+            let mut bytes = Vec::new();
+            state.mux.start(&mut bytes);
             // Every segment tells a joining player what plays.
             let tag = id3::title_and_values(Some(&state.title), &[]);
-            state.writer.id3(&mut ts, pts(index), &tag);
-            state.building =
-                Some(Building { ts, first_frame: index, frames: 0, parts: Vec::new(), part_offset: 0, part_first: 0 });
+            state.mux.metadata(&mut bytes, index, &tag);
+            state.building = Some(Building {
+                bytes,
+                first_frame: index,
+                frames: 0,
+                parts: Vec::new(),
+                part_offset: 0,
+                part_first: 0,
+            });
         } else if retitled {
-            flush_pes(state);
             let tag = id3::title_and_values(Some(&state.title), &[]);
-            let State { writer, building, .. } = state;
-            if let Some(b) = building.as_mut() {
-                writer.id3(&mut b.ts, pts(index), &tag);
-            }
+            state.metadata(index, &tag);
         }
         if !state.events.is_empty() {
             // Events are placed at the frame being written when they arrive: their `time`
             // says exactly which audio they describe.
-            flush_pes(state);
             let events: Vec<(&str, String)> = state.events.drain(..).collect();
             let values: Vec<(&str, &str)> = events.iter().map(|(name, json)| (*name, json.as_str())).collect();
             let tag = id3::title_and_values(None, &values);
-            let building = state.building.as_mut().expect("a segment is being built");
-            state.writer.id3(&mut building.ts, pts(index), &tag);
+            state.metadata(index, &tag);
         }
-        if state.pes_frames == 0 {
-            state.pes_first = index;
+        let State { mux, building, .. } = state;
+        if let Some(b) = building.as_mut() {
+            b.frames += mux.frame(&mut b.bytes, index, frame);
         }
-        state.pes.extend_from_slice(frame);
-        state.pes_frames += 1;
-        if state.pes_frames == FRAMES_PER_PES {
-            flush_pes(state);
-        }
-        let in_segment = state.building.as_ref().map_or(0, |b| b.frames) + state.pes_frames as u64;
+        let in_segment = state.building.as_ref().map_or(0, |b| b.frames) + state.mux.pending();
         if in_segment >= self.frames_per_segment() {
             self.close_segment(state);
         } else if let Some(per_part) = self.frames_per_part() {
             let part_first = state.building.as_ref().map_or(0, |b| b.part_first);
             if in_segment - part_first >= per_part {
                 close_part(state);
-                // The next part starts with the tables, so that it decodes alone.
-                let State { writer, building, .. } = state;
+                // The next part starts so that it decodes alone.
+                let State { mux, building, .. } = state;
                 if let Some(b) = building.as_mut() {
-                    writer.tables(&mut b.ts);
+                    mux.start(&mut b.bytes);
                 }
                 self.changed.send_modify(|n| *n += 1);
             }
@@ -379,7 +358,7 @@ impl Hls {
     }
 
     fn close_segment(&self, state: &mut State) {
-        flush_pes(state);
+        state.flush();
         if self.frames_per_part().is_some() {
             close_part(state);
         }
@@ -390,7 +369,7 @@ impl Hls {
         let anchor = *self.clock_anchor.get_or_init(chrono::Utc::now);
         let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
         let program_date = anchor + chrono::Duration::microseconds(before as i64);
-        let segment = Segment { sequence, duration, program_date, bytes: b.ts.into(), parts: b.parts };
+        let segment = Segment { sequence, duration, program_date, bytes: b.bytes.into(), parts: b.parts };
         state.segments.push_back(Arc::new(segment));
         while state.segments.len() > self.settings.window + SPARE_SEGMENTS {
             state.segments.pop_front();
@@ -439,7 +418,7 @@ impl Hls {
         }
         let b = state.building.as_ref().filter(|_| state.next_sequence == sequence)?;
         let p = b.parts.get(part)?;
-        Some(Bytes::copy_from_slice(&b.ts[p.offset..p.offset + p.len]))
+        Some(Bytes::copy_from_slice(&b.bytes[p.offset..p.offset + p.len]))
     }
 
     /// The stream ends (the channel stopped): the playlist gets `#EXT-X-ENDLIST`.
@@ -472,7 +451,11 @@ impl Hls {
         let first = listed.first().map_or(state.next_sequence, |s| s.sequence);
         let target = self.target_duration();
         let mut out = match self.part_target() {
-            None => format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{target}\n"),
+            // EXT-X-MAP (fMP4) needs version 6.
+            None => {
+                let version = if self.settings.container == Container::Fmp4 { 6 } else { 3 };
+                format!("#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n")
+            }
             // LL-HLS: players may block on a reload, and stay three parts behind the edge.
             Some(part) => format!(
                 "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:{target}\n\
@@ -482,6 +465,10 @@ impl Hls {
         };
         out += &format!("#EXT-X-MEDIA-SEQUENCE:{first}\n");
         let name = self.name();
+        let extension = self.settings.container.extension();
+        if self.settings.container == Container::Fmp4 {
+            out += &format!("#EXT-X-MAP:URI=\"{name}/init.mp4\"\n");
+        }
         // Parts are listed for the last three target durations only, as RFC 8216bis asks.
         let with_parts = listed.len().saturating_sub(3);
         for (i, s) in listed.iter().enumerate() {
@@ -489,10 +476,10 @@ impl Hls {
             out += &format!("#EXT-X-PROGRAM-DATE-TIME:{date}\n");
             if i >= with_parts {
                 for (k, p) in s.parts.iter().enumerate() {
-                    out += &part_line(&name, s.sequence, k, p);
+                    out += &part_line(&name, extension, s.sequence, k, p);
                 }
             }
-            out += &format!("#EXTINF:{:.5},\n{name}/{}.ts\n", s.duration, s.sequence);
+            out += &format!("#EXTINF:{:.5},\n{name}/{}.{extension}\n", s.duration, s.sequence);
         }
         if let Some(b) = state.building.as_ref().filter(|b| !b.parts.is_empty()) {
             let anchor = self.clock_anchor.get().copied().unwrap_or_else(chrono::Utc::now);
@@ -500,7 +487,7 @@ impl Hls {
             let date = anchor + chrono::Duration::microseconds(before as i64);
             out += &format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             for (k, p) in b.parts.iter().enumerate() {
-                out += &part_line(&name, state.next_sequence, k, p);
+                out += &part_line(&name, extension, state.next_sequence, k, p);
             }
         }
         if state.ended {
@@ -509,18 +496,25 @@ impl Hls {
         out
     }
 
+    /// The fMP4 initialisation segment (once the first frame came); `None` in MPEG-TS.
+    pub fn init_segment(&self) -> Option<Bytes> {
+        self.lock().mux.init_segment()
+    }
+
     /// Segment `sequence`, while it is kept.
     pub fn segment(&self, sequence: u64) -> Option<Arc<Segment>> {
         self.lock().segments.iter().find(|s| s.sequence == sequence).cloned()
     }
 }
 
-/// The master playlist of a channel's variants, in their order: AAC-LC in MPEG-TS each.
+/// The master playlist of a channel's variants, in their order: AAC-LC each.
 pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
     let mut out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n".to_string();
     for v in variants {
-        // The bitrate with MPEG-TS's overhead (packet headers, PES headers, tables): about 10 %.
-        let bandwidth = u64::from(v.settings.bitrate_kbps) * 1100;
+        // The bitrate with the container's overhead: MPEG-TS's packet and PES headers and
+        // tables, about 10 %; fMP4's boxes, about 3 %.
+        let overhead = if v.settings.container == Container::Ts { 1100 } else { 1030 };
+        let bandwidth = u64::from(v.settings.bitrate_kbps) * overhead;
         out += &format!(
             "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"mp4a.40.2\"\n{}.m3u8\n",
             v.name()
@@ -530,36 +524,39 @@ pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
 }
 
 /// `#EXT-X-PART` of part `k` of segment `sequence`.
-fn part_line(name: &str, sequence: u64, k: usize, p: &Part) -> String {
-    format!("#EXT-X-PART:DURATION={:.5},URI=\"{name}/{sequence}.{k}.ts\",INDEPENDENT=YES\n", p.duration)
+fn part_line(name: &str, extension: &str, sequence: u64, k: usize, p: &Part) -> String {
+    format!("#EXT-X-PART:DURATION={:.5},URI=\"{name}/{sequence}.{k}.{extension}\",INDEPENDENT=YES\n", p.duration)
 }
 
-/// The part being built ends here (at a frame boundary, its PES flushed).
+/// The part being built ends here (at a frame boundary, what is pending written).
 fn close_part(state: &mut State) {
-    flush_pes(state);
+    state.flush();
     if let Some(b) = state.building.as_mut() {
-        let len = b.ts.len() - b.part_offset;
+        let len = b.bytes.len() - b.part_offset;
         if len > 0 && b.frames > b.part_first {
             b.parts.push(Part { offset: b.part_offset, len, duration: seconds(b.frames - b.part_first) });
         }
-        b.part_offset = b.ts.len();
+        b.part_offset = b.bytes.len();
         b.part_first = b.frames;
     }
 }
 
-/// The PES waiting goes into the segment being built.
-fn flush_pes(state: &mut State) {
-    if state.pes_frames == 0 {
-        return;
+impl State {
+    /// What the muxer holds goes into the segment being built.
+    fn flush(&mut self) {
+        let State { mux, building, .. } = self;
+        if let Some(b) = building.as_mut() {
+            b.frames += mux.flush(&mut b.bytes);
+        }
     }
-    let at = pts(state.pes_first);
-    let State { writer, building, pes, .. } = state;
-    if let Some(b) = building.as_mut() {
-        writer.audio(&mut b.ts, at, at - PCR_LEAD, pes);
-        b.frames += state.pes_frames as u64;
+
+    /// Timed metadata at frame `index`, in the segment being built.
+    fn metadata(&mut self, index: u64, tag: &[u8]) {
+        let State { mux, building, .. } = self;
+        if let Some(b) = building.as_mut() {
+            b.frames += mux.metadata(&mut b.bytes, index, tag);
+        }
     }
-    state.pes.clear();
-    state.pes_frames = 0;
 }
 
 struct HlsInput(Arc<Hls>);
@@ -603,6 +600,7 @@ mod tests {
             events: vec![],
             events_per_second: 0.0,
             part_s: 0.0,
+            container: Container::Ts,
         };
         struct Fixed;
         impl NowPlaying for Fixed {

@@ -23,6 +23,7 @@ mod channel;
 pub mod config;
 pub mod edge;
 pub mod hls;
+pub mod hls_mux;
 pub mod icy;
 pub mod ogg_relink;
 mod passthrough;

@@ -9,6 +9,7 @@ pub mod admission;
 pub mod array;
 pub mod broadcast;
 pub mod egress;
+pub mod fmp4;
 pub mod gst;
 pub mod hash;
 pub mod id3;

@@ -1,6 +1,6 @@
 //! `GET|HEAD /live/<channel>/index.m3u8` (master playlist), `/live/<channel>/<variant>.m3u8`
-//! (a variant's media playlist) and `/live/<channel>/<variant>/<sequence>.ts` (its segments),
-//! variants being `aac-<kbps>`: a channel's HLS, served from memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
+//! (a variant's media playlist) and `/live/<channel>/<variant>/<sequence>.ts` (its segments;
+//! `.m4s` after `<variant>/init.mp4` in fMP4), variants being `aac-<kbps>`: a channel's HLS, served from memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
 //! *` and validators. Playlists may be cached for under half a segment (a CDN in front asks
 //! again well before the next segment is listed); segments never change and are cached for as
 //! long as they are listed.
@@ -13,7 +13,6 @@ use warp::http::{HeaderValue, StatusCode, header};
 use warp::{Filter, Reply};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
-const SEGMENT_TYPE: &str = "video/mp2t";
 
 pub fn routes(
     state: Arc<AppState>,
@@ -166,14 +165,30 @@ fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> w
         Ok(hls) => hls,
         Err((code, message)) => return error_reply(StatusCode::NOT_FOUND, code, &message),
     };
-    let stem = file.strip_suffix(".ts").unwrap_or_default();
+    let container = hls.settings.container;
+    let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
+    let immutable = format!("public, max-age={kept}, immutable");
+    // A segment never changes: its number (and the channel's start) is its identity.
+    let etag = |what: &str| HeaderValue::from_str(&format!("\"{id}-{name}-{}-{what}\"", hls.started_at())).ok();
+    if file == "init.mp4" {
+        let Some(init) = hls.init_segment() else {
+            let message = format!("`{id}` has no initialisation segment (its HLS is MPEG-TS, or has not started)");
+            return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &message);
+        };
+        let mut response = reply(init, container.content_type(), immutable);
+        if let Some(tag) = etag("init") {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+        return response;
+    }
+    let stem = file.strip_suffix(&format!(".{}", container.extension())).unwrap_or_default();
     // `<sequence>.<part>.ts`: an LL-HLS part, maybe of the segment still being built.
     if let Some((sequence, part)) = stem.split_once('.') {
         let (Ok(sequence), Ok(part)) = (sequence.parse::<u64>(), part.parse::<usize>()) else {
             return error_reply(
                 StatusCode::NOT_FOUND,
                 "unknown_segment",
-                &format!("`{file}`: parts are <number>.<part>.ts"),
+                &format!("`{file}`: parts are <number>.<part>.{}", container.extension()),
             );
         };
         let Some(bytes) = hls.part(sequence, part) else {
@@ -184,11 +199,11 @@ fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> w
             );
         };
         hls.seen(client);
-        let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
-        return reply(bytes, SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
+        return reply(bytes, container.content_type(), immutable);
     }
     let Ok(sequence) = stem.parse::<u64>() else {
-        return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &format!("`{file}`: segments are <number>.ts"));
+        let message = format!("`{file}`: segments are <number>.{}", container.extension());
+        return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &message);
     };
     let Some(segment) = hls.segment(sequence) else {
         return error_reply(
@@ -199,12 +214,9 @@ fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> w
     };
     hls.segments_served.fetch_add(1, Ordering::Relaxed);
     hls.seen(client);
-    let kept = (hls.settings.segment_s * hls.settings.window as f64).ceil() as u64;
-    let mut response = reply(segment.bytes.clone(), SEGMENT_TYPE, format!("public, max-age={kept}, immutable"));
-    // A segment never changes: its number (and the channel's start) is its identity.
-    let tag = format!("\"{id}-{name}-{}-{sequence}\"", hls.started_at());
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        response.headers_mut().insert(header::ETAG, v);
+    let mut response = reply(segment.bytes.clone(), container.content_type(), immutable);
+    if let Some(tag) = etag(&sequence.to_string()) {
+        response.headers_mut().insert(header::ETAG, tag);
     }
     response.into_response()
 }

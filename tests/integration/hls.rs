@@ -422,3 +422,101 @@ async fn ll_hls_parts_blocking_reloads_and_hlsjs_within_two_seconds() {
     assert!(latency > 0.0 && latency < 4.0, "hls.js plays {latency:.2} s behind the encoder: {heard}");
     server.shutdown().await;
 }
+
+/// The boxes at the top of an MP4 file or segment, by type; fails on a box that overruns.
+fn mp4_boxes(bytes: &[u8]) -> Vec<String> {
+    let (mut at, mut names) = (0, Vec::new());
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        assert!(size >= 8 && at + size <= bytes.len(), "a box of {size} bytes at {at} of {}", bytes.len());
+        names.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        at += size;
+    }
+    assert_eq!(at, bytes.len(), "whole boxes");
+    names
+}
+
+/// `live.hls_container = "fmp4"` (CMAF): an `init.mp4`, then `.m4s` segments and parts of
+/// whole `moof` + `mdat` fragments, titles and events in `emsg` boxes. ffmpeg decodes 10 s of
+/// it without a message at the tone's level, ffprobe finds its timestamps continuous, and
+/// hls.js plays it (from its parts: LL-HLS) and hears the title change through the `emsg`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cmaf_segments_play_in_ffmpeg_and_hlsjs_with_titles_in_emsg() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let live = "hls_container = \"fmp4\"\nhls_segment_s = 2.0\nhls_part_s = 0.5\nhls_window = 5";
+    let server = tone_server(dir.path(), live, "name = \"Ada - First\"").await;
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+    let url = format!("{base}/live/tone/index.m3u8");
+    let ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", &url, "-t", "10", "-f", "f32le", "-"])
+        .output();
+    let ffmpeg = tokio::spawn(tokio::time::timeout(Duration::from_secs(90), ffmpeg));
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let text = http::get(addr, "/live/tone/aac-128.m3u8", None).await.text();
+    assert!(text.contains("#EXT-X-VERSION:6\n") && text.contains("#EXT-X-MAP:URI=\"aac-128/init.mp4\"\n"), "{text}");
+    let playlist = parse_media(&text);
+    check_dates(&playlist);
+    let init = http::get(addr, "/live/tone/aac-128/init.mp4", None).await;
+    assert_eq!((init.status, init.header("content-type")), (200, Some("audio/mp4")));
+    assert_eq!(mp4_boxes(&init.body), ["ftyp", "moov"]);
+    // Each segment: the title's emsg, then fragments (one per part); each part decodes alone.
+    let (_, _, newest) = playlist.segments.last().expect("a segment").clone();
+    assert!(newest.ends_with(".m4s"), "{newest}");
+    let segment = http::get(addr, &format!("/live/tone/{newest}"), None).await;
+    assert_eq!((segment.status, segment.header("content-type")), (200, Some("audio/mp4")));
+    let boxes = mp4_boxes(&segment.body);
+    assert_eq!(boxes[0], "emsg", "{boxes:?}");
+    assert_eq!(boxes.iter().filter(|b| *b == "moof").count(), 4, "2 s in parts of 0.5 s: {boxes:?}");
+    let part = text.lines().find_map(|l| l.strip_prefix("#EXT-X-PART:")).expect("parts listed");
+    let uri = part.split("URI=\"").nth(1).and_then(|u| u.split('"').next()).expect("a part URI");
+    assert!(uri.ends_with(".m4s"), "{uri}");
+    let part = http::get(addr, &format!("/live/tone/{uri}"), None).await;
+    assert!(mp4_boxes(&part.body).contains(&"moof".to_string()), "{uri}");
+    // A whole file of init + segments: ffprobe reads each packet where the one before ended.
+    let mut whole = init.body.clone();
+    for (_, _, uri) in &playlist.segments {
+        whole.extend_from_slice(&http::get(addr, &format!("/live/tone/{uri}"), None).await.body);
+    }
+    let file = dir.path().join("whole.mp4");
+    std::fs::write(&file, &whole).expect("write");
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts,duration", "-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe");
+    assert!(probe.status.success() && probe.stderr.is_empty(), "{}", String::from_utf8_lossy(&probe.stderr));
+    let packets: Vec<(i64, i64)> = String::from_utf8_lossy(&probe.stdout)
+        .lines()
+        .filter_map(|l| l.trim_end_matches(',').split_once(','))
+        .filter_map(|(p, d)| Some((p.parse().ok()?, d.parse().ok()?)))
+        .collect();
+    assert!(packets.len() >= playlist.segments.len() * 86 - 1, "{} packets", packets.len());
+    for pair in packets.windows(2) {
+        let ((pts, duration), (next, _)) = (pair[0], pair[1]);
+        assert_eq!(next, pts + duration, "a gap or overlap");
+    }
+
+    // ffmpeg through the master playlist: 10 s, no message, the -20 dBFS tone (-23.01 dB RMS).
+    let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
+    assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert!(samples.len() >= 10 * 44100 - 1024, "{} samples for 10 s", samples.len());
+    let steady = &samples[44100..];
+    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
+    assert!((20.0 * rms.log10() - -23.01).abs() < 0.5, "the tone at {:.2} dB RMS", 20.0 * rms.log10());
+
+    // hls.js in Chromium: plays, hears the title change and the loudness events (emsg ID3).
+    let script = format!("{}/tests/browser/hls.mjs", env!("CARGO_MANIFEST_DIR"));
+    let node = tokio::process::Command::new("node")
+        .arg(script)
+        .args([&base, "tone", "Ada - First", "Bob - Second", "source:secret"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let heard: serde_json::Value = serde_json::from_slice(&out.stdout).expect("what hls.js heard");
+    let loudness = heard["events"].as_array().expect("events").iter().filter(|e| e["name"] == "loudness").count();
+    assert!(loudness >= 2, "{heard}");
+    server.shutdown().await;
+}
