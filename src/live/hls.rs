@@ -409,6 +409,16 @@ impl Hls {
         self.lock().next_sequence
     }
 
+    /// The part being built: (segment, part). A segment's last part is made with the segment
+    /// itself, so the part being built always comes.
+    pub fn next_part(&self) -> (u64, usize) {
+        self.next_part_locked(&self.lock())
+    }
+
+    fn next_part_locked(&self, state: &State) -> (u64, usize) {
+        (state.next_sequence, state.building.as_ref().map_or(0, |b| b.parts.len()))
+    }
+
     /// Part `part` of segment `sequence`, complete or still being built, while it is kept.
     pub fn part(&self, sequence: u64, part: usize) -> Option<Bytes> {
         let state = self.lock();
@@ -492,6 +502,11 @@ impl Hls {
         }
         if state.ended {
             out += "#EXT-X-ENDLIST\n";
+        } else if self.part_target().is_some() {
+            // The part being built: a player asks for it now, and gets it the moment it is
+            // complete (RFC 8216bis §4.4.5.3), which saves it a playlist reload per part.
+            let (sequence, part) = self.next_part_locked(&state);
+            out += &format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{name}/{sequence}.{part}.{extension}\"\n");
         }
         out
     }

@@ -34,14 +34,14 @@ pub fn routes(
         .and(warp::ext::optional::<Peer>())
         .and(warp::header::optional::<String>("user-agent"))
         .and(with_state)
-        .map(
+        .then(
             |channel: String,
              variant: String,
              file: String,
              peer: Option<Peer>,
              agent: Option<String>,
-             state: Arc<AppState>| {
-                segment(&state, &channel, &variant, &file, client_key(peer, agent.as_deref()))
+             state: Arc<AppState>| async move {
+                segment(&state, &channel, &variant, &file, client_key(peer, agent.as_deref())).await
             },
         );
     playlist.or(segment).unify()
@@ -159,7 +159,7 @@ fn client_key(peer: Option<Peer>, agent: Option<&str>) -> u64 {
     h.finish()
 }
 
-fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> warp::reply::Response {
+async fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> warp::reply::Response {
     let variants = variants_of(state, id);
     let hls = match variants.as_ref().map_err(Clone::clone).and_then(|v| variant(v, id, name).cloned()) {
         Ok(hls) => hls,
@@ -191,6 +191,12 @@ fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64) -> w
                 &format!("`{file}`: parts are <number>.<part>.{}", container.extension()),
             );
         };
+        // The part being built (a preload hint): answered once it is complete, within three
+        // part durations; any other part is there or not.
+        if (sequence, part) == hls.next_part() {
+            let wait = std::time::Duration::from_secs_f64(3.0 * hls.part_target().unwrap_or(0.0));
+            hls.wait_for(sequence, Some(part), wait).await;
+        }
         let Some(bytes) = hls.part(sequence, part) else {
             return error_reply(
                 StatusCode::NOT_FOUND,

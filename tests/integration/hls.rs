@@ -410,6 +410,35 @@ async fn ll_hls_parts_blocking_reloads_and_hlsjs_within_two_seconds() {
     let bad = http::get(addr, "/live/tone/aac-128.m3u8?_HLS_msn=999999", None).await;
     assert_eq!(bad.status, 400, "{}", bad.text());
 
+    // The preload hint names the part after the last one listed; asked for at once, it comes
+    // the moment it is complete.
+    let listed = http::get(addr, "/live/tone/aac-128.m3u8", None).await.text();
+    let hint = listed
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\""))
+        .and_then(|u| u.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("a preload hint in\n{listed}"));
+    let last = listed
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXT-X-PART:"))
+        .last()
+        .and_then(|a| a.split("URI=\"").nth(1))
+        .and_then(|u| u.split('"').next())
+        .expect("a part listed");
+    let numbers = |uri: &str| -> (u64, usize) {
+        let (n, k) =
+            uri.rsplit('/').next().and_then(|f| f.strip_suffix(".ts")).and_then(|f| f.split_once('.')).expect("n.k.ts");
+        (n.parse().expect("n"), k.parse().expect("k"))
+    };
+    let ((n, k), (last_n, last_k)) = (numbers(hint), numbers(last));
+    assert!((n, k) == (last_n, last_k + 1) || (n, k) == (last_n + 1, 0), "hint {hint} after {last}");
+    let started = std::time::Instant::now();
+    let hinted = http::get(addr, &format!("/live/tone/{hint}"), None).await;
+    let waited = started.elapsed();
+    assert_eq!(hinted.status, 200, "{hint}: {}", hinted.text());
+    assert_eq!((&hinted.body[..3], hinted.body.len() % 188), (&[0x47, 0x40, 0x00][..], 0), "{hint}: a whole part");
+    assert!(waited < Duration::from_secs_f64(target * 2.0 + 0.5), "waited {waited:?} for the hinted part");
+
     // hls.js in low-latency mode plays from the parts.
     let script = format!("{}/tests/browser/hls_latency.mjs", env!("CARGO_MANIFEST_DIR"));
     let node =
