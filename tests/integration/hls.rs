@@ -421,7 +421,7 @@ async fn ll_hls_parts_blocking_reloads_and_hlsjs_within_two_seconds() {
     let last = listed
         .lines()
         .filter_map(|l| l.strip_prefix("#EXT-X-PART:"))
-        .last()
+        .next_back()
         .and_then(|a| a.split("URI=\"").nth(1))
         .and_then(|u| u.split('"').next())
         .expect("a part listed");
