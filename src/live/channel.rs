@@ -277,6 +277,8 @@ impl Channel {
                     events_per_second: live.hls_events_per_second,
                     part_s: live.hls_part_s,
                     container: live.hls_container,
+                    live_window: live.hls_window,
+                    dvr_root: Some(data_dir.join("hls").join(&config.id)),
                 };
                 Hls::new(settings, clock_anchor.clone(), stats.clone())
             })

@@ -4,8 +4,10 @@
 //! changes and failures: the channel's clock never stops, so no segment is a discontinuity),
 //! the now-playing title as ID3 timed metadata (at the start of every segment, and where it
 //! changes), and the last `live.hls_window` segments (or `live.hls_dvr_s` of audio, when
-//! longer) listed in the media playlist. Memory is bounded: the window and two more segments
-//! (for a client that read the playlist just before the window moved).
+//! longer) listed in the media playlist. Memory is bounded: the live window and two more
+//! segments (for a client that read the playlist just before the window moved); the older
+//! segments of a DVR window are written to files (`<data_dir>/hls/<channel>/<variant>/`),
+//! removed as they leave it.
 //!
 //! A channel has one [`Hls`] per variant (`hls_bitrates_kbps`): each is fed by its own AAC
 //! encoder and cuts at the same frame numbers of the channel's clock, so the variants' segments
@@ -51,6 +53,11 @@ pub struct HlsSettings {
     /// Seconds of audio per LL-HLS part (`#EXT-X-PART`); 0: no parts.
     pub part_s: f64,
     pub container: Container,
+    /// Segments of the live window (kept in memory); when `window` is longer (a DVR window),
+    /// the older ones go to files in a folder of this variant under `dvr_root`
+    /// (`<data_dir>/hls/<channel>`).
+    pub live_window: usize,
+    pub dvr_root: Option<std::path::PathBuf>,
 }
 
 /// Analysis events waiting for the next frame, at most (a stalled encoder drops the oldest).
@@ -62,10 +69,17 @@ pub struct Segment {
     pub duration: f64,
     /// When its first sample was encoded (`#EXT-X-PROGRAM-DATE-TIME`).
     pub program_date: chrono::DateTime<chrono::Utc>,
-    pub bytes: Bytes,
+    pub stored: Stored,
     /// Its LL-HLS parts: byte ranges of `bytes`, each decodable alone (TS: starting with the
     /// tables; fMP4: whole fragments).
     pub parts: Vec<Part>,
+}
+
+/// Where a segment's bytes are: in memory (the live window), or in a file (older segments of
+/// a DVR window).
+pub enum Stored {
+    Memory(Bytes),
+    File(std::path::PathBuf),
 }
 
 /// An LL-HLS part of a segment: a byte range that decodes alone.
@@ -134,6 +148,9 @@ pub struct Hls {
     pub playlists_served: AtomicU64,
     /// When this stream began (ms since the epoch): segment numbers restart with a channel.
     started_at: i64,
+    /// Where the older segments of a DVR window go: this stream's own folder (a channel
+    /// created again under the same id gets another), removed with it.
+    dvr_dir: Option<std::path::PathBuf>,
     /// The wall clock at the channel's first AAC frame, shared by its variants: segment dates
     /// are this plus the audio before them, so dates and durations agree exactly (the
     /// channel's clock follows real time) and aligned segments of two variants have one date.
@@ -151,6 +168,12 @@ fn seconds(frames: u64) -> f64 {
 impl Hls {
     pub fn new(settings: HlsSettings, clock_anchor: ClockAnchor, now_playing: Arc<dyn NowPlaying>) -> Arc<Hls> {
         let container = settings.container;
+        let started_at = chrono::Utc::now().timestamp_millis();
+        let dvr_dir = settings
+            .dvr_root
+            .as_ref()
+            .filter(|_| settings.window > settings.live_window)
+            .map(|root| root.join(format!("aac-{}-{started_at}", settings.bitrate_kbps)));
         Arc::new(Hls {
             sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
@@ -172,7 +195,8 @@ impl Hls {
             now_playing,
             segments_served: AtomicU64::new(0),
             playlists_served: AtomicU64::new(0),
-            started_at: chrono::Utc::now().timestamp_millis(),
+            started_at,
+            dvr_dir,
             clock_anchor,
         })
     }
@@ -369,13 +393,45 @@ impl Hls {
         let anchor = *self.clock_anchor.get_or_init(chrono::Utc::now);
         let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
         let program_date = anchor + chrono::Duration::microseconds(before as i64);
-        let segment = Segment { sequence, duration, program_date, bytes: b.bytes.into(), parts: b.parts };
+        let segment =
+            Segment { sequence, duration, program_date, stored: Stored::Memory(b.bytes.into()), parts: b.parts };
         state.segments.push_back(Arc::new(segment));
+        self.store_older(state);
         while state.segments.len() > self.settings.window + SPARE_SEGMENTS {
-            state.segments.pop_front();
+            if let Some(Stored::File(path)) = state.segments.pop_front().as_deref().map(|s| &s.stored) {
+                let _ = std::fs::remove_file(path);
+            }
         }
         self.published.send_replace(sequence + 1);
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Writes the segments older than the live window (and its spares) to files, when a DVR
+    /// window keeps them listed. A segment that cannot be written stays in memory (bounded by
+    /// the DVR window all the same).
+    fn store_older(&self, state: &mut State) {
+        let Some(dir) = &self.dvr_dir else { return };
+        let in_memory = self.settings.live_window + SPARE_SEGMENTS;
+        let older = state.segments.len().saturating_sub(in_memory);
+        let extension = self.settings.container.extension();
+        for slot in state.segments.iter_mut().take(older) {
+            let Stored::Memory(bytes) = &slot.stored else { continue };
+            let path = dir.join(format!("{}.{extension}", slot.sequence));
+            match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
+                Ok(()) => {
+                    let s = &**slot;
+                    *slot = Arc::new(Segment {
+                        sequence: s.sequence,
+                        duration: s.duration,
+                        program_date: s.program_date,
+                        stored: Stored::File(path),
+                        // Parts are listed for the newest segments only.
+                        parts: Vec::new(),
+                    });
+                }
+                Err(e) => tracing::warn!(path = %path.display(), error = %e, "HLS DVR segment kept in memory"),
+            }
+        }
     }
 
     /// Whether the playlist lists segment `msn` (complete), or its part `part` when given.
@@ -424,7 +480,8 @@ impl Hls {
         let state = self.lock();
         if let Some(s) = state.segments.iter().find(|s| s.sequence == sequence) {
             let p = s.parts.get(part)?;
-            return Some(s.bytes.slice(p.offset..p.offset + p.len));
+            let Stored::Memory(bytes) = &s.stored else { return None };
+            return Some(bytes.slice(p.offset..p.offset + p.len));
         }
         let b = state.building.as_ref().filter(|_| state.next_sequence == sequence)?;
         let p = b.parts.get(part)?;
@@ -522,6 +579,14 @@ impl Hls {
     }
 }
 
+impl Drop for Hls {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dvr_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// The master playlist of a channel's variants, in their order: AAC-LC each.
 pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
     let mut out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n".to_string();
@@ -616,6 +681,8 @@ mod tests {
             events_per_second: 0.0,
             part_s: 0.0,
             container: Container::Ts,
+            live_window: 3,
+            dvr_root: None,
         };
         struct Fixed;
         impl NowPlaying for Fixed {
@@ -646,7 +713,8 @@ mod tests {
         // 431 frames make 9 whole segments; the window lists the last 3.
         assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:6\n"), "{playlist}");
         let segment = hls.segment(8).expect("the newest segment");
-        assert_eq!(segment.bytes.len() % 188, 0);
+        let Stored::Memory(bytes) = &segment.stored else { panic!("the live window is in memory") };
+        assert_eq!(bytes.len() % 188, 0);
         assert!(hls.segment(3).is_none(), "older than the window and its spares");
         assert!(hls.segment(4).is_some(), "a spare");
         input.finish().expect("finish");

@@ -59,6 +59,8 @@ impl Drop for Reservation<'_> {
 
 impl Channels {
     pub fn new(live: LiveConfig, data_dir: PathBuf) -> Arc<Channels> {
+        // HLS DVR segments a server that was killed left behind: channels start afresh.
+        let _ = std::fs::remove_dir_all(data_dir.join("hls"));
         Arc::new_cyclic(|me| Channels {
             running: RwLock::new(BTreeMap::new()),
             starting: Mutex::new(HashSet::new()),

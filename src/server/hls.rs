@@ -6,7 +6,7 @@
 //! long as they are listed.
 
 use super::{AppState, Peer, error_reply, get_or_head};
-use crate::live::hls::{Hls, master_playlist};
+use crate::live::hls::{Hls, Stored, master_playlist};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -220,7 +220,18 @@ async fn segment(state: &AppState, id: &str, name: &str, file: &str, client: u64
     };
     hls.segments_served.fetch_add(1, Ordering::Relaxed);
     hls.seen(client);
-    let mut response = reply(segment.bytes.clone(), container.content_type(), immutable);
+    let bytes = match &segment.stored {
+        Stored::Memory(bytes) => bytes.clone(),
+        Stored::File(path) => match tokio::fs::read(path).await {
+            Ok(bytes) => bytes.into(),
+            // It left the DVR window since it was looked up.
+            Err(_) => {
+                let message = format!("segment {sequence} of `{id}` is no longer kept: read the playlist again");
+                return error_reply(StatusCode::NOT_FOUND, "unknown_segment", &message);
+            }
+        },
+    };
+    let mut response = reply(bytes, container.content_type(), immutable);
     if let Some(tag) = etag(&sequence.to_string()) {
         response.headers_mut().insert(header::ETAG, tag);
     }

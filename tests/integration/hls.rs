@@ -549,3 +549,62 @@ async fn cmaf_segments_play_in_ffmpeg_and_hlsjs_with_titles_in_emsg() {
     assert!(loudness >= 2, "{heard}");
     server.shutdown().await;
 }
+
+/// A DVR window (`live.hls_dvr_s`) longer than the live window: the playlist lists it all, the
+/// live window stays in memory and the older segments go to files, which leave with the
+/// window (and with the channel). Every listed segment is served, and they decode as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dvr_window_keeps_its_older_segments_in_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = tone_server(dir.path(), "hls_segment_s = 0.5\nhls_window = 3\nhls_dvr_s = 5.0", "").await;
+    let addr = server.addr;
+    // 10 listed (5 s), 5 in memory (the window and 2 spares), 2 spares past the DVR window.
+    let mut playlist = parse_media(&http::get(addr, "/live/tone/aac-128.m3u8", None).await.text());
+    for _ in 0..60 {
+        if playlist.media_sequence >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        playlist = parse_media(&http::get(addr, "/live/tone/aac-128.m3u8", None).await.text());
+    }
+    assert!(playlist.media_sequence >= 4 && playlist.segments.len() == 10, "{playlist:?}");
+    let folders: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path().join("hls/tone"))
+        .expect("the channel's DVR folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(folders.len(), 1, "one folder per variant: {folders:?}");
+    let files: Vec<u64> = std::fs::read_dir(&folders[0])
+        .expect("files")
+        .filter_map(|e| e.ok()?.path().file_stem()?.to_str()?.parse().ok())
+        .collect();
+    assert!((1..=7).contains(&files.len()), "12 kept, 5 of them in memory: files {files:?}");
+    let oldest_kept = playlist.media_sequence - 2;
+    assert!(files.iter().all(|n| *n >= oldest_kept), "files past the window are removed: {files:?}");
+    let mut whole = Vec::new();
+    for (_, _, uri) in &playlist.segments {
+        let segment = http::get(addr, &format!("/live/tone/{uri}"), None).await;
+        assert_eq!(segment.status, 200, "{uri}");
+        assert_eq!(&segment.body[..3], &[0x47, 0x40, 0x00], "{uri}: a PAT first");
+        whole.extend_from_slice(&segment.body);
+    }
+    let file = dir.path().join("dvr.ts");
+    std::fs::write(&file, &whole).expect("write");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seconds = out.stdout.len() as f64 / 8.0 / 44100.0;
+    assert!(seconds > 4.9, "{seconds} s decoded from 10 segments of 0.5 s");
+    server.shutdown().await;
+    let folder = folders[0].clone();
+    for _ in 0..20 {
+        if !folder.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!folder.exists(), "the channel's DVR files are removed with it");
+}
