@@ -302,7 +302,7 @@ impl Channel {
         let channel = Arc::new(Channel {
             id: config.id.clone(),
             name: if config.name.is_empty() { config.id.clone() } else { config.name.clone() },
-            source: config.source.clone(),
+            source: if config.relays.is_empty() { config.source.clone() } else { config.relays.clone() },
             mounts,
             hls,
             max_listeners: config.max_listeners,

@@ -71,6 +71,10 @@ pub struct ChannelConfig {
     #[serde(default)]
     pub name: String,
     pub source: String,
+    /// An edge's channel (fed by `live::pull`, so its `source` is `push`): the origin's mount
+    /// it relays, which its status shows as its source. Not configurable.
+    #[serde(skip)]
+    pub relays: String,
     #[serde(default, rename = "loop")]
     pub looped: bool,
     #[serde(default = "default_formats")]
@@ -176,8 +180,9 @@ impl ChannelConfig {
     /// What an edge makes of an origin's channel: fed like a source client's mount (by
     /// `live::pull`), with the origin's MP3 bitrate when it is one an MPEG-1 frame can have, so
     /// that the origin's own frames are relayed; the defaults otherwise.
-    pub fn relaying(id: &str, origin_bitrate_kbps: u32) -> ChannelConfig {
+    pub fn relaying(id: &str, url: &str, origin_bitrate_kbps: u32) -> ChannelConfig {
         let mut config = Self::with_defaults(id, id, super::PUSH_SOURCE);
+        config.relays = url.to_string();
         // 44.1 kHz MP3 is MPEG-1 from 32 kbit/s on (below, MPEG-2, which the mount does not make).
         if origin_bitrate_kbps >= 32 && MP3_BITRATES.contains(&origin_bitrate_kbps) {
             config.mp3_bitrate_kbps = origin_bitrate_kbps;
@@ -190,6 +195,7 @@ impl ChannelConfig {
             id: id.to_string(),
             name: name.to_string(),
             source: source.to_string(),
+            relays: String::new(),
             looped: false,
             formats: default_formats(),
             mp3_bitrate_kbps: default_mp3_bitrate(),

@@ -150,7 +150,7 @@ pub async fn follow(
                     if ours.contains_key(&id) || channels.get(&id).is_some() {
                         continue;
                     }
-                    let config = ChannelConfig::relaying(&id, mount.bitrate_kbps);
+                    let config = ChannelConfig::relaying(&id, &mount.url, mount.bitrate_kbps);
                     let creating = channels.clone();
                     match tokio::task::spawn_blocking(move || creating.create(&config, CreatedBy::Edge)).await {
                         Ok(Ok(channel)) => {

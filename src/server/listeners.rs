@@ -6,8 +6,9 @@
 //! (`benches/listeners.sh`), where Icecast needs about 2 KiB. Here the request head is read
 //! into a buffer that is freed once parsed, the request goes through the same warp routes as
 //! any other (so status codes, errors, CORS and headers are those of every route), and the
-//! body is written to the socket as it comes: what stays per listener is the socket, the
-//! broadcast subscriber and this task (about 1.5 KiB in all).
+//! body is written to the socket as it comes: what stays per listener is the socket's
+//! registration, the body's stream (with the broadcast subscriber) and this task, about 1.5 KiB
+//! of heap (1.8 KiB of RSS per listener at 10 000 and 20 000 listeners).
 //!
 //! The stream is delimited by the end of the connection, as Icecast sends it: no chunked
 //! encoding, `Connection: close`. Replies of known length (errors) carry `Content-Length`.

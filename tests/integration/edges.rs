@@ -167,6 +167,7 @@ async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() 
         // Relayed, not re-encoded: what the edge's listener got holds the origin's own bytes.
         let status = http::get(*edge, "/api/v1/live/tone", None).await.json();
         assert_eq!(status["mounts"][0]["passthrough"], true, "edge {edge}: {status}");
+        assert_eq!(status["source"], format!("http://127.0.0.1:{origin_port}/live/tone.mp3"), "what it relays");
         let heard = l.bytes.lock().expect("bytes").clone();
         let window = &heard[heard.len() / 2..heard.len() / 2 + 4096];
         assert!(
