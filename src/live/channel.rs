@@ -6,6 +6,7 @@
 
 use super::config::{ChannelConfig, LiveConfig};
 use super::hls::{Hls, HlsSettings};
+use super::hls_mux::Codec;
 use super::passthrough::{MountFeed, Mp3Relay};
 use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
@@ -264,11 +265,18 @@ impl Channel {
             now_playing: Mutex::new(if config.name.is_empty() { config.id.clone() } else { config.name.clone() }),
             ..Default::default()
         });
-        let hls_bitrates = if config.hls { config.hls_bitrates_kbps.as_slice() } else { &[] };
+        // The variants: AAC at each bitrate, then Opus when asked.
+        let mut variants: Vec<(Codec, u32)> = config.hls_bitrates_kbps.iter().map(|&b| (Codec::Aac, b)).collect();
+        if config.hls_opus_kbps > 0 {
+            variants.push((Codec::Opus, config.hls_opus_kbps));
+        }
+        if !config.hls {
+            variants.clear();
+        }
         let clock_anchor = super::hls::ClockAnchor::default();
-        let hls: Vec<Arc<Hls>> = hls_bitrates
-            .iter()
-            .map(|&bitrate_kbps| {
+        let hls: Vec<Arc<Hls>> = variants
+            .into_iter()
+            .map(|(codec, bitrate_kbps)| {
                 let settings = HlsSettings {
                     segment_s: live.hls_segment_s,
                     window: live.hls_listed_segments(),
@@ -276,6 +284,7 @@ impl Channel {
                     events: live.hls_events.clone(),
                     events_per_second: live.hls_events_per_second,
                     part_s: live.hls_part_s,
+                    codec,
                     container: live.hls_container,
                     live_window: live.hls_window,
                     dvr_root: Some(data_dir.join("hls").join(&config.id)),
@@ -285,9 +294,14 @@ impl Channel {
             .collect();
         let hls_encoders: Vec<StepSpec> = hls
             .iter()
-            .map(|v| StepSpec {
-                id: "aac".into(),
-                params: json!({ "file_name": hls_output(v), "container": "adts", "bitrate_kbps": v.settings.bitrate_kbps }),
+            .map(|v| {
+                let (file_name, bitrate_kbps) = (hls_output(v), v.settings.bitrate_kbps);
+                let params = match v.settings.codec {
+                    Codec::Aac => json!({ "file_name": file_name, "container": "adts", "bitrate_kbps": bitrate_kbps }),
+                    // A page per packet: each reaches its segment (and part) as it is encoded.
+                    Codec::Opus => json!({ "file_name": file_name, "page_ms": 20, "bitrate_kbps": bitrate_kbps }),
+                };
+                StepSpec { id: v.settings.codec.name().into(), params }
             })
             .collect();
         let encoders = encoders.chain(hls_encoders);

@@ -97,6 +97,9 @@ pub struct ChannelConfig {
     /// same sample; listed in this order in the master playlist.
     #[serde(default = "default_hls_bitrates")]
     pub hls_bitrates_kbps: Vec<u32>,
+    /// An Opus variant (in fMP4) at this bitrate after the AAC ones; 0: none.
+    #[serde(default)]
+    pub hls_opus_kbps: u32,
     /// The `ogg` (Vorbis) mount's bitrate.
     #[serde(default = "default_vorbis_bitrate")]
     pub vorbis_bitrate_kbps: u32,
@@ -204,6 +207,7 @@ impl ChannelConfig {
             hls: true,
             aac_bitrate_kbps: default_aac_bitrate(),
             hls_bitrates_kbps: default_hls_bitrates(),
+            hls_opus_kbps: 0,
             vorbis_bitrate_kbps: default_vorbis_bitrate(),
             max_listeners: 0,
             source_password: String::new(),
@@ -266,6 +270,9 @@ impl ChannelConfig {
                 "hls_bitrates_kbps: 1 to 4 different bitrates of 16..=320, got {:?}",
                 self.hls_bitrates_kbps
             ));
+        }
+        if self.hls_opus_kbps != 0 && !(6..=510).contains(&self.hls_opus_kbps) {
+            p.push(format!("hls_opus_kbps: 0 (none) or 6..=510, got {}", self.hls_opus_kbps));
         }
         if !(16..=320).contains(&self.aac_bitrate_kbps) {
             p.push(format!("aac_bitrate_kbps: must be 16..=320, got {}", self.aac_bitrate_kbps));

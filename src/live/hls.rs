@@ -17,8 +17,7 @@
 //! variant's media playlist), `aac-<kbps>/<sequence>.ts` (its segments; `.m4s` in fMP4, after
 //! `aac-<kbps>/init.mp4`).
 
-use super::channel::CHANNEL_FORMAT;
-use super::hls_mux::{Container, FRAME_SAMPLES, Muxer};
+use super::hls_mux::{Codec, Container, Frame, Framer, Muxer};
 use crate::media::id3;
 use crate::media::sink::ByteSink;
 use bytes::Bytes;
@@ -35,8 +34,6 @@ pub trait NowPlaying: Send + Sync {
 
 /// Segments kept past the window, for clients that read the playlist just before it moved.
 const SPARE_SEGMENTS: usize = 2;
-/// An ADTS frame's length field allows at most this.
-const MAX_ADTS_FRAME: usize = 8191;
 
 /// What HLS a channel publishes.
 #[derive(Clone, Debug)]
@@ -52,6 +49,8 @@ pub struct HlsSettings {
     pub events_per_second: f64,
     /// Seconds of audio per LL-HLS part (`#EXT-X-PART`); 0: no parts.
     pub part_s: f64,
+    pub codec: Codec,
+    /// The segments' container (Opus is always fMP4).
     pub container: Container,
     /// Segments of the live window (kept in memory); when `window` is longer (a DVR window),
     /// the older ones go to files in a folder of this variant under `dvr_root`
@@ -108,8 +107,8 @@ struct State {
     building: Option<Building>,
     /// Frames encoded so far: the channel's clock, in AAC frames.
     frames: u64,
-    /// Bytes of a frame not complete yet.
-    partial: Vec<u8>,
+    /// Cuts the encoder's output into frames (`None` only while it does).
+    framer: Option<Framer>,
     /// The title the stream carries, and the version of the now-playing title it is.
     title: String,
     title_version: Option<u64>,
@@ -160,30 +159,39 @@ pub struct Hls {
 /// See [`Hls`]'s `clock_anchor`: set by whichever variant encodes its first frame first.
 pub type ClockAnchor = Arc<std::sync::OnceLock<chrono::DateTime<chrono::Utc>>>;
 
-/// Seconds of `frames` AAC frames.
-fn seconds(frames: u64) -> f64 {
-    frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate)
+/// Seconds of `frames` frames of `codec`.
+fn seconds(codec: Codec, frames: u64) -> f64 {
+    frames as f64 * codec.frame_samples() as f64 / f64::from(codec.timescale())
+}
+
+/// Microseconds of `frames` frames of `codec`.
+fn micros(codec: Codec, frames: u64) -> i64 {
+    (frames * codec.frame_samples() * 1_000_000 / u64::from(codec.timescale())) as i64
 }
 
 impl Hls {
-    pub fn new(settings: HlsSettings, clock_anchor: ClockAnchor, now_playing: Arc<dyn NowPlaying>) -> Arc<Hls> {
-        let container = settings.container;
+    pub fn new(mut settings: HlsSettings, clock_anchor: ClockAnchor, now_playing: Arc<dyn NowPlaying>) -> Arc<Hls> {
+        // HLS carries Opus in fMP4 only.
+        if settings.codec == Codec::Opus {
+            settings.container = Container::Fmp4;
+        }
+        let (container, codec) = (settings.container, settings.codec);
         let started_at = chrono::Utc::now().timestamp_millis();
         let dvr_dir = settings
             .dvr_root
             .as_ref()
             .filter(|_| settings.window > settings.live_window)
-            .map(|root| root.join(format!("aac-{}-{started_at}", settings.bitrate_kbps)));
+            .map(|root| root.join(format!("{}-{}-{started_at}", codec.name(), settings.bitrate_kbps)));
         Arc::new(Hls {
             sessions: Mutex::new(Sessions { last_seen: Default::default(), pruned: std::time::Instant::now() }),
             settings,
             state: Mutex::new(State {
                 segments: VecDeque::new(),
                 next_sequence: 0,
-                mux: Muxer::new(container),
+                mux: Muxer::new(container, codec),
                 building: None,
                 frames: 0,
-                partial: Vec::new(),
+                framer: Some(Framer::new(codec)),
                 title: String::new(),
                 title_version: None,
                 events: VecDeque::new(),
@@ -266,60 +274,44 @@ impl Hls {
 
     /// The longest a segment can be, rounded: `#EXT-X-TARGETDURATION`, fixed for the stream.
     pub fn target_duration(&self) -> u64 {
-        let frame = FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
+        let frame = seconds(self.settings.codec, 1);
         ((self.settings.segment_s + frame).round() as u64).max(1)
     }
 
     /// Frames per LL-HLS part, when parts are on.
     fn frames_per_part(&self) -> Option<u64> {
-        (self.settings.part_s > 0.0)
-            .then(|| (self.settings.part_s * f64::from(CHANNEL_FORMAT.samplerate) / FRAME_SAMPLES as f64).ceil() as u64)
+        (self.settings.part_s > 0.0).then(|| self.frames_in(self.settings.part_s))
     }
 
     /// `#EXT-X-PART-INF:PART-TARGET`: the length of a whole part (the last of a segment may be
     /// shorter).
     pub fn part_target(&self) -> Option<f64> {
-        self.frames_per_part().map(seconds)
+        self.frames_per_part().map(|frames| seconds(self.settings.codec, frames))
     }
 
     fn frames_per_segment(&self) -> u64 {
-        (self.settings.segment_s * f64::from(CHANNEL_FORMAT.samplerate) / FRAME_SAMPLES as f64).ceil() as u64
+        self.frames_in(self.settings.segment_s)
     }
 
-    /// Bytes from the encoder: whole ADTS frames go into segments, the rest waits.
+    /// Frames it takes to fill `seconds` (the first frame boundary at or after them).
+    fn frames_in(&self, seconds: f64) -> u64 {
+        let codec = self.settings.codec;
+        (seconds * f64::from(codec.timescale()) / codec.frame_samples() as f64).ceil() as u64
+    }
+
+    /// Bytes from the encoder: whole frames go into segments, the rest waits.
     fn encoded(&self, bytes: &[u8]) {
         let mut state = self.lock();
         if state.ended {
             return;
         }
-        // The pending bytes are taken out while frames go into segments (no copy per frame).
-        let mut pending = std::mem::take(&mut state.partial);
-        pending.extend_from_slice(bytes);
-        let mut at = 0;
-        loop {
-            let rest = &pending[at..];
-            if rest.len() < 7 {
-                break;
-            }
-            if rest[0] != 0xFF || rest[1] & 0xF0 != 0xF0 {
-                // Not a frame start: our encoder writes whole frames, so this is a bug upstream;
-                // skip to the next sync word rather than cut garbage into segments.
-                at += 1;
-                continue;
-            }
-            let length = (usize::from(rest[3] & 0x03) << 11) | (usize::from(rest[4]) << 3) | usize::from(rest[5] >> 5);
-            if !(7..=MAX_ADTS_FRAME).contains(&length) {
-                at += 1;
-                continue;
-            }
-            if rest.len() < length {
-                break;
-            }
-            self.frame(&mut state, &rest[..length]);
-            at += length;
-        }
-        pending.drain(..at);
-        state.partial = pending;
+        // Taken out while its frames go into segments (they borrow from it: no copy per frame).
+        let Some(mut framer) = state.framer.take() else { return };
+        framer.split(bytes, |frame| match frame {
+            Frame::Audio(frame) => self.frame(&mut state, frame),
+            Frame::OpusHead { pre_skip } => state.mux.opus_head(pre_skip),
+        });
+        state.framer = Some(framer);
     }
 
     fn frame(&self, state: &mut State, frame: &[u8]) {
@@ -370,7 +362,7 @@ impl Hls {
         } else if let Some(per_part) = self.frames_per_part() {
             let part_first = state.building.as_ref().map_or(0, |b| b.part_first);
             if in_segment - part_first >= per_part {
-                close_part(state);
+                close_part(state, self.settings.codec);
                 // The next part starts so that it decodes alone.
                 let State { mux, building, .. } = state;
                 if let Some(b) = building.as_mut() {
@@ -384,15 +376,14 @@ impl Hls {
     fn close_segment(&self, state: &mut State) {
         state.flush();
         if self.frames_per_part().is_some() {
-            close_part(state);
+            close_part(state, self.settings.codec);
         }
         let Some(b) = state.building.take() else { return };
-        let duration = b.frames as f64 * FRAME_SAMPLES as f64 / f64::from(CHANNEL_FORMAT.samplerate);
+        let duration = seconds(self.settings.codec, b.frames);
         let sequence = state.next_sequence;
         state.next_sequence += 1;
         let anchor = *self.clock_anchor.get_or_init(chrono::Utc::now);
-        let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
-        let program_date = anchor + chrono::Duration::microseconds(before as i64);
+        let program_date = anchor + chrono::Duration::microseconds(micros(self.settings.codec, b.first_frame));
         let segment =
             Segment { sequence, duration, program_date, stored: Stored::Memory(b.bytes.into()), parts: b.parts };
         state.segments.push_back(Arc::new(segment));
@@ -505,9 +496,9 @@ impl Hls {
         tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0)).await.is_ok_and(|r| r.is_ok())
     }
 
-    /// The variant's name in URLs: `aac-<kbps>`.
+    /// The variant's name in URLs: `aac-<kbps>` or `opus-<kbps>`.
     pub fn name(&self) -> String {
-        format!("aac-{}", self.settings.bitrate_kbps)
+        format!("{}-{}", self.settings.codec.name(), self.settings.bitrate_kbps)
     }
 
     /// The media playlist: the window's segments, oldest first.
@@ -550,8 +541,7 @@ impl Hls {
         }
         if let Some(b) = state.building.as_ref().filter(|b| !b.parts.is_empty()) {
             let anchor = self.clock_anchor.get().copied().unwrap_or_else(chrono::Utc::now);
-            let before = b.first_frame * FRAME_SAMPLES * 1_000_000 / u64::from(CHANNEL_FORMAT.samplerate);
-            let date = anchor + chrono::Duration::microseconds(before as i64);
+            let date = anchor + chrono::Duration::microseconds(micros(self.settings.codec, b.first_frame));
             out += &format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             for (k, p) in b.parts.iter().enumerate() {
                 out += &part_line(&name, extension, state.next_sequence, k, p);
@@ -587,7 +577,7 @@ impl Drop for Hls {
     }
 }
 
-/// The master playlist of a channel's variants, in their order: AAC-LC each.
+/// The master playlist of a channel's variants, in their order.
 pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
     let mut out = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n".to_string();
     for v in variants {
@@ -596,7 +586,8 @@ pub fn master_playlist(variants: &[Arc<Hls>]) -> String {
         let overhead = if v.settings.container == Container::Ts { 1100 } else { 1030 };
         let bandwidth = u64::from(v.settings.bitrate_kbps) * overhead;
         out += &format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"mp4a.40.2\"\n{}.m3u8\n",
+            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},AVERAGE-BANDWIDTH={bandwidth},CODECS=\"{}\"\n{}.m3u8\n",
+            v.settings.codec.rfc6381(),
             v.name()
         );
     }
@@ -609,12 +600,12 @@ fn part_line(name: &str, extension: &str, sequence: u64, k: usize, p: &Part) -> 
 }
 
 /// The part being built ends here (at a frame boundary, what is pending written).
-fn close_part(state: &mut State) {
+fn close_part(state: &mut State, codec: Codec) {
     state.flush();
     if let Some(b) = state.building.as_mut() {
         let len = b.bytes.len() - b.part_offset;
         if len > 0 && b.frames > b.part_first {
-            b.parts.push(Part { offset: b.part_offset, len, duration: seconds(b.frames - b.part_first) });
+            b.parts.push(Part { offset: b.part_offset, len, duration: seconds(codec, b.frames - b.part_first) });
         }
         b.part_offset = b.bytes.len();
         b.part_first = b.frames;
@@ -680,6 +671,7 @@ mod tests {
             events: vec![],
             events_per_second: 0.0,
             part_s: 0.0,
+            codec: Codec::Aac,
             container: Container::Ts,
             live_window: 3,
             dvr_root: None,

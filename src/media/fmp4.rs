@@ -5,7 +5,8 @@
 //! HLS and hls.js read them), before the fragment they belong to.
 //!
 //! Only what an audio stream of fixed frame length needs: every sample lasts `frame_samples`
-//! (1024 for AAC-LC), all are sync samples.
+//! (1024 for AAC-LC, 960 for 20 ms Opus), all are sync samples. Codecs: AAC (`mp4a` with its
+//! `esds`) and Opus (`Opus` with its `dOps`, as the Opus-in-ISOBMFF encapsulation defines).
 
 /// AOM's scheme for ID3 tags in `emsg` (read by hls.js, Safari and Shaka).
 const ID3_SCHEME: &str = "https://aomedia.org/emsg/ID3";
@@ -13,12 +14,20 @@ const ID3_SCHEME: &str = "https://aomedia.org/emsg/ID3";
 /// What the track holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AudioTrack {
+    /// The track's timescale: its sample rate (48000 for Opus, whatever its input's).
     pub samplerate: u32,
     pub channels: u16,
     /// Samples of every frame (1024 for AAC-LC).
     pub frame_samples: u32,
+    pub codec: AudioCodec,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AudioCodec {
     /// The AAC AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1).
-    pub aac_config: [u8; 2],
+    Aac { config: [u8; 2] },
+    /// What OpusHead says: samples to drop at the start.
+    Opus { pre_skip: u16 },
 }
 
 /// Writes a box: its size (patched once `body` wrote it) and type.
@@ -119,7 +128,7 @@ pub fn init_segment(track: &AudioTrack) -> Vec<u8> {
                     boxed(out, b"stbl", |out| {
                         full_box(out, b"stsd", 0, 0, |out| {
                             u32be(out, 1);
-                            mp4a(out, track);
+                            sample_entry(out, track);
                         });
                         // No samples here: they are all in fragments.
                         for kind in [b"stts", b"stsc", b"stco"] {
@@ -145,10 +154,13 @@ pub fn init_segment(track: &AudioTrack) -> Vec<u8> {
     out
 }
 
-/// The AAC sample entry with its `esds` (ISO/IEC 14496-1 §7.2.6.5: ES, decoder config and
-/// decoder-specific descriptors; every length fits one byte).
-fn mp4a(out: &mut Vec<u8>, track: &AudioTrack) {
-    boxed(out, b"mp4a", |out| {
+/// The audio sample entry (ISO/IEC 14496-12 §12.2.3) of the track's codec.
+fn sample_entry(out: &mut Vec<u8>, track: &AudioTrack) {
+    let kind = match track.codec {
+        AudioCodec::Aac { .. } => b"mp4a",
+        AudioCodec::Opus { .. } => b"Opus",
+    };
+    boxed(out, kind, |out| {
         out.extend_from_slice(&[0; 6]);
         u16be(out, 1); // data reference index
         out.extend_from_slice(&[0; 8]);
@@ -156,19 +168,39 @@ fn mp4a(out: &mut Vec<u8>, track: &AudioTrack) {
         u16be(out, 16); // sample size
         u32be(out, 0);
         u32be(out, track.samplerate << 16);
-        full_box(out, b"esds", 0, 0, |out| {
-            let config = &track.aac_config;
-            let decoder_specific = [&[0x05, config.len() as u8][..], config].concat();
-            let mut decoder_config = vec![0x40, 0x15, 0, 0, 0];
-            decoder_config.extend_from_slice(&[0; 8]); // max and average bitrate: not said
-            decoder_config.extend_from_slice(&decoder_specific);
-            let mut es = vec![0, 0, 0]; // ES id, flags
-            es.extend_from_slice(&[0x04, decoder_config.len() as u8]);
-            es.extend_from_slice(&decoder_config);
-            es.extend_from_slice(&[0x06, 0x01, 0x02]); // SL config: MP4
-            out.extend_from_slice(&[0x03, es.len() as u8]);
-            out.extend_from_slice(&es);
-        });
+        match &track.codec {
+            AudioCodec::Aac { config } => esds(out, config),
+            AudioCodec::Opus { pre_skip } => {
+                // OpusSpecificBox: version, channels, pre-skip, input rate, gain, mapping family
+                // 0. The input rate is informative (Opus decodes at 48 kHz), but Chromium refuses
+                // one that differs from the sample entry's: 48 kHz, whatever the input was.
+                boxed(out, b"dOps", |out| {
+                    out.push(0);
+                    out.push(track.channels as u8);
+                    u16be(out, *pre_skip);
+                    u32be(out, track.samplerate);
+                    u16be(out, 0);
+                    out.push(0);
+                });
+            }
+        }
+    });
+}
+
+/// AAC's `esds` (ISO/IEC 14496-1 §7.2.6.5: ES, decoder config and decoder-specific
+/// descriptors; every length fits one byte).
+fn esds(out: &mut Vec<u8>, config: &[u8; 2]) {
+    full_box(out, b"esds", 0, 0, |out| {
+        let decoder_specific = [&[0x05, config.len() as u8][..], config].concat();
+        let mut decoder_config = vec![0x40, 0x15, 0, 0, 0];
+        decoder_config.extend_from_slice(&[0; 8]); // max and average bitrate: not said
+        decoder_config.extend_from_slice(&decoder_specific);
+        let mut es = vec![0, 0, 0]; // ES id, flags
+        es.extend_from_slice(&[0x04, decoder_config.len() as u8]);
+        es.extend_from_slice(&decoder_config);
+        es.extend_from_slice(&[0x06, 0x01, 0x02]); // SL config: MP4
+        out.extend_from_slice(&[0x03, es.len() as u8]);
+        out.extend_from_slice(&es);
     });
 }
 
@@ -186,16 +218,20 @@ pub fn id3_event(out: &mut Vec<u8>, timescale: u32, time: u64, id: u32, tag: &[u
     });
 }
 
-/// A fragment: `moof` (fragment `sequence`, first sample at `decode_time`) and `mdat` with
-/// `samples`, one frame each.
-pub fn fragment(out: &mut Vec<u8>, sequence: u32, decode_time: u64, samples: &[u8], sizes: &[u32]) {
+/// A fragment: `moof` (fragment `sequence`, first sample at `decode_time`, each lasting
+/// `frame_samples`) and `mdat` with `samples`, one frame each of `sizes`.
+pub fn fragment(out: &mut Vec<u8>, sequence: u32, decode_time: u64, frame_samples: u32, samples: &[u8], sizes: &[u32]) {
     let moof_start = out.len();
     let mut data_offset_at = 0;
     boxed(out, b"moof", |out| {
         full_box(out, b"mfhd", 0, 0, |out| u32be(out, sequence));
         boxed(out, b"traf", |out| {
-            // default-base-is-moof: data offsets count from this moof.
-            full_box(out, b"tfhd", 0, 0x02_0000, |out| u32be(out, 1));
+            // default-base-is-moof (data offsets count from this moof), default-sample-duration
+            // (the fragment says how long its samples last, whatever the init segment says).
+            full_box(out, b"tfhd", 0, 0x02_0008, |out| {
+                u32be(out, 1);
+                u32be(out, frame_samples);
+            });
             full_box(out, b"tfdt", 1, 0, |out| out.extend_from_slice(&decode_time.to_be_bytes()));
             // data-offset-present, sample-size-present.
             full_box(out, b"trun", 0, 0x0201, |out| {
@@ -261,14 +297,28 @@ mod tests {
 
     #[test]
     fn segments_are_whole_boxes_with_offsets_to_their_samples() {
-        let track = AudioTrack { samplerate: 44100, channels: 2, frame_samples: 1024, aac_config: [0x12, 0x10] };
+        let track = AudioTrack {
+            samplerate: 44100,
+            channels: 2,
+            frame_samples: 1024,
+            codec: AudioCodec::Aac { config: [0x12, 0x10] },
+        };
         let init = init_segment(&track);
         let names: Vec<String> = top_boxes(&init).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["ftyp", "moov"]);
+        let opus = AudioTrack {
+            samplerate: 48000,
+            channels: 2,
+            frame_samples: 960,
+            codec: AudioCodec::Opus { pre_skip: 312 },
+        };
+        let init = init_segment(&opus);
+        let dops = init.windows(4).position(|w| w == b"dOps").expect("dOps");
+        assert_eq!(&init[dops + 4..dops + 8], &[0, 2, 0x01, 0x38], "version, channels, pre-skip 312");
         let mut media = Vec::new();
         id3_event(&mut media, 44100, 2048, 7, b"ID3tag");
         let samples = [vec![1u8; 10], vec![2u8; 20]].concat();
-        fragment(&mut media, 3, 2048, &samples, &[10, 20]);
+        fragment(&mut media, 3, 2048, 1024, &samples, &[10, 20]);
         let boxes = top_boxes(&media);
         let names: Vec<&str> = boxes.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["emsg", "moof", "mdat"]);

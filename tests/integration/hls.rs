@@ -608,3 +608,61 @@ async fn a_dvr_window_keeps_its_older_segments_in_files() {
     }
     assert!(!folder.exists(), "the channel's DVR files are removed with it");
 }
+
+/// `hls_opus_kbps`: an Opus variant in fMP4 (`Opus` sample entry with its `dOps`) after the
+/// AAC one, named by its CODECS in the master playlist. ffmpeg decodes it at the tone's level,
+/// ffprobe reads 20 ms packets one after the other across segments, hls.js in Chromium plays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opus_variant_in_fmp4_plays_in_ffmpeg_and_hlsjs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = tone_server(dir.path(), "hls_segment_s = 1.0\nhls_window = 5", "hls_opus_kbps = 96").await;
+    let addr = server.addr;
+    let master = http::get(addr, "/live/tone/index.m3u8", None).await.text();
+    let variants: Vec<&str> = master.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(variants, ["aac-128.m3u8", "opus-96.m3u8"], "{master}");
+    assert!(master.contains("CODECS=\"opus\"\nopus-96.m3u8"), "{master}");
+    let url = format!("http://{addr}/live/tone/opus-96.m3u8");
+    let ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", &url, "-t", "6", "-f", "f32le", "-"])
+        .output();
+    let ffmpeg = tokio::spawn(tokio::time::timeout(Duration::from_secs(60), ffmpeg));
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let text = http::get(addr, "/live/tone/opus-96.m3u8", None).await.text();
+    assert!(text.contains("#EXT-X-MAP:URI=\"opus-96/init.mp4\""), "{text}");
+    let playlist = parse_media(&text);
+    let init = http::get(addr, "/live/tone/opus-96/init.mp4", None).await;
+    assert_eq!(mp4_boxes(&init.body), ["ftyp", "moov"]);
+    assert!(init.body.windows(4).any(|w| w == b"dOps"), "an Opus sample entry");
+    let mut whole = init.body.clone();
+    for (_, _, uri) in &playlist.segments {
+        whole.extend_from_slice(&http::get(addr, &format!("/live/tone/{uri}"), None).await.body);
+    }
+    let file = dir.path().join("opus.mp4");
+    std::fs::write(&file, &whole).expect("write");
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name,sample_rate:packet=pts", "-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .expect("ffprobe");
+    let text = String::from_utf8_lossy(&probe.stdout);
+    assert!(probe.status.success() && text.contains("opus,48000"), "{text}{}", String::from_utf8_lossy(&probe.stderr));
+    let pts: Vec<i64> = text.lines().filter_map(|l| l.trim_end_matches(',').parse().ok()).collect();
+    assert!(pts.len() >= playlist.segments.len() * 50, "{} packets", pts.len());
+    assert!(pts.windows(2).all(|w| w[1] - w[0] == 960), "20 ms packets one after the other");
+
+    let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
+    assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert!(samples.len() >= 5 * 48000, "{} samples for 6 s", samples.len());
+    let steady = &samples[48000..];
+    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
+    assert!((20.0 * rms.log10() - -23.01).abs() < 0.5, "the tone at {:.2} dB RMS through Opus", 20.0 * rms.log10());
+
+    // hls.js in Chromium plays the Opus variant.
+    let script = format!("{}/tests/browser/hls_latency.mjs", env!("CARGO_MANIFEST_DIR"));
+    let node = tokio::process::Command::new("node").arg(script).arg(&url).output();
+    let out = tokio::time::timeout(Duration::from_secs(90), node).await.expect("in time").expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    server.shutdown().await;
+}
