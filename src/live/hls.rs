@@ -1,21 +1,22 @@
-//! HLS of a live channel (RFC 8216): the channel's AAC-LC encoder writes ADTS frames here, once
-//! for every listener; they are cut into segments (MPEG-TS or fragmented MP4: `hls_mux`) of
-//! `live.hls_segment_s` on frame boundaries, with timestamps from the channel's sample count (so they run on across source
-//! changes and failures: the channel's clock never stops, so no segment is a discontinuity),
-//! the now-playing title as ID3 timed metadata (at the start of every segment, and where it
-//! changes), and the last `live.hls_window` segments (or `live.hls_dvr_s` of audio, when
-//! longer) listed in the media playlist. Memory is bounded: the live window and two more
-//! segments (for a client that read the playlist just before the window moved); the older
-//! segments of a DVR window are written to files (`<data_dir>/hls/<channel>/<variant>/`),
-//! removed as they leave it.
+//! HLS of a live channel (RFC 8216): each variant's encoder (AAC-LC, or Opus) writes here,
+//! once for every listener; its frames are cut into segments (MPEG-TS or fragmented MP4:
+//! `hls_mux`) of `live.hls_segment_s` on frame boundaries, with timestamps from the channel's
+//! sample count (so they run on across source changes and failures: the channel's clock never
+//! stops, so no segment is a discontinuity), the now-playing title as ID3 timed metadata (at
+//! the start of every segment, and where it changes), and the last `live.hls_window` segments
+//! (or `live.hls_dvr_s` of audio, when longer) listed in the media playlist. Memory is bounded:
+//! the live window and two more segments (for a client that read the playlist just before the
+//! window moved); the older segments of a DVR window are written to files
+//! (`<data_dir>/hls/<channel>/<variant>-<start>/`), removed as they leave it.
 //!
-//! A channel has one [`Hls`] per variant (`hls_bitrates_kbps`): each is fed by its own AAC
-//! encoder and cuts at the same frame numbers of the channel's clock, so the variants' segments
-//! are aligned (same numbers, same samples), as players switching between them need.
+//! A channel has one [`Hls`] per variant (`hls_bitrates_kbps`, then `hls_opus_kbps`): each is
+//! fed by its own encoder; the AAC variants cut at the same frame numbers of the channel's
+//! clock, so their segments are aligned (same numbers, same samples), as players switching
+//! between them need. (The Opus variant's 20 ms frames cut a little apart from AAC's.)
 //!
-//! URLs: `/live/<channel>/index.m3u8` (the master playlist), `aac-<kbps>.m3u8` beside it (a
-//! variant's media playlist), `aac-<kbps>/<sequence>.ts` (its segments; `.m4s` in fMP4, after
-//! `aac-<kbps>/init.mp4`).
+//! URLs: `/live/<channel>/index.m3u8` (the master playlist), `<variant>.m3u8` beside it (a
+//! variant's media playlist: `aac-<kbps>`, `opus-<kbps>`), `<variant>/<sequence>.ts` (its
+//! segments; `.m4s` in fMP4, after `<variant>/init.mp4`).
 
 use super::hls_mux::{Codec, Container, Frame, Framer, Muxer};
 use crate::media::id3;
@@ -69,7 +70,7 @@ pub struct Segment {
     /// When its first sample was encoded (`#EXT-X-PROGRAM-DATE-TIME`).
     pub program_date: chrono::DateTime<chrono::Utc>,
     pub stored: Stored,
-    /// Its LL-HLS parts: byte ranges of `bytes`, each decodable alone (TS: starting with the
+    /// Its LL-HLS parts: byte ranges of its bytes, each decodable alone (TS: starting with the
     /// tables; fMP4: whole fragments).
     pub parts: Vec<Part>,
 }
@@ -105,7 +106,7 @@ struct State {
     next_sequence: u64,
     mux: Muxer,
     building: Option<Building>,
-    /// Frames encoded so far: the channel's clock, in AAC frames.
+    /// Frames encoded so far: the channel's clock, in the codec's frames.
     frames: u64,
     /// Cuts the encoder's output into frames (`None` only while it does).
     framer: Option<Framer>,
@@ -150,7 +151,7 @@ pub struct Hls {
     /// Where the older segments of a DVR window go: this stream's own folder (a channel
     /// created again under the same id gets another), removed with it.
     dvr_dir: Option<std::path::PathBuf>,
-    /// The wall clock at the channel's first AAC frame, shared by its variants: segment dates
+    /// The wall clock at the channel's first encoded frame, shared by its variants: segment dates
     /// are this plus the audio before them, so dates and durations agree exactly (the
     /// channel's clock follows real time) and aligned segments of two variants have one date.
     clock_anchor: ClockAnchor,
@@ -213,7 +214,7 @@ impl Hls {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The sink the channel's AAC (ADTS) encoder writes to.
+    /// The sink the variant's encoder writes to (ADTS for AAC, Ogg for Opus).
     pub fn encoder_input(self: &Arc<Self>) -> Box<dyn ByteSink> {
         Box::new(HlsInput(self.clone()))
     }

@@ -1,9 +1,12 @@
 //! `GET|HEAD /live/<channel>/index.m3u8` (master playlist), `/live/<channel>/<variant>.m3u8`
 //! (a variant's media playlist) and `/live/<channel>/<variant>/<sequence>.ts` (its segments;
-//! `.m4s` after `<variant>/init.mp4` in fMP4), variants being `aac-<kbps>`: a channel's HLS, served from memory (`live::hls`). Anonymous reads, so the HTTP layer adds `Access-Control-Allow-Origin:
-//! *` and validators. Playlists may be cached for under half a segment (a CDN in front asks
-//! again well before the next segment is listed); segments never change and are cached for as
-//! long as they are listed.
+//! `.m4s` after `<variant>/init.mp4` in fMP4), variants being `aac-<kbps>` and `opus-<kbps>`:
+//! a channel's HLS, served from memory (the live window) or files (a DVR window's older
+//! segments; `live::hls`). Anonymous reads, so the HTTP layer adds
+//! `Access-Control-Allow-Origin: *` and validators. Playlists may be cached for under half a
+//! segment (a CDN in front asks again well before the next segment is listed); segments never
+//! change and are cached for as long as they are listed. The part a playlist's preload hint
+//! names is answered once it is complete.
 
 use super::{AppState, Peer, error_reply, get_or_head};
 use crate::live::hls::{Hls, Stored, master_playlist};
