@@ -43,25 +43,15 @@ pub(super) fn split_origin(origin: &str) -> Result<(String, String), String> {
     Ok((host, format!("/{}", path.trim_end_matches('/'))))
 }
 
-/// A GET of `path` on `host`, over HTTP/1.0 (the body ends with the connection).
+/// A GET of `path` on `host`: the body of its 200 (which ends with the connection).
 async fn get(host: &str, path: &str) -> Result<Vec<u8>, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(host).await.map_err(|e| format!("{host}: {e}"))?;
-        let head = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: timeside-edge\r\n\r\n");
-        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
-        let mut data = Vec::new();
-        stream.take(MAX_STATUS_BYTES as u64 + 64 * 1024).read_to_end(&mut data).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>(data)
+        let (stream, _, mut body) = super::pull::open(host, path).await?;
+        stream.take(MAX_STATUS_BYTES as u64).read_to_end(&mut body).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(body)
     };
-    let data =
-        tokio::time::timeout(STATUS_TIMEOUT, fetch).await.map_err(|_| format!("{host}: no answer in time"))??;
-    let split = data.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP response")?;
-    let status_line = String::from_utf8_lossy(&data[..split]).lines().next().unwrap_or_default().to_string();
-    if status_line.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("{host}{path}: {status_line}"));
-    }
-    Ok(data[split + 4..].to_vec())
+    tokio::time::timeout(STATUS_TIMEOUT, fetch).await.map_err(|_| format!("{host}: no answer in time"))?
 }
 
 /// A channel id for a mount path: ours are `/live/<id>.<ext>`, Icecast's `/<mount>[.<ext>]`.

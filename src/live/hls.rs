@@ -406,8 +406,10 @@ impl Hls {
         let in_memory = self.settings.live_window + SPARE_SEGMENTS;
         let older = state.segments.len().saturating_sub(in_memory);
         let extension = self.settings.container.extension();
-        for slot in state.segments.iter_mut().take(older) {
-            let Stored::Memory(bytes) = &slot.stored else { continue };
+        // Newest first, down to one already in a file: only those that just left the live
+        // window (and any whose write failed before) are looked at.
+        for slot in state.segments.iter_mut().take(older).rev() {
+            let Stored::Memory(bytes) = &slot.stored else { break };
             let path = dir.join(format!("{}.{extension}", slot.sequence));
             match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, bytes)) {
                 Ok(()) => {

@@ -62,29 +62,29 @@ async fn relay(channel: &Channel, url: &str, idle: Duration) -> Result<(), Strin
     let mut pump = SourcePump::new(channel, feed, head.header("content-type"));
     let mut icy = IcyReader::new(metaint);
     let mut audio = Vec::with_capacity(16 * 1024);
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut bytes = early;
+    // What came with the head first, then each read, in one buffer.
+    let mut filled = early.len();
+    let mut buf = early;
+    buf.resize(buf.len().max(16 * 1024), 0);
     loop {
         audio.clear();
-        for text in icy.read(&bytes, &mut audio) {
+        for text in icy.read(&buf[..filled], &mut audio) {
             if let Some(title) = stream_title(&text).filter(|t| *t != channel.now_playing()) {
                 channel.set_now_playing(title);
             }
         }
         pump.push(&audio).await.map_err(|()| "the channel is gone".to_string())?;
-        let n = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+        filled = match tokio::time::timeout(idle, stream.read(&mut buf)).await {
             Ok(Ok(0)) => return Err("the origin ended the stream".into()),
             Ok(Ok(n)) => n,
             Ok(Err(e)) => return Err(e.to_string()),
             Err(_) => return Err(format!("the origin sent nothing for {} s", idle.as_secs_f64())),
         };
-        bytes.clear();
-        bytes.extend_from_slice(&buf[..n]);
     }
 }
 
 /// A response's headers (names in lower case).
-struct Head {
+pub(super) struct Head {
     headers: Vec<(String, String)>,
 }
 
@@ -94,9 +94,10 @@ impl Head {
     }
 }
 
-/// Asks for the mount (with ICY metadata) and reads the response head: the stream, the head,
-/// and the body bytes that came with it.
-async fn open(host: &str, path: &str) -> Result<(tokio::net::TcpStream, Head, Vec<u8>), String> {
+/// GETs `path` (with ICY metadata, for a mount) and reads the response head, which must be a
+/// 200: the stream, the head, and the body bytes that came with it. Also how an edge reads its
+/// origin's status.
+pub(super) async fn open(host: &str, path: &str) -> Result<(tokio::net::TcpStream, Head, Vec<u8>), String> {
     let mut stream = tokio::net::TcpStream::connect(host).await.map_err(|e| format!("{host}: {e}"))?;
     let request =
         format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: timeside-edge\r\nIcy-MetaData: 1\r\n\r\n");

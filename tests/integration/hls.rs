@@ -84,6 +84,39 @@ fn check_dates(p: &MediaPlaylist) {
     }
 }
 
+/// The left channel of ffmpeg's stereo f32le output, as samples.
+fn left_channel(f32le: &[u8]) -> Vec<f32> {
+    f32le.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// RMS in dB of `samples`.
+fn rms_db(samples: &[f32]) -> f64 {
+    let rms = (samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt();
+    20.0 * rms.log10()
+}
+
+/// ffprobe's `packet=pts,duration` CSV as (pts, duration), packets without both left out.
+fn probed_packets(csv: &[u8]) -> Vec<(i64, i64)> {
+    String::from_utf8_lossy(csv)
+        .lines()
+        .filter_map(|l| l.trim_end_matches(',').split_once(','))
+        .filter_map(|(p, d)| Some((p.parse().ok()?, d.parse().ok()?)))
+        .collect()
+}
+
+/// What hls.js in Chromium heard playing the `tone` channel of the server at `base`
+/// (`tests/browser/hls.mjs`: the title changes from "Ada - First" to "Bob - Second").
+async fn hlsjs_hears(base: &str) -> serde_json::Value {
+    let script = format!("{}/tests/browser/hls.mjs", env!("CARGO_MANIFEST_DIR"));
+    let node = tokio::process::Command::new("node")
+        .arg(script)
+        .args([base, "tone", "Ada - First", "Bob - Second", "source:secret"])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("what hls.js heard")
+}
+
 /// A server with one channel, `tone` (a -20 dBFS 440 Hz sine, an mp3 mount), the `[live]`
 /// keys `live` and the channel keys `channel`.
 async fn tone_server(dir: &std::path::Path, live: &str, channel: &str) -> timeside::server::RunningServer {
@@ -184,11 +217,9 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
     assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
     // Stereo, interleaved: the left channel.
-    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let samples = left_channel(&out.stdout);
     assert!(samples.len() >= 20 * 44100 - 1024, "{} samples for 20 s", samples.len());
-    let steady = &samples[44100..];
-    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
-    let rms_db = 20.0 * rms.log10();
+    let rms_db = rms_db(&samples[44100..]);
     assert!((rms_db - -23.01).abs() < 0.5, "the tone at {rms_db:.2} dB RMS through AAC");
 
     // ffprobe: each packet starts where the one before ended, across segment boundaries. The
@@ -196,11 +227,7 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     // without a duration, then one frame short), on ffmpeg's own HLS output as on ours.
     let out = ffprobe.await.expect("join").expect("ffprobe in time").expect("ffprobe");
     assert!(out.status.success(), "ffprobe: {}", String::from_utf8_lossy(&out.stderr));
-    let packets: Vec<(i64, i64)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim_end_matches(',').split_once(','))
-        .filter_map(|(p, d)| Some((p.parse().ok()?, d.parse().ok()?)))
-        .collect();
+    let packets = probed_packets(&out.stdout);
     assert!(packets.len() > 8 * 43 / 2, "{} packets in 8 s", packets.len());
     for pair in packets[16..].windows(2) {
         let ((pts, duration), (next, _)) = (pair[0], pair[1]);
@@ -208,16 +235,9 @@ async fn hls_follows_rfc_8216_and_ffmpeg_ffprobe_and_hlsjs_play_it() {
     }
 
     // hls.js in Chromium, on another origin: plays, and hears the title change.
-    let script = format!("{}/tests/browser/hls.mjs", env!("CARGO_MANIFEST_DIR"));
-    let node = tokio::process::Command::new("node")
-        .arg(script)
-        .args([&base, "tone", "Ada - First", "Bob - Second", "source:secret"])
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let heard = hlsjs_hears(&base).await;
     // The analysis events rode along: the tone's loudness (a 440 Hz sine at -20 dBFS in both
     // channels: -20 LUFS, K-weighting adds a few tenths at 440 Hz), at most 4 a second.
-    let heard: serde_json::Value = serde_json::from_slice(&out.stdout).expect("what hls.js heard");
     let loudness: Vec<&serde_json::Value> =
         heard["events"].as_array().expect("events").iter().filter(|e| e["name"] == "loudness").collect();
     assert!(loudness.len() >= 4, "{heard}");
@@ -516,11 +536,7 @@ async fn cmaf_segments_play_in_ffmpeg_and_hlsjs_with_titles_in_emsg() {
         .output()
         .expect("ffprobe");
     assert!(probe.status.success() && probe.stderr.is_empty(), "{}", String::from_utf8_lossy(&probe.stderr));
-    let packets: Vec<(i64, i64)> = String::from_utf8_lossy(&probe.stdout)
-        .lines()
-        .filter_map(|l| l.trim_end_matches(',').split_once(','))
-        .filter_map(|(p, d)| Some((p.parse().ok()?, d.parse().ok()?)))
-        .collect();
+    let packets = probed_packets(&probe.stdout);
     assert!(packets.len() >= playlist.segments.len() * 86 - 1, "{} packets", packets.len());
     for pair in packets.windows(2) {
         let ((pts, duration), (next, _)) = (pair[0], pair[1]);
@@ -530,21 +546,13 @@ async fn cmaf_segments_play_in_ffmpeg_and_hlsjs_with_titles_in_emsg() {
     // ffmpeg through the master playlist: 10 s, no message, the -20 dBFS tone (-23.01 dB RMS).
     let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
     assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
-    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let samples = left_channel(&out.stdout);
     assert!(samples.len() >= 10 * 44100 - 1024, "{} samples for 10 s", samples.len());
-    let steady = &samples[44100..];
-    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
-    assert!((20.0 * rms.log10() - -23.01).abs() < 0.5, "the tone at {:.2} dB RMS", 20.0 * rms.log10());
+    let rms_db = rms_db(&samples[44100..]);
+    assert!((rms_db - -23.01).abs() < 0.5, "the tone at {rms_db:.2} dB RMS");
 
     // hls.js in Chromium: plays, hears the title change and the loudness events (emsg ID3).
-    let script = format!("{}/tests/browser/hls.mjs", env!("CARGO_MANIFEST_DIR"));
-    let node = tokio::process::Command::new("node")
-        .arg(script)
-        .args([&base, "tone", "Ada - First", "Bob - Second", "source:secret"])
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), node).await.expect("in time").expect("node");
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let heard: serde_json::Value = serde_json::from_slice(&out.stdout).expect("what hls.js heard");
+    let heard = hlsjs_hears(&base).await;
     let loudness = heard["events"].as_array().expect("events").iter().filter(|e| e["name"] == "loudness").count();
     assert!(loudness >= 2, "{heard}");
     server.shutdown().await;
@@ -653,11 +661,10 @@ async fn an_opus_variant_in_fmp4_plays_in_ffmpeg_and_hlsjs() {
 
     let out = ffmpeg.await.expect("join").expect("ffmpeg in time").expect("ffmpeg");
     assert!(out.status.success() && out.stderr.is_empty(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
-    let samples: Vec<f32> = out.stdout.chunks_exact(8).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let samples = left_channel(&out.stdout);
     assert!(samples.len() >= 5 * 48000, "{} samples for 6 s", samples.len());
-    let steady = &samples[48000..];
-    let rms = (steady.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / steady.len() as f64).sqrt();
-    assert!((20.0 * rms.log10() - -23.01).abs() < 0.5, "the tone at {:.2} dB RMS through Opus", 20.0 * rms.log10());
+    let rms_db = rms_db(&samples[48000..]);
+    assert!((rms_db - -23.01).abs() < 0.5, "the tone at {rms_db:.2} dB RMS through Opus");
 
     // hls.js in Chromium plays the Opus variant.
     let script = format!("{}/tests/browser/hls_latency.mjs", env!("CARGO_MANIFEST_DIR"));
