@@ -12,16 +12,13 @@
 //!   they belong to (so they cost no extra fragment).
 
 use super::channel::CHANNEL_FORMAT;
-use crate::media::fmp4;
 use crate::media::mpegts::TsWriter;
+use crate::media::ogg_page::{self, PageSplitter};
+use crate::media::{adts, fmp4};
 use bytes::Bytes;
 
-/// Samples per AAC-LC frame.
-const AAC_FRAME_SAMPLES: u64 = 1024;
 /// Samples per Opus packet of our encoder (20 ms at 48 kHz).
 const OPUS_FRAME_SAMPLES: u64 = 960;
-/// An ADTS frame's length field allows at most this.
-const MAX_ADTS_FRAME: usize = 8191;
 /// AAC frames per PES packet: about 0.19 s at 44.1 kHz, a few KiB.
 const FRAMES_PER_PES: usize = 8;
 /// The 90 kHz clock starts here rather than at zero, so the PCR (set a little before each
@@ -32,7 +29,7 @@ const PCR_LEAD: u64 = 9_000;
 
 /// 90 kHz clock of AAC frame `n` of the channel.
 fn pts(frame: u64) -> u64 {
-    CLOCK_START + frame * AAC_FRAME_SAMPLES * 90_000 / u64::from(CHANNEL_FORMAT.samplerate)
+    CLOCK_START + frame * adts::FRAME_SAMPLES * 90_000 / u64::from(CHANNEL_FORMAT.samplerate)
 }
 
 /// A variant's codec: AAC-LC (MPEG-TS or fMP4) or Opus (fMP4 only).
@@ -46,7 +43,7 @@ impl Codec {
     /// Samples per frame, at [`Codec::timescale`].
     pub fn frame_samples(self) -> u64 {
         match self {
-            Codec::Aac => AAC_FRAME_SAMPLES,
+            Codec::Aac => adts::FRAME_SAMPLES,
             Codec::Opus => OPUS_FRAME_SAMPLES,
         }
     }
@@ -89,90 +86,39 @@ pub enum Frame<'a> {
 /// or the packets of Ogg pages (Opus; OpusTags is skipped).
 pub struct Framer {
     codec: Codec,
-    pending: Vec<u8>,
+    adts: adts::FrameSplitter,
+    pages: PageSplitter,
     /// Opus: the packet being gathered (a packet may go on over the next page).
     packet: Vec<u8>,
 }
 
 impl Framer {
     pub fn new(codec: Codec) -> Framer {
-        Framer { codec, pending: Vec::new(), packet: Vec::new() }
+        Framer { codec, adts: Default::default(), pages: Default::default(), packet: Vec::new() }
     }
 
     /// Takes `bytes`, and gives each frame they complete to `each`.
     pub fn split(&mut self, bytes: &[u8], mut each: impl FnMut(Frame<'_>)) {
-        self.pending.extend_from_slice(bytes);
-        let used = match self.codec {
-            Codec::Aac => adts_frames(&self.pending, &mut each),
-            Codec::Opus => ogg_packets(&self.pending, &mut self.packet, &mut each),
-        };
-        self.pending.drain(..used);
-    }
-}
-
-/// Gives each whole ADTS frame in `bytes`; returns the bytes used.
-fn adts_frames(bytes: &[u8], each: &mut impl FnMut(Frame<'_>)) -> usize {
-    let mut at = 0;
-    loop {
-        let rest = &bytes[at..];
-        if rest.len() < 7 {
-            return at;
-        }
-        if rest[0] != 0xFF || rest[1] & 0xF0 != 0xF0 {
-            // Not a frame start: our encoder writes whole frames, so this is a bug upstream;
-            // skip to the next sync word rather than cut garbage into segments.
-            at += 1;
-            continue;
-        }
-        let length = (usize::from(rest[3] & 0x03) << 11) | (usize::from(rest[4]) << 3) | usize::from(rest[5] >> 5);
-        if !(7..=MAX_ADTS_FRAME).contains(&length) {
-            at += 1;
-            continue;
-        }
-        if rest.len() < length {
-            return at;
-        }
-        each(Frame::Audio(&rest[..length]));
-        at += length;
-    }
-}
-
-/// Gives each packet of the whole Ogg pages in `bytes` (RFC 3533: a packet ends with a lacing
-/// value under 255, and may go on over the next page); returns the bytes used.
-fn ogg_packets(bytes: &[u8], packet: &mut Vec<u8>, each: &mut impl FnMut(Frame<'_>)) -> usize {
-    let mut at = 0;
-    loop {
-        let rest = &bytes[at..];
-        if rest.len() < 27 {
-            return at;
-        }
-        if &rest[..4] != b"OggS" {
-            at += 1;
-            continue;
-        }
-        let segments = usize::from(rest[26]);
-        if rest.len() < 27 + segments {
-            return at;
-        }
-        let lacing = &rest[27..27 + segments];
-        let body: usize = lacing.iter().map(|&l| usize::from(l)).sum();
-        if rest.len() < 27 + segments + body {
-            return at;
-        }
-        // Not a continuation: whatever was gathered belonged to a page that never ended it.
-        if rest[5] & 0x01 == 0 {
-            packet.clear();
-        }
-        let mut offset = 27 + segments;
-        for &l in lacing {
-            packet.extend_from_slice(&rest[offset..offset + usize::from(l)]);
-            offset += usize::from(l);
-            if l < 255 {
-                opus_packet(packet, each);
-                packet.clear();
+        match self.codec {
+            Codec::Aac => self.adts.push(bytes, |_, frame| each(Frame::Audio(frame))),
+            Codec::Opus => {
+                let packet = &mut self.packet;
+                self.pages.push(bytes, |page, _| {
+                    // Not a continuation: whatever was gathered belonged to a page that never
+                    // ended it.
+                    if !page.flag(ogg_page::CONTINUED) {
+                        packet.clear();
+                    }
+                    page.packet_pieces(|piece, ends| {
+                        packet.extend_from_slice(piece);
+                        if ends {
+                            opus_packet(packet, &mut each);
+                            packet.clear();
+                        }
+                    });
+                })
             }
         }
-        at += 27 + segments + body;
     }
 }
 
@@ -308,12 +254,17 @@ impl Muxer {
             }
             Container::Fmp4 => {
                 if self.init.is_none()
-                    && let Some(config) = fmp4::aac_config_of_adts(frame)
+                    && let Some(header) = adts::Header::parse(frame)
                 {
-                    self.init = Some(fmp4::init_segment(&self.track(fmp4::AudioCodec::Aac { config })).into());
+                    self.init = Some(
+                        fmp4::init_segment(
+                            &self.track(fmp4::AudioCodec::Aac { config: header.audio_specific_config() }),
+                        )
+                        .into(),
+                    );
                 }
                 // Raw AAC: the sample entry says what the ADTS header said.
-                let raw = &frame[fmp4::adts_header_len(frame).min(frame.len())..];
+                let raw = &frame[adts::header_len(frame).min(frame.len())..];
                 self.pending.bytes.extend_from_slice(raw);
                 self.pending.sizes.push(raw.len() as u32);
                 0

@@ -16,49 +16,7 @@
 //! write), so pages are rewritten as they come: serial number, page sequence number, granule
 //! position, flags and CRC. The packets are the encoder's, untouched.
 
-/// Ogg page header flags (RFC 3533, section 6).
-const CONTINUED: u8 = 0x01;
-const BEGINNING: u8 = 0x02;
-const END: u8 = 0x04;
-const HEADER_LEN: usize = 27;
-
-/// One page of the mount's stream.
-struct Page<'a> {
-    flags: u8,
-    granule: i64,
-    /// Lacing values and body, as they were.
-    lacing: &'a [u8],
-    body: &'a [u8],
-}
-
-impl<'a> Page<'a> {
-    /// The page at the start of `bytes` and its length; `None` if `bytes` holds no whole page.
-    fn parse(bytes: &'a [u8]) -> Option<(Page<'a>, usize)> {
-        if bytes.len() < HEADER_LEN || &bytes[..4] != b"OggS" || bytes[4] != 0 {
-            return None;
-        }
-        let segments = bytes[26] as usize;
-        let lacing = bytes.get(HEADER_LEN..HEADER_LEN + segments)?;
-        let body_len: usize = lacing.iter().map(|&l| l as usize).sum();
-        let start = HEADER_LEN + segments;
-        let body = bytes.get(start..start + body_len)?;
-        let granule = i64::from_le_bytes(bytes[6..14].try_into().ok()?);
-        Some((Page { flags: bytes[5], granule, lacing, body }, start + body_len))
-    }
-
-    /// The packets that end on this page (a packet ends at a lacing value below 255).
-    fn packets(&self) -> Vec<&'a [u8]> {
-        let (mut packets, mut start, mut at) = (Vec::new(), 0, 0);
-        for &l in self.lacing {
-            at += l as usize;
-            if l < 255 {
-                packets.push(&self.body[start..at]);
-                start = at;
-            }
-        }
-        packets
-    }
-}
+use crate::media::ogg_page::{BEGINNING, CONTINUED, END, Page, write_packet_page, write_page};
 
 /// How many 48 kHz samples an Opus packet decodes to, from its TOC byte (RFC 6716, 3.1).
 fn opus_packet_samples(packet: &[u8]) -> u64 {
@@ -75,49 +33,6 @@ fn opus_packet_samples(packet: &[u8]) -> u64 {
         _ => packet.get(1).map_or(0, |c| (c & 0x3f) as u64),
     };
     frame * frames
-}
-
-/// The Ogg CRC-32 (polynomial 0x04c11db7, not reflected, no final xor).
-fn ogg_crc(bytes: &[u8]) -> u32 {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut t = [0u32; 256];
-        for (i, entry) in t.iter_mut().enumerate() {
-            let mut r = (i as u32) << 24;
-            for _ in 0..8 {
-                r = if r & 0x8000_0000 != 0 { (r << 1) ^ 0x04c1_1db7 } else { r << 1 };
-            }
-            *entry = r;
-        }
-        t
-    });
-    bytes.iter().fold(0u32, |crc, &b| (crc << 8) ^ table[((crc >> 24) as u8 ^ b) as usize])
-}
-
-/// Appends a page of `lacing` and `body` as given, with its CRC.
-fn write_page(out: &mut Vec<u8>, flags: u8, granule: i64, serial: u32, sequence: u32, lacing: &[u8], body: &[u8]) {
-    let start = out.len();
-    out.extend_from_slice(b"OggS");
-    out.push(0);
-    out.push(flags);
-    out.extend_from_slice(&granule.to_le_bytes());
-    out.extend_from_slice(&serial.to_le_bytes());
-    out.extend_from_slice(&sequence.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.push(lacing.len() as u8);
-    out.extend_from_slice(lacing);
-    out.extend_from_slice(body);
-    let crc = ogg_crc(&out[start..]);
-    out[start + 22..start + 26].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// A page holding exactly one packet (header packets are far below the 65 025 bytes a page
-/// holds; a longer one is cut to what fits).
-fn write_packet_page(out: &mut Vec<u8>, flags: u8, serial: u32, sequence: u32, packet: &[u8]) {
-    let packet = &packet[..packet.len().min(254 * 255)];
-    let mut lacing = vec![255u8; packet.len() / 255];
-    lacing.push((packet.len() % 255) as u8);
-    write_page(out, flags, 0, serial, sequence, &lacing, packet);
 }
 
 /// The vendor string of an OpusTags packet.
@@ -307,7 +222,7 @@ mod tests {
         for page in pages(&encoded()) {
             let mut zeroed = page.clone();
             zeroed[22..26].copy_from_slice(&[0; 4]);
-            assert_eq!(ogg_crc(&zeroed).to_le_bytes(), page[22..26]);
+            assert_eq!(crate::media::ogg_page::crc(&zeroed).to_le_bytes(), page[22..26]);
         }
     }
 }

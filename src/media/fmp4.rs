@@ -250,23 +250,6 @@ pub fn fragment(out: &mut Vec<u8>, sequence: u32, decode_time: u64, frame_sample
     boxed(out, b"mdat", |out| out.extend_from_slice(samples));
 }
 
-/// The AudioSpecificConfig of the AAC in an ADTS frame (its header's profile, sampling
-/// frequency index and channel configuration).
-pub fn aac_config_of_adts(header: &[u8]) -> Option<[u8; 2]> {
-    if header.len() < 7 || header[0] != 0xFF || header[1] & 0xF0 != 0xF0 {
-        return None;
-    }
-    let object_type = (header[2] >> 6) + 1;
-    let frequency = (header[2] >> 2) & 0x0F;
-    let channels = ((header[2] & 0x01) << 2) | (header[3] >> 6);
-    Some([(object_type << 3) | (frequency >> 1), ((frequency & 1) << 7) | (channels << 3)])
-}
-
-/// The length of an ADTS frame's header: 7 bytes, 9 with its CRC.
-pub fn adts_header_len(header: &[u8]) -> usize {
-    if header.get(1).is_some_and(|b| b & 0x01 == 0) { 9 } else { 7 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,16 +266,6 @@ mod tests {
         }
         assert_eq!(at, bytes.len(), "boxes fill the bytes");
         out
-    }
-
-    #[test]
-    fn adts_headers_give_the_audio_specific_config() {
-        // AAC-LC (profile 1), 44.1 kHz (index 4), stereo: 0x12 0x10, as ffmpeg writes it.
-        let header = [0xFF, 0xF1, 0x50, 0x80, 0x2E, 0x7F, 0xFC];
-        assert_eq!(aac_config_of_adts(&header), Some([0x12, 0x10]));
-        assert_eq!(adts_header_len(&header), 7);
-        assert_eq!(adts_header_len(&[0xFF, 0xF0]), 9);
-        assert_eq!(aac_config_of_adts(&[0x00; 7]), None);
     }
 
     #[test]

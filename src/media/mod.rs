@@ -6,6 +6,7 @@
 //! imports GStreamer), or an in-memory array ([`ArraySource`]) for tests and the API.
 
 pub mod admission;
+pub mod adts;
 pub mod array;
 pub mod broadcast;
 pub mod egress;
@@ -16,6 +17,7 @@ pub mod id3;
 pub mod input;
 pub mod mpeg_audio;
 pub mod mpegts;
+pub mod ogg_page;
 pub mod riff;
 pub mod sink;
 pub mod synth;
