@@ -124,7 +124,7 @@ async fn main() {
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nsource_password = \"probe\"\n[live]\nchunk_bytes = {chunk_bytes}\n\
-             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = [\"onsets\"]\nmp3_passthrough = {passthrough}\nopus_page_ms = {opus_page_ms}\n",
+             [[channels]]\nid = \"probe\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = [\"onsets\"]\npassthrough = {passthrough}\nopus_page_ms = {opus_page_ms}\n",
             dir.display()
         ),
     )
@@ -225,7 +225,7 @@ async fn main() {
     }
     latencies.sort_by(f64::total_cmp);
     println!(
-        "MP3 128 kbit/s pushed by a source client; {format} listener, latency={latency}, chunks of {chunk_bytes} bytes, mp3_passthrough={passthrough}, opus_page_ms={opus_page_ms}: {} beeps sent, {} heard",
+        "MP3 128 kbit/s pushed by a source client; {format} listener, latency={latency}, chunks of {chunk_bytes} bytes, passthrough={passthrough}, opus_page_ms={opus_page_ms}: {} beeps sent, {} heard",
         sent_beeps.len(),
         heard_beeps.len()
     );

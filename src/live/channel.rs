@@ -7,7 +7,7 @@
 use super::config::{ChannelConfig, LiveConfig};
 use super::hls::{Hls, HlsSettings};
 use super::hls_mux::Codec;
-use super::passthrough::{MountFeed, Mp3Relay};
+use super::passthrough::{FrameRelay, MountFeed, OggCodec, OggRelay, Relay};
 use super::registry::Channels;
 use super::source::{Origin, PushSlot, ResilientSource, SourceState};
 use crate::events::{Body, Publisher};
@@ -139,7 +139,7 @@ pub struct Channel {
     /// Password a source client must give (besides the server's), empty for none.
     pub source_password: String,
     /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
-    mp3_passthrough: bool,
+    passthrough: bool,
     /// The loudness target drawn on the player's meter (LUFS).
     pub loudness_target_lufs: f64,
     cancel: CancelToken,
@@ -234,7 +234,7 @@ impl Channel {
                     ext: ext.clone(),
                     bitrate_kbps: config.bitrate_of(ext),
                     content_type: formats::format(ext).map_or("application/octet-stream", |f| f.container_mime()),
-                    feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext == "mp3"),
+                    feed: MountFeed::new(hub.clone(), immediate_hub.clone(), live.chunk_bytes, ext),
                     hub,
                     immediate_hub,
                     listeners: AtomicUsize::new(0),
@@ -327,7 +327,7 @@ impl Channel {
             source_client: Default::default(),
             fallback: config.fallback.clone(),
             source_password: config.source_password.clone(),
-            mp3_passthrough: config.mp3_passthrough,
+            passthrough: config.passthrough,
             loudness_target_lufs: config.loudness_target_lufs,
             cancel: CancelToken::default(),
             thread: Mutex::new(None),
@@ -438,13 +438,30 @@ impl Channel {
         self.source_client.left_at.lock().unwrap_or_else(|e| e.into_inner()).map(|t| t.elapsed())
     }
 
-    /// For a source client of this channel that sends `content_type`: relays its MP3 frames to
-    /// the mp3 mount while they match it (see `live::passthrough`); `None` when the client
-    /// says it sends something else than MP3, the channel has no mp3 mount or passthrough is off.
-    pub fn mp3_relay(&self, content_type: Option<&str>) -> Option<Mp3Relay> {
-        let says_mp3 = content_type.is_none_or(|t| formats::format_of_mime(t).is_some_and(|f| f.name == "mp3"));
-        let mount = self.mount("mp3").filter(|_| self.mp3_passthrough && self.push.is_some() && says_mp3)?;
-        Some(Mp3Relay::new(mount.feed.clone(), mount.bitrate_kbps, format!("/live/{}.mp3", self.id)))
+    /// For a source of this channel that sends `content_type`: relays its own frames to the
+    /// mount of their format while they match it (see `live::passthrough`): MP3 (also when the
+    /// source says nothing), AAC in ADTS, Ogg (to the mount of its codec). `None` when the
+    /// channel has no such mount, or passthrough is off.
+    pub fn relay(&self, content_type: Option<&str>) -> Option<Relay> {
+        if !self.passthrough || self.push.is_none() {
+            return None;
+        }
+        let format = content_type.map_or(Some("mp3"), |t| formats::format_of_mime(t).map(|f| f.name));
+        let path = |m: &Mount| format!("/live/{}.{}", self.id, m.ext);
+        match format? {
+            "mp3" => self.mount("mp3").map(|m| Relay::Frames(FrameRelay::mp3(m.feed.clone(), m.bitrate_kbps, path(m)))),
+            "aac" => self.mount("aac").map(|m| Relay::Frames(FrameRelay::adts(m.feed.clone(), path(m)))),
+            // The codec is in the stream: every Ogg mount may be the one.
+            "ogg" | "opus" | "oggflac" => {
+                let mounts: Vec<_> = self
+                    .mounts
+                    .iter()
+                    .filter_map(|m| Some((OggCodec::of_mount(&m.ext)?, m.feed.clone(), path(m))))
+                    .collect();
+                (!mounts.is_empty()).then(|| Relay::Ogg(OggRelay::new(mounts)))
+            }
+            _ => None,
+        }
     }
 
     pub fn now_playing(&self) -> String {

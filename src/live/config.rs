@@ -118,10 +118,12 @@ pub struct ChannelConfig {
     /// silence); empty: silence.
     #[serde(default)]
     pub fallback: String,
-    /// For `source = "push"`: a source client's MP3 that matches the mp3 mount (44.1 kHz
-    /// stereo at `mp3_bitrate_kbps`) is relayed as it is instead of re-encoded.
-    #[serde(default = "yes")]
-    pub mp3_passthrough: bool,
+    /// For `source = "push"` (source clients, edges): a source's MP3, AAC (ADTS) or Ogg
+    /// (Vorbis, Opus, FLAC) that matches the channel's mount of that format (44.1 kHz stereo;
+    /// MP3 at `mp3_bitrate_kbps`) is relayed as it is instead of re-encoded. Its first name,
+    /// `mp3_passthrough`, is still read.
+    #[serde(default = "yes", alias = "mp3_passthrough")]
+    pub passthrough: bool,
     /// The loudness the channel is meant to keep (LUFS), drawn as the target line of the
     /// player's loudness meter; EBU R128's -23 by default.
     #[serde(default = "default_loudness_target")]
@@ -173,6 +175,10 @@ pub fn valid_channel_id(id: &str) -> bool {
 
 /// The bitrates an mp3 mount may have (LAME's constant bitrates).
 const MP3_BITRATES: [u32; 16] = [8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+/// The bitrates (kbit/s) the other encoders take.
+const AAC_KBPS: std::ops::RangeInclusive<u32> = 16..=320;
+const VORBIS_KBPS: std::ops::RangeInclusive<u32> = 32..=500;
+const OPUS_KBPS: std::ops::RangeInclusive<u32> = 6..=510;
 
 impl ChannelConfig {
     /// What a source client's new mount gets: mp3 and opus, default bitrates and analyzers.
@@ -181,14 +187,26 @@ impl ChannelConfig {
     }
 
     /// What an edge makes of an origin's channel: fed like a source client's mount (by
-    /// `live::pull`), with the origin's MP3 bitrate when it is one an MPEG-1 frame can have, so
-    /// that the origin's own frames are relayed; the defaults otherwise.
+    /// `live::pull`), with a mount of the origin mount's format (`url`'s extension) besides
+    /// the default ones, at the origin's bitrate when the mount can have it, so that the
+    /// origin's own frames are relayed (`live::passthrough`); the defaults otherwise.
     pub fn relaying(id: &str, url: &str, origin_bitrate_kbps: u32) -> ChannelConfig {
         let mut config = Self::with_defaults(id, id, super::PUSH_SOURCE);
         config.relays = url.to_string();
-        // 44.1 kHz MP3 is MPEG-1 from 32 kbit/s on (below, MPEG-2, which the mount does not make).
-        if origin_bitrate_kbps >= 32 && MP3_BITRATES.contains(&origin_bitrate_kbps) {
-            config.mp3_bitrate_kbps = origin_bitrate_kbps;
+        let ext = url.rsplit('/').next().and_then(|name| name.rsplit_once('.')).map_or("", |(_, ext)| ext);
+        let live_mount = crate::processors::encoders::formats::format(ext).is_some_and(|f| f.live_mount);
+        if live_mount && !config.formats.iter().any(|f| f == ext) {
+            config.formats.push(ext.to_string());
+        }
+        let bitrate = origin_bitrate_kbps;
+        match ext {
+            // 44.1 kHz MP3 is MPEG-1 from 32 kbit/s on (below, MPEG-2, which the mount does not make).
+            "mp3" if bitrate >= 32 && MP3_BITRATES.contains(&bitrate) => config.mp3_bitrate_kbps = bitrate,
+            // What the edge's encoder makes when the origin is gone (its frames carry their own).
+            "aac" if AAC_KBPS.contains(&bitrate) => config.aac_bitrate_kbps = bitrate,
+            "ogg" if VORBIS_KBPS.contains(&bitrate) => config.vorbis_bitrate_kbps = bitrate,
+            "opus" if OPUS_KBPS.contains(&bitrate) => config.opus_bitrate_kbps = bitrate,
+            _ => {}
         }
         config
     }
@@ -213,7 +231,7 @@ impl ChannelConfig {
             source_password: String::new(),
             analyzers: default_analyzers(),
             fallback: String::new(),
-            mp3_passthrough: true,
+            passthrough: true,
             loudness_target_lufs: default_loudness_target(),
         }
     }
@@ -250,32 +268,32 @@ impl ChannelConfig {
         if !MP3_BITRATES.contains(&self.mp3_bitrate_kbps) {
             p.push(format!("mp3_bitrate_kbps: {} is not an MP3 bitrate", self.mp3_bitrate_kbps));
         }
-        if !(6..=510).contains(&self.opus_bitrate_kbps) {
-            p.push("opus_bitrate_kbps: must be 6..=510".into());
+        if !OPUS_KBPS.contains(&self.opus_bitrate_kbps) {
+            p.push(format!("opus_bitrate_kbps: must be {OPUS_KBPS:?}"));
         }
         if !(20..=1000).contains(&self.opus_page_ms) || !self.opus_page_ms.is_multiple_of(20) {
             p.push(format!("opus_page_ms: must be a multiple of 20 up to 1000, got {}", self.opus_page_ms));
         }
-        if !(32..=500).contains(&self.vorbis_bitrate_kbps) {
-            p.push(format!("vorbis_bitrate_kbps: must be 32..=500, got {}", self.vorbis_bitrate_kbps));
+        if !VORBIS_KBPS.contains(&self.vorbis_bitrate_kbps) {
+            p.push(format!("vorbis_bitrate_kbps: must be {VORBIS_KBPS:?}, got {}", self.vorbis_bitrate_kbps));
         }
         let mut variants = self.hls_bitrates_kbps.clone();
         variants.sort_unstable();
         variants.dedup();
         let distinct = variants.len() == self.hls_bitrates_kbps.len();
         if self.hls
-            && (!(1..=4).contains(&variants.len()) || !distinct || variants.iter().any(|b| !(16..=320).contains(b)))
+            && (!(1..=4).contains(&variants.len()) || !distinct || variants.iter().any(|b| !AAC_KBPS.contains(b)))
         {
             p.push(format!(
-                "hls_bitrates_kbps: 1 to 4 different bitrates of 16..=320, got {:?}",
+                "hls_bitrates_kbps: 1 to 4 different bitrates of {AAC_KBPS:?}, got {:?}",
                 self.hls_bitrates_kbps
             ));
         }
-        if self.hls_opus_kbps != 0 && !(6..=510).contains(&self.hls_opus_kbps) {
-            p.push(format!("hls_opus_kbps: 0 (none) or 6..=510, got {}", self.hls_opus_kbps));
+        if self.hls_opus_kbps != 0 && !OPUS_KBPS.contains(&self.hls_opus_kbps) {
+            p.push(format!("hls_opus_kbps: 0 (none) or {OPUS_KBPS:?}, got {}", self.hls_opus_kbps));
         }
-        if !(16..=320).contains(&self.aac_bitrate_kbps) {
-            p.push(format!("aac_bitrate_kbps: must be 16..=320, got {}", self.aac_bitrate_kbps));
+        if !AAC_KBPS.contains(&self.aac_bitrate_kbps) {
+            p.push(format!("aac_bitrate_kbps: must be {AAC_KBPS:?}, got {}", self.aac_bitrate_kbps));
         }
         if !(-70.0..=0.0).contains(&self.loudness_target_lufs) {
             p.push(format!("loudness_target_lufs: must be -70..=0 LUFS, got {}", self.loudness_target_lufs));
@@ -448,5 +466,27 @@ mod tests {
         assert!(!valid_channel_id(&"a".repeat(MAX_ID_LEN + 1)));
         assert!(valid_channel_id(&"a".repeat(MAX_ID_LEN)));
         assert!(!valid_channel_id("a.b") && !valid_channel_id("") && !valid_channel_id("é"));
+    }
+
+    #[test]
+    fn an_edge_channel_has_a_mount_of_its_origins_format_at_its_bitrate() {
+        let aac = ChannelConfig::relaying("a", "http://o:8000/live/a.aac", 96);
+        assert_eq!((aac.formats.clone(), aac.aac_bitrate_kbps), (vec!["mp3".into(), "opus".into(), "aac".into()], 96));
+        let mp3 = ChannelConfig::relaying("m", "http://o:8000/m.mp3", 192);
+        assert_eq!((mp3.formats.len(), mp3.mp3_bitrate_kbps), (2, 192));
+        // A bitrate the mount cannot have keeps the default; an unknown extension adds nothing.
+        let odd = ChannelConfig::relaying("o", "http://o:8000/o.ogg", 1000);
+        assert_eq!(odd.vorbis_bitrate_kbps, default_vorbis_bitrate());
+        assert_eq!(ChannelConfig::relaying("x", "http://o:8000/stream", 128).formats.len(), 2);
+        assert!([aac, mp3, odd].iter().all(|c| c.problems().is_empty()));
+    }
+
+    #[test]
+    fn passthrough_is_still_read_under_its_first_name() {
+        let old: ChannelConfig =
+            toml::from_str("id = \"a\"\nsource = \"push\"\nmp3_passthrough = false\n").expect("config");
+        let new: ChannelConfig =
+            toml::from_str("id = \"a\"\nsource = \"push\"\npassthrough = false\n").expect("config");
+        assert!(!old.passthrough && !new.passthrough);
     }
 }

@@ -34,7 +34,7 @@ pub mod signal;
 mod source;
 
 pub use channel::{AttachError, CHANNEL_FORMAT, Channel, ChannelStats, Mount, PUSH_SOURCE, SourceFeed};
-pub use passthrough::{MountFeed, Mp3Relay};
+pub use passthrough::{MountFeed, Relay};
 pub use push::SourcePump;
 pub use registry::{Channels, CreateError, CreatedBy};
 pub use source::{Origin, PushSlot, ResilientSource};

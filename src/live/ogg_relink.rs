@@ -81,9 +81,18 @@ impl OpusRelink {
 
     fn page(&mut self, page: &Page, title: &str, out: &mut Vec<u8>) {
         let packets = page.packets();
+        // The end of one of the mount's links (a relayed source came or went): nothing for
+        // this listener, whose links are its own.
+        if page.lacing.is_empty() {
+            return;
+        }
         // The mount's own header: kept, and replaced by this listener's.
         if let Some(first) = packets.first() {
             if first.starts_with(b"OpusHead") {
+                // A new link of the mount (the encoder's or a relayed source's): its granule
+                // positions count from elsewhere, so this listener's link ends too, and the
+                // next begins with its head.
+                self.end_link(out);
                 self.head = Some(first.to_vec());
                 return;
             }

@@ -24,6 +24,8 @@ struct State {
     /// Kept chunks; `first_seq` is the sequence number of the front one.
     chunks: VecDeque<Chunk>,
     first_seq: u64,
+    /// New readers start at this chunk or later: the first after the header last changed.
+    readers_from: u64,
     ended: bool,
 }
 
@@ -39,7 +41,13 @@ pub struct Broadcast {
 impl Broadcast {
     pub fn new(capacity: usize) -> Arc<Broadcast> {
         Arc::new(Broadcast {
-            state: Mutex::new(State { header: Vec::new(), chunks: VecDeque::new(), first_seq: 0, ended: false }),
+            state: Mutex::new(State {
+                header: Vec::new(),
+                chunks: VecDeque::new(),
+                first_seq: 0,
+                readers_from: 0,
+                ended: false,
+            }),
             changed: Condvar::new(),
             notify: tokio::sync::Notify::new(),
             capacity: capacity.max(1),
@@ -52,6 +60,14 @@ impl Broadcast {
 
     fn publish_header(&self, bytes: &[u8]) {
         self.lock().header.extend_from_slice(bytes);
+    }
+
+    /// A new header for readers from now on; they start at the next chunk published, since
+    /// what is kept belongs to the old one.
+    fn replace_header(&self, bytes: &[u8]) {
+        let mut s = self.lock();
+        s.header = bytes.to_vec();
+        s.readers_from = s.first_seq + s.chunks.len() as u64;
     }
 
     fn publish(&self, chunk: Chunk) {
@@ -124,6 +140,7 @@ impl Subscriber {
                 return Ok(None);
             }
             self.header_sent = true;
+            self.next = self.next.max(s.readers_from);
             if !s.header.is_empty() {
                 return Ok(Some(Chunk::copy_from_slice(&s.header)));
             }
@@ -223,11 +240,24 @@ impl BroadcastSink {
 
     /// Publishes what is gathered and ends the stream for every reader.
     pub fn end(&mut self) {
+        self.flush();
+        self.hubs().for_each(|hub| hub.end());
+    }
+
+    /// The stream starts over with `header` for readers that come from now on (a new Ogg
+    /// link): what is gathered goes out to those already reading, and new ones get `header`
+    /// then only what is written after.
+    pub fn replace_header(&mut self, header: &[u8]) {
+        self.flush();
+        self.hubs().for_each(|hub| hub.replace_header(header));
+    }
+
+    fn flush(&mut self) {
         if !self.buffer.is_empty() {
             let chunk = Chunk::from(std::mem::take(&mut self.buffer));
             self.hub.publish(chunk);
         }
-        self.hubs().for_each(|hub| hub.end());
+        self.gathering_since = None;
     }
 
     fn hubs(&self) -> impl Iterator<Item = &Arc<Broadcast>> {
@@ -252,9 +282,7 @@ impl ByteSink for BroadcastSink {
         self.buffer.extend_from_slice(bytes);
         let since = *self.gathering_since.get_or_insert_with(std::time::Instant::now);
         if self.buffer.len() >= self.chunk_bytes || since.elapsed() >= MAX_CHUNK_AGE {
-            let chunk = Chunk::from(std::mem::take(&mut self.buffer));
-            self.hub.publish(chunk);
-            self.gathering_since = None;
+            self.flush();
         }
         Ok(())
     }
@@ -348,5 +376,25 @@ mod tests {
         assert_eq!(next(&mut gathered), Some(b"abcde".to_vec()));
         Box::new(sink).finish().expect("finish");
         assert!(at_once.ended() && gathered.ended());
+    }
+
+    #[test]
+    fn readers_after_a_new_header_start_with_it_and_those_before_read_on() {
+        let hub = Broadcast::new(100);
+        let mut before = hub.subscribe(100);
+        let mut sink = BroadcastSink::new(hub.clone(), 100);
+        sink.write_header(b"H1").expect("header");
+        sink.write_all(b"a").expect("w");
+        sink.flush();
+        let mut heard = collect(&mut before);
+        // Readers already there get the new link's start inline; new ones start with it.
+        sink.write_all(b"|H2").expect("w");
+        sink.replace_header(b"H2");
+        sink.write_all(b"b").expect("w");
+        let mut after = hub.subscribe(100);
+        Box::new(sink).finish().expect("finish");
+        heard.extend(collect(&mut before));
+        assert_eq!(heard, b"H1a|H2b");
+        assert_eq!(collect(&mut after), b"H2b");
     }
 }

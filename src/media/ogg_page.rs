@@ -17,6 +17,7 @@ pub struct Page<'a> {
     pub flags: u8,
     pub granule: i64,
     pub serial: u32,
+    pub sequence: u32,
     /// Lacing values and body, as they were.
     pub lacing: &'a [u8],
     pub body: &'a [u8],
@@ -35,7 +36,8 @@ impl<'a> Page<'a> {
         let body = bytes.get(start..start + body_len)?;
         let granule = i64::from_le_bytes(bytes[6..14].try_into().ok()?);
         let serial = u32::from_le_bytes(bytes[14..18].try_into().ok()?);
-        Some((Page { flags: bytes[5], granule, serial, lacing, body }, start + body_len))
+        let sequence = u32::from_le_bytes(bytes[18..22].try_into().ok()?);
+        Some((Page { flags: bytes[5], granule, serial, sequence, lacing, body }, start + body_len))
     }
 
     /// The packets that end on this page (a packet ends at a lacing value below 255); the
@@ -158,6 +160,36 @@ pub fn write_page(out: &mut Vec<u8>, flags: u8, granule: i64, serial: u32, seque
     out[start + 22..start + 26].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Appends whole packets (`body` holds them one after the other, `sizes` says how long each
+/// is) as pages of at most 255 lacing values: `flags` on the first (beginning of stream),
+/// `granule` on the last (earlier ones, if any, say -1), continuation flags where a packet goes
+/// on over the next page. `sequence` is the first page's number, and is moved past the last.
+pub fn write_packets(
+    out: &mut Vec<u8>,
+    flags: u8,
+    granule: i64,
+    serial: u32,
+    sequence: &mut u32,
+    body: &[u8],
+    sizes: &[usize],
+) {
+    let mut lacing = Vec::with_capacity(sizes.len() + body.len() / 255);
+    for &size in sizes {
+        lacing.extend(std::iter::repeat_n(255u8, size / 255));
+        lacing.push((size % 255) as u8);
+    }
+    let (mut at, mut flags, mut continued) = (0, flags, false);
+    let pages = lacing.len().div_ceil(255);
+    for (i, values) in lacing.chunks(255).enumerate() {
+        let len: usize = values.iter().map(|&l| l as usize).sum();
+        let page_flags = flags | if continued { CONTINUED } else { 0 };
+        let page_granule = if i + 1 == pages { granule } else { -1 };
+        write_page(out, page_flags, page_granule, serial, *sequence, values, &body[at..at + len]);
+        *sequence = sequence.wrapping_add(1);
+        (at, flags, continued) = (at + len, 0, values.last() == Some(&255));
+    }
+}
+
 /// A page holding exactly one packet (header packets are far below the 65 025 bytes a page
 /// holds; a longer one is cut to what fits).
 pub fn write_packet_page(out: &mut Vec<u8>, flags: u8, serial: u32, sequence: u32, packet: &[u8]) {
@@ -203,5 +235,26 @@ mod tests {
         let mut pieces = Vec::new();
         Page::parse(&bytes[33..]).expect("page").0.packet_pieces(|p, ends| pieces.push((p.len(), ends)));
         assert_eq!(pieces, [(255, false)]);
+    }
+
+    #[test]
+    fn packets_are_written_in_pages_of_at_most_255_lacing_values() {
+        // 300 packets of 10 bytes and one of 600: 303 lacing values, two pages.
+        let mut sizes = vec![10; 300];
+        sizes.push(600);
+        let body: Vec<u8> = (0..3600u32).map(|i| i as u8).collect();
+        let (mut out, mut sequence) = (Vec::new(), 5);
+        write_packets(&mut out, BEGINNING, 99, 3, &mut sequence, &body, &sizes);
+        assert_eq!(sequence, 7);
+        let (first, len) = Page::parse(&out).expect("page");
+        let (second, _) = Page::parse(&out[len..]).expect("page");
+        assert_eq!((first.flags, first.granule, first.lacing.len()), (BEGINNING, -1, 255));
+        assert_eq!((second.flags, second.granule, second.lacing.len()), (0, 99, 48));
+        let mut reader = ogg::PacketReader::new(std::io::Cursor::new(out.clone()));
+        let mut read = Vec::new();
+        while let Some(p) = reader.read_packet().expect("valid") {
+            read.push(p.data.len());
+        }
+        assert_eq!(read, sizes);
     }
 }

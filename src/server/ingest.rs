@@ -200,7 +200,7 @@ pub async fn handle(mut stream: Stream, peer: SocketAddr, state: Arc<AppState>) 
         return;
     }
     tracing::info!(mount = %id, method = %head.method, %peer, "source client connected");
-    // Dropped when this function returns: the mp3 mount goes back to its encoder.
+    // Dropped when this function returns: a relayed mount goes back to its encoder.
     let mut pump = SourcePump::new(&channel, feed, head.header("Content-Type"));
     if pump.push(&early_body).await.is_err() {
         return;

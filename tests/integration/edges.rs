@@ -232,6 +232,134 @@ async fn two_edges_relay_an_origin_follow_its_changes_and_outlive_its_restart() 
     drop(origin);
 }
 
+/// What a listener received after the response head.
+fn body(bytes: &[u8]) -> &[u8] {
+    bytes.windows(4).position(|w| w == b"\r\n\r\n").map_or(bytes, |at| &bytes[at + 4..])
+}
+
+/// The left channel of `bytes` (a response) as ffmpeg decodes it, and what it said on stderr
+/// (errors only). Through a pipe, as a player reads a stream: given a file, ffmpeg seeks to
+/// its end for a duration, and the last link of a chained Ogg stream has no header there.
+fn ffmpeg_left(bytes: &[u8]) -> (Vec<f64>, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut ffmpeg = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i", "pipe:0", "-ac", "2", "-ar", "44100", "-f", "f32le", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ffmpeg");
+    let (mut stdin, input) = (ffmpeg.stdin.take().expect("stdin"), body(bytes).to_vec());
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = ffmpeg.wait_with_output().expect("ffmpeg");
+    let _ = writer.join();
+    let left = out.stdout.chunks_exact(8).map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect();
+    (left, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn rms_db(samples: &[f64]) -> f64 {
+    10.0 * (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).log10()
+}
+
+/// The packets of an Ogg response (all its links), by the `ogg` crate's reader.
+fn ogg_packets(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut reader = ogg::PacketReader::new(std::io::Cursor::new(body(bytes).to_vec()));
+    let mut out = Vec::new();
+    // A listener's stream ends in the middle of a page: what is whole is read.
+    while let Ok(Some(p)) = reader.read_packet() {
+        out.push(p.data);
+    }
+    out
+}
+
+/// An edge relays the origin's AAC, Vorbis, FLAC and Opus mounts without decoding them: its
+/// listeners get the origin's own ADTS frames and Ogg packets (in Ogg pages of its own), and
+/// play them; when the origin goes and comes back, the Ogg mounts chain to the edge's encoder
+/// and back, and ffmpeg plays the whole stream through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_relays_aac_and_ogg_mounts_as_they_are() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (origin_port, edge_port) = (free_port(), free_port());
+    let tone = "source = \"launch:audiotestsrc is-live=true freq=440 volume=0.1\"\nhls = false\nanalyzers = []\n";
+    let formats = [("aac", "aac"), ("vorbis", "ogg"), ("flac", "oggflac"), ("opus", "opus")];
+    let origin_channels: String =
+        formats.iter().map(|(id, ext)| format!("[[channels]]\nid = \"{id}\"\nformats = [\"{ext}\"]\n{tone}")).collect();
+    let edge_live = format!("[live]\nedge_origin = \"http://127.0.0.1:{origin_port}\"\nedge_poll_s = 0.5\n");
+    let origin_dir = dir.path().join("origin");
+    let mut origin = serve(&origin_dir, origin_port, "", "", &origin_channels).await;
+    let _edge = serve(&dir.path().join("edge"), edge_port, "channels = []", "", &edge_live).await;
+    let (edge, origin_addr): (SocketAddr, SocketAddr) =
+        (([127, 0, 0, 1], edge_port).into(), ([127, 0, 0, 1], origin_port).into());
+    until_edges(&[edge], Duration::from_secs(20), "the edge relays every channel", |l| {
+        formats.iter().all(|(id, _)| connected(l, id) == Some(true))
+    })
+    .await;
+    let path = |(id, ext): &(&str, &str)| format!("/live/{id}.{ext}");
+    let at_origin: Vec<Listener> = formats.iter().map(|f| listen(origin_addr, &path(f))).collect();
+    let at_edge: Vec<Listener> = formats.iter().map(|f| listen(edge, &path(f))).collect();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    for ((format, origin_heard), edge_heard) in formats.iter().zip(&at_origin).zip(&at_edge) {
+        let (id, ext) = *format;
+        let status = http::get(edge, &format!("/api/v1/live/{id}"), None).await.json();
+        let mount = status["mounts"].as_array().and_then(|m| m.iter().find(|m| m["format"] == ext).cloned());
+        assert_eq!(mount.as_ref().map(|m| &m["passthrough"]), Some(&serde_json::json!(true)), "{id}: {status}");
+        let (from_origin, from_edge) =
+            (origin_heard.bytes.lock().expect("bytes").clone(), edge_heard.bytes.lock().expect("bytes").clone());
+        if ext == "aac" {
+            // ADTS frames go out as they came: 4 KiB of the edge's stream are in the origin's.
+            let window = &from_edge[from_edge.len() / 2..from_edge.len() / 2 + 4096];
+            assert!(from_origin.windows(window.len()).any(|w| w == window), "{id}: not the origin's frames");
+        } else {
+            // Pages are the edge's own (its serial numbers), packets the origin's: 20 audio
+            // packets in a row from the middle of the edge's stream are in the origin's.
+            let (origin_packets, edge_packets) = (ogg_packets(&from_origin), ogg_packets(&from_edge));
+            let middle = &edge_packets[edge_packets.len() / 2..edge_packets.len() / 2 + 20];
+            assert!(origin_packets.windows(20).any(|w| w == middle), "{id}: not the origin's packets");
+        }
+        // And they play: the origin's -20 dBFS tone, -23.01 dB RMS (FLAC: exactly).
+        let (left, errors) = ffmpeg_left(&from_edge);
+        assert!(left.len() > 2 * 44100, "{id}: {} samples decoded; {errors}", left.len());
+        let level = rms_db(&left[left.len() / 2..]);
+        let tolerance = if ext == "oggflac" { 0.05 } else { 1.0 };
+        assert!((level - -23.01).abs() < tolerance, "{id}: the tone at {level:.2} dB");
+    }
+
+    // The origin goes, and comes back: the edge's mounts go to its own encoder (silence) and
+    // back to the origin's frames, listeners connected, their streams playable throughout.
+    let _ = origin.0.kill();
+    let _ = origin.0.wait();
+    until_edges(&[edge], Duration::from_secs(20), "the edge sees the origin gone", |l| {
+        formats.iter().all(|(id, _)| connected(l, id) == Some(false))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    origin = serve(&origin_dir, origin_port, "", "", &origin_channels).await;
+    until_edges(&[edge], Duration::from_secs(20), "the edge reconnects", |l| {
+        formats.iter().all(|(id, _)| connected(l, id) == Some(true))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for ((id, ext), edge_heard) in formats.iter().zip(&at_edge) {
+        assert!(!edge_heard.ended.load(Ordering::SeqCst), "{id}: the listener stayed connected");
+        let status = http::get(edge, &format!("/api/v1/live/{id}"), None).await.json();
+        let mount = status["mounts"].as_array().and_then(|m| m.iter().find(|m| m["format"] == *ext).cloned());
+        assert_eq!(mount.map(|m| m["passthrough"].clone()), Some(serde_json::json!(true)), "{id} relayed again");
+        let heard = edge_heard.bytes.lock().expect("bytes").clone();
+        let (left, errors) = ffmpeg_left(&heard);
+        // The tone, the silence while the origin was gone, the tone again (its last 2 s).
+        assert!(errors.is_empty(), "{id}: ffmpeg: {errors}");
+        let seconds = left.len() as f64 / 44100.0;
+        assert!(seconds > 10.0, "{id}: {seconds:.1} s decoded through the switches; {errors}");
+        let quiet = left.chunks_exact(22050).map(rms_db).fold(0.0, f64::min);
+        assert!(quiet < -60.0, "{id}: no silence heard while the origin was gone ({quiet:.1} dB)");
+        let level = rms_db(&left[left.len() - 2 * 44100..]);
+        assert!((level - -23.01).abs() < 1.0, "{id}: the tone again at {level:.2} dB; {errors}");
+    }
+    drop(origin);
+}
+
 /// The server raises its own open-files limit to the hard limit at start (each listener is a
 /// socket): started with a soft limit of 256, it runs with the hard one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

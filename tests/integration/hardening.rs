@@ -428,7 +428,7 @@ async fn a_source_pushing_ten_times_real_time_is_paced() {
     let dir = tempfile::tempdir().expect("tmp");
     let rest = "[live]\nburst_bytes = 0\n\
                 [[channels]]\nid = \"relayed\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\n\
-                [[channels]]\nid = \"decoded\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = false\n";
+                [[channels]]\nid = \"decoded\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\npassthrough = false\n";
     let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(30.0)).await.expect("encode");
@@ -455,7 +455,7 @@ async fn a_source_pushing_ten_times_real_time_is_paced() {
 async fn a_stalled_source_leaves_no_gap_and_is_dropped() {
     let dir = tempfile::tempdir().expect("tmp");
     let rest = "[live]\nburst_bytes = 0\nsource_timeout_s = 2.0\n\
-                [[channels]]\nid = \"stall\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = []\nmp3_passthrough = false\n";
+                [[channels]]\nid = \"stall\"\nsource = \"push\"\nformats = [\"mp3\", \"opus\"]\nanalyzers = []\npassthrough = false\n";
     let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(1.0)).await.expect("encode");
@@ -542,7 +542,7 @@ fn retried_sources_release_their_file_descriptors_and_threads() {
 async fn a_source_that_turns_to_garbage_or_another_format_leaves_no_gap() {
     let dir = tempfile::tempdir().expect("tmp");
     let rest = "[live]\nburst_bytes = 0\nsource_timeout_s = 3.0\n\
-                [[channels]]\nid = \"junk\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\nmp3_passthrough = false\n";
+                [[channels]]\nid = \"junk\"\nsource = \"push\"\nformats = [\"mp3\"]\nanalyzers = []\npassthrough = false\n";
     let server = start_for_sources(dir.path(), rest).await;
     let addr = server.addr;
     let audio = tokio::task::spawn_blocking(|| mp3_stream(1.0)).await.expect("encode");
