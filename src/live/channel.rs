@@ -138,7 +138,7 @@ pub struct Channel {
     pub fallback: String,
     /// Password a source client must give (besides the server's), empty for none.
     pub source_password: String,
-    /// Whether a source client's MP3 frames are relayed to the mp3 mount when they match it.
+    /// Whether a source's own frames are relayed to the mount of their format when they fit it.
     passthrough: bool,
     /// The loudness target drawn on the player's meter (LUFS).
     pub loudness_target_lufs: f64,
