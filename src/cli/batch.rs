@@ -41,9 +41,9 @@ pub struct RunArgs {
     no_limits: bool,
 }
 
-struct Job {
-    input: Input,
-    folder: PathBuf,
+pub(super) struct Job {
+    pub(super) input: Input,
+    pub(super) folder: PathBuf,
 }
 
 pub fn run_batch(args: RunArgs) -> i32 {
@@ -121,7 +121,7 @@ pub fn run_batch(args: RunArgs) -> i32 {
 }
 
 /// One folder per input, named after its stem; repeated stems get `-2`, `-3`, ...
-fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
+pub(super) fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
     let mut used = HashSet::new();
     inputs
         .iter()

@@ -52,7 +52,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run analyzers (and graphers) on inputs, one decoding pass per input; print JSON results.
+    /// Run analyzers (and graphers, whose images go to --image-dir) on inputs, one decoding pass
+    /// per input; print JSON results.
     Analyze(AnalyzeArgs),
     /// Run a pipeline preset (TOML, see pipelines/) over many inputs, writing one folder each.
     Run(batch::RunArgs),
@@ -90,11 +91,11 @@ pub struct DecodeArgs {
     /// Length of the segment (or of a live run), in seconds.
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
-    /// Resample to this rate (Hz).
-    #[arg(long, value_name = "HZ")]
+    /// Resample to this rate (Hz, 1000 to 768000).
+    #[arg(long, value_name = "HZ", value_parser = clap::value_parser!(u32).range(1000..=768_000))]
     samplerate: Option<u32>,
-    /// Mix down or up to this many channels.
-    #[arg(long, value_name = "N")]
+    /// Mix down or up to this many channels (1 to 64).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     channels: Option<u16>,
     /// Frames per block handed to processors (default 4096).
     #[arg(long, value_name = "FRAMES")]
@@ -178,6 +179,11 @@ struct AnalyzeArgs {
     /// over 2048 MiB, or over 1000 million operations per second of audio).
     #[arg(long)]
     no_limits: bool,
+    /// Where graphers write their images (and peaks files): this folder for one input, a
+    /// sub-folder per input (named after its stem) for several. Default: the folder of `-o`,
+    /// or the current one.
+    #[arg(long, value_name = "DIR")]
+    image_dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -432,12 +438,25 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     let cancel = CancelToken::default();
     install_interrupt(&cancel);
     let admit = crate::ondemand::limits::admission(&pipeline, limits(args.no_limits), "--no-limits");
-    let options = RunOptions { cancel, admit: Some(&admit), ..Default::default() };
     let mut outputs = Vec::new();
     let mut failed = false;
-    for text in &args.inputs {
-        match run(&pipeline, &Input::parse(text), &options) {
-            Ok(out) => outputs.push(out.results),
+    for (input, image_dir) in image_dirs(&args, &pipeline) {
+        if let Some(dir) = &image_dir
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return fail(EXIT_USAGE, format!("--image-dir {}: {e}", dir.display()));
+        }
+        let options = RunOptions {
+            cancel: cancel.clone(),
+            admit: Some(&admit),
+            output_dir: image_dir.as_deref(),
+            ..Default::default()
+        };
+        match run(&pipeline, &input, &options) {
+            Ok(out) => {
+                out.files.iter().for_each(|f| eprintln!("wrote {}", f.display()));
+                outputs.push(out.results)
+            }
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e}");
@@ -457,6 +476,19 @@ fn analyze(args: AnalyzeArgs) -> i32 {
     } else {
         0
     }
+}
+
+/// Each input of `analyze`, with the folder its graphers write to (`None` without graphers).
+fn image_dirs(args: &AnalyzeArgs, pipeline: &crate::pipeline::CompiledPipeline) -> Vec<(Input, Option<PathBuf>)> {
+    let draws = pipeline.steps.iter().any(|s| s.entry.descriptor.kind == crate::processors::Kind::Grapher);
+    let base = args.image_dir.clone().unwrap_or_else(|| {
+        let beside_output = args.output.as_deref().and_then(Path::parent).filter(|p| !p.as_os_str().is_empty());
+        beside_output.map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    });
+    if args.inputs.len() == 1 {
+        return vec![(Input::parse(&args.inputs[0]), draws.then_some(base))];
+    }
+    batch::plan_jobs(&args.inputs, &base).into_iter().map(|job| (job.input, draws.then_some(job.folder))).collect()
 }
 
 /// Writes results in a format other than JSON to `path` (or stdout for the text formats).

@@ -429,5 +429,10 @@ fn media_info_of(media: &OpenedFile, name: &str) -> Result<MediaInfo, StoreError
     if info.samplerate == 0 || info.channels == 0 {
         return Err(StoreError::Media(format!("{name}: no decodable audio stream")));
     }
+    // A header with no samples after it (a WAV cut after its header, an empty FLAC): there is
+    // nothing to analyze, play or draw.
+    if info.duration_s.is_some_and(|d| d * f64::from(info.samplerate) < 1.0) {
+        return Err(StoreError::Media(format!("{name}: holds no audio (its header announces no samples)")));
+    }
     Ok(info)
 }

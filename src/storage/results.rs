@@ -14,6 +14,10 @@ pub mod status {
     pub const DONE: &str = "done";
     pub const FAILED: &str = "failed";
     pub const CANCELLED: &str = "cancelled";
+    /// Tasks only: every item ended, some failed and some did not (the others' results stand).
+    pub const DONE_WITH_ERRORS: &str = "done_with_errors";
+    /// A task in one of these has ended and keeps it.
+    pub const TASK_ENDED: [&str; 4] = [DONE, DONE_WITH_ERRORS, FAILED, CANCELLED];
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

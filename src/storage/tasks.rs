@@ -280,7 +280,7 @@ impl Store {
         if !viewer.may_write(task.author.as_deref()) {
             return Err(StoreError::Forbidden(format!("task `{uuid}` is not yours")));
         }
-        if [status::DONE, status::FAILED, status::CANCELLED].contains(&task.status.as_str()) {
+        if status::TASK_ENDED.contains(&task.status.as_str()) {
             return Err(StoreError::Conflict(format!("task `{uuid}` has already ended ({})", task.status)));
         }
         let now = db::now();
@@ -312,7 +312,7 @@ impl Store {
         let count = |s: &str| task.items.iter().filter(|i| i.status == s).count();
         let (pending, running, failed) = (count(status::PENDING), count(status::RUNNING), count(status::FAILED));
         let total = task.items.len();
-        let next = if [status::DONE, status::FAILED, status::CANCELLED].contains(&task.status.as_str()) {
+        let next = if status::TASK_ENDED.contains(&task.status.as_str()) {
             return Ok(None);
         } else if pending == total {
             status::PENDING
@@ -320,15 +320,18 @@ impl Store {
             status::RUNNING
         } else if count(status::CANCELLED) > 0 {
             status::CANCELLED
-        } else if failed > 0 {
+        } else if failed == total {
             status::FAILED
+        } else if failed > 0 {
+            // 123 of 138 items analysed is a success with errors, not a failure.
+            status::DONE_WITH_ERRORS
         } else {
             status::DONE
         };
         if next == task.status {
             return Ok(None);
         }
-        let error = if next == status::FAILED {
+        let error = if failed > 0 {
             let each: Vec<String> = task
                 .items
                 .iter()
@@ -340,7 +343,7 @@ impl Store {
             String::new()
         };
         let now = db::now();
-        let ended = [status::DONE, status::FAILED, status::CANCELLED].contains(&next);
+        let ended = status::TASK_ENDED.contains(&next);
         sqlx::query(
             "UPDATE tasks SET status = $2, error = $3, date_modified = $4,
                 date_started = COALESCE(date_started, $5), date_finished = $6

@@ -76,6 +76,41 @@ async fn server_with_a_tone(env: &Env, server_extra: &str, seconds: f64) -> (tim
     (server, uuid)
 }
 
+/// A task over two items, one damaged after it was accepted: the tasks view reads "done, 1 of
+/// 2 failed", names the failed item with its error and links the other's results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tasks_view_names_the_items_a_task_could_not_analyse() {
+    let env = Env::new(Engine::Sqlite).await;
+    let (server, good) = server_with_a_tone(&env, "", 2.0).await;
+    let ana = crate::http::json(
+        server.addr,
+        "POST",
+        "/api/v1/token",
+        None,
+        &serde_json::json!({ "username": "ana", "password": "ana-password" }),
+    )
+    .await
+    .json()["access"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let bad = crate::on_demand::upload(server.addr, &ana, &tone(env.path(), "bad.wav", 1.0), &[]).await;
+    let bad_uuid = bad["uuid"].as_str().expect("uuid");
+    std::fs::write(env.path().join("data/media").join(bad_uuid).join("bad.wav"), b"RIFF\x10\x00\x00\x00WAVEjunk")
+        .expect("damage");
+    let items = serde_json::json!({ "items": [good, bad_uuid] });
+    let selection = crate::http::json(server.addr, "POST", "/api/v1/selections", Some(&ana), &items).await.json();
+    let experience = crate::on_demand::experience(server.addr, "standard").await;
+    let target = ("selection", selection["uuid"].as_str().expect("uuid"));
+    let task = crate::on_demand::run_task(server.addr, &ana, &experience, target).await;
+    let task = task["uuid"].as_str().expect("uuid").to_string();
+    let ended = crate::on_demand::wait_task(server.addr, &ana, &task, Duration::from_secs(60)).await;
+    assert_eq!(ended["status"], "done_with_errors", "{ended}");
+    let base = format!("http://{}", server.addr);
+    browser_script("tasks", &[&base, "ana", "ana-password", "standard", "bad.wav"]).await;
+    server.shutdown().await;
+}
+
 /// The item view draws the overview and the zoomed window from the server's data, asks for a
 /// finer window when zoomed in, shows the spectrogram tile and plays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

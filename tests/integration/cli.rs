@@ -410,6 +410,54 @@ fn analyses_over_the_cost_limits_are_refused_unless_lifted() {
     assert!(!out.join("tone").exists());
 }
 
+/// Graphers given to `analyze` write their images: into `--image-dir` (a sub-folder per input
+/// when there are several), or beside `-o`; the other results are printed as always.
+#[test]
+fn analyze_writes_the_images_of_its_graphers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (a, b) = (tone(dir.path(), "a.wav", 0.1), tone(dir.path(), "b.wav", 0.5));
+    let images = dir.path().join("images");
+    let image_dir = images.display().to_string();
+    let o = timeside(&["analyze", &a, "-a", "waveform_simple,level", "--image-dir", &image_dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let png = std::fs::read(images.join("waveform_simple.png")).expect("the grapher's image");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    assert!(stderr(&o).contains("waveform_simple.png"), "it says what it wrote: {}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(printed.as_array().expect("results").iter().any(|r| r["id_metadata"]["id"] == "level.max"), "{printed}");
+
+    // Several inputs: one folder each, named after the input.
+    let o = timeside(&["analyze", &a, &b, "-a", "waveform_simple", "--image-dir", &image_dir]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(images.join("a/waveform_simple.png").is_file() && images.join("b/waveform_simple.png").is_file());
+
+    // Without --image-dir: beside -o.
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    let results = out.join("r.json").display().to_string();
+    let o = timeside(&["analyze", &a, "-a", "spectrogram_log", "-o", &results]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let written: Vec<String> = std::fs::read_dir(&out)
+        .expect("out")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(written.iter().any(|f| f.ends_with(".png")), "{written:?}");
+}
+
+/// `--samplerate 0` and `--channels 0` are errors naming the option (0 used to mean "keep the
+/// source's", silently).
+#[test]
+fn a_zero_rate_or_channel_count_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("a.wav");
+    std::fs::write(&path, b"never read").expect("write");
+    for (flag, value) in [("--samplerate", "0"), ("--channels", "0"), ("--channels", "65"), ("--samplerate", "999")] {
+        let o = timeside(&["analyze", &path.display().to_string(), "-a", "level", flag, value]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {}", stdout(&o));
+        assert!(stderr(&o).contains(flag) && stderr(&o).contains(value), "{}", stderr(&o));
+    }
+}
+
 /// Issue 23.26: a WAV with a `fmt ` chunk, a truncated `LIST` chunk and no `data` chunk is an
 /// error naming the file (it decoded as 12 frames of garbage, exit 0), as ffmpeg refuses it.
 #[test]

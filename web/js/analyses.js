@@ -95,8 +95,9 @@ export function analysesPanel(uuid, tracksBox, signal) {
     if (event.event === "progress") progress.value = event.fraction;
     if (event.event === "task_status") {
       state.textContent = event.status;
-      progress.value = event.status === "done" ? 1 : event.progress ?? progress.value;
-      if (event.status === "done" || event.status === "failed") refreshResults();
+      const ended = !["pending", "running"].includes(event.status);
+      progress.value = ended && event.status !== "failed" && event.status !== "cancelled" ? 1 : event.progress ?? progress.value;
+      if (ended) refreshResults();
       if (event.error) problem.textContent = [].concat(event.error).join("; ");
     }
     if (event.event === "result") refreshResults();

@@ -26,19 +26,32 @@ export async function tasksView(root, signal) {
   let socket = null;
 
   function row(task) {
-    const bar = h("progress", { max: 1, value: task.status === "done" ? 1 : task.progress, "data-testid": "task-progress",
+    const ended = task.status === "done" || task.status === "done_with_errors";
+    const bar = h("progress", { max: 1, value: ended ? 1 : task.progress, "data-testid": "task-progress",
       "aria-label": `Progress of task ${task.uuid}` });
-    const state = h("span", {}, task.status);
+    const failed = task.items.filter((i) => i.status === "failed");
+    // "done, 15 of 138 failed": most of the work stands, and which items did not is below.
+    const label = task.status === "done_with_errors" ? `done, ${failed.length} of ${task.items.length} failed` : task.status;
+    const state = h("span", { "data-testid": "task-status" }, label);
     bars.set(task.uuid, { bar, state });
-    const errors = [task.error, ...task.items.map((i) => i.error)].filter(Boolean);
+    const itemLink = (i, n) => h("a", { href: `#/items/${i.item}` }, i.title || `item ${n + 1}`);
     // Results open in their item's view, where any of them can be drawn as a track.
-    const results = task.items.flatMap((i) => i.results.map((r) => h("a", { href: `#/items/${i.item}` }, r.processor)));
+    const results = task.items.flatMap((i) => i.results.filter((r) => r.status === "done")
+      .map((r) => h("a", { href: `#/items/${i.item}` }, r.processor)));
+    const outcome = [];
+    if (results.length) outcome.push(h("span", {}, results.flatMap((a, n) => [n ? " " : "", a])));
+    if (failed.length) {
+      outcome.push(h("ul", { class: "error", "aria-label": "Items that failed" }, failed.map((i) =>
+        h("li", { "data-testid": "task-failed-item" }, itemLink(i, task.items.indexOf(i)), ": ", i.error))));
+    } else if (task.error) {
+      outcome.push(h("span", { class: "error" }, task.error));
+    }
     return h("tr", { "data-testid": "task-row", "data-uuid": task.uuid },
       h("td", {}, experiences.get(task.experience) || task.experience),
-      h("td", {}, task.items.map((i, n) => [n ? ", " : "", h("a", { href: `#/items/${i.item}` }, i.title || `item ${n + 1}`)])),
+      h("td", {}, task.items.map((i, n) => [n ? ", " : "", itemLink(i, n)])),
       h("td", {}, state, " ", bar),
       h("td", { class: "hide-narrow" }, when(task.date_added)),
-      h("td", {}, errors.length ? h("span", { class: "error" }, errors.join("; ")) : results.flatMap((a, n) => [n ? " " : "", a])));
+      h("td", {}, outcome));
   }
 
   async function refresh() {
@@ -61,7 +74,8 @@ export async function tasksView(root, signal) {
     if (!shown) return;
     if (event.event === "task_status") {
       shown.state.textContent = event.status;
-      shown.bar.value = event.status === "done" ? 1 : event.progress ?? shown.bar.value;
+      const ended = event.status === "done" || event.status === "done_with_errors";
+      shown.bar.value = ended ? 1 : event.progress ?? shown.bar.value;
       if (event.status !== "pending" && event.status !== "running") refresh();
     }
   }
