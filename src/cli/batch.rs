@@ -1,4 +1,5 @@
-//! `timeside run <pipeline.toml> <input>... -o <dir> [-j N]`: a preset over many inputs.
+//! `timeside run <pipeline.toml | shipped name> <input>... [-o <dir>] [-j N]`: a preset over many
+//! inputs.
 //!
 //! Each input gets `<dir>/<stem>/` with `results.json`, `results.<ext>` for each of the
 //! preset's `formats`, and whatever graphers and encoders write. The folder is built under a temporary name and renamed only when the input succeeded,
@@ -19,13 +20,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Pipeline preset (TOML), e.g. pipelines/standard.toml.
+    /// Pipeline preset: a TOML file (e.g. pipelines/standard.toml), or the name of a shipped
+    /// one: analysis, archive-master, images, ingest, loudness-compliance, standard, web.
     pipeline: PathBuf,
     /// Files or URIs.
     #[arg(required = true)]
     inputs: Vec<String>,
-    /// Output folder: one sub-folder per input.
-    #[arg(short, long, value_name = "DIR")]
+    /// Output folder: one sub-folder per input. Default: the current folder.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
     output: PathBuf,
     /// Inputs processed in parallel.
     #[arg(short = 'j', long, default_value_t = 1, value_name = "N")]
@@ -48,7 +50,7 @@ pub(super) struct Job {
 
 pub fn run_batch(args: RunArgs) -> i32 {
     let name = args.pipeline.display().to_string();
-    let pipeline = match PipelineSpec::from_toml_file(&args.pipeline).and_then(|mut spec| {
+    let pipeline = match PipelineSpec::from_file_or_shipped(&args.pipeline).and_then(|mut spec| {
         spec.decoder = args.decode.apply(spec.decoder);
         spec.compile(&name)
     }) {

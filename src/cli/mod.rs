@@ -156,8 +156,9 @@ struct AnalyzeArgs {
     /// Files, URIs, or `launch:<GStreamer launch description>` for a live source.
     #[arg(required = true)]
     inputs: Vec<String>,
-    /// Processor ids, comma-separated or repeated (see `timeside list`).
-    #[arg(short = 'a', long = "analyzers", value_delimiter = ',', required = true, value_name = "ID")]
+    /// Processor ids, comma-separated or repeated (see `timeside list`). Default: a summary of
+    /// each input: peak and RMS level, DC offset, EBU R128 loudness, tempo and beats.
+    #[arg(short = 'a', long = "analyzers", value_delimiter = ',', default_value = DEFAULT_ANALYSIS, value_name = "ID")]
     analyzers: Vec<String>,
     /// A parameter: `<id>.<param>=<value>` (value as JSON, or a bare string).
     #[arg(short = 'p', long = "param", value_name = "ID.PARAM=VALUE")]
@@ -185,6 +186,9 @@ struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     image_dir: Option<PathBuf>,
 }
+
+/// What `analyze` runs without `-a`.
+const DEFAULT_ANALYSIS: &str = "level,mean_dc_shift,loudness,tempo";
 
 #[derive(Args)]
 struct ExportArgs {

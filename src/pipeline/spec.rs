@@ -72,6 +72,21 @@ impl PipelineSpec {
         Self::from_toml(&text, &name)
     }
 
+    /// A preset given as a file path, or by the name of a shipped one (`standard`,
+    /// `analysis`, ...; see [`super::SHIPPED`]) when no such file exists.
+    pub fn from_file_or_shipped(given: &Path) -> Result<PipelineSpec, SpecError> {
+        let name = given.to_string_lossy();
+        match super::SHIPPED.iter().find(|(shipped, _)| *shipped == name) {
+            Some((shipped, text)) if !given.exists() => Self::from_toml(text, shipped),
+            _ if given.exists() || given.extension().is_some() || name.contains('/') => Self::from_toml_file(given),
+            _ => {
+                let names: Vec<&str> = super::SHIPPED.iter().map(|(n, _)| *n).collect();
+                let problem = format!("no such file, nor a shipped preset ({})", names.join(", "));
+                Err(SpecError { source_name: name.into_owned(), problems: vec![problem] })
+            }
+        }
+    }
+
     pub fn from_toml(text: &str, source_name: &str) -> Result<PipelineSpec, SpecError> {
         let err = |m: String| SpecError { source_name: source_name.to_string(), problems: vec![m] };
         let value: toml::Value = toml::from_str(text).map_err(|e| err(e.to_string().trim().to_string()))?;

@@ -444,6 +444,36 @@ fn analyze_writes_the_images_of_its_graphers() {
     assert!(written.iter().any(|f| f.ends_with(".png")), "{written:?}");
 }
 
+/// Shipped presets run by name (`timeside run standard FILE`), a name that is neither a file
+/// nor a preset lists the presets, and `analyze` without `-a` runs its documented summary.
+#[test]
+fn presets_run_by_name_and_analyze_has_a_default() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = tone(dir.path(), "a.wav", 0.1);
+    let out = dir.path().join("out");
+    let o = timeside(&["run", "standard", &a, "-o", &out.display().to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results = std::fs::read_to_string(out.join("a/results.json")).expect("results");
+    assert!(results.contains("\"level.max\"") && results.contains("\"spectrogram\""), "{results}");
+    let o = timeside(&["run", "nosuch", &a, "-o", &out.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nosuch") && stderr(&o).contains("loudness-compliance"), "{}", stderr(&o));
+
+    let o = timeside(&["analyze", &a]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let ids: Vec<&str> =
+        printed.as_array().expect("results").iter().filter_map(|r| r["id_metadata"]["id"].as_str()).collect();
+    for id in ["level.max", "level.rms", "mean_dc_shift", "loudness.integrated"] {
+        assert!(ids.contains(&id), "{id} not in {ids:?}");
+    }
+    assert!(ids.iter().any(|id| id.starts_with("tempo")), "{ids:?}");
+    // The -20 dBFS tone (0.1 amplitude): -23.01 dBFS RMS.
+    let rms = printed.as_array().expect("results").iter().find(|r| r["id_metadata"]["id"] == "level.rms").expect("rms");
+    let rms = rms["data_object"]["value"][0].as_f64().expect("value");
+    assert!((rms - -23.01).abs() < 0.01, "{rms}");
+}
+
 /// `--samplerate 0` and `--channels 0` are errors naming the option (0 used to mean "keep the
 /// source's", silently).
 #[test]
