@@ -162,7 +162,9 @@ fn run_one(
         admit: Some(&admit),
         ..Default::default()
     };
+    let mut step_errors = Vec::new();
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
+        step_errors = out.step_errors().map(str::to_string).collect();
         write_results_file(&tmp.join("results.json"), &out.results, true)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;
         // The preset's other formats, beside it (TimeSide's -R).
@@ -180,5 +182,12 @@ fn run_one(
     if force && job.folder.exists() {
         std::fs::remove_dir_all(&job.folder).map_err(|e| format!("{}: cannot replace: {e}", job.folder.display()))?;
     }
-    std::fs::rename(&tmp, &job.folder).map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))
+    std::fs::rename(&tmp, &job.folder).map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))?;
+    // A processor that did not fit this input failed alone: the others' results are in the
+    // folder, and the input is reported failed.
+    if step_errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {} (the other results are in {})", job.input, step_errors.join("; "), job.folder.display()))
+    }
 }

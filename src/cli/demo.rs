@@ -44,6 +44,9 @@ fn demo_inner(args: &DemoArgs) -> Result<(), String> {
     let out =
         run(&pipeline, &Input::File(wav.clone()), &RunOptions { output_dir: Some(&args.out), ..Default::default() })
             .map_err(|e| e.to_string())?;
+    if let Some(error) = out.step_errors().next() {
+        return Err(error.to_string());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let results_path = args.out.join("results.json");
     super::output::write_results_file(&results_path, &out.results, false).map_err(|e| e.to_string())?;

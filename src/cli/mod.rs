@@ -459,6 +459,11 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         match run(&pipeline, &input, &options) {
             Ok(out) => {
                 out.files.iter().for_each(|f| eprintln!("wrote {}", f.display()));
+                // A processor that does not fit this input fails alone; the others' results stand.
+                for error in out.step_errors() {
+                    failed = true;
+                    eprintln!("error: {input}: {error}");
+                }
                 outputs.push(out.results)
             }
             Err(e) => {

@@ -64,6 +64,9 @@ pub fn peaks(args: PeaksArgs) -> i32 {
         Ok(out) => out,
         Err(e) => return fail(EXIT_INPUT_FAILED, e),
     };
+    if let Some(error) = out.step_errors().next() {
+        return fail(EXIT_INPUT_FAILED, format!("{input}: {error}"));
+    }
     let Some(result) = out.results.first() else {
         return fail(EXIT_INPUT_FAILED, "the waveform made no result");
     };

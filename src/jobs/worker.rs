@@ -424,8 +424,15 @@ async fn execute(
     let outcome = match ended {
         Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
             Ok(stored) => {
+                // A processor that failed alone fails the job, with the others' results stored.
+                let errors: Vec<String> =
+                    stored.iter().filter(|r| r.status == status::FAILED).map(|r| r.error.clone()).collect();
                 results.extend(stored);
-                (Verdict::Store(status::DONE), String::new(), results)
+                if errors.is_empty() {
+                    (Verdict::Store(status::DONE), String::new(), results)
+                } else {
+                    (Verdict::Store(status::FAILED), errors.join("; "), results)
+                }
             }
             Err(e) => fail_all(job, &p, e, results),
         },
@@ -554,6 +561,26 @@ fn store_outputs(
         let preset = &p.experience.presets[i];
         let entry = crate::processors::lookup(&preset.processor).ok_or("unknown processor")?;
         let made = out.steps.get(step).ok_or("the pass made fewer steps than it was given")?;
+        let version = entry.descriptor.version.to_string();
+        if let Some(error) = &made.error {
+            // This processor alone: its parameters do not fit the input; the others' stand.
+            stored.push(NewResult {
+                item: job.item,
+                preset: preset.uuid,
+                author: job.author.clone(),
+                task: job.task,
+                status: status::FAILED,
+                error: error.clone(),
+                run_time,
+                processor: preset.processor.clone(),
+                version,
+                parameters: preset.parameters.clone(),
+                data_path: None,
+                cache_key: key,
+                mime_type: String::new(),
+            });
+            continue;
+        }
         let staging = ctx.store.files.temp("result");
         std::fs::create_dir_all(&staging).map_err(|e| format!("cannot write results: {e}"))?;
         // The pass wrote them naming the item's URL, not the media's path on this server.
@@ -597,7 +624,7 @@ fn store_outputs(
             error: String::new(),
             run_time,
             processor: preset.processor.clone(),
-            version: entry.descriptor.version.to_string(),
+            version,
             parameters: preset.parameters.clone(),
             data_path: ctx.store.files.relative(&place.join(&primary.0)),
             cache_key: key,

@@ -56,6 +56,9 @@ pub struct StepOutput {
     pub results: PathBuf,
     /// Files the step wrote (images, encoded audio), under `out_dir`.
     pub files: Vec<PathBuf>,
+    /// Why the step failed alone (its parameters do not fit the input), naming the input.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// What the running pass reports.
@@ -264,7 +267,8 @@ fn run(request: &PassRequest) -> Result<PassOutput, String> {
             std::io::Write::flush(&mut writer)
         });
         written.map_err(|e| format!("cannot write results: {e}"))?;
-        output.steps.push(StepOutput { results: path, files: out.files[span.files.clone()].to_vec() });
+        let error = span.error.as_ref().map(|e| format!("{name}: {e}"));
+        output.steps.push(StepOutput { results: path, files: out.files[span.files.clone()].to_vec(), error });
     }
     Ok(output)
 }

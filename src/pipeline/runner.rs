@@ -82,11 +82,21 @@ pub struct RunOutput {
     pub features: FeatureStats,
 }
 
-/// The results and files of one pipeline step (empty for effects).
+impl RunOutput {
+    /// The messages of the steps that failed alone ("pitch: fmax (2000 Hz) must be below ...").
+    pub fn step_errors(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().filter_map(|s| s.error.as_deref())
+    }
+}
+
+/// The results and files of one pipeline step (empty for effects), or why it failed: an
+/// analyzer or grapher whose parameters do not fit the input (pitch's `fmax` above the
+/// Nyquist frequency of a 1234 Hz file) fails alone, and the others' results stand.
 #[derive(Clone, Debug, Default)]
 pub struct StepSpan {
     pub results: std::ops::Range<usize>,
     pub files: std::ops::Range<usize>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +149,14 @@ struct Stages {
     encoders: Vec<Stage<dyn Encoder>>,
 }
 
-fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<Stages, BuildError> {
+/// Builds every step. An analyzer or grapher that cannot be built fails alone: its error is in
+/// `failed`, by step. An effect fails the run (it changes what every other step gets), and so
+/// does an encoder (its file is what the run was asked for).
+fn build_stages(
+    pipeline: &CompiledPipeline,
+    ctx: &mut BuildContext,
+    failed: &mut [Option<String>],
+) -> Result<Stages, BuildError> {
     let mut stages = Stages::default();
     for (index, step) in pipeline.steps.iter().enumerate() {
         let descriptor = step.entry.descriptor;
@@ -147,21 +164,30 @@ fn build_stages(pipeline: &CompiledPipeline, ctx: &mut BuildContext) -> Result<S
         let proc_uuid = uuid::Uuid::new_v4().to_string();
         macro_rules! stage {
             ($list:ident, $build:expr) => {
-                stages.$list.push(Stage {
-                    step: index,
-                    descriptor,
-                    params,
-                    proc_uuid,
-                    processor: $build(&step.params, ctx)?,
-                })
+                match $build(&step.params, ctx) {
+                    Ok(processor) => stages.$list.push(Stage { step: index, descriptor, params, proc_uuid, processor }),
+                    Err(e) => failed[index] = Some(e.to_string()),
+                }
             };
         }
         match step.entry.factory {
             Factory::Decoder => {}
-            Factory::Effect(build) => stage!(effects, build),
+            Factory::Effect(build) => stages.effects.push(Stage {
+                step: index,
+                descriptor,
+                params,
+                proc_uuid,
+                processor: build(&step.params, ctx)?,
+            }),
+            Factory::Encoder(build) => stages.encoders.push(Stage {
+                step: index,
+                descriptor,
+                params,
+                proc_uuid,
+                processor: build(&step.params, ctx)?,
+            }),
             Factory::Analyzer(build) => stage!(analyzers, build),
             Factory::Grapher(build) => stage!(graphers, build),
-            Factory::Encoder(build) => stage!(encoders, build),
         }
     }
     Ok(stages)
@@ -210,6 +236,7 @@ pub fn run_source(
         }
     }
     let mut features = FeatureGraph::new();
+    let mut failed = vec![None; pipeline.steps.len()];
     let mut stages = build_stages(
         pipeline,
         &mut BuildContext {
@@ -219,6 +246,7 @@ pub fn run_source(
             outputs: options.outputs,
             live: options.live,
         },
+        &mut failed,
     )?;
     let expected = source.expected_frames().filter(|&f| f > 0);
     let mut done: u64 = 0;
@@ -260,48 +288,62 @@ pub fn run_source(
     let audio = audio_metadata(&summary, format, pipeline);
     let mut results = Vec::new();
     let mut files = Vec::new();
-    let mut steps = vec![StepSpan::default(); pipeline.steps.len()];
-    let mut collect =
-        |step: usize, descriptor: Descriptor, params: serde_json::Value, proc_uuid: String, finished: Finished| {
-            let (first_result, first_file) = (results.len(), files.len());
-            files.extend(finished.files);
-            for out in finished.results {
-                let id = if out.suffix.is_empty() {
-                    descriptor.id.to_string()
-                } else {
-                    format!("{}.{}", descriptor.id, out.suffix)
-                };
-                results.push(AnalyzerResult {
-                    id_metadata: IdMetadata {
-                        id,
-                        name: out.name,
-                        unit: out.unit.unwrap_or(descriptor.unit).to_string(),
-                        description: descriptor.description.to_string(),
-                        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        version: descriptor.version.to_string(),
-                        author: AUTHOR.to_string(),
-                        proc_uuid: proc_uuid.clone(),
-                        res_uuid: uuid::Uuid::new_v4().to_string(),
-                    },
-                    data_mode: out.data.data_mode,
-                    time_mode: out.data.time_mode,
-                    data_object: out.data.data_object,
-                    audio_metadata: audio.clone(),
-                    frame_metadata: out.data.frame_metadata,
-                    label_metadata: out.data.label_metadata,
-                    parameters: params.clone(),
-                });
+    let mut steps: Vec<StepSpan> = failed.into_iter().map(|error| StepSpan { error, ..Default::default() }).collect();
+    let mut collect = |step: usize,
+                       descriptor: Descriptor,
+                       params: serde_json::Value,
+                       proc_uuid: String,
+                       finished: Result<Finished, ProcessError>| {
+        // A step that cannot finish (what it computed does not fit its parameters) fails
+        // alone too.
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(e) => {
+                steps[step].error = Some(e.to_string());
+                return;
             }
-            steps[step] = StepSpan { results: first_result..results.len(), files: first_file..files.len() };
         };
+        let (first_result, first_file) = (results.len(), files.len());
+        files.extend(finished.files);
+        for out in finished.results {
+            let id = if out.suffix.is_empty() {
+                descriptor.id.to_string()
+            } else {
+                format!("{}.{}", descriptor.id, out.suffix)
+            };
+            results.push(AnalyzerResult {
+                id_metadata: IdMetadata {
+                    id,
+                    name: out.name,
+                    unit: out.unit.unwrap_or(descriptor.unit).to_string(),
+                    description: descriptor.description.to_string(),
+                    date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    version: descriptor.version.to_string(),
+                    author: AUTHOR.to_string(),
+                    proc_uuid: proc_uuid.clone(),
+                    res_uuid: uuid::Uuid::new_v4().to_string(),
+                },
+                data_mode: out.data.data_mode,
+                time_mode: out.data.time_mode,
+                data_object: out.data.data_object,
+                audio_metadata: audio.clone(),
+                frame_metadata: out.data.frame_metadata,
+                label_metadata: out.data.label_metadata,
+                parameters: params.clone(),
+            });
+        }
+        steps[step] = StepSpan { results: first_result..results.len(), files: first_file..files.len(), error: None };
+    };
     for s in stages.analyzers {
-        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish));
     }
     for s in stages.graphers {
-        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish));
     }
+    // An encoder that cannot finish its file fails the run: a file cut short is not stored.
     for s in stages.encoders {
-        collect(s.step, s.descriptor, s.params, s.proc_uuid, s.processor.finish(&finish)?);
+        let finished = s.processor.finish(&finish)?;
+        collect(s.step, s.descriptor, s.params, s.proc_uuid, Ok(finished));
     }
     Ok(RunOutput { source: summary, results, files, steps, features: features.stats() })
 }

@@ -474,6 +474,28 @@ fn presets_run_by_name_and_analyze_has_a_default() {
     assert!((rms - -23.01).abs() < 0.01, "{rms}");
 }
 
+/// A processor whose parameters do not fit an input (pitch's default fmax above the Nyquist
+/// frequency of a 1234 Hz file) fails alone, naming the input; the others' results are
+/// printed, and the exit code says something failed.
+#[test]
+fn a_processor_that_does_not_fit_an_input_fails_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let low = write_wav(
+        dir.path(),
+        "low.wav",
+        sine(100.0, 0.1, 2.0, 1234, 1),
+        AudioFormat { samplerate: 1234, channels: 1 },
+        16,
+    );
+    let o = timeside(&["analyze", &low.display().to_string(), "-a", "pitch,level"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("low.wav") && stderr(&o).contains("fmax"), "{}", stderr(&o));
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let ids: Vec<&str> =
+        printed.as_array().expect("results").iter().filter_map(|r| r["id_metadata"]["id"].as_str()).collect();
+    assert_eq!(ids, ["level.max", "level.rms"]);
+}
+
 /// `--samplerate 0` and `--channels 0` are errors naming the option (0 used to mean "keep the
 /// source's", silently).
 #[test]

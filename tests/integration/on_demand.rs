@@ -1189,6 +1189,51 @@ async fn annotation_tracks_are_their_authors(engine: Engine) {
     server.shutdown().await;
 }
 
+/// 26: a processor whose parameters do not fit an input (pitch's default `fmax`, 2000 Hz, above
+/// the Nyquist frequency of a 1234 Hz file) fails alone, with an error naming the input; the
+/// other processor's result is stored.
+async fn a_processor_that_does_not_fit_an_input_fails_alone(engine: Engine) {
+    let dir = Env::new(engine).await;
+    let server = start(&dir, 1).await;
+    let (addr, token) = (server.addr, user(&server, "ada", false).await);
+    let low = write_wav(
+        dir.path(),
+        "low.wav",
+        sine(100.0, 0.1, 2.0, 1234, 1),
+        AudioFormat { samplerate: 1234, channels: 1 },
+        16,
+    );
+    let item = upload(addr, &token, &low, &[]).await;
+    let item = item["uuid"].as_str().expect("uuid").to_string();
+    let mut presets = Vec::new();
+    for processor in ["level", "pitch"] {
+        let body = json!({ "processor": processor });
+        presets.push(http::json(addr, "POST", "/api/v1/presets", Some(&token), &body).await.json()["uuid"].clone());
+    }
+    let exp = http::json(
+        addr,
+        "POST",
+        "/api/v1/experiences",
+        Some(&token),
+        &json!({ "title": "level and pitch", "presets": presets }),
+    )
+    .await
+    .json();
+    let task = run_task(addr, &token, exp["uuid"].as_str().expect("uuid"), ("item", &item)).await;
+    let ended = wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    let results = ended["items"][0]["results"].as_array().expect("results").clone();
+    let by = |p: &str| results.iter().find(|r| r["processor"] == p).cloned().unwrap_or_default();
+    assert_eq!(by("level")["status"], "done", "{ended}");
+    assert_eq!(by("pitch")["status"], "failed", "{ended}");
+    let error = by("pitch")["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("low.wav") && error.contains("fmax") && error.contains("617"), "{error}");
+    // The level of the -20 dBFS sine is there to read.
+    let (level, _) = result_of(addr, &token, &item, "level").await;
+    let rms = level.as_array().expect("results").iter().find(|r| r["id_metadata"]["id"] == "level.rms").expect("rms");
+    assert!((rms["data_object"]["value"][0].as_f64().unwrap_or(0.0) - -23.01).abs() < 0.05, "{rms}");
+    server.shutdown().await;
+}
+
 macro_rules! on_each_engine {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -1221,6 +1266,7 @@ on_each_engine!(
     a_decode_that_stalls_fails_its_job_and_the_worker_goes_on,
     transcodes_at_once_are_bounded_and_a_client_that_leaves_frees_its_slot,
     annotation_tracks_are_their_authors,
+    a_processor_that_does_not_fit_an_input_fails_alone,
 );
 
 /// With PostgreSQL several servers share the items: each keeps list pages (once it hears
