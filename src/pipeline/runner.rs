@@ -163,7 +163,18 @@ fn build_stages(
         let params = step.params.clone();
         let proc_uuid = uuid::Uuid::new_v4().to_string();
         macro_rules! stage {
+            // Fails the run.
             ($list:ident, $build:expr) => {
+                stages.$list.push(Stage {
+                    step: index,
+                    descriptor,
+                    params,
+                    proc_uuid,
+                    processor: $build(&step.params, ctx)?,
+                })
+            };
+            // Fails alone.
+            ($list:ident, $build:expr, alone) => {
                 match $build(&step.params, ctx) {
                     Ok(processor) => stages.$list.push(Stage { step: index, descriptor, params, proc_uuid, processor }),
                     Err(e) => failed[index] = Some(e.to_string()),
@@ -172,22 +183,10 @@ fn build_stages(
         }
         match step.entry.factory {
             Factory::Decoder => {}
-            Factory::Effect(build) => stages.effects.push(Stage {
-                step: index,
-                descriptor,
-                params,
-                proc_uuid,
-                processor: build(&step.params, ctx)?,
-            }),
-            Factory::Encoder(build) => stages.encoders.push(Stage {
-                step: index,
-                descriptor,
-                params,
-                proc_uuid,
-                processor: build(&step.params, ctx)?,
-            }),
-            Factory::Analyzer(build) => stage!(analyzers, build),
-            Factory::Grapher(build) => stage!(graphers, build),
+            Factory::Effect(build) => stage!(effects, build),
+            Factory::Encoder(build) => stage!(encoders, build),
+            Factory::Analyzer(build) => stage!(analyzers, build, alone),
+            Factory::Grapher(build) => stage!(graphers, build, alone),
         }
     }
     Ok(stages)
