@@ -88,13 +88,7 @@ pub fn run_batch(args: RunArgs) -> i32 {
         for _ in 0..args.jobs.min(jobs.len()) {
             scope.spawn(|| {
                 while let Some(job) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    let bar = bars.insert_before(&overall, ProgressBar::new(1000));
-                    bar.set_style(
-                        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {percent:>3}% {msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                    );
-                    bar.set_prefix("input");
-                    bar.set_message(job.input.to_string());
+                    let bar = bars.insert_before(&overall, super::input_bar(&job.input.to_string()));
                     let result = run_one(&pipeline, job, &cancel, &bar, args.force, args.no_limits);
                     bar.finish_and_clear();
                     if let Err(e) = result {

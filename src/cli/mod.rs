@@ -187,6 +187,17 @@ struct AnalyzeArgs {
     image_dir: Option<PathBuf>,
 }
 
+/// A bar for one input's decoding pass, on stderr when it is a terminal (hidden otherwise, so
+/// scripts and pipes see only the results and errors): percent done and the time left.
+pub(super) fn input_bar(input: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(1000);
+    let style = indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {percent:>3}% eta {eta:>4} {msg}");
+    bar.set_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    bar.set_prefix("input");
+    bar.set_message(input.to_string());
+    bar
+}
+
 /// What `analyze` runs without `-a`.
 const DEFAULT_ANALYSIS: &str = "level,mean_dc_shift,loudness,tempo";
 
@@ -450,13 +461,18 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         {
             return fail(EXIT_USAGE, format!("--image-dir {}: {e}", dir.display()));
         }
+        let bar = input_bar(&input.to_string());
+        let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
         let options = RunOptions {
             cancel: cancel.clone(),
             admit: Some(&admit),
             output_dir: image_dir.as_deref(),
+            progress: Some(&progress),
             ..Default::default()
         };
-        match run(&pipeline, &input, &options) {
+        let ran = run(&pipeline, &input, &options);
+        bar.finish_and_clear();
+        match ran {
             Ok(out) => {
                 out.files.iter().for_each(|f| eprintln!("wrote {}", f.display()));
                 // A processor that does not fit this input fails alone; the others' results stand.

@@ -60,7 +60,11 @@ pub fn peaks(args: PeaksArgs) -> i32 {
     };
     let cancel = CancelToken::default();
     install_interrupt(&cancel);
-    let out = match run(&pipeline, &input, &RunOptions { cancel, ..Default::default() }) {
+    let bar = super::input_bar(&input.to_string());
+    let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
+    let ran = run(&pipeline, &input, &RunOptions { cancel, progress: Some(&progress), ..Default::default() });
+    bar.finish_and_clear();
+    let out = match ran {
         Ok(out) => out,
         Err(e) => return fail(EXIT_INPUT_FAILED, e),
     };

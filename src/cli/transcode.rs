@@ -163,8 +163,12 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
     let cancel = CancelToken::default();
     install_interrupt(&cancel);
     let targets = Targets(targets);
-    let options = RunOptions { cancel, outputs: Some(&targets), ..Default::default() };
-    match run(&pipeline, &Input::parse(&args.input), &options) {
+    let bar = super::input_bar(&args.input);
+    let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
+    let options = RunOptions { cancel, outputs: Some(&targets), progress: Some(&progress), ..Default::default() };
+    let ran = run(&pipeline, &Input::parse(&args.input), &options);
+    bar.finish_and_clear();
+    match ran {
         Ok(out) => {
             let written: Vec<PathBuf> = out.files;
             for f in &written {

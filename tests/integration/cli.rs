@@ -496,6 +496,36 @@ fn a_processor_that_does_not_fit_an_input_fails_alone() {
     assert_eq!(ids, ["level.max", "level.rms"]);
 }
 
+/// `analyze`, `transcode` and `peaks` show a progress bar with the time left on a terminal
+/// (`script` gives them one), as `run` does; without a terminal, stderr has no bar.
+#[test]
+fn long_inputs_show_progress_with_an_eta_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fmt = AudioFormat { samplerate: RATE, channels: 2 };
+    let long = write_wav(dir.path(), "long.wav", sine(440.0, 0.1, 120.0, RATE, 2), fmt, 16).display().to_string();
+    let out = |name: &str| dir.path().join(name).display().to_string();
+    let bin = env!("CARGO_BIN_EXE_timeside");
+    let commands = |tag: &str| {
+        [
+            format!("analyze {long} -a level -o {}", out(&format!("r{tag}.json"))),
+            format!("transcode {long} -o {}", out(&format!("t{tag}.flac"))),
+            format!("peaks {long} -o {}", out(&format!("p{tag}.dat"))),
+        ]
+    };
+    for (args, piped_args) in commands("-terminal").into_iter().zip(commands("-piped")) {
+        let on_terminal = std::process::Command::new("script")
+            .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+            .output()
+            .expect("script");
+        assert!(on_terminal.status.success(), "{args}: {}", stdout(&on_terminal));
+        assert!(stdout(&on_terminal).contains("% eta"), "{args}: no progress on a terminal: {}", stdout(&on_terminal));
+        let piped: Vec<&str> = piped_args.split(' ').collect();
+        let o = timeside(&piped);
+        assert!(o.status.success(), "{args}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("eta"), "{args}: a bar without a terminal: {}", stderr(&o));
+    }
+}
+
 /// `--samplerate 0` and `--channels 0` are errors naming the option (0 used to mean "keep the
 /// source's", silently).
 #[test]
