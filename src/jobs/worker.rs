@@ -17,7 +17,7 @@ use crate::events::{Body, Topics};
 use crate::ondemand::{Limits, isolated};
 use crate::processors::cost::AudioShape;
 use crate::processors::registry::Factory;
-use crate::storage::processing::Experience;
+use crate::storage::processing::{Experience, Preset};
 use crate::storage::results::{NewResult, status};
 use crate::storage::tasks::Task;
 use crate::storage::{Store, StoreError, Viewer, files};
@@ -464,23 +464,36 @@ fn fail_all(job: &Job, p: &Prepared, error: String, mut results: Vec<NewResult>)
     for &i in &p.to_run {
         let preset = &p.experience.presets[i];
         let version = crate::processors::lookup(&preset.processor).map(|e| e.descriptor.version).unwrap_or_default();
-        results.push(NewResult {
-            item: job.item,
-            preset: preset.uuid,
-            author: job.author.clone(),
-            task: job.task,
-            status: status::FAILED,
-            error: error.clone(),
-            run_time: 0.0,
-            processor: preset.processor.clone(),
-            version: version.to_string(),
-            parameters: preset.parameters.clone(),
-            cache_key: p.keys[i].clone().unwrap_or_default(),
-            mime_type: String::new(),
-            data_path: None,
-        });
+        let key = p.keys[i].clone().unwrap_or_default();
+        results.push(failed_result(job, preset, key, version, &error, 0.0));
     }
     (Verdict::Store(status::FAILED), error, results)
+}
+
+/// A failed result of `preset` on the job's item, saying why.
+fn failed_result(
+    job: &Job,
+    preset: &Preset,
+    cache_key: String,
+    version: &str,
+    error: &str,
+    run_time: f64,
+) -> NewResult {
+    NewResult {
+        item: job.item,
+        preset: preset.uuid,
+        author: job.author.clone(),
+        task: job.task,
+        status: status::FAILED,
+        error: error.to_string(),
+        run_time,
+        processor: preset.processor.clone(),
+        version: version.to_string(),
+        parameters: preset.parameters.clone(),
+        cache_key,
+        mime_type: String::new(),
+        data_path: None,
+    }
 }
 
 /// Runs the pass in its own process and watches it (see the module's comment).
@@ -564,21 +577,7 @@ fn store_outputs(
         let version = entry.descriptor.version.to_string();
         if let Some(error) = &made.error {
             // This processor alone: its parameters do not fit the input; the others' stand.
-            stored.push(NewResult {
-                item: job.item,
-                preset: preset.uuid,
-                author: job.author.clone(),
-                task: job.task,
-                status: status::FAILED,
-                error: error.clone(),
-                run_time,
-                processor: preset.processor.clone(),
-                version,
-                parameters: preset.parameters.clone(),
-                data_path: None,
-                cache_key: key,
-                mime_type: String::new(),
-            });
+            stored.push(failed_result(job, preset, key, &version, error, run_time));
             continue;
         }
         let staging = ctx.store.files.temp("result");

@@ -480,13 +480,7 @@ fn presets_run_by_name_and_analyze_has_a_default() {
 #[test]
 fn a_processor_that_does_not_fit_an_input_fails_alone() {
     let dir = tempfile::tempdir().expect("tmp");
-    let low = write_wav(
-        dir.path(),
-        "low.wav",
-        sine(100.0, 0.1, 2.0, 1234, 1),
-        AudioFormat { samplerate: 1234, channels: 1 },
-        16,
-    );
+    let low = crate::common::low_rate_sine(dir.path());
     let o = timeside(&["analyze", &low.display().to_string(), "-a", "pitch,level"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("low.wav") && stderr(&o).contains("fmax"), "{}", stderr(&o));

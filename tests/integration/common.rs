@@ -10,6 +10,13 @@ use timeside::pipeline::{PipelineSpec, RunOptions, RunOutput, run, run_source};
 pub const RATE: u32 = 44100;
 
 /// Writes interleaved samples as a 32-bit float WAV (exact) with the library's own encoder.
+/// `low.wav`: 2 s of a 100 Hz sine at -20 dBFS, mono, at 1234 Hz (a rate too low for some
+/// processors' defaults: pitch's `fmax` is above its Nyquist frequency).
+pub fn low_rate_sine(dir: &Path) -> PathBuf {
+    let format = AudioFormat { samplerate: 1234, channels: 1 };
+    write_wav(dir, "low.wav", timeside::media::synth::sine(100.0, 0.1, 2.0, 1234, 1), format, 16)
+}
+
 pub fn write_wav(dir: &Path, name: &str, samples: Vec<f32>, format: AudioFormat, bits: u16) -> PathBuf {
     let spec = format!("[[processors]]\nid = \"wav\"\nparams = {{ bits = {bits}, file_name = \"{name}\" }}");
     let pipeline = PipelineSpec::from_toml(&spec, "test").and_then(|s| s.compile("test")).expect("wav pipeline");

@@ -1196,13 +1196,7 @@ async fn a_processor_that_does_not_fit_an_input_fails_alone(engine: Engine) {
     let dir = Env::new(engine).await;
     let server = start(&dir, 1).await;
     let (addr, token) = (server.addr, user(&server, "ada", false).await);
-    let low = write_wav(
-        dir.path(),
-        "low.wav",
-        sine(100.0, 0.1, 2.0, 1234, 1),
-        AudioFormat { samplerate: 1234, channels: 1 },
-        16,
-    );
+    let low = crate::common::low_rate_sine(dir.path());
     let item = upload(addr, &token, &low, &[]).await;
     let item = item["uuid"].as_str().expect("uuid").to_string();
     let mut presets = Vec::new();
