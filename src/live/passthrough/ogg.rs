@@ -105,7 +105,14 @@ struct Link {
     granule: i64,
     /// The beginning of a packet that goes on over the next page.
     partial: Vec<u8>,
+    /// The packet begun is over [`MAX_PACKET`]: its pieces are dropped until it ends.
+    oversized: bool,
 }
+
+/// The largest packet a link passes on, and the most header pages a source's link may have:
+/// Ogg audio packets and headers are at most tens of KiB. This bounds what a source can make a
+/// mount hold; a longer packet is dropped whole, a longer header ends the relay.
+const MAX_PACKET: usize = 1 << 20;
 
 impl Link {
     /// A link of serial number `serial`, from its first page.
@@ -119,11 +126,20 @@ impl Link {
         if !page.flag(CONTINUED) {
             // What was begun belongs to a page that never came.
             self.partial.clear();
+            self.oversized = false;
         }
         let (mut body, mut sizes) = (Vec::with_capacity(page.body.len()), Vec::new());
         page.packet_pieces(|piece, ends| {
+            if self.oversized {
+                self.oversized = !ends;
+                return;
+            }
             if !ends {
                 self.partial.extend_from_slice(piece);
+                if self.partial.len() > MAX_PACKET {
+                    self.partial.clear();
+                    self.oversized = true;
+                }
                 return;
             }
             let begun = std::mem::take(&mut self.partial);
@@ -284,6 +300,9 @@ impl OggRelay {
                 let audio = !page.flag(CONTINUED) && page.packets().first().is_some_and(|p| codec.is_audio(p));
                 if !audio {
                     pages.extend_from_slice(raw);
+                    if pages.len() > MAX_PACKET {
+                        self.off(format!("its headers go on past {MAX_PACKET} bytes"));
+                    }
                     return;
                 }
                 let header = Some(std::mem::take(pages));
@@ -525,5 +544,22 @@ mod tests {
         assert!(OggCodec::Flac.is_audio(&[0xFF, 0xF8]) && !OggCodec::Flac.is_audio(&[0x84]));
         assert!(OggCodec::Vorbis.is_audio(&[0x00]) && !OggCodec::Vorbis.is_audio(b"\x03vorbis"));
         assert_eq!(identify(b"Speex   "), None);
+    }
+
+    #[test]
+    fn a_packet_over_the_limit_is_dropped_whole_and_the_next_goes_out() {
+        let mut link = Link::new(1);
+        let (mut out, mut sequence) = (Vec::new(), 0);
+        // One packet of MAX_PACKET + 2 × 65 025 bytes over pages of 255 × 255, then a small one.
+        let piece = vec![7u8; 255 * 255];
+        let big = piece.repeat(MAX_PACKET / piece.len() + 2);
+        let mut pages = Vec::new();
+        crate::media::ogg_page::write_packets(&mut pages, 0, 10, 9, &mut sequence, &big, &[big.len()]);
+        crate::media::ogg_page::write_packets(&mut pages, 0, 20, 9, &mut sequence, b"small", &[5]);
+        PageSplitter::default().push(&pages, |page, _| link.write(&mut out, page, 0));
+        assert!(link.partial.len() <= MAX_PACKET);
+        let mut packets = Vec::new();
+        PageSplitter::default().push(&out, |page, _| packets.extend(page.packets().iter().map(|p| p.to_vec())));
+        assert_eq!(packets, [b"small".to_vec()]);
     }
 }
