@@ -17,14 +17,22 @@ await run(async (page) => {
       audio.src = src;
       window.player = audio;
       window.failure = null;
-      audio.onerror = () => (window.failure = `error ${audio.error && audio.error.code}: ${audio.error && audio.error.message}`);
-      audio.play().catch((e) => (window.failure = String(e)));
+      // Only this element's failures count: emptying the last one's src fires an error there.
+      const fail = (why) => window.player === audio && (window.failure = why);
+      audio.onerror = () => fail(`error ${audio.error && audio.error.code}: ${audio.error && audio.error.message}`);
+      audio.play().catch((e) => fail(String(e)));
     }, url);
     const state = () => page.evaluate(() => ({ time: window.player.currentTime, failure: window.failure }));
     const reached = await until(page, state, (s) => s.time > 1.5 || s.failure, `${url} plays`, 20000);
     check(!reached.failure, `${url}: ${reached.failure}`);
     played[url] = reached.time;
-    await page.evaluate(() => { window.player.pause(); window.player.src = ""; });
+    await page.evaluate(() => {
+      const audio = window.player;
+      audio.onerror = null;
+      audio.pause();
+      audio.removeAttribute("src");
+      audio.load();
+    });
   }
   console.log(JSON.stringify(played));
 });
