@@ -8,6 +8,7 @@
 #![recursion_limit = "256"]
 
 pub mod cli;
+pub mod collections;
 pub mod events;
 pub mod features;
 pub mod jobs;

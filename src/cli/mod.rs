@@ -7,8 +7,10 @@
 //! config). Ctrl-C ends live inputs (results are still written), a second one aborts, a third
 //! exits at once.
 
+mod api_client;
 mod batch;
 mod demo;
+mod items;
 mod output;
 mod peaks;
 mod transcode;
@@ -63,6 +65,12 @@ enum Command {
     /// Run the server's queued jobs in this process (PostgreSQL: any number of workers on
     /// machines sharing the database and the data directory).
     Worker(worker::WorkerArgs),
+    /// Add items to a running server: a folder's files, with a manifest's metadata (through its
+    /// API: --server, --api-token).
+    Items {
+        #[command(subcommand)]
+        command: items::ItemsCommand,
+    },
     /// Manage the server's users (in its database).
     User {
         #[command(subcommand)]
@@ -238,6 +246,7 @@ pub fn main() -> i32 {
         Command::Run(args) => batch::run_batch(args),
         Command::Serve(args) => serve(args),
         Command::User { command } => user::run(command),
+        Command::Items { command } => items::run(command),
         Command::Worker(args) => worker::worker(args),
         Command::Peaks(args) => peaks::peaks(args),
         Command::Export(args) => export(args),

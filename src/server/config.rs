@@ -125,6 +125,8 @@ pub struct ItemsConfig {
     pub decode_window_max_s: f64,
     /// Longest media an item may hold, in seconds of 48 kHz stereo; 0: no limit.
     pub max_duration_s: f64,
+    /// Most media files one folder import may add.
+    pub import_max_files: usize,
 }
 
 /// What the server keeps of what it renders on demand (`ondemand::cache`).
@@ -150,6 +152,9 @@ impl ItemsConfig {
         }
         if self.max_duration_s.is_nan() || self.max_duration_s < 0.0 {
             p.push(format!("items.max_duration_s: {} is not 0 (no limit) or more seconds", self.max_duration_s));
+        }
+        if self.import_max_files == 0 {
+            p.push("items.import_max_files: must be at least 1".into());
         }
         if !(1.0..=86400.0).contains(&self.decode_window_max_s) {
             p.push(format!("items.decode_window_max_s: {} is not within 1..86400 seconds", self.decode_window_max_s));

@@ -32,6 +32,8 @@ fn bytes_of(page: &Page<Item>) -> usize {
                 + i.file_name.len()
                 + i.source_url.len()
                 + i.tags.to_string().len()
+                + i.collection.len()
+                + i.metadata.to_string().len()
         })
         .sum()
 }

@@ -33,6 +33,11 @@ pub struct Item {
     pub artist: String,
     pub album: String,
     pub tags: serde_json::Value,
+    /// The collection the item belongs to (a manifest's `collection`), or empty.
+    pub collection: String,
+    /// What an archive says of the item besides its tags (a manifest's date, external id and
+    /// free key/values): a JSON object.
+    pub metadata: serde_json::Value,
     pub date_added: String,
     pub date_modified: String,
     /// Where the media is: in the data directory or under a media root (not sent to clients).
@@ -63,6 +68,14 @@ impl Item {
     }
 }
 
+/// What adding an item unless it is a duplicate did.
+#[derive(Debug)]
+pub enum Added {
+    New(Item),
+    /// Nothing was stored: this item has the same content.
+    Duplicate(Item),
+}
+
 /// What a client gives for a new item; empty fields are filled from the media's tags.
 #[derive(Clone, Debug, Default)]
 pub struct NewItem {
@@ -70,6 +83,11 @@ pub struct NewItem {
     pub description: String,
     pub is_public: bool,
     pub source_url: String,
+    pub artist: String,
+    pub album: String,
+    pub collection: String,
+    /// Free key/values (see [`Item::metadata`]).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The fields a `PATCH` may change.
@@ -118,6 +136,8 @@ fn row_to_item(row: &AnyRow) -> Item {
         artist: text(row, "artist"),
         album: text(row, "album"),
         tags: super::json(row, "tags"),
+        collection: text(row, "collection"),
+        metadata: super::json(row, "metadata"),
         date_added: text(row, "date_added"),
         date_modified: text(row, "date_modified"),
         location,
@@ -153,10 +173,51 @@ impl Store {
         author: Option<uuid::Uuid>,
         max_duration_s: f64,
     ) -> Result<Item, StoreError> {
+        match self.add(uuid, location, file_name, new, author, max_duration_s, false).await? {
+            Added::New(item) | Added::Duplicate(item) => Ok(item),
+        }
+    }
+
+    /// As [`add_item`](Self::add_item), unless an item of the same content (SHA-256) exists:
+    /// then nothing is stored and that item is returned (what a folder import reports).
+    pub async fn add_item_unless_duplicate(
+        &self,
+        uuid: uuid::Uuid,
+        location: Location,
+        file_name: &str,
+        new: NewItem,
+        author: Option<uuid::Uuid>,
+        max_duration_s: f64,
+    ) -> Result<Added, StoreError> {
+        self.add(uuid, location, file_name, new, author, max_duration_s, true).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn add(
+        &self,
+        uuid: uuid::Uuid,
+        location: Location,
+        file_name: &str,
+        new: NewItem,
+        author: Option<uuid::Uuid>,
+        max_duration_s: f64,
+        unless_duplicate: bool,
+    ) -> Result<Added, StoreError> {
         super::check_texts(&[
             ("title", Some(new.title.as_str()), super::MAX_TITLE),
             ("description", Some(new.description.as_str()), super::MAX_DESCRIPTION),
+            ("artist", Some(new.artist.as_str()), super::MAX_TITLE),
+            ("album", Some(new.album.as_str()), super::MAX_TITLE),
+            ("collection", Some(new.collection.as_str()), super::MAX_TITLE),
         ])?;
+        let metadata = serde_json::Value::Object(new.metadata.clone()).to_string();
+        if metadata.len() > super::MAX_DESCRIPTION {
+            return Err(StoreError::Invalid(vec![format!(
+                "metadata: {} bytes of JSON, over the limit of {}",
+                metadata.len(),
+                super::MAX_DESCRIPTION
+            )]));
+        }
         let store = self.clone();
         let opened = tokio::task::spawn_blocking(move || store.open_media(&location).map(|m| (m, location)))
             .await
@@ -165,6 +226,9 @@ impl Store {
         let info = probe(media, file_name).await?;
         if let Some(problem) = too_long(&info, max_duration_s) {
             return Err(StoreError::Media(format!("{file_name}: {problem}")));
+        }
+        if unless_duplicate && let Some(existing) = self.item_with_content(info.sha256.as_deref()).await? {
+            return Ok(Added::Duplicate(existing));
         }
         // Tags are the file's: cut, not refused, when longer than a client may store.
         let tag = |key: &str| -> String {
@@ -175,6 +239,9 @@ impl Store {
         } else {
             new.title
         };
+        let given_or_tag = |given: String, key: &str| if given.is_empty() { tag(key) } else { given };
+        let artist = given_or_tag(new.artist, "artist");
+        let album = given_or_tag(new.album, "album");
         let (source_file, source_path) = match &location {
             Location::DataDir(rel) => (Some(rel.clone()), None),
             Location::MediaRoot(p) => (None, Some(p.display().to_string())),
@@ -184,9 +251,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO items (uuid, title, description, author, is_public, source_file, source_path, source_url,
                 file_name, mime_type, codec, container, bitrate, audio_duration, samplerate, channels, size_bytes,
-                sha256, artist, album, tags, date_added, date_modified, search_text)
+                sha256, artist, album, tags, date_added, date_modified, search_text, collection, metadata)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22,
-                $23)",
+                $23, $24, $25)",
         )
         .bind(uuid.to_string())
         .bind(title.clone())
@@ -206,22 +273,41 @@ impl Store {
         .bind(info.channels as i64)
         .bind(info.size_bytes.unwrap_or_default() as i64)
         .bind(info.sha256.clone().unwrap_or_default())
-        .bind(tag("artist"))
-        .bind(tag("album"))
+        .bind(artist.clone())
+        .bind(album.clone())
         .bind(serde_json::to_string(&info.tags).unwrap_or_default())
         .bind(now)
-        .bind(search_text([&title, &new.description, &tag("artist"), &tag("album"), file_name]))
+        .bind(search_text([&title, &new.description, &artist, &album, file_name, &new.collection]))
+        .bind(new.collection.clone())
+        .bind(metadata)
         .execute(&self.pool)
         .await?;
         self.items_changed().await;
-        self.item(&Viewer::ADMIN, &uuid).await
+        self.item(&Viewer::ADMIN, &uuid).await.map(Added::New)
+    }
+
+    /// The oldest item whose media has the SHA-256 `sha256`, whoever's it is.
+    async fn item_with_content(&self, sha256: Option<&str>) -> Result<Option<Item>, StoreError> {
+        let Some(sha256) = sha256.filter(|s| !s.is_empty()) else { return Ok(None) };
+        let row = sqlx::query("SELECT * FROM items WHERE sha256 = $1 ORDER BY date_added, uuid LIMIT 1")
+            .bind(sha256.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(row_to_item))
     }
 
     /// Stores what the text search of `item` matches (items stored before migration 5).
     async fn index_search(&self, item: &Item) -> Result<(), StoreError> {
         sqlx::query("UPDATE items SET search_text = $2 WHERE uuid = $1")
             .bind(item.uuid.to_string())
-            .bind(search_text([&item.title, &item.description, &item.artist, &item.album, &item.file_name]))
+            .bind(search_text([
+                &item.title,
+                &item.description,
+                &item.artist,
+                &item.album,
+                &item.file_name,
+                &item.collection,
+            ]))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -308,6 +394,7 @@ impl Store {
             patch.artist.as_ref().unwrap_or(&item.artist),
             patch.album.as_ref().unwrap_or(&item.album),
             &item.file_name,
+            &item.collection,
         ]))
         .execute(&self.pool)
         .await?;
@@ -397,9 +484,9 @@ pub async fn probe(media: OpenedFile, name: &str) -> Result<MediaInfo, StoreErro
         .map_err(|e| StoreError::Io(e.to_string()))?
 }
 
-/// What the text search matches (title, description, artist, album, file name), lower-cased in
-/// Unicode (see migration 5).
-fn search_text(fields: [&str; 5]) -> String {
+/// What the text search matches (title, description, artist, album, file name, collection),
+/// lower-cased in Unicode (see migration 5).
+fn search_text(fields: [&str; 6]) -> String {
     fields.map(str::to_lowercase).join(" ")
 }
 

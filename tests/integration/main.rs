@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod collections;
 mod common;
 mod decode;
 mod edges;

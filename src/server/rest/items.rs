@@ -3,6 +3,7 @@
 //! decodable audio is answered 422 with the decoder's message, and leaves nothing behind.
 
 use super::{ApiError, Ctx, Reply_, json};
+use crate::server::AppState;
 use crate::storage::items::{Item, ItemFilter, ItemPatch, Location, NewItem};
 use crate::storage::{Store, StoreError, Viewer, files};
 use serde::Deserialize;
@@ -133,6 +134,7 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
             description: body.description,
             is_public: body.is_public,
             source_url: body.source_url,
+            ..NewItem::default()
         };
         by_url(&ctx, new).await?
     };
@@ -142,7 +144,7 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
     match added {
         Ok(item) => {
             let mut body = view(&ctx.state.store, &ctx.viewer, &item).await?;
-            if let Some(task) = queue_ingest(&ctx, &item.uuid).await {
+            if let Some(task) = queue_ingest(&ctx.state, &ctx.viewer, &item.uuid).await {
                 body["ingest_task"] = task.to_string().into();
             }
             Ok(json(StatusCode::CREATED, &body))
@@ -159,22 +161,22 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
 
 /// Queues `items.ingest_experience` on a new item (a task of the client's, so that it can
 /// follow it); the item stands whatever happens here.
-async fn queue_ingest(ctx: &Ctx, item: &uuid::Uuid) -> Option<uuid::Uuid> {
-    let name = &ctx.state.config.items.ingest_experience;
+pub(super) async fn queue_ingest(state: &AppState, viewer: &Viewer, item: &uuid::Uuid) -> Option<uuid::Uuid> {
+    let name = &state.config.items.ingest_experience;
     if name.is_empty() {
         return None;
     }
-    let store = &ctx.state.store;
+    let store = &state.store;
     let queued = match store.shipped_experience(name).await {
         Ok(Some(experience)) => {
-            store.create_task(&ctx.viewer, &experience, Some(item), None, &ctx.state.config.jobs.task_rules()).await
+            store.create_task(viewer, &experience, Some(item), None, &state.config.jobs.task_rules()).await
         }
         Ok(None) => Err(StoreError::Invalid(vec![format!("no shipped experience `{name}`")])),
         Err(e) => Err(e),
     };
     match queued {
         Ok(task) => {
-            super::tasks::announce(&ctx.state, &task);
+            super::tasks::announce(state, &task);
             Some(task.uuid)
         }
         Err(e) => {

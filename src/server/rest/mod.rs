@@ -10,6 +10,7 @@
 mod annotations;
 mod catalog;
 mod exports;
+mod import;
 mod items;
 mod live;
 mod media;
@@ -196,6 +197,16 @@ pub static ROUTES: &[Route] = &[
         &[],
         Some(items::create_schema),
         items::create
+    ),
+    route!(
+        "POST",
+        "/items/import",
+        Write,
+        "Admins: add a folder (or file) under a media root as items, with a manifest's metadata; answers JSON \
+         lines, one per file (added, duplicate of an item, failed) then a summary",
+        &[],
+        Some(import::schema),
+        import::import
     ),
     route!("GET", "/items/{uuid}", Read, "One item, with audio URLs and results", &[], None, items::get),
     route!(
