@@ -7,8 +7,10 @@
 //! - cache: the same task again (every result reused), milliseconds per item;
 //! - streams: time to first byte of `stream.mp3?start=1800` on a one-hour FLAC, and a
 //!   `download/original` with `Range` against reading the file with `cat`;
-//! - API: `GET /items?page_size=50` on 10 000 items with 50 concurrent clients, p50/p99:
-//!   first with no list page kept in the server's memory, then again with the pages kept.
+//! - API: `GET /items?page_size=50` on 10 000 items (`--items N`) with 50 concurrent clients,
+//!   p50/p99: first with no list page kept in the server's memory, then again with the pages
+//!   kept; then keyset pages (`cursor`), each client walking the list from its first page, which
+//!   no memory keeps.
 //!
 //!   bash benches/on_demand.sh              # 20 files of 240 s, 2 workers
 //!   bash benches/on_demand.sh 4 60 2       # files, seconds, workers
@@ -73,15 +75,20 @@ async fn main() {
     };
     // The item list with 10 000 items: copies of one row, straight into the database, before
     // any list is asked for (the server keeps list pages until it changes an item itself).
-    fill_items(&dir.path().join("data"), database.as_deref(), 10_000 - items.len()).await;
+    let total: usize = arg("--items", "10000").parse().expect("--items");
+    fill_items(&dir.path().join("data"), database.as_deref(), total.saturating_sub(items.len())).await;
     let per_client: usize = arg("--requests", "100").parse().expect("--requests");
     println!(
-        "\n## API: GET /items?page_size=50 over 10 000 items, {LIST_CLIENTS} clients (keep-alive) x {per_client} requests, random pages"
+        "\n## API: GET /items?page_size=50 over {total} items, {LIST_CLIENTS} clients (keep-alive) x {per_client} requests"
     );
     // The same load twice: first with no page kept (as after any change to the items: each
-    // page's first requests read the database), then with every page kept.
-    for round in ["first (no page kept yet)", "again (pages kept)"] {
-        let (l, rate) = list_load(addr, per_client).await;
+    // page's first requests read the database), then with every page kept; then keyset pages.
+    for (round, keyset) in [
+        ("numbered pages, random, first (no page kept yet)", false),
+        ("numbered pages, random, again (pages kept)", false),
+        ("keyset pages, each client from the first page on", true),
+    ] {
+        let (l, rate) = list_load(addr, per_client, keyset).await;
         println!(
             "{round}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {rate:.0} requests/s",
             percentile(&l, 0.5),
@@ -89,15 +96,50 @@ async fn main() {
             l[l.len() - 1],
         );
     }
+    depth_latencies(addr, total).await;
     drop(server);
+}
+
+/// One client, nothing kept in the server's memory: what a page costs at a depth of the list,
+/// numbered (`page`: a count and an offset scan) against keyset (`cursor`: an index seek), the
+/// median of 5 requests each (numbered pages of sizes 50 to 46, so that none was kept before).
+async fn depth_latencies(addr: std::net::SocketAddr, total: usize) {
+    println!("\none client, pages not kept: median of 5 requests, ms");
+    println!("| page | numbered (count + offset) | keyset (cursor) |\n|---|---|---|");
+    let mut conn = KeepAlive::connect(addr).await;
+    let depths: Vec<usize> = [1, 10, 100, 1000].into_iter().filter(|d| d * 50 <= total).collect();
+    let timed = async |conn: &mut KeepAlive, path: String| {
+        let started = Instant::now();
+        let (status, body) = conn.get_body(&path).await;
+        assert_eq!(status, 200, "{path}");
+        (started.elapsed().as_secs_f64() * 1000.0, body)
+    };
+    let (mut cursor, mut page) = (String::new(), 1);
+    for depth in depths {
+        while page < depth {
+            let (_, body) = timed(&mut conn, format!("/api/v1/items?page_size=50&cursor={cursor}")).await;
+            let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+            cursor = answer["next_cursor"].as_str().expect("a next page").to_string();
+            page += 1;
+        }
+        let mut numbered = Vec::new();
+        let mut keyset = Vec::new();
+        for size in 46..=50 {
+            numbered.push(timed(&mut conn, format!("/api/v1/items?page={depth}&page_size={size}")).await.0);
+            keyset.push(timed(&mut conn, format!("/api/v1/items?page_size=50&cursor={cursor}")).await.0);
+        }
+        numbered.sort_by(f64::total_cmp);
+        keyset.sort_by(f64::total_cmp);
+        println!("| {depth} | {:.2} | {:.2} |", numbered[2], keyset[2]);
+    }
 }
 
 const LIST_CLIENTS: usize = 50;
 
 /// `LIST_CLIENTS` clients each asking for `per_client` pages of 50 items (pages 1-200 in a
-/// random order of their own, or page 1 with `--first-page yes`): sorted latencies (ms) and
-/// requests per second.
-async fn list_load(addr: std::net::SocketAddr, per_client: usize) -> (Vec<f64>, f64) {
+/// random order of their own, or page 1 with `--first-page yes`; or with `keyset`, the pages
+/// that follow from the first by their cursors): sorted latencies (ms) and requests per second.
+async fn list_load(addr: std::net::SocketAddr, per_client: usize, keyset: bool) -> (Vec<f64>, f64) {
     let first_page = arg("--first-page", "no") == "yes";
     let latencies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let t = Instant::now();
@@ -108,7 +150,17 @@ async fn list_load(addr: std::net::SocketAddr, per_client: usize) -> (Vec<f64>, 
             // One keep-alive connection per client, as a browser or an API client keeps one.
             let mut conn = KeepAlive::connect(addr).await;
             let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+            let mut cursor = String::new();
             for _ in 0..per_client {
+                if keyset {
+                    let started = Instant::now();
+                    let (status, body) = conn.get_body(&format!("/api/v1/items?page_size=50&cursor={cursor}")).await;
+                    assert_eq!(status, 200);
+                    latencies.lock().expect("lock").push(started.elapsed().as_secs_f64() * 1000.0);
+                    let page: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+                    cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
+                    continue;
+                }
                 // xorshift: each client its own sequence, not in step with the others.
                 state ^= state << 13;
                 state ^= state >> 7;

@@ -213,6 +213,11 @@ impl KeepAlive {
 
     /// Sends a GET and reads its whole reply; returns the status.
     pub async fn get(&mut self, path: &str) -> u16 {
+        self.get_body(path).await.0
+    }
+
+    /// Sends a GET and reads its whole reply; returns the status and the body.
+    pub async fn get_body(&mut self, path: &str) -> (u16, Vec<u8>) {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
         let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n");
         self.stream.get_mut().write_all(head.as_bytes()).await.expect("send");
@@ -235,6 +240,6 @@ impl KeepAlive {
         }
         let mut body = vec![0u8; length];
         self.stream.read_exact(&mut body).await.expect("body");
-        status
+        (status, body)
     }
 }

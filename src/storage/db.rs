@@ -51,7 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "item search text", include_str!("../../migrations/0005_item_search_text.sql")),
     (6, "token generation", include_str!("../../migrations/0006_token_generation.sql")),
     (7, "result author", include_str!("../../migrations/0007_result_author.sql")),
-    (8, "item collection", include_str!("../../migrations/0008_item_collection.sql")),
+    (8, "item collection and ingest state", include_str!("../../migrations/0008_item_collection.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@
 //! are kept only while that LISTEN connection is up (a change it could have missed would
 //! leave stale pages).
 
-use super::items::{Item, ItemFilter};
+use super::items::{Cursor, Item, ItemFilter, ItemSort, KeysetPage};
 use super::{Page, PageRequest, Viewer};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,9 +19,28 @@ const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// What an item holds besides its text fields (numbers, uuid, dates, its location).
 const ITEM_BYTES: usize = 512;
 
+/// A generation under which [`ItemPages::put`] keeps nothing (generations count up from 0).
+pub(crate) const NEVER_KEPT: u64 = u64::MAX;
+
+/// A kept page: numbered (with the count), or keyset (with the next page's cursor).
+#[derive(Clone, Debug)]
+pub(crate) enum KeptPage {
+    Numbered(Arc<Page<Item>>),
+    Keyset(Arc<KeysetPage>),
+}
+
+impl KeptPage {
+    fn rows(&self) -> &[Item] {
+        match self {
+            KeptPage::Numbered(p) => &p.rows,
+            KeptPage::Keyset(p) => &p.rows,
+        }
+    }
+}
+
 /// About how much memory `page` holds.
-fn bytes_of(page: &Page<Item>) -> usize {
-    page.rows
+fn bytes_of(page: &KeptPage) -> usize {
+    page.rows()
         .iter()
         .map(|i| {
             ITEM_BYTES
@@ -48,33 +67,46 @@ struct Inner {
     active: bool,
     /// Counts item changes: a page read from the database before a change is not kept.
     generation: u64,
-    pages: HashMap<Key, Arc<Page<Item>>>,
+    pages: HashMap<Key, KeptPage>,
     bytes: usize,
 }
 
-/// Everything a page depends on besides the items: who reads, the filters, the page.
+/// Everything a page depends on besides the items: who reads, the filters, the order, where
+/// the page is in the list and its size.
 #[derive(Clone, Hash, PartialEq, Eq)]
 pub(crate) struct Key {
     user: Option<uuid::Uuid>,
     admin: bool,
-    q: Option<String>,
-    author: Option<String>,
-    is_public: Option<bool>,
-    page: u64,
+    filter: ItemFilter,
+    sort: ItemSort,
+    /// The page's number, or (keyset) its cursor's text, empty for the first.
+    position: Position,
     size: u64,
 }
 
+#[derive(Clone, Hash, PartialEq, Eq)]
+enum Position {
+    Numbered(u64),
+    After(String),
+}
+
 impl Key {
-    pub(crate) fn new(viewer: &Viewer, filter: &ItemFilter, page: PageRequest) -> Key {
-        Key {
-            user: viewer.user,
-            admin: viewer.admin,
-            q: filter.q.clone(),
-            author: filter.author.clone(),
-            is_public: filter.is_public,
-            page: page.page,
-            size: page.size,
-        }
+    pub(crate) fn new(viewer: &Viewer, filter: &ItemFilter, sort: ItemSort, page: PageRequest) -> Key {
+        Key::at(viewer, filter, sort, Position::Numbered(page.page), page.size)
+    }
+
+    pub(crate) fn after(
+        viewer: &Viewer,
+        filter: &ItemFilter,
+        sort: ItemSort,
+        after: Option<&Cursor>,
+        size: u64,
+    ) -> Key {
+        Key::at(viewer, filter, sort, Position::After(after.map(Cursor::encode).unwrap_or_default()), size)
+    }
+
+    fn at(viewer: &Viewer, filter: &ItemFilter, sort: ItemSort, position: Position, size: u64) -> Key {
+        Key { user: viewer.user, admin: viewer.admin, filter: filter.clone(), sort, position, size }
     }
 }
 
@@ -85,14 +117,14 @@ impl ItemPages {
     }
 
     /// The kept page, or the generation to give [`put`](Self::put) with the page read now.
-    pub(crate) fn get(&self, key: &Key) -> Result<Arc<Page<Item>>, u64> {
+    pub(crate) fn get(&self, key: &Key) -> Result<KeptPage, u64> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.pages.get(key).cloned().ok_or(inner.generation)
     }
 
     /// Keeps `page`, read at `generation`, unless an item changed since (or pages are not
     /// kept now).
-    pub(crate) fn put(&self, key: Key, generation: u64, page: Arc<Page<Item>>) {
+    pub(crate) fn put(&self, key: Key, generation: u64, page: KeptPage) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if !inner.active || inner.generation != generation {
             return;
@@ -135,19 +167,29 @@ impl ItemPages {
 mod tests {
     use super::*;
 
-    fn page(count: u64) -> Arc<Page<Item>> {
-        Arc::new(Page { count, rows: Vec::new() })
+    fn page(count: u64) -> KeptPage {
+        KeptPage::Numbered(Arc::new(Page { count, rows: Vec::new() }))
+    }
+
+    fn count(page: KeptPage) -> Option<u64> {
+        match page {
+            KeptPage::Numbered(p) => Some(p.count),
+            KeptPage::Keyset(_) => None,
+        }
     }
 
     #[test]
     fn a_page_read_before_a_change_is_never_kept_and_a_change_drops_every_page() {
         let pages = ItemPages::new(true);
         let filter = ItemFilter::default();
-        let first = Key::new(&Viewer::ANONYMOUS, &filter, PageRequest { page: 1, size: 50 });
-        let admin = Key::new(&Viewer::ADMIN, &filter, PageRequest { page: 1, size: 50 });
+        let first = Key::new(&Viewer::ANONYMOUS, &filter, ItemSort::NEWEST, PageRequest { page: 1, size: 50 });
+        let admin = Key::new(&Viewer::ADMIN, &filter, ItemSort::NEWEST, PageRequest { page: 1, size: 50 });
         let generation = pages.get(&first).expect_err("empty");
         pages.put(first.clone(), generation, page(1));
-        assert_eq!(pages.get(&first).map(|p| p.count), Ok(1));
+        assert_eq!(pages.get(&first).map(count), Ok(Some(1)));
+        // The first keyset page of the same list is another page.
+        let keyset = Key::after(&Viewer::ANONYMOUS, &filter, ItemSort::NEWEST, None, 50);
+        assert!(pages.get(&keyset).is_err());
         // Another reader's view is its own.
         assert!(pages.get(&admin).is_err());
         // A reader that read before a change does not keep its (stale) page.

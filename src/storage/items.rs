@@ -1,9 +1,10 @@
 //! Items: one media file each (uploaded, fetched from a URL, or under a media root) with what
 //! was read from it when it was added.
 
-use super::item_pages::Key;
+use super::item_pages::{self, KeptPage, Key};
 use super::{
-    Page, PageRequest, Store, StoreError, Viewer, Where, db, files, float, int, not_found, opt_int, opt_text, text,
+    Page, PageRequest, Param, Store, StoreError, Viewer, Where, db, files, float, int, not_found, opt_int, opt_text,
+    text,
 };
 use crate::media::Input;
 use crate::media::admission::OpenedFile;
@@ -38,6 +39,11 @@ pub struct Item {
     /// What an archive says of the item besides its tags (a manifest's date, external id and
     /// free key/values): a JSON object.
     pub metadata: serde_json::Value,
+    /// `ingesting` while the item's ingest task runs, `ready`, or `failed` (see
+    /// `items.ingest_experience`).
+    pub ingest_state: String,
+    /// The item's ingest task, if it has one.
+    pub ingest_task: Option<String>,
     pub date_added: String,
     pub date_modified: String,
     /// Where the media is: in the data directory or under a media root (not sent to clients).
@@ -102,12 +108,134 @@ pub struct ItemPatch {
 }
 
 /// Filters of the item list.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub struct ItemFilter {
-    /// Words found in the title, description, artist, album or file name.
+    /// Words found in the title, description, artist, album, file name or collection.
     pub q: Option<String>,
     pub author: Option<String>,
     pub is_public: Option<bool>,
+    pub collection: Option<String>,
+    /// The media's MIME type (`audio/flac`), or its subtype (`flac`).
+    pub mime_type: Option<String>,
+    /// `ingesting`, `ready` or `failed`.
+    pub ingest_state: Option<String>,
+}
+
+/// The orders of the item list: each walks an index (see migration 8), the uuid breaking ties.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub enum ItemOrder {
+    #[default]
+    DateAdded,
+    Title,
+    FileName,
+    Duration,
+}
+
+/// An order of the item list and its direction.
+#[derive(Clone, Copy, Debug, Default, Hash, PartialEq, Eq)]
+pub struct ItemSort {
+    pub order: ItemOrder,
+    pub descending: bool,
+}
+
+/// The ingest states an item may be in.
+pub const INGEST_STATES: [&str; 3] = ["ingesting", "ready", "failed"];
+
+impl ItemSort {
+    /// Newest first: the list's default.
+    pub const NEWEST: ItemSort = ItemSort { order: ItemOrder::DateAdded, descending: true };
+
+    /// `date_added`, `title`, `file_name` or `duration`, `-` first for descending.
+    pub fn parse(text: &str) -> Result<ItemSort, String> {
+        let (descending, name) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let order = match name {
+            "date_added" | "date" => ItemOrder::DateAdded,
+            "title" => ItemOrder::Title,
+            "file_name" => ItemOrder::FileName,
+            "duration" | "audio_duration" => ItemOrder::Duration,
+            other => {
+                return Err(format!(
+                    "sort: `{other}` is not an order (date_added, title, file_name, duration; `-` first for descending)"
+                ));
+            }
+        };
+        Ok(ItemSort { order, descending })
+    }
+
+    /// What rows are ordered by (the expression its index is on).
+    fn expression(self) -> &'static str {
+        match self.order {
+            ItemOrder::DateAdded => "date_added",
+            ItemOrder::Title => "LOWER(title)",
+            ItemOrder::FileName => "LOWER(file_name)",
+            ItemOrder::Duration => "COALESCE(audio_duration, -1)",
+        }
+    }
+
+    fn sql(self) -> String {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        format!("{} {dir}, uuid {dir}", self.expression())
+    }
+
+    /// The value of this order's expression for `item` (what a cursor after it holds).
+    fn key_of(self, item: &Item) -> Param {
+        match self.order {
+            ItemOrder::DateAdded => Param::Text(item.date_added.clone()),
+            // SQL's LOWER folds ASCII only (SQLite): the cursor must hold the same value.
+            ItemOrder::Title => Param::Text(item.title.to_ascii_lowercase()),
+            ItemOrder::FileName => Param::Text(item.file_name.to_ascii_lowercase()),
+            ItemOrder::Duration => Param::Float(item.audio_duration.unwrap_or(-1.0)),
+        }
+    }
+}
+
+/// Where a keyset page starts: after the row with this sort key and uuid. Clients hold it as
+/// an opaque string (`cursor`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cursor {
+    key: Param,
+    uuid: uuid::Uuid,
+}
+
+impl Cursor {
+    /// The cursor as a URL-safe string: hex of `[key, uuid]` as JSON.
+    pub fn encode(&self) -> String {
+        let key = match &self.key {
+            Param::Text(t) => serde_json::Value::from(t.as_str()),
+            Param::Int(i) => serde_json::Value::from(*i),
+            Param::Float(f) => serde_json::Value::from(*f),
+        };
+        let json = serde_json::json!([key, self.uuid]).to_string();
+        json.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor, String> {
+        let bad = || format!("cursor: `{}` is not a cursor this list gave", text.chars().take(64).collect::<String>());
+        if !text.len().is_multiple_of(2) || text.len() > 8192 {
+            return Err(bad());
+        }
+        let bytes: Option<Vec<u8>> =
+            (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect();
+        let value: serde_json::Value = serde_json::from_slice(&bytes.ok_or_else(bad)?).map_err(|_| bad())?;
+        let uuid = value[1].as_str().and_then(|u| uuid::Uuid::parse_str(u).ok()).ok_or_else(bad)?;
+        let key = match &value[0] {
+            serde_json::Value::String(s) => Param::Text(s.clone()),
+            serde_json::Value::Number(n) if n.is_i64() => Param::Int(n.as_i64().unwrap_or_default()),
+            serde_json::Value::Number(n) => Param::Float(n.as_f64().unwrap_or_default()),
+            _ => return Err(bad()),
+        };
+        Ok(Cursor { key, uuid })
+    }
+}
+
+/// One keyset page of items, and the cursor of the next if there is one.
+#[derive(Debug)]
+pub struct KeysetPage {
+    pub rows: Vec<Item>,
+    pub next: Option<Cursor>,
 }
 
 fn row_to_item(row: &AnyRow) -> Item {
@@ -138,6 +266,8 @@ fn row_to_item(row: &AnyRow) -> Item {
         tags: super::json(row, "tags"),
         collection: text(row, "collection"),
         metadata: super::json(row, "metadata"),
+        ingest_state: text(row, "ingest_state"),
+        ingest_task: opt_text(row, "ingest_task"),
         date_added: text(row, "date_added"),
         date_modified: text(row, "date_modified"),
         location,
@@ -328,41 +458,116 @@ impl Store {
         row.as_ref().map(row_to_item).ok_or_else(|| not_found("item", uuid))
     }
 
-    /// Items `viewer` sees, newest first.
+    /// A numbered page of the items `viewer` sees, in `sort`'s order, with their count.
     pub async fn items(
         &self,
         viewer: &Viewer,
         filter: &ItemFilter,
+        sort: ItemSort,
         page: PageRequest,
     ) -> Result<Arc<Page<Item>>, StoreError> {
         let pages = &self.item_pages;
-        let key = Key::new(viewer, filter, page);
-        match pages.get(&key) {
-            Ok(kept) => Ok(kept),
-            Err(generation) => {
-                let read = Arc::new(self.read_items(viewer, filter, page).await?);
-                pages.put(key, generation, read.clone());
-                Ok(read)
-            }
-        }
+        let key = Key::new(viewer, filter, sort, page);
+        let generation = match pages.get(&key) {
+            Ok(KeptPage::Numbered(kept)) => return Ok(kept),
+            // (Numbered keys hold numbered pages: never.)
+            Ok(KeptPage::Keyset(_)) => item_pages::NEVER_KEPT,
+            Err(generation) => generation,
+        };
+        let filter = item_filter(viewer, filter);
+        let (count, rows) = self.page_rows("items", &filter, &sort.sql(), page).await?;
+        let read = Arc::new(Page { count, rows: rows.iter().map(row_to_item).collect() });
+        pages.put(key, generation, KeptPage::Numbered(read.clone()));
+        Ok(read)
     }
 
-    async fn read_items(
+    /// The `size` items `viewer` sees that come after `after` in `sort`'s order (keyset
+    /// pagination: an index walk, no count and no offset, so that any page costs the same
+    /// whatever the number of items before it).
+    pub async fn items_after(
         &self,
         viewer: &Viewer,
         filter: &ItemFilter,
-        page: PageRequest,
-    ) -> Result<Page<Item>, StoreError> {
-        let filter = Where::default()
-            .visible_to(viewer)
-            .and_some("author = ?", filter.author.clone())
-            .and_some("is_public = ?", filter.is_public.map(i64::from))
-            .and_some(
-                "search_text LIKE ? ESCAPE '\\'",
-                filter.q.as_deref().map(|q| format!("%{}%", like_escaped(&q.to_lowercase()))),
-            );
-        let (count, rows) = self.page_rows("items", &filter, "date_added DESC, uuid DESC", page).await?;
-        Ok(Page { count, rows: rows.iter().map(row_to_item).collect() })
+        sort: ItemSort,
+        after: Option<&Cursor>,
+        size: u64,
+    ) -> Result<Arc<KeysetPage>, StoreError> {
+        let pages = &self.item_pages;
+        let key = Key::after(viewer, filter, sort, after, size);
+        let generation = match pages.get(&key) {
+            Ok(KeptPage::Keyset(kept)) => return Ok(kept),
+            // (Keyset keys hold keyset pages: never.)
+            Ok(KeptPage::Numbered(_)) => item_pages::NEVER_KEPT,
+            Err(generation) => generation,
+        };
+        let read = Arc::new(self.read_items_after(viewer, filter, sort, after, size).await?);
+        pages.put(key, generation, KeptPage::Keyset(read.clone()));
+        Ok(read)
+    }
+
+    async fn read_items_after(
+        &self,
+        viewer: &Viewer,
+        filter: &ItemFilter,
+        sort: ItemSort,
+        after: Option<&Cursor>,
+        size: u64,
+    ) -> Result<KeysetPage, StoreError> {
+        let mut filter = item_filter(viewer, filter);
+        if let Some(cursor) = after {
+            let op = if sort.descending { "<" } else { ">" };
+            // The bound on the expression alone is what lets SQLite seek its index (it scans
+            // from the start on a row-value comparison of an expression).
+            let expr = sort.expression();
+            let clause = format!("{expr} {op}= ? AND ({expr}, uuid) {op} (?, ?)");
+            let params = [cursor.key.clone(), cursor.key.clone(), Param::Text(cursor.uuid.to_string())];
+            filter = filter.and_each(&clause, params);
+        }
+        let n = filter.params.len();
+        let sql = format!("SELECT * FROM items WHERE {} ORDER BY {} LIMIT ${}", filter.sql(), sort.sql(), n + 1);
+        // One row more than the page says whether there is a next one.
+        let rows =
+            filter.bind(sqlx::query(sqlx::AssertSqlSafe(sql))).bind(size as i64 + 1).fetch_all(&self.pool).await?;
+        let mut rows: Vec<Item> = rows.iter().map(row_to_item).collect();
+        let next = if rows.len() as u64 > size {
+            rows.truncate(size as usize);
+            rows.last().map(|last| Cursor { key: sort.key_of(last), uuid: last.uuid })
+        } else {
+            None
+        };
+        Ok(KeysetPage { rows, next })
+    }
+
+    /// Records `task` as the item's ingest task, and its state as the task's status says now.
+    pub async fn set_ingest_task(&self, item: &uuid::Uuid, task: &uuid::Uuid) -> Result<(), StoreError> {
+        sqlx::query("UPDATE items SET ingest_task = $2 WHERE uuid = $1")
+            .bind(item.to_string())
+            .bind(task.to_string())
+            .execute(&self.pool)
+            .await?;
+        self.derive_ingest_state("uuid", &item.to_string()).await
+    }
+
+    /// A task's status changed: the state of the item it ingests (if any) follows.
+    pub(crate) async fn ingest_task_changed(&self, task: &uuid::Uuid) -> Result<(), StoreError> {
+        self.derive_ingest_state("ingest_task", &task.to_string()).await
+    }
+
+    /// Sets `ingest_state` from the status of the ingest task of the items whose `column` is
+    /// `value`, in one statement: whoever runs it last (the task's end, or the recording of
+    /// the task) writes the latest status.
+    async fn derive_ingest_state(&self, column: &str, value: &str) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE items SET ingest_state = COALESCE((SELECT CASE WHEN t.status IN ('pending', 'running') THEN 'ingesting'
+                    WHEN t.status = 'done' THEN 'ready' ELSE 'failed' END FROM tasks t WHERE t.uuid = items.ingest_task),
+                 'ready')
+             WHERE {column} = $1"
+        );
+        let changed = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(value.to_string()).execute(&self.pool).await?;
+        if changed.rows_affected() > 0 {
+            self.items_changed().await;
+        }
+        Ok(())
     }
 
     pub async fn update_item(&self, viewer: &Viewer, uuid: &uuid::Uuid, patch: ItemPatch) -> Result<Item, StoreError> {
@@ -490,6 +695,23 @@ fn search_text(fields: [&str; 6]) -> String {
     fields.map(str::to_lowercase).join(" ")
 }
 
+/// What rows of `items` a list shows `viewer` under `filter`.
+fn item_filter(viewer: &Viewer, filter: &ItemFilter) -> Where {
+    let mime_type =
+        filter.mime_type.as_deref().map(|m| if m.contains('/') { m.to_string() } else { format!("audio/{m}") });
+    Where::default()
+        .visible_to(viewer)
+        .and_some("author = ?", filter.author.clone())
+        .and_some("is_public = ?", filter.is_public.map(i64::from))
+        .and_some("collection = ?", filter.collection.clone())
+        .and_some("mime_type = ?", mime_type)
+        .and_some("ingest_state = ?", filter.ingest_state.clone())
+        .and_some(
+            "search_text LIKE ? ESCAPE '\\'",
+            filter.q.as_deref().map(|q| format!("%{}%", like_escaped(&q.to_lowercase()))),
+        )
+}
+
 /// `text` for a LIKE pattern with `\\` as its escape: `%` and `_` match themselves.
 fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -522,4 +744,31 @@ fn media_info_of(media: &OpenedFile, name: &str) -> Result<MediaInfo, StoreError
         return Err(StoreError::Media(format!("{name}: holds no audio (its header announces no samples)")));
     }
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_read_back_what_they_hold_and_refuse_the_rest() {
+        let uuid = uuid::Uuid::new_v4();
+        for key in [Param::Text("chant d'été".into()), Param::Float(12.5), Param::Int(3)] {
+            let cursor = Cursor { key, uuid };
+            let text = cursor.encode();
+            assert!(text.bytes().all(|b| b.is_ascii_hexdigit()), "URL-safe: {text}");
+            assert_eq!(Cursor::decode(&text), Ok(cursor));
+        }
+        for bad in ["zz", "abc", "5b5d", "5b312c2278225d"] {
+            let err = Cursor::decode(bad).expect_err("not a cursor");
+            assert!(err.starts_with("cursor: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn sorts_are_named_as_the_api_takes_them() {
+        assert_eq!(ItemSort::parse("-title"), Ok(ItemSort { order: ItemOrder::Title, descending: true }));
+        assert_eq!(ItemSort::parse("duration"), Ok(ItemSort { order: ItemOrder::Duration, descending: false }));
+        assert!(ItemSort::parse("loudness").expect_err("no such order").contains("date_added, title"));
+    }
 }

@@ -224,9 +224,11 @@ pub(crate) struct Where {
     params: Vec<Param>,
 }
 
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Param {
     Text(String),
     Int(i64),
+    Float(f64),
 }
 
 impl From<String> for Param {
@@ -249,9 +251,25 @@ impl From<i64> for Param {
 
 impl Where {
     /// Adds `clause`, in which `?` stands for `param`.
-    pub fn and(mut self, clause: &str, param: impl Into<Param>) -> Where {
-        self.params.push(param.into());
-        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
+    pub fn and(self, clause: &str, param: impl Into<Param>) -> Where {
+        self.and_each(clause, [param.into()])
+    }
+
+    /// Adds `clause`, in which each `?` stands for the next of `params`.
+    pub fn and_each(mut self, clause: &str, params: impl IntoIterator<Item = Param>) -> Where {
+        let mut sql = String::with_capacity(clause.len() + 8);
+        let mut params = params.into_iter();
+        for c in clause.chars() {
+            let param = if c == '?' { params.next() } else { None };
+            match param {
+                Some(p) => {
+                    self.params.push(p);
+                    sql.push_str(&format!("${}", self.params.len()));
+                }
+                None => sql.push(c),
+            }
+        }
+        self.clauses.push(sql);
         self
     }
 
@@ -300,6 +318,7 @@ impl Where {
             query = match p {
                 Param::Text(t) => query.bind(t.clone()),
                 Param::Int(i) => query.bind(*i),
+                Param::Float(f) => query.bind(*f),
             };
         }
         query

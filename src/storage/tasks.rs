@@ -302,6 +302,7 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
+        self.ingest_task_changed(uuid).await?;
         self.task(viewer, uuid).await
     }
 
@@ -358,6 +359,7 @@ impl Store {
         .bind(task.status.clone())
         .execute(&self.pool)
         .await?;
+        self.ingest_task_changed(uuid).await?;
         Ok(Some(self.task(&Viewer::ADMIN, uuid).await?))
     }
 }

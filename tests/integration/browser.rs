@@ -35,6 +35,39 @@ async fn the_library_lists_an_uploaded_file_for_its_owner() {
     server.shutdown().await;
 }
 
+/// A collection of 130 items browses in the library: keyset pages as the list scrolls, the
+/// file-name column, sorting, and filters by collection and ingest state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_browses_sorts_and_filters_a_collection() {
+    const ITEMS: usize = 130;
+    let env = Env::new(Engine::Sqlite).await;
+    let archive = env.path().join("archive");
+    std::fs::create_dir_all(&archive).expect("mkdir");
+    let mut manifest = Vec::new();
+    for n in 0..ITEMS {
+        // Lengths differ by a sample or more: every file is an item of its own.
+        let name = format!("piece{n:03}.wav");
+        tone(&archive, &name, 0.05 + n as f64 / 44100.0);
+        let collection = if n % 2 == 1 { "B" } else { "A" };
+        manifest.push(serde_json::json!({ "path": name, "title": format!("Piece {n:03}"), "collection": collection }));
+    }
+    // Ingests wait for a worker that never comes (none): every item is ingesting, but the
+    // first, whose ingest is cancelled.
+    let extra = format!("[live]\nmedia_roots = [\"{}\"]\n[items]\ningest_experience = \"ingest\"\n", archive.display());
+    let server = timeside::server::start(config(&env, 0, "", &extra)).await.expect("start");
+    let addr = server.addr;
+    let body = serde_json::json!({ "path": archive, "manifest": manifest, "is_public": true });
+    let r = crate::http::json(addr, "POST", "/api/v1/items/import", Some("the-api-token"), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let first: serde_json::Value = serde_json::from_str(r.text().lines().next().expect("a line")).expect("JSON");
+    let task = first["ingest_task"].as_str().expect("an ingest task");
+    let cancel = format!("/api/v1/tasks/{task}/cancel");
+    let r = crate::http::json(addr, "POST", &cancel, Some("the-api-token"), &serde_json::json!({})).await;
+    assert!(r.status < 300, "{}", r.text());
+    browser_script("collection", &[&format!("http://{addr}"), &ITEMS.to_string()]).await;
+    server.shutdown().await;
+}
+
 /// `/` is the player's page and `/web/` its files, with their types and an ETag; nothing
 /// outside `web/` (debug builds read the folder) and none of its test tools are served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

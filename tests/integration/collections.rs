@@ -137,3 +137,140 @@ async fn a_folder_is_added_with_its_manifest_duplicates_are_reported_and_new_fil
     );
     server.shutdown().await;
 }
+
+/// Imports `folder` through the API as the admin: the report's lines.
+async fn import(addr: std::net::SocketAddr, body: &Value) -> Vec<Value> {
+    let r = http::json(addr, "POST", "/api/v1/items/import", Some("the-api-token"), body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect()
+}
+
+/// Every item of a list, following `next_cursor` from the first page.
+async fn walk(addr: std::net::SocketAddr, query: &str) -> (Vec<Value>, usize) {
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, String::new());
+    loop {
+        let r = http::get(addr, &format!("/api/v1/items?{query}&cursor={cursor}"), Some("the-api-token")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let page = r.json();
+        assert_eq!(page["count"], Value::Null, "keyset pages do not count");
+        items.extend(page["results"].as_array().expect("results").iter().cloned());
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return (items, pages),
+        }
+        assert!(pages < 100, "the walk ends");
+    }
+}
+
+async fn library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state(engine: Engine) {
+    let env = Env::new(engine).await;
+    let archive = env.path().join("archive");
+    std::fs::create_dir_all(&archive).expect("mkdir");
+    // 13 files of distinct lengths (distinct contents), titles out of file-name order, two
+    // collections, two formats.
+    let mut manifest = Vec::new();
+    for n in 0..13u32 {
+        let seconds = 0.2 + f64::from((n * 7) % 13) * 0.1;
+        let name = format!("take{n:02}.wav");
+        tone(&archive, &name, seconds);
+        let title = format!("{} title {n}", ["Echo", "alpha", "Delta", "bravo", "Charlie"][n as usize % 5]);
+        let collection = if n % 3 == 0 { "Field" } else { "Studio" };
+        manifest.push(json!({ "path": name, "title": title, "collection": collection }));
+    }
+    let out = crate::common::timeside(&[
+        "transcode",
+        &archive.join("take00.wav").display().to_string(),
+        "-o",
+        &archive.join("take00.flac").display().to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let live = format!("[live]\nmedia_roots = [\"{}\"]\n", archive.display());
+    let server = timeside::server::start(config(&env, 0, "", &live)).await.expect("start");
+    let addr = server.addr;
+    let lines = import(addr, &json!({ "path": archive, "manifest": manifest })).await;
+    assert_eq!(lines.last().expect("summary")["summary"]["added"], 14, "{lines:?}");
+
+    let all = http::get(addr, "/api/v1/items?page_size=100", Some("the-api-token")).await.json()["results"].clone();
+    let all = all.as_array().expect("items").clone();
+    let sorted_by = |key: &dyn Fn(&Value) -> String, descending: bool| {
+        let mut v: Vec<(String, String)> =
+            all.iter().map(|i| (key(i), i["uuid"].as_str().expect("uuid").to_string())).collect();
+        v.sort();
+        if descending {
+            v.reverse();
+        }
+        v.into_iter().map(|(_, u)| u).collect::<Vec<_>>()
+    };
+    let text_of = |field: &'static str| move |i: &Value| i[field].as_str().unwrap_or_default().to_ascii_lowercase();
+    let duration = |i: &Value| format!("{:012.6}", i["audio_duration"].as_f64().unwrap_or(-1.0));
+    for (sort, expected) in [
+        ("-date_added", sorted_by(&text_of("date_added"), true)),
+        ("title", sorted_by(&text_of("title"), false)),
+        ("-title", sorted_by(&text_of("title"), true)),
+        ("file_name", sorted_by(&text_of("file_name"), false)),
+        ("duration", sorted_by(&duration, false)),
+        ("-duration", sorted_by(&duration, true)),
+    ] {
+        let (items, pages) = walk(addr, &format!("sort={sort}&page_size=4")).await;
+        let uuids: Vec<String> = items.iter().map(|i| i["uuid"].as_str().expect("uuid").to_string()).collect();
+        assert_eq!(uuids, expected, "sort={sort}");
+        assert_eq!(pages, 4, "14 items in pages of 4");
+    }
+    // Filters: collection, format, text, state; each walked in keyset pages.
+    let (field, _) = walk(addr, "collection=Field&page_size=2&sort=title").await;
+    assert_eq!(field.len(), 5, "take00, 03, 06, 09, 12 (the FLAC has no manifest row): {field:?}");
+    let (flacs, _) = walk(addr, "format=flac").await;
+    assert_eq!(flacs.len(), 1);
+    assert_eq!(flacs[0]["file_name"], "take00.flac");
+    let (found, _) = walk(addr, "q=bravo").await;
+    assert_eq!(found.len(), 2, "bravo titles: 3 and 8");
+    // No ingest experience here: items are ready at once.
+    let (ready, _) = walk(addr, "ingest_state=ready&page_size=50").await;
+    assert_eq!(ready.len(), 14);
+    for (query, says) in [
+        ("cursor=zz", "cursor: "),
+        ("cursor=&page=2", "give one or the other"),
+        ("sort=loudness", "sort: `loudness` is not an order"),
+        ("ingest_state=done", "ingest_state: `done`"),
+    ] {
+        let r = http::get(addr, &format!("/api/v1/items?{query}"), Some("the-api-token")).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        assert!(r.text().contains(says), "{query}: {}", r.text());
+    }
+    server.shutdown().await;
+
+    // With an ingest experience and no worker, a new item is ingesting until its task ends:
+    // cancelled, it is failed.
+    let env = Env::new(engine).await;
+    let archive = env.path().join("archive");
+    std::fs::create_dir_all(&archive).expect("mkdir");
+    tone(&archive, "one.wav", 0.5);
+    let live = format!("[live]\nmedia_roots = [\"{}\"]\n[items]\ningest_experience = \"ingest\"\n", archive.display());
+    let server = timeside::server::start(config(&env, 0, "", &live)).await.expect("start");
+    let addr = server.addr;
+    let lines = import(addr, &json!({ "path": archive })).await;
+    let task = lines[0]["ingest_task"].as_str().expect("an ingest task").to_string();
+    let (ingesting, _) = walk(addr, "ingest_state=ingesting").await;
+    assert_eq!(ingesting.len(), 1);
+    assert_eq!(ingesting[0]["ingest_task"], task.as_str());
+    let r = http::json(addr, "POST", &format!("/api/v1/tasks/{task}/cancel"), Some("the-api-token"), &json!({})).await;
+    assert!(r.status < 300, "{}", r.text());
+    let (failed, _) = walk(addr, "ingest_state=failed").await;
+    assert_eq!(failed.len(), 1, "a cancelled ingest leaves the item failed");
+    server.shutdown().await;
+}
+
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state() {
+        super::library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state(super::Engine::Sqlite).await
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state() {
+        super::library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state(super::Engine::Postgres).await
+    }
+}

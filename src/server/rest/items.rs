@@ -4,7 +4,7 @@
 
 use super::{ApiError, Ctx, Reply_, json};
 use crate::server::AppState;
-use crate::storage::items::{Item, ItemFilter, ItemPatch, Location, NewItem};
+use crate::storage::items::{Cursor, INGEST_STATES, Item, ItemFilter, ItemPatch, ItemSort, Location, NewItem};
 use crate::storage::{Store, StoreError, Viewer, files};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -84,15 +84,42 @@ pub async fn view(store: &Store, viewer: &Viewer, item: &Item) -> Result<serde_j
     Ok(v)
 }
 
-/// GET /items
+/// GET /items: numbered pages with their count (`page`), or keyset pages (`cursor`, empty
+/// for the first): what a client that scrolls through a whole collection uses, as no page
+/// then costs more than the first.
 pub async fn list(ctx: Ctx) -> Reply_ {
-    let page = ctx.page()?;
+    let text = |name: &str| ctx.query.get(name).filter(|v| !v.is_empty()).cloned();
+    let ingest_state = text("ingest_state");
+    if let Some(state) = &ingest_state
+        && !INGEST_STATES.contains(&state.as_str())
+    {
+        return Err(ApiError::bad_parameter(format!(
+            "ingest_state: `{state}` is not one of {}",
+            INGEST_STATES.join(", ")
+        )));
+    }
     let filter = ItemFilter {
-        q: ctx.query.get("q").filter(|q| !q.is_empty()).cloned(),
-        author: ctx.query.get("author").filter(|a| !a.is_empty()).cloned(),
+        q: text("q"),
+        author: text("author"),
         is_public: ctx.query_as::<bool>("is_public")?,
+        collection: text("collection"),
+        mime_type: text("format"),
+        ingest_state,
     };
-    let found = ctx.state.store.items(&ctx.viewer, &filter, page).await?;
+    let sort = text("sort").map(|s| ItemSort::parse(&s)).transpose().map_err(ApiError::bad_parameter)?;
+    let sort = sort.unwrap_or(ItemSort::NEWEST);
+    if let Some(cursor) = ctx.query.get("cursor") {
+        if ctx.query.contains_key("page") {
+            return Err(ApiError::bad_parameter("page, cursor: give one or the other"));
+        }
+        let after =
+            (!cursor.is_empty()).then(|| Cursor::decode(cursor)).transpose().map_err(ApiError::bad_parameter)?;
+        let size = ctx.page()?.size;
+        let found = ctx.state.store.items_after(&ctx.viewer, &filter, sort, after.as_ref(), size).await?;
+        return ctx.cursor_reply("/items", found.next.as_ref().map(Cursor::encode), &found.rows);
+    }
+    let page = ctx.page()?;
+    let found = ctx.state.store.items(&ctx.viewer, &filter, sort, page).await?;
     ctx.page_reply("/items", page, found.count, &found.rows)
 }
 
@@ -176,6 +203,9 @@ pub(super) async fn queue_ingest(state: &AppState, viewer: &Viewer, item: &uuid:
     };
     match queued {
         Ok(task) => {
+            if let Err(e) = store.set_ingest_task(item, &task.uuid).await {
+                tracing::warn!(%item, error = %e, "could not record the item's ingest task");
+            }
             super::tasks::announce(state, &task);
             Some(task.uuid)
         }

@@ -178,11 +178,17 @@ pub static ROUTES: &[Route] = &[
         "GET",
         "/items",
         Read,
-        "Items (filters: q, author, is_public)",
+        "Items (filters: q, author, is_public, collection, format, ingest_state), in numbered pages with a count \
+         (page) or keyset pages (cursor: empty for the first, then each answer's next_cursor)",
         &[
-            ("q", "words in title, description, artist, album or file name"),
+            ("q", "words in title, description, artist, album, file name or collection"),
             ("author", "a user uuid"),
             ("is_public", "true or false"),
+            ("collection", "the collection's name"),
+            ("format", "the media's MIME type, or its subtype (flac, mpeg, wav, ogg, mp4)"),
+            ("ingest_state", "ingesting, ready or failed"),
+            ("sort", "date_added, title, file_name or duration; -first for descending (default -date_added)"),
+            ("cursor", "keyset pages: empty for the first page, then the last answer's next_cursor"),
             ("page", "page number, from 1"),
             ("page_size", "rows per page, 1 to 1000 (default 50)")
         ],
@@ -764,14 +770,7 @@ impl Ctx {
     /// A list reply: `{count, next, previous, results}`; `next` and `previous` are this
     /// request's path and query with another page.
     pub fn page_reply<T: Serialize>(&self, path: &str, page: PageRequest, count: u64, results: &[T]) -> Reply_ {
-        let link = |n: u64| {
-            let mut q = self.query.clone();
-            q.insert("page".into(), n.to_string());
-            q.insert("page_size".into(), page.size.to_string());
-            let query: Vec<String> =
-                q.iter().map(|(k, v)| format!("{}={}", percent_encode(k, b""), percent_encode(v, b""))).collect();
-            format!("/api/v1{path}?{}", query.join("&"))
-        };
+        let link = |n: u64| self.link(path, &[("page", n.to_string()), ("page_size", page.size.to_string())]);
         let next = (page.page * page.size < count).then(|| link(page.page + 1));
         let previous = (page.page > 1).then(|| link(page.page - 1));
         // Serialised straight from the rows (no intermediate JSON tree: lists are the hot path).
@@ -783,6 +782,32 @@ impl Ctx {
             results: &'a [T],
         }
         Ok(json(StatusCode::OK, &Body { count, next, previous, results }))
+    }
+
+    /// This request's URL at `path` with `changes` made to its query.
+    fn link(&self, path: &str, changes: &[(&str, String)]) -> String {
+        let mut q = self.query.clone();
+        for (k, v) in changes {
+            q.insert((*k).to_string(), v.clone());
+        }
+        let query: Vec<String> =
+            q.iter().map(|(k, v)| format!("{}={}", percent_encode(k, b""), percent_encode(v, b""))).collect();
+        format!("/api/v1{path}?{}", query.join("&"))
+    }
+
+    /// A keyset list reply: `{count: null, next, previous: null, next_cursor, results}`;
+    /// `next` is this request with the next page's cursor (none after the last page).
+    pub fn cursor_reply<T: Serialize>(&self, path: &str, next_cursor: Option<String>, results: &[T]) -> Reply_ {
+        let next = next_cursor.as_ref().map(|cursor| self.link(path, &[("cursor", cursor.clone())]));
+        #[derive(Serialize)]
+        struct Body<'a, T> {
+            count: Option<u64>,
+            next: Option<String>,
+            previous: Option<String>,
+            next_cursor: Option<String>,
+            results: &'a [T],
+        }
+        Ok(json(StatusCode::OK, &Body { count: None, next, previous: None, next_cursor, results }))
     }
 
     /// The JSON body, read up to [`MAX_JSON_BODY`], as `T` (unknown fields are refused by
