@@ -1,10 +1,12 @@
 //! `timeside run <pipeline.toml | shipped name> <input>... [-o <dir>] [-j N]`: a preset over many
 //! inputs.
 //!
-//! Each input gets `<dir>/<stem>/` with `results.json`, `results.<ext>` for each of the
-//! preset's `formats`, and whatever graphers and encoders write. The folder is built under a temporary name and renamed only when the input succeeded,
-//! so a failed input leaves nothing that looks complete. Inputs run N at a time; one failing
-//! does not stop the others; the exit code is 1 if any failed.
+//! Each input gets `<dir>/<file name>/` with `results.json`, `results.<ext>` for each of the
+//! preset's `formats`, and whatever graphers and encoders write; `<dir>/index.json` and
+//! `index.csv` say which input each folder holds (path, content hash, status). The folder is
+//! built under a temporary name and renamed only when the input succeeded, so a failed input
+//! leaves nothing that looks complete. Inputs run N at a time; one failing does not stop the
+//! others; the exit code is 1 if any failed.
 
 use super::output::write_results_file;
 use super::{DecodeArgs, EXIT_INPUT_FAILED, EXIT_USAGE, fail, install_interrupt};
@@ -83,24 +85,38 @@ pub fn run_batch(args: RunArgs) -> i32 {
     overall.set_prefix("total");
     let next = AtomicUsize::new(0);
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let outcomes: Vec<Mutex<Option<Outcome>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let started = std::time::Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..args.jobs.min(jobs.len()) {
             scope.spawn(|| {
-                while let Some(job) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
+                loop {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(n) else { break };
                     let bar = bars.insert_before(&overall, super::input_bar(&job.input.to_string()));
                     let result = run_one(&pipeline, job, &cancel, &bar, args.force, args.no_limits);
                     bar.finish_and_clear();
-                    if let Err(e) = result {
-                        bars.suspend(|| eprintln!("error: {e}"));
-                        failures.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                    }
+                    let outcome = match result {
+                        Ok(()) => Outcome { status: "done", error: String::new() },
+                        Err(failure) => {
+                            bars.suspend(|| eprintln!("error: {}", failure.message));
+                            failures.lock().unwrap_or_else(|e| e.into_inner()).push(failure.message.clone());
+                            let status = if failure.partial { "done_with_errors" } else { "failed" };
+                            Outcome { status, error: failure.message }
+                        }
+                    };
+                    *outcomes[n].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
                     overall.inc(1);
                 }
             });
         }
     });
     overall.finish_and_clear();
+    let outcomes: Vec<Option<Outcome>> =
+        outcomes.into_iter().map(|o| o.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    if let Err(e) = write_index(&args.output, &jobs, &outcomes) {
+        eprintln!("error: the run's index: {e}");
+    }
     let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     println!(
         "{} inputs: {} succeeded, {} failed in {:.1} s; results in {}",
@@ -110,29 +126,80 @@ pub fn run_batch(args: RunArgs) -> i32 {
         started.elapsed().as_secs_f64(),
         args.output.display()
     );
+    println!("index of inputs and folders: {}", args.output.join("index.csv").display());
     for f in &failures {
         println!("  failed: {f}");
     }
     if failures.is_empty() { 0 } else { EXIT_INPUT_FAILED }
 }
 
-/// One folder per input, named after its stem; repeated stems get `-2`, `-3`, ...
+/// One folder per input that says which input it holds: its file name (`1h.flac`); a name
+/// that repeats (the same name in several folders) gets its folder's name first
+/// (`box2-1h.flac`), then a number if it still repeats (`box2-1h.flac-2`).
 pub(super) fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
+    let parsed: Vec<Input> = inputs.iter().map(|text| Input::parse(text)).collect();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for input in &parsed {
+        *seen.entry(input.name()).or_default() += 1;
+    }
     let mut used = HashSet::new();
-    inputs
-        .iter()
-        .map(|text| {
-            let input = Input::parse(text);
-            let stem = input.stem();
-            let mut name = stem.clone();
+    parsed
+        .into_iter()
+        .map(|input| {
+            let name = input.name();
+            let base = match input.folder_name() {
+                Some(folder) if seen[&name] > 1 => format!("{folder}-{name}"),
+                _ => name,
+            };
+            let mut folder = base.clone();
             let mut n = 1;
-            while !used.insert(name.clone()) {
+            while !used.insert(folder.clone()) {
                 n += 1;
-                name = format!("{stem}-{n}");
+                folder = format!("{base}-{n}");
             }
-            Job { input, folder: out.join(name) }
+            Job { input, folder: out.join(folder) }
         })
         .collect()
+}
+
+/// What became of one input, as the run's index says.
+struct Outcome {
+    status: &'static str,
+    error: String,
+}
+
+/// Writes `index.json` and `index.csv` in `out`: for each input its path, content hash,
+/// output folder, status and error; entries of earlier runs into `out` for other folders stay.
+fn write_index(out: &Path, jobs: &[Job], outcomes: &[Option<Outcome>]) -> Result<(), String> {
+    let path = out.join("index.json");
+    let mut entries: Vec<serde_json::Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Vec<serde_json::Value>>(&bytes).ok())
+        .unwrap_or_default();
+    let folder_of = |job: &Job| job.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let ours: HashSet<String> = jobs.iter().map(folder_of).collect();
+    entries.retain(|e| !e["folder"].as_str().is_some_and(|f| ours.contains(f)));
+    for (job, outcome) in jobs.iter().zip(outcomes) {
+        // Inputs not run (an interrupted run) have no entry.
+        let Some(outcome) = outcome else { continue };
+        let sha256 = match &job.input {
+            Input::File(p) => crate::media::hash::sha256_file(p).unwrap_or_default(),
+            _ => String::new(),
+        };
+        entries.push(serde_json::json!({ "input": job.input.to_string(), "sha256": sha256, "folder": folder_of(job),
+            "status": outcome.status, "error": outcome.error }));
+    }
+    let json = serde_json::to_string_pretty(&entries).unwrap_or_default();
+    std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    let csv_path = out.join("index.csv");
+    let mut csv = csv::Writer::from_path(&csv_path).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let fields = ["input", "sha256", "folder", "status", "error"];
+    let mut rows = vec![fields.map(str::to_string).to_vec()];
+    rows.extend(entries.iter().map(|e| fields.map(|f| e[f].as_str().unwrap_or_default().to_string()).to_vec()));
+    for row in rows {
+        csv.write_record(&row).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    }
+    csv.flush().map_err(|e| format!("{}: {e}", csv_path.display()))
 }
 
 fn run_one(
@@ -142,11 +209,12 @@ fn run_one(
     bar: &ProgressBar,
     force: bool,
     no_limits: bool,
-) -> Result<(), String> {
+) -> Result<(), RunFailure> {
+    let failed = |message: String| RunFailure { message, partial: false };
     let folder_name = job.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = job.folder.with_file_name(format!(".{folder_name}.part"));
     let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
+    std::fs::create_dir_all(&tmp).map_err(|e| failed(format!("{}: cannot create: {e}", tmp.display())))?;
     let progress = |f: f64| bar.set_position((f * 1000.0) as u64);
     let admit = crate::ondemand::limits::admission(pipeline, super::limits(no_limits), "--no-limits");
     let options = RunOptions {
@@ -171,17 +239,27 @@ fn run_one(
     });
     if let Err(e) = outcome {
         let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
+        return Err(failed(e));
     }
     if force && job.folder.exists() {
-        std::fs::remove_dir_all(&job.folder).map_err(|e| format!("{}: cannot replace: {e}", job.folder.display()))?;
+        std::fs::remove_dir_all(&job.folder)
+            .map_err(|e| failed(format!("{}: cannot replace: {e}", job.folder.display())))?;
     }
-    std::fs::rename(&tmp, &job.folder).map_err(|e| format!("{}: cannot rename: {e}", job.folder.display()))?;
+    std::fs::rename(&tmp, &job.folder).map_err(|e| failed(format!("{}: cannot rename: {e}", job.folder.display())))?;
     // A processor that did not fit this input failed alone: the others' results are in the
     // folder, and the input is reported failed.
     if step_errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("{}: {} (the other results are in {})", job.input, step_errors.join("; "), job.folder.display()))
+        let message =
+            format!("{}: {} (the other results are in {})", job.input, step_errors.join("; "), job.folder.display());
+        Err(RunFailure { message, partial: true })
     }
+}
+
+/// Why an input failed; `partial`: a processor failed alone and the others' results are in the
+/// input's folder.
+struct RunFailure {
+    message: String,
+    partial: bool,
 }

@@ -189,7 +189,7 @@ struct AnalyzeArgs {
     #[arg(long)]
     no_limits: bool,
     /// Where graphers write their images (and peaks files): this folder for one input, a
-    /// sub-folder per input (named after its stem) for several. Default: the folder of `-o`,
+    /// sub-folder per input (named after its file) for several. Default: the folder of `-o`,
     /// or the current one.
     #[arg(long, value_name = "DIR")]
     image_dir: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! What the user names as a source: a file path, a URI, or a live GStreamer launch description.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Prefix that marks a GStreamer launch description on the command line and in the API,
 /// e.g. `launch:audiotestsrc is-live=true freq=440`.
@@ -30,17 +30,37 @@ impl Input {
         }
     }
 
-    /// A short name for output folders: the file stem, or a sanitised tail of the URI.
-    pub fn stem(&self) -> String {
+    /// A short name for output folders: the file name, or the last segment of the URI's path,
+    /// file-name safe.
+    pub fn name(&self) -> String {
         let raw = match self {
-            Input::File(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-            Input::Uri(u) => u.rsplit('/').find(|s| !s.is_empty()).unwrap_or("stream").to_string(),
+            Input::File(p) => p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            Input::Uri(u) => u
+                .split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .unwrap_or("stream")
+                .to_string(),
             Input::Launch(_) => "live".to_string(),
         };
-        let clean: String =
-            raw.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-        if clean.is_empty() { "input".into() } else { clean }
+        file_name_safe(&raw)
     }
+
+    /// The name of the folder a file input is in (none for other inputs), file-name safe.
+    pub fn folder_name(&self) -> Option<String> {
+        let Input::File(p) = self else { return None };
+        let parent = std::fs::canonicalize(p).ok().and_then(|p| p.parent().map(Path::to_path_buf))?;
+        parent.file_name().map(|n| file_name_safe(&n.to_string_lossy()))
+    }
+}
+
+/// `raw` with what is not a letter, a digit or `-_.` replaced by `_` (never empty, never a
+/// dot-only name that would mean this or the parent folder).
+fn file_name_safe(raw: &str) -> String {
+    let clean: String = raw.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    if clean.is_empty() || clean.chars().all(|c| c == '.') { "input".into() } else { clean }
 }
 
 impl fmt::Display for Input {
@@ -131,6 +151,9 @@ mod tests {
         assert_eq!(Input::parse("file:///tmp/a%20b.wav"), Input::File("/tmp/a b.wav".into()));
         assert_eq!(Input::parse("http://127.0.0.1:8000/x.mp3"), Input::Uri("http://127.0.0.1:8000/x.mp3".into()));
         assert_eq!(Input::parse("launch:audiotestsrc is-live=true"), Input::Launch("audiotestsrc is-live=true".into()));
-        assert_eq!(Input::parse("http://127.0.0.1/music/").stem(), "music");
+        assert_eq!(Input::parse("http://127.0.0.1/music/").name(), "music");
+        assert_eq!(Input::parse("http://127.0.0.1/a/take%201.mp3?x=1").name(), "take_201.mp3");
+        assert_eq!(Input::parse("/archive/box 2/1h.flac").name(), "1h.flac");
+        assert_eq!(Input::parse("launch:audiotestsrc").name(), "live");
     }
 }

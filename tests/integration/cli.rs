@@ -164,7 +164,7 @@ fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
     assert!(stdout(&o).contains("4 inputs: 3 succeeded, 1 failed"), "{}", stdout(&o));
     assert!(stdout(&o).contains("junk.wav: not an audio or video format"), "{}", stdout(&o));
     for i in 0..3 {
-        let folder = out.join(format!("t{i}"));
+        let folder = out.join(format!("t{i}.wav"));
         for f in ["results.json", "waveform.json", "waveform.png", "master.wav"] {
             assert!(folder.join(f).is_file(), "{}/{f} missing", folder.display());
         }
@@ -176,7 +176,24 @@ fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
         .expect("out")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 3, "only complete folders remain: {names:?}");
+    let mut names: Vec<String> = names.into_iter().filter(|n| !n.starts_with("index.")).collect();
+    names.sort();
+    assert_eq!(names, ["t0.wav", "t1.wav", "t2.wav"], "only complete folders remain");
+    // The index says which input each folder holds, with its content hash, and what failed.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).expect("index.json")).expect("JSON");
+    let entries = index.as_array().expect("entries");
+    assert_eq!(entries.len(), 4);
+    let t1 = entries.iter().find(|e| e["folder"] == "t1.wav").expect("t1's entry");
+    assert_eq!(t1["input"], inputs[1].as_str());
+    assert_eq!(t1["status"], "done");
+    let bytes = std::fs::read(&inputs[1]).expect("read");
+    assert_eq!(t1["sha256"], timeside::media::hash::sha256_hex(&bytes).as_str());
+    let bad = entries.iter().find(|e| e["input"] == junk.display().to_string().as_str()).expect("junk's entry");
+    assert_eq!(bad["status"], "failed");
+    assert!(bad["error"].as_str().expect("error").contains("not an audio or video format"), "{bad}");
+    let csv = std::fs::read_to_string(out.join("index.csv")).expect("index.csv");
+    assert!(csv.starts_with("input,sha256,folder,status,error\n") && csv.lines().count() == 5, "{csv}");
 
     // A second run refuses to overwrite unless --force.
     let o = timeside(&["run", preset, &inputs[0], "-o", out.to_str().expect("path")]);
@@ -184,6 +201,21 @@ fn run_processes_many_inputs_in_parallel_and_isolates_failures() {
     assert!(stderr(&o).contains("--force"));
     let o = timeside(&["run", preset, &inputs[0], "-o", out.to_str().expect("path"), "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
+
+    // The same file name in two folders: each folder says which.
+    for sub in ["box1", "box2"] {
+        std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+    }
+    let one = tone(&dir.path().join("box1"), "take.wav", 0.1);
+    let two = tone(&dir.path().join("box2"), "take.wav", 0.2);
+    let o = timeside(&["run", preset, &one, &two, "-o", out.to_str().expect("path")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("box1-take.wav/master.wav").is_file() && out.join("box2-take.wav/master.wav").is_file());
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).expect("index.json")).expect("JSON");
+    let folders: Vec<&str> = index.as_array().expect("entries").iter().filter_map(|e| e["folder"].as_str()).collect();
+    assert_eq!(folders.len(), 6, "earlier runs' entries stay: {folders:?}");
+    assert!(folders.contains(&"box2-take.wav") && folders.contains(&"t2.wav"), "{folders:?}");
 }
 
 #[test]
@@ -407,7 +439,7 @@ fn analyses_over_the_cost_limits_are_refused_unless_lifted() {
     let o = timeside(&["run", &preset.display().to_string(), &input, "-o", &out.display().to_string()]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("n_fft=65536"), "{}", stderr(&o));
-    assert!(!out.join("tone").exists());
+    assert!(!out.join("tone.wav").exists());
 }
 
 /// Graphers given to `analyze` write their images: into `--image-dir` (a sub-folder per input
@@ -429,7 +461,7 @@ fn analyze_writes_the_images_of_its_graphers() {
     // Several inputs: one folder each, named after the input.
     let o = timeside(&["analyze", &a, &b, "-a", "waveform_simple", "--image-dir", &image_dir]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(images.join("a/waveform_simple.png").is_file() && images.join("b/waveform_simple.png").is_file());
+    assert!(images.join("a.wav/waveform_simple.png").is_file() && images.join("b.wav/waveform_simple.png").is_file());
 
     // Without --image-dir: beside -o.
     let out = dir.path().join("out");
@@ -453,7 +485,7 @@ fn presets_run_by_name_and_analyze_has_a_default() {
     let out = dir.path().join("out");
     let o = timeside(&["run", "standard", &a, "-o", &out.display().to_string()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let results = std::fs::read_to_string(out.join("a/results.json")).expect("results");
+    let results = std::fs::read_to_string(out.join("a.wav/results.json")).expect("results");
     assert!(results.contains("\"level.max\"") && results.contains("\"spectrogram\""), "{results}");
     let o = timeside(&["run", "nosuch", &a, "-o", &out.display().to_string()]);
     assert_eq!(o.status.code(), Some(2));
