@@ -102,7 +102,7 @@ async fn main() {
 
 /// One client, nothing kept in the server's memory: what a page costs at a depth of the list,
 /// numbered (`page`: a count and an offset scan) against keyset (`cursor`: an index seek), the
-/// median of 5 requests each (numbered pages of sizes 50 to 46, so that none was kept before).
+/// median of 5 requests each (pages of sizes 50 to 46, so that none was kept before).
 async fn depth_latencies(addr: std::net::SocketAddr, total: usize) {
     println!("\none client, pages not kept: median of 5 requests, ms");
     println!("| page | numbered (count + offset) | keyset (cursor) |\n|---|---|---|");
@@ -126,7 +126,7 @@ async fn depth_latencies(addr: std::net::SocketAddr, total: usize) {
         let mut keyset = Vec::new();
         for size in 46..=50 {
             numbered.push(timed(&mut conn, format!("/api/v1/items?page={depth}&page_size={size}")).await.0);
-            keyset.push(timed(&mut conn, format!("/api/v1/items?page_size=50&cursor={cursor}")).await.0);
+            keyset.push(timed(&mut conn, format!("/api/v1/items?page_size={size}&cursor={cursor}")).await.0);
         }
         numbered.sort_by(f64::total_cmp);
         keyset.sort_by(f64::total_cmp);

@@ -49,7 +49,7 @@ printf '[[processors]]\nid = "dc_offset"\n[[processors]]\nid = "peaks_pyramid"\n
 both=$(measure $T run "$work/both.toml" "$work/hour.flac" -o "$work/out-both")
 echo "decode + dc_offset: ${base% *} s; with peaks_pyramid: ${both% *} s ($(awk -v a="${base% *}" -v b="${both% *}" 'BEGIN {printf "%+.1f %%", (b / a - 1) * 100}'))"
 $T run "$work/both.toml" "$work/mono.flac" -o "$work/out-mono" >/dev/null 2>&1
-for f in "$work/out-both/hour/peaks.tspk:stereo" "$work/out-mono/mono/peaks.tspk:mono"; do
+for f in "$work/out-both/hour.flac/peaks.tspk:stereo" "$work/out-mono/mono.flac/peaks.tspk:mono"; do
   size=$(stat -c %s "${f%%:*}")
   awk -v s="$size" -v l="${f##*:}" 'BEGIN {printf "pyramid of one hour of %s pink noise: %.2f MB = %.2f %% of a 128 kbit/s MP3 (57.6 MB)\n", l, s / 1e6, s / 57.6e6 * 100}'
 done

@@ -409,6 +409,10 @@ async fn execute(
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
         return fail_all(job, &p, format!("cannot make a working folder: {e}"), results);
     }
+    // An item whose file turns out shorter than its container says (a truncated copy) is
+    // analysed as far as it goes, and marked so (see `Store::item_truncated`).
+    let mut spec = spec;
+    spec.decoder.keep_truncated = true;
     let request = isolated::PassRequest {
         spec,
         input: p.media.0.clone(),
@@ -421,6 +425,12 @@ async fn execute(
     let started = Instant::now();
     let ended = watch_pass(ctx, job, owner, &request, stopped).await;
     let run_time = started.elapsed().as_secs_f64();
+    if let Ended::Ran(Ok(out)) = &ended
+        && let Some(truncation) = out.truncated
+        && let Err(e) = ctx.store.item_truncated(&job.item, truncation).await
+    {
+        tracing::warn!(item = %job.item, error = %e, "cannot mark the item truncated");
+    }
     let outcome = match ended {
         Ended::Ran(Ok(out)) => match store_outputs(ctx, job, &p, &steps, &out, &out_dir, run_time) {
             Ok(stored) => {

@@ -72,6 +72,12 @@ pub struct DecodeOptions {
     /// Decode at the pace of the clock instead of as fast as possible (a live channel playing
     /// a file). Live sources are paced by themselves. Default false.
     pub realtime: bool,
+    /// A file that ends before the duration its container announces (a truncated copy) is
+    /// decoded as far as it goes, and the summary says so ([`SourceSummary::truncated`]);
+    /// otherwise it is an error. Default false. (Left out of the serialised options when false:
+    /// result cache keys made before it existed stay the same.)
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_truncated: bool,
 }
 
 pub const DEFAULT_BLOCK_SIZE: usize = 4096;
@@ -125,6 +131,18 @@ pub struct SourceSummary {
     pub frames: u64,
     /// First delivered frame, in frames since the start of the media.
     pub start_frame: u64,
+    /// The media ended before the duration its container announces (decoded with
+    /// [`DecodeOptions::keep_truncated`]).
+    pub truncated: Option<Truncation>,
+}
+
+/// How much of a truncated file there was.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Truncation {
+    /// Seconds the container announces.
+    pub expected_s: f64,
+    /// Seconds decoded before the file ended.
+    pub decoded_s: f64,
 }
 
 /// Anything that yields blocks: a GStreamer pipeline, an array, later a network source client.

@@ -48,6 +48,10 @@ pub struct PassRequest {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PassOutput {
     pub steps: Vec<StepOutput>,
+    /// The media ended before the duration its container announces: the steps ran on what
+    /// there was (passes decode with `keep_truncated`).
+    #[serde(default)]
+    pub truncated: Option<crate::media::Truncation>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -253,7 +257,7 @@ fn run(request: &PassRequest) -> Result<PassOutput, String> {
     };
     let out =
         crate::pipeline::run(&pipeline, &Input::File(media.path()), &options).map_err(|e| e.named(name).to_string())?;
-    let mut output = PassOutput::default();
+    let mut output = PassOutput { truncated: out.source.truncated, ..Default::default() };
     for (i, span) in out.steps.iter().enumerate() {
         let mut results = out.results[span.results.clone()].to_vec();
         for r in &mut results {

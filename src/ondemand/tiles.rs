@@ -83,8 +83,12 @@ pub fn pipeline(
 ) -> Result<CompiledPipeline, Vec<String>> {
     let mut params = serde_json::json!({ "width": window.width, "height": window.height, "hop": hop, "n_fft": n_fft });
     params.as_object_mut().into_iter().for_each(|p| p.extend(frequencies.clone()));
-    let decoder =
-        DecodeOptions { start_s: window.start, duration_s: Some(window.stop - window.start), ..Default::default() };
+    let decoder = DecodeOptions {
+        start_s: window.start,
+        duration_s: Some(window.stop - window.start),
+        keep_truncated: true,
+        ..Default::default()
+    };
     let spec = PipelineSpec { decoder, processors: vec![StepSpec { id: id.into(), params }], ..Default::default() };
     spec.compile("query").map_err(|e| e.problems)
 }

@@ -44,6 +44,10 @@ pub struct Item {
     pub ingest_state: String,
     /// The item's ingest task, if it has one.
     pub ingest_task: Option<String>,
+    /// Whether decoding found the file shorter than its container announces (a truncated
+    /// copy): `audio_duration` is then what decodes, `announced_duration` what it says.
+    pub truncated: bool,
+    pub announced_duration: Option<f64>,
     pub date_added: String,
     pub date_modified: String,
     /// Where the media is: in the data directory or under a media root (not sent to clients).
@@ -268,6 +272,8 @@ fn row_to_item(row: &AnyRow) -> Item {
         metadata: super::json(row, "metadata"),
         ingest_state: text(row, "ingest_state"),
         ingest_task: opt_text(row, "ingest_task"),
+        truncated: float(row, "announced_duration").is_some(),
+        announced_duration: float(row, "announced_duration"),
         date_added: text(row, "date_added"),
         date_modified: text(row, "date_modified"),
         location,
@@ -536,6 +542,32 @@ impl Store {
             None
         };
         Ok(KeysetPage { rows, next })
+    }
+
+    /// A pass found the item's file shorter than its container announces: the item keeps what
+    /// decodes as its duration, and the announced one beside it. Done once (the first pass
+    /// that finds it; later passes find the same).
+    pub async fn item_truncated(
+        &self,
+        item: &uuid::Uuid,
+        truncation: crate::media::Truncation,
+    ) -> Result<(), StoreError> {
+        let changed = sqlx::query(
+            "UPDATE items SET announced_duration = $2, audio_duration = $3, date_modified = $4
+             WHERE uuid = $1 AND announced_duration IS NULL",
+        )
+        .bind(item.to_string())
+        .bind(truncation.expected_s)
+        .bind(truncation.decoded_s)
+        .bind(db::now())
+        .execute(&self.pool)
+        .await?;
+        if changed.rows_affected() > 0 {
+            tracing::warn!(%item, announced_s = truncation.expected_s, decoded_s = truncation.decoded_s,
+                "the item's file is truncated: it is analysed and played as far as it decodes");
+            self.items_changed().await;
+        }
+        Ok(())
     }
 
     /// Records `task` as the item's ingest task, and its state as the task's status says now.

@@ -250,9 +250,11 @@ impl From<i64> for Param {
 }
 
 impl Where {
-    /// Adds `clause`, in which `?` stands for `param`.
-    pub fn and(self, clause: &str, param: impl Into<Param>) -> Where {
-        self.and_each(clause, [param.into()])
+    /// Adds `clause`, in which every `?` stands for `param`.
+    pub fn and(mut self, clause: &str, param: impl Into<Param>) -> Where {
+        self.params.push(param.into());
+        self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
+        self
     }
 
     /// Adds `clause`, in which each `?` stands for the next of `params`.

@@ -274,3 +274,50 @@ mod postgres {
         super::library_pages_are_keyset_sorted_filtered_and_say_the_ingest_state(super::Engine::Postgres).await
     }
 }
+
+/// A truncated file (a FLAC cut in half: it announces 4 s, 2 s decode) is accepted, ingested
+/// as far as it decodes and marked truncated; its waveform, download and analyses cover what
+/// there is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_file_is_ingested_as_far_as_it_decodes_and_marked() {
+    let env = Env::new(Engine::Sqlite).await;
+    let wav = tone(env.path(), "whole.wav", 4.0);
+    let flac = env.path().join("whole.flac");
+    let out = crate::common::timeside(&["transcode", &wav.display().to_string(), "-o", &flac.display().to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    let bytes = std::fs::read(&flac).expect("read");
+    let cut = env.path().join("cut.flac");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    let extra = "[items]\ningest_experience = \"ingest\"\n";
+    let server = timeside::server::start(config(&env, 1, "", extra)).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    let item = crate::on_demand::upload(addr, &token, &cut, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    assert_eq!(item["truncated"], false, "not known before it is decoded");
+    let task = item["ingest_task"].as_str().expect("an ingest task");
+    let done = crate::on_demand::wait_task(addr, &token, task, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let item = http::get(addr, &format!("/api/v1/items/{uuid}"), Some(&token)).await.json();
+    assert_eq!(item["truncated"], true, "{item}");
+    assert_eq!(item["ingest_state"], "ready", "{item}");
+    let announced = item["announced_duration"].as_f64().expect("announced");
+    let decoded = item["audio_duration"].as_f64().expect("decoded");
+    assert!((announced - 4.0).abs() < 0.01, "{item}");
+    assert!((1.5..2.5).contains(&decoded), "half of the FLAC decodes: {item}");
+    // What there is can be drawn and listened to; an analysis runs on it.
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform?nb_pixels=100"), Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = http::get(addr, &format!("/api/v1/items/{uuid}/download/wav"), Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let exp = crate::on_demand::experience(addr, "standard").await;
+    let task = crate::on_demand::run_task(addr, &token, &exp, ("item", uuid)).await;
+    let done =
+        crate::on_demand::wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let (level, _) = crate::on_demand::result_of(addr, &token, uuid, "level").await;
+    let rms = level.as_array().expect("results").iter().find(|r| r["id_metadata"]["id"] == "level.rms").expect("rms");
+    let rms = rms["data_object"]["value"][0].as_f64().expect("value");
+    assert!((rms - -23.01).abs() < 0.1, "the decoded part is the -20 dBFS tone: {rms} dB RMS");
+    server.shutdown().await;
+}

@@ -241,10 +241,10 @@ fn a_preset_writes_its_formats_beside_the_json() {
         timeside(&["run", preset.to_str().expect("p"), wav.to_str().expect("p"), "-o", out_dir.to_str().expect("p")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for name in ["results.json", "results.yaml", "results.jams", "results.TextGrid"] {
-        assert!(out_dir.join("p").join(name).exists(), "{name}");
+        assert!(out_dir.join("p.wav").join(name).exists(), "{name}");
     }
     assert_eq!(
-        read_with_tool("jams", &out_dir.join("p/results.jams"))["namespaces"]["onset"],
+        read_with_tool("jams", &out_dir.join("p.wav/results.jams"))["namespaces"]["onset"],
         serde_json::json!([ONSETS.len()])
     );
     std::fs::write(&preset, "formats = [\"wma\"]\n[[processors]]\nid = \"onsets\"\n").expect("write");

@@ -56,7 +56,7 @@ fn render(dir: &Path, name: &str, samples: Vec<f32>, channels: u16, processors: 
         out.to_str().expect("path"),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    out.join(name)
+    out.join(format!("{name}.wav"))
 }
 
 /// A linear sweep from `f0` to `f1` Hz.

@@ -287,7 +287,7 @@ async fn without_a_stored_pyramid_short_windows_are_decoded_and_long_ones_wait()
     let format = AudioFormat { samplerate: RATE, channels: 2 };
     let wav = write_wav(env.path(), "two.wav", two_channels(), format, 16);
     let item = upload(addr, &token, &wav, &[]).await;
-    assert!(item.get("ingest_task").is_none(), "{item}");
+    assert!(item["ingest_task"].is_null(), "{item}");
     let uuid = item["uuid"].as_str().expect("uuid");
     let r = http::get(addr, &format!("/api/v1/items/{uuid}/waveform"), Some(&token)).await;
     assert_eq!(r.status, 503, "{}", r.text());

@@ -97,7 +97,9 @@ export async function libraryView(root, signal) {
     const tr = h(
       "tr",
       { "data-testid": "item-row", "data-uuid": item.uuid },
-      h("td", {}, h("a", { href: `#/items/${item.uuid}` }, item.title || "(untitled)")),
+      h("td", {}, h("a", { href: `#/items/${item.uuid}` }, item.title || "(untitled)"),
+        item.truncated && h("span", { class: "error", "data-testid": "item-truncated",
+          title: `The file ends before the ${clock(item.announced_duration)} its container announces: what decodes is shown.` }, " (truncated)")),
       h("td", { class: "hide-narrow", "data-testid": "item-file" }, item.file_name),
       h("td", { class: "num" }, clock(item.audio_duration)),
       h("td", { class: "hide-narrow" }, format),

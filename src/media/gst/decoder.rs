@@ -14,7 +14,7 @@ use super::tags;
 use crate::media::array::segment_frames;
 use crate::media::hash::ContentHasher;
 use crate::media::{
-    AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary, clip_to_segment,
+    AudioFormat, Block, DecodeOptions, Input, MediaError, Reblocker, Source, SourceSummary, Truncation, clip_to_segment,
 };
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -99,6 +99,10 @@ pub struct GstSource {
     scratch: Vec<f32>,
     /// Empty buffers received in a row (see [`MAX_EMPTY_BUFFERS`]).
     empty_buffers: u32,
+    /// Decode a truncated file as far as it goes (see [`DecodeOptions::keep_truncated`]).
+    keep_truncated: bool,
+    /// What a truncated file's end showed.
+    truncated: Option<Truncation>,
 }
 
 impl GstSource {
@@ -172,6 +176,8 @@ impl GstSource {
             stream_title: None,
             scratch: Vec::new(),
             empty_buffers: 0,
+            keep_truncated: options.keep_truncated,
+            truncated: None,
         };
         if let Err(e) = source.start(options) {
             // A file that does not decode: what its first bytes are says why better than
@@ -348,7 +354,18 @@ impl GstSource {
                 Some(s) => self.take_sample(s)?,
                 None => {
                     self.finish_decoding();
-                    self.check_truncation()?;
+                    if let Some(truncation) = self.truncation() {
+                        if !self.keep_truncated {
+                            return Err(MediaError::Truncated {
+                                input: self.name.clone(),
+                                expected_s: truncation.expected_s,
+                                decoded_s: truncation.decoded_s,
+                            });
+                        }
+                        tracing::warn!(input = %self.name, expected_s = truncation.expected_s,
+                            decoded_s = truncation.decoded_s, "truncated: decoded as far as it goes");
+                        self.truncated = Some(truncation);
+                    }
                 }
             }
         }
@@ -466,21 +483,14 @@ impl GstSource {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 
-    fn check_truncation(&self) -> Result<(), MediaError> {
-        let (Some(expected), Some(decoded)) = (self.expected_end, self.next_frame) else {
-            return Ok(());
-        };
+    /// Whether decoding, now ended, stopped well before the end the container announces.
+    fn truncation(&self) -> Option<Truncation> {
+        let (expected, decoded) = (self.expected_end?, self.next_frame?);
         let wanted = self.segment.1.map_or(expected, |e| e.min(expected));
         let rate = self.format.samplerate as f64;
         let missing_s = (wanted as f64 - decoded as f64) / rate;
-        if (decoded as f64) < wanted as f64 * TRUNCATION_FRACTION && missing_s > TRUNCATION_MIN_MISSING_S {
-            return Err(MediaError::Truncated {
-                input: self.name.clone(),
-                expected_s: expected as f64 / rate,
-                decoded_s: decoded as f64 / rate,
-            });
-        }
-        Ok(())
+        ((decoded as f64) < wanted as f64 * TRUNCATION_FRACTION && missing_s > TRUNCATION_MIN_MISSING_S)
+            .then(|| Truncation { expected_s: expected as f64 / rate, decoded_s: decoded as f64 / rate })
     }
 }
 
@@ -528,6 +538,7 @@ impl Source for GstSource {
             tags: self.tags.clone(),
             frames: self.delivered,
             start_frame: self.first_frame.unwrap_or(self.segment.0),
+            truncated: self.truncated,
         })
     }
 }

@@ -26,13 +26,14 @@ const STREAM_QUEUE: usize = 4;
 /// Bytes read per chunk of a file sent from disk.
 const FILE_CHUNK: usize = 256 * 1024;
 
-/// The engine's transcode pipeline; a format it cannot build is the server's fault.
+/// The engine's transcode pipeline; a format it cannot build is the server's fault. An item's
+/// truncated file is transcoded as far as it decodes (its item says it is truncated).
 fn transcode_pipeline(
     format: &Format,
     decoder: DecodeOptions,
     file_name: &str,
 ) -> Result<crate::pipeline::CompiledPipeline, ApiError> {
-    transcode::pipeline(format, decoder, file_name)
+    transcode::pipeline(format, DecodeOptions { keep_truncated: true, ..decoder }, file_name)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
 }
 
