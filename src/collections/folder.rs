@@ -14,6 +14,9 @@ const MEDIA_EXTENSIONS: &[&str] = &[
 /// Folders deeper than this under the imported one are not walked (a link loop or a machine
 /// generated tree would otherwise be walked forever).
 const MAX_DEPTH: usize = 32;
+/// Entries of any kind read at most per media file allowed: a tree of millions of other files
+/// is refused, not walked to its end.
+const ENTRIES_PER_FILE: usize = 20;
 
 /// What a folder holds for an import.
 #[derive(Debug, Default)]
@@ -22,6 +25,15 @@ pub struct Listing {
     pub files: Vec<PathBuf>,
     /// Files that are not media (by extension), and folders past [`MAX_DEPTH`].
     pub skipped: usize,
+    /// Entries read (see [`ENTRIES_PER_FILE`]).
+    read: usize,
+}
+
+impl Listing {
+    /// The listing of one file.
+    pub fn one(file: PathBuf) -> Listing {
+        Listing { files: vec![file], ..Listing::default() }
+    }
 }
 
 /// Whether `path` names a media file an import reads.
@@ -45,6 +57,14 @@ fn walk(folder: &Path, recursive: bool, max_files: usize, depth: usize, out: &mu
     let mut folders = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| format!("{}: {e}", folder.display()))?;
+        out.read += 1;
+        if out.read > max_files.saturating_mul(ENTRIES_PER_FILE) {
+            return Err(format!(
+                "{} holds more than {} entries: import its subfolders one by one",
+                folder.display(),
+                max_files.saturating_mul(ENTRIES_PER_FILE)
+            ));
+        }
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
@@ -110,5 +130,10 @@ mod tests {
         assert_eq!(names[3], PathBuf::from("sub/deeper/d.ogg"));
         let err = media_files(dir.path(), true, 3).expect_err("refused");
         assert!(err.contains("more than 3 media files"), "{err}");
+        for n in 0..25 {
+            touch(&dir.path().join(format!("other/{n}.txt")));
+        }
+        let err = media_files(&dir.path().join("other"), false, 1).expect_err("refused");
+        assert!(err.contains("more than 20 entries"), "{err}");
     }
 }

@@ -98,7 +98,7 @@ fn list(
         return Ok((real, listing));
     }
     let base = real.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok((base, folder::Listing { files: vec![real], skipped: 0 }))
+    Ok((base, folder::Listing::one(real)))
 }
 
 /// Adds the plan's files one by one, sending a line per file, then the summary. Stops when
