@@ -68,6 +68,58 @@ async fn the_library_browses_sorts_and_filters_a_collection() {
     server.shutdown().await;
 }
 
+/// An item page opened while the item's ingest waits (PostgreSQL, no worker yet) draws the
+/// item when a worker process has run the ingest: its events cross processes to the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_page_draws_itself_when_its_ingest_ends() {
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::new(Engine::Postgres).await;
+    // Windows over a second are read from the stored peaks only (as an hour-long item's are).
+    let extra = "[items]\ningest_experience = \"ingest\"\ndecode_window_max_s = 1.0\n";
+    let server = timeside::server::start(config(&env, 0, "", extra)).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    // Long enough that the whole item's pixels are coarser than the stored ones.
+    let wav = tone(env.path(), "later.wav", 30.0);
+    let item = crate::on_demand::upload(server.addr, &token, &wav, &[("is_public", "true")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let path = format!("{}/tests/browser/ingest.mjs", env!("CARGO_MANIFEST_DIR"));
+    let mut node = tokio::process::Command::new("node")
+        .arg(&path)
+        .arg(format!("http://{}", server.addr))
+        .arg(uuid)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let mut lines = tokio::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let waiting = tokio::time::timeout(Duration::from_secs(60), lines.next_line()).await.expect("in time");
+    if waiting.expect("read").as_deref() != Some("waiting") {
+        let out = node.wait_with_output().await.expect("node");
+        panic!("the page did not wait for the ingest:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_timeside"))
+        .arg("worker")
+        .args(["--database", &env.database_url().expect("PostgreSQL")])
+        .arg("--data-dir")
+        .arg(env.path().join("data"))
+        .args(["--jobs", "1", "--config"])
+        .arg(env.path().join("server.toml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("timeside worker");
+    let out = tokio::time::timeout(Duration::from_secs(120), node.wait_with_output()).await.expect("in time");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let out = out.expect("node");
+    let task = item["ingest_task"].as_str().expect("an ingest task");
+    let task = crate::http::get(server.addr, &format!("/api/v1/tasks/{task}"), Some(&token)).await.json();
+    assert!(out.status.success(), "ingest.mjs failed (task: {task}):\n{}", String::from_utf8_lossy(&out.stderr));
+    server.shutdown().await;
+}
+
 /// `/` is the player's page and `/web/` its files, with their types and an ETag; nothing
 /// outside `web/` (debug builds read the folder) and none of its test tools are served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,9 +22,10 @@ function analyzers() {
 /**
  * The analyses panel of item `uuid`. `tracks` is the element the tracks go in; `redraw()`
  * draws every track for the current view; its WebSocket is followed while the view is
- * shown (`signal`). Returns `{ element, draw(view) }`.
+ * shown (`signal`). The item's ingest task (`ingestTask`) is not the user's run: its events
+ * are not shown as one. Returns `{ element, draw(view), refresh() }`.
  */
-export function analysesPanel(uuid, tracksBox, signal) {
+export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
   const tracks = new Map();
   let view = { start: 0, stop: 1 };
   const picker = h("select", { "aria-label": "Result to show as a track" });
@@ -91,6 +92,7 @@ export function analysesPanel(uuid, tracksBox, signal) {
   // The item's events: progress of its tasks and results as they are stored.
   const subscribe = (topic) => socket.subscribe(topic);
   const socket = followWhileShown(`item:${uuid}`, (event) => {
+    if (ingestTask && event.task === ingestTask) return;
     if (event.task && task && event.task !== task) return;
     if (event.event === "progress") progress.value = event.fraction;
     if (event.event === "task_status") {
@@ -121,5 +123,6 @@ export function analysesPanel(uuid, tracksBox, signal) {
       view = v;
       for (const t of tracks.values()) t.draw(v);
     },
+    refresh: () => refreshResults().catch((e) => (problem.textContent = e.message)),
   };
 }

@@ -57,9 +57,13 @@ function label(t, step) {
   return `${clock(Math.floor(t))}${(t % 1).toFixed(digits).slice(1)}`;
 }
 
+/** How often an item whose ingest runs is read again (ms). */
+const INGEST_POLL_MS = 2000;
+
 export async function itemView(root, signal, uuid) {
-  const item = await call("GET", `/items/${uuid}`, undefined, { signal });
-  const duration = item.audio_duration || 0;
+  let item = await call("GET", `/items/${uuid}`, undefined, { signal });
+  // What decodes (a truncated file's is known once its ingest has run).
+  let duration = item.audio_duration || 0;
   const rate = item.samplerate || 44100;
 
   const overview = h("canvas", { class: "overview", "data-testid": "overview", tabindex: 0, role: "img",
@@ -81,7 +85,7 @@ export async function itemView(root, signal, uuid) {
   const tracksBox = h("div", { class: "tracks" });
   const me = session() ? await call("GET", "/users/me", undefined, { signal }).catch(() => null) : null;
   signal.throwIfAborted();
-  const analyses = analysesPanel(uuid, tracksBox, signal);
+  const analyses = analysesPanel(uuid, tracksBox, signal, item.ingest_task);
   const notes = annotationsPanel(item, me, () => audio.currentTime || 0);
 
   // The visible window of the zoomed view, in seconds.
@@ -231,6 +235,30 @@ export async function itemView(root, signal, uuid) {
     }
   }
 
+  // While the item's ingest runs, its peaks are not stored yet (long windows cannot be drawn):
+  // the item is read again every INGEST_POLL_MS (whoever views it, logged in or not) and drawn
+  // when the ingest has ended.
+  async function followIngest() {
+    while (item.ingest_state === "ingesting" && !signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, INGEST_POLL_MS));
+      try {
+        item = await call("GET", `/items/${uuid}`, undefined, { signal });
+      } catch (e) {
+        if (e.name === "AbortError") return;
+      }
+    }
+    if (signal.aborted) return;
+    problem.textContent = "";
+    // A truncated file's duration is what decodes, known once it has been decoded.
+    if (item.audio_duration && item.audio_duration !== duration) {
+      duration = item.audio_duration;
+      view = { start: 0, stop: duration };
+    }
+    loadOverview();
+    setView(view.start, view.stop - view.start);
+    analyses.refresh();
+  }
+
   // The playhead is followed in both views; when it leaves the zoomed window, the window pages.
   audio.addEventListener("timeupdate", () => {
     const t = audio.currentTime;
@@ -335,5 +363,6 @@ export async function itemView(root, signal, uuid) {
     audio,
   );
   setView(0, duration);
+  if (item.ingest_state === "ingesting") followIngest();
   loadOverview();
 }
