@@ -170,11 +170,12 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
         ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user, max_duration_s).await;
     match added {
         Ok(item) => {
-            let mut body = view(&ctx.state.store, &ctx.viewer, &item).await?;
-            if let Some(task) = queue_ingest(&ctx.state, &ctx.viewer, &item.uuid).await {
-                body["ingest_task"] = task.to_string().into();
-            }
-            Ok(json(StatusCode::CREATED, &body))
+            // Read again once its ingest is queued: the answer says `ingesting` with the task.
+            let item = match queue_ingest(&ctx.state, &ctx.viewer, &item.uuid).await {
+                Some(_) => ctx.state.store.item(&ctx.viewer, &item.uuid).await?,
+                None => item,
+            };
+            Ok(json(StatusCode::CREATED, &view(&ctx.state.store, &ctx.viewer, &item).await?))
         }
         Err(e) => {
             // Nothing of a refused item stays.
