@@ -15,7 +15,7 @@ const SORTS = [
   ["-duration", "Longest first"], ["duration", "Shortest first"], ["file_name", "File name"],
 ];
 const FORMATS = [["", "Any format"], ["wav", "WAV"], ["flac", "FLAC"], ["mpeg", "MP3"], ["ogg", "Ogg"], ["mp4", "MP4/M4A"],
-  ["webm", "WebM"], ["aiff", "AIFF"]];
+  ["webm", "WebM"], ["x-aiff", "AIFF"]];
 const STATES = [["", "Any state"], ["ready", "Ready"], ["ingesting", "Ingesting"], ["failed", "Failed"]];
 const STATE_TEXT = { ingesting: "ingesting…", ready: "ready", failed: "failed" };
 
@@ -45,7 +45,7 @@ export async function libraryView(root, signal) {
   const uploads = h("ul", { class: "uploads", "aria-label": "Uploads" });
 
   // The list being shown: its query, the next page's cursor, and whether a page is coming.
-  let listing = { query: "", next: null, loading: false, generation: 0 };
+  let listing = { query: "", next: null, loading: false };
 
   function query() {
     const params = new URLSearchParams({ page_size: PAGE_SIZE, sort: sort.value });
@@ -60,7 +60,7 @@ export async function libraryView(root, signal) {
 
   /** Shows the list from its first page (after any change of query, or of the items). */
   async function refresh() {
-    listing = { query: query(), next: "", loading: false, generation: listing.generation + 1 };
+    listing = { query: query(), next: "", loading: false };
     rows.replaceChildren();
     await loadMore();
   }
