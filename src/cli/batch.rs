@@ -97,12 +97,12 @@ pub fn run_batch(args: RunArgs) -> i32 {
                     let result = run_one(&pipeline, job, &cancel, &bar, args.force, args.no_limits);
                     bar.finish_and_clear();
                     let outcome = match result {
-                        Ok(()) => Outcome { status: "done", error: String::new() },
+                        Ok(sha256) => Outcome { status: "done", error: String::new(), sha256 },
                         Err(failure) => {
                             bars.suspend(|| eprintln!("error: {}", failure.message));
                             failures.lock().unwrap_or_else(|e| e.into_inner()).push(failure.message.clone());
                             let status = if failure.partial { "done_with_errors" } else { "failed" };
-                            Outcome { status, error: failure.message }
+                            Outcome { status, error: failure.message, sha256: failure.sha256 }
                         }
                     };
                     *outcomes[n].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
@@ -166,6 +166,8 @@ pub(super) fn plan_jobs(inputs: &[String], out: &Path) -> Vec<Job> {
 struct Outcome {
     status: &'static str,
     error: String,
+    /// The content hash the decoding pass computed (none when it did not get that far).
+    sha256: Option<String>,
 }
 
 /// Writes `index.json` and `index.csv` in `out`: for each input its path, content hash,
@@ -182,9 +184,11 @@ fn write_index(out: &Path, jobs: &[Job], outcomes: &[Option<Outcome>]) -> Result
     for (job, outcome) in jobs.iter().zip(outcomes) {
         // Inputs not run (an interrupted run) have no entry.
         let Some(outcome) = outcome else { continue };
-        let sha256 = match &job.input {
-            Input::File(p) => crate::media::hash::sha256_file(p).unwrap_or_default(),
-            _ => String::new(),
+        // The pass hashed what it decoded; a file it could not decode is hashed here.
+        let sha256 = match (&outcome.sha256, &job.input) {
+            (Some(hash), _) => hash.clone(),
+            (None, Input::File(p)) => crate::media::hash::sha256_file(p).unwrap_or_default(),
+            (None, _) => String::new(),
         };
         entries.push(serde_json::json!({ "input": job.input.to_string(), "sha256": sha256, "folder": folder_of(job),
             "status": outcome.status, "error": outcome.error }));
@@ -209,8 +213,8 @@ fn run_one(
     bar: &ProgressBar,
     force: bool,
     no_limits: bool,
-) -> Result<(), RunFailure> {
-    let failed = |message: String| RunFailure { message, partial: false };
+) -> Result<Option<String>, RunFailure> {
+    let failed = |message: String| RunFailure { message, partial: false, sha256: None };
     let folder_name = job.folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = job.folder.with_file_name(format!(".{folder_name}.part"));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -225,8 +229,10 @@ fn run_one(
         ..Default::default()
     };
     let mut step_errors = Vec::new();
+    let mut sha256 = None;
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
         step_errors = out.step_errors().map(str::to_string).collect();
+        sha256 = out.source.sha256.clone();
         write_results_file(&tmp.join("results.json"), &out.results, true)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;
         // The preset's other formats, beside it (TimeSide's -R).
@@ -249,11 +255,11 @@ fn run_one(
     // A processor that did not fit this input failed alone: the others' results are in the
     // folder, and the input is reported failed.
     if step_errors.is_empty() {
-        Ok(())
+        Ok(sha256)
     } else {
         let message =
             format!("{}: {} (the other results are in {})", job.input, step_errors.join("; "), job.folder.display());
-        Err(RunFailure { message, partial: true })
+        Err(RunFailure { message, partial: true, sha256 })
     }
 }
 
@@ -262,4 +268,5 @@ fn run_one(
 struct RunFailure {
     message: String,
     partial: bool,
+    sha256: Option<String>,
 }

@@ -98,6 +98,8 @@ pub struct NewItem {
     pub collection: String,
     /// Free key/values (see [`Item::metadata`]).
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// An item of the same content is returned instead of a new one (see [`Store::add_item`]).
+    pub unless_duplicate: bool,
 }
 
 /// The fields a `PATCH` may change.
@@ -300,6 +302,9 @@ impl Store {
     /// The media is read first (GStreamer's discoverer and a SHA-256 of the bytes); what is not
     /// decodable audio is refused with the decoder's message, and nothing is stored; so is
     /// audio that decodes to more than `max_duration_s` of 48 kHz stereo (0: no limit).
+    ///
+    /// With [`NewItem::unless_duplicate`], when an item of the same content (SHA-256) exists,
+    /// nothing is stored and that item is returned (what a folder import reports).
     pub async fn add_item(
         &self,
         uuid: uuid::Uuid,
@@ -308,36 +313,6 @@ impl Store {
         new: NewItem,
         author: Option<uuid::Uuid>,
         max_duration_s: f64,
-    ) -> Result<Item, StoreError> {
-        match self.add(uuid, location, file_name, new, author, max_duration_s, false).await? {
-            Added::New(item) | Added::Duplicate(item) => Ok(item),
-        }
-    }
-
-    /// As [`add_item`](Self::add_item), unless an item of the same content (SHA-256) exists:
-    /// then nothing is stored and that item is returned (what a folder import reports).
-    pub async fn add_item_unless_duplicate(
-        &self,
-        uuid: uuid::Uuid,
-        location: Location,
-        file_name: &str,
-        new: NewItem,
-        author: Option<uuid::Uuid>,
-        max_duration_s: f64,
-    ) -> Result<Added, StoreError> {
-        self.add(uuid, location, file_name, new, author, max_duration_s, true).await
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn add(
-        &self,
-        uuid: uuid::Uuid,
-        location: Location,
-        file_name: &str,
-        new: NewItem,
-        author: Option<uuid::Uuid>,
-        max_duration_s: f64,
-        unless_duplicate: bool,
     ) -> Result<Added, StoreError> {
         super::check_texts(&[
             ("title", Some(new.title.as_str()), super::MAX_TITLE),
@@ -363,7 +338,9 @@ impl Store {
         if let Some(problem) = too_long(&info, max_duration_s) {
             return Err(StoreError::Media(format!("{file_name}: {problem}")));
         }
-        if unless_duplicate && let Some(existing) = self.item_with_content(info.sha256.as_deref()).await? {
+        if new.unless_duplicate
+            && let Some(existing) = self.item_with_content(info.sha256.as_deref()).await?
+        {
             return Ok(Added::Duplicate(existing));
         }
         // Tags are the file's: cut, not refused, when longer than a client may store.

@@ -148,16 +148,9 @@ async fn import_file(state: &AppState, viewer: &Viewer, file: &Path, new: NewIte
         .map_err(StoreError::Forbidden)?;
     let name = checked.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let max_duration_s = state.config.items.max_duration_s;
-    let new = NewItem { source_url: checked.display().to_string(), ..new };
+    let new = NewItem { source_url: checked.display().to_string(), unless_duplicate: true, ..new };
     state
         .store
-        .add_item_unless_duplicate(
-            uuid::Uuid::new_v4(),
-            Location::MediaRoot(checked),
-            &name,
-            new,
-            viewer.user,
-            max_duration_s,
-        )
+        .add_item(uuid::Uuid::new_v4(), Location::MediaRoot(checked), &name, new, viewer.user, max_duration_s)
         .await
 }

@@ -4,7 +4,7 @@
 
 use super::{ApiError, Ctx, Reply_, json};
 use crate::server::AppState;
-use crate::storage::items::{Cursor, INGEST_STATES, Item, ItemFilter, ItemPatch, ItemSort, Location, NewItem};
+use crate::storage::items::{Added, Cursor, INGEST_STATES, Item, ItemFilter, ItemPatch, ItemSort, Location, NewItem};
 use crate::storage::{Store, StoreError, Viewer, files};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -169,7 +169,7 @@ pub async fn create(mut ctx: Ctx) -> Reply_ {
     let added =
         ctx.state.store.add_item(uuid, location.clone(), &file_name, new, ctx.viewer.user, max_duration_s).await;
     match added {
-        Ok(item) => {
+        Ok(Added::New(item) | Added::Duplicate(item)) => {
             // Read again once its ingest is queued: the answer says `ingesting` with the task.
             let item = match queue_ingest(&ctx.state, &ctx.viewer, &item.uuid).await {
                 Some(_) => ctx.state.store.item(&ctx.viewer, &item.uuid).await?,
