@@ -8,8 +8,45 @@ use hyper::Request;
 use hyper::http::{StatusCode, Uri, header};
 use serde_json::Value;
 
+/// The flags that say which server a command talks to and as whom.
+#[derive(clap::Args)]
+pub struct ServerArgs {
+    /// The server.
+    #[arg(long, env = "TIMESIDE_SERVER", value_name = "URL", default_value = "http://127.0.0.1:8000")]
+    server: String,
+    /// The server's admin API token (server.api_token).
+    #[arg(long, env = "TIMESIDE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Log in as this user instead, reading the password from stdin.
+    #[arg(long, value_name = "NAME", conflicts_with = "api_token")]
+    user: Option<String>,
+}
+
+impl ServerArgs {
+    /// A client of the server as the flags say; without credentials, an anonymous one when
+    /// `anonymous` allows it.
+    pub fn client(&self, anonymous: bool) -> Result<ApiClient, String> {
+        let credentials = match (&self.api_token, &self.user) {
+            (_, Some(user)) => {
+                let mut password = String::new();
+                let read = std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut password);
+                if read.is_err() || password.trim_end().is_empty() {
+                    return Err("--user: give the password on stdin".into());
+                }
+                Credentials::Login { user: user.clone(), password: password.trim_end_matches(['\r', '\n']).to_string() }
+            }
+            (Some(token), None) => Credentials::ApiToken(token.clone()),
+            (None, None) if anonymous => Credentials::Anonymous,
+            (None, None) => return Err("give --api-token (or TIMESIDE_API_TOKEN), or --user NAME".into()),
+        };
+        ApiClient::new(&self.server, credentials).map_err(|e| e.message)
+    }
+}
+
 /// How the client proves who it is.
 pub enum Credentials {
+    /// Nobody: what anonymous visitors see.
+    Anonymous,
     /// `server.api_token` (an admin credential of the whole API).
     ApiToken(String),
     /// A user's name and password: logged in at first use and again when the access token
@@ -100,22 +137,55 @@ impl ApiClient {
         Ok(())
     }
 
-    async fn post(&mut self, path: &str, body: &Value) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
-        let token = self.access_token().await?;
-        let request = Request::post(format!("/api/v1{path}"))
-            .header(header::HOST, &self.authority)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|e| e.to_string())?;
-        self.send(request).await
+    /// GETs `/api/v1{path}` and writes the answer's body to `out` as it arrives; the bytes
+    /// written.
+    pub async fn get_to(&mut self, path: &str, out: &mut impl std::io::Write) -> Result<u64, ClientError> {
+        let mut response = self.get(path).await?;
+        if response.status() == StatusCode::UNAUTHORIZED && matches!(self.credentials, Credentials::Login { .. }) {
+            self.access = None;
+            response = self.get(path).await?;
+        }
+        let status = response.status();
+        let mut body = response.into_body();
+        if !status.is_success() {
+            let bytes = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+            return Err(ClientError { status: Some(status), message: error_message(status, &bytes) });
+        }
+        let mut written = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("the server's answer was cut: {e}"))?;
+            let Some(data) = frame.data_ref() else { continue };
+            out.write_all(data).map_err(|e| e.to_string())?;
+            written += data.len() as u64;
+        }
+        Ok(written)
     }
 
-    async fn access_token(&mut self) -> Result<String, ClientError> {
+    async fn get(&mut self, path: &str) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let mut request = Request::get(format!("/api/v1{path}")).header(header::HOST, &self.authority);
+        if let Some(token) = self.access_token().await? {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?).await
+    }
+
+    async fn post(&mut self, path: &str, body: &Value) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let mut request = Request::post(format!("/api/v1{path}"))
+            .header(header::HOST, &self.authority)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = self.access_token().await? {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Full::new(Bytes::from(body.to_string()))).map_err(|e| e.to_string())?).await
+    }
+
+    /// The bearer token to send; none for an anonymous client.
+    async fn access_token(&mut self) -> Result<Option<String>, ClientError> {
         if let Some(token) = &self.access {
-            return Ok(token.clone());
+            return Ok(Some(token.clone()));
         }
         let token = match &self.credentials {
+            Credentials::Anonymous => return Ok(None),
             Credentials::ApiToken(token) => token.clone(),
             Credentials::Login { user, password } => {
                 let login = serde_json::json!({ "username": user, "password": password }).to_string();
@@ -136,7 +206,7 @@ impl ApiClient {
             }
         };
         self.access = Some(token.clone());
-        Ok(token)
+        Ok(Some(token))
     }
 
     /// One request on a connection of its own.
@@ -150,6 +220,12 @@ impl ApiClient {
         tokio::spawn(connection);
         Ok(sender.send_request(request).await.map_err(|e| unreachable(&e))?)
     }
+}
+
+/// The exit code of a failed request: 2 when the server refused what was asked (4xx), 1 when
+/// it could not be reached or failed.
+pub fn exit_code(e: &ClientError) -> i32 {
+    if e.status.is_some_and(|s| s.is_client_error()) { super::EXIT_USAGE } else { super::EXIT_INPUT_FAILED }
 }
 
 /// The server's error message (`{"code": ..., "message": ...}`), or the status and body.

@@ -3,12 +3,11 @@
 //! (`POST /api/v1/items/import`), printing what became of each file. With `--watch` it stays,
 //! and adds the files written or moved into the folder later (inotify).
 
-use super::api_client::{ApiClient, ClientError, Credentials};
+use super::api_client::{ApiClient, ClientError, ServerArgs, exit_code};
 use super::{EXIT_INPUT_FAILED, EXIT_USAGE, fail};
 use crate::collections::manifest::Manifest;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -38,15 +37,9 @@ pub struct AddFolderArgs {
     /// Make the new items public.
     #[arg(long)]
     public: bool,
-    /// The server.
-    #[arg(long, env = "TIMESIDE_SERVER", value_name = "URL", default_value = "http://127.0.0.1:8000")]
-    server: String,
-    /// The server's admin API token (server.api_token).
-    #[arg(long, env = "TIMESIDE_API_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    api_token: Option<String>,
-    /// Log in as this user (an admin) instead, reading the password from stdin.
-    #[arg(long, value_name = "NAME", conflicts_with = "api_token")]
-    user: Option<String>,
+    /// As whom: an admin.
+    #[command(flatten)]
+    server: ServerArgs,
     /// Print the server's report, one JSON object per file and a summary, as it comes.
     #[arg(long)]
     json: bool,
@@ -59,17 +52,6 @@ pub fn run(command: ItemsCommand) -> i32 {
 }
 
 fn add_folder(args: AddFolderArgs) -> i32 {
-    let credentials = match (&args.api_token, &args.user) {
-        (_, Some(user)) => {
-            let mut password = String::new();
-            if std::io::stdin().lock().read_line(&mut password).is_err() || password.trim_end().is_empty() {
-                return fail(EXIT_USAGE, "--user: give the password on stdin");
-            }
-            Credentials::Login { user: user.clone(), password: password.trim_end_matches(['\r', '\n']).to_string() }
-        }
-        (Some(token), None) => Credentials::ApiToken(token.clone()),
-        (None, None) => return fail(EXIT_USAGE, "give --api-token (or TIMESIDE_API_TOKEN), or --user NAME"),
-    };
     let manifest = match &args.manifest {
         Some(file) => match std::fs::read_to_string(file) {
             Ok(text) => match Manifest::parse(&file.display().to_string(), &text) {
@@ -83,7 +65,7 @@ fn add_folder(args: AddFolderArgs) -> i32 {
     // The server resolves the path on its machine: an absolute one, as this machine sees it
     // when the folder is here too.
     let folder = std::fs::canonicalize(&args.path).unwrap_or_else(|_| args.path.clone());
-    let mut client = match ApiClient::new(&args.server, credentials) {
+    let mut client = match args.server.client(false) {
         Ok(c) => c,
         Err(e) => return fail(EXIT_USAGE, e),
     };
@@ -131,10 +113,6 @@ fn add_folder(args: AddFolderArgs) -> i32 {
 
 fn import_request(path: &Path, recursive: bool, public: bool, manifest: Manifest) -> Value {
     json!({ "path": path, "recursive": recursive, "is_public": public, "manifest": manifest.into_rows() })
-}
-
-fn exit_code(e: &ClientError) -> i32 {
-    if e.status.is_some_and(|s| s.is_client_error()) { EXIT_USAGE } else { EXIT_INPUT_FAILED }
 }
 
 /// How the server's report is printed.

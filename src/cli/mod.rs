@@ -9,6 +9,7 @@
 
 mod api_client;
 mod batch;
+mod dataset;
 mod demo;
 mod items;
 mod output;
@@ -71,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: items::ItemsCommand,
     },
+    /// Download a selection's or a task's analyses (no audio) from the server as one zip: a
+    /// folder per item in the asked formats, and index.json / index.csv saying which item each
+    /// holds, with its metadata.
+    #[command(name = "export-dataset")]
+    ExportDataset(dataset::ExportDatasetArgs),
     /// Manage the server's users (in its database).
     User {
         #[command(subcommand)]
@@ -247,6 +253,7 @@ pub fn main() -> i32 {
         Command::Serve(args) => serve(args),
         Command::User { command } => user::run(command),
         Command::Items { command } => items::run(command),
+        Command::ExportDataset(args) => dataset::export_dataset(args),
         Command::Worker(args) => worker::worker(args),
         Command::Peaks(args) => peaks::peaks(args),
         Command::Export(args) => export(args),

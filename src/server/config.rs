@@ -127,6 +127,8 @@ pub struct ItemsConfig {
     pub max_duration_s: f64,
     /// Most media files one folder import may add.
     pub import_max_files: usize,
+    /// Most stored results (MB of their JSON) one dataset export (`export.zip`) may read.
+    pub export_max_mb: u64,
 }
 
 /// What the server keeps of what it renders on demand (`ondemand::cache`).
@@ -152,6 +154,9 @@ impl ItemsConfig {
         }
         if self.max_duration_s.is_nan() || self.max_duration_s < 0.0 {
             p.push(format!("items.max_duration_s: {} is not 0 (no limit) or more seconds", self.max_duration_s));
+        }
+        if self.export_max_mb == 0 {
+            p.push("items.export_max_mb: must be at least 1".into());
         }
         if self.import_max_files == 0 {
             p.push("items.import_max_files: must be at least 1".into());

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Item {
     pub uuid: uuid::Uuid,
     pub title: String,

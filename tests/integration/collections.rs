@@ -321,3 +321,152 @@ async fn a_truncated_file_is_ingested_as_far_as_it_decodes_and_marked() {
     assert!((rms - -23.01).abs() < 0.1, "the decoded part is the -20 dBFS tone: {rms} dB RMS");
     server.shutdown().await;
 }
+
+/// What the dataset reader (`tests/python/read_dataset.py`: Python's zipfile, json, csv,
+/// h5py, jams) found in the archive at `path`.
+fn read_dataset(path: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/read_dataset.py");
+    let out = std::process::Command::new(crate::exports::python()).arg(script).arg(path).output().expect("python");
+    assert!(out.status.success(), "the archive was not read: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("reader output")
+}
+
+fn export_dataset(addr: std::net::SocketAddr, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_timeside"));
+    cmd.arg("export-dataset").arg("--server").arg(format!("http://{addr}")).args(args);
+    cmd.env_remove("TIMESIDE_API_TOKEN").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_and_a_selection_export_as_a_dataset_zip_that_readers_open() {
+    use crate::on_demand::{experience, run_task, upload, wait_task};
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 2, "", "")).await.expect("start");
+    let addr = server.addr;
+    let token = user(&server, "ada", false).await;
+    std::fs::create_dir_all(env.path().join("second")).expect("mkdir");
+    // Two items from files of one name (their folders must differ), and one whose file is
+    // damaged after upload (its analysis fails).
+    let fields = [("title", "Sea song")];
+    let first = upload(addr, &token, &tone(env.path(), "take.wav", 1.0), &fields).await;
+    let second = upload(addr, &token, &tone(&env.path().join("second"), "take.wav", 2.0), &[]).await;
+    let bad = upload(addr, &token, &tone(env.path(), "bad.wav", 1.5), &[]).await;
+    let uuid = |v: &Value| v["uuid"].as_str().expect("uuid").to_string();
+    let bad_path = env.path().join("data/media").join(uuid(&bad)).join("bad.wav");
+    std::fs::write(&bad_path, b"RIFF\x10\x00\x00\x00WAVEjunk").expect("damage");
+    let r = http::json(
+        addr,
+        "POST",
+        "/api/v1/annotation_tracks",
+        Some(&token),
+        &json!({ "item": uuid(&first), "title": "Notes" }),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let track = uuid(&r.json());
+    for (title, start) in [("verse", 0.1), ("chorus", 0.6)] {
+        let body = json!({ "track": track, "title": title, "start_time": start, "stop_time": start + 0.3 });
+        assert_eq!(http::json(addr, "POST", "/api/v1/annotations", Some(&token), &body).await.status, 201);
+    }
+    let items = [uuid(&first), uuid(&second), uuid(&bad)];
+    let selection =
+        http::json(addr, "POST", "/api/v1/selections", Some(&token), &json!({ "title": "Sea songs", "items": items }))
+            .await
+            .json();
+    let task = run_task(addr, &token, &experience(addr, "standard").await, ("selection", &uuid(&selection))).await;
+    let done = wait_task(addr, &token, &uuid(&task), Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "done_with_errors", "{done}");
+
+    // The task's dataset through the CLI, as its author.
+    let zip = env.path().join("task.zip");
+    let mut cmd =
+        export_dataset(addr, &["--task", &uuid(&task), "--formats", "json,csv,hdf5,jams", "--user", "ada", "-o"]);
+    let mut child = cmd.arg(&zip).spawn().expect("spawn");
+    child.stdin.take().expect("stdin").write_all(b"ada-password\n").await.expect("password");
+    let out = child.wait_with_output().await.expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = read_dataset(&zip);
+    assert_eq!(read["bad_member"], Value::Null, "every member's CRC holds");
+    let index = read["index"]["items"].as_array().expect("items");
+    let folders: Vec<&str> = index.iter().map(|e| e["folder"].as_str().expect("folder")).collect();
+    let short = &uuid(&second)[..8];
+    assert_eq!(folders, ["take.wav", &format!("take.wav-{short}"), "bad.wav"]);
+    assert_eq!(index[0]["title"], "Sea song");
+    assert_eq!(index[0]["status"], "done");
+    assert_eq!(index[2]["status"], "failed");
+    assert!(index[2]["error"].as_str().expect("error").contains("bad.wav"), "{}", index[2]);
+    assert_eq!(index[2]["files"], json!([]));
+    assert_eq!(read["index"]["dataset"]["task"], uuid(&task));
+    // The index's files are the archive's, and each was read by its format's reader.
+    let members: Vec<String> =
+        read["names"].as_array().expect("names").iter().map(|n| n.as_str().expect("name").to_string()).collect();
+    for entry in &index[..2] {
+        for file in entry["files"].as_array().expect("files") {
+            let file = file.as_str().expect("file");
+            assert!(members.iter().any(|m| m.ends_with(&format!("/{file}"))), "{file} not in {members:?}");
+            assert!(read["files"].get(file).is_some(), "{file} was not read");
+        }
+    }
+    // The values are the analysis's: a -20 dBFS sine has an RMS of -23.01 dBFS, in JSON and CSV.
+    let json_results = &read["files"]["take.wav/results.json"];
+    let rms = json_results["level.rms"][0].as_f64().expect("rms");
+    assert!((rms + 23.0103).abs() < 0.01, "{json_results}");
+    let csv_rms = &read["files"]["take.wav/csv/level.rms.csv"];
+    assert_eq!(csv_rms[0], json!(["value"]));
+    let csv_value: f64 = csv_rms[1][0].as_str().expect("cell").parse().expect("number");
+    assert!((csv_value - rms).abs() < 1e-4, "{csv_rms}");
+    // Each item's analyses are listed with their ids, the same in JSON and HDF5; the
+    // annotation track is among the first item's results.
+    let ids: Vec<String> = index[0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .flat_map(|r| r["ids"].as_array().expect("ids").iter().map(|i| i.as_str().expect("id").to_string()))
+        .collect();
+    let mut json_ids: Vec<&String> = json_results.as_object().expect("results").keys().collect();
+    json_ids.sort();
+    let mut expected: Vec<String> = ids.clone();
+    expected.push("annotations.1".into());
+    expected.sort();
+    assert_eq!(json_ids, expected.iter().collect::<Vec<_>>());
+    assert_eq!(read["files"]["take.wav/results.h5"], json!(expected));
+    assert_eq!(json_results["annotations.1"], Value::Null, "labels, no values");
+    // The annotations are a JAMS tag annotation, the levels vectors (valid under jams' schema).
+    assert_eq!(read["files"]["take.wav/results.jams"], json!(["tag_open", "vector"]));
+    assert!(read["files"].get(format!("take.wav-{short}/results.json").as_str()).is_some());
+    let row = &read["index_csv"][0];
+    assert_eq!(
+        (row["title"].as_str(), row["folder"].as_str(), row["status"].as_str()),
+        (Some("Sea song"), Some("take.wav"), Some("done"))
+    );
+
+    // The selection's dataset over HTTP: JSON only by default with CSV; a stranger sees nothing.
+    let r = http::get(addr, &format!("/api/v1/selections/{}/export.zip?formats=json", uuid(&selection)), Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    assert_eq!(r.header("content-disposition"), Some("attachment; filename=\"Sea_songs.zip\""));
+    let zip = env.path().join("selection.zip");
+    std::fs::write(&zip, &r.body).expect("write");
+    let read = read_dataset(&zip);
+    let names: Vec<&str> = read["names"].as_array().expect("names").iter().map(|n| n.as_str().expect("name")).collect();
+    assert!(names.iter().all(|n| n.starts_with("Sea_songs/")), "{names:?}");
+    assert!(names.iter().all(|n| !n.ends_with(".csv") || n.ends_with("index.csv")), "{names:?}");
+    assert_eq!(read["index"]["items"][2]["status"], "no_results", "{}", read["index"]["items"][2]);
+    assert_eq!(read["index"]["dataset"]["title"], "Sea songs");
+    let r =
+        http::get(addr, &format!("/api/v1/selections/{}/export.zip?formats=json,mp4", uuid(&selection)), Some(&token))
+            .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("unknown format `mp4`"), "{}", r.text());
+    let out = export_dataset(addr, &["--selection", &uuid(&selection), "-o"])
+        .arg(env.path().join("anon.zip"))
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "anonymous: the selection is private");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!env.path().join("anon.zip").exists() && !env.path().join(".anon.zip.part").exists());
+    server.shutdown().await;
+}

@@ -32,7 +32,7 @@ fn clicks_tone_silence() -> Vec<f32> {
     s
 }
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pytools/bin/python");
     assert!(p.exists(), "{} is missing: run `bash scripts/install-deps.sh`", p.display());
     p

@@ -4,8 +4,10 @@
 //! a window (`visual`, TimeSide's route).
 
 use super::{ApiError, Ctx, Reply_};
+use crate::collections::dataset::media_info;
 use crate::results::AnalyzerResult;
 use crate::results::formats::{self, Format, MediaInfo};
+use crate::server::AppState;
 use crate::storage::PageRequest;
 use crate::storage::results::{ResultRow, status};
 use std::path::PathBuf;
@@ -24,20 +26,23 @@ fn format_param(name: &str) -> Result<Format, ApiError> {
 }
 
 /// The `results.json` beside a result's data.
-fn results_json(ctx: &Ctx, r: &ResultRow) -> Option<PathBuf> {
-    let data = ctx.state.store.files.resolve(r.data_path.as_deref()?)?;
+pub(super) fn results_json(state: &AppState, r: &ResultRow) -> Option<PathBuf> {
+    let data = state.store.files.resolve(r.data_path.as_deref()?)?;
     Some(data.with_file_name("results.json")).filter(|p| p.exists())
 }
 
 /// The memory a conversion of the stored results at `paths` holds, taken from the server's
 /// budget before anything is read (kept until the reply is built).
-async fn hold_memory(ctx: &Ctx, paths: &[PathBuf]) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+pub(super) async fn hold_memory(
+    state: &AppState,
+    paths: &[PathBuf],
+) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     let total: u64 = paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     let what = format!(
         "converting {} MB of stored results (download them as JSON, or convert them with `timeside export`)",
         total.div_ceil(1_000_000)
     );
-    ctx.state.request_memory.hold(&what, total * MEMORY_PER_JSON_BYTE, MEMORY_WAIT).await.map_err(ApiError::from)
+    state.request_memory.hold(&what, total * MEMORY_PER_JSON_BYTE, MEMORY_WAIT).await.map_err(ApiError::from)
 }
 
 /// Reads stored results, off the runtime, with the memory they hold (keep it until the reply
@@ -46,34 +51,26 @@ async fn read_results(
     ctx: &Ctx,
     paths: Vec<PathBuf>,
 ) -> Result<(tokio::sync::OwnedSemaphorePermit, Vec<AnalyzerResult>), ApiError> {
-    let memory = hold_memory(ctx, &paths).await?;
-    let results = tokio::task::spawn_blocking(move || {
-        let mut all = Vec::new();
-        for p in paths {
-            let bytes = std::fs::read(&p).map_err(|e| e.to_string())?;
-            all.extend(formats::read(Format::Json, &bytes).map_err(|e| e.to_string())?);
-        }
-        Ok::<_, String>(all)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+    let memory = hold_memory(&ctx.state, &paths).await?;
+    let results = tokio::task::spawn_blocking(move || load_results(&paths))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
     Ok((memory, results))
 }
 
-fn is_analysis(r: &ResultRow) -> bool {
-    crate::processors::lookup(&r.processor).is_some_and(|e| e.descriptor.kind == crate::processors::Kind::Analyzer)
+/// Stored results read from their `results.json` files, in order. Blocking.
+pub(super) fn load_results(paths: &[PathBuf]) -> Result<Vec<AnalyzerResult>, String> {
+    let mut all = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(p).map_err(|e| e.to_string())?;
+        all.extend(formats::read(Format::Json, &bytes).map_err(|e| e.to_string())?);
+    }
+    Ok(all)
 }
 
-fn media_info(item: &crate::storage::items::Item) -> MediaInfo {
-    MediaInfo {
-        title: item.title.clone(),
-        artist: item.artist.clone(),
-        duration: item.audio_duration.unwrap_or(0.0),
-        // The file's name only: the server's paths are nobody's business, and ELAN finds the
-        // media downloaded beside the export by its name.
-        media_url: item.file_name.clone(),
-    }
+pub(super) fn is_analysis(r: &ResultRow) -> bool {
+    crate::processors::lookup(&r.processor).is_some_and(|e| e.descriptor.kind == crate::processors::Kind::Analyzer)
 }
 
 /// `results` as `format`, as a download named `name`.
@@ -98,7 +95,7 @@ async fn reply(format: Format, results: Vec<AnalyzerResult>, media: MediaInfo, n
 /// result of a processor that has several, e.g. `level.rms`; CSV needs one).
 pub async fn result_data_as(ctx: &Ctx, r: &ResultRow, format_name: &str) -> Reply_ {
     let format = format_param(format_name)?;
-    let path = results_json(ctx, r).ok_or_else(|| {
+    let path = results_json(&ctx.state, r).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "no_data",
@@ -129,7 +126,7 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
     let paths: Vec<PathBuf> = crate::storage::results::distinct_content(rows.rows, &ctx.viewer)
         .iter()
         .filter(|r| r.status == status::DONE && is_analysis(r))
-        .filter_map(|r| results_json(&ctx, r))
+        .filter_map(|r| results_json(&ctx.state, r))
         .collect();
     let (_memory, mut results) = read_results(&ctx, paths).await?;
     // The item's annotation tracks that the viewer sees, after its analyses.
@@ -155,7 +152,7 @@ pub async fn result_visual(ctx: Ctx) -> Reply_ {
             crate::render::MAX_PIXELS
         )));
     }
-    let path = results_json(&ctx, &r).ok_or_else(|| {
+    let path = results_json(&ctx.state, &r).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "no_data",

@@ -9,6 +9,7 @@
 
 mod annotations;
 mod catalog;
+mod dataset;
 mod exports;
 mod import;
 mod items;
@@ -143,6 +144,12 @@ macro_rules! route {
 
 const PAGE: &[(&str, &str)] =
     &[("page", "page number, from 1"), ("page_size", "rows per page, 1 to 1000 (default 50)")];
+
+const FORMATS: &[(&str, &str)] = &[(
+    "formats",
+    "comma-separated: json, csv, hdf5, jams, yaml, xml, timeside-json, eaf, textgrid, svl, vtt, audacity \
+     (default json,csv)",
+)];
 
 /// The API, in the order the OpenAPI document lists it.
 pub static ROUTES: &[Route] = &[
@@ -381,6 +388,16 @@ pub static ROUTES: &[Route] = &[
         catalog::patch_selection
     ),
     route!(
+        "GET",
+        "/selections/{uuid}/export.zip",
+        Read,
+        "The analyses of a selection's items (nested selections included) and their annotations as one zip, \
+         streamed: a folder per item (results.json, .h5, .jams, ..., csv/<id>.csv), index.json and index.csv",
+        FORMATS,
+        None,
+        dataset::selection_export
+    ),
+    route!(
         "DELETE",
         "/selections/{uuid}",
         Write,
@@ -497,6 +514,16 @@ pub static ROUTES: &[Route] = &[
         &[],
         None,
         tasks::get
+    ),
+    route!(
+        "GET",
+        "/tasks/{uuid}/export.zip",
+        Read,
+        "A task's results as one zip, streamed: a folder per item, index.json and index.csv with each item's \
+         status and error",
+        FORMATS,
+        None,
+        dataset::task_export
     ),
     route!(
         "POST",
