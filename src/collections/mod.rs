@@ -4,6 +4,7 @@
 
 pub mod dataset;
 pub mod folder;
+pub mod iiif;
 pub mod manifest;
 pub mod watch;
 pub mod zip;

@@ -209,6 +209,10 @@ pub struct ServerConfig {
     /// credentials (CORS); `*` for any. Anonymous reads are open to every origin.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// The server's address as clients reach it (`https://archive.example`), for the absolute
+    /// URLs of IIIF manifests; empty: `http://` and the request's Host.
+    #[serde(default)]
+    pub public_url: String,
     pub access_token_s: u64,
     pub refresh_token_s: u64,
 }
@@ -268,6 +272,16 @@ impl Config {
         }
         if self.server.upload_max_mb == 0 {
             p.push(format!("{name}: server.upload_max_mb: must be at least 1"));
+        }
+        let public = &self.server.public_url;
+        if !public.is_empty()
+            && (!(public.starts_with("http://") || public.starts_with("https://"))
+                || public.ends_with('/')
+                || public.contains(['?', '#', ' ']))
+        {
+            p.push(format!(
+                "{name}: server.public_url: `{public}` is not http(s)://host[:port][/path] without a trailing /"
+            ));
         }
         if self.server.access_token_s == 0 || self.server.refresh_token_s < self.server.access_token_s {
             p.push(format!("{name}: server.access_token_s / refresh_token_s: both > 0, refresh at least as long"));

@@ -20,7 +20,7 @@
 //! source client.
 
 /// Path prefixes that belong to HTTP endpoints: never mounts.
-pub const RESERVED: &[&str] = &["/api/", "/live/", "/admin/", "/metrics", "/status-json.xsl"];
+pub const RESERVED: &[&str] = &["/api/", "/iiif/", "/items/", "/live/", "/admin/", "/metrics", "/status-json.xsl"];
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Route {

@@ -1,8 +1,10 @@
-//! The web player (`web/`): `GET /` is its page, `GET /web/{path}` its modules and styles.
+//! The web player (`web/`): `GET /` (and `GET /items/{uuid}`, an item's address) is its page,
+//! `GET /web/{path}` its modules and styles.
 //! The files are embedded into release builds (one binary to deploy) and read from `web/` in
 //! debug builds, so an edit shows on reload. No build step: the browser loads the modules as
 //! they are. `web/node_modules` (the browser tests' tools) and npm's files are left out.
 
+use uuid::Uuid;
 use warp::Filter;
 use warp::http::{HeaderValue, StatusCode, header};
 
@@ -62,7 +64,10 @@ pub fn routes() -> impl Filter<Extract = (warp::reply::Response,), Error = warp:
         .and(warp::path::tail())
         .and(super::get_or_head())
         .map(|tail: warp::path::Tail| asset(tail.as_str()));
-    index.or(files).unify()
+    // An item's own address (`/items/{uuid}`, with `#t=start,end` to play a span: the
+    // manifests' `homepage`) is the player's page, which reads it.
+    let item = warp::path!("items" / Uuid).and(super::get_or_head()).map(|_: Uuid| asset("index.html"));
+    index.or(files).unify().or(item).unify()
 }
 
 #[cfg(test)]

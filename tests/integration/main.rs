@@ -13,6 +13,7 @@ mod graphers;
 mod hardening;
 mod hls;
 mod http;
+mod iiif;
 mod interop_http;
 mod interop_live;
 mod mounts;

@@ -10,7 +10,8 @@ import { tasksView } from "./tasks.js";
 
 const routes = [
   [/^#?\/?$/, libraryView],
-  [/^#\/items\/([0-9a-f-]{36})$/, itemView],
+  // `&t=10,20` (or `?t=`) plays a span, as `#t=10,20` does on the item's own address.
+  [/^#\/items\/([0-9a-f-]{36})(?:[?&](.*))?$/, itemView],
   [/^#\/tasks$/, tasksView],
   [/^#\/live$/, liveListView],
   [/^#\/live\/([A-Za-z0-9_-]{1,64})$/, liveChannelView],
@@ -31,7 +32,10 @@ async function show() {
   // Shown until the view draws itself (a view waiting for a slow server).
   const root = h("div", {}, h("p", { class: "muted", role: "status" }, "Loading…"));
   document.getElementById("view").replaceChildren(root);
-  const hash = location.hash || "#/";
+  // An item's own address (`/items/{uuid}`, what IIIF manifests link) with a media fragment
+  // (`#t=10,20`) or none; any `#/` route takes over from there.
+  const own = location.pathname.match(/^\/items\/([0-9a-f-]{36})$/);
+  const hash = own && !location.hash.startsWith("#/") ? `#/items/${own[1]}&${location.hash.slice(1)}` : location.hash || "#/";
   for (const [pattern, render] of routes) {
     const match = hash.match(pattern);
     if (!match) continue;

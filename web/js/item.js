@@ -57,10 +57,25 @@ function label(t, step) {
   return `${clock(Math.floor(t))}${(t % 1).toFixed(digits).slice(1)}`;
 }
 
+/**
+ * The span a media fragment names (`t=10,20`, `t=npt:10`, `t=,20`; parts joined by `&`), or
+ * null. Media Fragments URI 1.0, as IIIF and Web Annotations write them.
+ */
+export function mediaFragment(text) {
+  const t = (text || "").split("&").find((part) => part.startsWith("t="));
+  if (!t) return null;
+  const [from, to] = t.slice(2).replace(/^npt:/, "").split(",");
+  const start = from === "" ? 0 : Number(from);
+  const end = to === undefined ? null : Number(to);
+  if (!Number.isFinite(start) || start < 0 || (end !== null && !(Number.isFinite(end) && end > start))) return null;
+  return { start, end };
+}
+
 /** How often an item whose ingest runs is read again (ms). */
 const INGEST_POLL_MS = 2000;
 
-export async function itemView(root, signal, uuid) {
+export async function itemView(root, signal, uuid, fragment) {
+  const span = mediaFragment(fragment);
   let item = await call("GET", `/items/${uuid}`, undefined, { signal });
   // What decodes (a truncated file's is known once its ingest has run).
   let duration = item.audio_duration || 0;
@@ -259,6 +274,31 @@ export async function itemView(root, signal, uuid) {
     analyses.refresh();
   }
 
+  // A media fragment's span: shown around it, played from its start, paused at its end. A
+  // browser that allows no sound before a gesture leaves the player at the start, ready.
+  const spanLabel = h("span", { class: "muted", "data-testid": "fragment" });
+  let spanEnd = null;
+  function playSpan({ start, end }) {
+    const stop = Math.min(end ?? duration, duration);
+    spanEnd = end === null ? null : stop;
+    spanLabel.textContent = end === null ? `from ${clock(start)}` : `span ${clock(start)} – ${clock(stop)}`;
+    const length = Math.max(stop - start, 1);
+    setView(start - length * 0.1, length * 1.2);
+    seek(start);
+    wanted = true;
+    audio.play().catch(() => {
+      wanted = false;
+      spanLabel.textContent += " (press Play)";
+    });
+  }
+  audio.addEventListener("timeupdate", () => {
+    if (spanEnd !== null && audio.currentTime >= spanEnd) {
+      spanEnd = null;
+      wanted = false;
+      audio.pause();
+    }
+  });
+
   // The playhead is followed in both views; when it leaves the zoomed window, the window pages.
   audio.addEventListener("timeupdate", () => {
     const t = audio.currentTime;
@@ -340,7 +380,9 @@ export async function itemView(root, signal, uuid) {
     h("span", { class: "muted" }, "Export results and annotations:"),
     [["jams", "JAMS"], ["eaf", "ELAN"], ["TextGrid", "Praat TextGrid"], ["vtt", "WebVTT"], ["txt", "Audacity labels"],
       ["svl", "Sonic Visualiser"]].map(([ext, name]) =>
-      h("a", { href: "#", onclick: (e) => download(e, `/items/${uuid}/export.${ext}`) }, name)));
+      h("a", { href: "#", onclick: (e) => download(e, `/items/${uuid}/export.${ext}`) }, name)),
+    // Archive viewers (Universal Viewer, Clover, Mirador, ...) open the item from its manifest.
+    h("a", { href: `/iiif/${uuid}/manifest.json`, "data-testid": "iiif-manifest", target: "_blank", rel: "noopener" }, "IIIF manifest"));
 
   root.replaceChildren(
     h("h1", {}, item.title || "(untitled)"),
@@ -350,7 +392,7 @@ export async function itemView(root, signal, uuid) {
       h("button", { "data-testid": "zoom-in", "aria-label": "Zoom in", onclick: () => zoom(1 / ZOOM) }, "+"),
       h("button", { "data-testid": "zoom-out", "aria-label": "Zoom out", onclick: () => zoom(ZOOM) }, "−"),
       h("button", { "aria-label": "Show the whole item", onclick: () => setView(0, duration) }, "Whole"),
-      position, range,
+      position, range, spanLabel,
       h("label", {}, "Spectrogram ", scale)),
     problem,
     overview,
@@ -363,6 +405,7 @@ export async function itemView(root, signal, uuid) {
     audio,
   );
   setView(0, duration);
+  if (span) playSpan(span);
   if (item.ingest_state === "ingesting") followIngest();
   loadOverview();
 }

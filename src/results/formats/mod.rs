@@ -6,7 +6,7 @@
 //! are the CLI's `--format` values and the API's `?format=` values. Result ids are unique in
 //! every file (see [`unique_ids`]).
 
-mod annotations;
+pub mod annotations;
 mod csv;
 mod hdf5;
 mod jams;

@@ -11,6 +11,7 @@ mod annotations;
 mod catalog;
 mod dataset;
 mod exports;
+mod iiif;
 mod import;
 mod items;
 mod live;
@@ -116,8 +117,8 @@ pub enum Access {
 /// One endpoint: what dispatches it and what documents it.
 pub struct Route {
     pub method: &'static str,
-    /// Under `/api/v1`; `{name}` is a variable (a whole segment, or the end of one:
-    /// `stream.{ext}`).
+    /// Under `/api/v1` (and `/iiif/...` also at `/iiif/`); `{name}` is a variable (a whole
+    /// segment, or part of one: `stream.{ext}`, `{page}.json`).
     pub path: &'static str,
     pub summary: &'static str,
     pub access: Access,
@@ -581,6 +582,45 @@ pub static ROUTES: &[Route] = &[
         None,
         exports::result_visual
     ),
+    route!(
+        "GET",
+        "/iiif/{uuid}/manifest.json",
+        Read,
+        "An item as a IIIF Presentation 3 manifest (also at /iiif/...): a Canvas of its duration with its audio \
+         painted, its peaks as seeAlso, its annotation pages, ranges from its segments",
+        &[],
+        None,
+        iiif::manifest
+    ),
+    route!(
+        "GET",
+        "/iiif/{uuid}/collection.json",
+        Read,
+        "A selection as a IIIF Collection of its items' manifests and nested selections (also at /iiif/...)",
+        &[],
+        None,
+        iiif::collection
+    ),
+    route!(
+        "GET",
+        "/iiif/{uuid}/annotations/{page}.json",
+        Read,
+        "An annotation track (its uuid) or a result's segments and events (the result's uuid) as a W3C Web \
+         Annotation page, each annotation targetting the canvas with a media fragment t=start,end",
+        &[],
+        None,
+        iiif::annotation_page
+    ),
+    route!(
+        "POST",
+        "/iiif/{uuid}/annotations",
+        Write,
+        "A W3C Web Annotation page (TextualBody labels, FragmentSelector t=start,end) imported as a new annotation \
+         track of the item (201); title= names it; all or nothing, at most 5000 annotations",
+        &[("title", "the new track's title (default: the page's label)")],
+        None,
+        iiif::import_page
+    ),
     route!("GET", "/openapi.json", Read, "This API as an OpenAPI 3 document", &[], None, openapi::document),
     route!("GET", "/health", Read, "The server's health: version, uptime, channels", &[], None, live::health),
     route!("GET", "/live", Read, "Live channels and their mounts, listeners and source", &[], None, live::list),
@@ -613,17 +653,17 @@ fn match_path(pattern: &'static str, segments: &[&str]) -> Option<HashMap<&'stat
     }
     let mut params = HashMap::new();
     for (part, seg) in parts.iter().zip(segments) {
-        match part.find('{') {
-            Some(open) => {
-                let (prefix, var) = part.split_at(open);
-                let value = seg.strip_prefix(prefix)?;
+        match (part.find('{'), part.find('}')) {
+            (Some(open), Some(close)) => {
+                let (prefix, var, suffix) = (&part[..open], &part[open + 1..close], &part[close + 1..]);
+                let value = seg.strip_prefix(prefix)?.strip_suffix(suffix)?;
                 if value.is_empty() {
                     return None;
                 }
-                params.insert(var.trim_matches(|c| c == '{' || c == '}'), percent_decode(value));
+                params.insert(var, percent_decode(value));
             }
-            None if part == seg => {}
-            None => return None,
+            _ if part == seg => {}
+            _ => return None,
         }
     }
     Some(params)
@@ -631,9 +671,14 @@ fn match_path(pattern: &'static str, segments: &[&str]) -> Option<HashMap<&'stat
 
 /// The warp filter of the whole API (after the live API's routes, which it leaves alone).
 pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    warp::path("api")
+    // IIIF resources are also at `/iiif/...`, the address archive viewers are given.
+    let api = warp::path("api")
         .and(warp::path("v1"))
         .and(warp::path::tail())
+        .map(|t: warp::path::Tail| t.as_str().to_string());
+    let iiif = warp::path("iiif").and(warp::path::tail()).map(|t: warp::path::Tail| format!("iiif/{}", t.as_str()));
+    api.or(iiif)
+        .unify()
         .and(warp::method())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
@@ -641,14 +686,14 @@ pub fn filter(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error 
         .and(warp::body::stream())
         .and(warp::any().map(move || state.clone()))
         .and_then(
-            |tail: warp::path::Tail,
+            |path: String,
              method: Method,
              query: String,
              headers: HeaderMap,
              peer: Option<Peer>,
              body,
              state: Arc<AppState>| async move {
-                dispatch(tail.as_str().to_string(), method, query, headers, peer, boxed(body), state).await
+                dispatch(path, method, query, headers, peer, boxed(body), state).await
             },
         )
 }
