@@ -6,7 +6,7 @@ use crate::on_demand::{Engine, Env, config, tone};
 use std::time::Duration;
 
 /// Runs `node tests/browser/{script}.mjs args...` and fails with its output unless it passes.
-async fn browser_script(script: &str, args: &[&str]) {
+pub(crate) async fn browser_script(script: &str, args: &[&str]) {
     let path = format!("{}/tests/browser/{script}.mjs", env!("CARGO_MANIFEST_DIR"));
     let started = std::time::Instant::now();
     let run = tokio::process::Command::new("node").arg(&path).args(args).kill_on_drop(true).output();

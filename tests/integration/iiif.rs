@@ -209,3 +209,16 @@ async fn items_are_iiif_manifests_and_annotation_pages_round_trip() {
     );
     server.shutdown().await;
 }
+
+/// Clover IIIF (an archive viewer from npm) opens the manifest from a page of another origin
+/// and plays the item; the player opens `/items/{uuid}#t=1.5,2.5` and plays that span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_viewer_opens_the_manifest_and_the_player_plays_a_media_fragment() {
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let (addr, token) = (server.addr, user(&server, "ada", false).await);
+    let item = upload(addr, &token, &tone_with_a_gap(env.path()), &[("title", "Gap"), ("is_public", "true")]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    crate::browser::browser_script("iiif", &[&format!("http://{addr}"), uuid, "Gap"]).await;
+    server.shutdown().await;
+}
