@@ -12,8 +12,8 @@ pub fn build() -> Value {
         let path = format!("/api/v1{}", r.path);
         let mut parameters: Vec<Value> = Vec::new();
         for segment in r.path.split('/') {
-            if let Some(open) = segment.find('{') {
-                let name = segment[open..].trim_matches(|c| c == '{' || c == '}');
+            if let (Some(open), Some(close)) = (segment.find('{'), segment.find('}')) {
+                let name = &segment[open + 1..close];
                 parameters
                     .push(json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }));
             }
