@@ -31,7 +31,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "clipping",
     name: "Clipping",
     kind: Kind::Analyzer,
-    version: "1.0",
+    // 1.1: each result says its own unit.
+    version: "1.1",
     description: "Runs of consecutive samples at full scale: their count, and their positions and lengths.",
     unit: "runs",
     live: true,
@@ -173,7 +174,8 @@ impl Analyzer for Clipping {
                     "runs",
                     "Clipped runs (start, samples)",
                     ResultData::event_value(self.times, Values::scalars(self.lengths)),
-                ),
+                )
+                .with_unit("samples"),
             ],
             files: vec![],
         })

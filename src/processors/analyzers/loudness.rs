@@ -42,7 +42,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "loudness",
     name: "Loudness (EBU R128)",
     kind: Kind::Analyzer,
-    version: "1.0",
+    // 1.1: each result says its own unit.
+    version: "1.1",
     description: "ITU-R BS.1770-4 / EBU R128: momentary and short-term loudness (LUFS, every 100 ms), integrated loudness (LUFS) and loudness range (LU).",
     unit: "LUFS",
     live: true,
@@ -425,12 +426,14 @@ impl Analyzer for Loudness {
                 "true_peak",
                 "True peak (dBTP)",
                 ResultData::global_value(Values::scalars(vec![true_peak as f32])),
-            ),
+            )
+            .with_unit("dBTP"),
             Output::new(
                 "sample_peak",
                 "Sample peak (dBFS)",
                 ResultData::global_value(Values::scalars(vec![sample_peak as f32])),
-            ),
+            )
+            .with_unit("dBFS"),
             Output::new(
                 "momentary",
                 "Momentary loudness (400 ms)",
@@ -443,7 +446,7 @@ impl Analyzer for Loudness {
             ),
         ];
         if let Some(c) = compliance {
-            results.push(Output::new("compliance", "Loudness compliance", c));
+            results.push(Output::new("compliance", "Loudness compliance", c).with_unit(""));
         }
         Ok(Finished { results, files: vec![] })
     }
@@ -488,6 +491,27 @@ mod tests {
             t += n;
         }
         l
+    }
+
+    /// Each result says its own unit: loudness in LUFS, its range in LU, peaks in dBTP and dBFS.
+    #[test]
+    fn every_result_carries_its_own_unit() {
+        let l = measure(48000, 2, &[(1.0, -23.0)]);
+        let format = AudioFormat { samplerate: 48000, channels: 2 };
+        let finished = l.finish(&FinishContext { format, output_dir: None }).expect("finish");
+        let units: Vec<(&str, &str)> =
+            finished.results.iter().map(|o| (o.suffix, o.unit.unwrap_or(DESCRIPTOR.unit))).collect();
+        assert_eq!(
+            units,
+            [
+                ("integrated", "LUFS"),
+                ("range", "LU"),
+                ("true_peak", "dBTP"),
+                ("sample_peak", "dBFS"),
+                ("momentary", "LUFS"),
+                ("short_term", "LUFS")
+            ]
+        );
     }
 
     #[test]

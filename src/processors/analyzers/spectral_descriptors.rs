@@ -38,7 +38,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "spectral_descriptors",
     name: "Spectral descriptors",
     kind: Kind::Analyzer,
-    version: "1.0",
+    // 1.1: each result says its own unit.
+    version: "1.1",
     description: "Centroid, spread, skewness, kurtosis, slope, decrease, rolloff, flux, flatness, crest, energy and HFC of each frame's spectrum.",
     unit: "",
     live: true,
@@ -176,7 +177,12 @@ impl Analyzer for SpectralDescriptors {
 
     fn finish(self: Box<Self>, _: &FinishContext) -> Result<Finished, ProcessError> {
         let columns: Vec<(&'static str, &str)> = NAMES.iter().map(|n| (*n, *n)).collect();
-        Ok(Finished { results: self.series.into_columns(&columns), files: vec![] })
+        // Frequencies are in Hz; the shape descriptors are ratios and have no unit.
+        let results = self.series.into_columns(&columns).into_iter().map(|o| match o.suffix {
+            "centroid" | "spread" | "rolloff" => o.with_unit("Hz"),
+            _ => o,
+        });
+        Ok(Finished { results: results.collect(), files: vec![] })
     }
 
     fn take_events(&mut self, out: &mut Vec<AnalysisEvent>) {

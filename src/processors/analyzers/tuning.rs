@@ -28,7 +28,8 @@ pub const DESCRIPTOR: Descriptor = Descriptor {
     id: "tuning",
     name: "Tuning frequency",
     kind: Kind::Analyzer,
-    version: "1.0",
+    // 1.1: each result says its own unit.
+    version: "1.1",
     description: "Frequency of A4 (Hz) the signal is tuned to, and its deviation from the reference in cents.",
     unit: "Hz",
     live: true,
@@ -172,7 +173,8 @@ impl Analyzer for Tuning {
                     "cents",
                     "Deviation from the reference (cents)",
                     ResultData::global_value(Values::scalars(vec![cents as f32])),
-                ),
+                )
+                .with_unit("cents"),
             ],
             files: vec![],
         })
