@@ -352,3 +352,43 @@ async fn peaks_js_reads_our_peaks_at_their_defaults() {
     browser_script("peaksjs", &[&base, &uuid, dat.to_str().expect("path"), "6"]).await;
     server.shutdown().await;
 }
+
+/// Analyses read as they mean: 20 s of clicks (10 a second), 10 s of silence, 30 s of a
+/// 440 Hz sine. Onsets are a density strip over the whole item and exact markers zoomed in;
+/// the spectrogram and MFCC heat maps have legends (dB with a floor the user moves, MFCC per
+/// row); pitch leaves the silence empty; units are written; the spectrogram pane has its
+/// axis, legend and playhead; the waveform zooms vertically and shows samples as stems.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyses_read_as_they_mean_in_the_item_view() {
+    use serde_json::json;
+    let env = Env::new(Engine::Sqlite).await;
+    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
+    let token = crate::on_demand::user(&server, "ana", false).await;
+    let addr = server.addr;
+    let rate = 44100usize;
+    let samples: Vec<f32> = (0..60 * rate)
+        .map(|i| {
+            let t = i as f64 / rate as f64;
+            let phase = 2.0 * std::f64::consts::PI * if t < 20.0 { 1000.0 } else { 440.0 } * t;
+            let click = t < 20.0 && i % (rate / 10) < 88;
+            if click || t >= 30.0 { ((if click { 0.8 } else { 0.1 }) * phase.sin()) as f32 } else { 0.0 }
+        })
+        .collect();
+    let format = timeside::media::AudioFormat { samplerate: rate as u32, channels: 1 };
+    let wav = crate::common::write_wav(env.path(), "readable.wav", samples, format, 16);
+    let item = crate::on_demand::upload(addr, &token, &wav, &[]).await;
+    let uuid = item["uuid"].as_str().expect("uuid");
+    let mut presets = Vec::new();
+    for processor in ["onsets", "spectrogram", "mfcc", "pitch", "loudness"] {
+        let r = crate::http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": processor })).await;
+        presets.push(r.json()["uuid"].clone());
+    }
+    let body = json!({ "title": "readable", "presets": presets });
+    let exp = crate::http::json(addr, "POST", "/api/v1/experiences", Some(&token), &body).await.json();
+    let task = crate::on_demand::run_task(addr, &token, exp["uuid"].as_str().expect("uuid"), ("item", uuid)).await;
+    let done = crate::on_demand::wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(120)).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/readable.png")).unwrap_or_default();
+    browser_script("readable", &[&format!("http://{addr}"), "ana", "ana-password", uuid, &shot]).await;
+    server.shutdown().await;
+}

@@ -8,8 +8,10 @@ import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
 import { call, mediaUrl, renew, session } from "./api.js";
 import { clock, fit, h, viewKeys, whenLeft } from "./dom.js";
+import { drawLegend } from "./tracks.js";
 
-const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#9aa4b2" };
+const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6e9ee", ruler: "#c8d0da",
+  band: "rgba(11, 13, 16, 0.8)" };
 /** Zoom steps: each button press or wheel notch halves or doubles the visible span. */
 const ZOOM = 2;
 /** Fewest pixels a sample takes at the deepest zoom. */
@@ -31,17 +33,46 @@ function latest() {
   };
 }
 
-/** Draws min/max pairs (-1..1), one per pixel column, centred. */
-function drawWave(ctx, width, height, data) {
+/**
+ * Draws min/max pairs (-1..1), one per pixel column, centred, scaled by `amp` (vertical zoom;
+ * what goes past the edge is cut). When `data.stems` (a few pixels per sample), each value is
+ * one sample, drawn as a stem and a point.
+ */
+function drawWave(ctx, width, height, data, amp = 1) {
   ctx.fillStyle = COLORS.wave;
+  ctx.strokeStyle = COLORS.wave;
   const mid = height / 2;
   const n = data.min.length;
+  const y = (v) => Math.min(height, Math.max(0, mid - v * amp * mid));
+  if (data.stems) {
+    const r = Math.max(1.5, Math.min(4, width / n / 4));
+    for (let i = 0; i < n; i++) {
+      const x = ((i + 0.5) * width) / n;
+      const v = Math.abs(data.max[i]) >= Math.abs(data.min[i]) ? data.max[i] : data.min[i];
+      ctx.fillRect(x - 0.5, Math.min(mid, y(v)), 1, Math.abs(y(v) - mid));
+      ctx.beginPath();
+      ctx.arc(x, y(v), r, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    ctx.fillRect(0, mid, width, 1);
+    return;
+  }
   for (let x = 0; x < n; x++) {
-    const top = mid - data.max[x] * mid;
-    const bottom = mid - data.min[x] * mid;
+    const top = y(data.max[x]);
+    const bottom = y(data.min[x]);
     ctx.fillRect((x * width) / n, top, Math.max(1, width / n), Math.max(1, bottom - top));
   }
 }
+
+/** Frequencies marked on the spectrogram's axis, within fmin..fmax. */
+function frequencyTicks(scale, fmin, fmax) {
+  const marks = scale === "log"
+    ? [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000]
+    : Array.from({ length: 5 }, (_, i) => Math.round((fmax * i) / 4 / 100) * 100);
+  return marks.filter((f) => f >= fmin && f <= fmax);
+}
+
+const hz = (f) => (f >= 1000 ? `${+(f / 1000).toFixed(1)} kHz` : `${f} Hz`);
 
 /** Tick spacing for a span of `seconds` over `pixels`: about one label per 100 px. */
 function tickStep(seconds, pixels) {
@@ -86,6 +117,15 @@ export async function itemView(root, signal, uuid, fragment) {
   const zoomview = h("canvas", { class: "zoomview", "data-testid": "zoomview", tabindex: 0, role: "img",
     "aria-label": "Zoomed waveform: wheel or +/- to zoom, drag or arrows to scroll, click to seek" });
   const spectrogram = h("img", { class: "spectrogram", "data-testid": "spectrogram", alt: "Spectrogram of the zoomed window" });
+  // Over the spectrogram: its frequency axis, the playhead; beside it, its dB legend (the
+  // server's tiles map 0 dBFS down to -100 dBFS onto magma).
+  const spectroAxis = h("div", { class: "spectro-axis", "data-testid": "spectrogram-axis", "aria-hidden": "true" });
+  const spectroHead = h("div", { class: "playhead", "data-testid": "spectrogram-playhead" });
+  const spectroSwatch = h("canvas", { class: "legend-swatch" });
+  const spectroPane = h("div", { class: "spectro-pane" },
+    h("div", { class: "spectro" }, spectrogram, spectroAxis, spectroHead),
+    h("div", { class: "legend", "data-testid": "spectrogram-legend" }, spectroSwatch,
+      h("div", { class: "legend-labels" }, h("span", {}, "0 dBFS"), h("span", {}, "−100 dBFS"))));
   const scale = h("select", { "aria-label": "Spectrogram frequency scale" },
     h("option", { value: "log" }, "log"), h("option", { value: "lin" }, "linear"));
   // No preload: the item's duration comes from the API, and a long file's metadata preload
@@ -103,8 +143,9 @@ export async function itemView(root, signal, uuid, fragment) {
   const analyses = analysesPanel(uuid, tracksBox, signal, item.ingest_task);
   const notes = annotationsPanel(item, me, () => audio.currentTime || 0);
 
-  // The visible window of the zoomed view, in seconds.
+  // The visible window of the zoomed view, in seconds, and its vertical zoom.
   let view = { start: 0, stop: duration };
+  let amp = 1;
   let overviewData = null;
   let zoomData = null;
   const fetchOverview = latest();
@@ -162,11 +203,15 @@ export async function itemView(root, signal, uuid, fragment) {
   async function loadZoom() {
     const { width } = fit(zoomview);
     const wanted = { ...view };
+    // Four pixels a sample or more: one value a sample, drawn as stems.
+    const samples = Math.round((wanted.stop - wanted.start) * rate);
+    const stems = samples > 0 && samples * 4 <= width;
     try {
       const data = await fetchZoom(
-        `/items/${uuid}/waveform?start=${wanted.start.toFixed(6)}&stop=${wanted.stop.toFixed(6)}&nb_pixels=${width}`,
+        `/items/${uuid}/waveform?start=${wanted.start.toFixed(6)}&stop=${wanted.stop.toFixed(6)}&nb_pixels=${stems ? samples : width}`,
       );
-      zoomData = { ...data, view: wanted };
+      zoomData = { ...data, view: wanted, stems };
+      zoomview.dataset.stems = String(stems);
       paint();
     } catch (e) {
       if (e.name !== "AbortError") problem.textContent = e.message;
@@ -174,6 +219,11 @@ export async function itemView(root, signal, uuid, fragment) {
     // A tile per settled window: zooming and dragging ask for none in between; none once the
     // view is left.
     clearTimeout(spectrogramTimer);
+    // The tile of another window is never shown stretched over this one: hidden until the
+    // new one has loaded.
+    if (spectrogram.dataset.start !== wanted.start.toFixed(6) || spectrogram.dataset.stop !== wanted.stop.toFixed(6)) {
+      spectrogram.style.visibility = "hidden";
+    }
     spectrogramTimer = setTimeout(async () => {
       const ratio = window.devicePixelRatio || 1;
       const url = await mediaUrl(`/items/${uuid}/spectrogram.png`, {
@@ -181,8 +231,28 @@ export async function itemView(root, signal, uuid, fragment) {
         width: Math.min(4096, Math.round(spectrogram.clientWidth * ratio) || 1024),
         height: Math.min(1024, Math.round(spectrogram.clientHeight * ratio) || 256),
       });
-      if (!signal.aborted) spectrogram.src = url;
+      if (signal.aborted) return;
+      spectrogram.onload = () => {
+        spectrogram.dataset.start = wanted.start.toFixed(6);
+        spectrogram.dataset.stop = wanted.stop.toFixed(6);
+        if (view.start === wanted.start && view.stop === wanted.stop) spectrogram.style.visibility = "visible";
+      };
+      spectrogram.src = url;
+      drawFrequencyAxis();
     }, 150);
+  }
+
+  function drawFrequencyAxis() {
+    const nyquist = rate / 2;
+    const fmin = scale.value === "log" ? 20 : 0;
+    const at = (f) => (scale.value === "log" ? Math.log(f / fmin) / Math.log(nyquist / fmin) : f / nyquist);
+    // Placed through the CSSOM: the page's policy allows no inline style attributes.
+    spectroAxis.replaceChildren(...frequencyTicks(scale.value, fmin, nyquist).map((f) => {
+      const mark = h("span", {}, hz(f));
+      mark.style.bottom = `${(at(f) * 100).toFixed(2)}%`;
+      return mark;
+    }));
+    spectroAxis.dataset.scale = scale.value;
   }
 
   async function loadOverview() {
@@ -197,6 +267,9 @@ export async function itemView(root, signal, uuid, fragment) {
 
   function paintRuler(ctx, width, height, start, stop, ratio) {
     const step = tickStep(stop - start, width / ratio);
+    // A band under the labels: they stay readable over a loud waveform.
+    ctx.fillStyle = COLORS.band;
+    ctx.fillRect(0, 0, width, 18 * ratio);
     ctx.fillStyle = COLORS.ruler;
     ctx.font = `${11 * ratio}px system-ui, sans-serif`;
     for (let t = Math.ceil(start / step) * step; t <= stop; t += step) {
@@ -236,17 +309,21 @@ export async function itemView(root, signal, uuid, fragment) {
         const w = ((zoomData.view.stop - zoomData.view.start) / span) * width;
         ctx.save();
         ctx.translate(x, 0);
-        drawWave(ctx, w, height, zoomData);
+        drawWave(ctx, w, height, zoomData, amp);
         ctx.restore();
         // The window whose data is drawn (data-start/stop is the one asked for).
         zoomview.dataset.drawnStart = zoomData.view.start.toFixed(6);
         zoomview.dataset.drawnStop = zoomData.view.stop.toFixed(6);
       }
       paintRuler(ctx, width, height, view.start, view.stop, ratio);
-      if (now >= view.start && now <= view.stop) {
+      const inView = now >= view.start && now <= view.stop;
+      if (inView) {
         ctx.fillStyle = COLORS.head;
         ctx.fillRect(((now - view.start) / (view.stop - view.start)) * width, 0, 2, height);
       }
+      spectroHead.style.display = inView ? "block" : "none";
+      spectroHead.style.left = `${(((now - view.start) / (view.stop - view.start)) * 100).toFixed(3)}%`;
+      zoomview.dataset.amp = String(amp);
     }
   }
 
@@ -342,6 +419,11 @@ export async function itemView(root, signal, uuid, fragment) {
     drag = null;
   });
 
+  function setAmp(a) {
+    amp = Math.min(64, Math.max(1, a));
+    paint();
+  }
+
   const scroll = (quarters) => {
     const span = view.stop - view.start;
     setView(view.start + (quarters * span) / 4, span);
@@ -354,6 +436,8 @@ export async function itemView(root, signal, uuid, fragment) {
     ArrowLeft: () => scroll(-1),
     ArrowRight: () => scroll(1),
     Home: () => setView(0, duration),
+    ArrowUp: () => setAmp(amp * 2),
+    ArrowDown: () => setAmp(amp / 2),
   });
   const resize = () => {
     // Resizing a canvas clears it: draw what is at hand at once, then fetch for the new size.
@@ -372,7 +456,10 @@ export async function itemView(root, signal, uuid, fragment) {
     audio.removeAttribute("src");
     audio.load();
   });
-  scale.addEventListener("change", () => loadZoom());
+  scale.addEventListener("change", () => {
+    spectrogram.dataset.start = "";
+    loadZoom();
+  });
 
   // The item's analyses and visible annotation tracks in one file, in the formats of the tools
   // people open them with.
@@ -392,12 +479,14 @@ export async function itemView(root, signal, uuid, fragment) {
       h("button", { "data-testid": "zoom-in", "aria-label": "Zoom in", onclick: () => zoom(1 / ZOOM) }, "+"),
       h("button", { "data-testid": "zoom-out", "aria-label": "Zoom out", onclick: () => zoom(ZOOM) }, "−"),
       h("button", { "aria-label": "Show the whole item", onclick: () => setView(0, duration) }, "Whole"),
+      h("button", { "data-testid": "amp-in", "aria-label": "Taller waveform (vertical zoom in)", onclick: () => setAmp(amp * 2) }, "↕+"),
+      h("button", { "data-testid": "amp-out", "aria-label": "Shorter waveform (vertical zoom out)", onclick: () => setAmp(amp / 2) }, "↕−"),
       position, range, spanLabel,
       h("label", {}, "Spectrogram ", scale)),
     problem,
     overview,
     zoomview,
-    spectrogram,
+    spectroPane,
     tracksBox,
     notes.element,
     analyses.element,
@@ -405,6 +494,7 @@ export async function itemView(root, signal, uuid, fragment) {
     audio,
   );
   setView(0, duration);
+  requestAnimationFrame(() => drawLegend(spectroSwatch));
   if (span) playSpan(span);
   if (item.ingest_state === "ingesting") followIngest();
   loadOverview();
