@@ -18,7 +18,7 @@ await run(async (page) => {
   await page.goto(`${base}/#/items/${uuid}`);
   const overview = page.getByTestId("overview");
   const zoomview = page.getByTestId("zoomview");
-  await page.waitForFunction(() => document.querySelectorAll("canvas").length === 2);
+  await page.waitForFunction(() => document.querySelector("[data-testid=overview]") && document.querySelector("[data-testid=zoomview]"));
   for (const [name, canvas] of [["overview", overview], ["zoomview", zoomview]]) {
     await page.waitForFunction((c) => c.width > 0, await canvas.elementHandle());
     await until(page, () => drawn(canvas), Boolean, `the ${name} stays blank`, 10000);

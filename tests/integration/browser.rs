@@ -162,7 +162,8 @@ async fn server_with_a_tone(env: &Env, server_extra: &str, seconds: f64) -> (tim
 }
 
 /// A task over two items, one damaged after it was accepted: the tasks view reads "done, 1 of
-/// 2 failed", names the failed item with its error and links the other's results.
+/// 2 failed", names the failed item with its error, links the other's results, says how long
+/// it ran and gives its results as a zip; a running task is cancelled from the page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tasks_view_names_the_items_a_task_could_not_analyse() {
     let env = Env::new(Engine::Sqlite).await;
@@ -191,8 +192,17 @@ async fn the_tasks_view_names_the_items_a_task_could_not_analyse() {
     let task = task["uuid"].as_str().expect("uuid").to_string();
     let ended = crate::on_demand::wait_task(server.addr, &ana, &task, Duration::from_secs(60)).await;
     assert_eq!(ended["status"], "done_with_errors", "{ended}");
+    // A task that runs as slowly as the audio plays (30 s), for the page to cancel.
+    let long = crate::on_demand::upload(server.addr, &ana, &tone(env.path(), "long.wav", 30.0), &[]).await;
+    let slow = crate::on_demand::realtime_experience(server.addr, &ana).await;
+    let running =
+        crate::on_demand::run_task(server.addr, &ana, &slow, ("item", long["uuid"].as_str().expect("uuid"))).await;
+    let running = running["uuid"].as_str().expect("uuid").to_string();
+    crate::on_demand::wait_running(server.addr, &ana, &running).await;
     let base = format!("http://{}", server.addr);
-    browser_script("tasks", &[&base, "ana", "ana-password", "standard", "bad.wav"]).await;
+    browser_script("tasks", &[&base, "ana", "ana-password", "standard", "bad.wav", "slow"]).await;
+    let cancelled = crate::on_demand::wait_task(server.addr, &ana, &running, Duration::from_secs(10)).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
     server.shutdown().await;
 }
 
@@ -380,13 +390,15 @@ async fn analyses_read_as_they_mean_in_the_item_view() {
     let uuid = item["uuid"].as_str().expect("uuid");
     let mut presets = Vec::new();
     for processor in ["onsets", "spectrogram", "mfcc", "pitch", "loudness"] {
-        let r = crate::http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": processor })).await;
+        let r =
+            crate::http::json(addr, "POST", "/api/v1/presets", Some(&token), &json!({ "processor": processor })).await;
         presets.push(r.json()["uuid"].clone());
     }
     let body = json!({ "title": "readable", "presets": presets });
     let exp = crate::http::json(addr, "POST", "/api/v1/experiences", Some(&token), &body).await.json();
     let task = crate::on_demand::run_task(addr, &token, exp["uuid"].as_str().expect("uuid"), ("item", uuid)).await;
-    let done = crate::on_demand::wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(120)).await;
+    let done =
+        crate::on_demand::wait_task(addr, &token, task["uuid"].as_str().expect("uuid"), Duration::from_secs(120)).await;
     assert_eq!(done["status"], "done", "{done}");
     let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/readable.png")).unwrap_or_default();
     browser_script("readable", &[&format!("http://{addr}"), "ana", "ana-password", uuid, &shot]).await;

@@ -105,6 +105,15 @@ export async function mediaUrl(path, params = {}) {
   return `${BASE}${path}?${query}`;
 }
 
+/** Follows a download link of the API with a token renewed if need be (a link sends no header). */
+export async function download(event, path, params = {}) {
+  event.preventDefault();
+  const link = document.createElement("a");
+  link.href = await mediaUrl(path, params);
+  link.download = "";
+  link.click();
+}
+
 function authorization() {
   const s = session();
   return s ? { Authorization: "Bearer " + s.access } : {};

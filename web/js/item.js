@@ -6,7 +6,7 @@
 
 import { analysesPanel } from "./analyses.js";
 import { annotationsPanel } from "./annotations.js";
-import { call, mediaUrl, renew, session } from "./api.js";
+import { call, download, mediaUrl, renew, session } from "./api.js";
 import { clock, fit, h, viewKeys, whenLeft } from "./dom.js";
 import { drawLegend } from "./tracks.js";
 
@@ -16,12 +16,6 @@ const COLORS = { wave: "#f3a712", window: "rgba(243, 167, 18, 0.18)", head: "#e6
 const ZOOM = 2;
 /** Fewest pixels a sample takes at the deepest zoom. */
 const PIXELS_PER_SAMPLE = 8;
-
-/** Follows a download link of the API with a token renewed if need be (a link sends no header). */
-async function download(event, path) {
-  event.preventDefault();
-  h("a", { href: await mediaUrl(path), download: "" }).click();
-}
 
 /** Fetches the latest of a series of requests: a newer one aborts the older. */
 function latest() {
