@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "token generation", include_str!("../../migrations/0006_token_generation.sql")),
     (7, "result author", include_str!("../../migrations/0007_result_author.sql")),
     (8, "item collection and ingest state", include_str!("../../migrations/0008_item_collection.sql")),
+    (9, "analysis track layouts", include_str!("../../migrations/0009_analysis_tracks.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

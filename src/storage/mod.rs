@@ -5,6 +5,7 @@
 //! The server and the workers go through [`Store`]; nothing else opens the database or writes
 //! in the data directory.
 
+pub mod analysis_tracks;
 pub mod annotations;
 pub mod db;
 pub mod files;

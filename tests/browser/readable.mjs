@@ -12,6 +12,11 @@ await run(async (page) => {
   await page.goto(`${base}/#/items/${uuid}`);
   const picker = page.getByLabel("Result to show as a track");
   await page.waitForFunction(() => [...document.querySelectorAll("option")].some((o) => o.textContent === "pitch"), null, { timeout: 15000 });
+  // Nobody arranged this item's tracks: it opens with a default set from its analyses.
+  const shownIds = () => page.locator("[data-testid=analysis-track]").evaluateAll((all) => all.map((c) => c.dataset.resultId));
+  const defaults = await until(page, shownIds, (ids) => ids.length === 4, "the default tracks are shown");
+  check(defaults.join() === "onsets,pitch,loudness.short_term,spectrogram", `default tracks: ${defaults}`);
+  check(await page.getByTestId("tracks").evaluate((t) => t.dataset.layout) === "default", "the layout is the default");
   for (const processor of ["onsets", "spectrogram", "mfcc", "pitch", "loudness"]) {
     await picker.selectOption({ label: processor });
     await page.getByRole("button", { name: "Add track" }).click();
@@ -90,4 +95,10 @@ await run(async (page) => {
   for (let i = 0; i < 14; i++) await page.getByTestId("zoom-in").click();
   await until(page, () => zoomview.evaluate((z) => z.dataset.stems), (s) => s === "true", "samples are drawn as stems");
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+  // The tracks added are the user's layout, kept by the server: the item opens with them.
+  await page.reload();
+  const kept = await until(page, shownIds, (ids) => ids.includes("mfcc"), "the user's layout comes back", 15000);
+  check(kept.slice(0, 4).join() === "onsets,pitch,loudness.short_term,spectrogram", `the layout keeps its order: ${kept}`);
+  check(await page.getByTestId("tracks").evaluate((t) => t.dataset.layout) === "own", "the layout is the user's");
 });

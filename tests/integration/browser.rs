@@ -402,5 +402,32 @@ async fn analyses_read_as_they_mean_in_the_item_view() {
     assert_eq!(done["status"], "done", "{done}");
     let shot = std::env::var("TIMESIDE_SCREENSHOTS").ok().map(|d| format!("{d}/readable.png")).unwrap_or_default();
     browser_script("readable", &[&format!("http://{addr}"), "ana", "ana-password", uuid, &shot]).await;
+    // The layout the page kept, as the API gives it: each track with the result it draws.
+    let path = format!("/api/v1/items/{uuid}/analysis_tracks");
+    let layout = crate::http::get(addr, &path, Some(&token)).await.json();
+    assert_eq!(layout["source"], "own", "{layout}");
+    let mfcc = layout["tracks"].as_array().expect("tracks").iter().find(|t| t["result_id"] == "mfcc").cloned();
+    let mfcc = mfcc.unwrap_or_else(|| panic!("mfcc is kept: {layout}"));
+    let row_path = format!("/api/v1/results/{}", mfcc["result"].as_str().expect("a result"));
+    let row = crate::http::get(addr, &row_path, Some(&token)).await.json();
+    assert_eq!(row["processor"], "mfcc");
+    // Another user sees the owner's layout once the item is shared, until they keep their own.
+    let bob = crate::on_demand::user(&server, "bob", false).await;
+    assert_eq!(crate::http::get(addr, &path, Some(&bob)).await.status, 404, "a private item's layout is its owner's");
+    let r =
+        crate::http::json(addr, "PATCH", &format!("/api/v1/items/{uuid}"), Some(&token), &json!({ "is_public": true }))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(crate::http::get(addr, &path, Some(&bob)).await.json()["source"], "owner");
+    let mine = json!({ "tracks": [{ "result_id": "pitch", "color": "#4cc9f0" }] });
+    let r = crate::http::json(addr, "POST", &path, Some(&bob), &mine).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["source"], "own");
+    assert_eq!(crate::http::get(addr, &path, Some(&token)).await.json()["source"], "own", "the owner's stays theirs");
+    let bad = json!({ "tracks": [{ "result_id": "no spaces" }] });
+    let r = crate::http::json(addr, "POST", &path, Some(&bob), &bad).await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("tracks[0].result_id"), "{}", r.text());
+    assert_eq!(crate::http::json(addr, "POST", &path, None, &mine).await.status, 401);
     server.shutdown().await;
 }

@@ -1,6 +1,8 @@
 // The item's analyses: run an experience on the item and follow its task over the WebSocket
 // (progress bar; new results appear without reloading), pick any result to add it as a track
-// under the zoomed view, and read global values as text.
+// under the zoomed view, and read global values as text. The item opens with the tracks its
+// layout names (`/items/{uuid}/analysis_tracks`: the user's own, else the owner's, else a
+// default); a logged-in user's additions and removals are kept as their layout.
 
 import { call, followWhileShown, session } from "./api.js";
 import { h } from "./dom.js";
@@ -48,12 +50,17 @@ export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
     add.disabled = rows.length === 0;
   }
 
-  async function addTrack(resultUuid) {
+  /**
+   * Adds the drawable results of result `resultUuid` as tracks (only the one of id `only`, if
+   * given); a user's own choice (`save`) is kept as their layout.
+   */
+  async function addTrack(resultUuid, only = null, save = true) {
     if (!resultUuid) return;
     try {
       const container = await call("GET", `/results/${resultUuid}/data`);
       for (const result of Array.isArray(container) ? container : [container]) {
         const id = result.id_metadata.id;
+        if (only !== null && id !== only) continue;
         if (!drawable(result)) {
           const unit = result.id_metadata.unit ? " " + result.id_metadata.unit : "";
           const value = result.data_object.value ?? result.data_object.label;
@@ -64,14 +71,38 @@ export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
         const track = analysisTrack(result, () => {
           track.element.remove();
           tracks.delete(id);
+          saveLayout();
         });
         tracks.set(id, track);
         tracksBox.append(track.element);
         track.draw(view);
       }
+      if (save) saveLayout();
     } catch (e) {
       problem.textContent = e.message;
     }
+  }
+
+  /** The tracks the item's layout names, in order (once results exist to draw). */
+  let laidOut = false;
+  async function showLayout() {
+    if (laidOut || tracks.size) return;
+    const layout = await call("GET", `/items/${uuid}/analysis_tracks`);
+    const shown = layout.tracks.filter((t) => t.result);
+    if (!shown.length) return;
+    laidOut = true;
+    tracksBox.dataset.layout = layout.source;
+    for (const t of shown) await addTrack(t.result, t.result_id, false);
+  }
+
+  /** Keeps the tracks on screen, in order, as the logged-in user's layout of the item. */
+  function saveLayout() {
+    if (!session()) return;
+    laidOut = true;
+    const body = { tracks: [...tracks.keys()].map((id) => ({ result_id: id })) };
+    call("POST", `/items/${uuid}/analysis_tracks`, body)
+      .then(() => (tracksBox.dataset.layout = "own"))
+      .catch((e) => (problem.textContent = e.message));
   }
 
   async function run() {
@@ -99,7 +130,7 @@ export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
       state.textContent = event.status;
       const ended = !["pending", "running"].includes(event.status);
       progress.value = ended && event.status !== "failed" && event.status !== "cancelled" ? 1 : event.progress ?? progress.value;
-      if (ended) refreshResults();
+      if (ended) refreshResults().then(showLayout).catch((e) => (problem.textContent = e.message));
       if (event.error) problem.textContent = [].concat(event.error).join("; ");
     }
     if (event.event === "result") refreshResults();
@@ -108,7 +139,7 @@ export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
   call("GET", "/experiences?page_size=100")
     .then((page) => experiences.replaceChildren(...page.results.map((e) => h("option", { value: e.uuid }, e.title))))
     .catch((e) => (problem.textContent = e.message));
-  refreshResults().catch((e) => (problem.textContent = e.message));
+  refreshResults().then(showLayout).catch((e) => (problem.textContent = e.message));
 
   const element = h("section", { class: "analyses", "aria-label": "Analyses" },
     h("div", { class: "toolbar" },
@@ -123,6 +154,6 @@ export function analysesPanel(uuid, tracksBox, signal, ingestTask = null) {
       view = v;
       for (const t of tracks.values()) t.draw(v);
     },
-    refresh: () => refreshResults().catch((e) => (problem.textContent = e.message)),
+    refresh: () => refreshResults().then(showLayout).catch((e) => (problem.textContent = e.message)),
   };
 }

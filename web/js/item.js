@@ -131,7 +131,7 @@ export async function itemView(root, signal, uuid, fragment) {
   const position = h("span", { class: "num", "aria-live": "off" }, `0:00 / ${clock(duration)}`);
   const range = h("span", { class: "muted num" });
   const problem = h("p", { class: "error", role: "alert" });
-  const tracksBox = h("div", { class: "tracks" });
+  const tracksBox = h("div", { class: "tracks", "data-testid": "tracks" });
   const me = session() ? await call("GET", "/users/me", undefined, { signal }).catch(() => null) : null;
   signal.throwIfAborted();
   const analyses = analysesPanel(uuid, tracksBox, signal, item.ingest_task);

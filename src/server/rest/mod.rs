@@ -7,6 +7,7 @@
 //! are not found (404), as if absent. Errors are `{"code", "message"}` with a stable code.
 //! Lists are pages: `?page=&page_size=` → `{count, next, previous, results}`.
 
+mod analysis_tracks;
 mod annotations;
 mod catalog;
 mod dataset;
@@ -406,6 +407,25 @@ pub static ROUTES: &[Route] = &[
         &[],
         None,
         catalog::delete_selection
+    ),
+    route!(
+        "GET",
+        "/items/{uuid}/analysis_tracks",
+        Read,
+        "The results the item shows as tracks (TimeSide's analysis_tracks): the viewer's layout, else the item \
+         owner's, else a default from its analyses (source: own, owner or default); each names its result",
+        &[],
+        None,
+        analysis_tracks::get
+    ),
+    route!(
+        "POST",
+        "/items/{uuid}/analysis_tracks",
+        Write,
+        "Keep the viewer's track layout on the item: {tracks: [{result_id, color}]}, top first",
+        &[],
+        Some(analysis_tracks::schema),
+        analysis_tracks::set
     ),
     route!(
         "GET",
