@@ -125,7 +125,18 @@ export async function itemView(root, signal, uuid, fragment) {
   // No preload: the item's duration comes from the API, and a long file's metadata preload
   // fetches a megabyte before anyone presses Play.
   const audio = h("audio", { preload: "none" });
-  const audioUrl = () => mediaUrl(`/items/${uuid}/download/${audio.canPlayType(item.mime_type || "") ? "original" : "mp3"}`);
+  // A file the browser plays (MP3, Ogg, FLAC, WAV, ...) is played as uploaded, with Range. One
+  // it cannot (WMA, AIFF, ...) is a transcode streamed as it is made, so it starts at once
+  // however long the file: a seek starts the stream again from there (`offset`), since a
+  // stream has no Range.
+  const streamed = !audio.canPlayType(item.mime_type || "");
+  let offset = 0;
+  const audioUrl = (start = offset) => streamed
+    ? mediaUrl(`/items/${uuid}/stream.mp3`, { start: start.toFixed(3) })
+    : mediaUrl(`/items/${uuid}/download/original`);
+  /** Where playback is, in seconds of the item. */
+  const currentTime = () => offset + (audio.currentTime || 0);
+  audio.dataset.streamed = String(streamed);
   audio.src = await audioUrl();
   const play = h("button", { "data-testid": "play", "aria-label": "Play", onclick: () => toggle() }, "Play");
   const position = h("span", { class: "num", "aria-live": "off" }, `0:00 / ${clock(duration)}`);
@@ -135,7 +146,7 @@ export async function itemView(root, signal, uuid, fragment) {
   const me = session() ? await call("GET", "/users/me", undefined, { signal }).catch(() => null) : null;
   signal.throwIfAborted();
   const analyses = analysesPanel(uuid, tracksBox, signal, item.ingest_task);
-  const notes = annotationsPanel(item, me, () => audio.currentTime || 0);
+  const notes = annotationsPanel(item, me, currentTime);
 
   // The visible window of the zoomed view, in seconds, and its vertical zoom.
   let view = { start: 0, stop: duration };
@@ -160,11 +171,12 @@ export async function itemView(root, signal, uuid, fragment) {
   audio.addEventListener("canplay", () => (retried = false));
   audio.addEventListener("error", async () => {
     if (!audio.getAttribute("src") || signal.aborted) return;
-    const at = audio.currentTime;
+    const at = currentTime();
     if (!retried && session() && (await renew())) {
       retried = true;
+      if (streamed) offset = at;
       audio.src = await audioUrl();
-      audio.currentTime = at;
+      if (!streamed) audio.currentTime = at;
       if (wanted) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
       return;
     }
@@ -274,7 +286,7 @@ export async function itemView(root, signal, uuid, fragment) {
   }
 
   function paint() {
-    const now = audio.currentTime || 0;
+    const now = currentTime();
     position.textContent = `${clock(now)} / ${clock(duration)}`;
     {
       const { width, height } = fit(overview);
@@ -355,15 +367,16 @@ export async function itemView(root, signal, uuid, fragment) {
     spanLabel.textContent = end === null ? `from ${clock(start)}` : `span ${clock(start)} – ${clock(stop)}`;
     const length = Math.max(stop - start, 1);
     setView(start - length * 0.1, length * 1.2);
-    seek(start);
-    wanted = true;
-    audio.play().catch(() => {
+    seek(start).then(() => {
+      wanted = true;
+      return audio.play();
+    }).catch(() => {
       wanted = false;
       spanLabel.textContent += " (press Play)";
     });
   }
   audio.addEventListener("timeupdate", () => {
-    if (spanEnd !== null && audio.currentTime >= spanEnd) {
+    if (spanEnd !== null && currentTime() >= spanEnd) {
       spanEnd = null;
       wanted = false;
       audio.pause();
@@ -372,14 +385,25 @@ export async function itemView(root, signal, uuid, fragment) {
 
   // The playhead is followed in both views; when it leaves the zoomed window, the window pages.
   audio.addEventListener("timeupdate", () => {
-    const t = audio.currentTime;
+    const t = currentTime();
     const span = view.stop - view.start;
     if (!audio.paused && (t > view.stop || t < view.start)) setView(t - span * 0.05, span);
     else paint();
   });
 
-  function seek(t) {
-    audio.currentTime = Math.min(Math.max(0, t), duration);
+  /** Moves playback to `t` seconds; resolves once the audio is there. */
+  async function seek(t) {
+    t = Math.min(Math.max(0, t), duration);
+    if (streamed) {
+      // The stream starts again from `t`; it plays on if it was playing.
+      const url = await audioUrl(t);
+      if (signal.aborted) return;
+      offset = t;
+      audio.src = url;
+      if (wanted) audio.play().catch((e) => (problem.textContent = "cannot play: " + e.message));
+    } else {
+      audio.currentTime = t;
+    }
     paint();
   }
 
