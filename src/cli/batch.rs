@@ -233,6 +233,7 @@ fn run_one(
     let outcome = run(pipeline, &job.input, &options).map_err(|e| e.to_string()).and_then(|out| {
         step_errors = out.step_errors().map(str::to_string).collect();
         sha256 = out.source.sha256.clone();
+        bar.suspend(|| super::warn_if_truncated(&job.input.to_string(), &out.source));
         write_results_file(&tmp.join("results.json"), &out.results, true)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;
         // The preset's other formats, beside it (TimeSide's -R).

@@ -114,6 +114,10 @@ pub struct DecodeArgs {
     /// Frames per block handed to processors (default 4096).
     #[arg(long, value_name = "FRAMES")]
     block_size: Option<usize>,
+    /// Decode a file that ends before the duration its container announces (a truncated
+    /// copy) as far as it goes, with a warning, instead of refusing it.
+    #[arg(long)]
+    keep_truncated: bool,
 }
 
 impl DecodeArgs {
@@ -134,7 +138,18 @@ impl DecodeArgs {
         if let Some(v) = self.block_size {
             base.block_size = v;
         }
+        base.keep_truncated |= self.keep_truncated;
         base
+    }
+}
+
+/// Says on stderr that `input` was decoded only as far as it goes (`--keep-truncated`).
+pub(crate) fn warn_if_truncated(input: &str, source: &crate::media::SourceSummary) {
+    if let Some(t) = &source.truncated {
+        eprintln!(
+            "warning: {input}: truncated: decoded {:.3} s of the {:.3} s its container announces",
+            t.decoded_s, t.expected_s
+        );
     }
 }
 
@@ -490,6 +505,7 @@ fn analyze(args: AnalyzeArgs) -> i32 {
         bar.finish_and_clear();
         match ran {
             Ok(out) => {
+                warn_if_truncated(&input.to_string(), &out.source);
                 out.files.iter().for_each(|f| eprintln!("wrote {}", f.display()));
                 // A processor that does not fit this input fails alone; the others' results stand.
                 for error in out.step_errors() {

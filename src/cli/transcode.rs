@@ -170,6 +170,7 @@ pub fn transcode(args: TranscodeArgs) -> i32 {
     bar.finish_and_clear();
     match ran {
         Ok(out) => {
+            super::warn_if_truncated(&args.input, &out.source);
             let written: Vec<PathBuf> = out.files;
             for f in &written {
                 eprintln!("wrote {}", f.display());

@@ -288,6 +288,21 @@ async fn a_truncated_file_is_ingested_as_far_as_it_decodes_and_marked() {
     let bytes = std::fs::read(&flac).expect("read");
     let cut = env.path().join("cut.flac");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    // The CLI refuses it, unless asked to keep what decodes: then it warns and analyses that.
+    let cut_path = cut.display().to_string();
+    let refused = crate::common::timeside(&["analyze", "-a", "level", &cut_path]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("truncated or corrupt"), "{refused:?}");
+    let kept = crate::common::timeside(&["analyze", "-a", "level", "--keep-truncated", &cut_path]);
+    assert_eq!(kept.status.code(), Some(0), "{kept:?}");
+    let warning = String::from_utf8_lossy(&kept.stderr).to_string();
+    assert!(
+        warning.contains("warning:") && warning.contains("truncated: decoded") && warning.contains("of the 4.000 s"),
+        "{warning}"
+    );
+    let results: Value = serde_json::from_slice(&kept.stdout).expect("JSON results");
+    let rms = results.as_array().expect("results").iter().find(|r| r["id_metadata"]["id"] == "level.rms").expect("rms");
+    assert!((rms["data_object"]["value"][0].as_f64().expect("rms") + 23.01).abs() < 0.05, "{rms}");
     let extra = "[items]\ningest_experience = \"ingest\"\n";
     let server = timeside::server::start(config(&env, 1, "", extra)).await.expect("start");
     let addr = server.addr;
