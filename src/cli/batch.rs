@@ -234,7 +234,9 @@ fn run_one(
         step_errors = out.step_errors().map(str::to_string).collect();
         sha256 = out.source.sha256.clone();
         bar.suspend(|| super::warn_if_truncated(&job.input.to_string(), &out.source));
-        write_results_file(&tmp.join("results.json"), &out.results, true)
+        // Compact: indenting puts each number of a framewise array on a line of its own, which
+        // made the file 1.75 times larger (89 MB against 51 MB for 10 min of the `analysis` preset).
+        write_results_file(&tmp.join("results.json"), &out.results, false)
             .map_err(|e| format!("{}: cannot write results: {e}", job.input))?;
         // The preset's other formats, beside it (TimeSide's -R).
         let media = super::output::media_of(&job.input.to_string());
