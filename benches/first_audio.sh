@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark: how soon a file the browser cannot play as uploaded (AIFF, WMA) starts to sound in
-# the player. The player streams a transcode (`stream.mp3`, what the item view plays): time to
-# its first audio bytes, and to those of a stream started at three quarters (a seek); next to
-# the complete transcode (`download/mp3`, what the player used before) in the same script.
+# Benchmark: how soon a file the browser cannot play as uploaded (AIFF, WMA) can start to sound:
+# time to the first audio bytes of a transcode streamed as it is made (`stream.mp3`), from the
+# start and from three quarters (a seek); next to the complete transcode (`download/mp3`, what
+# the player plays today) in the same script.
 #
 #   bash benches/first_audio.sh            # 10 minutes of 44.1 kHz stereo
 #   SECONDS_OF_AUDIO=3600 bash benches/first_audio.sh

@@ -432,10 +432,10 @@ async fn analyses_read_as_they_mean_in_the_item_view() {
     server.shutdown().await;
 }
 
-/// An AIFF item (Chromium plays no AIFF) plays through a streamed MP3 transcode from the first
-/// second, and seeks by starting the stream again.
+/// An AIFF item (Chromium plays no AIFF) plays through its MP3 transcode, seeks, and plays a
+/// media fragment's span.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_item_the_browser_cannot_play_streams_a_transcode() {
+async fn an_item_the_browser_cannot_play_plays_its_transcode() {
     let env = Env::new(Engine::Sqlite).await;
     let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
     let token = crate::on_demand::user(&server, "ana", false).await;
@@ -450,6 +450,6 @@ async fn an_item_the_browser_cannot_play_streams_a_transcode() {
     let uuid = item["uuid"].as_str().expect("uuid");
     let seconds = item["audio_duration"].as_f64().expect("duration");
     assert!((seconds - 60.0).abs() < 0.1, "{item}");
-    browser_script("streamed", &[&format!("http://{}", server.addr), "ana", "ana-password", uuid, "60"]).await;
+    browser_script("transcoded", &[&format!("http://{}", server.addr), "ana", "ana-password", uuid, "60"]).await;
     server.shutdown().await;
 }
