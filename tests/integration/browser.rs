@@ -431,25 +431,3 @@ async fn analyses_read_as_they_mean_in_the_item_view() {
     assert_eq!(crate::http::json(addr, "POST", &path, None, &mine).await.status, 401);
     server.shutdown().await;
 }
-
-/// An AIFF item (Chromium plays no AIFF) plays through its MP3 transcode, seeks, and plays a
-/// media fragment's span.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_item_the_browser_cannot_play_plays_its_transcode() {
-    let env = Env::new(Engine::Sqlite).await;
-    let server = timeside::server::start(config(&env, 1, "", "")).await.expect("start");
-    let token = crate::on_demand::user(&server, "ana", false).await;
-    let aiff = env.path().join("take.aiff");
-    crate::common::gst_launch(&format!(
-        "audiotestsrc wave=sine freq=440 volume=0.2 num-buffers=1292 samplesperbuffer=2048 ! \
-         audio/x-raw,rate=44100,channels=2 ! audioconvert ! aiffmux ! filesink location={}",
-        aiff.display()
-    ));
-    let item = crate::on_demand::upload(server.addr, &token, &aiff, &[]).await;
-    assert_eq!(item["mime_type"], "audio/x-aiff", "{item}");
-    let uuid = item["uuid"].as_str().expect("uuid");
-    let seconds = item["audio_duration"].as_f64().expect("duration");
-    assert!((seconds - 60.0).abs() < 0.1, "{item}");
-    browser_script("transcoded", &[&format!("http://{}", server.addr), "ana", "ana-password", uuid, "60"]).await;
-    server.shutdown().await;
-}
