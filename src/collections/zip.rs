@@ -76,20 +76,26 @@ impl Zip {
         let start = out.len();
         put32(out, LOCAL_HEADER);
         put16(out, VERSION_DEFLATE);
-        put16(out, UTF8_NAMES);
-        put16(out, entry.method);
-        put16(out, self.time);
-        put16(out, self.date);
-        put32(out, entry.crc);
-        put32(out, entry.compressed);
-        put32(out, entry.size);
-        put16(out, name.len() as u16);
+        self.put_common(out, &entry);
         put16(out, 0);
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(body);
         self.offset += (out.len() - start) as u64;
         self.written.push(entry);
         Ok(())
+    }
+
+    /// The fields local and central headers share, in their order: flags, method, time, date,
+    /// CRC, sizes, name length.
+    fn put_common(&self, out: &mut Vec<u8>, e: &Written) {
+        put16(out, UTF8_NAMES);
+        put16(out, e.method);
+        put16(out, self.time);
+        put16(out, self.date);
+        put32(out, e.crc);
+        put32(out, e.compressed);
+        put32(out, e.size);
+        put16(out, e.name.len() as u16);
     }
 
     /// Appends the central directory and its end records to `out`.
@@ -101,14 +107,7 @@ impl Zip {
             put32(out, CENTRAL_HEADER);
             put16(out, MADE_BY_UNIX);
             put16(out, if far { VERSION_ZIP64 } else { VERSION_DEFLATE });
-            put16(out, UTF8_NAMES);
-            put16(out, e.method);
-            put16(out, self.time);
-            put16(out, self.date);
-            put32(out, e.crc);
-            put32(out, e.compressed);
-            put32(out, e.size);
-            put16(out, e.name.len() as u16);
+            self.put_common(out, e);
             put16(out, if far { 12 } else { 0 });
             put16(out, 0); // comment
             put16(out, 0); // disk

@@ -144,6 +144,9 @@ impl PageRequest {
     /// what the databases take.
     pub const MAX_PAGE: u64 = 1_000_000_000;
 
+    /// The first page of the largest size: all of a short list (an item's results or tracks).
+    pub const FIRST_FULL: PageRequest = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
+
     fn offset(&self) -> i64 {
         ((self.page.max(1) - 1) * self.size) as i64
     }

@@ -51,8 +51,7 @@ pub async fn set(mut ctx: Ctx) -> Reply_ {
 
 async fn layout(ctx: &Ctx, uuid: &uuid::Uuid) -> Result<Value, ApiError> {
     let item = ctx.state.store.item(&ctx.viewer, uuid).await?;
-    let page = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
-    let rows = ctx.state.store.results(&ctx.viewer, Some(uuid), None, None, page).await?.rows;
+    let rows = ctx.state.store.results(&ctx.viewer, Some(uuid), None, None, PageRequest::FIRST_FULL).await?.rows;
     let mut done: Vec<ResultRow> = distinct_content(rows, &ctx.viewer)
         .into_iter()
         .filter(|r| r.status == status::DONE && is_analysis(r))

@@ -44,7 +44,8 @@ pub async fn selection_export(ctx: Ctx) -> Reply_ {
     let selection = ctx.state.store.selection(&ctx.viewer, &uuid).await?;
     let mut plan = Vec::new();
     for item in ctx.state.store.selection_items(&ctx.viewer, &uuid).await? {
-        let rows = ctx.state.store.results(&ctx.viewer, Some(&item.uuid), None, None, all_rows()).await?.rows;
+        let rows =
+            ctx.state.store.results(&ctx.viewer, Some(&item.uuid), None, None, PageRequest::FIRST_FULL).await?.rows;
         let rows = distinct_content(rows, &ctx.viewer);
         plan.push(planned(&ctx, item, rows, "done".into(), String::new()).await?);
     }
@@ -73,10 +74,6 @@ pub async fn task_export(ctx: Ctx) -> Reply_ {
     archive(ctx, format!("task-{}", &uuid.to_string()[..8]), about, formats, plan)
 }
 
-fn all_rows() -> PageRequest {
-    PageRequest { page: 1, size: PageRequest::MAX_SIZE }
-}
-
 fn formats_param(ctx: &Ctx) -> Result<Vec<Format>, ApiError> {
     match ctx.query.get("formats") {
         Some(list) => dataset::parse_formats(list).map_err(ApiError::bad_parameter),
@@ -96,7 +93,7 @@ async fn planned(
         .filter(|r| r.status == status::DONE && is_analysis(r))
         .filter_map(|r| results_json(&ctx.state, &r).map(|p| (r, p)))
         .collect();
-    let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&item.uuid), all_rows()).await?.rows;
+    let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&item.uuid), PageRequest::FIRST_FULL).await?.rows;
     let annotations = tracks.iter().enumerate().map(|(n, t)| t.to_result(n + 1, &item)).collect();
     Ok(Planned { item, results, annotations, status, error })
 }

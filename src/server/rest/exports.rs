@@ -121,7 +121,7 @@ pub async fn item_export(ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "item")?;
     let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
     let media = media_info(&item);
-    let page = PageRequest { page: 1, size: PageRequest::MAX_SIZE };
+    let page = PageRequest::FIRST_FULL;
     let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, page).await?;
     let paths: Vec<PathBuf> = crate::storage::results::distinct_content(rows.rows, &ctx.viewer)
         .iter()

@@ -42,10 +42,6 @@ const BROWSER_PLAYABLE: &[&str] = &[
     "audio/webm",
 ];
 
-fn all_rows() -> PageRequest {
-    PageRequest { page: 1, size: PageRequest::MAX_SIZE }
-}
-
 /// The server's address as this client reaches it: `server.public_url`, or `http://` and the
 /// request's Host (when it is a plain host name or address).
 fn urls(ctx: &Ctx) -> Urls {
@@ -111,8 +107,8 @@ pub async fn manifest(ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "item")?;
     let item = ctx.state.store.item(&ctx.viewer, &uuid).await?;
     let urls = urls(&ctx);
-    let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&uuid), all_rows()).await?.rows;
-    let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, all_rows()).await?.rows;
+    let tracks = ctx.state.store.annotation_tracks(&ctx.viewer, Some(&uuid), PageRequest::FIRST_FULL).await?.rows;
+    let rows = ctx.state.store.results(&ctx.viewer, Some(&uuid), None, None, PageRequest::FIRST_FULL).await?.rows;
     let marked = marks_of(&ctx, analyses(&ctx, rows)).await?;
     let mut pages: Vec<PageLink> =
         tracks.iter().map(|t| PageLink { name: t.uuid.to_string(), label: t.title.clone() }).collect();
@@ -130,25 +126,26 @@ pub async fn manifest(ctx: Ctx) -> Reply_ {
     reply(&iiif::manifest(&urls, &item, &audio(&urls, &item), &pages, &toc))
 }
 
+/// What the viewer sees of a member: none when it was deleted or is not shared with them.
+fn seen<T>(found: Result<T, StoreError>) -> Result<Option<T>, ApiError> {
+    match found {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// GET /iiif/{uuid}/collection.json: a selection's items and nested selections.
 pub async fn collection(ctx: Ctx) -> Reply_ {
     let uuid = ctx.uuid("uuid", "selection")?;
     let selection = ctx.state.store.selection(&ctx.viewer, &uuid).await?;
     let mut items = Vec::new();
     for i in &selection.items {
-        match ctx.state.store.item(&ctx.viewer, i).await {
-            Ok(item) => items.push(item),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        items.extend(seen(ctx.state.store.item(&ctx.viewer, i).await)?);
     }
     let mut children = Vec::new();
     for s in &selection.selections {
-        match ctx.state.store.selection(&ctx.viewer, s).await {
-            Ok(child) => children.push(child),
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        children.extend(seen(ctx.state.store.selection(&ctx.viewer, s).await)?);
     }
     reply(&iiif::collection(&urls(&ctx), &selection, &items, &children))
 }
